@@ -1,0 +1,135 @@
+#include "auth/auth.h"
+
+#include <sodium.h>
+
+#include <mutex>
+
+namespace keep {
+namespace {
+
+constexpr std::size_t kMaxCacheEntries = 10000;
+
+Error Unauthorized() {
+  return Fail(ErrorCode::kUnauthorized,
+              "authentication required: log in with a Keep user name and password");
+}
+
+std::optional<std::string> DecodeBase64(std::string_view in) {
+  std::string out(in.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
+                        in.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  out.resize(len);
+  return out;
+}
+
+bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> HashPassword(std::string_view password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(),
+                            crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return Fail(ErrorCode::kInternal, "password hashing ran out of memory");
+  }
+  return std::string(out);
+}
+
+bool VerifyPassword(const std::string& hash, std::string_view password) {
+  return crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string GeneratePassword(std::size_t length) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  std::string out;
+  for (std::size_t i = 0; i < length; ++i) {
+    out += kAlphabet[randombytes_uniform(sizeof(kAlphabet) - 1)];
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> EnsureFirstAdmin(Metadata& metadata) {
+  auto n = metadata.CountUsers();
+  if (!n) return n.error();
+  if (*n > 0) return std::optional<std::string>();
+  std::string password = GeneratePassword();
+  auto hash = HashPassword(password);
+  if (!hash) return hash.error();
+  auto id = metadata.CreateUser("admin", *hash, /*admin=*/true);
+  if (!id) return id.error();
+  return std::optional<std::string>(password);
+}
+
+Authenticator::Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl)
+    : metadata_(metadata), ttl_(cache_ttl) {
+  randombytes_buf(key_, sizeof key_);
+}
+
+std::string Authenticator::CacheKey(std::string_view authorization) const {
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(authorization.data()),
+                     authorization.size(), key_, sizeof key_);
+  return std::string(reinterpret_cast<const char*>(out), sizeof out);
+}
+
+Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
+  if (authorization.empty()) return Identity{};
+  if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();
+  std::string key = CacheKey(authorization);
+  auto now = std::chrono::steady_clock::now();
+
+  std::optional<Entry> cached;
+  {
+    std::shared_lock lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.expires > now) cached = it->second;
+  }
+  if (cached) {
+    auto user = metadata_.GetUser(cached->user);
+    if (!user) return user.error();
+    // The same hash string as when the secret was verified: the password is unchanged.
+    if (*user && !(*user)->disabled && (*user)->password_hash.size() == cached->password_hash.size() &&
+        sodium_memcmp((*user)->password_hash.data(), cached->password_hash.data(),
+                      cached->password_hash.size()) == 0) {
+      return Identity{(*user)->name, (*user)->admin};
+    }
+  }
+
+  auto decoded = DecodeBase64(authorization.substr(6));
+  if (!decoded) return Unauthorized();
+  auto colon = decoded->find(':');
+  if (colon == std::string::npos) return Unauthorized();
+  std::string name = decoded->substr(0, colon);
+  std::string_view password = std::string_view(*decoded).substr(colon + 1);
+  auto user = metadata_.GetUser(name);
+  if (!user) return user.error();
+  bool ok = *user && !(*user)->disabled && VerifyPassword((*user)->password_hash, password);
+  sodium_memzero(decoded->data(), decoded->size());
+  if (!ok) return Unauthorized();
+
+  if (ttl_.count() > 0) {
+    std::unique_lock lock(mu_);
+    if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+    cache_.insert_or_assign(key, Entry{(*user)->name, (*user)->password_hash, now + ttl_});
+  }
+  return Identity{(*user)->name, (*user)->admin};
+}
+
+Result<void> Authorize(const Identity& who, const Access& access) {
+  if (access.action == Action::kNone) return {};
+  if (who.anonymous()) return Unauthorized();
+  return {};
+}
+
+}  // namespace keep

@@ -1,0 +1,192 @@
+#include "config/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace keep {
+namespace {
+
+using nlohmann::json;
+
+Error Bad(const std::string& key, const std::string& why) {
+  return Fail(ErrorCode::kInternal, "config: \"" + key + "\" " + why);
+}
+
+// Each key the file may hold: how to read it into a Config.
+struct Setter {
+  const char* key;
+  Result<void> (*set)(const json&, Config&, const std::string& key);
+};
+
+template <class T>
+Result<void> ReadInt(const json& v, T& out, const std::string& key, long long min, long long max) {
+  if (!v.is_number_integer()) return Bad(key, "must be an integer");
+  long long n = v.get<long long>();
+  if (n < min || n > max) {
+    return Bad(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  out = static_cast<T>(n);
+  return {};
+}
+
+Result<void> ReadString(const json& v, std::string& out, const std::string& key) {
+  if (!v.is_string()) return Bad(key, "must be a string");
+  out = v.get<std::string>();
+  return {};
+}
+
+Result<void> ReadBool(const json& v, bool& out, const std::string& key) {
+  if (!v.is_boolean()) return Bad(key, "must be true or false");
+  out = v.get<bool>();
+  return {};
+}
+
+#define KEEP_STR(name, field) \
+  {name, [](const json& v, Config& c, const std::string& k) { return ReadString(v, c.field, k); }}
+#define KEEP_BOOL(name, field) \
+  {name, [](const json& v, Config& c, const std::string& k) { return ReadBool(v, c.field, k); }}
+#define KEEP_INT(name, field, lo, hi) \
+  {name, [](const json& v, Config& c, const std::string& k) { return ReadInt(v, c.field, k, lo, hi); }}
+
+const Setter kSetters[] = {
+    KEEP_STR("listen", listen),
+    KEEP_STR("data_dir", data_dir),
+    KEEP_STR("tls.cert", tls_cert),
+    KEEP_STR("tls.key", tls_key),
+    KEEP_INT("threads", threads, 0, 256),
+    KEEP_BOOL("allow_root", allow_root),
+    KEEP_BOOL("log.requests", log_requests),
+    KEEP_INT("limits.max_manifest_bytes", max_manifest_bytes, 1024, 64LL << 20),
+    KEEP_INT("limits.max_header_bytes", max_header_bytes, 1024, 1LL << 20),
+    KEEP_INT("limits.max_body_bytes", max_body_bytes, 1024, 64LL << 20),
+    KEEP_INT("limits.max_connections", max_connections, 1, 1000000),
+    KEEP_INT("timeouts.header_seconds", header_timeout_seconds, 1, 3600),
+    KEEP_INT("timeouts.idle_seconds", idle_timeout_seconds, 1, 86400),
+    KEEP_INT("timeouts.body_seconds", body_timeout_seconds, 1, 3600),
+    KEEP_INT("uploads.ttl_hours", upload_ttl_hours, 1, 24 * 365),
+    KEEP_STR("auth.realm", realm),
+    KEEP_INT("auth.credential_cache_seconds", credential_cache_seconds, 0, 3600),
+};
+
+#undef KEEP_STR
+#undef KEEP_BOOL
+#undef KEEP_INT
+
+const Setter* FindSetter(const std::string& key) {
+  for (const auto& s : kSetters) {
+    if (key == s.key) return &s;
+  }
+  return nullptr;
+}
+
+bool IsSection(const std::string& prefix) {
+  for (const auto& s : kSetters) {
+    if (std::string_view(s.key).substr(0, prefix.size() + 1) == prefix + ".") return true;
+  }
+  return false;
+}
+
+Result<void> Apply(const json& obj, const std::string& prefix, Config& c) {
+  for (auto& [k, v] : obj.items()) {
+    std::string key = prefix.empty() ? k : prefix + "." + k;
+    if (const Setter* s = FindSetter(key)) {
+      KEEP_TRY(s->set(v, c, key));
+    } else if (IsSection(key)) {
+      if (!v.is_object()) return Bad(key, "must be an object");
+      KEEP_TRY(Apply(v, key, c));
+    } else {
+      return Bad(key, "is not a known setting (see the configuration table in README.md)");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text) {
+  json j = json::parse(text, nullptr, false, /*ignore_comments=*/true);
+  if (j.is_discarded()) return Fail(ErrorCode::kInternal, "config: not valid JSON");
+  if (!j.is_object()) return Fail(ErrorCode::kInternal, "config: must be a JSON object");
+  Config c;
+  KEEP_TRY(Apply(j, "", c));
+  return c;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(ErrorCode::kInternal, "config: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto c = ParseConfig(ss.str());
+  if (!c) return Fail(ErrorCode::kInternal, path + ": " + c.error().message);
+  return c;
+}
+
+Result<void> ApplyEnvironment(Config& c) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return (v != nullptr && *v != '\0') ? v : nullptr;
+  };
+  auto boolean = [](const char* name, const char* v, bool& out) -> Result<void> {
+    std::string s(v);
+    if (s == "1" || s == "true") out = true;
+    else if (s == "0" || s == "false") out = false;
+    else return Fail(ErrorCode::kInternal, std::string(name) + " must be true or false");
+    return {};
+  };
+  if (auto v = env("KEEP_LISTEN")) c.listen = v;
+  if (auto v = env("KEEP_DATA_DIR")) c.data_dir = v;
+  if (auto v = env("KEEP_TLS_CERT")) c.tls_cert = v;
+  if (auto v = env("KEEP_TLS_KEY")) c.tls_key = v;
+  if (auto v = env("KEEP_THREADS")) {
+    std::string_view s(v);
+    int n = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+    if (ec != std::errc() || p != s.data() + s.size() || n < 0 || n > 256) {
+      return Fail(ErrorCode::kInternal, "KEEP_THREADS must be an integer from 0 to 256");
+    }
+    c.threads = n;
+  }
+  if (auto v = env("KEEP_ALLOW_ROOT")) KEEP_TRY(boolean("KEEP_ALLOW_ROOT", v, c.allow_root));
+  if (auto v = env("KEEP_LOG_REQUESTS")) KEEP_TRY(boolean("KEEP_LOG_REQUESTS", v, c.log_requests));
+  return {};
+}
+
+Result<ListenAddress> ParseListen(std::string_view listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Bad("listen", "must be host:port, e.g. 0.0.0.0:5000");
+  }
+  ListenAddress a;
+  std::string_view host = listen.substr(0, colon), port = listen.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  a.host = host.empty() ? "0.0.0.0" : std::string(host);
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || p > 65535) {
+    return Bad("listen", "has an invalid port \"" + std::string(port) + "\"");
+  }
+  a.port = static_cast<std::uint16_t>(p);
+  return a;
+}
+
+Result<void> Validate(const Config& c) {
+  KEEP_TRY(ParseListen(c.listen));
+  if (c.data_dir.empty()) return Bad("data_dir", "must not be empty");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return Bad("tls.cert", "and \"tls.key\" must be given together (or neither, for a "
+                           "self-signed certificate)");
+  }
+  if (c.realm.empty() || c.realm.find('"') != std::string::npos) {
+    return Bad("auth.realm", "must be non-empty and contain no '\"'");
+  }
+  return {};
+}
+
+}  // namespace keep

@@ -1,0 +1,56 @@
+// config/config.h — keepd's configuration: a plain struct, its defaults,
+// loading from a JSON file, environment overrides and validation.
+//
+// Every key is documented in README.md with its default. Unknown keys and
+// bad values are refused with a message that names the key. No globals: the
+// server is handed a Config by value at start. Thread-safe as a value.
+#pragma once
+
+#include "core/error.h"
+
+#include <cstdint>
+#include <string>
+
+namespace keep {
+
+struct Config {
+  std::string listen = "0.0.0.0:5000";  // host:port; [v6]:port
+  std::string data_dir = "keep-data";   // blobs, metadata, uploads, self-signed TLS
+  std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls
+  std::string tls_key;
+  int threads = 0;                      // 0: one per core
+  bool allow_root = false;              // refuse to run as root unless true
+  bool log_requests = true;             // one JSON line per request on stdout
+
+  std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 1024 * 1024;  // bodies that are neither blobs nor manifests
+  int max_connections = 10000;
+
+  int header_timeout_seconds = 10;  // to receive a whole request header once it starts
+  int idle_timeout_seconds = 60;    // a keep-alive connection with no request
+  int body_timeout_seconds = 60;    // between two pieces of a request body
+  int upload_ttl_hours = 24;        // an unfinished upload session is kept this long
+
+  std::string realm = "Keep";          // the Basic auth realm
+  int credential_cache_seconds = 60;   // verified Basic credentials are trusted this long
+};
+
+// Reads a JSON file; the defaults stand for keys it does not name.
+[[nodiscard]] Result<Config> LoadConfigFile(const std::string& path);
+[[nodiscard]] Result<Config> ParseConfig(std::string_view json_text);
+
+// Applies KEEP_LISTEN, KEEP_DATA_DIR, KEEP_TLS_CERT, KEEP_TLS_KEY, KEEP_THREADS,
+// KEEP_ALLOW_ROOT and KEEP_LOG_REQUESTS from the environment.
+[[nodiscard]] Result<void> ApplyEnvironment(Config& config);
+
+[[nodiscard]] Result<void> Validate(const Config& config);
+
+// Splits "host:port" / "[v6]:port" / ":port".
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+[[nodiscard]] Result<ListenAddress> ParseListen(std::string_view listen);
+
+}  // namespace keep

@@ -1,0 +1,75 @@
+// core/error.h — the error vocabulary every module shares.
+//
+// An Error is a value: an ErrorCode (the OCI Distribution error codes plus a
+// few of Keep's own) and a message written for the person at the client.
+// Clients print `message`, so it says what went wrong and what to do.
+// Result<T> is boost::system::result<T, Error>; functions that can fail
+// return it and are [[nodiscard]]. Thread-safe: these are plain values.
+#pragma once
+
+#include <boost/system/result.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace keep {
+
+enum class ErrorCode {
+  // The OCI Distribution Spec v1.1 codes.
+  kBlobUnknown,
+  kBlobUploadInvalid,
+  kBlobUploadUnknown,
+  kDigestInvalid,
+  kManifestBlobUnknown,
+  kManifestInvalid,
+  kManifestUnknown,
+  kNameInvalid,
+  kNameUnknown,
+  kSizeInvalid,
+  kUnauthorized,
+  kDenied,
+  kUnsupported,
+  kTooManyRequests,
+  // Keep's own refinements; each maps onto one OCI code on the wire.
+  kRangeInvalid,        // BLOB_UPLOAD_INVALID / 416: range not satisfiable
+  kTooLarge,            // SIZE_INVALID / 413: a bounded body was too big
+  kNotFound,            // no such route: 404 with code NOT_FOUND
+  kMethodNotAllowed,    // route exists, verb does not: 405 UNSUPPORTED
+  kInsufficientStorage, // 507: the disk is full
+  kInternal,            // 500: a fault of ours; the message says where to look
+};
+
+// The code as it appears in the OCI error JSON, e.g. "BLOB_UNKNOWN".
+std::string_view ErrorCodeName(ErrorCode code) noexcept;
+
+struct Error {
+  ErrorCode code = ErrorCode::kInternal;
+  std::string message;
+
+  Error() = default;
+  Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
+};
+
+class ErrorException : public std::runtime_error {
+ public:
+  explicit ErrorException(Error e) : std::runtime_error(e.message), error(std::move(e)) {}
+  Error error;
+};
+
+// Found by ADL when Result<T>::value() is called on an error.
+[[noreturn]] void throw_exception_from_error(const Error& e, const boost::source_location& loc);
+
+template <class T>
+using Result = boost::system::result<T, Error>;
+
+inline Error Fail(ErrorCode code, std::string message) { return Error(code, std::move(message)); }
+
+}  // namespace keep
+
+// Propagates the error of an expression that yields a Result<...>.
+#define KEEP_TRY(expr)                                \
+  do {                                                \
+    auto keep_try_r_ = (expr);                        \
+    if (!keep_try_r_) return keep_try_r_.error();     \
+  } while (0)

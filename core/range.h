@@ -1,0 +1,27 @@
+// core/range.h — byte ranges from HTTP headers.
+//
+// ParseRange reads a request `Range: bytes=a-b` (one range; "a-" and "-n"
+// accepted) against a known size. ParseContentRange reads the upload
+// `Content-Range: a-b` (with or without a "bytes " prefix). Values only.
+#pragma once
+
+#include "core/error.h"
+
+#include <cstdint>
+#include <string_view>
+
+namespace keep {
+
+struct ByteRange {
+  std::uint64_t first = 0;  // inclusive
+  std::uint64_t last = 0;   // inclusive
+  std::uint64_t length() const { return last - first + 1; }
+};
+
+// kRangeInvalid when syntactically fine but outside [0, size); kBlobUploadInvalid
+// when it cannot be parsed. Multiple ranges are refused as unsupported.
+[[nodiscard]] Result<ByteRange> ParseRange(std::string_view header, std::uint64_t size);
+
+[[nodiscard]] Result<ByteRange> ParseContentRange(std::string_view header);
+
+}  // namespace keep

@@ -1,0 +1,15 @@
+// server/errors.h — an Error as the OCI error JSON with its HTTP status.
+// Each code's status is declared once, in errors.cc.
+#pragma once
+
+#include "server/exchange.h"
+
+namespace keep::server {
+
+http::status StatusOf(ErrorCode code);
+
+// {"errors":[{"code":..., "message":..., "detail":{}}]} with the status, and
+// the Basic challenge on 401.
+Reply ErrorReply(const Error& error, std::string_view realm);
+
+}  // namespace keep::server

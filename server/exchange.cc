@@ -1,0 +1,133 @@
+#include "server/exchange.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse_query.hpp>
+
+#include <chrono>
+#include <vector>
+
+namespace keep::server {
+namespace {
+
+constexpr std::size_t kStreamBuffer = 256 * 1024;
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+
+}  // namespace
+
+Reply Reply::Json(http::status status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.headers.set(http::field::content_type, "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+Reply Reply::Empty(http::status status) {
+  Reply r;
+  r.status = status;
+  return r;
+}
+
+Exchange::Exchange(Stream& stream, beast::flat_buffer& buffer,
+                   http::request_parser<http::empty_body>& parser, const Services& services,
+                   std::string path)
+    : stream_(stream), buffer_(buffer), parser_(parser), services_(services),
+      req_(parser.get().base()), path_(std::move(path)) {
+  std::string_view target = req_.target();
+  auto q = target.find('?');
+  if (q != std::string_view::npos) query_ = std::string(target.substr(q + 1));
+  if (!has_body()) body_consumed_ = true;
+}
+
+std::string_view Exchange::header(http::field f) const {
+  auto it = req_.find(f);
+  return it == req_.end() ? std::string_view() : std::string_view(it->value());
+}
+
+std::optional<std::string> Exchange::query(std::string_view key) const {
+  if (query_.empty()) return std::nullopt;
+  auto params = boost::urls::parse_query(query_);
+  if (!params) return std::nullopt;
+  for (auto p : *params) {
+    if (p.key.decode() == key) return p.has_value ? p.value.decode() : std::string();
+  }
+  return std::nullopt;
+}
+
+bool Exchange::has_body() const {
+  return parser_.chunked() || (parser_.content_length() && *parser_.content_length() > 0);
+}
+
+Awaitable<void> Exchange::SendContinueIfAsked() {
+  auto expect = header(http::field::expect);
+  if (expect.size() == 12 && beast::iequals(expect, "100-continue")) {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    co_await http::async_write(stream_, cont, kAwait);
+  }
+}
+
+Awaitable<Result<std::string>> Exchange::ReadBody(std::uint64_t limit) {
+  if (body_consumed_) co_return std::string();
+  body_consumed_ = true;
+  if (parser_.content_length() && *parser_.content_length() > limit) {
+    co_return Fail(ErrorCode::kTooLarge, "request body is larger than the " +
+                                             std::to_string(limit) + " bytes allowed");
+  }
+  co_await SendContinueIfAsked();
+  http::request_parser<http::string_body> p{std::move(parser_)};
+  p.body_limit(limit);
+  beast::get_lowest_layer(stream_).expires_after(
+      std::chrono::seconds(services_.config.body_timeout_seconds));
+  auto [ec, n] = co_await http::async_read(stream_, buffer_, p, kAwait);
+  if (ec) broken_ = true;
+  if (ec == http::error::body_limit) {
+    co_return Fail(ErrorCode::kTooLarge, "request body is larger than the " +
+                                             std::to_string(limit) + " bytes allowed");
+  }
+  if (ec) co_return Fail(ErrorCode::kBlobUploadInvalid, "reading the request body failed: " + ec.message());
+  bytes_in_ += p.get().body().size();
+  co_return std::move(p.get().body());
+}
+
+Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer) {
+  if (body_consumed_) co_return std::uint64_t{0};
+  body_consumed_ = true;
+  co_await SendContinueIfAsked();
+  http::request_parser<http::buffer_body> p{std::move(parser_)};
+  p.body_limit(boost::none);
+  std::unique_ptr<char[]> buf(new char[kStreamBuffer]);
+  std::uint64_t total = 0;
+  std::optional<Error> write_error;
+  while (!p.is_done()) {
+    p.get().body().data = buf.get();
+    p.get().body().size = kStreamBuffer;
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::seconds(services_.config.body_timeout_seconds));
+    auto [ec, n] = co_await http::async_read(stream_, buffer_, p, kAwait);
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t got = kStreamBuffer - p.get().body().size;
+    if (got > 0 && !write_error) {
+      auto w = writer.Write(buf.get(), got);
+      if (!w) write_error = w.error();  // keep reading so the client sees the error
+      total += got;
+    }
+    if (ec) {
+      broken_ = true;
+      bytes_in_ += total;
+      co_return Fail(ErrorCode::kBlobUploadInvalid,
+                     "the request body ended early: " + ec.message());
+    }
+  }
+  bytes_in_ += total;
+  if (write_error) co_return *write_error;
+  co_return total;
+}
+
+Awaitable<bool> Exchange::DiscardBody(std::uint64_t limit) {
+  if (body_consumed_) co_return true;
+  auto r = co_await ReadBody(limit);
+  co_return r.has_value();
+}
+
+}  // namespace keep::server

@@ -1,0 +1,108 @@
+// server/exchange.h — one request/response exchange as handlers see it.
+//
+// The session reads the request header, routes it and authenticates the
+// caller, then hands an Exchange to the handler. The handler reads the body
+// through it (bounded into memory, or streamed into a BlobWriter), and
+// returns a Reply: a small body, or a blob to stream. The session writes the
+// Reply, so handlers never touch the socket. An Exchange belongs to the one
+// coroutine serving its connection.
+#pragma once
+
+#include "auth/auth.h"
+#include "config/config.h"
+#include "core/core.h"
+#include "storage/storage.h"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/params_view.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace keep::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+template <class T>
+using Awaitable = asio::awaitable<T>;
+
+// What every handler may use. Owned by the server; outlives all sessions.
+struct Services {
+  const Config& config;
+  BlobDriver& blobs;
+  Metadata& metadata;
+  Authenticator& authenticator;
+};
+
+struct Reply {
+  http::status status = http::status::ok;
+  http::fields headers;
+  std::string body;
+  // When set, the body is streamed from this blob: `length` bytes from `offset`.
+  std::unique_ptr<BlobReader> blob;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+
+  static Reply Json(http::status status, std::string body);
+  static Reply Empty(http::status status);
+};
+
+// The parts of a path the router matched.
+struct RouteParams {
+  std::string name;       // repository
+  std::string reference;  // tag or digest (manifests), digest (blobs, referrers), upload id
+};
+
+class Exchange {
+ public:
+  Exchange(Stream& stream, beast::flat_buffer& buffer,
+           http::request_parser<http::empty_body>& parser, const Services& services,
+           std::string path);
+
+  const http::request_header<>& request() const { return req_; }
+  std::string_view header(http::field f) const;
+  const std::string& path() const { return path_; }
+  // Query parameters, percent-decoded. Empty when the target has none.
+  std::optional<std::string> query(std::string_view key) const;
+  const Services& services() const { return services_; }
+  RouteParams params;
+  Identity who;
+
+  bool has_body() const;
+  bool body_consumed() const { return body_consumed_; }
+  // True when reading the body failed: the connection cannot be reused.
+  bool broken() const { return broken_; }
+  std::uint64_t bytes_in() const { return bytes_in_; }
+
+  // Reads a whole body of at most `limit` bytes (kTooLarge past it).
+  [[nodiscard]] Awaitable<Result<std::string>> ReadBody(std::uint64_t limit);
+  // Streams the body into `writer`; returns the number of bytes.
+  [[nodiscard]] Awaitable<Result<std::uint64_t>> StreamBody(BlobWriter& writer);
+  // Reads and drops a small unread body so the connection can be reused;
+  // false when it was too large or broken (the connection must close).
+  Awaitable<bool> DiscardBody(std::uint64_t limit);
+
+ private:
+  Awaitable<void> SendContinueIfAsked();
+
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::empty_body>& parser_;
+  const Services& services_;
+  http::request_header<> req_;
+  std::string path_;
+  std::string query_;
+  bool body_consumed_ = false;
+  bool broken_ = false;
+  std::uint64_t bytes_in_ = 0;
+};
+
+}  // namespace keep::server

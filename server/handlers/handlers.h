@@ -1,0 +1,41 @@
+// server/handlers/handlers.h — the API handlers, one file per area. Each
+// takes an Exchange whose caller is already authenticated and authorised for
+// the access its route declares (server/router.cc), and returns a Reply or
+// an Error.
+#pragma once
+
+#include "server/errors.h"
+#include "server/exchange.h"
+
+// KEEP_TRY for coroutines: co_returns the error of a Result<...> expression.
+#define KEEP_CO_TRY(expr)                          \
+  do {                                             \
+    auto keep_co_try_r_ = (expr);                  \
+    if (!keep_co_try_r_) co_return keep_co_try_r_.error(); \
+  } while (0)
+
+namespace keep::server::handlers {
+
+using Handler = Awaitable<Result<Reply>> (*)(Exchange&);
+
+// base.cc
+Awaitable<Result<Reply>> Base(Exchange& ex);
+// manifests.cc
+Awaitable<Result<Reply>> GetManifest(Exchange& ex);
+Awaitable<Result<Reply>> PutManifest(Exchange& ex);
+Awaitable<Result<Reply>> DeleteManifest(Exchange& ex);
+// blobs.cc
+Awaitable<Result<Reply>> GetBlob(Exchange& ex);
+Awaitable<Result<Reply>> DeleteBlob(Exchange& ex);
+// uploads.cc
+Awaitable<Result<Reply>> StartUpload(Exchange& ex);
+Awaitable<Result<Reply>> UploadStatus(Exchange& ex);
+Awaitable<Result<Reply>> PatchUpload(Exchange& ex);
+Awaitable<Result<Reply>> FinishUpload(Exchange& ex);
+Awaitable<Result<Reply>> CancelUpload(Exchange& ex);
+// listing.cc
+Awaitable<Result<Reply>> ListTags(Exchange& ex);
+Awaitable<Result<Reply>> Catalog(Exchange& ex);
+Awaitable<Result<Reply>> Referrers(Exchange& ex);
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,110 @@
+// Listings: tags (GET /v2/<name>/tags/list), the catalog (GET /v2/_catalog)
+// and referrers (GET /v2/<name>/referrers/<digest>).
+#include "server/handlers/handlers.h"
+
+#include <charconv>
+#include <climits>
+
+#include <nlohmann/json.hpp>
+
+namespace keep::server::handlers {
+namespace {
+
+using nlohmann::json;
+
+struct Page {
+  int limit = INT_MAX - 1;  // no n: everything
+  bool paginated = false;
+  std::string last;
+};
+
+Result<Page> ReadPage(Exchange& ex) {
+  Page p;
+  if (auto n = ex.query("n")) {
+    int v = 0;
+    auto [ptr, ec] = std::from_chars(n->data(), n->data() + n->size(), v);
+    if (ec != std::errc() || ptr != n->data() + n->size() || v < 0) {
+      return Fail(ErrorCode::kSizeInvalid, "the n parameter must be a non-negative integer");
+    }
+    p.limit = v;
+    p.paginated = true;
+  }
+  if (auto last = ex.query("last")) p.last = *last;
+  return p;
+}
+
+// Fetches one more than asked to know whether a next page exists.
+template <class Fetch>
+Result<std::pair<std::vector<std::string>, bool>> FetchPage(const Page& p, Fetch&& fetch) {
+  auto items = fetch(p.last, p.limit + 1);
+  if (!items) return items.error();
+  bool more = items->size() > static_cast<std::size_t>(p.limit);
+  if (more) items->resize(static_cast<std::size_t>(p.limit));
+  return std::make_pair(std::move(*items), more);
+}
+
+void SetNextLink(Reply& r, const std::string& path, const Page& p, const std::string& last) {
+  r.headers.set(http::field::link, "<" + path + "?n=" + std::to_string(p.limit) + "&last=" +
+                                       last + ">; rel=\"next\"");
+}
+
+}  // namespace
+
+Awaitable<Result<Reply>> ListTags(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  auto page = ReadPage(ex);
+  if (!page) co_return page.error();
+  auto exists = svc.metadata.RepoExists(repo);
+  if (!exists) co_return exists.error();
+  if (!*exists) co_return Fail(ErrorCode::kNameUnknown, "repository " + repo + " is not known to this registry");
+  auto result = FetchPage(*page, [&](const std::string& after, int limit) {
+    return svc.metadata.ListTags(repo, after, limit);
+  });
+  if (!result) co_return result.error();
+  auto& [tags, more] = *result;
+  Reply r = Reply::Json(http::status::ok, json{{"name", repo}, {"tags", tags}}.dump());
+  if (more && !tags.empty()) SetNextLink(r, "/v2/" + repo + "/tags/list", *page, tags.back());
+  co_return r;
+}
+
+Awaitable<Result<Reply>> Catalog(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto page = ReadPage(ex);
+  if (!page) co_return page.error();
+  auto result = FetchPage(*page, [&](const std::string& after, int limit) {
+    return svc.metadata.ListRepos(after, limit);
+  });
+  if (!result) co_return result.error();
+  auto& [repos, more] = *result;
+  Reply r = Reply::Json(http::status::ok, json{{"repositories", repos}}.dump());
+  if (more && !repos.empty()) SetNextLink(r, "/v2/_catalog", *page, repos.back());
+  co_return r;
+}
+
+Awaitable<Result<Reply>> Referrers(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto subject = Digest::Parse(ex.params.reference);
+  if (!subject) co_return subject.error();
+  auto filter = ex.query("artifactType");
+  auto found = svc.metadata.Referrers(ex.params.name, subject->str());
+  if (!found) co_return found.error();
+  json manifests = json::array();
+  for (const auto& m : *found) {
+    if (filter && m.artifact_type != *filter) continue;
+    json d = {{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.size}};
+    if (!m.artifact_type.empty()) d["artifactType"] = m.artifact_type;
+    json ann = json::parse(m.annotations_json, nullptr, false);
+    if (ann.is_object() && !ann.empty()) d["annotations"] = std::move(ann);
+    manifests.push_back(std::move(d));
+  }
+  json index = {{"schemaVersion", 2},
+                {"mediaType", media::kOciIndex},
+                {"manifests", std::move(manifests)}};
+  Reply r = Reply::Json(http::status::ok, index.dump());
+  r.headers.set(http::field::content_type, media::kOciIndex);
+  if (filter) r.headers.set("OCI-Filters-Applied", "artifactType");
+  co_return r;
+}
+
+}  // namespace keep::server::handlers

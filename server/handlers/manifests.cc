@@ -1,0 +1,154 @@
+// Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
+#include "server/handlers/handlers.h"
+
+#include <algorithm>
+
+namespace keep::server::handlers {
+namespace {
+
+std::string ManifestPath(const std::string& name, const std::string& digest) {
+  return "/v2/" + name + "/manifests/" + digest;
+}
+
+Error Unknown(Metadata& md, const std::string& repo, const std::string& ref) {
+  auto exists = md.RepoExists(repo);
+  if (exists && !*exists) {
+    return Fail(ErrorCode::kNameUnknown, "repository " + repo + " is not known to this registry");
+  }
+  return Fail(ErrorCode::kManifestUnknown, "manifest " + ref + " is not in repository " + repo);
+}
+
+// Does the Accept header (a list of media types with parameters) allow mt?
+// A request that names no manifest type at all accepts any.
+bool Accepts(std::string_view accept, std::string_view mt) {
+  if (accept.empty()) return true;
+  bool named_manifest_type = false;
+  std::size_t start = 0;
+  while (start <= accept.size()) {
+    auto comma = accept.find(',', start);
+    std::string_view item = accept.substr(start, comma == accept.npos ? accept.npos : comma - start);
+    auto semi = item.find(';');
+    if (semi != item.npos) item = item.substr(0, semi);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == mt || item == "*/*") return true;
+    if (IsManifestMediaType(item)) named_manifest_type = true;
+    if (comma == accept.npos) break;
+    start = comma + 1;
+  }
+  return !named_manifest_type;
+}
+
+}  // namespace
+
+Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  auto ref = Reference::Parse(ex.params.reference);
+  if (!ref) co_return Unknown(svc.metadata, repo, ex.params.reference);
+
+  auto record = ref->is_digest() ? svc.metadata.GetManifest(repo, ref->digest().str())
+                                 : svc.metadata.GetTagged(repo, ref->tag());
+  if (!record) co_return record.error();
+  if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
+  const ManifestRecord& m = **record;
+
+  if (!ref->is_digest() && !Accepts(ex.header(http::field::accept), m.media_type)) {
+    co_return Fail(ErrorCode::kManifestUnknown,
+                   "manifest " + ref->str() + " is a " + m.media_type +
+                       ", which the client's Accept header does not allow");
+  }
+  auto digest = Digest::Parse(m.digest);
+  if (!digest) co_return digest.error();
+  auto bytes = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
+  if (!bytes) co_return bytes.error();
+
+  Reply r;
+  r.headers.set(http::field::content_type, m.media_type);
+  r.headers.set("Docker-Content-Digest", m.digest);
+  r.headers.set(http::field::etag, "\"" + m.digest + "\"");
+  r.body = std::move(*bytes);
+  co_return r;
+}
+
+Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  auto ref = Reference::Parse(ex.params.reference);
+  if (!ref) co_return ref.error();
+
+  auto body = co_await ex.ReadBody(svc.config.max_manifest_bytes);
+  if (!body) {
+    if (body.error().code == ErrorCode::kTooLarge) {
+      co_return Fail(ErrorCode::kTooLarge, "manifest is larger than the " +
+                                               std::to_string(svc.config.max_manifest_bytes) +
+                                               " bytes this registry accepts");
+    }
+    co_return body.error();
+  }
+  auto parsed = ParseManifest(*body, ex.header(http::field::content_type));
+  if (!parsed) co_return parsed.error();
+
+  Hasher hasher(ref->is_digest() ? ref->digest().algorithm() : DigestAlgorithm::kSha256);
+  hasher.Update(*body);
+  Digest digest = hasher.Finish();
+  if (ref->is_digest() && digest != ref->digest()) {
+    co_return Fail(ErrorCode::kDigestInvalid, "the manifest's digest is " + digest.str() +
+                                                  ", not " + ref->digest().str());
+  }
+
+  ManifestWrite w;
+  w.record = ManifestRecord{repo, digest.str(), parsed->media_type,
+                            static_cast<std::int64_t>(body->size()), parsed->artifact_type,
+                            parsed->subject ? parsed->subject->digest.str() : std::string(),
+                            parsed->annotations_json};
+  if (parsed->config) w.blobs.push_back(parsed->config->digest.str());
+  for (const auto& l : parsed->layers) {
+    if (!l.foreign) w.blobs.push_back(l.digest.str());
+  }
+  for (const auto& c : parsed->manifests) w.children.push_back(c.digest.str());
+  std::sort(w.blobs.begin(), w.blobs.end());
+  w.blobs.erase(std::unique(w.blobs.begin(), w.blobs.end()), w.blobs.end());
+  if (!ref->is_digest()) w.tag = ref->tag();
+
+  auto missing = svc.metadata.MissingBlobs(repo, w.blobs);
+  if (!missing) co_return missing.error();
+  if (!missing->empty()) {
+    co_return Fail(ErrorCode::kManifestBlobUnknown,
+                   "the manifest references blob " + missing->front() +
+                       ", which is not in repository " + repo + "; push the blob first");
+  }
+  auto missing_children = svc.metadata.MissingManifests(repo, w.children);
+  if (!missing_children) co_return missing_children.error();
+  if (!missing_children->empty()) {
+    co_return Fail(ErrorCode::kManifestBlobUnknown,
+                   "the index references manifest " + missing_children->front() +
+                       ", which is not in repository " + repo + "; push it first");
+  }
+
+  // Bytes first, then the index that makes them reachable.
+  auto put = svc.blobs.PutSmall(digest, *body);
+  if (!put) co_return put.error();
+  auto stored = svc.metadata.PutManifest(w);
+  if (!stored) co_return stored.error();
+
+  Reply r = Reply::Empty(http::status::created);
+  r.headers.set(http::field::location, ManifestPath(repo, digest.str()));
+  r.headers.set("Docker-Content-Digest", digest.str());
+  if (parsed->subject) r.headers.set("OCI-Subject", parsed->subject->digest.str());
+  co_return r;
+}
+
+Awaitable<Result<Reply>> DeleteManifest(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  auto ref = Reference::Parse(ex.params.reference);
+  if (!ref) co_return ref.error();
+  auto removed = ref->is_digest() ? svc.metadata.DeleteManifest(repo, ref->digest().str())
+                                  : svc.metadata.DeleteTag(repo, ref->tag());
+  if (!removed) co_return removed.error();
+  if (!*removed) co_return Unknown(svc.metadata, repo, ref->str());
+  co_return Reply::Empty(http::status::accepted);
+}
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,202 @@
+// Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET, DELETE
+// under /v2/<name>/blobs/uploads/.
+#include "server/handlers/handlers.h"
+
+#include <sodium.h>
+
+namespace keep::server::handlers {
+namespace {
+
+std::string BlobPath(const std::string& name, const Digest& d) {
+  return "/v2/" + name + "/blobs/" + d.str();
+}
+std::string UploadPath(const std::string& name, const std::string& id) {
+  return "/v2/" + name + "/blobs/uploads/" + id;
+}
+
+std::string NewUploadId() {
+  unsigned char b[16];
+  randombytes_buf(b, sizeof b);
+  char hex[33];
+  sodium_bin2hex(hex, sizeof hex, b, sizeof b);
+  return std::string(hex, 32);
+}
+
+// "0-<last byte>" as clients expect it ("0-0" when empty).
+std::string RangeOf(std::uint64_t size) {
+  return "0-" + std::to_string(size == 0 ? 0 : size - 1);
+}
+
+Reply Accepted(const std::string& name, const std::string& id, std::uint64_t size,
+               http::status status = http::status::accepted) {
+  Reply r = Reply::Empty(status);
+  r.headers.set(http::field::location, UploadPath(name, id));
+  r.headers.set(http::field::range, RangeOf(size));
+  r.headers.set("Docker-Upload-UUID", id);
+  return r;
+}
+
+Reply Created(const std::string& name, const Digest& d) {
+  Reply r = Reply::Empty(http::status::created);
+  r.headers.set(http::field::location, BlobPath(name, d));
+  r.headers.set("Docker-Content-Digest", d.str());
+  return r;
+}
+
+// The session must belong to this repository: an id is no key to another's upload.
+Result<void> CheckSession(Exchange& ex) {
+  auto rec = ex.services().metadata.GetUpload(ex.params.reference);
+  if (!rec) return rec.error();
+  if (!*rec || (*rec)->repo != ex.params.name) {
+    return Fail(ErrorCode::kBlobUploadUnknown,
+                "upload session not found in repository " + ex.params.name +
+                    "; start a new upload with POST /v2/" + ex.params.name + "/blobs/uploads/");
+  }
+  return {};
+}
+
+Result<void> CheckContentRange(Exchange& ex, std::uint64_t size) {
+  auto cr = ex.header(http::field::content_range);
+  if (cr.empty()) return {};
+  auto range = ParseContentRange(cr);
+  if (!range) return range.error();
+  if (range->first != size) {
+    return Fail(ErrorCode::kRangeInvalid,
+                "chunk starts at byte " + std::to_string(range->first) + " but the upload has " +
+                    std::to_string(size) + " bytes; send the chunk that starts there");
+  }
+  auto cl = ex.header(http::field::content_length);
+  if (!cl.empty() && cl != std::to_string(range->length())) {
+    return Fail(ErrorCode::kBlobUploadInvalid, "Content-Length does not match Content-Range");
+  }
+  return {};
+}
+
+// The error, with the session's current state so the client can resume.
+Reply RangeRefused(Exchange& ex, const Error& e, std::uint64_t size) {
+  Reply r = ErrorReply(e, ex.services().config.realm);
+  r.headers.set(http::field::location, UploadPath(ex.params.name, ex.params.reference));
+  r.headers.set(http::field::range, RangeOf(size));
+  r.headers.set("Docker-Upload-UUID", ex.params.reference);
+  return r;
+}
+
+// Removes a session's data and record.
+void DropSession(const Services& svc, const std::string& id) {
+  (void)svc.blobs.DeleteUpload(id);
+  (void)svc.metadata.DeleteUpload(id);
+}
+
+}  // namespace
+
+Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& name = ex.params.name;
+
+  if (auto mount = ex.query("mount")) {
+    auto d = Digest::Parse(*mount);
+    if (!d) co_return d.error();
+    auto from = ex.query("from");
+    if (from && ValidateRepoName(*from)) {
+      auto size = svc.metadata.LinkedBlobSize(*from, d->str());
+      if (!size) co_return size.error();
+      auto stored = svc.blobs.Stat(*d);
+      if (*size && stored && *stored) {
+        auto linked = svc.metadata.LinkBlob(name, d->str(), **size);
+        if (!linked) co_return linked.error();
+        co_return Created(name, *d);
+      }
+    }
+    // Not mountable: fall back to an ordinary upload session, as the spec says.
+  }
+
+  if (auto digest_param = ex.query("digest")) {
+    auto d = Digest::Parse(*digest_param);
+    if (!d) co_return d.error();
+    auto writer = svc.blobs.Create();
+    if (!writer) co_return writer.error();
+    auto n = co_await ex.StreamBody(**writer);
+    if (!n) co_return n.error();
+    auto committed = (*writer)->Commit(*d);
+    if (!committed) co_return committed.error();
+    auto linked = svc.metadata.LinkBlob(name, d->str(), static_cast<std::int64_t>(*n));
+    if (!linked) co_return linked.error();
+    co_return Created(name, *d);
+  }
+
+  if (!co_await ex.DiscardBody(svc.config.max_body_bytes)) {
+    co_return Fail(ErrorCode::kBlobUploadInvalid,
+                   "POST without ?digest= starts a session and takes no body");
+  }
+  std::string id = NewUploadId();
+  auto created = svc.blobs.CreateUpload(id);
+  if (!created) co_return created.error();
+  auto recorded = svc.metadata.CreateUpload(id, name);
+  if (!recorded) {
+    (void)svc.blobs.DeleteUpload(id);
+    co_return recorded.error();
+  }
+  Reply r = Accepted(name, id, 0);
+  r.headers.set("OCI-Chunk-Min-Length", "0");
+  co_return r;
+}
+
+Awaitable<Result<Reply>> UploadStatus(Exchange& ex) {
+  KEEP_CO_TRY(CheckSession(ex));
+  auto size = ex.services().blobs.UploadSize(ex.params.reference);
+  if (!size) co_return size.error();
+  co_return Accepted(ex.params.name, ex.params.reference, *size, http::status::no_content);
+}
+
+Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
+  const auto& svc = ex.services();
+  KEEP_CO_TRY(CheckSession(ex));
+  auto writer = svc.blobs.ResumeUpload(ex.params.reference);
+  if (!writer) co_return writer.error();
+  if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
+    co_return RangeRefused(ex, ok.error(), (*writer)->size());
+  }
+  auto n = co_await ex.StreamBody(**writer);
+  if (!n) co_return n.error();
+  co_return Accepted(ex.params.name, ex.params.reference, (*writer)->size());
+}
+
+Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
+  const auto& svc = ex.services();
+  const std::string& id = ex.params.reference;
+  auto digest_param = ex.query("digest");
+  if (!digest_param) {
+    co_return Fail(ErrorCode::kDigestInvalid,
+                   "finishing an upload needs ?digest=<digest of the whole blob>");
+  }
+  auto d = Digest::Parse(*digest_param);
+  if (!d) co_return d.error();
+  KEEP_CO_TRY(CheckSession(ex));
+  auto writer = svc.blobs.ResumeUpload(id);
+  if (!writer) co_return writer.error();
+  if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
+    co_return RangeRefused(ex, ok.error(), (*writer)->size());
+  }
+  auto n = co_await ex.StreamBody(**writer);
+  if (!n) co_return n.error();
+  std::uint64_t size = (*writer)->size();
+  auto committed = (*writer)->Commit(*d);
+  writer->reset();
+  if (!committed) {
+    // A wrong digest ends the session: nothing of it is kept.
+    if (committed.error().code == ErrorCode::kDigestInvalid) DropSession(svc, id);
+    co_return committed.error();
+  }
+  auto linked = svc.metadata.LinkBlob(ex.params.name, d->str(), static_cast<std::int64_t>(size));
+  if (!linked) co_return linked.error();
+  DropSession(svc, id);
+  co_return Created(ex.params.name, *d);
+}
+
+Awaitable<Result<Reply>> CancelUpload(Exchange& ex) {
+  KEEP_CO_TRY(CheckSession(ex));
+  DropSession(ex.services(), ex.params.reference);
+  co_return Reply::Empty(http::status::no_content);
+}
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,117 @@
+#include "server/router.h"
+
+#include <array>
+#include <vector>
+
+namespace keep::server {
+namespace {
+
+using namespace handlers;
+using V = http::verb;
+
+// The whole API. HEAD shares its GET handler: the session sends headers only.
+const std::array kRoutes = {
+    Route{V::get, Area::kBase, Action::kLogin, Base},
+    Route{V::head, Area::kBase, Action::kLogin, Base},
+    Route{V::get, Area::kCatalog, Action::kCatalog, Catalog},
+    Route{V::get, Area::kTags, Action::kPull, ListTags},
+    Route{V::get, Area::kManifest, Action::kPull, GetManifest},
+    Route{V::head, Area::kManifest, Action::kPull, GetManifest},
+    Route{V::put, Area::kManifest, Action::kPush, PutManifest},
+    Route{V::delete_, Area::kManifest, Action::kDelete, DeleteManifest},
+    Route{V::get, Area::kBlob, Action::kPull, GetBlob},
+    Route{V::head, Area::kBlob, Action::kPull, GetBlob},
+    Route{V::delete_, Area::kBlob, Action::kDelete, DeleteBlob},
+    Route{V::post, Area::kUploads, Action::kPush, StartUpload},
+    Route{V::get, Area::kUpload, Action::kPush, UploadStatus},
+    Route{V::patch, Area::kUpload, Action::kPush, PatchUpload},
+    Route{V::put, Area::kUpload, Action::kPush, FinishUpload},
+    Route{V::delete_, Area::kUpload, Action::kPush, CancelUpload},
+    Route{V::get, Area::kReferrers, Action::kPull, Referrers},
+};
+
+bool IsUploadId(std::string_view id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string Join(const std::vector<std::string_view>& segs, std::size_t count) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out += '/';
+    out += segs[i];
+  }
+  return out;
+}
+
+struct Located {
+  Area area;
+  std::size_t name_segments;  // how many leading segments form the name
+  std::string_view last;      // the reference / digest / upload id
+};
+
+// Finds the API area of the path after "/v2/", reading from the right (a
+// repository name may itself contain "manifests" or "blobs").
+std::optional<Located> Locate(const std::vector<std::string_view>& s) {
+  std::size_t n = s.size();
+  if (n >= 3 && s[n - 2] == "tags" && s[n - 1] == "list") return Located{Area::kTags, n - 2, {}};
+  if (n >= 3 && s[n - 2] == "blobs" && s[n - 1] == "uploads") return Located{Area::kUploads, n - 2, {}};
+  if (n >= 4 && s[n - 3] == "blobs" && s[n - 2] == "uploads") {
+    if (s[n - 1].empty()) return Located{Area::kUploads, n - 3, {}};
+    return Located{Area::kUpload, n - 3, s[n - 1]};
+  }
+  if (n >= 3 && s[n - 2] == "manifests") return Located{Area::kManifest, n - 2, s[n - 1]};
+  if (n >= 3 && s[n - 2] == "blobs") return Located{Area::kBlob, n - 2, s[n - 1]};
+  if (n >= 3 && s[n - 2] == "referrers") return Located{Area::kReferrers, n - 2, s[n - 1]};
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<Match> MatchRoute(http::verb verb, std::string_view path) {
+  Match m;
+  std::optional<Area> area;
+  if (path == "/v2/" || path == "/v2") {
+    area = Area::kBase;
+  } else if (path == "/v2/_catalog") {
+    area = Area::kCatalog;
+  } else if (path.substr(0, 4) == "/v2/") {
+    std::vector<std::string_view> segs;
+    std::string_view rest = path.substr(4);
+    std::size_t start = 0;
+    while (true) {
+      auto slash = rest.find('/', start);
+      segs.push_back(rest.substr(start, slash == std::string_view::npos ? rest.npos : slash - start));
+      if (slash == std::string_view::npos) break;
+      start = slash + 1;
+    }
+    auto loc = Locate(segs);
+    if (!loc) return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
+    area = loc->area;
+    m.params.name = Join(segs, loc->name_segments);
+    KEEP_TRY(ValidateRepoName(m.params.name));
+    m.params.reference = std::string(loc->last);
+    if (loc->area == Area::kBlob || loc->area == Area::kReferrers) {
+      KEEP_TRY(Digest::Parse(loc->last));
+    } else if (loc->area == Area::kUpload && !IsUploadId(loc->last)) {
+      return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+    } else if (loc->area == Area::kManifest && loc->last.empty()) {
+      return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
+    }
+  } else {
+    return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
+  }
+  for (const Route& r : kRoutes) {
+    if (r.area == *area && r.verb == verb) {
+      m.route = &r;
+      return m;
+    }
+  }
+  return Fail(ErrorCode::kMethodNotAllowed,
+              "method " + std::string(http::to_string(verb)) + " is not supported here");
+}
+
+}  // namespace keep::server

@@ -1,0 +1,32 @@
+// server/router.h — the route table and path matching.
+//
+// The table (router.cc) is data: verb + path area → handler + the access the
+// route needs. Access is decided from it before any handler runs. Matching
+// validates the repository name and digests in the path, so nothing
+// unvalidated reaches a handler. Stateless; thread-safe.
+#pragma once
+
+#include "auth/auth.h"
+#include "server/handlers/handlers.h"
+
+namespace keep::server {
+
+enum class Area { kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers };
+
+struct Route {
+  http::verb verb;
+  Area area;
+  Action action;
+  handlers::Handler handler;
+};
+
+struct Match {
+  const Route* route = nullptr;
+  RouteParams params;
+};
+
+// kNotFound when no area matches the path, kMethodNotAllowed when the area
+// has no route for the verb, kNameInvalid / kDigestInvalid for bad parts.
+[[nodiscard]] Result<Match> MatchRoute(http::verb verb, std::string_view path);
+
+}  // namespace keep::server

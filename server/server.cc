@@ -1,0 +1,216 @@
+#include "server/server.h"
+
+#include "auth/auth.h"
+#include "server/exchange.h"
+#include "server/session.h"
+#include "server/tls.h"
+#include "storage/storage.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+namespace keep::server {
+namespace {
+
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+constexpr const char* kUsage =
+    "usage: keepd [--config FILE] [--allow-root]\n"
+    "\n"
+    "Keep's registry server. With no config file it runs with the embedded\n"
+    "defaults: https on 0.0.0.0:5000, data in ./keep-data, a self-signed\n"
+    "certificate. Settings and environment overrides are listed in README.md.\n";
+
+struct Counter {
+  std::atomic<int>& n;
+  explicit Counter(std::atomic<int>& c) : n(c) { ++n; }
+  ~Counter() { --n; }
+};
+
+Awaitable<void> ServeCounted(Stream stream, const Services& svc, std::string remote,
+                             std::atomic<int>& connections) {
+  Counter c(connections);
+  co_await Serve(std::move(stream), svc, std::move(remote));
+}
+
+Awaitable<void> Accept(tcp::acceptor& acceptor, ssl::context& tls, const Services& svc,
+                       std::atomic<int>& connections) {
+  auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
+  while (true) {
+    auto [ec, socket] = co_await acceptor.async_accept(
+        asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors and the like: pause rather than spin.
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    if (connections.load() >= svc.config.max_connections) continue;  // closes the socket
+    boost::system::error_code rec;
+    auto ep = socket.remote_endpoint(rec);
+    std::string remote = rec ? "?" : ep.address().to_string();
+    socket.set_option(tcp::no_delay(true), rec);
+    auto exec = socket.get_executor();
+    asio::co_spawn(
+        exec, ServeCounted(Stream(std::move(socket), tls), svc, std::move(remote), connections),
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            std::fprintf(stderr, "keepd: connection ended by an error: %s\n", ex.what());
+          }
+        });
+  }
+}
+
+int Fatal(const std::string& message) {
+  std::fprintf(stderr, "keepd: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  std::string config_path;
+  bool allow_root_flag = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a == "--allow-root") {
+      allow_root_flag = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "keepd: unknown argument \"%s\"\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (sodium_init() < 0) return Fatal("libsodium failed to initialise");
+
+  Config config;
+  if (!config_path.empty()) {
+    auto c = LoadConfigFile(config_path);
+    if (!c) return Fatal(c.error().message);
+    config = std::move(*c);
+  }
+  if (auto r = ApplyEnvironment(config); !r) return Fatal(r.error().message);
+  if (allow_root_flag) config.allow_root = true;
+  if (auto r = Validate(config); !r) return Fatal(r.error().message);
+  if (::geteuid() == 0 && !config.allow_root) {
+    return Fatal(
+        "refusing to run as root: run keepd as an unprivileged user (the README's first "
+        "command does), or set \"allow_root\": true / --allow-root if you really mean it");
+  }
+
+  std::error_code fec;
+  std::filesystem::create_directories(config.data_dir, fec);
+  if (fec) return Fatal("cannot create data_dir " + config.data_dir + ": " + fec.message());
+  ::chmod(config.data_dir.c_str(), 0700);
+
+  auto blobs = OpenFsDriver(config.data_dir);
+  if (!blobs) return Fatal(blobs.error().message);
+  auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db");
+  if (!metadata) return Fatal(metadata.error().message);
+
+  // The first admin: its password is shown once (or taken from KEEP_ADMIN_PASSWORD).
+  if (const char* preset = std::getenv("KEEP_ADMIN_PASSWORD"); preset && *preset) {
+    auto count = (*metadata)->CountUsers();
+    if (!count) return Fatal(count.error().message);
+    if (*count == 0) {
+      auto hash = HashPassword(preset);
+      if (!hash) return Fatal(hash.error().message);
+      if (auto id = (*metadata)->CreateUser("admin", *hash, true); !id) {
+        return Fatal(id.error().message);
+      }
+      std::fprintf(stderr, "keepd: created the first admin user \"admin\" with the password "
+                           "from KEEP_ADMIN_PASSWORD\n");
+    }
+  } else {
+    auto first = EnsureFirstAdmin(**metadata);
+    if (!first) return Fatal(first.error().message);
+    if (*first) {
+      std::fprintf(stderr,
+                   "keepd: created the first admin user.\n"
+                   "  user:     admin\n"
+                   "  password: %s\n"
+                   "  (shown only this once; keep it somewhere safe)\n",
+                   (*first)->c_str());
+    }
+  }
+
+  std::string cert = config.tls_cert, key = config.tls_key;
+  if (cert.empty()) {
+    auto made = EnsureSelfSignedCertificate(config.data_dir + "/tls");
+    if (!made) return Fatal(made.error().message);
+    cert = made->cert;
+    key = made->key;
+    std::string abs = std::filesystem::absolute(cert).lexically_normal().string();
+    std::fprintf(stderr,
+                 "keepd: %s self-signed TLS certificate %s\n"
+                 "  trust it in clients, e.g. copy it to /etc/docker/certs.d/<host>:<port>/ca.crt\n",
+                 made->created ? "made a" : "using the", abs.c_str());
+  }
+  ssl::context tls{ssl::context::tls_server};
+  if (auto r = ConfigureTls(tls, cert, key); !r) return Fatal(r.error().message);
+
+  Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds));
+  Services services{config, **blobs, **metadata, authenticator};
+
+  auto listen = ParseListen(config.listen);
+  int threads = config.threads > 0 ? config.threads
+                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  asio::io_context ioc{threads};
+  tcp::acceptor acceptor(ioc);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(listen->host, ec);
+  if (ec) return Fatal("listen: \"" + listen->host + "\" is not an IP address");
+  tcp::endpoint ep(address, listen->port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
+
+  std::atomic<int> connections{0};
+  asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    std::fprintf(stderr, "keepd: stopping\n");
+    acceptor.close();
+    ioc.stop();
+  });
+  std::fprintf(stderr, "keepd: listening on https://%s:%u (%d threads, data in %s)\n",
+               listen->host.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()),
+               threads, config.data_dir.c_str());
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  return 0;
+}
+
+}  // namespace keep::server

@@ -1,0 +1,207 @@
+#include "server/session.h"
+
+#include "server/errors.h"
+#include "server/router.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+namespace keep::server {
+namespace {
+
+constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kBlobChunk = 256 * 1024;
+constexpr std::uint64_t kDiscardLimit = 64 * 1024;
+
+struct Sent {
+  std::uint64_t bytes = 0;
+  bool ok = true;
+};
+
+template <class Body>
+void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive) {
+  static_cast<http::fields&>(res) = std::move(reply.headers);
+  res.result(reply.status);
+  res.version(11);
+  res.set("Docker-Distribution-API-Version", "registry/2.0");
+  res.keep_alive(keep_alive);
+}
+
+Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int timeout) {
+  http::response<http::buffer_body> res;
+  BlobReader& reader = *reply.blob;
+  std::uint64_t offset = reply.offset, remaining = reply.length;
+  Prepare(res, reply, keep_alive);
+  res.content_length(remaining);
+  res.body().data = nullptr;
+  res.body().more = remaining > 0;
+  http::response_serializer<http::buffer_body> sr{res};
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(std::chrono::seconds(timeout));
+  auto [hec, hn] = co_await http::async_write_header(stream, sr, kAwait);
+  if (hec) co_return Sent{0, false};
+  std::unique_ptr<char[]> buf(new char[kBlobChunk]);
+  Sent sent;
+  while (remaining > 0) {
+    auto n = reader.ReadAt(buf.get(), std::min<std::uint64_t>(kBlobChunk, remaining), offset);
+    if (!n || *n == 0) {
+      std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
+      co_return Sent{sent.bytes, false};
+    }
+    res.body().data = buf.get();
+    res.body().size = *n;
+    res.body().more = remaining > *n;
+    tcp.expires_after(std::chrono::seconds(timeout));
+    auto [ec, w] = co_await http::async_write(stream, sr, kAwait);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return Sent{sent.bytes, false};
+    offset += *n;
+    remaining -= *n;
+    sent.bytes += *n;
+  }
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().more = false;
+    auto [ec, w] = co_await http::async_write(stream, sr, kAwait);
+    if (ec) co_return Sent{sent.bytes, false};
+  }
+  co_return sent;
+}
+
+Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout) {
+  beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout));
+  if (head) {
+    http::response<http::empty_body> res;
+    std::uint64_t length = reply.blob ? reply.length : reply.body.size();
+    Prepare(res, reply, keep_alive);
+    if (res.result() != http::status::no_content) res.content_length(length);
+    auto [ec, n] = co_await http::async_write(stream, res, kAwait);
+    co_return Sent{0, !ec};
+  }
+  if (reply.blob) co_return co_await StreamBlob(stream, reply, keep_alive, timeout);
+  http::response<http::string_body> res;
+  std::string body = std::move(reply.body);
+  Prepare(res, reply, keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(stream, res, kAwait);
+  co_return Sent{res.body().size(), !ec};
+}
+
+void LogRequest(const http::request_header<>& req, std::string_view path, int status,
+                std::uint64_t in, std::uint64_t out, double ms, const std::string& user,
+                const std::string& remote) {
+  nlohmann::json j = {
+      {"time", std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count() / 1000.0},
+      {"remote", remote},
+      {"method", std::string(req.method_string())},
+      {"path", std::string(path)},
+      {"status", status},
+      {"bytes_in", in},
+      {"bytes_out", out},
+      {"ms", static_cast<double>(static_cast<long>(ms * 1000)) / 1000},
+      {"user", user}};
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
+  const Config& cfg = svc.config;
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
+  auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
+  if (hs_ec) co_return;
+
+  beast::flat_buffer buffer;
+  bool first = true;
+  while (true) {
+    // Wait for a request to start (idle), then give its header a deadline.
+    if (buffer.size() == 0) {
+      tcp.expires_after(std::chrono::seconds(first ? cfg.header_timeout_seconds
+                                                   : cfg.idle_timeout_seconds));
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);
+      if (ec) break;
+      buffer.commit(n);
+    }
+    first = false;
+    tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+    parser.body_limit(boost::none);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
+    if (ec) {
+      if (ec == http::error::header_limit || ec == http::error::bad_target ||
+          ec == http::error::bad_method || ec == http::error::bad_field) {
+        Reply r = Reply::Json(ec == http::error::header_limit
+                                  ? http::status::request_header_fields_too_large
+                                  : http::status::bad_request,
+                              "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"malformed or "
+                              "oversized request header\",\"detail\":{}}]}");
+        co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
+      }
+      break;
+    }
+
+    auto start = std::chrono::steady_clock::now();
+    bool keep_alive = parser.keep_alive();
+    const auto& req = parser.get();
+    http::verb verb = req.method();
+    bool head = verb == http::verb::head;
+
+    Reply reply;
+    auto target = boost::urls::parse_origin_form(req.target());
+    std::string path = target ? std::string(target->path()) : std::string();
+    Exchange ex(stream, buffer, parser, svc, path);
+    auto match = target ? MatchRoute(verb, path)
+                        : Result<Match>(Fail(ErrorCode::kNotFound, "malformed request target"));
+    if (!match) {
+      reply = ErrorReply(match.error(), cfg.realm);
+    } else {
+      ex.params = std::move(match->params);
+      auto who = svc.authenticator.Authenticate(ex.header(http::field::authorization));
+      auto allowed = who ? Authorize(*who, Access{match->route->action, ex.params.name})
+                         : Result<void>(who.error());
+      if (!allowed) {
+        reply = ErrorReply(allowed.error(), cfg.realm);
+      } else {
+        ex.who = std::move(*who);
+        try {
+          auto r = co_await match->route->handler(ex);
+          reply = r ? std::move(*r) : ErrorReply(r.error(), cfg.realm);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "keepd: handler for %s %s failed: %s\n",
+                       std::string(ex.request().method_string()).c_str(), path.c_str(), e.what());
+          reply = ErrorReply(Fail(ErrorCode::kInternal, "internal error; see the registry's log"),
+                             cfg.realm);
+        }
+      }
+    }
+    if (ex.broken()) keep_alive = false;
+    if (keep_alive && !ex.body_consumed() && !co_await ex.DiscardBody(kDiscardLimit)) {
+      keep_alive = false;
+    }
+    int status = static_cast<int>(reply.status);
+    Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds);
+    if (cfg.log_requests) {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                      .count();
+      LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, ms, ex.who.user, remote);
+    }
+    if (!sent.ok || !keep_alive) break;
+  }
+  tcp.expires_after(std::chrono::seconds(5));
+  co_await stream.async_shutdown(kAwait);
+}
+
+}  // namespace keep::server

@@ -1,0 +1,126 @@
+#include "server/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+namespace keep::server {
+namespace {
+
+template <class T, void (*F)(T*)>
+struct Deleter {
+  void operator()(T* p) const { F(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+
+Error SslError(const std::string& what) {
+  char buf[256] = {0};
+  ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+  return Fail(ErrorCode::kInternal, what + ": " + buf);
+}
+
+bool AddExt(X509* cert, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) return false;
+  bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+Result<void> WritePem(const std::string& path, mode_t mode, bool key, EVP_PKEY* pkey, X509* cert) {
+  std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Fail(ErrorCode::kInternal, "cannot create " + tmp);
+  FILE* f = ::fdopen(fd, "w");
+  bool ok = key ? PEM_write_PrivateKey(f, pkey, nullptr, nullptr, 0, nullptr, nullptr) == 1
+                : PEM_write_X509(f, cert) == 1;
+  ok = ok && std::fflush(f) == 0 && ::fsync(fd) == 0;
+  std::fclose(f);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Fail(ErrorCode::kInternal, "cannot write " + path);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CertPaths> EnsureSelfSignedCertificate(const std::string& dir) {
+  CertPaths p{dir + "/server.crt", dir + "/server.key", false};
+  std::error_code ec;
+  if (std::filesystem::exists(p.cert, ec) && std::filesystem::exists(p.key, ec)) return p;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+
+  PkeyPtr pkey(EVP_EC_gen("P-256"));
+  if (!pkey) return SslError("generating the TLS key");
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  unsigned char serial[16];
+  if (RAND_bytes(serial, sizeof serial) != 1) return SslError("random serial");
+  serial[0] &= 0x7f;
+  BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
+  BN_free(bn);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 60L * 60 * 24 * 825);
+  X509_set_pubkey(cert.get(), pkey.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("Keep registry"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+
+  std::string san = "DNS:localhost,IP:127.0.0.1,IP:::1";
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0' &&
+      std::string(host).find_first_of(",:") == std::string::npos) {
+    san += std::string(",DNS:") + host;
+  }
+  // CA:TRUE so that clients can trust this one certificate as their CA (ca.crt).
+  if (!AddExt(cert.get(), NID_basic_constraints, "critical,CA:TRUE") ||
+      !AddExt(cert.get(), NID_key_usage, "critical,digitalSignature,keyCertSign") ||
+      !AddExt(cert.get(), NID_ext_key_usage, "serverAuth") ||
+      !AddExt(cert.get(), NID_subject_key_identifier, "hash") ||
+      !AddExt(cert.get(), NID_subject_alt_name, san.c_str())) {
+    return SslError("building the certificate");
+  }
+  if (X509_sign(cert.get(), pkey.get(), EVP_sha256()) == 0) return SslError("signing the certificate");
+  KEEP_TRY(WritePem(p.key, 0600, true, pkey.get(), nullptr));
+  KEEP_TRY(WritePem(p.cert, 0644, false, nullptr, cert.get()));
+  p.created = true;
+  return p;
+}
+
+Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cert,
+                          const std::string& key) {
+  namespace ssl = boost::asio::ssl;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                  ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_SERVER);
+  boost::system::error_code ec;
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) return Fail(ErrorCode::kInternal, "tls.cert " + cert + ": " + ec.message());
+  ctx.use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) return Fail(ErrorCode::kInternal, "tls.key " + key + ": " + ec.message());
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    return Fail(ErrorCode::kInternal, "tls.key does not match tls.cert");
+  }
+  return {};
+}
+
+}  // namespace keep::server

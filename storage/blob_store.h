@@ -1,0 +1,75 @@
+// storage/blob_store.h — content-addressed blob storage behind a driver
+// interface, and upload sessions' data.
+//
+// A blob becomes visible under its digest only after its bytes were hashed
+// while written, the digest matched, the data was flushed to stable storage
+// and renamed into place: no reader ever sees a half-written blob. Blobs are
+// stored once, whatever number of repositories link them (linking is the
+// metadata's business, not the driver's).
+//
+// Thread-safe: a BlobDriver may be used from any thread. A BlobReader or
+// BlobWriter is used by one thread at a time. An upload session's writer is
+// exclusive: while one is open, ResumeUpload for the same id fails.
+#pragma once
+
+#include "core/digest.h"
+#include "core/error.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keep {
+
+class BlobReader {
+ public:
+  virtual ~BlobReader() = default;
+  virtual std::uint64_t size() const = 0;
+  // Reads up to n bytes at offset; returns the count (0 only at the end).
+  [[nodiscard]] virtual Result<std::size_t> ReadAt(void* buf, std::size_t n,
+                                                   std::uint64_t offset) = 0;
+};
+
+class BlobWriter {
+ public:
+  virtual ~BlobWriter() = default;
+  // Appends and hashes. kInsufficientStorage when the disk is full.
+  [[nodiscard]] virtual Result<void> Write(const void* data, std::size_t n) = 0;
+  virtual std::uint64_t size() const = 0;
+  // Verifies the content against `expected` and publishes it under that
+  // digest. On a mismatch returns kDigestInvalid and publishes nothing.
+  [[nodiscard]] virtual Result<void> Commit(const Digest& expected) = 0;
+};
+
+class BlobDriver {
+ public:
+  virtual ~BlobDriver() = default;
+
+  // The size of a stored blob, or nullopt.
+  [[nodiscard]] virtual Result<std::optional<std::uint64_t>> Stat(const Digest& d) = 0;
+  // kBlobUnknown when absent.
+  [[nodiscard]] virtual Result<std::unique_ptr<BlobReader>> Open(const Digest& d) = 0;
+  // A writer for a new blob, streamed to a temporary place; dropped unless committed.
+  [[nodiscard]] virtual Result<std::unique_ptr<BlobWriter>> Create() = 0;
+  // Small content held in memory (manifests): verified and published.
+  [[nodiscard]] virtual Result<void> PutSmall(const Digest& d, std::string_view bytes) = 0;
+  // Reads a whole blob of at most max bytes.
+  [[nodiscard]] virtual Result<std::string> ReadSmall(const Digest& d, std::size_t max) = 0;
+  [[nodiscard]] virtual Result<void> Delete(const Digest& d) = 0;
+
+  // Upload sessions: data that grows over several requests and survives a
+  // restart. The id must be the hex id made by the server.
+  [[nodiscard]] virtual Result<void> CreateUpload(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<std::uint64_t> UploadSize(const std::string& id) = 0;
+  // An exclusive appending writer; Commit publishes the upload as a blob.
+  [[nodiscard]] virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
+  [[nodiscard]] virtual Result<void> DeleteUpload(const std::string& id) = 0;
+};
+
+// The filesystem driver rooted at dir (created if needed); removes temporary
+// files left by an earlier process.
+[[nodiscard]] Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir);
+
+}  // namespace keep

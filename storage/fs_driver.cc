@@ -1,0 +1,350 @@
+// The filesystem BlobDriver (storage/blob_store.h); layout in storage/paths.h.
+#include "storage/blob_store.h"
+#include "storage/paths.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace keep {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error IoError(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return Fail(ErrorCode::kInsufficientStorage,
+                "the registry's disk is full; ask its operator to free space, then retry");
+  }
+  return Fail(ErrorCode::kInternal, what + ": " + std::strerror(err));
+}
+
+Result<void> WriteAll(int fd, const void* data, std::size_t n, const std::string& path) {
+  auto p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return IoError("write " + path, errno);
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return {};
+}
+
+Result<void> SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return IoError("fsync " + dir, err);
+  return {};
+}
+
+Result<void> MakeDirs(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Fail(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+  return {};
+}
+
+std::string RandomHex(std::size_t bytes) {
+  unsigned char buf[32];
+  randombytes_buf(buf, bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    s += kHex[buf[i] >> 4];
+    s += kHex[buf[i] & 0xf];
+  }
+  return s;
+}
+
+// Hashes a file's bytes from the start (used when a hash state is lost).
+Result<Hasher> HashFile(const std::string& path, DigestAlgorithm alg) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return IoError("open " + path, errno);
+  Hasher h(alg);
+  std::unique_ptr<char[]> buf(new char[1 << 20]);
+  while (true) {
+    ssize_t n = ::read(fd, buf.get(), 1 << 20);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return IoError("read " + path, err);
+    }
+    if (n == 0) break;
+    h.Update(buf.get(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return h;
+}
+
+class FsReader final : public BlobReader {
+ public:
+  FsReader(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+  ~FsReader() override { ::close(fd_); }
+  std::uint64_t size() const override { return size_; }
+  Result<std::size_t> ReadAt(void* buf, std::size_t n, std::uint64_t offset) override {
+    while (true) {
+      ssize_t r = ::pread(fd_, buf, n, static_cast<off_t>(offset));
+      if (r >= 0) return static_cast<std::size_t>(r);
+      if (errno != EINTR) return IoError("read blob", errno);
+    }
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+};
+
+class FsDriver;
+
+// Writes to a file at `path`, hashing as it goes; Commit renames it into
+// the blob tree. Used for new blobs (a temporary file) and upload sessions.
+class FsWriter final : public BlobWriter {
+ public:
+  FsWriter(FsDriver* driver, std::string path, int fd, std::uint64_t size,
+           std::optional<Hasher> hasher, std::string upload_id)
+      : driver_(driver), path_(std::move(path)), fd_(fd), size_(size),
+        hasher_(std::move(hasher)), upload_id_(std::move(upload_id)) {}
+  ~FsWriter() override;
+
+  Result<void> Write(const void* data, std::size_t n) override {
+    auto r = WriteAll(fd_, data, n, path_);
+    if (!r) {
+      // Keep the file consistent with what was hashed: cut back a partial write.
+      if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) hasher_.reset();
+      return r;
+    }
+    if (hasher_) hasher_->Update(data, n);
+    size_ += n;
+    return {};
+  }
+  std::uint64_t size() const override { return size_; }
+  Result<void> Commit(const Digest& expected) override;
+
+ private:
+  FsDriver* driver_;
+  std::string path_;
+  int fd_;
+  std::uint64_t size_;
+  std::optional<Hasher> hasher_;  // nullopt: state lost, rehash on commit
+  std::string upload_id_;         // empty for a temporary (non-session) writer
+  bool committed_ = false;
+};
+
+class FsDriver final : public BlobDriver {
+ public:
+  explicit FsDriver(std::string root) : root_(std::move(root)) {}
+
+  Result<void> Init() {
+    KEEP_TRY(MakeDirs(paths::BlobsDir(root_)));
+    KEEP_TRY(MakeDirs(paths::UploadsDir(root_)));
+    std::error_code ec;
+    fs::remove_all(paths::TmpDir(root_), ec);  // writes an earlier process left unfinished
+    KEEP_TRY(MakeDirs(paths::TmpDir(root_)));
+    return {};
+  }
+
+  Result<std::optional<std::uint64_t>> Stat(const Digest& d) override {
+    struct stat st;
+    if (::stat(paths::Blob(root_, d).c_str(), &st) != 0) {
+      if (errno == ENOENT) return std::optional<std::uint64_t>();
+      return IoError("stat blob", errno);
+    }
+    return std::optional<std::uint64_t>(static_cast<std::uint64_t>(st.st_size));
+  }
+
+  Result<std::unique_ptr<BlobReader>> Open(const Digest& d) override {
+    int fd = ::open(paths::Blob(root_, d).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) {
+        return Fail(ErrorCode::kBlobUnknown, "blob " + d.str() + " is not stored");
+      }
+      return IoError("open blob", errno);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return IoError("stat blob", err);
+    }
+    return std::unique_ptr<BlobReader>(new FsReader(fd, static_cast<std::uint64_t>(st.st_size)));
+  }
+
+  Result<std::unique_ptr<BlobWriter>> Create() override {
+    std::string path = paths::TmpDir(root_) + "/" + RandomHex(16);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return IoError("create " + path, errno);
+    return std::unique_ptr<BlobWriter>(new FsWriter(this, path, fd, 0, Hasher(), ""));
+  }
+
+  Result<void> PutSmall(const Digest& d, std::string_view bytes) override {
+    auto st = Stat(d);
+    if (st && *st) return {};  // already stored: content is identical by digest
+    auto w = Create();
+    if (!w) return w.error();
+    KEEP_TRY((*w)->Write(bytes.data(), bytes.size()));
+    return (*w)->Commit(d);
+  }
+
+  Result<std::string> ReadSmall(const Digest& d, std::size_t max) override {
+    auto r = Open(d);
+    if (!r) return r.error();
+    auto& reader = *r;
+    if (reader->size() > max) return Fail(ErrorCode::kInternal, "stored blob is larger than expected");
+    std::string out(reader->size(), '\0');
+    std::size_t got = 0;
+    while (got < out.size()) {
+      auto n = reader->ReadAt(out.data() + got, out.size() - got, got);
+      if (!n) return n.error();
+      if (*n == 0) break;
+      got += *n;
+    }
+    out.resize(got);
+    return out;
+  }
+
+  Result<void> Delete(const Digest& d) override {
+    if (::unlink(paths::Blob(root_, d).c_str()) != 0 && errno != ENOENT) {
+      return IoError("delete blob", errno);
+    }
+    return {};
+  }
+
+  Result<void> CreateUpload(const std::string& id) override {
+    std::string path = paths::Upload(root_, id);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return IoError("create upload", errno);
+    ::close(fd);
+    return {};
+  }
+
+  Result<std::uint64_t> UploadSize(const std::string& id) override {
+    struct stat st;
+    if (::stat(paths::Upload(root_, id).c_str(), &st) != 0) {
+      if (errno == ENOENT) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+      return IoError("stat upload", errno);
+    }
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+  Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override {
+    std::optional<Hasher> hasher;
+    std::uint64_t hashed_size = 0;
+    {
+      std::lock_guard lock(mu_);
+      if (!busy_.insert(id).second) {
+        return Fail(ErrorCode::kBlobUploadInvalid,
+                    "another request is writing to this upload session; wait for it to finish");
+      }
+      auto it = states_.find(id);
+      if (it != states_.end()) {
+        hasher = std::move(it->second.hasher);
+        hashed_size = it->second.size;
+        states_.erase(it);
+      }
+    }
+    std::string path = paths::Upload(root_, id);
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      Release(id, std::nullopt, 0);
+      if (err == ENOENT) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+      return IoError("open upload", err);
+    }
+    struct stat st;
+    ::fstat(fd, &st);
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    if (hasher && hashed_size != size) hasher.reset();  // file changed under us: rehash later
+    if (!hasher && size == 0) hasher.emplace();
+    return std::unique_ptr<BlobWriter>(new FsWriter(this, path, fd, size, std::move(hasher), id));
+  }
+
+  Result<void> DeleteUpload(const std::string& id) override {
+    {
+      std::lock_guard lock(mu_);
+      states_.erase(id);
+    }
+    if (::unlink(paths::Upload(root_, id).c_str()) != 0 && errno != ENOENT) {
+      return IoError("delete upload", errno);
+    }
+    return {};
+  }
+
+  // Publishes the file at `from` as blob d. REQUIRES: `from` fsynced.
+  Result<void> Publish(const std::string& from, const Digest& d) {
+    std::string dir = paths::BlobDir(root_, d);
+    KEEP_TRY(MakeDirs(dir));
+    if (::rename(from.c_str(), paths::Blob(root_, d).c_str()) != 0) {
+      return IoError("publish blob", errno);
+    }
+    return SyncDir(dir);
+  }
+
+  // Called when an upload writer closes: its hash state is kept for the next PATCH.
+  void Release(const std::string& id, std::optional<Hasher> hasher, std::uint64_t size) {
+    std::lock_guard lock(mu_);
+    busy_.erase(id);
+    if (hasher) states_.insert_or_assign(id, State{std::move(*hasher), size});
+  }
+
+ private:
+  struct State {
+    Hasher hasher;
+    std::uint64_t size;
+  };
+  std::string root_;
+  std::mutex mu_;
+  std::unordered_set<std::string> busy_;             // GUARDED_BY(mu_)
+  std::unordered_map<std::string, State> states_;    // GUARDED_BY(mu_)
+};
+
+FsWriter::~FsWriter() {
+  ::close(fd_);
+  if (upload_id_.empty()) {
+    if (!committed_) ::unlink(path_.c_str());
+  } else {
+    driver_->Release(upload_id_, committed_ ? std::nullopt : std::move(hasher_), size_);
+  }
+}
+
+Result<void> FsWriter::Commit(const Digest& expected) {
+  if (!hasher_ || hasher_->algorithm() != expected.algorithm()) {
+    auto h = HashFile(path_, expected.algorithm());
+    if (!h) return h.error();
+    hasher_ = std::move(*h);
+  }
+  Digest actual = hasher_->Finish();
+  hasher_.reset();
+  if (actual != expected) {
+    return Fail(ErrorCode::kDigestInvalid, "the uploaded content has digest " + actual.str() +
+                                               ", not " + expected.str() + " as the client said");
+  }
+  if (::fsync(fd_) != 0) return IoError("fsync " + path_, errno);
+  KEEP_TRY(driver_->Publish(path_, expected));
+  committed_ = true;
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir) {
+  auto d = std::make_unique<FsDriver>(dir);
+  KEEP_TRY(d->Init());
+  return std::unique_ptr<BlobDriver>(std::move(d));
+}
+
+}  // namespace keep

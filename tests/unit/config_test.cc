@@ -1,0 +1,53 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace keep {
+namespace {
+
+TEST(Config, DefaultsWhenEmpty) {
+  auto c = ParseConfig("{}");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->listen, "0.0.0.0:5000");
+  EXPECT_EQ(c->max_manifest_bytes, 4u * 1024 * 1024);
+  EXPECT_TRUE(Validate(*c));
+}
+
+TEST(Config, ReadsNestedKeys) {
+  auto c = ParseConfig(R"({"listen":"127.0.0.1:6000","tls":{"cert":"a.crt","key":"a.key"},
+                           "limits":{"max_manifest_bytes":2048},"timeouts":{"idle_seconds":5}})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->listen, "127.0.0.1:6000");
+  EXPECT_EQ(c->tls_cert, "a.crt");
+  EXPECT_EQ(c->max_manifest_bytes, 2048u);
+  EXPECT_EQ(c->idle_timeout_seconds, 5);
+}
+
+TEST(Config, UnknownKeysAndBadValuesNameTheKey) {
+  auto unknown = ParseConfig(R"({"tls":{"certificate":"x"}})");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("\"tls.certificate\""), std::string::npos);
+  auto bad = ParseConfig(R"({"threads":"four"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("\"threads\""), std::string::npos);
+  auto range = ParseConfig(R"({"timeouts":{"idle_seconds":0}})");
+  ASSERT_FALSE(range);
+  EXPECT_NE(range.error().message.find("timeouts.idle_seconds"), std::string::npos);
+  EXPECT_FALSE(ParseConfig("not json"));
+}
+
+TEST(Config, ValidateCatchesHalfTlsAndBadListen) {
+  Config c;
+  c.tls_cert = "x.crt";
+  EXPECT_FALSE(Validate(c));
+  c = Config{};
+  c.listen = "nowhere";
+  EXPECT_FALSE(Validate(c));
+  auto l = ParseListen("[::1]:5001");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->host, "::1");
+  EXPECT_EQ(l->port, 5001);
+}
+
+}  // namespace
+}  // namespace keep

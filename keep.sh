@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Keep's two commands (see README.md):
+#   ./keep.sh run    install what is missing, build, start keepd with the embedded defaults
+#   ./keep.sh test   install what is missing, build, run the whole test suite
+# Also: ./keep.sh build, ./keep.sh deps [build|test|bench], ./keep.sh bench
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
+
+BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
+            libsqlite3-dev libsodium-dev nlohmann-json3-dev libgtest-dev openssl ca-certificates)
+TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps)
+BENCH_PKGS=(wrk docker-registry jq curl)
+
+sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs the packages that are not installed yet (apt-get update first).
+install_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "keep.sh: installing ${missing[*]}"
+  sudo_if_needed apt-get update -q
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)"
+}
+
+run() {
+  install_packages "${BUILD_PKGS[@]}"
+  build
+  if [ "$(id -u)" = 0 ]; then
+    # Never serve as root: a system user owns the data directory and runs keepd.
+    id keep >/dev/null 2>&1 || useradd --system --home-dir /var/lib/keep --shell /usr/sbin/nologin keep
+    local data=${KEEP_DATA_DIR:-/var/lib/keep}
+    install -d -o keep -g keep -m 0700 "$data"
+    install -m 0755 "$BUILD/keepd" /usr/local/bin/keepd
+    echo "keep.sh: starting keepd as user 'keep', data in $data"
+    exec setpriv --reuid=keep --regid=keep --init-groups env KEEP_DATA_DIR="$data" /usr/local/bin/keepd "$@"
+  fi
+  exec env KEEP_DATA_DIR="${KEEP_DATA_DIR:-$ROOT/keep-data}" "$BUILD/keepd" "$@"
+}
+
+run_tests() {
+  install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+  build
+  cd "$BUILD"
+  ctest --output-on-failure --timeout 900 "$@"
+}
+
+case "${1:-}" in
+  run) shift; run "$@" ;;
+  test) shift; run_tests "$@" ;;
+  build) install_packages "${BUILD_PKGS[@]}"; build ;;
+  deps)
+    case "${2:-build}" in
+      build) install_packages "${BUILD_PKGS[@]}" ;;
+      test) install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" ;;
+      bench) install_packages "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}" ;;
+    esac ;;
+  bench) shift; install_packages "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"; build; exec "$ROOT/bench/run.sh" "$BUILD/keepd" "$@" ;;
+  *) echo "usage: $0 run|test|build|deps [build|test|bench]|bench" >&2; exit 2 ;;
+esac

@@ -8,6 +8,10 @@ namespace keep {
 namespace {
 
 constexpr std::size_t kMaxCacheEntries = 10000;
+// Argon2id with 19 MiB and 2 passes (the OWASP baseline): slow enough to
+// frustrate guessing, small enough that concurrent logins don't balloon RSS.
+constexpr unsigned long long kOpsLimit = 2;
+constexpr std::size_t kMemLimit = 19 * 1024 * 1024;
 
 Error Unauthorized() {
   return Fail(ErrorCode::kUnauthorized,
@@ -38,8 +42,7 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
 Result<std::string> HashPassword(std::string_view password) {
   char out[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str_alg(out, password.data(), password.size(),
-                            crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE,
-                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
+                            kOpsLimit, kMemLimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Fail(ErrorCode::kInternal, "password hashing ran out of memory");
   }
   return std::string(out);
@@ -83,28 +86,36 @@ std::string Authenticator::CacheKey(std::string_view authorization) const {
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
-Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
-  if (authorization.empty()) return Identity{};
-  if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();
-  std::string key = CacheKey(authorization);
-  auto now = std::chrono::steady_clock::now();
-
+// The identity for a cached, still-valid verification of these credentials:
+// the user's password hash must be the one the secret was verified against.
+std::optional<Result<Identity>> Authenticator::FromCache(const std::string& key,
+                                                         std::chrono::steady_clock::time_point now) {
   std::optional<Entry> cached;
   {
     std::shared_lock lock(mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.expires > now) cached = it->second;
   }
-  if (cached) {
-    auto user = metadata_.GetUser(cached->user);
-    if (!user) return user.error();
-    // The same hash string as when the secret was verified: the password is unchanged.
-    if (*user && !(*user)->disabled && (*user)->password_hash.size() == cached->password_hash.size() &&
-        sodium_memcmp((*user)->password_hash.data(), cached->password_hash.data(),
-                      cached->password_hash.size()) == 0) {
-      return Identity{(*user)->name, (*user)->admin};
-    }
+  if (!cached) return std::nullopt;
+  auto user = metadata_.GetUser(cached->user);
+  if (!user) return Result<Identity>(user.error());
+  if (*user && !(*user)->disabled && (*user)->password_hash == cached->password_hash) {
+    return Result<Identity>(Identity{(*user)->name, (*user)->admin});
   }
+  return std::nullopt;
+}
+
+Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
+  if (authorization.empty()) return Identity{};
+  if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();
+  std::string key = CacheKey(authorization);
+  auto now = std::chrono::steady_clock::now();
+  if (auto hit = FromCache(key, now)) return *hit;
+
+  // One verification per credential at a time: a burst of connections with
+  // the same credentials pays Argon2id once, the others find it cached.
+  std::lock_guard stripe(stripes_[static_cast<unsigned char>(key[0]) % kStripes]);
+  if (auto hit = FromCache(key, now)) return *hit;
 
   auto decoded = DecodeBase64(authorization.substr(6));
   if (!decoded) return Unauthorized();

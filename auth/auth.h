@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -65,10 +66,14 @@ class Authenticator {
     std::chrono::steady_clock::time_point expires;
   };
   std::string CacheKey(std::string_view authorization) const;
+  std::optional<Result<Identity>> FromCache(const std::string& key,
+                                            std::chrono::steady_clock::time_point now);
 
   Metadata& metadata_;
   std::chrono::seconds ttl_;
   unsigned char key_[32];
+  static constexpr std::size_t kStripes = 16;
+  std::mutex stripes_[kStripes];  // serialise verification of one credential
   std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
 };

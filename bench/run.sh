@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Benchmarks keepd against CNCF Distribution (Debian's docker-registry) on
+# this machine, in the same run, over the same TLS certificate, and prints
+# the figures side by side with their ratio.
+#
+#   bench/run.sh KEEPD [seconds-per-run]      (./keep.sh bench builds and calls it)
+#
+# Each server gets the same content: one image (1 MiB layer, 64 MiB layer) and
+# 10,000 tags on its manifest. wrk then measures, for each server:
+#   manifest  GET /v2/bench/app/manifests/latest   64 connections
+#   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
+#   blob      GET of the 64 MiB layer               4 connections
+# Keep is measured with Basic auth on every request (its credential cache at
+# work); Distribution without any auth, so the comparison leans its way.
+# Request logs are off on both. Peak RSS (VmHWM) is read from /proc.
+set -euo pipefail
+KEEPD=$(readlink -f "${1:?usage: bench/run.sh KEEPD [seconds]}")
+SECS=${2:-10}
+TAGS=${BENCH_TAGS:-10000}
+T=$(mktemp -d /tmp/keep-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])' 2>/dev/null ||
+              shuf -i 20000-60000 -n 1; }
+wait_port() { for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$1/v2/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+
+KPORT=$(free_port); DPORT=$(free_port)
+PASS=bench-$RANDOM$RANDOM
+ROOT_FLAG=(); [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-root)
+
+cat > "$T/keep.json" <<JSON
+{"listen":"127.0.0.1:$KPORT","data_dir":"$T/keep","log":{"requests":false}}
+JSON
+KEEP_ADMIN_PASSWORD=$PASS "$KEEPD" --config "$T/keep.json" "${ROOT_FLAG[@]}" >"$T/keep.out" 2>"$T/keep.err" &
+PIDS+=($!); KPID=$!
+wait_port "$KPORT"
+CERT=$T/keep/tls/server.crt KEY=$T/keep/tls/server.key
+
+cat > "$T/dist.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $T/dist}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$DPORT, tls: {certificate: $CERT, key: $KEY}}
+YAML
+docker-registry serve "$T/dist.yml" >"$T/dist.out" 2>&1 &
+PIDS+=($!); DPID=$!
+wait_port "$DPORT"
+
+AUTH="Authorization: Basic $(printf 'admin:%s' "$PASS" | base64 -w0)"
+MT=application/vnd.oci.image.manifest.v1+json
+
+# Content: a config, a 1 MiB and a 64 MiB layer, and the manifest naming them.
+head -c 1048576 /dev/urandom > "$T/l1"
+head -c 67108864 /dev/urandom > "$T/l2"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$T/cfg"
+dg() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+sz() { stat -c %s "$1"; }
+cat > "$T/manifest" <<JSON
+{
+   "schemaVersion": 2,
+   "mediaType": "$MT",
+   "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "$(dg "$T/cfg")", "size": $(sz "$T/cfg")},
+   "layers": [
+      {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "$(dg "$T/l1")", "size": $(sz "$T/l1")},
+      {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "$(dg "$T/l2")", "size": $(sz "$T/l2")}
+   ]
+}
+JSON
+
+seed() {  # port, extra curl args...
+  local port=$1; shift
+  local base="https://127.0.0.1:$port/v2/bench/app"
+  for f in cfg l1 l2; do
+    # Distribution wants POST then PUT; Keep takes both forms.
+    local loc
+    loc=$(curl -sSk "$@" -X POST -D - -o /dev/null "$base/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+    case "$loc" in http*) ;; *) loc="https://127.0.0.1:$port$loc" ;; esac
+    case "$loc" in *\?*) loc="$loc&" ;; *) loc="$loc?" ;; esac
+    curl -sSfk "$@" -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$T/$f" "${loc}digest=$(dg "$T/$f")" -o /dev/null
+  done
+  {
+    echo 'request = "PUT"'
+    echo "header = \"Content-Type: $MT\""
+    for a in "$@"; do echo "$a"; done | sed -n 's/^Authorization: \(.*\)$/header = "Authorization: \1"/p'
+    echo "url = \"$base/manifests/latest\""; echo "upload-file = \"$T/manifest\""; echo 'output = "/dev/null"'
+    for i in $(seq -f '%05g' 1 "$TAGS"); do
+      echo "url = \"$base/manifests/t$i\""; echo "upload-file = \"$T/manifest\""; echo 'output = "/dev/null"'
+    done
+  } > "$T/seed.curl"
+  curl -sSfk --no-progress-meter --parallel --parallel-max 16 -K "$T/seed.curl"
+  local n
+  n=$(curl -sSfk "$@" "$base/tags/list" | jq '.tags | length')
+  [ "$n" = $((TAGS + 1)) ] || { echo "seeding port $port: $n tags, want $((TAGS + 1))" >&2; exit 1; }
+}
+echo "seeding both registries with 2 layers (1 MiB, 64 MiB) and $TAGS tags..."
+seed "$KPORT" -H "$AUTH"
+seed "$DPORT"
+
+# wrk: prints "requests/s p99-ms MB/s"
+measure() {  # url, connections, extra wrk args...
+  local url=$1 c=$2; shift 2
+  wrk -t2 -c"$c" -d"${SECS}s" --latency "$@" "$url" > "$T/wrk.out" 2>&1 || { cat "$T/wrk.out" >&2; exit 1; }
+  if grep -q 'Non-2xx' "$T/wrk.out"; then echo "non-2xx answers from $url:" >&2; cat "$T/wrk.out" >&2; exit 1; fi
+  awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +99%/ {p=$2; if (p ~ /us$/) {sub(/us/,"",p); p=p/1000} else if (p ~ /ms$/) {sub(/ms/,"",p)} else if (p ~ /s$/) {sub(/s/,"",p); p=p*1000}; p99=p}
+    /Transfer\/sec/ {t=$2; if (t ~ /GB$/) {sub(/GB/,"",t); t=t*1024} else if (t ~ /MB$/) {sub(/MB/,"",t)} else if (t ~ /KB$/) {sub(/KB/,"",t); t=t/1024}; mbs=t}
+    END {printf "%.0f %.1f %.0f\n", rps, p99, mbs}' "$T/wrk.out"
+}
+hwm() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+ACCEPT="Accept: $MT"
+declare -A K D
+run_pair() {  # name, path, connections
+  K[$1]=$(measure "https://127.0.0.1:$KPORT$2" "$3" -H "$AUTH" -H "$ACCEPT")
+  D[$1]=$(measure "https://127.0.0.1:$DPORT$2" "$3" -H "$ACCEPT")
+}
+L2=$(dg "$T/l2")
+echo "measuring, ${SECS}s per run..."
+run_pair manifest /v2/bench/app/manifests/latest 64
+run_pair tags /v2/bench/app/tags/list 64
+run_pair blob "/v2/bench/app/blobs/$L2" 4
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+printf '\n%-34s %14s %14s %8s\n' "benchmark (TLS, loopback, 2 cores)" "keep" "distribution" "ratio"
+for name in manifest tags; do
+  read -r kr kp _ <<< "${K[$name]}"; read -r dr dp _ <<< "${D[$name]}"
+  printf '%-34s %12s/s %12s/s %8s\n' "$name GETs" "$kr" "$dr" "$(ratio "$kr" "$dr")"
+  printf '%-34s %11sms %11sms %8s\n' "$name p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
+done
+read -r _ _ km <<< "${K[blob]}"; read -r _ _ dm <<< "${D[blob]}"
+printf '%-34s %10sMB/s %10sMB/s %8s\n' "64 MiB blob GET throughput" "$km" "$dm" "$(ratio "$km" "$dm")"
+kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
+printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
+echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"

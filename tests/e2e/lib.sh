@@ -1,0 +1,419 @@
+# tests/e2e/lib.sh — shared steps of Keep's end-to-end tests.
+#
+# Each test script is run by ctest as `bash SCRIPT PATH/TO/keepd`, sets
+# `set -euo pipefail` and sources this file, then calls e2e_init. Everything
+# a test makes lives in one temp dir ($T); daemons it starts are recorded and
+# stopped by PID in the EXIT trap, together with any /etc/docker/certs.d entry
+# it created. Clients used: skopeo, podman, dockerd + docker, ctr (see
+# /work/shared/CLIENTS.md for the command lines that work on Debian 12).
+
+E2E_ADMIN_USER=admin
+E2E_ADMIN_PASSWORD="e2e-$RANDOM$RANDOM-pw"
+E2E_PIDS=()          # daemons to stop, in start order
+E2E_CLEANUP_PATHS=() # paths outside $T to remove
+E2E_STEP=""
+
+# ---- messages ---------------------------------------------------------------
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
+check() {
+  E2E_STEP="$*"
+  printf '[%s] CHECK: %s\n' "$(date +%T)" "$*"
+}
+ok() { printf '[%s]   ok: %s\n' "$(date +%T)" "${*:-$E2E_STEP}"; }
+fail() {
+  printf '[%s] FAIL: %s\n' "$(date +%T)" "$*" >&2
+  [[ -n "$E2E_STEP" ]] && printf '  while checking: %s\n' "$E2E_STEP" >&2
+  exit 1
+}
+need() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null || fail "required tool '$c' is not installed"
+  done
+}
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+  [[ "$2" == "$3" ]] || fail "$1: expected '$2', got '$3'"
+  ok "$1 = $3"
+}
+# run_logged NAME CMD...: runs a client command with its output in $T/NAME.log;
+# on failure shows that output and fails.
+run_logged() {
+  local name=$1
+  shift
+  log "$ ${*//$T/\$T}"
+  if ! "$@" >"$T/$name.log" 2>&1; then
+    sed 's/^/    | /' "$T/$name.log" >&2
+    fail "'$1' failed (command: $*)"
+  fi
+}
+
+# ---- setup and teardown -----------------------------------------------------
+
+# e2e_init NAME KEEPD: makes $T, checks tools, installs the EXIT trap.
+e2e_init() {
+  E2E_NAME=$1
+  KEEPD=${2:-}
+  [[ -n "$KEEPD" && -x "$KEEPD" ]] || fail "usage: $0 PATH/TO/keepd (got '${KEEPD}')"
+  KEEPD=$(readlink -f "$KEEPD")
+  [[ $(id -u) == 0 ]] || fail "the end-to-end tests run as root (dockerd, podman vfs)"
+  need curl jq openssl sha256sum tar gzip
+  # Lower case only: podman derives an image name from an oci: layout's path.
+  T="${TMPDIR:-/tmp}/keep-e2e-${E2E_NAME//_/-}-$(openssl rand -hex 4)"
+  mkdir -m 755 "$T" || fail "cannot make the temp dir $T"
+  trap e2e_cleanup EXIT
+  # A command that fails under `set -e` says where, instead of exiting silently.
+  set -E
+  trap 'e2e_on_err $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" $LINENO' ERR
+  trap 'exit 130' INT TERM
+  # Registry credentials for skopeo/podman go to a private file, not /run/containers.
+  export REGISTRY_AUTH_FILE="$T/containers-auth.json"
+  echo '{}' >"$REGISTRY_AUTH_FILE"  # podman wants it to exist
+  log "e2e $E2E_NAME: temp dir $T"
+}
+
+e2e_on_err() {
+  [[ $BASH_SUBSHELL == 0 ]] || return 0  # reported once, by the main shell
+  printf '[%s] FAIL: command exited with %s at %s:%s: %s\n' "$(date +%T)" "$1" "${3##*/}" "$4" "$2" >&2
+  [[ -n "$E2E_STEP" ]] && printf '  while checking: %s\n' "$E2E_STEP" >&2
+  return 0
+}
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  if [[ $rc != 0 && -n "${KEEP_LOG:-}" && -f "$KEEP_LOG" ]]; then
+    echo "---- keepd stderr (last 30 lines) ----" >&2
+    tail -n 30 "$KEEP_ERR" >&2
+    echo "---- keepd request log (last 40 lines) ----" >&2
+    tail -n 40 "$KEEP_LOG" >&2
+    if [[ -n "${DOCKERD_LOG:-}" && -f "$DOCKERD_LOG" ]]; then
+      echo "---- dockerd log (last 20 lines) ----" >&2
+      tail -n 20 "$DOCKERD_LOG" >&2
+    fi
+  fi
+  local i pid
+  for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${E2E_PIDS[i]}
+    stop_pid "$pid"
+  done
+  for p in "${E2E_CLEANUP_PATHS[@]}"; do rm -rf -- "$p"; done
+  if [[ -n "${T:-}" && -d "$T" ]]; then
+    # vfs/overlay layers of dockerd/containerd may hold mounts below $T.
+    grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
+      umount -l "$m" 2>/dev/null
+    done
+    if [[ $rc != 0 && -n "${E2E_KEEP_TMP:-}" ]]; then
+      echo "E2E_KEEP_TMP set: leaving $T" >&2
+    else
+      rm -rf -- "$T"
+    fi
+  fi
+  if [[ $rc == 0 ]]; then
+    log "PASS: e2e $E2E_NAME"
+  else
+    echo "FAILED: e2e $E2E_NAME (exit $rc)" >&2
+  fi
+  exit $rc
+}
+
+# stop_pid PID: SIGTERM, wait up to 15 s, then SIGKILL.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+# free_port: a TCP port on 127.0.0.1 that nobody listens on now.
+free_port() {
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 30000))
+    if ! ss -Htln "sport = :$p" | grep -q .; then
+      echo "$p"
+      return 0
+    fi
+  done
+  fail "no free loopback port found"
+}
+
+# ---- keepd ------------------------------------------------------------------
+
+# keep_start: starts keepd on a free port with a fresh data dir. Sets
+# KEEP_PID KEEP_PORT KEEP_HOST (127.0.0.1:PORT) KEEP_URL CERT_DIR (holds ca.crt)
+# KEEP_CA KEEP_CREDS (user:password) KEEP_LOG (JSON request lines) KEEP_ERR.
+keep_start() {
+  local tries
+  for tries in 1 2 3; do
+    KEEP_PORT=$(free_port)
+    KEEP_HOST="127.0.0.1:$KEEP_PORT"
+    KEEP_URL="https://$KEEP_HOST"
+    KEEP_DATA="$T/keep-data"
+    KEEP_LOG="$T/keepd.requests.log"
+    KEEP_ERR="$T/keepd.stderr.log"
+    printf '{"listen":"%s","data_dir":"%s"}\n' "$KEEP_HOST" "$KEEP_DATA" >"$T/keepd.json"
+    KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$KEEPD" --config "$T/keepd.json" --allow-root \
+      >"$KEEP_LOG" 2>"$KEEP_ERR" &
+    KEEP_PID=$!
+    E2E_PIDS+=("$KEEP_PID")
+    local i
+    for ((i = 0; i < 100; i++)); do
+      if ! kill -0 "$KEEP_PID" 2>/dev/null; then break; fi
+      if [[ -s "$KEEP_DATA/tls/server.crt" ]] && grep -q 'listening on' "$KEEP_ERR"; then
+        break
+      fi
+      sleep 0.1
+    done
+    if kill -0 "$KEEP_PID" 2>/dev/null && grep -q 'listening on' "$KEEP_ERR"; then break; fi
+    if grep -qi 'cannot listen' "$KEEP_ERR" 2>/dev/null && ((tries < 3)); then
+      log "port $KEEP_PORT was taken meanwhile; retrying"
+      stop_pid "$KEEP_PID"
+      rm -rf "$KEEP_DATA"
+      continue
+    fi
+    sed 's/^/    | /' "$KEEP_ERR" >&2
+    fail "keepd did not start listening on $KEEP_HOST within 10 s"
+  done
+  CERT_DIR="$T/certs"
+  mkdir -p "$CERT_DIR"
+  cp "$KEEP_DATA/tls/server.crt" "$CERT_DIR/ca.crt"
+  KEEP_CA="$CERT_DIR/ca.crt"
+  KEEP_CREDS="$E2E_ADMIN_USER:$E2E_ADMIN_PASSWORD"
+  check "keepd answers GET /v2/ over TLS with the generated certificate"
+  local code
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" "$KEEP_URL/v2/") ||
+    fail "TLS handshake with keepd failed using its own certificate as CA"
+  expect_eq "GET /v2/ without credentials" 401 "$code"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$KEEP_URL/v2/")
+  expect_eq "GET /v2/ as admin" 200 "$code"
+  log "keepd pid $KEEP_PID on $KEEP_URL (data $KEEP_DATA)"
+}
+
+# kcurl ARGS...: curl against keepd with its CA and admin credentials.
+kcurl() { curl -sS --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
+
+# ---- images made without a daemon --------------------------------------------
+
+MT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
+MT_OCI_INDEX=application/vnd.oci.image.index.v1+json
+MT_OCI_CONFIG=application/vnd.oci.image.config.v1+json
+MT_OCI_LAYER_GZ=application/vnd.oci.image.layer.v1.tar+gzip
+MT_OCI_LAYER=application/vnd.oci.image.layer.v1.tar
+MT_DOCKER_MANIFEST=application/vnd.docker.distribution.manifest.v2+json
+MT_DOCKER_LIST=application/vnd.docker.distribution.manifest.list.v2+json
+MT_DOCKER_CONFIG=application/vnd.docker.container.image.v1+json
+MT_DOCKER_LAYER_GZ=application/vnd.docker.image.rootfs.diff.tar.gzip
+ACCEPT_ALL_MANIFESTS="$MT_OCI_MANIFEST, $MT_OCI_INDEX, $MT_DOCKER_MANIFEST, $MT_DOCKER_LIST"
+
+sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+size_of() { stat -c %s "$1"; }
+
+# layout_init DIR: an empty OCI image layout.
+layout_init() {
+  mkdir -p "$1/blobs/sha256"
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
+  [[ -f "$1/index.json" ]] || printf '{"schemaVersion":2,"manifests":[]}' >"$1/index.json"
+}
+
+# layout_add_blob DIR FILE: moves FILE into the layout, prints its digest.
+layout_add_blob() {
+  local d
+  d=$(sha256_of "$2")
+  mv -f "$2" "$1/blobs/sha256/$d"
+  echo "sha256:$d"
+}
+
+# descriptor MEDIATYPE LAYOUT DIGEST [EXTRA-JSON]: an OCI descriptor object.
+descriptor() {
+  local size
+  size=$(size_of "$2/blobs/sha256/${3#sha256:}")
+  jq -cn --arg mt "$1" --arg d "$3" --argjson s "$size" --argjson x "${4:-{\}}" \
+    '{mediaType:$mt, digest:$d, size:$s} + $x'
+}
+
+# make_layer LAYOUT NAME SIZE: a gzipped tar layer with a random file
+# /keep-e2e/NAME.bin of SIZE bytes and a text file. Prints "DIGEST DIFFID".
+make_layer() {
+  local layout=$1 name=$2 size=$3 root="$T/layer-src-$2"
+  rm -rf "$root"
+  mkdir -p "$root/keep-e2e"
+  head -c "$size" /dev/urandom >"$root/keep-e2e/$name.bin"
+  printf 'layer %s made by the Keep e2e test at %s (%s)\n' "$name" "$(date -u +%FT%TZ)" \
+    "$RANDOM$RANDOM" >"$root/keep-e2e/$name.txt"
+  tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -cf "$T/$name.tar" .
+  local diffid
+  diffid=$(sha256_of "$T/$name.tar")
+  gzip -n -1 -c "$T/$name.tar" >"$T/$name.tar.gz"
+  rm -rf "$root" "$T/$name.tar"
+  echo "$(layout_add_blob "$layout" "$T/$name.tar.gz") sha256:$diffid"
+}
+
+# make_image LAYOUT ARCH [LAYER_SIZE]: a two-layer linux/ARCH image in LAYOUT
+# (random content, so digests differ on each run). Prints the manifest digest;
+# sets IMG_MANIFEST IMG_CONFIG IMG_LAYERS (array) for the caller.
+make_image() {
+  local layout=$1 arch=$2 lsize=${3:-65536} l1 l2
+  layout_init "$layout"
+  l1=$(make_layer "$layout" "$arch-one" "$lsize")
+  l2=$(make_layer "$layout" "$arch-two" "$((lsize / 2 + 1))")
+  jq -n --arg arch "$arch" --arg d1 "${l1#* }" --arg d2 "${l2#* }" '{
+      architecture: $arch, os: "linux", created: "2024-01-01T00:00:00Z",
+      config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+               Cmd: ["/keep-e2e/none"], Labels: {"org.keep.e2e": "yes"}},
+      rootfs: {type: "layers", diff_ids: [$d1, $d2]},
+      history: [{created: "2024-01-01T00:00:00Z", created_by: "keep e2e layer one"},
+                {created: "2024-01-01T00:00:00Z", created_by: "keep e2e layer two"}]
+    }' >"$T/config.json"
+  IMG_CONFIG=$(layout_add_blob "$layout" "$T/config.json")
+  IMG_LAYERS=("${l1%% *}" "${l2%% *}")
+  jq -n --argjson c "$(descriptor "$MT_OCI_CONFIG" "$layout" "$IMG_CONFIG")" \
+    --argjson a "$(descriptor "$MT_OCI_LAYER_GZ" "$layout" "${IMG_LAYERS[0]}")" \
+    --argjson b "$(descriptor "$MT_OCI_LAYER_GZ" "$layout" "${IMG_LAYERS[1]}")" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: $c, layers: [$a, $b]}' >"$T/manifest.json"
+  IMG_MANIFEST=$(layout_add_blob "$layout" "$T/manifest.json")
+}
+
+# layout_tag LAYOUT MEDIATYPE DIGEST TAG [PLATFORM-JSON]: names a manifest in index.json.
+layout_tag() {
+  local layout=$1 desc
+  desc=$(descriptor "$2" "$layout" "$3" \
+    "$(jq -cn --arg t "$4" --argjson p "${5:-null}" \
+      '{annotations: {"org.opencontainers.image.ref.name": $t}} + (if $p then {platform: $p} else {} end)')")
+  jq --argjson d "$desc" --arg t "$4" \
+    '.manifests = [.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] != $t)] + [$d]' \
+    "$layout/index.json" >"$layout/index.json.new"
+  mv "$layout/index.json.new" "$layout/index.json"
+}
+
+# make_test_image LAYOUT TAG: the usual single-platform (linux/amd64) test image.
+make_test_image() {
+  make_image "$1" amd64
+  layout_tag "$1" "$MT_OCI_MANIFEST" "$IMG_MANIFEST" "$2"
+  log "test image $1:$2 manifest $IMG_MANIFEST config $IMG_CONFIG layers ${IMG_LAYERS[*]}"
+}
+
+# make_multiarch_image LAYOUT TAG: an OCI index of linux/amd64 and linux/arm64
+# images. Sets MULTI_INDEX, AMD64_MANIFEST AMD64_CONFIG, ARM64_MANIFEST ARM64_CONFIG.
+make_multiarch_image() {
+  local layout=$1
+  make_image "$layout" amd64
+  AMD64_MANIFEST=$IMG_MANIFEST AMD64_CONFIG=$IMG_CONFIG
+  make_image "$layout" arm64
+  ARM64_MANIFEST=$IMG_MANIFEST ARM64_CONFIG=$IMG_CONFIG
+  jq -n \
+    --argjson a "$(descriptor "$MT_OCI_MANIFEST" "$layout" "$AMD64_MANIFEST" '{"platform":{"architecture":"amd64","os":"linux"}}')" \
+    --argjson b "$(descriptor "$MT_OCI_MANIFEST" "$layout" "$ARM64_MANIFEST" '{"platform":{"architecture":"arm64","os":"linux","variant":"v8"}}')" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $b]}' \
+    >"$T/index.json"
+  MULTI_INDEX=$(layout_add_blob "$layout" "$T/index.json")
+  layout_tag "$layout" "$MT_OCI_INDEX" "$MULTI_INDEX" "$2"
+  log "multi-platform image $layout:$2 index $MULTI_INDEX (amd64 $AMD64_MANIFEST, arm64 $ARM64_MANIFEST)"
+}
+
+# layout_manifest_digest LAYOUT TAG: the digest index.json names for TAG.
+layout_manifest_digest() {
+  jq -r --arg t "$2" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' \
+    "$1/index.json"
+}
+
+# layout_blob LAYOUT DIGEST: the path of a blob in a layout.
+layout_blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
+
+# ---- registry reads over HTTP ----------------------------------------------
+
+# fetch_manifest REPO REF ACCEPT OUTFILE: GET a manifest; writes the body to
+# OUTFILE and the response headers to OUTFILE.headers; fails on non-200.
+fetch_manifest() {
+  local code
+  code=$(kcurl -o "$4" -D "$4.headers" -w '%{http_code}' -H "Accept: $3" \
+    "$KEEP_URL/v2/$1/manifests/$2") || fail "GET /v2/$1/manifests/$2: curl failed"
+  [[ $code == 200 ]] || fail "GET /v2/$1/manifests/$2: HTTP $code: $(head -c 400 "$4")"
+}
+# header FILE NAME: a response header's value (case-insensitive name).
+header() {
+  grep -i "^$2:" "$1" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
+}
+
+# ---- skopeo and podman -----------------------------------------------------
+
+# skopeo_to_keep SRC REPO:TAG [SKOPEO-OPTIONS...]
+skopeo_to_keep() {
+  local src=$1 dst=$2
+  shift 2
+  run_logged skopeo-push skopeo copy --retry-times 0 --dest-cert-dir "$CERT_DIR" \
+    --dest-creds "$KEEP_CREDS" "$@" "$src" "docker://$KEEP_HOST/$dst"
+}
+# skopeo_from_keep REPO:TAG DST [SKOPEO-OPTIONS...]
+skopeo_from_keep() {
+  local src=$1 dst=$2
+  shift 2
+  run_logged skopeo-pull skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" \
+    --src-creds "$KEEP_CREDS" "$@" "docker://$KEEP_HOST/$src" "$dst"
+}
+
+# podman_init: PODMAN (array) runs podman with private vfs storage in $T.
+podman_init() {
+  need podman
+  mkdir -p "$T/podman/root" "$T/podman/run" "$T/podman/tmp"
+  PODMAN=(env TMPDIR="$T/podman/tmp" podman --root "$T/podman/root" --runroot "$T/podman/run"
+    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file)
+}
+
+# podman_login: logs podman in to keepd (credentials in $REGISTRY_AUTH_FILE).
+podman_login() {
+  check "podman login $KEEP_HOST"
+  printf '%s' "$E2E_ADMIN_PASSWORD" >"$T/pw"
+  run_logged podman-login "${PODMAN[@]}" login --cert-dir "$CERT_DIR" \
+    -u "$E2E_ADMIN_USER" --password-stdin "$KEEP_HOST" <"$T/pw"
+  grep -q "Login Succeeded" "$T/podman-login.log" || fail "podman login did not say 'Login Succeeded'"
+  ok
+}
+
+# ---- dockerd and containerd ---------------------------------------------------
+
+# dockerd_start: a private dockerd (vfs, no networking) on $T/docker.sock;
+# trusts keepd's certificate through /etc/docker/certs.d/KEEP_HOST/ca.crt.
+# Sets DOCKER (array), DOCKER_CONFIG, DOCKERD_PID, CONTAINERD_SOCK.
+dockerd_start() {
+  need dockerd
+  local client=/usr/bin/docker  # same release as dockerd; /usr/local/bin may hold another
+  [[ -x $client ]] || client=$(command -v docker) || fail "docker client not installed"
+  local certs="/etc/docker/certs.d/$KEEP_HOST"
+  [[ -e $certs ]] && fail "$certs already exists; refusing to touch another test's trust"
+  mkdir -p "$certs"
+  E2E_CLEANUP_PATHS+=("$certs")
+  cp "$KEEP_CA" "$certs/ca.crt"
+  local d="$T/docker"
+  mkdir -p "$d/data" "$d/exec" "$d/config"
+  echo '{}' >"$d/daemon.json"  # not the host's /etc/docker/daemon.json
+  export DOCKER_CONFIG="$d/config"
+  DOCKERD_LOG="$d/dockerd.log"
+  # A short exec-root: containerd's socket path must fit in sun_path (108 bytes).
+  dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+    --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
+    -H "unix://$d/docker.sock" --config-file "$d/daemon.json" >"$DOCKERD_LOG" 2>&1 &
+  DOCKERD_PID=$!
+  E2E_PIDS+=("$DOCKERD_PID")
+  DOCKER=("$client" -H "unix://$d/docker.sock")
+  CONTAINERD_SOCK="$d/exec/containerd/containerd.sock"
+  local i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$DOCKERD_PID" 2>/dev/null || break
+    "${DOCKER[@]}" version >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  if ! "${DOCKER[@]}" version >/dev/null 2>&1; then
+    tail -n 30 "$DOCKERD_LOG" >&2
+    fail "dockerd did not come up on unix://$d/docker.sock within 30 s"
+  fi
+  log "dockerd pid $DOCKERD_PID on unix://$d/docker.sock ($("${DOCKER[@]}" version -f '{{.Server.Version}}'))"
+}

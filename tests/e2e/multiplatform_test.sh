@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# e2e_multiplatform: an OCI index of linux/amd64 + linux/arm64 images goes into
+# Keep with `skopeo copy --all`; Keep serves the index as pushed, skopeo picks
+# arm64 out of it, podman pulls amd64 from it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init multiplatform "${1:-}"
+need skopeo
+podman_init
+keep_start
+
+make_multiarch_image "$T/multi" v1
+repo=e2e/multi
+
+check "skopeo copy --all oci:multi:v1 -> docker://$KEEP_HOST/$repo:v1"
+skopeo_to_keep "oci:$T/multi:v1" "$repo:v1" --all
+ok
+
+check "GET the tag returns the OCI index byte for byte"
+fetch_manifest "$repo" v1 "$ACCEPT_ALL_MANIFESTS" "$T/index.json"
+expect_eq "Content-Type" "$MT_OCI_INDEX" "$(header "$T/index.json.headers" Content-Type)"
+expect_eq "Docker-Content-Digest" "$MULTI_INDEX" "$(header "$T/index.json.headers" Docker-Content-Digest)"
+expect_eq "sha256 of the body" "$MULTI_INDEX" "sha256:$(sha256_of "$T/index.json")"
+expect_eq "platforms in the index" "linux/amd64 linux/arm64" \
+  "$(jq -r '[.manifests[].platform | "\(.os)/\(.architecture)"] | join(" ")' "$T/index.json")"
+
+check "each platform manifest is served by digest"
+for m in "$AMD64_MANIFEST" "$ARM64_MANIFEST"; do
+  fetch_manifest "$repo" "$m" "$MT_OCI_MANIFEST" "$T/child.json"
+  expect_eq "sha256 of $repo@$m" "$m" "sha256:$(sha256_of "$T/child.json")"
+done
+
+check "skopeo copy --override-arch arm64 pulls only the arm64 image"
+skopeo_from_keep "$repo:v1" "oci:$T/arm64:v1" --override-arch arm64 --override-os linux
+expect_eq "manifest digest pulled" "$ARM64_MANIFEST" "$(layout_manifest_digest "$T/arm64" v1)"
+expect_eq "architecture in the pulled config" arm64 \
+  "$(jq -r .architecture "$(layout_blob "$T/arm64" "$ARM64_CONFIG")")"
+[[ -e $(layout_blob "$T/arm64" "$AMD64_CONFIG") ]] && fail "the amd64 config was pulled too"
+ok "no amd64 blobs in the arm64 pull"
+
+check "skopeo copy --all back out gives the same index and both images"
+skopeo_from_keep "$repo:v1" "oci:$T/all:v1" --all
+expect_eq "index digest pulled" "$MULTI_INDEX" "$(layout_manifest_digest "$T/all" v1)"
+for b in "$T/multi/blobs/sha256/"*; do
+  cmp -s "$b" "$T/all/blobs/sha256/${b##*/}" || fail "blob ${b##*/} missing or different after the --all round trip"
+done
+ok "all $(ls "$T/multi/blobs/sha256" | wc -l) blobs byte-identical"
+
+check "podman pull --arch amd64 of the index gets the amd64 image"
+podman_login
+run_logged podman-pull "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" --arch amd64 --os linux "$KEEP_HOST/$repo:v1"
+expect_eq "image ID (amd64 config)" "${AMD64_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/$repo:v1")"
+
+check "podman pull --arch arm64 of the index gets the arm64 image"
+run_logged podman-pull-arm "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" --arch arm64 --os linux "$KEEP_HOST/$repo:v1"
+expect_eq "image ID (arm64 config)" "${ARM64_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/$repo:v1")"

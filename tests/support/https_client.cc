@@ -1,0 +1,190 @@
+#include "tests/support/https_client.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
+namespace keep::testkit {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+
+std::string Base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+bool SendsBody(http::verb v) {
+  return v == http::verb::post || v == http::verb::put || v == http::verb::patch;
+}
+
+}  // namespace
+
+std::string Response::Header(std::string_view name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : std::string(it->value());
+}
+
+bool Response::HasHeader(std::string_view name) const { return headers.find(name) != headers.end(); }
+
+nlohmann::json Response::Json() const { return nlohmann::json::parse(body, nullptr, false); }
+
+struct HttpsClient::Connection {
+  Connection(asio::io_context& ioc, ssl::context& tls) : stream(ioc, tls) {}
+  beast::ssl_stream<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+};
+
+HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file)
+    : port_(port),
+      ioc_(std::make_unique<asio::io_context>()),
+      tls_(std::make_unique<ssl::context>(ssl::context::tls_client)) {
+  tls_->load_verify_file(ca_file);
+}
+
+HttpsClient::~HttpsClient() = default;
+HttpsClient::HttpsClient(HttpsClient&&) noexcept = default;
+HttpsClient& HttpsClient::operator=(HttpsClient&&) noexcept = default;
+
+void HttpsClient::SetBasicAuth(const std::string& user, const std::string& password) {
+  authorization_ = user.empty() ? std::string() : "Basic " + Base64(user + ":" + password);
+}
+
+template <class Initiate>
+void HttpsClient::Await(Initiate&& initiate) {
+  beast::get_lowest_layer(conn_->stream).expires_after(timeout_);
+  boost::system::error_code result;
+  initiate([&](boost::system::error_code ec, auto&&...) { result = ec; });
+  ioc_->restart();
+  ioc_->run();
+  if (result) throw boost::system::system_error(result);
+}
+
+void HttpsClient::Connect() {
+  conn_ = std::make_unique<Connection>(*ioc_, *tls_);
+  auto& stream = conn_->stream;
+  stream.set_verify_mode(ssl::verify_peer);
+  stream.set_verify_callback(ssl::host_name_verification("127.0.0.1"));
+  asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"), port_);
+  Await([&](auto handler) { beast::get_lowest_layer(stream).async_connect(server, handler); });
+  Await([&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  ++connections_opened_;
+}
+
+bool HttpsClient::TryConnect() {
+  try {
+    if (!conn_) Connect();
+    return true;
+  } catch (const std::exception& e) {
+    last_error_ = e.what();
+    Disconnect();
+    return false;
+  }
+}
+
+void HttpsClient::Disconnect() {
+  if (!conn_) return;
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(conn_->stream).socket().close(ignored);
+  conn_.reset();
+}
+
+void HttpsClient::WriteRequest(const Request& request) {
+  http::request<http::string_body> req{request.method, request.target, 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
+  if (!authorization_.empty()) req.set(http::field::authorization, authorization_);
+  for (const auto& [name, value] : request.headers) req.set(name, value);
+  req.body() = request.body;
+  if (request.chunked) {
+    req.chunked(true);
+  } else if (!req.count(http::field::content_length) &&
+             (SendsBody(request.method) || !request.body.empty())) {
+    req.content_length(request.body.size());
+  }
+  Await([&](auto handler) { http::async_write(conn_->stream, req, handler); });
+}
+
+Response HttpsClient::ReadOrThrow(bool head) {
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  parser.skip(head);
+  Await([&](auto handler) { http::async_read(conn_->stream, conn_->buffer, parser, handler); });
+  auto& msg = parser.get();
+  Response r;
+  r.status = msg.result_int();
+  r.headers = static_cast<const http::fields&>(msg);
+  r.body = std::move(msg.body());
+  r.keep_alive = msg.keep_alive();
+  return r;
+}
+
+std::optional<Response> HttpsClient::ReadResponse(bool head) {
+  try {
+    if (!conn_) throw std::runtime_error("not connected");
+    Response r = ReadOrThrow(head);
+    if (!r.keep_alive) Disconnect();
+    return r;
+  } catch (const std::exception& e) {
+    last_error_ = e.what();
+    Disconnect();
+    return std::nullopt;
+  }
+}
+
+std::optional<Response> HttpsClient::TrySend(const Request& request) {
+  if (!TryConnect()) return std::nullopt;
+  try {
+    WriteRequest(request);
+  } catch (const std::exception& e) {
+    // A server may answer early (413, 401) and stop reading: its answer may still be there.
+    last_error_ = e.what();
+  }
+  return ReadResponse(request.method == http::verb::head);
+}
+
+Response HttpsClient::Send(const Request& request) {
+  auto r = TrySend(request);
+  if (!r) {
+    throw std::runtime_error(std::string(http::to_string(request.method)) + " " +
+                             request.target + " failed: " + last_error_);
+  }
+  return *std::move(r);
+}
+
+void HttpsClient::WriteRaw(std::string_view bytes) {
+  if (!conn_) Connect();
+  Await([&](auto handler) { asio::async_write(conn_->stream, asio::buffer(bytes), handler); });
+}
+
+Response HttpsClient::Get(std::string target, Headers headers) {
+  return Send({http::verb::get, std::move(target), std::move(headers)});
+}
+Response HttpsClient::Head(std::string target, Headers headers) {
+  return Send({http::verb::head, std::move(target), std::move(headers)});
+}
+Response HttpsClient::Delete(std::string target, Headers headers) {
+  return Send({http::verb::delete_, std::move(target), std::move(headers)});
+}
+Response HttpsClient::Post(std::string target, std::string body, Headers headers) {
+  return Send({http::verb::post, std::move(target), std::move(headers), std::move(body)});
+}
+Response HttpsClient::Put(std::string target, std::string body, Headers headers) {
+  return Send({http::verb::put, std::move(target), std::move(headers), std::move(body)});
+}
+Response HttpsClient::Patch(std::string target, std::string body, Headers headers) {
+  return Send({http::verb::patch, std::move(target), std::move(headers), std::move(body)});
+}
+
+}  // namespace keep::testkit

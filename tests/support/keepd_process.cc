@@ -1,0 +1,198 @@
+#include "tests/support/keepd_process.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace keep::testkit {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr auto kStartDeadline = 20s;
+constexpr auto kStopDeadline = 10s;
+constexpr int kLaunchAttempts = 5;
+
+std::uint16_t FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    throw std::runtime_error("cannot find a free loopback port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+fs::path MakeTempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string templ = std::string(base && *base ? base : "/tmp") + "/keep-integ-XXXXXX";
+  if (!::mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed for " + templ);
+  return templ;
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Our environment without KEEP_* (which would override the config), plus the admin password.
+std::vector<std::string> ChildEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    if (std::string_view(*e).rfind("KEEP_", 0) != 0) env.emplace_back(*e);
+  }
+  env.push_back(std::string("KEEP_ADMIN_PASSWORD=") + kAdminPassword);
+  return env;
+}
+
+std::vector<char*> Pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+pid_t Spawn(std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  auto env = ChildEnvironment();
+  auto argp = Pointers(argv);
+  auto envp = Pointers(env);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+// True once the child is gone (and reaped).
+bool Exited(pid_t pid) {
+  int status = 0;
+  return ::waitpid(pid, &status, WNOHANG) == pid;
+}
+
+}  // namespace
+
+KeepdProcess::KeepdProcess(nlohmann::json extra_config)
+    : dir_(MakeTempDir()), extra_config_(std::move(extra_config)) {
+  for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
+    // Another process may take the port between our probe and keepd's bind.
+    port_ = FreeLoopbackPort();
+    if (Launch()) return;
+    if (Messages().find("cannot listen") == std::string::npos) break;
+  }
+  throw std::runtime_error("keepd did not start:\n" + Messages());
+}
+
+KeepdProcess::~KeepdProcess() {
+  Terminate(Stop::kGraceful);
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "keepd's data and logs are kept in " << dir_ << "\n--- keepd stderr ---\n"
+              << Messages() << "--- end of keepd stderr ---\n";
+    return;
+  }
+  std::error_code ignored;
+  fs::remove_all(dir_, ignored);
+}
+
+void KeepdProcess::WriteConfig() const {
+  nlohmann::json config = {{"listen", "127.0.0.1:" + std::to_string(port_)},
+                           {"data_dir", data_dir().string()}};
+  config.merge_patch(extra_config_);
+  std::ofstream(dir_ / "config.json") << config.dump(2);
+}
+
+bool KeepdProcess::Launch() {
+  WriteConfig();
+  std::vector<std::string> argv = {KEEPD_PATH, "--config", (dir_ / "config.json").string()};
+  if (::geteuid() == 0) argv.push_back("--allow-root");
+  pid_ = Spawn(argv, dir_ / "stdout.log", dir_ / "stderr.log");
+  auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Exited(pid_)) {
+      pid_ = -1;
+      return false;
+    }
+    if (fs::exists(ca_file()) && AnonymousClient().TryConnect()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  Terminate(Stop::kCrash);
+  throw std::runtime_error("keepd did not accept TLS connections within the deadline:\n" +
+                           Messages());
+}
+
+void KeepdProcess::Terminate(Stop how) {
+  if (pid_ <= 0) return;
+  ::kill(pid_, how == Stop::kGraceful ? SIGTERM : SIGKILL);
+  auto deadline = std::chrono::steady_clock::now() + kStopDeadline;
+  while (!Exited(pid_)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "keepd ignored SIGTERM for " << kStopDeadline.count() << "s; killing it";
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  pid_ = -1;
+}
+
+void KeepdProcess::Restart(Stop how) {
+  Terminate(how);
+  if (!Launch()) throw std::runtime_error("keepd did not restart:\n" + Messages());
+}
+
+bool KeepdProcess::running() {
+  if (pid_ > 0 && Exited(pid_)) pid_ = -1;
+  return pid_ > 0;
+}
+
+HttpsClient KeepdProcess::AdminClient() const {
+  HttpsClient client = AnonymousClient();
+  client.SetBasicAuth(kAdminUser, kAdminPassword);
+  return client;
+}
+
+HttpsClient KeepdProcess::AnonymousClient() const { return HttpsClient(port_, ca_file()); }
+
+std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(ReadFile(dir_ / "stdout.log"));
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded()) lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
+
+}  // namespace keep::testkit

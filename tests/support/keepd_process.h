@@ -1,0 +1,64 @@
+// tests/support/keepd_process.h — a real keepd for a test.
+//
+// Starts the keepd binary on a free loopback port with a fresh data
+// directory, the admin password in KEEP_ADMIN_PASSWORD and its stdout
+// (request log) and stderr in files next to the data directory. The
+// constructor returns once the port completes a TLS handshake; the destructor
+// stops the server and removes the directory, unless the test failed: then
+// it keeps the directory and prints the server's messages.
+#pragma once
+
+#include "tests/support/https_client.h"
+
+#include <nlohmann/json.hpp>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace keep::testkit {
+
+inline constexpr const char* kAdminUser = "admin";
+inline constexpr const char* kAdminPassword = "integration-test-password";
+
+class KeepdProcess {
+ public:
+  enum class Stop { kGraceful, kCrash };  // SIGTERM, or SIGKILL as a crash would
+
+  // `extra_config` is merged over the generated config (listen, data_dir).
+  explicit KeepdProcess(nlohmann::json extra_config = nlohmann::json::object());
+  ~KeepdProcess();
+  KeepdProcess(const KeepdProcess&) = delete;
+  KeepdProcess& operator=(const KeepdProcess&) = delete;
+
+  // Stops and starts again on the same port and data directory.
+  void Restart(Stop how = Stop::kGraceful);
+  bool running();
+
+  std::uint16_t port() const { return port_; }
+  std::filesystem::path data_dir() const { return dir_ / "data"; }
+  std::string ca_file() const { return (data_dir() / "tls" / "server.crt").string(); }
+
+  // A client logged in as the admin, and one with no credentials.
+  HttpsClient AdminClient() const;
+  HttpsClient AnonymousClient() const;
+
+  // The request log so far: one JSON object per request.
+  std::vector<nlohmann::json> RequestLog() const;
+  std::string Messages() const;  // stderr so far
+
+ private:
+  void WriteConfig() const;
+  // One attempt; false when keepd exited before listening.
+  bool Launch();
+  void Terminate(Stop how);
+
+  std::filesystem::path dir_;
+  nlohmann::json extra_config_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace keep::testkit

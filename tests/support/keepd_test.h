@@ -1,0 +1,25 @@
+// tests/support/keepd_test.h — the fixture of the integration tests: a fresh
+// keepd per test and a client logged in as its admin.
+#pragma once
+
+#include "tests/support/https_client.h"
+#include "tests/support/keepd_process.h"
+#include "tests/support/registry.h"
+
+#include <gtest/gtest.h>
+
+namespace keep::testkit {
+
+class KeepdTest : public ::testing::Test {
+ protected:
+  // The client's connection belongs to the old process: drop it too.
+  void RestartKeepd(KeepdProcess::Stop how = KeepdProcess::Stop::kGraceful) {
+    keepd_.Restart(how);
+    client_.Disconnect();
+  }
+
+  KeepdProcess keepd_;
+  HttpsClient client_ = keepd_.AdminClient();
+};
+
+}  // namespace keep::testkit

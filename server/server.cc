@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -81,6 +82,24 @@ Awaitable<void> Accept(tcp::acceptor& acceptor, ssl::context& tls, const Service
             std::fprintf(stderr, "keepd: connection ended by an error: %s\n", ex.what());
           }
         });
+  }
+}
+
+// Upload housekeeping now and then every hour.
+Awaitable<void> Housekeeping(const Services& svc) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    auto r = PurgeUploads(svc.blobs, svc.metadata,
+                          std::chrono::hours(svc.config.upload_ttl_hours));
+    if (!r) {
+      std::fprintf(stderr, "keepd: upload housekeeping failed: %s\n", r.error().message.c_str());
+    } else if (r->expired + r->orphaned_files > 0) {
+      std::fprintf(stderr, "keepd: removed %d expired upload sessions and %d orphaned upload files\n",
+                   r->expired, r->orphaned_files);
+    }
+    timer.expires_after(std::chrono::hours(1));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
   }
 }
 
@@ -196,6 +215,7 @@ int Main(int argc, char** argv) {
 
   std::atomic<int> connections{0};
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
+  asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     std::fprintf(stderr, "keepd: stopping\n");

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keep {
 
@@ -66,6 +67,8 @@ class BlobDriver {
   // An exclusive appending writer; Commit publishes the upload as a blob.
   [[nodiscard]] virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
   [[nodiscard]] virtual Result<void> DeleteUpload(const std::string& id) = 0;
+  // The ids of all upload sessions that have data.
+  [[nodiscard]] virtual Result<std::vector<std::string>> ListUploads() = 0;
 };
 
 // The filesystem driver rooted at dir (created if needed); removes temporary

@@ -284,6 +284,16 @@ class FsDriver final : public BlobDriver {
     return {};
   }
 
+  Result<std::vector<std::string>> ListUploads() override {
+    std::vector<std::string> ids;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(paths::UploadsDir(root_), ec)) {
+      ids.push_back(e.path().filename().string());
+    }
+    if (ec) return Fail(ErrorCode::kInternal, "cannot list uploads: " + ec.message());
+    return ids;
+  }
+
   // Publishes the file at `from` as blob d. REQUIRES: `from` fsynced.
   Result<void> Publish(const std::string& from, const Digest& d) {
     std::string dir = paths::BlobDir(root_, d);

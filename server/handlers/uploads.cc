@@ -128,13 +128,14 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     co_return Fail(ErrorCode::kBlobUploadInvalid,
                    "POST without ?digest= starts a session and takes no body");
   }
+  // The record first: housekeeping removes upload data that no record names.
   std::string id = NewUploadId();
-  auto created = svc.blobs.CreateUpload(id);
-  if (!created) co_return created.error();
   auto recorded = svc.metadata.CreateUpload(id, name);
-  if (!recorded) {
-    (void)svc.blobs.DeleteUpload(id);
-    co_return recorded.error();
+  if (!recorded) co_return recorded.error();
+  auto created = svc.blobs.CreateUpload(id);
+  if (!created) {
+    (void)svc.metadata.DeleteUpload(id);
+    co_return created.error();
   }
   Reply r = Accepted(name, id, 0);
   r.headers.set("OCI-Chunk-Min-Length", "0");

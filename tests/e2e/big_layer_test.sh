@@ -12,7 +12,7 @@ BIG_BYTES=${E2E_BIG_BYTES:-1073741824}
 RSS_LIMIT_KB=$((200 * 1024))
 
 # ---- the image: one 1 GiB uncompressed tar layer ----------------------------
-check "make a $((BIG_BYTES / 1048576)) MiB layer of random data"
+check "make a $((BIG_BYTES >> 20)) MiB layer of random data"
 t0=$(date +%s.%N)
 mkdir -p "$T/big-src/keep-e2e"
 # AES-CTR over zeros with a random key: incompressible and fast to make.
@@ -39,6 +39,8 @@ ok "layer $LAYER ($LAYER_SIZE bytes) made in $(awk -v a="$t0" -v b="$(date +%s.%
 # ---- memory sampling ----------------------------------------------------------
 # status_kb FIELD: a VmXXX figure of keepd, in kB.
 status_kb() { awk -v f="$1:" '$1 == f {print $2}' "/proc/$KEEP_PID/status"; }
+# cpu_ticks: user + system CPU time keepd has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$KEEP_PID/stat"; }
 # sampler: writes the highest VmRSS seen so far to $T/rss.max, every 50 ms.
 sampler() {
   local max=0 v
@@ -59,26 +61,29 @@ phase() {
   rm -f "$T/rss.stop" "$T/rss.max"
   echo 0 >"$T/rss.max"
   sampler &
-  local spid=$! t0 t1
+  local spid=$! t0 t1 c0 c1
   E2E_PIDS+=("$spid")
+  c0=$(cpu_ticks)
   t0=$(date +%s.%N)
   "$@"
   t1=$(date +%s.%N)
+  c1=$(cpu_ticks)
   touch "$T/rss.stop"
   wait "$spid" 2>/dev/null || true
   local max hwm
   max=$(cat "$T/rss.max")
   hwm=$(status_kb VmHWM)
-  awk -v n="$name" -v a="$t0" -v b="$t1" -v s="$LAYER_SIZE" -v m="$max" -v h="$hwm" 'BEGIN {
-      printf "FIGURES %-10s %6.1f s  %7.1f MB/s  keepd VmRSS peak %6.1f MiB (sampled)  VmHWM %6.1f MiB\n",
-        n, b - a, s / 1e6 / (b - a), m / 1024, h / 1024 }'
+  awk -v n="$name" -v a="$t0" -v b="$t1" -v s="$LAYER_SIZE" -v m="$max" -v h="$hwm" \
+    -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      printf "FIGURES %-8s %5.1f s %7.1f MB/s | keepd: CPU %5.1f s, VmRSS peak %5.1f MiB (sampled), VmHWM %5.1f MiB\n",
+        n, b - a, s / 1e6 / (b - a), c / hz, m / 1024, h / 1024 }'
   ((max < RSS_LIMIT_KB)) || fail "$name: keepd's RSS reached $((max / 1024)) MiB (limit 200 MiB)"
   ((hwm < RSS_LIMIT_KB)) || fail "$name: keepd's VmHWM reached $((hwm / 1024)) MiB (limit 200 MiB)"
 }
 
 log "keepd before the push: VmRSS $(status_kb VmRSS) kB, VmHWM $(status_kb VmHWM) kB"
 
-check "skopeo push of the 1 GiB layer; keepd's peak RSS stays under 200 MiB"
+check "skopeo push of the $((BIG_BYTES >> 20)) MiB layer; keepd's peak RSS stays under 200 MiB"
 # --preserve-digests: skopeo must not recompress the uncompressed layer.
 phase push skopeo_to_keep "oci:$T/src:big" e2e/big:v1 --preserve-digests
 fetch_manifest e2e/big v1 "$MT_OCI_MANIFEST" "$T/m.json"
@@ -87,7 +92,7 @@ expect_eq "HEAD of the layer: status and Content-Length" "200 $LAYER_SIZE" \
   "$(kcurl -o /dev/null -w '%{http_code} %header{content-length}' -I "$KEEP_URL/v2/e2e/big/blobs/$LAYER")"
 rm -f "$(layout_blob "$T/src" "$LAYER")" # room on disk: only its digest matters from here
 
-check "skopeo pull of the 1 GiB layer; keepd's peak RSS stays under 200 MiB"
+check "skopeo pull of the $((BIG_BYTES >> 20)) MiB layer; keepd's peak RSS stays under 200 MiB"
 phase pull skopeo_from_keep e2e/big:v1 "oci:$T/out:v1" --preserve-digests --dest-oci-accept-uncompressed-layers
 expect_eq "manifest digest pulled" "$MANIFEST" "$(layout_manifest_digest "$T/out" v1)"
 pulled=$(layout_blob "$T/out" "$LAYER")

@@ -83,6 +83,7 @@ e2e_on_err() {
 e2e_cleanup() {
   local rc=$?
   set +e
+  trap - ERR
   if [[ $rc != 0 && -n "${KEEP_LOG:-}" && -f "$KEEP_LOG" ]]; then
     echo "---- keepd stderr (last 30 lines) ----" >&2
     tail -n 30 "$KEEP_ERR" >&2

@@ -65,8 +65,9 @@ run_logged skopeo-r2r skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" --d
   "docker://$KEEP_HOST/e2e/skopeo:v1" "docker://$KEEP_HOST/other/copy:v1"
 fetch_manifest other/copy v1 "$MT_OCI_MANIFEST" "$T/m-copy.json"
 expect_eq "manifest digest in the second repository" "$IMG_MANIFEST" "sha256:$(sha256_of "$T/m-copy.json")"
-mounts=$(grep -c 'mount=' "$KEEP_LOG" || true)
-log "keepd saw $mounts upload request(s) with ?mount= during the copy"
+mounts=$(jq -r 'select(.method == "POST" and .status == 201 and (.path | startswith("/v2/other/copy/")))
+  | .path' "$KEEP_LOG" | wc -l)
+log "keepd answered $mounts cross-repository mount request(s) with 201 during the copy"
 for d in "$IMG_CONFIG" "${IMG_LAYERS[@]}"; do
   code=$(kcurl -o /dev/null -w '%{http_code}' -I "$KEEP_URL/v2/other/copy/blobs/$d")
   expect_eq "HEAD other/copy blob $d" 200 "$code"

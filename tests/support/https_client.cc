@@ -163,6 +163,11 @@ Response HttpsClient::Send(const Request& request) {
   return *std::move(r);
 }
 
+void HttpsClient::Write(const Request& request) {
+  if (!conn_) Connect();
+  WriteRequest(request);
+}
+
 void HttpsClient::WriteRaw(std::string_view bytes) {
   if (!conn_) Connect();
   Await([&](auto handler) { asio::async_write(conn_->stream, asio::buffer(bytes), handler); });

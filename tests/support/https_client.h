@@ -78,6 +78,9 @@ class HttpsClient {
   bool TryConnect();
   // Drops the connection abruptly: no TLS close_notify, like a client that dies.
   void Disconnect();
+  // Writes the request without reading the answer, for requests cut short on
+  // purpose (a Content-Length larger than the body, say). Throws on failure.
+  void Write(const Request& request);
   // Writes bytes as they are on the (opened if needed) connection.
   void WriteRaw(std::string_view bytes);
   // Reads one response from the connection; nullopt when it was closed or broke.

@@ -1,0 +1,211 @@
+// Manifests: push, pull by tag and digest, the supported formats, deletion,
+// and the pushes that must be refused without changing anything.
+#include "tests/support/keepd_test.h"
+
+namespace keep::testkit {
+namespace {
+
+using nlohmann::json;
+
+// The manifest with its JSON edited, re-serialised (so with a new digest).
+template <class Edit>
+Manifest Edited(const Manifest& m, Edit edit) {
+  json j = json::parse(m.bytes);
+  edit(j);
+  return MakeManifest(m.media_type, j);
+}
+
+class ManifestTest : public KeepdTest {
+ protected:
+  // GET (or HEAD) by `reference` answers this manifest, byte for byte.
+  void ExpectServed(std::string_view reference, const Manifest& m) {
+    SCOPED_TRACE(reference);
+    Response r = client_.Get(ManifestPath(repo_, reference));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.body == m.bytes) << "served:\n" << r.body << "\npushed:\n" << m.bytes;
+    EXPECT_EQ(r.Header("Content-Type"), m.media_type);
+    EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest());
+  }
+  void ExpectUnknown(std::string_view reference) {
+    SCOPED_TRACE(reference);
+    EXPECT_TRUE(IsError(client_.Get(ManifestPath(repo_, reference)), 404, "MANIFEST_UNKNOWN"));
+  }
+
+  const std::string repo_ = "library/app";
+};
+
+TEST_F(ManifestTest, PutByTagAnswersTheDigestOfTheExactBytes) {
+  Manifest m = PrepareImage(client_, repo_);
+  Response r = PutManifest(client_, repo_, "v1", m);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest());
+  EXPECT_EQ(r.Header("Location"), ManifestPath(repo_, m.digest()));
+}
+
+TEST_F(ManifestTest, GetByTagAndByDigestReturnTheExactBytes) {
+  Manifest m = PushImage(client_, repo_, "v1");
+  ExpectServed("v1", m);
+  ExpectServed(m.digest(), m);
+}
+
+TEST_F(ManifestTest, HeadByTagAnswersTheDigest) {
+  Manifest m = PushImage(client_, repo_, "v1");
+  Response r = client_.Head(ManifestPath(repo_, "v1"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest());
+  EXPECT_EQ(r.Header("Content-Length"), std::to_string(m.bytes.size()));
+  EXPECT_EQ(r.Header("Content-Type"), m.media_type);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(client_.Head(ManifestPath(repo_, "v2")).status, 404);
+}
+
+TEST_F(ManifestTest, DockerSchema2ManifestAndManifestList) {
+  Manifest image = PushImage(client_, repo_, "image", {.docker = true});
+  Manifest list = PushManifest(client_, repo_, "list", IndexOf({image}, /*docker=*/true));
+  ExpectServed("image", image);
+  ExpectServed("list", list);
+  ExpectServed(list.digest(), list);
+}
+
+TEST_F(ManifestTest, OciIndexOfPushedManifests) {
+  Manifest amd = PrepareImage(client_, repo_, {.layer = "amd64 layer"});
+  Manifest arm = PrepareImage(client_, repo_, {.layer = "arm64 layer"});
+  PushManifest(client_, repo_, amd.digest(), amd);
+  PushManifest(client_, repo_, arm.digest(), arm);
+  Manifest index = PushManifest(client_, repo_, "multi", IndexOf({amd, arm}));
+  ExpectServed("multi", index);
+  ExpectServed(amd.digest(), amd);
+}
+
+TEST_F(ManifestTest, ManifestWithSubjectAnswersOciSubject) {
+  Manifest image = PushImage(client_, repo_, "v1");
+  Manifest sbom = PrepareImage(
+      client_, repo_, {.layer = "sbom", .artifact_type = "application/spdx+json", .subject = image});
+  Response r = PutManifest(client_, repo_, sbom.digest(), sbom);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("OCI-Subject"), image.digest());
+}
+
+TEST_F(ManifestTest, TagMovesToTheLastManifestPushed) {
+  PushImage(client_, repo_, "latest", {.layer = "first"});
+  Manifest second = PushImage(client_, repo_, "latest", {.layer = "second"});
+  ExpectServed("latest", second);
+  EXPECT_EQ(TagsOf(client_, repo_), std::vector<std::string>{"latest"});
+}
+
+TEST_F(ManifestTest, DeleteByTagKeepsTheManifest) {
+  Manifest m = PushImage(client_, repo_, "v1");
+  PushManifest(client_, repo_, "v2", m);
+  EXPECT_EQ(client_.Delete(ManifestPath(repo_, "v1")).status, 202);
+  ExpectUnknown("v1");
+  ExpectServed(m.digest(), m);
+  ExpectServed("v2", m);
+  EXPECT_EQ(TagsOf(client_, repo_), std::vector<std::string>{"v2"});
+}
+
+TEST_F(ManifestTest, DeleteByDigestRemovesTheManifestAndItsTags) {
+  Manifest m = PushImage(client_, repo_, "v1");
+  EXPECT_EQ(client_.Delete(ManifestPath(repo_, m.digest())).status, 202);
+  ExpectUnknown(m.digest());
+  ExpectUnknown("v1");
+  EXPECT_TRUE(IsError(client_.Delete(ManifestPath(repo_, m.digest())), 404, "MANIFEST_UNKNOWN"));
+}
+
+TEST_F(ManifestTest, UnknownRepositoryAndUnknownTag) {
+  EXPECT_TRUE(IsError(client_.Get(ManifestPath("never/pushed", "latest")), 404, "NAME_UNKNOWN"));
+  PushImage(client_, repo_, "v1");
+  ExpectUnknown("v2");
+  ExpectUnknown(DigestOf("no such manifest"));
+}
+
+// A push the registry must refuse, as the client would send it.
+struct Attempt {
+  std::string reference;
+  std::string content_type;
+  std::string body;
+};
+
+struct RefusedPut {
+  const char* name;
+  // Builds the attempt in `repo`, where `base` is pushed as tag v1.
+  Attempt (*build)(HttpsClient& client, const std::string& repo, const Manifest& base);
+  int status;
+  const char* code;
+};
+
+Attempt ByTag(const Manifest& m, std::string content_type = {}) {
+  return {"bad", content_type.empty() ? m.media_type : content_type, m.bytes};
+}
+
+const RefusedPut kRefusedPuts[] = {
+    {"LayerNeverPushed",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       return ByTag(Edited(base, [](json& j) { j["layers"][0]["digest"] = DigestOf("missing"); }));
+     },
+     400, "MANIFEST_BLOB_UNKNOWN"},
+    {"LayerOnlyInAnotherRepository",
+     [](HttpsClient& client, const std::string&, const Manifest&) {
+       return ByTag(PrepareImage(client, "other/repo", {.layer = "not linked here"}));
+     },
+     400, "MANIFEST_BLOB_UNKNOWN"},
+    {"IndexChildNotPushed",
+     [](HttpsClient& client, const std::string& repo, const Manifest& base) {
+       return ByTag(IndexOf({base, PrepareImage(client, repo, {.layer = "unpushed child"})}));
+     },
+     400, "MANIFEST_BLOB_UNKNOWN"},
+    {"ContentTypeContradictsMediaType",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       return ByTag(Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; }),
+                    mt::kDockerManifest);
+     },
+     400, "MANIFEST_INVALID"},
+    {"IndexSentAsImageManifest",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       return ByTag(IndexOf({base}), mt::kOciManifest);
+     },
+     400, "MANIFEST_INVALID"},
+    {"InvalidJson",
+     [](HttpsClient&, const std::string&, const Manifest&) {
+       return Attempt{"bad", mt::kOciManifest, "{\"schemaVersion\": 2, \"mediaType\": "};
+     },
+     400, "MANIFEST_INVALID"},
+    {"SchemaVersionOne",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       return ByTag(Edited(base, [](json& j) { j["schemaVersion"] = 1; }));
+     },
+     400, "MANIFEST_INVALID"},
+    {"LargerThanFourMiB",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       return ByTag(Edited(base, [](json& j) {
+         j["annotations"] = {{"padding", std::string(4 * 1024 * 1024, 'x')}};
+       }));
+     },
+     413, "SIZE_INVALID"},
+    {"DigestDoesNotMatchBody",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
+       return Attempt{DigestOf("other bytes"), m.media_type, m.bytes};
+     },
+     400, "DIGEST_INVALID"},
+};
+
+class RefusedPutTest : public ManifestTest, public ::testing::WithParamInterface<RefusedPut> {};
+
+TEST_P(RefusedPutTest, IsRefusedAndChangesNothing) {
+  Manifest base = PushImage(client_, repo_, "v1");
+  Attempt attempt = GetParam().build(client_, repo_, base);
+  Response r = client_.Put(ManifestPath(repo_, attempt.reference), attempt.body,
+                           {{"Content-Type", attempt.content_type}});
+  EXPECT_TRUE(IsError(r, GetParam().status, GetParam().code));
+
+  EXPECT_EQ(TagsOf(client_, repo_), std::vector<std::string>{"v1"});
+  ExpectUnknown(attempt.reference);
+  ExpectUnknown(DigestOf(attempt.body));
+  ExpectServed("v1", base);
+}
+
+INSTANTIATE_TEST_SUITE_P(Manifests, RefusedPutTest, ::testing::ValuesIn(kRefusedPuts),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace keep::testkit

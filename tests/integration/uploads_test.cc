@@ -1,0 +1,237 @@
+// Blob uploads: monolithic, chunked, docker-style streamed, resumed after a
+// restart, cancelled, refused, and mounted from another repository.
+#include "tests/support/keepd_test.h"
+
+#include "core/digest.h"
+
+namespace keep::testkit {
+namespace {
+
+std::string WithDigest(const std::string& location, std::string_view digest) {
+  char sep = location.find('?') == std::string::npos ? '?' : '&';
+  return location + sep + "digest=" + std::string(digest);
+}
+
+std::string Sha512Of(std::string_view bytes) {
+  Hasher h(DigestAlgorithm::kSha512);
+  h.Update(bytes);
+  return h.Finish().str();
+}
+
+class UploadTest : public KeepdTest {
+ protected:
+  // PATCH with Content-Range, as the OCI spec's chunked upload sends.
+  Response PatchRange(const std::string& location, std::string_view chunk, std::size_t first) {
+    std::string range = std::to_string(first) + "-" + std::to_string(first + chunk.size() - 1);
+    return client_.Patch(location, std::string(chunk),
+                         {{"Content-Range", range}, {"Content-Type", "application/octet-stream"}});
+  }
+  // PATCH streamed with chunked transfer coding and no Content-Range, as docker does.
+  Response PatchStreamed(const std::string& location, std::string_view chunk) {
+    return client_.Send({http::verb::patch, location,
+                         {{"Content-Type", "application/octet-stream"}}, std::string(chunk),
+                         /*chunked=*/true});
+  }
+  Response Finish(const std::string& location, std::string_view digest, std::string body = {}) {
+    return client_.Put(WithDigest(location, digest), std::move(body));
+  }
+  // The blob is served with exactly these bytes.
+  void ExpectBlob(std::string_view repo, std::string_view digest, std::string_view bytes) {
+    Response r = client_.Get(BlobPath(repo, digest));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, bytes);
+  }
+  void ExpectNoBlob(std::string_view repo, std::string_view digest) {
+    EXPECT_TRUE(IsError(client_.Get(BlobPath(repo, digest)), 404, "BLOB_UNKNOWN"));
+    EXPECT_EQ(client_.Head(BlobPath(repo, digest)).status, 404);
+  }
+
+  const std::string repo_ = "library/uploads";
+  const std::string first_ = "0123456789";
+  const std::string second_ = "abcdefghij";
+  const std::string whole_ = first_ + second_;
+};
+
+TEST_F(UploadTest, MonolithicPostStoresTheBlob) {
+  std::string digest = DigestOf(whole_);
+  Response r = client_.Post(UploadsPath(repo_) + "?digest=" + digest, whole_);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Location"), BlobPath(repo_, digest));
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), digest);
+  ExpectBlob(repo_, digest, whole_);
+}
+
+TEST_F(UploadTest, PostThenPutWithBody) {
+  std::string location = StartUpload(client_, repo_);
+  Response r = Finish(location, DigestOf(whole_), whole_);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), DigestOf(whole_));
+  ExpectBlob(repo_, DigestOf(whole_), whole_);
+}
+
+TEST_F(UploadTest, ChunksWithContentRangeAreAppended) {
+  std::string location = StartUpload(client_, repo_);
+  Response r = PatchRange(location, first_, 0);
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.Header("Range"), "0-9");
+  ASSERT_TRUE(r.HasHeader("Location"));
+  r = PatchRange(r.Header("Location"), second_, 10);
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.Header("Range"), "0-19");
+  EXPECT_EQ(Finish(r.Header("Location"), DigestOf(whole_)).status, 201);
+  ExpectBlob(repo_, DigestOf(whole_), whole_);
+}
+
+TEST_F(UploadTest, StreamedPatchWithoutContentRangeIsAppended) {
+  std::string location = StartUpload(client_, repo_);
+  Response r = PatchStreamed(location, first_);
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_EQ(r.Header("Range"), "0-9");
+  r = PatchStreamed(r.Header("Location"), second_);
+  EXPECT_EQ(r.Header("Range"), "0-19");
+  EXPECT_EQ(Finish(r.Header("Location"), DigestOf(whole_)).status, 201);
+  ExpectBlob(repo_, DigestOf(whole_), whole_);
+}
+
+TEST_F(UploadTest, OutOfOrderChunkIsRefusedWithTheCurrentRange) {
+  std::string location = StartUpload(client_, repo_);
+  ASSERT_EQ(PatchRange(location, first_, 0).status, 202);
+  Response r = PatchRange(location, second_, 20);
+  EXPECT_TRUE(IsError(r, 416, "BLOB_UPLOAD_INVALID"));
+  EXPECT_EQ(r.Header("Range"), "0-9");
+  // The session survives the refusal: the right chunk still completes it.
+  ASSERT_EQ(PatchRange(location, second_, 10).status, 202);
+  EXPECT_EQ(Finish(location, DigestOf(whole_)).status, 201);
+  ExpectBlob(repo_, DigestOf(whole_), whole_);
+}
+
+TEST_F(UploadTest, StatusReportsTheBytesReceived) {
+  std::string location = StartUpload(client_, repo_);
+  ASSERT_EQ(PatchRange(location, first_, 0).status, 202);
+  Response r = client_.Get(location);
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_EQ(r.Header("Range"), "0-9");
+  EXPECT_EQ(r.Header("Location"), location);
+  EXPECT_TRUE(r.body.empty());
+}
+
+TEST_F(UploadTest, CancelledUploadIsUnknown) {
+  std::string location = StartUpload(client_, repo_);
+  ASSERT_EQ(PatchRange(location, first_, 0).status, 202);
+  EXPECT_EQ(client_.Delete(location).status, 204);
+  EXPECT_TRUE(IsError(client_.Get(location), 404, "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(PatchRange(location, second_, 10), 404, "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(Finish(location, DigestOf(first_)), 404, "BLOB_UPLOAD_UNKNOWN"));
+  ExpectNoBlob(repo_, DigestOf(first_));
+}
+
+TEST_F(UploadTest, UnknownUploadIdIsUnknown) {
+  EXPECT_TRUE(IsError(client_.Get(UploadsPath(repo_) + std::string(32, 'a')), 404,
+                      "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(client_.Get(UploadsPath(repo_) + "not-an-id"), 404, "BLOB_UPLOAD_UNKNOWN"));
+}
+
+TEST_F(UploadTest, WrongDigestOnFinishStoresNothing) {
+  std::string location = StartUpload(client_, repo_);
+  ASSERT_EQ(PatchRange(location, whole_, 0).status, 202);
+  std::string claimed = DigestOf("something else");
+  EXPECT_TRUE(IsError(Finish(location, claimed), 400, "DIGEST_INVALID"));
+  ExpectNoBlob(repo_, claimed);
+  ExpectNoBlob(repo_, DigestOf(whole_));
+}
+
+TEST_F(UploadTest, WrongDigestOnMonolithicPostStoresNothing) {
+  std::string claimed = DigestOf("something else");
+  Response r = client_.Post(UploadsPath(repo_) + "?digest=" + claimed, whole_);
+  EXPECT_TRUE(IsError(r, 400, "DIGEST_INVALID"));
+  ExpectNoBlob(repo_, claimed);
+  ExpectNoBlob(repo_, DigestOf(whole_));
+}
+
+TEST_F(UploadTest, FinishWithoutDigestIsRefused) {
+  std::string location = StartUpload(client_, repo_);
+  EXPECT_TRUE(IsError(client_.Put(location, whole_), 400, "DIGEST_INVALID"));
+  ExpectNoBlob(repo_, DigestOf(whole_));
+}
+
+TEST_F(UploadTest, UploadIdIsNoKeyToAnotherRepository) {
+  std::string location = StartUpload(client_, "team-a/app");
+  std::string id = location.substr(location.rfind('/') + 1);
+  std::string foreign = UploadsPath("team-b/app") + id;
+  PushBlob(client_, "team-b/app", "team-b exists");
+  EXPECT_TRUE(IsError(client_.Get(foreign), 404, "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(PatchRange(foreign, first_, 0), 404, "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(Finish(foreign, DigestOf(first_), first_), 404, "BLOB_UPLOAD_UNKNOWN"));
+  EXPECT_TRUE(IsError(client_.Delete(foreign), 404, "BLOB_UPLOAD_UNKNOWN"));
+  ExpectNoBlob("team-b/app", DigestOf(first_));
+  // The owner's session was neither fed nor cancelled by those attempts.
+  EXPECT_EQ(client_.Get(location).status, 204);
+  EXPECT_EQ(Finish(location, DigestOf(whole_), whole_).status, 201);
+}
+
+TEST_F(UploadTest, MountFromARepositoryHoldingTheBlob) {
+  std::string digest = PushBlob(client_, "source/app", whole_);
+  Response r = client_.Post(UploadsPath("target/app") + "?mount=" + digest + "&from=source/app");
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Location"), BlobPath("target/app", digest));
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), digest);
+  ExpectBlob("target/app", digest, whole_);
+}
+
+TEST_F(UploadTest, MountFromARepositoryWithoutTheBlobOpensASession) {
+  PushBlob(client_, "source/app", "another blob");
+  std::string digest = DigestOf(whole_);
+  Response r = client_.Post(UploadsPath("target/app") + "?mount=" + digest + "&from=source/app");
+  EXPECT_EQ(r.status, 202) << r.body;
+  ASSERT_TRUE(r.HasHeader("Location"));
+  ExpectNoBlob("target/app", digest);
+  EXPECT_EQ(Finish(r.Header("Location"), digest, whole_).status, 201);
+  ExpectBlob("target/app", digest, whole_);
+}
+
+TEST_F(UploadTest, MountNeedsTheBlobInTheSourceNotJustTheRegistry) {
+  std::string digest = PushBlob(client_, "elsewhere/app", whole_);
+  PushBlob(client_, "source/app", "another blob");
+  Response r = client_.Post(UploadsPath("target/app") + "?mount=" + digest + "&from=source/app");
+  EXPECT_EQ(r.status, 202) << r.body;
+  ExpectNoBlob("target/app", digest);
+}
+
+TEST_F(UploadTest, Sha512DigestIsAccepted) {
+  std::string digest = Sha512Of(whole_);
+  Response r = client_.Post(UploadsPath(repo_) + "?digest=" + digest, whole_);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), digest);
+  ExpectBlob(repo_, digest, whole_);
+  EXPECT_EQ(client_.Head(BlobPath(repo_, digest)).Header("Docker-Content-Digest"), digest);
+}
+
+TEST_F(UploadTest, EmptyBlobIsStored) {
+  std::string location = StartUpload(client_, repo_);
+  EXPECT_EQ(Finish(location, DigestOf("")).status, 201);
+  ExpectBlob(repo_, DigestOf(""), "");
+}
+
+class UploadRestartTest : public UploadTest,
+                          public ::testing::WithParamInterface<KeepdProcess::Stop> {};
+
+TEST_P(UploadRestartTest, ChunkedUploadResumesAfterRestart) {
+  std::string location = StartUpload(client_, repo_);
+  ASSERT_EQ(PatchRange(location, first_, 0).status, 202);
+  RestartKeepd(GetParam());
+  EXPECT_EQ(client_.Get(location).Header("Range"), "0-9");
+  ASSERT_EQ(PatchRange(location, second_, 10).status, 202);
+  EXPECT_EQ(Finish(location, DigestOf(whole_)).status, 201);
+  ExpectBlob(repo_, DigestOf(whole_), whole_);
+}
+
+INSTANTIATE_TEST_SUITE_P(StopModes, UploadRestartTest,
+                         ::testing::Values(KeepdProcess::Stop::kGraceful,
+                                           KeepdProcess::Stop::kCrash),
+                         [](const auto& info) {
+                           return info.param == KeepdProcess::Stop::kGraceful ? "Graceful"
+                                                                              : "Crash";
+                         });
+
+}  // namespace
+}  // namespace keep::testkit

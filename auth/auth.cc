@@ -105,6 +105,12 @@ std::optional<Result<Identity>> Authenticator::FromCache(const std::string& key,
   return std::nullopt;
 }
 
+std::optional<Result<Identity>> Authenticator::AuthenticateCached(std::string_view authorization) {
+  if (authorization.empty()) return Result<Identity>(Identity{});
+  if (!StartsWithNoCase(authorization, "basic ")) return Result<Identity>(Unauthorized());
+  return FromCache(CacheKey(authorization), std::chrono::steady_clock::now());
+}
+
 Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
   if (authorization.empty()) return Identity{};
   if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();

@@ -58,6 +58,9 @@ class Authenticator {
   // `authorization` is the Authorization header's value, or empty.
   // kUnauthorized when missing or wrong (the message never says which part).
   [[nodiscard]] Result<Identity> Authenticate(std::string_view authorization);
+  // The answer when it needs no password check (no or malformed credentials,
+  // or a cache hit); nullopt when Authenticate must verify the secret.
+  [[nodiscard]] std::optional<Result<Identity>> AuthenticateCached(std::string_view authorization);
 
  private:
   struct Entry {

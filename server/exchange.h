@@ -14,6 +14,9 @@
 #include "storage/storage.h"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -40,7 +43,18 @@ struct Services {
   BlobDriver& blobs;
   Metadata& metadata;
   Authenticator& authenticator;
+  // Threads for work that blocks: fsync, durable commits, password hashing.
+  asio::thread_pool& blocking;
 };
+
+// Runs fn on the blocking pool and resumes the caller with its result, so
+// that an fsync or an Argon2id check never stalls the I/O threads.
+template <class F>
+Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
+  co_return co_await asio::co_spawn(
+      svc.blocking, [&fn]() -> Awaitable<std::invoke_result_t<F&>> { co_return fn(); },
+      asio::use_awaitable);
+}
 
 struct Reply {
   http::status status = http::status::ok;

@@ -196,7 +196,8 @@ int Main(int argc, char** argv) {
   if (auto r = ConfigureTls(tls, cert, key); !r) return Fatal(r.error().message);
 
   Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds));
-  Services services{config, **blobs, **metadata, authenticator};
+  asio::thread_pool blocking(4);
+  Services services{config, **blobs, **metadata, authenticator, blocking};
 
   auto listen = ParseListen(config.listen);
   int threads = config.threads > 0 ? config.threads
@@ -230,6 +231,7 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  blocking.join();
   return 0;
 }
 

@@ -169,7 +169,13 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       reply = ErrorReply(match.error(), cfg.realm);
     } else {
       ex.params = std::move(match->params);
-      auto who = svc.authenticator.Authenticate(ex.header(http::field::authorization));
+      auto authorization = ex.header(http::field::authorization);
+      // A cache hit answers at once; a full Argon2id check runs off the I/O threads.
+      auto quick = svc.authenticator.AuthenticateCached(authorization);
+      Result<Identity> who = quick ? std::move(*quick)
+                                   : co_await Offload(svc, [&] {
+                                       return svc.authenticator.Authenticate(authorization);
+                                     });
       auto allowed = who ? Authorize(*who, Access{match->route->action, ex.params.name})
                          : Result<void>(who.error());
       if (!allowed) {

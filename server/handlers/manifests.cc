@@ -127,9 +127,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   }
 
   // Bytes first, then the index that makes them reachable.
-  auto put = svc.blobs.PutSmall(digest, *body);
-  if (!put) co_return put.error();
-  auto stored = svc.metadata.PutManifest(w);
+  auto stored = co_await Offload(svc, [&]() -> Result<void> {
+    KEEP_TRY(svc.blobs.PutSmall(digest, *body));
+    return svc.metadata.PutManifest(w);
+  });
   if (!stored) co_return stored.error();
 
   Reply r = Reply::Empty(http::status::created);

@@ -117,7 +117,7 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     if (!writer) co_return writer.error();
     auto n = co_await ex.StreamBody(**writer);
     if (!n) co_return n.error();
-    auto committed = (*writer)->Commit(*d);
+    auto committed = co_await Offload(svc, [&] { return (*writer)->Commit(*d); });
     if (!committed) co_return committed.error();
     auto linked = svc.metadata.LinkBlob(name, d->str(), static_cast<std::int64_t>(*n));
     if (!linked) co_return linked.error();
@@ -181,7 +181,7 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
   auto n = co_await ex.StreamBody(**writer);
   if (!n) co_return n.error();
   std::uint64_t size = (*writer)->size();
-  auto committed = (*writer)->Commit(*d);
+  auto committed = co_await Offload(svc, [&] { return (*writer)->Commit(*d); });
   writer->reset();
   if (!committed) {
     // A wrong digest ends the session: nothing of it is kept.

@@ -14,7 +14,7 @@
 #include "storage/storage.h"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -51,9 +51,17 @@ struct Services {
 // that an fsync or an Argon2id check never stalls the I/O threads.
 template <class F>
 Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
-  co_return co_await asio::co_spawn(
-      svc.blocking, [&fn]() -> Awaitable<std::invoke_result_t<F&>> { co_return fn(); },
+  std::optional<std::invoke_result_t<F&>> result;
+  co_await asio::async_initiate<const asio::use_awaitable_t<>, void()>(
+      [&](auto handler) {
+        asio::post(svc.blocking, [&, handler = std::move(handler)]() mutable {
+          result.emplace(fn());
+          // Resume the caller on its own executor.
+          asio::post(std::move(handler));
+        });
+      },
       asio::use_awaitable);
+  co_return std::move(*result);
 }
 
 struct Reply {

@@ -172,10 +172,13 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       auto authorization = ex.header(http::field::authorization);
       // A cache hit answers at once; a full Argon2id check runs off the I/O threads.
       auto quick = svc.authenticator.AuthenticateCached(authorization);
-      Result<Identity> who = quick ? std::move(*quick)
-                                   : co_await Offload(svc, [&] {
-                                       return svc.authenticator.Authenticate(authorization);
-                                     });
+      // (No co_await inside ?: — GCC 12 miscompiles temporaries there.)
+      Result<Identity> who = Identity{};
+      if (quick) {
+        who = std::move(*quick);
+      } else {
+        who = co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization); });
+      }
       auto allowed = who ? Authorize(*who, Access{match->route->action, ex.params.name})
                          : Result<void>(who.error());
       if (!allowed) {

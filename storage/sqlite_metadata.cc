@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <algorithm>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 namespace keep {
@@ -106,16 +108,18 @@ class SqliteMetadata final : public Metadata {
  public:
   explicit SqliteMetadata(std::string path)
       : path_(std::move(path)), id_(next_id_.fetch_add(1)), writer_(path_) {
-    writer_.Exec("PRAGMA user_version");
-    auto s = writer_.Prepare("PRAGMA user_version");
-    int version = s.Step() ? static_cast<int>(s.Int(0)) : 0;
+    int version = 0;
+    {
+      auto s = writer_.Prepare("PRAGMA user_version");
+      if (s.Step()) version = static_cast<int>(s.Int(0));
+    }
     if (version > kSchemaVersion) {
       throw SqliteError("the metadata database is from a newer Keep (schema " +
                         std::to_string(version) + "); upgrade keepd");
     }
     writer_.Exec("BEGIN IMMEDIATE");
     writer_.Exec(kSchema);
-    writer_.Exec("PRAGMA user_version=1");
+    writer_.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     writer_.Exec("COMMIT");
   }
 
@@ -189,7 +193,7 @@ class SqliteMetadata final : public Metadata {
 
   Result<void> PutManifest(const ManifestWrite& w) override {
     const ManifestRecord& m = w.record;
-    return Write([&](Connection& c) {
+    auto r = Write([&](Connection& c) {
       std::int64_t rid = RepoId(c, m.repo);
       std::int64_t now = Now();
       {
@@ -224,6 +228,8 @@ class SqliteMetadata final : public Metadata {
         s.Bind(1, rid).Bind(2, *w.tag).Bind(3, m.digest).Bind(4, now).Run();
       }
     });
+    if (w.tag) InvalidateTags(m.repo);
+    return r;
   }
 
   Result<std::optional<ManifestRecord>> GetManifest(const std::string& repo,
@@ -263,6 +269,7 @@ class SqliteMetadata final : public Metadata {
       s.Bind(1, repo).Bind(2, digest).Run();
       removed = c.Changes() > 0;
     }));
+    InvalidateTags(repo);  // its tags went with it
     return removed;
   }
 
@@ -275,20 +282,19 @@ class SqliteMetadata final : public Metadata {
       s.Bind(1, repo).Bind(2, tag).Run();
       removed = c.Changes() > 0;
     }));
+    InvalidateTags(repo);
     return removed;
   }
 
   Result<std::vector<std::string>> ListTags(const std::string& repo, const std::string& after,
                                             int limit) override {
-    return Guard([&]() -> Result<std::vector<std::string>> {
-      auto s = Reader().Prepare(
-          "SELECT t.name FROM tags t JOIN repositories r ON r.id=t.repo_id "
-          "WHERE r.name=?1 AND t.name>?2 ORDER BY t.name LIMIT ?3");
-      s.Bind(1, repo).Bind(2, after).Bind(3, static_cast<std::int64_t>(limit));
-      std::vector<std::string> out;
-      while (s.Step()) out.push_back(s.Text(0));
-      return out;
-    });
+    auto all = AllTags(repo);
+    if (!all) return all.error();
+    const auto& tags = **all;
+    auto it = std::upper_bound(tags.begin(), tags.end(), after);
+    auto n = std::min<std::size_t>(static_cast<std::size_t>(std::max(limit, 0)),
+                                   static_cast<std::size_t>(tags.end() - it));
+    return std::vector<std::string>(it, it + static_cast<std::ptrdiff_t>(n));
   }
 
   Result<std::vector<ManifestRecord>> Referrers(const std::string& repo,
@@ -406,6 +412,43 @@ class SqliteMetadata final : public Metadata {
     return {};
   }
 
+  using TagList = std::shared_ptr<const std::vector<std::string>>;
+
+  // All tags of a repository in byte order (SQLite's BINARY collation, the
+  // same as std::string's), from a cache that every tag write invalidates.
+  Result<TagList> AllTags(const std::string& repo) {
+    {
+      std::shared_lock lock(tags_mu_);
+      auto it = tags_cache_.find(repo);
+      if (it != tags_cache_.end()) return it->second;
+    }
+    std::uint64_t generation = tags_generation_.load();
+    auto loaded = Guard([&]() -> Result<TagList> {
+      auto s = Reader().Prepare(
+          "SELECT t.name FROM tags t JOIN repositories r ON r.id=t.repo_id "
+          "WHERE r.name=?1 ORDER BY t.name");
+      s.Bind(1, repo);
+      auto tags = std::make_shared<std::vector<std::string>>();
+      while (s.Step()) tags->push_back(s.Text(0));
+      return TagList(std::move(tags));
+    });
+    if (!loaded) return loaded.error();
+    std::unique_lock lock(tags_mu_);
+    // A write since the read began may have changed the tags: don't cache then.
+    if (tags_generation_.load() == generation) {
+      if (tags_cache_.size() >= kMaxCachedRepos) tags_cache_.clear();
+      tags_cache_.emplace(repo, *loaded);
+    }
+    return *loaded;
+  }
+
+  // Called after every write that may change a repository's tags.
+  void InvalidateTags(const std::string& repo) {
+    std::unique_lock lock(tags_mu_);
+    tags_generation_.fetch_add(1);
+    tags_cache_.erase(repo);
+  }
+
   // REQUIRES: write_mu_ held, inside a transaction.
   static std::int64_t RepoId(Connection& c, const std::string& repo) {
     {
@@ -437,6 +480,10 @@ class SqliteMetadata final : public Metadata {
   std::uint64_t id_;
   std::mutex write_mu_;
   Connection writer_;  // GUARDED_BY(write_mu_)
+  static constexpr std::size_t kMaxCachedRepos = 1024;
+  std::shared_mutex tags_mu_;
+  std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)
+  std::atomic<std::uint64_t> tags_generation_{0};
 };
 
 }  // namespace

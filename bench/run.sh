@@ -110,12 +110,23 @@ measure() {  # url, connections, extra wrk args...
     END {printf "%.0f %.1f %.0f\n", rps, p99, mbs}' "$T/wrk.out"
 }
 hwm() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# CPU time (user+system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS=$(getconf CLK_TCK)
 
 ACCEPT="Accept: $MT"
 declare -A K D
+# Each result: "requests/s p99-ms MB/s server-cpu-seconds"
+run_one() {  # pid, url, connections, wrk args...
+  local pid=$1 before after; shift
+  before=$(cpu_ticks "$pid")
+  local m; m=$(measure "$@")
+  after=$(cpu_ticks "$pid")
+  echo "$m $(awk -v a="$after" -v b="$before" -v t="$TICKS" 'BEGIN {printf "%.2f", (a - b) / t}')"
+}
 run_pair() {  # name, path, connections
-  K[$1]=$(measure "https://127.0.0.1:$KPORT$2" "$3" -H "$AUTH" -H "$ACCEPT")
-  D[$1]=$(measure "https://127.0.0.1:$DPORT$2" "$3" -H "$ACCEPT")
+  K[$1]=$(run_one "$KPID" "https://127.0.0.1:$KPORT$2" "$3" -H "$AUTH" -H "$ACCEPT")
+  D[$1]=$(run_one "$DPID" "https://127.0.0.1:$DPORT$2" "$3" -H "$ACCEPT")
 }
 L2=$(dg "$T/l2")
 echo "measuring, ${SECS}s per run..."
@@ -126,12 +137,17 @@ run_pair blob "/v2/bench/app/blobs/$L2" 4
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 printf '\n%-34s %14s %14s %8s\n' "benchmark (TLS, loopback, 2 cores)" "keep" "distribution" "ratio"
 for name in manifest tags; do
-  read -r kr kp _ <<< "${K[$name]}"; read -r dr dp _ <<< "${D[$name]}"
+  read -r kr kp _ _ <<< "${K[$name]}"; read -r dr dp _ _ <<< "${D[$name]}"
   printf '%-34s %12s/s %12s/s %8s\n' "$name GETs" "$kr" "$dr" "$(ratio "$kr" "$dr")"
   printf '%-34s %11sms %11sms %8s\n' "$name p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
 done
-read -r _ _ km <<< "${K[blob]}"; read -r _ _ dm <<< "${D[blob]}"
+read -r _ _ km kc <<< "${K[blob]}"; read -r _ _ dm dc <<< "${D[blob]}"
 printf '%-34s %10sMB/s %10sMB/s %8s\n' "64 MiB blob GET throughput" "$km" "$dm" "$(ratio "$km" "$dm")"
+# Both servers share the cores with wrk, which decrypts as much as they
+# encrypt; what each server spends per byte shows past that shared ceiling.
+kpc=$(awk -v m="$km" -v c="$kc" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}')
+dpc=$(awk -v m="$dm" -v c="$dc" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}')
+printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s\n' "blob MB served per server CPU-s" "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")"
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"

@@ -45,6 +45,16 @@ std::string_view Exchange::header(http::field f) const {
   return it == req_.end() ? std::string_view() : std::string_view(it->value());
 }
 
+std::string Exchange::header_list(http::field f) const {
+  std::string joined;
+  for (const auto& field : req_) {
+    if (field.name() != f) continue;
+    if (!joined.empty()) joined += ", ";
+    joined += field.value();
+  }
+  return joined;
+}
+
 std::optional<std::string> Exchange::query(std::string_view key) const {
   if (query_.empty()) return std::nullopt;
   auto params = boost::urls::parse_query(query_);
@@ -71,6 +81,7 @@ Awaitable<Result<std::string>> Exchange::ReadBody(std::uint64_t limit) {
   if (body_consumed_) co_return std::string();
   body_consumed_ = true;
   if (parser_.content_length() && *parser_.content_length() > limit) {
+    broken_ = true;  // the body stays unread: the connection cannot go on
     co_return Fail(ErrorCode::kTooLarge, "request body is larger than the " +
                                              std::to_string(limit) + " bytes allowed");
   }

@@ -90,7 +90,11 @@ class Exchange {
            std::string path);
 
   const http::request_header<>& request() const { return req_; }
+  // The first field named f, or empty.
   std::string_view header(http::field f) const;
+  // Every field named f joined with ", ", as HTTP says repeated list fields
+  // mean (clients send Accept once per media type).
+  std::string header_list(http::field f) const;
   const std::string& path() const { return path_; }
   // Query parameters, percent-decoded. Empty when the target has none.
   std::optional<std::string> query(std::string_view key) const;

@@ -53,7 +53,7 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
 
-  if (!ref->is_digest() && !Accepts(ex.header(http::field::accept), m.media_type)) {
+  if (!ref->is_digest() && !Accepts(ex.header_list(http::field::accept), m.media_type)) {
     co_return Fail(ErrorCode::kManifestUnknown,
                    "manifest " + ref->str() + " is a " + m.media_type +
                        ", which the client's Accept header does not allow");

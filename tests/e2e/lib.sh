@@ -4,13 +4,15 @@
 # `set -euo pipefail` and sources this file, then calls e2e_init. Everything
 # a test makes lives in one temp dir ($T); daemons it starts are recorded and
 # stopped by PID in the EXIT trap, together with any /etc/docker/certs.d entry
-# it created. Clients used: skopeo, podman, dockerd + docker, ctr (see
-# /work/shared/CLIENTS.md for the command lines that work on Debian 12).
+# it created. Clients used: skopeo, podman, dockerd + docker, ctr, as
+# Debian 12 packages them.
 
-E2E_ADMIN_USER=admin
+# shellcheck disable=SC2034  # (variables set here are read by the test scripts)
+E2E_ADMIN_USER="admin"
 E2E_ADMIN_PASSWORD="e2e-$RANDOM$RANDOM-pw"
 E2E_PIDS=()          # daemons to stop, in start order
 E2E_CLEANUP_PATHS=() # paths outside $T to remove
+E2E_CLEANUP_DIRS=()  # directories outside $T it made: removed if left empty
 E2E_STEP=""
 
 # ---- messages ---------------------------------------------------------------
@@ -45,7 +47,7 @@ run_logged() {
   log "$ ${*//$T/\$T}"
   if ! "$@" >"$T/$name.log" 2>&1; then
     sed 's/^/    | /' "$T/$name.log" >&2
-    fail "'$1' failed (command: $*)"
+    fail "$name: the command failed (output above): ${*//$T/\$T}"
   fi
 }
 
@@ -67,10 +69,32 @@ e2e_init() {
   set -E
   trap 'e2e_on_err $? "$BASH_COMMAND" "${BASH_SOURCE[0]}" $LINENO' ERR
   trap 'exit 130' INT TERM
+  e2e_watchdog "${E2E_TIMEOUT:-0}"
   # Registry credentials for skopeo/podman go to a private file, not /run/containers.
   export REGISTRY_AUTH_FILE="$T/containers-auth.json"
   echo '{}' >"$REGISTRY_AUTH_FILE"  # podman wants it to exist
   log "e2e $E2E_NAME: temp dir $T"
+}
+
+# e2e_watchdog SECONDS: past the budget, stops the running client command and
+# the script (by PID) so that the EXIT trap still cleans up; ctest's own timeout
+# would SIGKILL everything and leave daemons, temp dirs and certs.d entries.
+e2e_watchdog() {
+  local limit=$1 main=$$
+  ((limit > 0)) || return 0
+  (
+    trap - ERR EXIT
+    for ((i = 0; i < limit; i++)); do
+      sleep 1
+      kill -0 "$main" 2>/dev/null || exit 0
+    done
+    echo "FAIL: e2e $E2E_NAME ran past its budget of ${limit}s; stopping it" >&2
+    kill -TERM "$main"
+    for pid in $(ps -o pid= --ppid "$main"); do
+      [[ $pid == "$BASHPID" ]] || kill -TERM "$pid" 2>/dev/null
+    done
+  ) &
+  E2E_PIDS+=($!)
 }
 
 e2e_on_err() {
@@ -100,9 +124,10 @@ e2e_cleanup() {
     stop_pid "$pid"
   done
   for p in "${E2E_CLEANUP_PATHS[@]}"; do rm -rf -- "$p"; done
+  for p in "${E2E_CLEANUP_DIRS[@]}"; do rmdir -- "$p" 2>/dev/null; done
   if [[ -n "${T:-}" && -d "$T" ]]; then
     # vfs/overlay layers of dockerd/containerd may hold mounts below $T.
-    grep -o " $T[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
+    grep -o " ${T}[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do
       umount -l "$m" 2>/dev/null
     done
     if [[ $rc != 0 && -n "${E2E_KEEP_TMP:-}" ]]; then
@@ -190,16 +215,16 @@ keep_start() {
   KEEP_CREDS="$E2E_ADMIN_USER:$E2E_ADMIN_PASSWORD"
   check "keepd answers GET /v2/ over TLS with the generated certificate"
   local code
-  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" "$KEEP_URL/v2/") ||
+  code=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" "$KEEP_URL/v2/") ||
     fail "TLS handshake with keepd failed using its own certificate as CA"
   expect_eq "GET /v2/ without credentials" 401 "$code"
-  code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$KEEP_URL/v2/")
+  code=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$KEEP_URL/v2/")
   expect_eq "GET /v2/ as admin" 200 "$code"
   log "keepd pid $KEEP_PID on $KEEP_URL (data $KEEP_DATA)"
 }
 
 # kcurl ARGS...: curl against keepd with its CA and admin credentials.
-kcurl() { curl -sS --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
+kcurl() { curl -sS --max-time 120 --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
 
 # ---- images made without a daemon --------------------------------------------
 
@@ -344,6 +369,26 @@ header() {
   grep -i "^$2:" "$1" | head -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'
 }
 
+# expect_accept_lines GET|HEAD REPO TAG TYPE...: fetches the tag with each TYPE
+# on its own Accept header line, as containers/image (skopeo, podman) and
+# dockerd send them; dockerd's order is random (a Go map). RFC 9110 makes
+# repeated lines equal to one comma-separated line, so every rotation of the
+# list must be answered 200.
+expect_accept_lines() {
+  local method=$1 repo=$2 tag=$3 i j code args
+  shift 3
+  local types=("$@") n=$#
+  for ((i = 0; i < n; i++)); do
+    args=()
+    for ((j = 0; j < n; j++)); do args+=(-H "Accept: ${types[(i + j) % n]}"); done
+    if [[ $method == HEAD ]]; then args+=(-I); fi
+    code=$(kcurl -o /dev/null -w '%{http_code}' "${args[@]}" \
+      "$KEEP_URL/v2/$repo/manifests/$tag" 2>/dev/null || true)
+    [[ $code == 200 ]] || fail "$method $repo:$tag with $n Accept lines, the first '${types[i]}': HTTP $code, expected 200"
+  done
+  ok "$method $repo:$tag answers 200 whichever of its $n Accept lines comes first"
+}
+
 # ---- skopeo and podman -----------------------------------------------------
 
 # skopeo_to_keep SRC REPO:TAG [SKOPEO-OPTIONS...]
@@ -364,9 +409,16 @@ skopeo_from_keep() {
 # podman_init: PODMAN (array) runs podman with private vfs storage in $T.
 podman_init() {
   need podman
-  mkdir -p "$T/podman/root" "$T/podman/run" "$T/podman/tmp"
-  PODMAN=(env TMPDIR="$T/podman/tmp" podman --root "$T/podman/root" --runroot "$T/podman/run"
-    --storage-driver vfs --cgroup-manager cgroupfs --events-backend file)
+  # podman (as root) always makes /run/containers/networks: removed after if empty.
+  [[ -d /run/containers/networks ]] || E2E_CLEANUP_DIRS+=(/run/containers/networks)
+  [[ -d /run/containers ]] || E2E_CLEANUP_DIRS+=(/run/containers)
+  local p="$T/podman"
+  mkdir -p "$p/root" "$p/run" "$p/tmp" "$p/libpod" "$p/networks"
+  # Everything in $T: storage, run state, libpod state and events (else /run/libpod),
+  # network configs, big temporary files (else /var/tmp).
+  PODMAN=(env TMPDIR="$p/tmp" podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/libpod"
+    --network-config-dir "$p/networks" --storage-driver vfs --cgroup-manager cgroupfs
+    --events-backend file)
 }
 
 # podman_login: logs podman in to keepd (credentials in $REGISTRY_AUTH_FILE).
@@ -390,12 +442,19 @@ dockerd_start() {
   [[ -x $client ]] || client=$(command -v docker) || fail "docker client not installed"
   local certs="/etc/docker/certs.d/$KEEP_HOST"
   [[ -e $certs ]] && fail "$certs already exists; refusing to touch another test's trust"
+  [[ -d /etc/docker/certs.d ]] || E2E_CLEANUP_DIRS+=(/etc/docker/certs.d)
+  [[ -d /etc/docker ]] || E2E_CLEANUP_DIRS+=(/etc/docker)
+  # dockerd always makes /run/docker/plugins: removed after if empty.
+  [[ -d /run/docker/plugins ]] || E2E_CLEANUP_DIRS+=(/run/docker/plugins)
+  [[ -d /run/docker ]] || E2E_CLEANUP_DIRS+=(/run/docker)
   mkdir -p "$certs"
   E2E_CLEANUP_PATHS+=("$certs")
   cp "$KEEP_CA" "$certs/ca.crt"
   local d="$T/docker"
   mkdir -p "$d/data" "$d/exec" "$d/config"
-  echo '{}' >"$d/daemon.json"  # not the host's /etc/docker/daemon.json
+  # Its own config, not the host's /etc/docker/daemon.json; its identity key in
+  # $T rather than /etc/docker/key.json.
+  jq -n --arg k "$d/key.json" '{"deprecated-key-path": $k}' >"$d/daemon.json"
   export DOCKER_CONFIG="$d/config"
   DOCKERD_LOG="$d/dockerd.log"
   # A short exec-root: containerd's socket path must fit in sun_path (108 bytes).

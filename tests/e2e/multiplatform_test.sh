@@ -44,7 +44,7 @@ expect_eq "index digest pulled" "$MULTI_INDEX" "$(layout_manifest_digest "$T/all
 for b in "$T/multi/blobs/sha256/"*; do
   cmp -s "$b" "$T/all/blobs/sha256/${b##*/}" || fail "blob ${b##*/} missing or different after the --all round trip"
 done
-ok "all $(ls "$T/multi/blobs/sha256" | wc -l) blobs byte-identical"
+ok "all $(find "$T/multi/blobs/sha256" -type f | wc -l) blobs byte-identical"
 
 check "podman pull --arch amd64 of the index gets the amd64 image"
 podman_login

@@ -41,6 +41,16 @@ check "podman pull by digest $KEEP_HOST/e2e/podman@$pushed"
 run_logged podman-pull-digest "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "$KEEP_HOST/e2e/podman@$pushed"
 ok
 
+check "podman push --format v2s2 (Docker schema2), rmi, pull: same image ID"
+ref2="$KEEP_HOST/e2e/podman:v2s2"
+run_logged podman-tag2 "${PODMAN[@]}" tag "$id" "$ref2"
+run_logged podman-push2 "${PODMAN[@]}" push --cert-dir "$CERT_DIR" --format v2s2 "$ref2"
+fetch_manifest e2e/podman v2s2 "$MT_DOCKER_MANIFEST" "$T/m2.json"
+expect_eq "Content-Type of the pushed manifest" "$MT_DOCKER_MANIFEST" "$(header "$T/m2.json.headers" Content-Type)"
+run_logged podman-rmi-v2s2 "${PODMAN[@]}" rmi -f "$id"
+run_logged podman-pull-v2s2 "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "$ref2"
+expect_eq "image ID after pull" "${IMG_CONFIG#sha256:}" "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$ref2")"
+
 check "podman logout, then a pull is refused with an authentication error"
 run_logged podman-logout "${PODMAN[@]}" logout "$KEEP_HOST"
 run_logged podman-rmi2 "${PODMAN[@]}" rmi -f "$id"

@@ -47,6 +47,9 @@ expect_eq "config mediaType" "$MT_DOCKER_CONFIG" "$(jq -r .config.mediaType "$T/
 expect_eq "layer mediaTypes" "$MT_DOCKER_LAYER_GZ $MT_DOCKER_LAYER_GZ" "$(jq -r '[.layers[].mediaType] | join(" ")' "$T/m-v2s2.json")"
 expect_eq "layer digests (unchanged by the conversion)" "${IMG_LAYERS[*]}" "$(jq -r '[.layers[].digest] | join(" ")' "$T/m-v2s2.json")"
 
+check "GET by tag with the accepted types on separate Accept lines (as skopeo sends them)"
+expect_accept_lines GET e2e/skopeo-v2s2 v1 "$MT_OCI_MANIFEST" "$MT_DOCKER_MANIFEST" "$MT_DOCKER_LIST" "$MT_OCI_INDEX"
+
 check "skopeo copy docker://$KEEP_HOST/e2e/skopeo-v2s2:v1 -> dir: keeps the schema2 manifest and blobs exactly"
 skopeo_from_keep e2e/skopeo-v2s2:v1 "dir:$T/out-v2s2"
 cmp -s "$T/out-v2s2/manifest.json" "$T/m-v2s2.json" || fail "the pulled schema2 manifest differs from the one Keep serves"

@@ -99,7 +99,9 @@ class RepoNameTest : public KeepdTest, public ::testing::WithParamInterface<cons
 TEST_P(RepoNameTest, InvalidNameIsRefused) {
   Response r = client_.Get(GetParam());
   EXPECT_NE(r.status / 100, 2) << r.body;
-  if (r.status != 404) EXPECT_TRUE(IsError(r, 400, "NAME_INVALID"));
+  if (r.status != 404) {
+    EXPECT_TRUE(IsError(r, 400, "NAME_INVALID"));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -86,7 +86,7 @@ TEST_F(BlobTest, BlobOfAnotherRepositoryIsNotServed) {
 
 TEST_F(BlobTest, MalformedDigestIsInvalid) {
   std::string hex = DigestOf(data_).substr(7);
-  for (std::string digest : {"sha256:xyz", "sha256:" + hex.substr(1), "md5:" + hex,
+  for (const std::string& digest : std::vector<std::string>{"sha256:xyz", "sha256:" + hex.substr(1), "md5:" + hex,
                              "sha256:" + std::string(64, 'A'), "sha256" + hex, hex}) {
     SCOPED_TRACE(digest);
     EXPECT_TRUE(IsError(client_.Get(BlobPath(repo_, digest)), 400, "DIGEST_INVALID"));

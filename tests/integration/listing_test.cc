@@ -45,7 +45,9 @@ class ListingTest : public KeepdTest {
       json items = r.Json().value(key, json::array());
       pages.push_back({items.is_array() ? items.get<Names>() : Names{}, r.Header("Link")});
       target = NextTarget(pages.back().link);
-      if (!pages.back().link.empty()) EXPECT_FALSE(target.empty()) << pages.back().link;
+      if (!pages.back().link.empty()) {
+        EXPECT_FALSE(target.empty()) << "not a next link: " << pages.back().link;
+      }
     }
     return pages;
   }

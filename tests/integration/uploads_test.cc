@@ -228,10 +228,7 @@ TEST_P(UploadRestartTest, ChunkedUploadResumesAfterRestart) {
 INSTANTIATE_TEST_SUITE_P(StopModes, UploadRestartTest,
                          ::testing::Values(KeepdProcess::Stop::kGraceful,
                                            KeepdProcess::Stop::kCrash),
-                         [](const auto& info) {
-                           return info.param == KeepdProcess::Stop::kGraceful ? "Graceful"
-                                                                              : "Crash";
-                         });
+                         ::testing::PrintToStringParamName());
 
 }  // namespace
 }  // namespace keep::testkit

@@ -145,13 +145,18 @@ std::optional<Response> HttpsClient::ReadResponse(bool head) {
 
 std::optional<Response> HttpsClient::TrySend(const Request& request) {
   if (!TryConnect()) return std::nullopt;
+  bool sent = true;
   try {
     WriteRequest(request);
   } catch (const std::exception& e) {
     // A server may answer early (413, 401) and stop reading: its answer may still be there.
     last_error_ = e.what();
+    sent = false;
   }
-  return ReadResponse(request.method == http::verb::head);
+  auto response = ReadResponse(request.method == http::verb::head);
+  // A request not wholly sent leaves the connection out of step: never reuse it.
+  if (!sent) Disconnect();
+  return response;
 }
 
 Response HttpsClient::Send(const Request& request) {

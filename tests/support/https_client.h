@@ -31,7 +31,12 @@ namespace http = boost::beast::http;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  http::verb method = http::verb::get;
+  Request(http::verb method, std::string target, Headers headers = {}, std::string body = {},
+          bool chunked = false)
+      : method(method), target(std::move(target)), headers(std::move(headers)),
+        body(std::move(body)), chunked(chunked) {}
+
+  http::verb method;
   std::string target;
   Headers headers;
   std::string body;

@@ -33,16 +33,15 @@ constexpr auto kStopDeadline = 10s;
 constexpr int kLaunchAttempts = 5;
 
 std::uint16_t FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  ::close(fd);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  bool found = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+               ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!found) throw std::runtime_error("cannot find a free loopback port");
   return ntohs(addr.sin_port);
 }
 
@@ -70,6 +69,12 @@ std::vector<std::string> ChildEnvironment() {
   return env;
 }
 
+// The keepd built with the tests, unless KEEP_TEST_KEEPD names another binary.
+std::string KeepdBinary() {
+  const char* other = std::getenv("KEEP_TEST_KEEPD");
+  return other && *other ? other : KEEPD_PATH;
+}
+
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (auto& s : strings) out.push_back(s.data());
@@ -93,10 +98,15 @@ pid_t Spawn(std::vector<std::string> argv, const fs::path& out, const fs::path& 
   return pid;
 }
 
-// True once the child is gone (and reaped).
-bool Exited(pid_t pid) {
-  int status = 0;
-  return ::waitpid(pid, &status, WNOHANG) == pid;
+// True once the child is gone (and reaped); its wait status in *status.
+bool Exited(pid_t pid, int* status = nullptr) {
+  int ignored = 0;
+  return ::waitpid(pid, status ? status : &ignored, WNOHANG) == pid;
+}
+
+std::string Describe(int status) {
+  if (WIFSIGNALED(status)) return std::string("killed by ") + ::strsignal(WTERMSIG(status));
+  return "exit status " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace
@@ -132,7 +142,7 @@ void KeepdProcess::WriteConfig() const {
 
 bool KeepdProcess::Launch() {
   WriteConfig();
-  std::vector<std::string> argv = {KEEPD_PATH, "--config", (dir_ / "config.json").string()};
+  std::vector<std::string> argv = {KeepdBinary(), "--config", (dir_ / "config.json").string()};
   if (::geteuid() == 0) argv.push_back("--allow-root");
   pid_ = Spawn(argv, dir_ / "stdout.log", dir_ / "stderr.log");
   auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
@@ -151,6 +161,11 @@ bool KeepdProcess::Launch() {
 
 void KeepdProcess::Terminate(Stop how) {
   if (pid_ <= 0) return;
+  if (int status = 0; Exited(pid_, &status)) {
+    ADD_FAILURE() << "keepd died during the test: " << Describe(status);
+    pid_ = -1;
+    return;
+  }
   ::kill(pid_, how == Stop::kGraceful ? SIGTERM : SIGKILL);
   auto deadline = std::chrono::steady_clock::now() + kStopDeadline;
   while (!Exited(pid_)) {
@@ -170,9 +185,11 @@ void KeepdProcess::Restart(Stop how) {
   if (!Launch()) throw std::runtime_error("keepd did not restart:\n" + Messages());
 }
 
-bool KeepdProcess::running() {
-  if (pid_ > 0 && Exited(pid_)) pid_ = -1;
-  return pid_ > 0;
+bool KeepdProcess::running() const {
+  // WNOWAIT leaves a dead child to be reaped (and reported) by Terminate.
+  siginfo_t info{};
+  return pid_ > 0 && ::waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == 0;
 }
 
 HttpsClient KeepdProcess::AdminClient() const {

@@ -6,6 +6,8 @@
 // constructor returns once the port completes a TLS handshake; the destructor
 // stops the server and removes the directory, unless the test failed: then
 // it keeps the directory and prints the server's messages.
+//
+// KEEP_TEST_KEEPD=/path/to/keepd runs the tests against another binary.
 #pragma once
 
 #include "tests/support/https_client.h"
@@ -15,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -35,7 +38,7 @@ class KeepdProcess {
 
   // Stops and starts again on the same port and data directory.
   void Restart(Stop how = Stop::kGraceful);
-  bool running();
+  bool running() const;
 
   std::uint16_t port() const { return port_; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
@@ -60,5 +63,9 @@ class KeepdProcess {
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };
+
+inline void PrintTo(KeepdProcess::Stop how, std::ostream* os) {
+  *os << (how == KeepdProcess::Stop::kGraceful ? "Graceful" : "Crash");
+}
 
 }  // namespace keep::testkit

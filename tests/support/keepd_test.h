@@ -12,6 +12,10 @@ namespace keep::testkit {
 
 class KeepdTest : public ::testing::Test {
  protected:
+  KeepdTest() = default;
+  // `config` is merged over the generated config file, e.g. {"timeouts": {...}}.
+  explicit KeepdTest(nlohmann::json config) : keepd_(std::move(config)) {}
+
   // The client's connection belongs to the old process: drop it too.
   void RestartKeepd(KeepdProcess::Stop how = KeepdProcess::Stop::kGraceful) {
     keepd_.Restart(how);

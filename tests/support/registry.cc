@@ -107,6 +107,7 @@ Manifest PushImage(HttpsClient& client, std::string_view repo, std::string_view 
 
 std::vector<std::string> TagsOf(HttpsClient& client, std::string_view repo) {
   Response r = client.Get(TagsPath(repo));
+  EXPECT_EQ(r.status, 200) << "listing the tags of " << repo << ": " << r.body;
   json tags = r.Json().value("tags", json::array());
   if (r.status != 200 || !tags.is_array()) return {};
   return tags.get<std::vector<std::string>>();

@@ -78,7 +78,7 @@ Manifest PushManifest(HttpsClient& client, std::string_view repo, std::string_vi
 Manifest PushImage(HttpsClient& client, std::string_view repo, std::string_view tag,
                    const ImageSpec& spec = {});
 
-// GET tags/list; an empty list when it is not 200.
+// GET tags/list (expects 200); an empty list when it fails.
 std::vector<std::string> TagsOf(HttpsClient& client, std::string_view repo);
 
 // Status `status` with an OCI error body whose first error has `code`; the

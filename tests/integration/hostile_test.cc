@@ -1,0 +1,156 @@
+// Hostile and broken clients: oversized headers, garbage, bodies cut short,
+// and clients that stall. The server must refuse them, store nothing, and
+// keep serving everyone else.
+#include "tests/support/keepd_test.h"
+
+#include <chrono>
+#include <thread>
+
+namespace keep::testkit {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class HostileTest : public KeepdTest {
+ protected:
+  using KeepdTest::KeepdTest;
+
+  // keepd is alive and a new client gets through.
+  ::testing::AssertionResult StillServing() {
+    if (!keepd_.running()) return ::testing::AssertionFailure() << "keepd exited";
+    HttpsClient fresh = keepd_.AdminClient();
+    auto r = fresh.TrySend({http::verb::get, "/v2/"});
+    if (!r || r->status != 200) {
+      return ::testing::AssertionFailure() << "a new client is not served: " << fresh.last_error();
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  // Waits until keepd has logged `method path`, i.e. finished with it.
+  void AwaitLogged(std::string_view method, std::string_view path) {
+    auto deadline = Clock::now() + 10s;
+    while (Clock::now() < deadline) {
+      for (const auto& line : keepd_.RequestLog()) {
+        if (line.value("method", "") == method && line.value("path", "") == path) return;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    ADD_FAILURE() << "keepd never logged " << method << " " << path;
+  }
+
+  // Sends the head of a `method target` announcing `blob` but only half of it, then dies.
+  void SendHalfAndDisconnect(http::verb method, const std::string& target, const std::string& blob) {
+    HttpsClient dying = keepd_.AdminClient();
+    dying.Write({method, target, {{"Content-Length", std::to_string(blob.size())}},
+                 blob.substr(0, blob.size() / 2)});
+    dying.Disconnect();
+  }
+
+  const std::string repo_ = "library/hostile";
+  const std::string blob_ = std::string(300 * 1024, 'b') + "end";
+};
+
+TEST_F(HostileTest, OversizedHeaderIsRefused) {
+  auto r = client_.TrySend({http::verb::get, "/v2/", {{"X-Padding", std::string(20 * 1024, 'p')}}});
+  if (r) {
+    EXPECT_EQ(r->status, 431) << r->body;
+  }
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileTest, ManyOversizedHeadersAreRefused) {
+  Headers many;
+  for (int i = 0; i < 400; ++i) many.emplace_back("X-H" + std::to_string(i), std::string(50, 'v'));
+  auto r = client_.TrySend({http::verb::get, "/v2/", many});
+  if (r) {
+    EXPECT_EQ(r->status, 431) << r->body;
+  }
+  EXPECT_TRUE(StillServing());
+}
+
+// A server that refuses a body without reading it must close the connection;
+// answering keep-alive promises that the next request on it will be read.
+TEST_F(HostileTest, RefusedOversizedBodyKeepsTheConnectionInStep) {
+  Manifest m = PrepareImage(client_, repo_);
+  m.bytes.append(5 * 1024 * 1024, ' ');  // trailing whitespace: still the same JSON
+  int connections = client_.connections_opened();
+  Response r = PutManifest(client_, repo_, "v1", m);
+  EXPECT_TRUE(IsError(r, 413, "SIZE_INVALID"));
+  if (r.keep_alive) {
+    auto next = client_.TrySend({http::verb::get, "/v2/"});
+    EXPECT_TRUE(next && next->status == 200)
+        << "the request after the 413 was not served: "
+        << (next ? std::to_string(next->status) + " " + next->body : client_.last_error());
+    EXPECT_EQ(client_.connections_opened(), connections)
+        << "keepd answered keep-alive but stopped reading the connection";
+  }
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileTest, GarbageInsteadOfARequest) {
+  client_.WriteRaw("\x16\x03\x01 this is not HTTP at all\r\n\r\n");
+  auto r = client_.ReadResponse();
+  if (r) {
+    EXPECT_EQ(r->status, 400) << r->body;
+  }
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileTest, MonolithicUploadCutShortIsNotStored) {
+  std::string target = UploadsPath(repo_) + "?digest=" + DigestOf(blob_);
+  SendHalfAndDisconnect(http::verb::post, target, blob_);
+  AwaitLogged("POST", UploadsPath(repo_));
+  EXPECT_TRUE(IsError(client_.Get(BlobPath(repo_, DigestOf(blob_))), 404, "BLOB_UNKNOWN"));
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileTest, FinishingPutCutShortIsNotStored) {
+  std::string location = StartUpload(client_, repo_);
+  SendHalfAndDisconnect(http::verb::put, location + "?digest=" + DigestOf(blob_), blob_);
+  AwaitLogged("PUT", location);
+  EXPECT_TRUE(IsError(client_.Get(BlobPath(repo_, DigestOf(blob_))), 404, "BLOB_UNKNOWN"));
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileTest, ManifestCutShortIsNotStored) {
+  Manifest m = PrepareImage(client_, repo_);
+  SendHalfAndDisconnect(http::verb::put, ManifestPath(repo_, "v1"), m.bytes);
+  AwaitLogged("PUT", ManifestPath(repo_, "v1"));
+  EXPECT_TRUE(IsError(client_.Get(ManifestPath(repo_, "v1")), 404, "MANIFEST_UNKNOWN"));
+  EXPECT_TRUE(StillServing());
+}
+
+// With one-second deadlines, a client that stalls is dropped in about that time.
+class StallingClientTest : public HostileTest {
+ protected:
+  StallingClientTest() : HostileTest({{"timeouts", {{"header_seconds", 1}, {"body_seconds", 1}}}}) {}
+
+  // The server ends the exchange (an answer or a close) well before our own 30 s deadline.
+  void ExpectDroppedQuickly(HttpsClient& client) {
+    auto start = Clock::now();
+    auto r = client.ReadResponse();
+    EXPECT_LT(Clock::now() - start, 5s) << "the stalled connection was kept open";
+    if (r) {
+      EXPECT_FALSE(r->keep_alive) << "answered " << r->status << " but kept the connection";
+    }
+  }
+};
+
+TEST_F(StallingClientTest, HalfAHeaderIsDropped) {
+  client_.WriteRaw("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  ExpectDroppedQuickly(client_);
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(StallingClientTest, StalledBodyIsDroppedAndNotStored) {
+  std::string target = UploadsPath(repo_) + "?digest=" + DigestOf(blob_);
+  client_.Write({http::verb::post, target, {{"Content-Length", std::to_string(blob_.size())}},
+                 blob_.substr(0, 1000)});
+  ExpectDroppedQuickly(client_);
+  EXPECT_TRUE(IsError(client_.Get(BlobPath(repo_, DigestOf(blob_))), 404, "BLOB_UNKNOWN"));
+  EXPECT_TRUE(StillServing());
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -1,5 +1,7 @@
 #include "auth/auth.h"
 
+#include "core/names.h"
+
 #include <sodium.h>
 
 #include <mutex>
@@ -74,8 +76,9 @@ Result<std::optional<std::string>> EnsureFirstAdmin(Metadata& metadata) {
   return std::optional<std::string>(password);
 }
 
-Authenticator::Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl)
-    : metadata_(metadata), ttl_(cache_ttl) {
+Authenticator::Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl,
+                             const TokenIssuer& tokens, std::string service)
+    : metadata_(metadata), ttl_(cache_ttl), tokens_(tokens), service_(std::move(service)) {
   randombytes_buf(key_, sizeof key_);
 }
 
@@ -100,13 +103,33 @@ std::optional<Result<Identity>> Authenticator::FromCache(const std::string& key,
   auto user = metadata_.GetUser(cached->user);
   if (!user) return Result<Identity>(user.error());
   if (*user && !(*user)->disabled && (*user)->password_hash == cached->password_hash) {
-    return Result<Identity>(Identity{(*user)->name, (*user)->admin});
+    return Result<Identity>(Identity{(*user)->name, (*user)->admin, std::nullopt});
   }
   return std::nullopt;
 }
 
+Result<Identity> Authenticator::FromToken(std::string_view token) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto claims = tokens_.Verify(token, service_, now);
+  if (!claims) return claims.error();
+  Identity who;
+  who.grants = std::move(claims->access);
+  if (!claims->subject.empty()) {
+    // A disabled or deleted user's tokens stop working at once.
+    auto user = metadata_.GetUser(claims->subject);
+    if (!user) return user.error();
+    if (!*user || (*user)->disabled) return Unauthorized();
+    who.user = (*user)->name;
+    who.admin = (*user)->admin;
+  }
+  return who;
+}
+
 std::optional<Result<Identity>> Authenticator::AuthenticateCached(std::string_view authorization) {
   if (authorization.empty()) return Result<Identity>(Identity{});
+  if (StartsWithNoCase(authorization, "bearer ")) return FromToken(authorization.substr(7));
   if (!StartsWithNoCase(authorization, "basic ")) return Result<Identity>(Unauthorized());
   return FromCache(CacheKey(authorization), std::chrono::steady_clock::now());
 }
@@ -140,13 +163,68 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();
     cache_.insert_or_assign(key, Entry{(*user)->name, (*user)->password_hash, now + ttl_});
   }
-  return Identity{(*user)->name, (*user)->admin};
+  return Identity{(*user)->name, (*user)->admin, std::nullopt};
+}
+
+std::optional<Grant> NeededGrant(const Access& access) {
+  switch (access.action) {
+    case Action::kNone:
+    case Action::kLogin: return std::nullopt;
+    case Action::kPull: return Grant{"repository", access.repo, {"pull"}};
+    case Action::kPush: return Grant{"repository", access.repo, {"push"}};
+    case Action::kDelete: return Grant{"repository", access.repo, {"delete"}};
+    case Action::kCatalog: return Grant{"registry", "catalog", {"*"}};
+  }
+  return std::nullopt;
+}
+
+std::string ChallengeScope(const Access& access) {
+  auto need = NeededGrant(access);
+  if (!need) return {};
+  if (access.action == Action::kPush) need->actions = {"pull", "push"};
+  return ScopeString(*need);
+}
+
+std::vector<std::string> PermittedActions(const Identity& who, const Grant& requested) {
+  std::vector<std::string> out;
+  if (who.anonymous()) return out;  // no namespace allows anonymous pull yet
+  for (const auto& a : requested.actions) {
+    bool ok = false;
+    if (requested.type == "repository") {
+      ok = ValidateRepoName(requested.name).has_value() &&
+           (a == "pull" || a == "push" || a == "delete" || a == "*");
+    } else if (requested.type == "registry" && requested.name == "catalog") {
+      ok = who.admin && a == "*";  // the catalog names every repository: admins only
+    }
+    if (ok) out.push_back(a);
+  }
+  return out;
 }
 
 Result<void> Authorize(const Identity& who, const Access& access) {
   if (access.action == Action::kNone) return {};
-  if (who.anonymous()) return Unauthorized();
-  return {};
+  bool authenticated = !who.anonymous() || who.grants.has_value();
+  if (!authenticated) return Unauthorized();
+  if (access.action == Action::kLogin) return {};
+  Grant need = *NeededGrant(access);
+  const std::string& action = need.actions.front();
+  if (who.grants) {
+    for (const auto& g : *who.grants) {
+      if (g.type == need.type && g.name == need.name && g.Allows(action)) return {};
+    }
+  }
+  auto permitted = PermittedActions(who, need);
+  bool may = !permitted.empty();
+  if (may && !who.grants) return {};  // Basic auth: checked directly
+  if (may || who.anonymous()) {
+    // The token does not cover it but a new one may: the client asks again.
+    return Fail(ErrorCode::kUnauthorized,
+                "authentication required to " + action + " " +
+                    (need.type == "repository" ? need.name : std::string("the catalog")));
+  }
+  return Fail(ErrorCode::kDenied, "user " + who.user + " may not " + action + " " +
+                                      (need.type == "repository" ? "repository " + need.name
+                                                                 : std::string("the catalog")));
 }
 
 }  // namespace keep

@@ -13,6 +13,7 @@
 // Thread-safe: Authenticator may be shared by all threads.
 #pragma once
 
+#include "auth/token.h"
 #include "core/error.h"
 #include "storage/metadata.h"
 
@@ -30,6 +31,8 @@ namespace keep {
 struct Identity {
   std::string user;  // empty: anonymous
   bool admin = false;
+  // Set when the caller presented a bearer token: exactly what it grants.
+  std::optional<std::vector<Grant>> grants;
   bool anonymous() const { return user.empty(); }
 };
 
@@ -40,6 +43,16 @@ struct Access {
   Action action = Action::kNone;
   std::string repo;  // empty for registry-wide access
 };
+
+// The grant an access needs ("repository:<repo>:pull", "registry:catalog:*"),
+// or nullopt for kNone and kLogin.
+std::optional<Grant> NeededGrant(const Access& access);
+// The scope a client should ask the token service for, to make this access
+// ("repository:<repo>:pull,push" for a push, as clients expect); empty for none.
+std::string ChallengeScope(const Access& access);
+// Of the actions `requested` names, those `who` may do. This is the one place
+// that decides permissions; namespace roles will refine it.
+std::vector<std::string> PermittedActions(const Identity& who, const Grant& requested);
 
 // Argon2id (libsodium's encoded form, with its salt and parameters).
 [[nodiscard]] Result<std::string> HashPassword(std::string_view password);
@@ -53,10 +66,13 @@ std::string GeneratePassword(std::size_t length = 24);
 
 class Authenticator {
  public:
-  Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl);
+  // Bearer tokens are checked with `tokens` for audience `service`.
+  Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl, const TokenIssuer& tokens,
+                std::string service);
 
-  // `authorization` is the Authorization header's value, or empty.
-  // kUnauthorized when missing or wrong (the message never says which part).
+  // `authorization` is the Authorization header's value (Basic or Bearer),
+  // or empty. kUnauthorized when missing or wrong (the message never says
+  // which part of a password was wrong).
   [[nodiscard]] Result<Identity> Authenticate(std::string_view authorization);
   // The answer when it needs no password check (no or malformed credentials,
   // or a cache hit); nullopt when Authenticate must verify the secret.
@@ -72,8 +88,12 @@ class Authenticator {
   std::optional<Result<Identity>> FromCache(const std::string& key,
                                             std::chrono::steady_clock::time_point now);
 
+  Result<Identity> FromToken(std::string_view token);
+
   Metadata& metadata_;
   std::chrono::seconds ttl_;
+  const TokenIssuer& tokens_;
+  std::string service_;
   unsigned char key_[32];
   static constexpr std::size_t kStripes = 16;
   std::mutex stripes_[kStripes];  // serialise verification of one credential
@@ -81,8 +101,9 @@ class Authenticator {
   std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
 };
 
-// Everything an authenticated identity may do before namespace roles exist:
-// any signed-in user may pull and push; anonymous callers may do nothing.
+// May `who` make this access? A token's grants must cover it; a Basic-auth
+// caller is checked against PermittedActions. kUnauthorized asks the client
+// to (re)authenticate; kDenied says the identity may not.
 [[nodiscard]] Result<void> Authorize(const Identity& who, const Access& access);
 
 }  // namespace keep

@@ -70,6 +70,9 @@ const Setter kSetters[] = {
     KEEP_INT("uploads.ttl_hours", upload_ttl_hours, 1, 24 * 365),
     KEEP_STR("auth.realm", realm),
     KEEP_INT("auth.credential_cache_seconds", credential_cache_seconds, 0, 3600),
+    KEEP_STR("auth.service", service),
+    KEEP_STR("auth.token_realm", token_realm),
+    KEEP_INT("auth.token_seconds", token_seconds, 30, 86400),
 };
 
 #undef KEEP_STR
@@ -183,8 +186,15 @@ Result<void> Validate(const Config& c) {
     return Bad("tls.cert", "and \"tls.key\" must be given together (or neither, for a "
                            "self-signed certificate)");
   }
-  if (c.realm.empty() || c.realm.find('"') != std::string::npos) {
-    return Bad("auth.realm", "must be non-empty and contain no '\"'");
+  for (auto [key, value] : {std::pair{"auth.realm", &c.realm}, std::pair{"auth.service", &c.service},
+                             std::pair{"auth.token_realm", &c.token_realm}}) {
+    if ((value->empty() && value != &c.token_realm) ||
+        value->find_first_of("\"\\\r\n") != std::string::npos) {
+      return Bad(key, "must be non-empty and contain no quote, backslash or line break");
+    }
+  }
+  if (!c.token_realm.empty() && c.token_realm.rfind("https://", 0) != 0) {
+    return Bad("auth.token_realm", "must be an https:// URL");
   }
   return {};
 }

@@ -32,8 +32,11 @@ struct Config {
   int body_timeout_seconds = 60;    // between two pieces of a request body
   int upload_ttl_hours = 24;        // an unfinished upload session is kept this long
 
-  std::string realm = "Keep";          // the Basic auth realm
+  std::string realm = "Keep";          // the Basic auth realm (of /token)
   int credential_cache_seconds = 60;   // verified Basic credentials are trusted this long
+  std::string service = "keep";        // the token service name (token audience)
+  std::string token_realm;             // the token endpoint URL; empty: https://<Host>/token
+  int token_seconds = 300;             // lifetime of an issued token
 };
 
 // Reads a JSON file; the defaults stand for keys it does not name.

@@ -47,9 +47,13 @@ Result<Digest> Digest::Parse(std::string_view text) {
                 "digest algorithm must be sha256 or sha512");
   }
   if (hex.size() != want || !IsLowerHex(hex)) {
-    return Fail(ErrorCode::kDigestInvalid,
-                std::string(alg) + " digest must be " + std::to_string(want) +
-                    " lower-case hex characters");
+    std::string shown(text.substr(0, 140));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') c = '?';
+    }
+    return Fail(ErrorCode::kDigestInvalid, "\"" + shown + "\" is not a valid digest: " +
+                                               std::string(alg) + " needs " + std::to_string(want) +
+                                               " lower-case hex characters");
   }
   return Digest(a, std::string(hex));
 }

@@ -30,16 +30,15 @@ http::status StatusOf(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
-Reply ErrorReply(const Error& error, std::string_view realm) {
+Reply ErrorReply(const Error& error, std::string_view challenge) {
   nlohmann::json j = {
       {"errors",
        {{{"code", ErrorCodeName(error.code)},
          {"message", error.message},
          {"detail", nlohmann::json::object()}}}}};
   Reply r = Reply::Json(StatusOf(error.code), j.dump());
-  if (error.code == ErrorCode::kUnauthorized) {
-    r.headers.set(http::field::www_authenticate,
-                  "Basic realm=\"" + std::string(realm) + "\", charset=\"UTF-8\"");
+  if (error.code == ErrorCode::kUnauthorized && !challenge.empty()) {
+    r.headers.set(http::field::www_authenticate, challenge);
   }
   return r;
 }

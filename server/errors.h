@@ -9,7 +9,7 @@ namespace keep::server {
 http::status StatusOf(ErrorCode code);
 
 // {"errors":[{"code":..., "message":..., "detail":{}}]} with the status, and
-// the Basic challenge on 401.
-Reply ErrorReply(const Error& error, std::string_view realm);
+// on 401 the given challenge as WWW-Authenticate.
+Reply ErrorReply(const Error& error, std::string_view challenge = {});
 
 }  // namespace keep::server

@@ -36,7 +36,7 @@ Exchange::Exchange(Stream& stream, beast::flat_buffer& buffer,
       req_(parser.get().base()), path_(std::move(path)) {
   std::string_view target = req_.target();
   auto q = target.find('?');
-  if (q != std::string_view::npos) query_ = std::string(target.substr(q + 1));
+  if (q != std::string_view::npos) query_params_ = ParseForm(target.substr(q + 1), false);
   if (!has_body()) body_consumed_ = true;
 }
 
@@ -55,14 +55,40 @@ std::string Exchange::header_list(http::field f) const {
   return joined;
 }
 
-std::optional<std::string> Exchange::query(std::string_view key) const {
-  if (query_.empty()) return std::nullopt;
-  auto params = boost::urls::parse_query(query_);
-  if (!params) return std::nullopt;
+std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view text,
+                                                           bool plus_is_space) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (text.empty()) return out;
+  // Boost.URL 1.81 reads past the end of a view that is not the end of its
+  // buffer when decoding the last value: parse a copy of its own.
+  std::string owned(text);
+  auto params = boost::urls::parse_query(owned);
+  if (!params) return out;
+  boost::urls::encoding_opts opts(plus_is_space);
   for (auto p : *params) {
-    if (p.key.decode() == key) return p.has_value ? p.value.decode() : std::string();
+    out.emplace_back(p.key.decode(opts), p.has_value ? p.value.decode(opts) : std::string());
+  }
+  return out;
+}
+
+std::optional<std::string> Exchange::query(std::string_view key) const {
+  for (const auto& [k, v] : query_params_) {
+    if (k == key) return v;
   }
   return std::nullopt;
+}
+
+std::vector<std::string> Exchange::query_all(std::string_view key) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : query_params_) {
+    if (k == key) out.push_back(v);
+  }
+  return out;
+}
+
+Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization) {
+  if (auto quick = svc.authenticator.AuthenticateCached(authorization)) co_return std::move(*quick);
+  co_return co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization); });
 }
 
 bool Exchange::has_body() const {

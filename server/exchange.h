@@ -43,6 +43,7 @@ struct Services {
   BlobDriver& blobs;
   Metadata& metadata;
   Authenticator& authenticator;
+  const TokenIssuer& tokens;
   // Threads for work that blocks: fsync, durable commits, password hashing.
   asio::thread_pool& blocking;
 };
@@ -63,6 +64,16 @@ Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
       asio::use_awaitable);
   co_return std::move(*result);
 }
+
+// Parses a query string or an x-www-form-urlencoded body, percent-decoding.
+// '+' means a space in a form body; in a query it stays '+' (RFC 3986), so
+// that ?artifactType=application/spdx+json works as people type it.
+std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view text,
+                                                           bool plus_is_space);
+
+// Who sent this Authorization header (Basic or Bearer; empty: anonymous).
+// Cached credentials answer at once; an Argon2id check runs on the blocking pool.
+Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization);
 
 struct Reply {
   http::status status = http::status::ok;
@@ -98,6 +109,8 @@ class Exchange {
   const std::string& path() const { return path_; }
   // Query parameters, percent-decoded. Empty when the target has none.
   std::optional<std::string> query(std::string_view key) const;
+  // Every value of a repeated query parameter, in order.
+  std::vector<std::string> query_all(std::string_view key) const;
   const Services& services() const { return services_; }
   RouteParams params;
   Identity who;
@@ -125,7 +138,7 @@ class Exchange {
   const Services& services_;
   http::request_header<> req_;
   std::string path_;
-  std::string query_;
+  std::vector<std::pair<std::string, std::string>> query_params_;
   bool body_consumed_ = false;
   bool broken_ = false;
   std::uint64_t bytes_in_ = 0;

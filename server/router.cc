@@ -28,6 +28,9 @@ const std::array kRoutes = {
     Route{V::put, Area::kUpload, Action::kPush, FinishUpload},
     Route{V::delete_, Area::kUpload, Action::kPush, CancelUpload},
     Route{V::get, Area::kReferrers, Action::kPull, Referrers},
+    // The token service authenticates by itself: anonymous callers get anonymous grants.
+    Route{V::get, Area::kToken, Action::kNone, GetToken},
+    Route{V::post, Area::kToken, Action::kNone, PostToken},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -74,7 +77,9 @@ std::optional<Located> Locate(const std::vector<std::string_view>& s) {
 Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   Match m;
   std::optional<Area> area;
-  if (path == "/v2/" || path == "/v2") {
+  if (path == "/token") {
+    area = Area::kToken;
+  } else if (path == "/v2/" || path == "/v2") {
     area = Area::kBase;
   } else if (path == "/v2/_catalog") {
     area = Area::kCatalog;

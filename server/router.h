@@ -11,7 +11,7 @@
 
 namespace keep::server {
 
-enum class Area { kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers };
+enum class Area { kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers, kToken };
 
 struct Route {
   http::verb verb;

@@ -195,9 +195,12 @@ int Main(int argc, char** argv) {
   ssl::context tls{ssl::context::tls_server};
   if (auto r = ConfigureTls(tls, cert, key); !r) return Fatal(r.error().message);
 
-  Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds));
+  auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");
+  if (!tokens) return Fatal(tokens.error().message);
+  Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds),
+                              *tokens, config.service);
   asio::thread_pool blocking(4);
-  Services services{config, **blobs, **metadata, authenticator, blocking};
+  Services services{config, **blobs, **metadata, authenticator, *tokens, blocking};
 
   auto listen = ParseListen(config.listen);
   int threads = config.threads > 0 ? config.threads

@@ -114,6 +114,30 @@ void LogRequest(const http::request_header<>& req, std::string_view path, int st
   std::fflush(stdout);
 }
 
+// A host name as clients sent it, when it is plainly one (letters, digits,
+// '.', '-', ':' and IPv6 brackets); anything else is not echoed back.
+std::string_view SafeHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return "localhost";
+  for (char c : host) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' &&
+        c != '[' && c != ']') {
+      return "localhost";
+    }
+  }
+  return host;
+}
+
+// The Bearer challenge of the Docker token flow for this access.
+std::string Challenge(const Config& cfg, std::string_view host, const Access& access,
+                      bool insufficient_scope) {
+  std::string realm =
+      cfg.token_realm.empty() ? "https://" + std::string(SafeHost(host)) + "/token" : cfg.token_realm;
+  std::string c = "Bearer realm=\"" + realm + "\",service=\"" + cfg.service + "\"";
+  if (std::string scope = ChallengeScope(access); !scope.empty()) c += ",scope=\"" + scope + "\"";
+  if (insufficient_scope) c += ",error=\"insufficient_scope\"";
+  return c;
+}
+
 }  // namespace
 
 Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
@@ -165,34 +189,33 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     Exchange ex(stream, buffer, parser, svc, path);
     auto match = target ? MatchRoute(verb, path)
                         : Result<Match>(Fail(ErrorCode::kNotFound, "malformed request target"));
+    std::string challenge;  // WWW-Authenticate, when the caller must (re)authenticate
     if (!match) {
-      reply = ErrorReply(match.error(), cfg.realm);
+      reply = ErrorReply(match.error());
     } else {
       ex.params = std::move(match->params);
-      auto authorization = ex.header(http::field::authorization);
-      // A cache hit answers at once; a full Argon2id check runs off the I/O threads.
-      auto quick = svc.authenticator.AuthenticateCached(authorization);
-      // (No co_await inside ?: — GCC 12 miscompiles temporaries there.)
+      Access access{match->route->action, ex.params.name};
+      // Open routes (the token service) authenticate for themselves.
       Result<Identity> who = Identity{};
-      if (quick) {
-        who = std::move(*quick);
-      } else {
-        who = co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization); });
+      if (access.action != Action::kNone) {
+        who = co_await Authenticate(svc, ex.header(http::field::authorization));
       }
-      auto allowed = who ? Authorize(*who, Access{match->route->action, ex.params.name})
-                         : Result<void>(who.error());
+      auto allowed = who ? Authorize(*who, access) : Result<void>(who.error());
       if (!allowed) {
-        reply = ErrorReply(allowed.error(), cfg.realm);
+        bool had_token = who && who->grants.has_value();
+        challenge = Challenge(cfg, ex.header(http::field::host), access, had_token);
+      }
+      if (!allowed) {
+        reply = ErrorReply(allowed.error(), challenge);
       } else {
         ex.who = std::move(*who);
         try {
           auto r = co_await match->route->handler(ex);
-          reply = r ? std::move(*r) : ErrorReply(r.error(), cfg.realm);
+          reply = r ? std::move(*r) : ErrorReply(r.error());
         } catch (const std::exception& e) {
           std::fprintf(stderr, "keepd: handler for %s %s failed: %s\n",
                        std::string(ex.request().method_string()).c_str(), path.c_str(), e.what());
-          reply = ErrorReply(Fail(ErrorCode::kInternal, "internal error; see the registry's log"),
-                             cfg.realm);
+          reply = ErrorReply(Fail(ErrorCode::kInternal, "internal error; see the registry's log"));
         }
       }
     }

@@ -37,5 +37,8 @@ Awaitable<Result<Reply>> CancelUpload(Exchange& ex);
 Awaitable<Result<Reply>> ListTags(Exchange& ex);
 Awaitable<Result<Reply>> Catalog(Exchange& ex);
 Awaitable<Result<Reply>> Referrers(Exchange& ex);
+// token.cc
+Awaitable<Result<Reply>> GetToken(Exchange& ex);
+Awaitable<Result<Reply>> PostToken(Exchange& ex);
 
 }  // namespace keep::server::handlers

@@ -74,7 +74,7 @@ Result<void> CheckContentRange(Exchange& ex, std::uint64_t size) {
 
 // The error, with the session's current state so the client can resume.
 Reply RangeRefused(Exchange& ex, const Error& e, std::uint64_t size) {
-  Reply r = ErrorReply(e, ex.services().config.realm);
+  Reply r = ErrorReply(e);
   r.headers.set(http::field::location, UploadPath(ex.params.name, ex.params.reference));
   r.headers.set(http::field::range, RangeOf(size));
   r.headers.set("Docker-Upload-UUID", ex.params.reference);

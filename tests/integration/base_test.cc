@@ -6,12 +6,13 @@ namespace {
 
 using BaseTest = KeepdTest;
 
-TEST_F(BaseTest, AnonymousIsChallengedForBasicAuth) {
+TEST_F(BaseTest, AnonymousIsChallengedForAToken) {
   HttpsClient anonymous = keepd_.AnonymousClient();
   Response r = anonymous.Get("/v2/");
   EXPECT_TRUE(IsError(r, 401, "UNAUTHORIZED"));
-  EXPECT_EQ(r.Header("WWW-Authenticate").rfind("Basic realm=\"Keep\"", 0), 0u)
-      << r.Header("WWW-Authenticate");
+  EXPECT_EQ(r.Header("WWW-Authenticate"),
+            "Bearer realm=\"https://127.0.0.1:" + std::to_string(keepd_.port()) +
+                "/token\",service=\"keep\"");
 }
 
 TEST_F(BaseTest, WrongCredentialsAreChallenged) {
@@ -23,7 +24,7 @@ TEST_F(BaseTest, WrongCredentialsAreChallenged) {
     client.SetBasicAuth(user, password);
     Response r = client.Get("/v2/");
     EXPECT_TRUE(IsError(r, 401, "UNAUTHORIZED"));
-    EXPECT_EQ(r.Header("WWW-Authenticate").rfind("Basic realm=\"Keep\"", 0), 0u);
+    EXPECT_EQ(r.Header("WWW-Authenticate").rfind("Bearer realm=", 0), 0u);
   }
 }
 

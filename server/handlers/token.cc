@@ -1,0 +1,138 @@
+// The token service of the Docker token-auth flow: GET /token (Basic
+// credentials, `scope` parameters) and POST /token (the OAuth2 password
+// grant containerd tries first). A request for more than the caller may do
+// is answered with less, never refused.
+#include "server/handlers/handlers.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace keep::server::handlers {
+namespace {
+
+using nlohmann::json;
+
+std::string Rfc3339(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<void> CheckService(const Services& svc, const std::optional<std::string>& service) {
+  if (service && !service->empty() && *service != svc.config.service) {
+    return Fail(ErrorCode::kDenied, "this token service issues tokens for service \"" +
+                                        svc.config.service + "\", not \"" + *service + "\"");
+  }
+  return {};
+}
+
+// The grants of a new token: each requested scope narrowed to what `who` may do.
+TokenClaims Claims(const Services& svc, const Identity& who, const std::vector<Grant>& requested) {
+  TokenClaims c;
+  c.subject = who.user;
+  c.audience = svc.config.service;
+  c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  c.expires_at = c.issued_at + svc.config.token_seconds;
+  for (const auto& g : requested) {
+    c.access.push_back(Grant{g.type, g.name, PermittedActions(who, g)});
+  }
+  return c;
+}
+
+Reply Unauthorized(const Services& svc, const Error& e) {
+  return ErrorReply(e, "Basic realm=\"" + svc.config.realm + "\", charset=\"UTF-8\"");
+}
+
+std::string BasicHeader(std::string_view user, std::string_view password) {
+  std::string raw = std::string(user) + ":" + std::string(password);
+  std::string b64(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                    raw.size(), sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(raw.data(), raw.size());
+  b64.resize(std::strlen(b64.c_str()));
+  return "Basic " + b64;
+}
+
+}  // namespace
+
+Awaitable<Result<Reply>> GetToken(Exchange& ex) {
+  const auto& svc = ex.services();
+  KEEP_CO_TRY(CheckService(svc, ex.query("service")));
+  auto authorization = ex.header(http::field::authorization);
+  if (!authorization.empty() && !beast::iequals(authorization.substr(0, 6), "basic ")) {
+    co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized,
+                                     "the token service takes a user name and password"));
+  }
+  auto who = co_await Authenticate(svc, authorization);
+  if (!who) co_return Unauthorized(svc, who.error());
+  ex.who = *who;  // for the request log
+  std::vector<Grant> requested;
+  for (const auto& scope : ex.query_all("scope")) {
+    auto g = ParseScopes(scope);
+    if (!g) co_return g.error();
+    requested.insert(requested.end(), g->begin(), g->end());
+  }
+  TokenClaims claims = Claims(svc, *who, requested);
+  std::string token = svc.tokens.Issue(claims);
+  json body = {{"token", token},
+               {"access_token", token},
+               {"expires_in", svc.config.token_seconds},
+               {"issued_at", Rfc3339(claims.issued_at)}};
+  Reply r = Reply::Json(http::status::ok, body.dump());
+  r.headers.set(http::field::cache_control, "no-store");
+  co_return r;
+}
+
+Awaitable<Result<Reply>> PostToken(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto body = co_await ex.ReadBody(svc.config.max_body_bytes);
+  if (!body) co_return body.error();
+  std::map<std::string, std::string> f;
+  for (auto& [k, v] : ParseForm(*body, /*plus_is_space=*/true)) {
+    if (k == "scope" && f.count(k)) {
+      f[k] += " " + v;  // repeated scope fields add up, like space-separated ones
+    } else {
+      f[k] = std::move(v);
+    }
+  }
+  KEEP_CO_TRY(CheckService(svc, f.count("service") ? std::optional(f["service"]) : std::nullopt));
+  if (f["grant_type"] != "password") {
+    Reply r = Reply::Json(http::status::bad_request,
+                          json{{"error", "unsupported_grant_type"},
+                               {"error_description", "only the password grant is supported"}}
+                              .dump());
+    co_return r;
+  }
+  std::string header = BasicHeader(f["username"], f["password"]);
+  auto who = co_await Authenticate(svc, header);
+  sodium_memzero(header.data(), header.size());
+  if (!who || who->anonymous()) {
+    co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized, "wrong user name or password"));
+  }
+  ex.who = *who;
+  auto requested = ParseScopes(f["scope"]);
+  if (!requested) co_return requested.error();
+  TokenClaims claims = Claims(svc, *who, *requested);
+  std::string scope;
+  for (const auto& g : claims.access) scope += (scope.empty() ? "" : " ") + ScopeString(g);
+  json out = {{"access_token", svc.tokens.Issue(claims)},
+              {"token_type", "Bearer"},
+              {"expires_in", svc.config.token_seconds},
+              {"issued_at", Rfc3339(claims.issued_at)},
+              {"scope", scope}};
+  Reply r = Reply::Json(http::status::ok, out.dump());
+  r.headers.set(http::field::cache_control, "no-store");
+  co_return r;
+}
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,35 @@
+// The verified-credentials cache: a changed password takes effect on the
+// very next request. (What the cache saves is measured by bench/run.sh.)
+#include "auth/auth.h"
+#include "storage/metadata.h"
+#include "tests/support/keepd_test.h"
+
+namespace keep::testkit {
+namespace {
+
+using AuthCacheTest = KeepdTest;
+
+// Changes the admin's password in the metadata database keepd is serving from
+// (SQLite in WAL mode takes a second process), as an admin tool would.
+void SetAdminPassword(const KeepdProcess& keepd, const std::string& password) {
+  auto md = OpenSqliteMetadata((keepd.data_dir() / "metadata.db").string());
+  ASSERT_TRUE(md) << md.error().message;
+  auto hash = HashPassword(password);
+  ASSERT_TRUE(hash);
+  auto changed = (*md)->SetPasswordHash(kAdminUser, *hash);
+  ASSERT_TRUE(changed && *changed);
+}
+
+TEST_F(AuthCacheTest, ChangedPasswordDropsCachedCredentialsAtOnce) {
+  ASSERT_EQ(client_.Get("/v2/").status, 200);
+  ASSERT_EQ(client_.Get("/v2/").status, 200);  // now served from the cache
+  SetAdminPassword(keepd_, "a-new-password");
+
+  EXPECT_TRUE(IsError(client_.Get("/v2/"), 401, "UNAUTHORIZED"));
+  HttpsClient fresh = keepd_.AnonymousClient();
+  fresh.SetBasicAuth(kAdminUser, "a-new-password");
+  EXPECT_EQ(fresh.Get("/v2/").status, 200);
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -134,7 +134,8 @@ std::optional<Result<Identity>> Authenticator::AuthenticateCached(std::string_vi
   return FromCache(CacheKey(authorization), std::chrono::steady_clock::now());
 }
 
-Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
+Result<Identity> Authenticator::Authenticate(std::string_view authorization,
+                                             std::string_view remote) {
   if (authorization.empty()) return Identity{};
   if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();
   std::string key = CacheKey(authorization);
@@ -152,11 +153,20 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization) {
   if (colon == std::string::npos) return Unauthorized();
   std::string name = decoded->substr(0, colon);
   std::string_view password = std::string_view(*decoded).substr(colon + 1);
+  const std::string address_key = "address:" + std::string(remote), user_key = "user:" + name;
+  KEEP_TRY(throttle_.Check(address_key, now));
+  KEEP_TRY(throttle_.Check(user_key, now));
   auto user = metadata_.GetUser(name);
   if (!user) return user.error();
   bool ok = *user && !(*user)->disabled && VerifyPassword((*user)->password_hash, password);
   sodium_memzero(decoded->data(), decoded->size());
-  if (!ok) return Unauthorized();
+  if (!ok) {
+    throttle_.Failure(address_key, now);
+    throttle_.Failure(user_key, now);
+    return Unauthorized();
+  }
+  throttle_.Success(address_key);
+  throttle_.Success(user_key);
 
   if (ttl_.count() > 0) {
     std::unique_lock lock(mu_);

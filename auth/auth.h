@@ -13,6 +13,7 @@
 // Thread-safe: Authenticator may be shared by all threads.
 #pragma once
 
+#include "auth/throttle.h"
 #include "auth/token.h"
 #include "core/error.h"
 #include "storage/metadata.h"
@@ -71,9 +72,12 @@ class Authenticator {
                 std::string service);
 
   // `authorization` is the Authorization header's value (Basic or Bearer),
-  // or empty. kUnauthorized when missing or wrong (the message never says
-  // which part of a password was wrong).
-  [[nodiscard]] Result<Identity> Authenticate(std::string_view authorization);
+  // or empty; `remote` the client's address. kUnauthorized when missing or
+  // wrong (the message never says which part of a password was wrong);
+  // kTooManyRequests after repeated failures from that address or for that
+  // user, without checking the password.
+  [[nodiscard]] Result<Identity> Authenticate(std::string_view authorization,
+                                              std::string_view remote);
   // The answer when it needs no password check (no or malformed credentials,
   // or a cache hit); nullopt when Authenticate must verify the secret.
   [[nodiscard]] std::optional<Result<Identity>> AuthenticateCached(std::string_view authorization);
@@ -91,6 +95,7 @@ class Authenticator {
   Result<Identity> FromToken(std::string_view token);
 
   Metadata& metadata_;
+  LoginThrottle throttle_;
   std::chrono::seconds ttl_;
   const TokenIssuer& tokens_;
   std::string service_;

@@ -31,9 +31,9 @@ Reply Reply::Empty(http::status status) {
 
 Exchange::Exchange(Stream& stream, beast::flat_buffer& buffer,
                    http::request_parser<http::empty_body>& parser, const Services& services,
-                   std::string path)
+                   std::string path, std::string_view remote)
     : stream_(stream), buffer_(buffer), parser_(parser), services_(services),
-      req_(parser.get().base()), path_(std::move(path)) {
+      req_(parser.get().base()), path_(std::move(path)), remote_(remote) {
   std::string_view target = req_.target();
   auto q = target.find('?');
   if (q != std::string_view::npos) query_params_ = ParseForm(target.substr(q + 1), false);
@@ -86,9 +86,10 @@ std::vector<std::string> Exchange::query_all(std::string_view key) const {
   return out;
 }
 
-Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization) {
+Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization,
+                                         std::string_view remote) {
   if (auto quick = svc.authenticator.AuthenticateCached(authorization)) co_return std::move(*quick);
-  co_return co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization); });
+  co_return co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization, remote); });
 }
 
 bool Exchange::has_body() const {

@@ -73,7 +73,8 @@ std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view text
 
 // Who sent this Authorization header (Basic or Bearer; empty: anonymous).
 // Cached credentials answer at once; an Argon2id check runs on the blocking pool.
-Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization);
+Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization,
+                                         std::string_view remote);
 
 struct Reply {
   http::status status = http::status::ok;
@@ -98,7 +99,7 @@ class Exchange {
  public:
   Exchange(Stream& stream, beast::flat_buffer& buffer,
            http::request_parser<http::empty_body>& parser, const Services& services,
-           std::string path);
+           std::string path, std::string_view remote);
 
   const http::request_header<>& request() const { return req_; }
   // The first field named f, or empty.
@@ -107,6 +108,8 @@ class Exchange {
   // mean (clients send Accept once per media type).
   std::string header_list(http::field f) const;
   const std::string& path() const { return path_; }
+  // The client's address.
+  std::string_view remote() const { return remote_; }
   // Query parameters, percent-decoded. Empty when the target has none.
   std::optional<std::string> query(std::string_view key) const;
   // Every value of a repeated query parameter, in order.
@@ -138,6 +141,7 @@ class Exchange {
   const Services& services_;
   http::request_header<> req_;
   std::string path_;
+  std::string_view remote_;
   std::vector<std::pair<std::string, std::string>> query_params_;
   bool body_consumed_ = false;
   bool broken_ = false;

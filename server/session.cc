@@ -186,7 +186,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     Reply reply;
     auto target = boost::urls::parse_origin_form(req.target());
     std::string path = target ? std::string(target->path()) : std::string();
-    Exchange ex(stream, buffer, parser, svc, path);
+    Exchange ex(stream, buffer, parser, svc, path, remote);
     auto match = target ? MatchRoute(verb, path)
                         : Result<Match>(Fail(ErrorCode::kNotFound, "malformed request target"));
     std::string challenge;  // WWW-Authenticate, when the caller must (re)authenticate
@@ -198,7 +198,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       // Open routes (the token service) authenticate for themselves.
       Result<Identity> who = Identity{};
       if (access.action != Action::kNone) {
-        who = co_await Authenticate(svc, ex.header(http::field::authorization));
+        who = co_await Authenticate(svc, ex.header(http::field::authorization), remote);
       }
       auto allowed = who ? Authorize(*who, access) : Result<void>(who.error());
       if (!allowed) {

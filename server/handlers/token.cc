@@ -73,7 +73,8 @@ Awaitable<Result<Reply>> GetToken(Exchange& ex) {
     co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized,
                                      "the token service takes a user name and password"));
   }
-  auto who = co_await Authenticate(svc, authorization);
+  auto who = co_await Authenticate(svc, authorization, ex.remote());
+  if (!who && who.error().code == ErrorCode::kTooManyRequests) co_return who.error();
   if (!who) co_return Unauthorized(svc, who.error());
   ex.who = *who;  // for the request log
   std::vector<Grant> requested;
@@ -114,8 +115,9 @@ Awaitable<Result<Reply>> PostToken(Exchange& ex) {
     co_return r;
   }
   std::string header = BasicHeader(f["username"], f["password"]);
-  auto who = co_await Authenticate(svc, header);
+  auto who = co_await Authenticate(svc, header, ex.remote());
   sodium_memzero(header.data(), header.size());
+  if (!who && who.error().code == ErrorCode::kTooManyRequests) co_return who.error();
   if (!who || who->anonymous()) {
     co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized, "wrong user name or password"));
   }

@@ -4,6 +4,9 @@
 #include "storage/metadata.h"
 #include "tests/support/keepd_test.h"
 
+#include <chrono>
+#include <thread>
+
 namespace keep::testkit {
 namespace {
 
@@ -29,6 +32,20 @@ TEST_F(AuthCacheTest, ChangedPasswordDropsCachedCredentialsAtOnce) {
   HttpsClient fresh = keepd_.AnonymousClient();
   fresh.SetBasicAuth(kAdminUser, "a-new-password");
   EXPECT_EQ(fresh.Get("/v2/").status, 200);
+}
+
+TEST_F(AuthCacheTest, RepeatedFailuresGetTooManyRequests) {
+  HttpsClient guesser = keepd_.AnonymousClient();
+  guesser.SetBasicAuth(kAdminUser, "guess");
+  for (int i = 0; i < 6; ++i) EXPECT_TRUE(IsError(guesser.Get("/v2/"), 401, "UNAUTHORIZED")) << i;
+  Response locked = guesser.Get("/v2/");
+  EXPECT_TRUE(IsError(locked, 429, "TOOMANYREQUESTS"));
+  // The user is locked too, whatever the password, until the lock passes.
+  HttpsClient right = keepd_.AnonymousClient();
+  right.SetBasicAuth(kAdminUser, kAdminPassword);
+  EXPECT_TRUE(IsError(right.Get("/v2/"), 429, "TOOMANYREQUESTS"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(right.Get("/v2/").status, 200);
 }
 
 }  // namespace

@@ -54,7 +54,7 @@ Result<void> SyncDir(const std::string& dir) {
 Result<void> MakeDirs(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return Fail(ErrorCode::kInternal, "cannot create " + dir + ": " + ec.message());
+  if (ec) return IoError("create a storage directory", ec.value());
   return {};
 }
 

@@ -6,7 +6,7 @@ bool Stmt::Step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(s_)));
+  throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(s_)), rc & 0xff);
 }
 
 Connection::Connection(const std::string& path) {
@@ -43,10 +43,11 @@ Stmt Connection::Prepare(const char* sql) {
 
 void Connection::Exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw SqliteError("sqlite: " + msg);
+    throw SqliteError("sqlite: " + msg, rc & 0xff);
   }
 }
 

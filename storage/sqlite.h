@@ -71,6 +71,8 @@ class Connection {
   // string literal (its address keys the cache).
   Stmt Prepare(const char* sql);
   void Exec(const char* sql);
+  // Inside BEGIN ... COMMIT (SQLite ends a transaction itself on some errors).
+  bool InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
   std::int64_t Changes() const { return sqlite3_changes64(db_); }
   sqlite3* handle() { return db_; }
 
@@ -81,7 +83,9 @@ class Connection {
 
 // Thrown by Stmt/Connection; the metadata layer turns it into an Error.
 struct SqliteError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit SqliteError(const std::string& what, int code = SQLITE_ERROR)
+      : std::runtime_error(what), code(code) {}
+  int code;  // the primary SQLite result code (SQLITE_FULL, SQLITE_IOERR, ...)
 };
 
 }  // namespace keep::sqlite

@@ -75,7 +75,11 @@ std::int64_t Now() {
       .count();
 }
 
-Error DbError(const std::exception& e) {
+Error DbError(const SqliteError& e) {
+  if (e.code == SQLITE_FULL) {
+    return Fail(ErrorCode::kInsufficientStorage,
+                "the registry's disk is full; ask its operator to free space, then retry");
+  }
   return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }
 
@@ -403,7 +407,8 @@ class SqliteMetadata final : public Metadata {
         fn(writer_);
         writer_.Exec("COMMIT");
       } catch (...) {
-        writer_.Exec("ROLLBACK");
+        // On a full disk SQLite has rolled back already; the first error is the one to report.
+        if (writer_.InTransaction()) writer_.Exec("ROLLBACK");
         throw;
       }
     } catch (const SqliteError& e) {

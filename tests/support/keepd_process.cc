@@ -112,7 +112,12 @@ std::string Describe(int status) {
 }  // namespace
 
 KeepdProcess::KeepdProcess(nlohmann::json extra_config)
+    : KeepdProcess(std::move(extra_config), nullptr) {}
+
+KeepdProcess::KeepdProcess(nlohmann::json extra_config,
+                           const std::function<void(const fs::path&)>& prepare)
     : dir_(MakeTempDir()), extra_config_(std::move(extra_config)) {
+  if (prepare) prepare(data_dir());
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
     // Another process may take the port between our probe and keepd's bind.
     port_ = FreeLoopbackPort();
@@ -180,8 +185,11 @@ void KeepdProcess::Terminate(Stop how) {
   pid_ = -1;
 }
 
-void KeepdProcess::Restart(Stop how) {
+void KeepdProcess::Restart(Stop how) { Restart(how, nullptr); }
+
+void KeepdProcess::Restart(Stop how, const std::function<void()>& while_stopped) {
   Terminate(how);
+  if (while_stopped) while_stopped();
   if (!Launch()) throw std::runtime_error("keepd did not restart:\n" + Messages());
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,12 +33,20 @@ class KeepdProcess {
 
   // `extra_config` is merged over the generated config (listen, data_dir).
   explicit KeepdProcess(nlohmann::json extra_config = nlohmann::json::object());
+  // As above, but first calls prepare(data_dir()) with the data directory not
+  // yet created, e.g. to mount a filesystem there. Whatever it mounts must
+  // outlive this object (which stops keepd before it is destroyed).
+  KeepdProcess(nlohmann::json extra_config,
+               const std::function<void(const std::filesystem::path&)>& prepare);
   ~KeepdProcess();
   KeepdProcess(const KeepdProcess&) = delete;
   KeepdProcess& operator=(const KeepdProcess&) = delete;
 
   // Stops and starts again on the same port and data directory.
   void Restart(Stop how = Stop::kGraceful);
+  // As above, calling while_stopped() once keepd is gone, e.g. to look at
+  // what it left in its data directory.
+  void Restart(Stop how, const std::function<void()>& while_stopped);
   bool running() const;
 
   std::uint16_t port() const { return port_; }

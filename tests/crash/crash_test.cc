@@ -1,0 +1,201 @@
+// Crash safety: concurrent pushers push random images while keepd is killed
+// with SIGKILL at random moments and restarted on the same data directory.
+// Whatever the registry acknowledged (201) must survive, byte for byte, and
+// nothing half-written may be left in the data directory.
+//
+// KEEP_TEST_SEED=<n> replays a run's random choices (not its timing).
+#include "tests/crash/image_pusher.h"
+#include "tests/crash/inspect.h"
+#include "tests/support/keepd_process.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace keep::testkit {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kPushers = 4;
+constexpr int kKills = 5;
+constexpr int kPushesBetweenKills = 20;  // about 100 pushes in all
+constexpr int kSharedLayers = 3;
+constexpr auto kSegmentDeadline = 30s;
+
+// What the pushers share with the test.
+struct Ledger {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> server_down{false};  // set around a kill and restart
+  std::atomic<int> attempts{0};
+
+  std::mutex mu;
+  std::vector<AckedImage> images;       // GUARDED_BY(mu)
+  std::vector<AckedBlob> blobs;         // GUARDED_BY(mu)
+  std::vector<Unexpected> unexpected;   // GUARDED_BY(mu)
+  int transport_failures = 0;           // GUARDED_BY(mu)
+};
+
+// One pusher's loop: an image with a tag of its own per iteration, into one
+// of a few repositories shared by all pushers.
+void PushUntilStopped(int id, HttpsClient client, std::uint64_t seed,
+                      std::vector<std::string> shared_layers, Ledger& ledger) {
+  ImagePusher pusher(std::move(client), seed, std::move(shared_layers));
+  for (int n = 0; !ledger.stop; ++n) {
+    if (ledger.server_down) {
+      std::this_thread::sleep_for(5ms);
+      continue;
+    }
+    std::string repo = "crash/r" + std::to_string(pusher.random().Between(0, 2));
+    std::string tag = "p" + std::to_string(id) + "-" + std::to_string(n);
+    ++ledger.attempts;
+    std::optional<AckedImage> image = pusher.PushRandomImage(repo, tag);
+    if (image) {
+      std::lock_guard lock(ledger.mu);
+      ledger.images.push_back(std::move(*image));
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  std::lock_guard lock(ledger.mu);
+  ledger.blobs.insert(ledger.blobs.end(), pusher.acked_blobs().begin(), pusher.acked_blobs().end());
+  ledger.unexpected.insert(ledger.unexpected.end(), pusher.unexpected().begin(),
+                           pusher.unexpected().end());
+  ledger.transport_failures += pusher.transport_failures();
+}
+
+// Stops the pushers and waits for them, however the test ends.
+class PusherThreads {
+ public:
+  explicit PusherThreads(Ledger& ledger) : ledger_(ledger) {}
+  ~PusherThreads() { Join(); }
+  template <class... Args>
+  void Start(Args&&... args) {
+    threads_.emplace_back(PushUntilStopped, std::forward<Args>(args)..., std::ref(ledger_));
+  }
+  void Join() {
+    ledger_.stop = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  Ledger& ledger_;
+  std::vector<std::thread> threads_;
+};
+
+std::string Listed(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += "  " + s + "\n";
+  return out;
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  // Waits until `attempts` pushes were started, then a random while more,
+  // and kills keepd and restarts it. After the last kill the pushers stop,
+  // so that the restarted keepd is checked as the crash left it.
+  void KillAfter(int attempts, Randomness& random, bool last) {
+    auto deadline = Clock::now() + kSegmentDeadline;
+    while (ledger_.attempts < attempts && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+    ASSERT_GE(ledger_.attempts, attempts) << "pushes stalled; keepd stderr:\n" << keepd_.Messages();
+    std::this_thread::sleep_for(std::chrono::milliseconds(random.Between(0, 150)));
+    ledger_.server_down = true;
+    ledger_.stop = last;
+    keepd_.Restart(KeepdProcess::Stop::kCrash, [&] {
+      tmp_files_left_ += static_cast<int>(FilesUnder(keepd_.data_dir() / "tmp").size());
+    });
+    ledger_.server_down = false;
+  }
+
+  // Every acknowledged image and blob, as served now; the problems found.
+  int CheckAcknowledged(HttpsClient& client) {
+    std::set<std::pair<std::string, std::string>> checked;
+    for (const AckedImage& image : ledger_.images) {
+      std::vector<std::string> problems = ProblemsWithImage(client, image);
+      std::vector<std::string> needles = {image.tag, image.manifest.digest()};
+      for (const AckedBlob& b : image.blobs) {
+        checked.emplace(b.repo, b.digest);
+        needles.push_back(b.digest);
+      }
+      EXPECT_THAT(problems, ::testing::IsEmpty())
+          << "acknowledged image " << image.repo << ":" << image.tag << " is damaged:\n"
+          << Listed(problems) << "  request log:\n" << LogLinesAbout(keepd_, needles);
+    }
+    // Blobs of pushes whose manifest never got through were acknowledged all the same.
+    for (const AckedBlob& blob : ledger_.blobs) {
+      if (!checked.emplace(blob.repo, blob.digest).second) continue;
+      std::string problem = ProblemWithBlob(client, blob);
+      EXPECT_EQ(problem, "") << "request log:\n" << LogLinesAbout(keepd_, {blob.digest});
+    }
+    return static_cast<int>(checked.size());
+  }
+
+  KeepdProcess keepd_;
+  Ledger ledger_;
+  int tmp_files_left_ = 0;  // by the kills, before keepd restarted
+};
+
+TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
+  const std::uint64_t seed = TestSeed();
+  const auto started = Clock::now();
+  Randomness random(seed);
+  std::vector<std::string> shared_layers;
+  for (int i = 0; i < kSharedLayers; ++i) {
+    shared_layers.push_back(random.Bytes(random.Between(1 << 10, 200 << 10)));
+  }
+
+  PusherThreads pushers(ledger_);
+  for (int i = 0; i < kPushers; ++i) {
+    pushers.Start(i, keepd_.AdminClient(), seed + 1 + i, shared_layers);
+  }
+  int kills = 0;
+  for (; kills < kKills && !HasFatalFailure(); ++kills) {
+    KillAfter((kills + 1) * kPushesBetweenKills, random, kills + 1 == kKills);
+  }
+  pushers.Join();
+  ASSERT_FALSE(HasFatalFailure());
+
+  // keepd was restarted after the last kill, and nothing was pushed since:
+  // everything acknowledged must be there.
+  HttpsClient client = keepd_.AdminClient();
+  int blobs_pulled = CheckAcknowledged(client);
+  std::vector<std::string> unexpected;
+  for (const auto& u : ledger_.unexpected) {
+    unexpected.push_back(u.request + " -> " + std::to_string(u.status) + " " + u.body);
+  }
+  EXPECT_THAT(unexpected, ::testing::IsEmpty()) << "replies other than the protocol's";
+
+  const auto data = keepd_.data_dir();
+  std::vector<std::string> leftovers;
+  for (const auto& f : FilesUnder(data / "tmp")) leftovers.push_back(f.string());
+  EXPECT_THAT(leftovers, ::testing::IsEmpty()) << "keepd should empty tmp/ when it starts";
+  EXPECT_EQ(CheckDatabase(data / "metadata.db"), "ok");
+  BlobTreeReport tree = RehashBlobTree(data);
+  EXPECT_THAT(tree.problems, ::testing::IsEmpty()) << "blob files that are not their digest";
+  EXPECT_TRUE(keepd_.running());
+
+  double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::cout << "[ crash    ] " << kPushers << " pushers, " << seconds << " s: pushes attempted "
+            << ledger_.attempts << ", acknowledged " << ledger_.images.size() << "; kills "
+            << kills << " (leaving " << tmp_files_left_ << " files in tmp/)"
+            << "; transport failures " << ledger_.transport_failures
+            << "; blobs acknowledged " << ledger_.blobs.size() << ", pulled and hashed "
+            << blobs_pulled << "; blob files re-hashed " << tree.checked
+            << "; upload sessions left behind " << FilesUnder(data / "uploads").size() << "\n";
+  RecordProperty("pushes_attempted", ledger_.attempts.load());
+  RecordProperty("pushes_acknowledged", static_cast<int>(ledger_.images.size()));
+  RecordProperty("kills", kills);
+  RecordProperty("blob_files_rehashed", tree.checked);
+}
+
+}  // namespace
+}  // namespace keep::testkit

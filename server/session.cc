@@ -138,6 +138,35 @@ std::string Challenge(const Config& cfg, std::string_view host, const Access& ac
   return c;
 }
 
+// Routes, authenticates and authorises the request, then runs its handler.
+Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
+  const Services& svc = ex.services();
+  auto match = MatchRoute(verb, ex.path());
+  if (!match) co_return ErrorReply(match.error());
+  ex.params = std::move(match->params);
+  Access access{match->route->action, ex.params.name};
+  // Open routes (the token service) authenticate for themselves.
+  Result<Identity> who = Identity{};
+  if (access.action != Action::kNone) {
+    who = co_await Authenticate(svc, ex.header(http::field::authorization), ex.remote());
+  }
+  auto allowed = who ? Authorize(*who, access) : Result<void>(who.error());
+  if (!allowed) {
+    bool had_token = who && who->grants.has_value();
+    co_return ErrorReply(allowed.error(),
+                         Challenge(svc.config, ex.header(http::field::host), access, had_token));
+  }
+  ex.who = std::move(*who);
+  try {
+    auto r = co_await match->route->handler(ex);
+    co_return r ? std::move(*r) : ErrorReply(r.error());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "keepd: handler for %s %s failed: %s\n",
+                 std::string(ex.request().method_string()).c_str(), ex.path().c_str(), e.what());
+    co_return ErrorReply(Fail(ErrorCode::kInternal, "internal error; see the registry's log"));
+  }
+}
+
 }  // namespace
 
 Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
@@ -183,42 +212,11 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     http::verb verb = req.method();
     bool head = verb == http::verb::head;
 
-    Reply reply;
     auto target = boost::urls::parse_origin_form(req.target());
     std::string path = target ? std::string(target->path()) : std::string();
     Exchange ex(stream, buffer, parser, svc, path, remote);
-    auto match = target ? MatchRoute(verb, path)
-                        : Result<Match>(Fail(ErrorCode::kNotFound, "malformed request target"));
-    std::string challenge;  // WWW-Authenticate, when the caller must (re)authenticate
-    if (!match) {
-      reply = ErrorReply(match.error());
-    } else {
-      ex.params = std::move(match->params);
-      Access access{match->route->action, ex.params.name};
-      // Open routes (the token service) authenticate for themselves.
-      Result<Identity> who = Identity{};
-      if (access.action != Action::kNone) {
-        who = co_await Authenticate(svc, ex.header(http::field::authorization), remote);
-      }
-      auto allowed = who ? Authorize(*who, access) : Result<void>(who.error());
-      if (!allowed) {
-        bool had_token = who && who->grants.has_value();
-        challenge = Challenge(cfg, ex.header(http::field::host), access, had_token);
-      }
-      if (!allowed) {
-        reply = ErrorReply(allowed.error(), challenge);
-      } else {
-        ex.who = std::move(*who);
-        try {
-          auto r = co_await match->route->handler(ex);
-          reply = r ? std::move(*r) : ErrorReply(r.error());
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "keepd: handler for %s %s failed: %s\n",
-                       std::string(ex.request().method_string()).c_str(), path.c_str(), e.what());
-          reply = ErrorReply(Fail(ErrorCode::kInternal, "internal error; see the registry's log"));
-        }
-      }
-    }
+    Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
+    if (target) reply = co_await Dispatch(ex, verb);  // (no co_await inside ?: with GCC 12)
     if (ex.broken()) keep_alive = false;
     if (keep_alive && !ex.body_consumed() && !co_await ex.DiscardBody(kDiscardLimit)) {
       keep_alive = false;

@@ -10,7 +10,8 @@ BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
 
 BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
             libsqlite3-dev libsodium-dev nlohmann-json3-dev libgtest-dev openssl ca-certificates)
-TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps)
+TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps
+           clang libclang-rt-14-dev)
 BENCH_PKGS=(wrk docker-registry jq curl)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -50,6 +51,12 @@ run() {
 run_tests() {
   install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
   build
+  # The libFuzzer targets (tests/fuzz): a clang build with sanitizers in a dir
+  # of its own, which the fuzz_short test runs for a few seconds per target.
+  local fuzz_build=$ROOT/build-fuzz
+  cmake -S "$ROOT" -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DKEEP_FUZZ=ON >/dev/null
+  cmake --build "$fuzz_build" --target keep_fuzz -j"$(nproc)"
   cd "$BUILD"
   ctest --output-on-failure --timeout 900 "$@"
 }

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -173,17 +174,28 @@ Result<TokenClaims> TokenIssuer::Verify(std::string_view token, std::string_view
   json header = json::parse(header_raw, nullptr, false);
   json payload = json::parse(payload_raw, nullptr, false);
   if (!header.is_object() || !payload.is_object()) return Invalid("malformed");
-  if (header.value("alg", "") != "EdDSA") return Invalid("unsupported algorithm");
+  auto alg = header.find("alg");
+  if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "EdDSA") {
+    return Invalid("unsupported algorithm");
+  }
+  // Times must be integers: converting a float or an out-of-range number is undefined.
+  auto time_claim = [&](const char* key) -> std::optional<std::int64_t> {
+    auto it = payload.find(key);
+    if (it == payload.end() || !it->is_number_integer()) return std::nullopt;
+    return it->get<std::int64_t>();
+  };
   try {
     if (payload.at("iss").get<std::string>() != issuer_) return Invalid("wrong issuer");
     if (payload.at("aud").get<std::string>() != audience) return Invalid("issued for another service");
+    auto iat = time_claim("iat"), exp = time_claim("exp"), nbf = time_claim("nbf");
+    if (!iat || !exp || !nbf) return Invalid("malformed times");
     TokenClaims c;
     c.subject = payload.at("sub").get<std::string>();
     c.audience = std::string(audience);
-    c.issued_at = payload.at("iat").get<std::int64_t>();
-    c.expires_at = payload.at("exp").get<std::int64_t>();
+    c.issued_at = *iat;
+    c.expires_at = *exp;
     if (now >= c.expires_at) return Invalid("expired");
-    if (payload.at("nbf").get<std::int64_t>() > now + kLeewaySeconds) return Invalid("not valid yet");
+    if (*nbf > now + kLeewaySeconds) return Invalid("not valid yet");
     for (const auto& a : payload.at("access")) {
       c.access.push_back(Grant{a.at("type").get<std::string>(), a.at("name").get<std::string>(),
                                a.at("actions").get<std::vector<std::string>>()});

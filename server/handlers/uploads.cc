@@ -81,6 +81,14 @@ Reply RangeRefused(Exchange& ex, const Error& e, std::uint64_t size) {
   return r;
 }
 
+// Publishes what `writer` holds as blob d and links it into repo. Blocks
+// (fsync, a durable commit): run it with Offload.
+Result<void> CommitAndLink(const Services& svc, BlobWriter& writer, const Digest& d,
+                           const std::string& repo) {
+  KEEP_TRY(writer.Commit(d));
+  return svc.metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(writer.size()));
+}
+
 // Removes a session's data and record.
 void DropSession(const Services& svc, const std::string& id) {
   (void)svc.blobs.DeleteUpload(id);
@@ -117,10 +125,7 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     if (!writer) co_return writer.error();
     auto n = co_await ex.StreamBody(**writer);
     if (!n) co_return n.error();
-    auto committed = co_await Offload(svc, [&] { return (*writer)->Commit(*d); });
-    if (!committed) co_return committed.error();
-    auto linked = svc.metadata.LinkBlob(name, d->str(), static_cast<std::int64_t>(*n));
-    if (!linked) co_return linked.error();
+    KEEP_CO_TRY(co_await Offload(svc, [&] { return CommitAndLink(svc, **writer, *d, name); }));
     co_return Created(name, *d);
   }
 
@@ -180,17 +185,14 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
   }
   auto n = co_await ex.StreamBody(**writer);
   if (!n) co_return n.error();
-  std::uint64_t size = (*writer)->size();
-  auto committed = co_await Offload(svc, [&] { return (*writer)->Commit(*d); });
-  writer->reset();
-  if (!committed) {
-    // A wrong digest ends the session: nothing of it is kept.
-    if (committed.error().code == ErrorCode::kDigestInvalid) DropSession(svc, id);
-    co_return committed.error();
-  }
-  auto linked = svc.metadata.LinkBlob(ex.params.name, d->str(), static_cast<std::int64_t>(size));
-  if (!linked) co_return linked.error();
-  DropSession(svc, id);
+  auto done = co_await Offload(svc, [&]() -> Result<void> {
+    auto r = CommitAndLink(svc, **writer, *d, ex.params.name);
+    writer->reset();  // ends the writer's hold on the session
+    // A wrong digest ends the session too: nothing of it is kept.
+    if (r || r.error().code == ErrorCode::kDigestInvalid) DropSession(svc, id);
+    return r;
+  });
+  if (!done) co_return done.error();
   co_return Created(ex.params.name, *d);
 }
 

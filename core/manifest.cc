@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
+
 namespace keep {
 namespace {
 
@@ -81,7 +83,10 @@ Result<ParsedManifest> ParseManifest(std::string_view body, std::string_view con
   if (j.is_discarded()) return Invalid("manifest is not valid JSON");
   if (!j.is_object()) return Invalid("manifest must be a JSON object");
 
-  std::string_view declared = StripParams(content_type);
+  // Media types are case-insensitive (RFC 9110); compare them in lower case.
+  std::string declared_lower(StripParams(content_type));
+  for (char& c : declared_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view declared = declared_lower;
   if (declared == media::kDockerSchema1 || declared == media::kDockerSchema1Signed) {
     return Fail(ErrorCode::kManifestInvalid,
                 "Docker schema1 manifests are not supported; push with a current client "

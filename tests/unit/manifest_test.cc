@@ -55,6 +55,14 @@ TEST(Manifest, ContentTypeMustMatchBody) {
   EXPECT_EQ(docker->media_type, media::kDockerManifest);
 }
 
+TEST(Manifest, DeclaredMediaTypeIsCaseInsensitive) {
+  std::string list = R"({"schemaVersion":2,"manifests":[]})";
+  auto m = ParseManifest(list, "Application/Vnd.Docker.Distribution.Manifest.List.V2+Json");
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->media_type, media::kDockerManifestList);
+  EXPECT_FALSE(ParseManifest(ImageManifest(), "APPLICATION/VND.OCI.IMAGE.INDEX.V1+JSON"));
+}
+
 TEST(Manifest, RefusesMalformed) {
   for (std::string bad : {std::string("not json"), std::string("[]"),
                           std::string(R"({"schemaVersion":1})"),

@@ -39,7 +39,37 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
+std::int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// May this account sign in now? Disabled users and expired robots may not.
+bool Usable(const UserRecord& u) {
+  return !u.disabled && !(u.robot && u.expires_at != 0 && u.expires_at <= UnixNow());
+}
+
+Identity IdentityOf(const UserRecord& u) {
+  Identity who;
+  who.user = u.name;
+  who.id = u.id;
+  who.admin = u.admin && !u.robot;
+  who.robot = u.robot;
+  return who;
+}
+
 }  // namespace
+
+Result<void> CheckPasswordRules(std::string_view password) {
+  if (password.size() < 12) {
+    return Fail(ErrorCode::kInvalid, "a password needs at least 12 characters");
+  }
+  if (password.size() > 1024) {
+    return Fail(ErrorCode::kInvalid, "a password may have at most 1024 characters");
+  }
+  return {};
+}
 
 Result<std::string> HashPassword(std::string_view password) {
   char out[crypto_pwhash_STRBYTES];
@@ -71,7 +101,12 @@ Result<std::optional<std::string>> EnsureFirstAdmin(Metadata& metadata) {
   std::string password = GeneratePassword();
   auto hash = HashPassword(password);
   if (!hash) return hash.error();
-  auto id = metadata.CreateUser("admin", *hash, /*admin=*/true);
+  UserRecord admin;
+  admin.name = "admin";
+  admin.password_hash = std::move(*hash);
+  admin.admin = true;
+  admin.created_by = "keepd";
+  auto id = metadata.CreateUser(admin);
   if (!id) return id.error();
   return std::optional<std::string>(password);
 }
@@ -102,8 +137,8 @@ std::optional<Result<Identity>> Authenticator::FromCache(const std::string& key,
   if (!cached) return std::nullopt;
   auto user = metadata_.GetUser(cached->user);
   if (!user) return Result<Identity>(user.error());
-  if (*user && !(*user)->disabled && (*user)->password_hash == cached->password_hash) {
-    return Result<Identity>(Identity{(*user)->name, (*user)->admin, std::nullopt});
+  if (*user && Usable(**user) && (*user)->password_hash == cached->password_hash) {
+    return Result<Identity>(IdentityOf(**user));
   }
   return std::nullopt;
 }
@@ -120,9 +155,10 @@ Result<Identity> Authenticator::FromToken(std::string_view token) {
     // A disabled or deleted user's tokens stop working at once.
     auto user = metadata_.GetUser(claims->subject);
     if (!user) return user.error();
-    if (!*user || (*user)->disabled) return Unauthorized();
-    who.user = (*user)->name;
-    who.admin = (*user)->admin;
+    if (!*user || !Usable(**user)) return Unauthorized();
+    auto grants = std::move(who.grants);
+    who = IdentityOf(**user);
+    who.grants = std::move(grants);
   }
   return who;
 }
@@ -158,7 +194,7 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
   KEEP_TRY(throttle_.Check(user_key, now));
   auto user = metadata_.GetUser(name);
   if (!user) return user.error();
-  bool ok = *user && !(*user)->disabled && VerifyPassword((*user)->password_hash, password);
+  bool ok = *user && Usable(**user) && VerifyPassword((*user)->password_hash, password);
   sodium_memzero(decoded->data(), decoded->size());
   if (!ok) {
     throttle_.Failure(address_key, now);
@@ -173,68 +209,7 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
     if (cache_.size() >= kMaxCacheEntries) cache_.clear();
     cache_.insert_or_assign(key, Entry{(*user)->name, (*user)->password_hash, now + ttl_});
   }
-  return Identity{(*user)->name, (*user)->admin, std::nullopt};
-}
-
-std::optional<Grant> NeededGrant(const Access& access) {
-  switch (access.action) {
-    case Action::kNone:
-    case Action::kLogin: return std::nullopt;
-    case Action::kPull: return Grant{"repository", access.repo, {"pull"}};
-    case Action::kPush: return Grant{"repository", access.repo, {"push"}};
-    case Action::kDelete: return Grant{"repository", access.repo, {"delete"}};
-    case Action::kCatalog: return Grant{"registry", "catalog", {"*"}};
-  }
-  return std::nullopt;
-}
-
-std::string ChallengeScope(const Access& access) {
-  auto need = NeededGrant(access);
-  if (!need) return {};
-  if (access.action == Action::kPush) need->actions = {"pull", "push"};
-  return ScopeString(*need);
-}
-
-std::vector<std::string> PermittedActions(const Identity& who, const Grant& requested) {
-  std::vector<std::string> out;
-  if (who.anonymous()) return out;  // no namespace allows anonymous pull yet
-  for (const auto& a : requested.actions) {
-    bool ok = false;
-    if (requested.type == "repository") {
-      ok = ValidateRepoName(requested.name).has_value() &&
-           (a == "pull" || a == "push" || a == "delete" || a == "*");
-    } else if (requested.type == "registry" && requested.name == "catalog") {
-      ok = who.admin && a == "*";  // the catalog names every repository: admins only
-    }
-    if (ok) out.push_back(a);
-  }
-  return out;
-}
-
-Result<void> Authorize(const Identity& who, const Access& access) {
-  if (access.action == Action::kNone) return {};
-  bool authenticated = !who.anonymous() || who.grants.has_value();
-  if (!authenticated) return Unauthorized();
-  if (access.action == Action::kLogin) return {};
-  Grant need = *NeededGrant(access);
-  const std::string& action = need.actions.front();
-  if (who.grants) {
-    for (const auto& g : *who.grants) {
-      if (g.type == need.type && g.name == need.name && g.Allows(action)) return {};
-    }
-  }
-  auto permitted = PermittedActions(who, need);
-  bool may = !permitted.empty();
-  if (may && !who.grants) return {};  // Basic auth: checked directly
-  if (may || who.anonymous()) {
-    // The token does not cover it but a new one may: the client asks again.
-    return Fail(ErrorCode::kUnauthorized,
-                "authentication required to " + action + " " +
-                    (need.type == "repository" ? need.name : std::string("the catalog")));
-  }
-  return Fail(ErrorCode::kDenied, "user " + who.user + " may not " + action + " " +
-                                      (need.type == "repository" ? "repository " + need.name
-                                                                 : std::string("the catalog")));
+  return IdentityOf(**user);
 }
 
 }  // namespace keep

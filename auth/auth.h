@@ -7,8 +7,9 @@
 // user's current password hash on every use: changing a password or
 // disabling a user drops them at once.
 //
-// Authorize decides access from the identity and the access a route
-// declares; handlers never decide who may do what.
+// Authorize and PermittedActions decide access from the identity, its
+// namespace roles and the access a route declares; handlers never decide who
+// may do what.
 //
 // Thread-safe: Authenticator may be shared by all threads.
 #pragma once
@@ -31,35 +32,76 @@ namespace keep {
 
 struct Identity {
   std::string user;  // empty: anonymous
+  std::int64_t id = 0;  // the account's id; 0 for anonymous
   bool admin = false;
+  bool robot = false;
   // Set when the caller presented a bearer token: exactly what it grants.
   std::optional<std::vector<Grant>> grants;
   bool anonymous() const { return user.empty(); }
 };
 
-// kNone: open to anyone (health); kLogin: any signed-in identity (GET /v2/).
-enum class Action { kNone, kLogin, kPull, kPush, kDelete, kCatalog };
+// What a route needs. kNone: open to anyone (the token service); kLogin: any
+// signed-in identity (GET /v2/); kPull/kPush/kDelete: that action on the
+// repository; kCatalog: the catalog (filtered to what the caller may pull);
+// kPerson: any signed-in user; kAdmin: the global admin role; kMaintain:
+// maintainer of the namespace; kSelf: the user named, or an admin. The last
+// four are for people only, never robot accounts.
+enum class Action {
+  kNone, kLogin, kPull, kPush, kDelete, kCatalog, kPerson, kAdmin, kMaintain, kSelf
+};
 
 struct Access {
   Action action = Action::kNone;
-  std::string repo;  // empty for registry-wide access
+  // The repository (kPull, kPush, kDelete), namespace (kMaintain) or user
+  // name (kSelf); empty otherwise.
+  std::string target;
 };
 
-// The grant an access needs ("repository:<repo>:pull", "registry:catalog:*"),
-// or nullopt for kNone and kLogin.
+// Namespace roles, weakest first.
+enum class Role { kNone, kReader, kPublisher, kMaintainer };
+std::optional<Role> ParseRole(std::string_view name);  // "reader", "publisher", "maintainer"
+std::string_view RoleName(Role role);
+
+// The grant an access needs ("repository:<repo>:pull", "registry:catalog:*",
+// "registry:admin:*"), or nullopt for kNone and kLogin.
 std::optional<Grant> NeededGrant(const Access& access);
 // The scope a client should ask the token service for, to make this access
 // ("repository:<repo>:pull,push" for a push, as clients expect); empty for none.
 std::string ChallengeScope(const Access& access);
-// Of the actions `requested` names, those `who` may do. This is the one place
-// that decides permissions; namespace roles will refine it.
-std::vector<std::string> PermittedActions(const Identity& who, const Grant& requested);
+
+// The access decisions, from what the database says about the caller in the
+// namespace concerned (`standing`; for registry grants it is not used). These
+// two functions are the one place that decides who may do what.
+//
+// Of the actions `requested` names, those `who` may do.
+std::vector<std::string> PermittedActions(const Identity& who, const Grant& requested,
+                                          const NamespaceAccess& standing);
+// May `who` make this access? A token's grants must cover it and the
+// caller's current roles must allow it (so a removed member's token stops
+// working at once). kUnauthorized asks the client to (re)authenticate or to
+// get a token with more scope; kDenied says the identity may not.
+[[nodiscard]] Result<void> Authorize(const Identity& who, const Access& access,
+                                     const NamespaceAccess& standing);
+
+// The same, reading the caller's standing from the database.
+[[nodiscard]] Result<std::vector<std::string>> PermittedActions(Metadata& metadata,
+                                                                const Identity& who,
+                                                                const Grant& requested);
+[[nodiscard]] Result<void> Authorize(Metadata& metadata, const Identity& who,
+                                     const Access& access);
+// The namespaces whose repositories `who` may pull (for the catalog), or
+// nullopt for all of them (admins).
+[[nodiscard]] Result<std::optional<std::vector<std::string>>> PullableNamespaces(
+    Metadata& metadata, const Identity& who);
 
 // Argon2id (libsodium's encoded form, with its salt and parameters).
 [[nodiscard]] Result<std::string> HashPassword(std::string_view password);
 [[nodiscard]] bool VerifyPassword(const std::string& hash, std::string_view password);
 // A random password of letters and digits, for generated credentials.
 std::string GeneratePassword(std::size_t length = 24);
+
+// Checks a proposed password (length); kInvalid says what is wrong.
+[[nodiscard]] Result<void> CheckPasswordRules(std::string_view password);
 
 // Creates user "admin" with a generated password when the users table is
 // empty; returns that password (to be shown once), or nullopt.
@@ -105,10 +147,5 @@ class Authenticator {
   std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
 };
-
-// May `who` make this access? A token's grants must cover it; a Basic-auth
-// caller is checked against PermittedActions. kUnauthorized asks the client
-// to (re)authenticate; kDenied says the identity may not.
-[[nodiscard]] Result<void> Authorize(const Identity& who, const Access& access);
 
 }  // namespace keep

@@ -24,6 +24,8 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
     case ErrorCode::kMethodNotAllowed: return "UNSUPPORTED";
     case ErrorCode::kInsufficientStorage: return "UNKNOWN";
     case ErrorCode::kInternal: return "UNKNOWN";
+    case ErrorCode::kConflict: return "CONFLICT";
+    case ErrorCode::kInvalid: return "INVALID";
   }
   return "UNKNOWN";
 }

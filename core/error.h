@@ -38,6 +38,9 @@ enum class ErrorCode {
   kMethodNotAllowed,    // route exists, verb does not: 405 UNSUPPORTED
   kInsufficientStorage, // 507: the disk is full
   kInternal,            // 500: a fault of ours; the message says where to look
+  // The admin API's own codes.
+  kConflict,            // 409 CONFLICT: exists already, or still in use
+  kInvalid,             // 400 INVALID: a bad field in a request body
 };
 
 // The code as it appears in the OCI error JSON, e.g. "BLOB_UNKNOWN".

@@ -65,6 +65,32 @@ bool IsValidTag(std::string_view tag) {
 
 std::string_view NamespaceOf(std::string_view repo) { return repo.substr(0, repo.find('/')); }
 
+Result<void> ValidateNamespaceName(std::string_view name) {
+  if (name.find('/') != std::string_view::npos || !ValidateRepoName(name)) {
+    return Fail(ErrorCode::kNameInvalid,
+                "invalid namespace name; use lowercase letters and digits, separated by "
+                "'.', '_' or '-', without '/'");
+  }
+  return {};
+}
+
+Result<void> ValidateAccountName(std::string_view name) {
+  auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool valid = !name.empty() && name.size() <= 64 && ok(name[0]);
+  for (char c : name) valid = valid && (ok(c) || c == '.' || c == '_' || c == '-');
+  if (!valid) {
+    return Fail(ErrorCode::kInvalid,
+                "invalid account name; use 1 to 64 lowercase letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit");
+  }
+  return {};
+}
+
+Result<void> ValidateRobotName(std::string_view name) {
+  if (name.substr(0, kRobotPrefix.size()) == kRobotPrefix) name.remove_prefix(kRobotPrefix.size());
+  return ValidateAccountName(name);
+}
+
 Result<Reference> Reference::Parse(std::string_view text) {
   if (text.find(':') != std::string_view::npos) {
     auto d = Digest::Parse(text);

@@ -25,6 +25,15 @@ inline constexpr std::size_t kMaxRepoNameLength = 255;
 
 // The namespace of a repository: its first path component.
 std::string_view NamespaceOf(std::string_view repo);
+// A namespace name: one repository name component (no '/'). kNameInvalid.
+[[nodiscard]] Result<void> ValidateNamespaceName(std::string_view name);
+
+// Account names: [a-z0-9][a-z0-9._-]{0,63}. kInvalid.
+[[nodiscard]] Result<void> ValidateAccountName(std::string_view name);
+// Robot accounts sign in as "robot+<name>", <name> an account name.
+inline constexpr std::string_view kRobotPrefix = "robot+";
+// "<name>" or "robot+<name>". kInvalid.
+[[nodiscard]] Result<void> ValidateRobotName(std::string_view name);
 
 // A manifest reference: a tag or a digest.
 struct Reference {

@@ -31,6 +31,25 @@ const std::array kRoutes = {
     // The token service authenticates by itself: anonymous callers get anonymous grants.
     Route{V::get, Area::kToken, Action::kNone, GetToken},
     Route{V::post, Area::kToken, Action::kNone, PostToken},
+    // The admin API. Robots are managed by namespace maintainers: their
+    // handlers check maintainer access to each namespace a robot is scoped to.
+    Route{V::get, Area::kWhoami, Action::kLogin, Whoami},
+    Route{V::get, Area::kUsers, Action::kAdmin, ListUsers},
+    Route{V::post, Area::kUsers, Action::kAdmin, CreateUser},
+    Route{V::get, Area::kUser, Action::kSelf, ShowUser},
+    Route{V::patch, Area::kUser, Action::kAdmin, UpdateUser},
+    Route{V::put, Area::kUserPassword, Action::kSelf, SetPassword},
+    Route{V::get, Area::kRobots, Action::kPerson, ListRobots},
+    Route{V::post, Area::kRobots, Action::kPerson, CreateRobot},
+    Route{V::delete_, Area::kRobot, Action::kPerson, DeleteRobot},
+    Route{V::get, Area::kNamespaces, Action::kPerson, ListNamespaces},
+    Route{V::post, Area::kNamespaces, Action::kAdmin, CreateNamespace},
+    Route{V::get, Area::kNamespace, Action::kMaintain, ShowNamespace},
+    Route{V::patch, Area::kNamespace, Action::kMaintain, UpdateNamespace},
+    Route{V::delete_, Area::kNamespace, Action::kAdmin, DeleteNamespace},
+    Route{V::get, Area::kMembers, Action::kMaintain, ListMembers},
+    Route{V::put, Area::kMember, Action::kMaintain, SetMember},
+    Route{V::delete_, Area::kMember, Action::kMaintain, RemoveMember},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -72,6 +91,54 @@ std::optional<Located> Locate(const std::vector<std::string_view>& s) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> Split(std::string_view rest) {
+  std::vector<std::string_view> segs;
+  std::size_t start = 0;
+  while (true) {
+    auto slash = rest.find('/', start);
+    segs.push_back(rest.substr(start, slash == std::string_view::npos ? rest.npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return segs;
+}
+
+Error NoEndpoint(std::string_view path) {
+  return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
+}
+
+// /admin/v1/...: the area, with the user or namespace in params.name and a
+// member in params.reference, each checked against its grammar.
+Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
+  auto s = Split(path.substr(std::string_view("/admin/v1/").size()));
+  std::size_t n = s.size();
+  if (n == 1 && s[0] == "whoami") return Area::kWhoami;
+  if (s[0] == "users") {
+    if (n == 1) return Area::kUsers;
+    params.name = std::string(s[1]);
+    KEEP_TRY(ValidateAccountName(params.name));
+    if (n == 2) return Area::kUser;
+    if (n == 3 && s[2] == "password") return Area::kUserPassword;
+  } else if (s[0] == "robots") {
+    if (n == 1) return Area::kRobots;
+    params.name = std::string(s[1]);
+    KEEP_TRY(ValidateRobotName(params.name));
+    if (n == 2) return Area::kRobot;
+  } else if (s[0] == "namespaces") {
+    if (n == 1) return Area::kNamespaces;
+    params.name = std::string(s[1]);
+    KEEP_TRY(ValidateNamespaceName(params.name));
+    if (n == 2) return Area::kNamespace;
+    if (n == 3 && s[2] == "members") return Area::kMembers;
+    if (n == 4 && s[2] == "members") {
+      params.reference = std::string(s[3]);
+      KEEP_TRY(ValidateAccountName(params.reference));
+      return Area::kMember;
+    }
+  }
+  return NoEndpoint(path);
+}
+
 }  // namespace
 
 Result<Match> MatchRoute(http::verb verb, std::string_view path) {
@@ -79,22 +146,18 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   std::optional<Area> area;
   if (path == "/token") {
     area = Area::kToken;
+  } else if (path.substr(0, 10) == "/admin/v1/") {
+    auto a = LocateAdmin(path, m.params);
+    if (!a) return a.error();
+    area = *a;
   } else if (path == "/v2/" || path == "/v2") {
     area = Area::kBase;
   } else if (path == "/v2/_catalog") {
     area = Area::kCatalog;
   } else if (path.substr(0, 4) == "/v2/") {
-    std::vector<std::string_view> segs;
-    std::string_view rest = path.substr(4);
-    std::size_t start = 0;
-    while (true) {
-      auto slash = rest.find('/', start);
-      segs.push_back(rest.substr(start, slash == std::string_view::npos ? rest.npos : slash - start));
-      if (slash == std::string_view::npos) break;
-      start = slash + 1;
-    }
+    auto segs = Split(path.substr(4));
     auto loc = Locate(segs);
-    if (!loc) return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
+    if (!loc) return NoEndpoint(path);
     area = loc->area;
     m.params.name = Join(segs, loc->name_segments);
     KEEP_TRY(ValidateRepoName(m.params.name));

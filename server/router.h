@@ -11,7 +11,12 @@
 
 namespace keep::server {
 
-enum class Area { kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers, kToken };
+enum class Area {
+  kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers, kToken,
+  // The admin API under /admin/v1/ (docs/admin-api.md).
+  kWhoami, kUsers, kUser, kUserPassword, kRobots, kRobot, kNamespaces, kNamespace, kMembers,
+  kMember,
+};
 
 struct Route {
   http::verb verb;

@@ -161,7 +161,12 @@ int Main(int argc, char** argv) {
     if (*count == 0) {
       auto hash = HashPassword(preset);
       if (!hash) return Fatal(hash.error().message);
-      if (auto id = (*metadata)->CreateUser("admin", *hash, true); !id) {
+      UserRecord admin;
+      admin.name = "admin";
+      admin.password_hash = std::move(*hash);
+      admin.admin = true;
+      admin.created_by = "KEEP_ADMIN_PASSWORD";
+      if (auto id = (*metadata)->CreateUser(admin); !id) {
         return Fatal(id.error().message);
       }
       std::fprintf(stderr, "keepd: created the first admin user \"admin\" with the password "

@@ -150,7 +150,7 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   if (access.action != Action::kNone) {
     who = co_await Authenticate(svc, ex.header(http::field::authorization), ex.remote());
   }
-  auto allowed = who ? Authorize(*who, access) : Result<void>(who.error());
+  auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(allowed.error(),

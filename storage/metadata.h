@@ -1,6 +1,6 @@
 // storage/metadata.h — the metadata database: repositories, which blobs a
 // repository links, manifests and what they reference, tags, subjects (for
-// referrers), upload sessions and users. It is the single source of truth
+// referrers), upload sessions, users, robot accounts, namespaces and members. It is the single source of truth
 // for everything but blob bytes.
 //
 // Thread-safe: any thread may call any method. Reads run on a connection of
@@ -48,6 +48,48 @@ struct UserRecord {
   std::string password_hash;  // Argon2id, libsodium's encoded string
   bool admin = false;
   bool disabled = false;
+  bool robot = false;
+  std::int64_t expires_at = 0;  // unix seconds; 0: never (robots always expire)
+  std::int64_t created_at = 0;
+  std::string created_by;
+};
+
+// A robot account's permission in one namespace ("pull", "push", "delete").
+struct RobotScope {
+  std::string ns;
+  std::vector<std::string> actions;
+};
+
+struct RobotRecord {
+  UserRecord account;
+  std::vector<RobotScope> scopes;
+};
+
+struct NamespaceRecord {
+  std::string name;
+  bool anonymous_pull = false;
+  std::int64_t created_at = 0;
+  std::string created_by;
+  std::int64_t repositories = 0;  // how many repositories it holds
+};
+
+struct MemberRecord {
+  std::string user;
+  std::string role;  // "reader", "publisher" or "maintainer"
+};
+
+struct Membership {
+  std::string ns;
+  std::string role;
+};
+
+// What the database says about one account in one namespace: everything an
+// access decision needs, read in one query.
+struct NamespaceAccess {
+  bool exists = false;           // the namespace was created
+  bool anonymous_pull = false;
+  std::string role;              // the account's role, or empty
+  std::optional<std::vector<std::string>> robot_actions;  // a robot's scope here
 };
 
 class Metadata {
@@ -56,9 +98,11 @@ class Metadata {
 
   // Repositories exist once something was pushed to them.
   [[nodiscard]] virtual Result<bool> RepoExists(const std::string& repo) = 0;
-  // Names after `after` (exclusive) in lexical order, at most limit.
-  [[nodiscard]] virtual Result<std::vector<std::string>> ListRepos(const std::string& after,
-                                                                   int limit) = 0;
+  // Names after `after` (exclusive) in lexical order, at most limit; with
+  // `namespaces`, only repositories in those namespaces.
+  [[nodiscard]] virtual Result<std::vector<std::string>> ListRepos(
+      const std::string& after, int limit,
+      const std::optional<std::vector<std::string>>& namespaces = std::nullopt) = 0;
 
   // Blobs: a repository links the blobs pushed or mounted into it.
   [[nodiscard]] virtual Result<void> LinkBlob(const std::string& repo, const std::string& digest,
@@ -100,14 +144,48 @@ class Metadata {
   // Sessions created before `before` (unix seconds).
   [[nodiscard]] virtual Result<std::vector<std::string>> ExpiredUploads(std::int64_t before) = 0;
 
-  // Users.
+  // Users and robot accounts. Names are unique across both.
   [[nodiscard]] virtual Result<std::optional<UserRecord>> GetUser(const std::string& name) = 0;
-  [[nodiscard]] virtual Result<std::int64_t> CreateUser(const std::string& name,
-                                                        const std::string& password_hash,
-                                                        bool admin) = 0;
+  // Fails with kConflict when the name is taken.
+  [[nodiscard]] virtual Result<std::int64_t> CreateUser(const UserRecord& user) = 0;
   [[nodiscard]] virtual Result<bool> SetPasswordHash(const std::string& name,
                                                      const std::string& password_hash) = 0;
+  // Changes the given flags; false when there is no such user (robots excluded).
+  [[nodiscard]] virtual Result<bool> UpdateUser(const std::string& name,
+                                                std::optional<bool> disabled,
+                                                std::optional<bool> admin) = 0;
   [[nodiscard]] virtual Result<std::int64_t> CountUsers() = 0;
+  [[nodiscard]] virtual Result<std::vector<UserRecord>> ListUsers() = 0;  // not robots
+
+  // Robots: an account with robot=true plus its scopes, written together.
+  [[nodiscard]] virtual Result<void> CreateRobot(const RobotRecord& robot) = 0;
+  [[nodiscard]] virtual Result<std::vector<RobotRecord>> ListRobots() = 0;
+  // Deletes the robot and its scopes; false when there is none of that name.
+  [[nodiscard]] virtual Result<bool> DeleteRobot(const std::string& name) = 0;
+
+  // Namespaces and their members.
+  // Fails with kConflict when it exists.
+  [[nodiscard]] virtual Result<void> CreateNamespace(const NamespaceRecord& ns) = 0;
+  [[nodiscard]] virtual Result<std::optional<NamespaceRecord>> GetNamespace(
+      const std::string& name) = 0;
+  // All namespaces, or (member_id set) those that account is a member of.
+  [[nodiscard]] virtual Result<std::vector<NamespaceRecord>> ListNamespaces(
+      std::optional<std::int64_t> member_id) = 0;
+  [[nodiscard]] virtual Result<bool> SetAnonymousPull(const std::string& name, bool on) = 0;
+  // Deletes the namespace and its memberships. kConflict while a repository
+  // in it holds manifests; false when there was no such namespace.
+  [[nodiscard]] virtual Result<bool> DeleteNamespace(const std::string& name) = 0;
+  [[nodiscard]] virtual Result<void> SetMember(const std::string& ns, std::int64_t user_id,
+                                               const std::string& role) = 0;
+  [[nodiscard]] virtual Result<bool> RemoveMember(const std::string& ns,
+                                                  std::int64_t user_id) = 0;
+  [[nodiscard]] virtual Result<std::vector<MemberRecord>> ListMembers(const std::string& ns) = 0;
+  // Every membership of the account.
+  [[nodiscard]] virtual Result<std::vector<Membership>> MembershipsOf(
+      std::int64_t user_id) = 0;
+  // user_id 0: anonymous.
+  [[nodiscard]] virtual Result<NamespaceAccess> AccessIn(const std::string& ns,
+                                                         std::int64_t user_id) = 0;
 };
 
 // Opens (creating and migrating) the SQLite database at path.

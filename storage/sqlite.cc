@@ -1,4 +1,5 @@
 #include "storage/sqlite.h"
+#include "storage/sqlite_db.h"
 
 namespace keep::sqlite {
 
@@ -49,6 +50,14 @@ void Connection::Exec(const char* sql) {
     sqlite3_free(err);
     throw SqliteError("sqlite: " + msg, rc & 0xff);
   }
+}
+
+Error DbError(const SqliteError& e) {
+  if (e.code == SQLITE_FULL) {
+    return Fail(ErrorCode::kInsufficientStorage,
+                "the registry's disk is full; ask its operator to free space, then retry");
+  }
+  return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }
 
 }  // namespace keep::sqlite

@@ -1,6 +1,7 @@
 // The SQLite implementation of Metadata (storage/metadata.h).
 #include "storage/metadata.h"
-#include "storage/sqlite.h"
+#include "storage/sqlite_accounts.h"
+#include "storage/sqlite_db.h"
 
 #include <atomic>
 #include <chrono>
@@ -13,9 +14,12 @@ namespace keep {
 namespace {
 
 using sqlite::Connection;
+using sqlite::Guard;
+using sqlite::Now;
 using sqlite::SqliteError;
 
-constexpr int kSchemaVersion = 1;
+// 1: the first release; 2: robot accounts, namespaces and members.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -60,38 +64,7 @@ CREATE TABLE IF NOT EXISTS uploads(
   id TEXT PRIMARY KEY,
   repo TEXT NOT NULL,
   created_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS users(
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  password_hash TEXT NOT NULL,
-  admin INTEGER NOT NULL,
-  disabled INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL);
 )sql";
-
-std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Error DbError(const SqliteError& e) {
-  if (e.code == SQLITE_FULL) {
-    return Fail(ErrorCode::kInsufficientStorage,
-                "the registry's disk is full; ask its operator to free space, then retry");
-  }
-  return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
-}
-
-// Runs fn, turning SQLite exceptions into an Error.
-template <class F>
-auto Guard(F&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const SqliteError& e) {
-    return DbError(e);
-  }
-}
 
 constexpr const char* kManifestCols =
     "m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.annotations";
@@ -110,21 +83,22 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 
 class SqliteMetadata final : public Metadata {
  public:
-  explicit SqliteMetadata(std::string path)
-      : path_(std::move(path)), id_(next_id_.fetch_add(1)), writer_(path_) {
+  explicit SqliteMetadata(const std::string& path) : db_(path), accounts_(db_) {
+    Connection& w = db_.writer();
     int version = 0;
     {
-      auto s = writer_.Prepare("PRAGMA user_version");
+      auto s = w.Prepare("PRAGMA user_version");
       if (s.Step()) version = static_cast<int>(s.Int(0));
     }
     if (version > kSchemaVersion) {
       throw SqliteError("the metadata database is from a newer Keep (schema " +
                         std::to_string(version) + "); upgrade keepd");
     }
-    writer_.Exec("BEGIN IMMEDIATE");
-    writer_.Exec(kSchema);
-    writer_.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-    writer_.Exec("COMMIT");
+    w.Exec("BEGIN IMMEDIATE");
+    w.Exec(kSchema);
+    sqlite::AccountTables::Migrate(w, version);
+    w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    w.Exec("COMMIT");
   }
 
   Result<bool> RepoExists(const std::string& repo) override {
@@ -135,11 +109,23 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
-  Result<std::vector<std::string>> ListRepos(const std::string& after, int limit) override {
+  Result<std::vector<std::string>> ListRepos(
+      const std::string& after, int limit,
+      const std::optional<std::vector<std::string>>& namespaces) override {
     return Guard([&]() -> Result<std::vector<std::string>> {
+      if (namespaces && namespaces->empty()) return std::vector<std::string>();
       auto s = Reader().Prepare(
-          "SELECT name FROM repositories WHERE name>?1 ORDER BY name LIMIT ?2");
+          "SELECT name FROM repositories WHERE name>?1 AND (?3 IS NULL OR "
+          "substr(name, 1, instr(name||'/', '/')-1) IN (SELECT value FROM json_each(?3))) "
+          "ORDER BY name LIMIT ?2");
       s.Bind(1, after).Bind(2, static_cast<std::int64_t>(limit));
+      if (namespaces) {
+        std::string list = "[";
+        for (const auto& ns : *namespaces) list += (list.size() > 1 ? ",\"" : "\"") + ns + "\"";
+        s.Bind(3, list + "]");  // namespace names need no JSON escaping (their grammar)
+      } else {
+        s.BindNull(3);
+      }
       std::vector<std::string> out;
       while (s.Step()) out.push_back(s.Text(0));
       return out;
@@ -348,73 +334,67 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
+  // Accounts: see storage/sqlite_accounts.cc.
   Result<std::optional<UserRecord>> GetUser(const std::string& name) override {
-    return Guard([&]() -> Result<std::optional<UserRecord>> {
-      auto s = Reader().Prepare(
-          "SELECT id, password_hash, admin, disabled FROM users WHERE name=?1");
-      s.Bind(1, name);
-      if (!s.Step()) return std::optional<UserRecord>();
-      return std::optional<UserRecord>(
-          UserRecord{s.Int(0), name, s.Text(1), s.Int(2) != 0, s.Int(3) != 0});
-    });
+    return accounts_.GetUser(name);
   }
-
-  Result<std::int64_t> CreateUser(const std::string& name, const std::string& hash,
-                                  bool admin) override {
-    std::int64_t id = 0;
-    KEEP_TRY(Write([&](Connection& c) {
-      auto s = c.Prepare(
-          "INSERT INTO users(name, password_hash, admin, created_at) VALUES(?1, ?2, ?3, ?4)");
-      s.Bind(1, name).Bind(2, hash).Bind(3, static_cast<std::int64_t>(admin)).Bind(4, Now()).Run();
-      id = sqlite3_last_insert_rowid(c.handle());
-    }));
-    return id;
+  Result<std::int64_t> CreateUser(const UserRecord& user) override {
+    return accounts_.CreateUser(user);
   }
-
   Result<bool> SetPasswordHash(const std::string& name, const std::string& hash) override {
-    bool changed = false;
-    KEEP_TRY(Write([&](Connection& c) {
-      auto s = c.Prepare("UPDATE users SET password_hash=?2 WHERE name=?1");
-      s.Bind(1, name).Bind(2, hash).Run();
-      changed = c.Changes() > 0;
-    }));
-    return changed;
+    return accounts_.SetPasswordHash(name, hash);
   }
-
-  Result<std::int64_t> CountUsers() override {
-    return Guard([&]() -> Result<std::int64_t> {
-      auto s = Reader().Prepare("SELECT count(*) FROM users");
-      return s.Step() ? s.Int(0) : 0;
-    });
+  Result<bool> UpdateUser(const std::string& name, std::optional<bool> disabled,
+                          std::optional<bool> admin) override {
+    return accounts_.UpdateUser(name, disabled, admin);
+  }
+  Result<std::int64_t> CountUsers() override { return accounts_.CountUsers(); }
+  Result<std::vector<UserRecord>> ListUsers() override { return accounts_.ListUsers(); }
+  Result<void> CreateRobot(const RobotRecord& robot) override {
+    return accounts_.CreateRobot(robot);
+  }
+  Result<std::vector<RobotRecord>> ListRobots() override { return accounts_.ListRobots(); }
+  Result<bool> DeleteRobot(const std::string& name) override {
+    return accounts_.DeleteRobot(name);
+  }
+  Result<void> CreateNamespace(const NamespaceRecord& ns) override {
+    return accounts_.CreateNamespace(ns);
+  }
+  Result<std::optional<NamespaceRecord>> GetNamespace(const std::string& name) override {
+    return accounts_.GetNamespace(name);
+  }
+  Result<std::vector<NamespaceRecord>> ListNamespaces(
+      std::optional<std::int64_t> member_id) override {
+    return accounts_.ListNamespaces(member_id);
+  }
+  Result<bool> SetAnonymousPull(const std::string& name, bool on) override {
+    return accounts_.SetAnonymousPull(name, on);
+  }
+  Result<bool> DeleteNamespace(const std::string& name) override {
+    return accounts_.DeleteNamespace(name);
+  }
+  Result<void> SetMember(const std::string& ns, std::int64_t user_id,
+                         const std::string& role) override {
+    return accounts_.SetMember(ns, user_id, role);
+  }
+  Result<bool> RemoveMember(const std::string& ns, std::int64_t user_id) override {
+    return accounts_.RemoveMember(ns, user_id);
+  }
+  Result<std::vector<MemberRecord>> ListMembers(const std::string& ns) override {
+    return accounts_.ListMembers(ns);
+  }
+  Result<std::vector<Membership>> MembershipsOf(std::int64_t user_id) override {
+    return accounts_.MembershipsOf(user_id);
+  }
+  Result<NamespaceAccess> AccessIn(const std::string& ns, std::int64_t user_id) override {
+    return accounts_.AccessIn(ns, user_id);
   }
 
  private:
-  // The calling thread's read connection to this database.
-  Connection& Reader() {
-    thread_local std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns;
-    auto& c = conns[id_];
-    if (!c) c = std::make_unique<Connection>(path_);
-    return *c;
-  }
-
-  // One short write transaction; rolled back if fn throws.
+  Connection& Reader() { return db_.Reader(); }
   template <class F>
   Result<void> Write(F&& fn) {
-    std::lock_guard lock(write_mu_);
-    try {
-      writer_.Exec("BEGIN IMMEDIATE");
-      try {
-        fn(writer_);
-        writer_.Exec("COMMIT");
-      } catch (...) {
-        // On a full disk SQLite has rolled back already; the first error is the one to report.
-        if (writer_.InTransaction()) writer_.Exec("ROLLBACK");
-        throw;
-      }
-    } catch (const SqliteError& e) {
-      return DbError(e);
-    }
-    return {};
+    return db_.Write(std::forward<F>(fn));
   }
 
   using TagList = std::shared_ptr<const std::vector<std::string>>;
@@ -480,11 +460,8 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
-  static inline std::atomic<std::uint64_t> next_id_{1};
-  std::string path_;
-  std::uint64_t id_;
-  std::mutex write_mu_;
-  Connection writer_;  // GUARDED_BY(write_mu_)
+  sqlite::Database db_;
+  sqlite::AccountTables accounts_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)
@@ -497,7 +474,7 @@ Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(const std::string& path) {
   try {
     return std::unique_ptr<Metadata>(new SqliteMetadata(path));
   } catch (const SqliteError& e) {
-    return DbError(e);
+    return sqlite::DbError(e);
   }
 }
 

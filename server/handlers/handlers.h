@@ -40,5 +40,24 @@ Awaitable<Result<Reply>> Referrers(Exchange& ex);
 // token.cc
 Awaitable<Result<Reply>> GetToken(Exchange& ex);
 Awaitable<Result<Reply>> PostToken(Exchange& ex);
+// admin_accounts.cc
+Awaitable<Result<Reply>> Whoami(Exchange& ex);
+Awaitable<Result<Reply>> ListUsers(Exchange& ex);
+Awaitable<Result<Reply>> CreateUser(Exchange& ex);
+Awaitable<Result<Reply>> ShowUser(Exchange& ex);
+Awaitable<Result<Reply>> UpdateUser(Exchange& ex);
+Awaitable<Result<Reply>> SetPassword(Exchange& ex);
+Awaitable<Result<Reply>> ListRobots(Exchange& ex);
+Awaitable<Result<Reply>> CreateRobot(Exchange& ex);
+Awaitable<Result<Reply>> DeleteRobot(Exchange& ex);
+// admin_namespaces.cc
+Awaitable<Result<Reply>> ListNamespaces(Exchange& ex);
+Awaitable<Result<Reply>> CreateNamespace(Exchange& ex);
+Awaitable<Result<Reply>> ShowNamespace(Exchange& ex);
+Awaitable<Result<Reply>> UpdateNamespace(Exchange& ex);
+Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex);
+Awaitable<Result<Reply>> ListMembers(Exchange& ex);
+Awaitable<Result<Reply>> SetMember(Exchange& ex);
+Awaitable<Result<Reply>> RemoveMember(Exchange& ex);
 
 }  // namespace keep::server::handlers

@@ -90,8 +90,11 @@ Awaitable<Result<Reply>> Catalog(Exchange& ex) {
   const auto& svc = ex.services();
   auto page = ReadPage(ex);
   if (!page) co_return page.error();
+  // Only the repositories the caller may pull.
+  auto namespaces = PullableNamespaces(svc.metadata, ex.who);
+  if (!namespaces) co_return namespaces.error();
   auto result = FetchPage(*page, [&](const std::string& after, int limit) {
-    return svc.metadata.ListRepos(after, limit);
+    return svc.metadata.ListRepos(after, limit, *namespaces);
   });
   if (!result) co_return result.error();
   auto& [repos, more] = *result;

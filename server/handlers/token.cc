@@ -35,7 +35,8 @@ Result<void> CheckService(const Services& svc, const std::optional<std::string>&
 }
 
 // The grants of a new token: each requested scope narrowed to what `who` may do.
-TokenClaims Claims(const Services& svc, const Identity& who, const std::vector<Grant>& requested) {
+Result<TokenClaims> Claims(const Services& svc, const Identity& who,
+                           const std::vector<Grant>& requested) {
   TokenClaims c;
   c.subject = who.user;
   c.audience = svc.config.service;
@@ -44,7 +45,9 @@ TokenClaims Claims(const Services& svc, const Identity& who, const std::vector<G
                     .count();
   c.expires_at = c.issued_at + svc.config.token_seconds;
   for (const auto& g : requested) {
-    c.access.push_back(Grant{g.type, g.name, PermittedActions(who, g)});
+    auto permitted = PermittedActions(svc.metadata, who, g);
+    if (!permitted) return permitted.error();
+    c.access.push_back(Grant{g.type, g.name, std::move(*permitted)});
   }
   return c;
 }
@@ -83,12 +86,13 @@ Awaitable<Result<Reply>> GetToken(Exchange& ex) {
     if (!g) co_return g.error();
     requested.insert(requested.end(), g->begin(), g->end());
   }
-  TokenClaims claims = Claims(svc, *who, requested);
-  std::string token = svc.tokens.Issue(claims);
+  auto claims = Claims(svc, *who, requested);
+  if (!claims) co_return claims.error();
+  std::string token = svc.tokens.Issue(*claims);
   json body = {{"token", token},
                {"access_token", token},
                {"expires_in", svc.config.token_seconds},
-               {"issued_at", Rfc3339(claims.issued_at)}};
+               {"issued_at", Rfc3339(claims->issued_at)}};
   Reply r = Reply::Json(http::status::ok, body.dump());
   r.headers.set(http::field::cache_control, "no-store");
   co_return r;
@@ -124,13 +128,14 @@ Awaitable<Result<Reply>> PostToken(Exchange& ex) {
   ex.who = *who;
   auto requested = ParseScopes(f["scope"]);
   if (!requested) co_return requested.error();
-  TokenClaims claims = Claims(svc, *who, *requested);
+  auto claims = Claims(svc, *who, *requested);
+  if (!claims) co_return claims.error();
   std::string scope;
-  for (const auto& g : claims.access) scope += (scope.empty() ? "" : " ") + ScopeString(g);
-  json out = {{"access_token", svc.tokens.Issue(claims)},
+  for (const auto& g : claims->access) scope += (scope.empty() ? "" : " ") + ScopeString(g);
+  json out = {{"access_token", svc.tokens.Issue(*claims)},
               {"token_type", "Bearer"},
               {"expires_in", svc.config.token_seconds},
-              {"issued_at", Rfc3339(claims.issued_at)},
+              {"issued_at", Rfc3339(claims->issued_at)},
               {"scope", scope}};
   Reply r = Reply::Json(http::status::ok, out.dump());
   r.headers.set(http::field::cache_control, "no-store");

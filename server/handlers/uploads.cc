@@ -105,7 +105,9 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     auto d = Digest::Parse(*mount);
     if (!d) co_return d.error();
     auto from = ex.query("from");
-    if (from && ValidateRepoName(*from)) {
+    // Mounting reads the source: the caller must be allowed to pull it.
+    if (from && ValidateRepoName(*from) &&
+        Authorize(svc.metadata, ex.who, Access{Action::kPull, *from})) {
       auto size = svc.metadata.LinkedBlobSize(*from, d->str());
       if (!size) co_return size.error();
       auto stored = svc.blobs.Stat(*d);

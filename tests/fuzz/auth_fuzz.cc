@@ -134,7 +134,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   w->metadata = std::move(*metadata);
   auto hash = HashPassword(kPassword);
   if (!hash) Die(hash.error().message);
-  if (!w->metadata->CreateUser(std::string(kUser), *hash, false)) Die("CreateUser failed");
+  UserRecord user;
+  user.name = kUser;
+  user.password_hash = *hash;
+  if (!w->metadata->CreateUser(user)) Die("CreateUser failed");
 
   // A fixed key, so that the committed seed tokens verify.
   unsigned char seed[crypto_sign_SEEDBYTES] = {'k', 'e', 'e', 'p', '-', 'f', 'u', 'z', 'z'};
@@ -223,8 +226,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (answer && answer->has_value()) {
     const Identity& who = **answer;
     for (Action a : {Action::kNone, Action::kLogin, Action::kPull, Action::kPush, Action::kDelete,
-                     Action::kCatalog}) {
-      auto ok = Authorize(who, Access{a, "acme/app"});
+                     Action::kCatalog, Action::kPerson, Action::kAdmin, Action::kMaintain,
+                     Action::kSelf}) {
+      auto ok = Authorize(*w->metadata, who, Access{a, "acme/app"});
       if (a == Action::kNone) FUZZ_CHECK(ok.has_value(), in);
       if (who.anonymous() && !who.grants && a != Action::kNone) FUZZ_CHECK(!ok, in);
       if (!ok) {

@@ -10,8 +10,9 @@
 //
 // Invariants: every parsed grant prints (ScopeString) to a scope that parses
 // back to it, and all of them joined by spaces to the same list; refusals
-// are kDenied; PermittedActions grants a subset of what was asked, nothing
-// to anonymous callers. Verify accepts only unexpired tokens for its own
+// are kDenied; PermittedActions grants a subset of what was asked, for any
+// standing in a namespace; anonymous callers get at most pull, and only where
+// anonymous pull is on. Verify accepts only unexpired tokens for its own
 // audience, refuses with kUnauthorized, and lets no exception escape.
 #include "auth/auth.h"
 #include "auth/token.h"
@@ -59,7 +60,12 @@ void CheckScopes(std::string_view in) {
     return;
   }
   std::string joined;
-  Identity alice{"alice", false, std::nullopt}, anonymous;
+  Identity alice, anonymous;
+  alice.user = "alice";
+  alice.id = 7;
+  // Every kind of standing a caller may have in a namespace.
+  NamespaceAccess nothing, reader{true, false, "reader", std::nullopt},
+      open{true, true, "", std::nullopt}, robot{true, false, "", {{"pull"}}};
   for (const Grant& g : *scopes) {
     FUZZ_CHECK(g.type.find_first_of(": ") == std::string::npos, in);
     FUZZ_CHECK(g.name.find(' ') == std::string::npos, in);
@@ -72,11 +78,15 @@ void CheckScopes(std::string_view in) {
     if (!joined.empty()) joined += ' ';
     joined += s;
 
-    auto permitted = PermittedActions(alice, g);
-    for (const auto& a : permitted) {
-      FUZZ_CHECK(std::find(g.actions.begin(), g.actions.end(), a) != g.actions.end(), in);
+    for (const NamespaceAccess* standing : {&nothing, &reader, &open, &robot}) {
+      auto permitted = PermittedActions(alice, g, *standing);
+      for (const auto& a : permitted) {
+        FUZZ_CHECK(std::find(g.actions.begin(), g.actions.end(), a) != g.actions.end(), in);
+      }
     }
-    FUZZ_CHECK(PermittedActions(anonymous, g).empty(), in);
+    FUZZ_CHECK(PermittedActions(alice, g, nothing).empty() || g.type == "registry", in);
+    for (const auto& a : PermittedActions(anonymous, g, open)) FUZZ_CHECK(a == "pull", in);
+    FUZZ_CHECK(PermittedActions(anonymous, g, nothing).empty(), in);
   }
   auto all = ParseScopes(joined);
   FUZZ_CHECK(all && *all == *scopes, in);

@@ -1,0 +1,148 @@
+// The admin API's namespaces and their members (docs/admin-api.md). Who may
+// call each is declared in server/router.cc.
+#include "server/handlers/admin_json.h"
+
+namespace keep::server::handlers {
+namespace {
+
+using namespace admin;
+
+Error NoNamespace(const std::string& name) {
+  return Fail(ErrorCode::kNotFound, "no namespace named " + name);
+}
+
+Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name) {
+  auto ns = md.GetNamespace(name);
+  if (!ns) return ns.error();
+  if (!*ns) return NoNamespace(name);
+  return **ns;
+}
+
+Result<json> MembersJson(Metadata& md, const std::string& ns) {
+  auto members = md.ListMembers(ns);
+  if (!members) return members.error();
+  json list = json::array();
+  for (const auto& m : *members) list.push_back({{"user", m.user}, {"role", m.role}});
+  return list;
+}
+
+}  // namespace
+
+Awaitable<Result<Reply>> ListNamespaces(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  std::optional<std::int64_t> member;
+  if (!ex.who.admin) member = ex.who.id;
+  auto all = md.ListNamespaces(member);
+  if (!all) co_return all.error();
+  json list = json::array();
+  for (const auto& ns : *all) list.push_back(NamespaceJson(ns));
+  co_return JsonReply(http::status::ok, {{"namespaces", std::move(list)}});
+}
+
+Awaitable<Result<Reply>> CreateNamespace(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  static constexpr std::string_view kFields[] = {"name", "anonymous_pull"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto name = StringField(*body, "name");
+  if (!name) co_return name.error();
+  if (!*name) co_return Fail(ErrorCode::kInvalid, "field \"name\" is required");
+  KEEP_CO_TRY(ValidateNamespaceName(**name));
+  auto anonymous = BoolField(*body, "anonymous_pull");
+  if (!anonymous) co_return anonymous.error();
+  NamespaceRecord ns;
+  ns.name = **name;
+  ns.anonymous_pull = anonymous->value_or(false);
+  ns.created_by = ex.who.user;
+  KEEP_CO_TRY(md.CreateNamespace(ns));
+  auto created = FindNamespace(md, ns.name);
+  if (!created) co_return created.error();
+  co_return JsonReply(http::status::created, NamespaceJson(*created));
+}
+
+Awaitable<Result<Reply>> ShowNamespace(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  auto ns = FindNamespace(md, ex.params.name);
+  if (!ns) co_return ns.error();
+  auto members = MembersJson(md, ns->name);
+  if (!members) co_return members.error();
+  json out = NamespaceJson(*ns);
+  out["members"] = std::move(*members);
+  co_return JsonReply(http::status::ok, out);
+}
+
+Awaitable<Result<Reply>> UpdateNamespace(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  static constexpr std::string_view kFields[] = {"anonymous_pull"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto anonymous = BoolField(*body, "anonymous_pull");
+  if (!anonymous) co_return anonymous.error();
+  if (*anonymous) {
+    auto found = md.SetAnonymousPull(ex.params.name, **anonymous);
+    if (!found) co_return found.error();
+    if (!*found) co_return NoNamespace(ex.params.name);
+  }
+  auto ns = FindNamespace(md, ex.params.name);
+  if (!ns) co_return ns.error();
+  co_return JsonReply(http::status::ok, NamespaceJson(*ns));
+}
+
+Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex) {
+  auto removed = ex.services().metadata.DeleteNamespace(ex.params.name);
+  if (!removed) co_return removed.error();
+  if (!*removed) co_return NoNamespace(ex.params.name);
+  co_return Reply::Empty(http::status::no_content);
+}
+
+Awaitable<Result<Reply>> ListMembers(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  KEEP_CO_TRY(FindNamespace(md, ex.params.name));
+  auto members = MembersJson(md, ex.params.name);
+  if (!members) co_return members.error();
+  co_return JsonReply(http::status::ok, {{"members", std::move(*members)}});
+}
+
+Awaitable<Result<Reply>> SetMember(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  static constexpr std::string_view kFields[] = {"role"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto role_name = StringField(*body, "role");
+  if (!role_name) co_return role_name.error();
+  auto role = ParseRole(role_name->value_or(""));
+  if (!role) {
+    co_return Fail(ErrorCode::kInvalid,
+                   "field \"role\" must be \"reader\", \"publisher\" or \"maintainer\"");
+  }
+  KEEP_CO_TRY(FindNamespace(md, ex.params.name));
+  const std::string& name = ex.params.reference;
+  auto user = md.GetUser(name);
+  if (!user) co_return user.error();
+  if (!*user || (*user)->robot) {
+    co_return Fail(ErrorCode::kNotFound,
+                   "no user named " + name + " (robots get scopes, not memberships)");
+  }
+  KEEP_CO_TRY(md.SetMember(ex.params.name, (*user)->id, std::string(RoleName(*role))));
+  co_return JsonReply(http::status::ok, {{"user", name}, {"role", RoleName(*role)}});
+}
+
+Awaitable<Result<Reply>> RemoveMember(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  KEEP_CO_TRY(FindNamespace(md, ex.params.name));
+  const std::string& name = ex.params.reference;
+  auto user = md.GetUser(name);
+  if (!user) co_return user.error();
+  bool removed = false;
+  if (*user) {
+    auto r = md.RemoveMember(ex.params.name, (*user)->id);
+    if (!r) co_return r.error();
+    removed = *r;
+  }
+  if (!removed) {
+    co_return Fail(ErrorCode::kNotFound, name + " is not a member of namespace " + ex.params.name);
+  }
+  co_return Reply::Empty(http::status::no_content);
+}
+
+}  // namespace keep::server::handlers

@@ -151,12 +151,12 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
     who = co_await Authenticate(svc, ex.header(http::field::authorization), ex.remote());
   }
   auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
+  if (who) ex.who = *who;  // the request log names who was refused, too
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(allowed.error(),
                          Challenge(svc.config, ex.header(http::field::host), access, had_token));
   }
-  ex.who = std::move(*who);
   try {
     auto r = co_await match->route->handler(ex);
     co_return r ? std::move(*r) : ErrorReply(r.error());

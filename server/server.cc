@@ -7,6 +7,7 @@
 #include "storage/storage.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,16 @@ int Fatal(const std::string& message) {
   return 1;
 }
 
+// Every connection holds a descriptor: lift the soft limit (often 1024) to
+// the hard one, so that a crowd of clients does not starve accept().
+void RaiseFileLimit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -143,6 +154,8 @@ int Main(int argc, char** argv) {
         "refusing to run as root: run keepd as an unprivileged user (the README's first "
         "command does), or set \"allow_root\": true / --allow-root if you really mean it");
   }
+
+  RaiseFileLimit();
 
   std::error_code fec;
   std::filesystem::create_directories(config.data_dir, fec);

@@ -1,0 +1,147 @@
+// Hostile clients that come in numbers or take their time: slowloris
+// (a header trickled a byte at a time), thousands of idle connections,
+// bodies longer than their Content-Length, and a publisher reaching for
+// blobs of a repository they may not read. Each is refused or dropped,
+// changes nothing stored, and everyone else is still served.
+#include "tests/support/keepd_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace keep::testkit {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+class CrowdTest : public KeepdTest {
+ protected:
+  CrowdTest() : KeepdTest({{"timeouts", {{"header_seconds", 2}, {"body_seconds", 2}}}}) {}
+
+  // A plain TCP connection to keepd (no TLS: an idle or hostile socket).
+  int Dial() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(keepd_.port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+  }
+
+  // The time a fresh admin client takes for GET /v2/, or nullopt if it failed.
+  std::optional<Clock::duration> TimeAFreshRequest() {
+    HttpsClient fresh = keepd_.AdminClient();
+    auto start = Clock::now();
+    auto r = fresh.TrySend({http::verb::get, "/v2/"});
+    if (!r || r->status != 200) return std::nullopt;
+    return Clock::now() - start;
+  }
+};
+
+TEST_F(CrowdTest, SlowlorisIsDroppedAtTheHeaderDeadline) {
+  // One byte every 100 ms keeps the connection busy but never finishes a
+  // header: the deadline is for the whole header, not for each byte.
+  const std::string head =
+      "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + std::string(200, 'z') + "\r\n\r\n";
+  auto start = Clock::now();
+  bool dropped = false;
+  for (char c : head) {
+    try {
+      client_.WriteRaw(std::string_view(&c, 1));
+    } catch (const std::exception&) {
+      dropped = true;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+    if (Clock::now() - start > 15s) break;
+  }
+  auto r = dropped ? std::nullopt : client_.ReadResponse();
+  auto took = Clock::now() - start;
+  EXPECT_TRUE(dropped || !r) << "the trickled request was answered " << (r ? r->status : 0);
+  EXPECT_LT(took, 8s) << "a header trickled a byte at a time held the connection";
+  EXPECT_TRUE(TimeAFreshRequest().has_value());
+}
+
+TEST_F(CrowdTest, ThousandsOfIdleConnectionsDoNotStopService) {
+  constexpr int kIdle = 2000;
+  std::vector<int> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    int fd = Dial();
+    if (fd < 0) break;
+    idle.push_back(fd);
+  }
+  ASSERT_GE(idle.size(), static_cast<std::size_t>(kIdle / 2)) << "could not open connections";
+  // Everyone else is still served, promptly.
+  auto took = TimeAFreshRequest();
+  ASSERT_TRUE(took.has_value()) << "keepd stopped serving with " << idle.size() << " idle sockets";
+  EXPECT_LT(*took, 3s);
+  Manifest m = PushImage(client_, "crowd/app", "v1");
+  // Past the header deadline keepd has closed every idle connection.
+  std::this_thread::sleep_for(3s);
+  int closed = 0;
+  for (int fd : idle) {
+    char b;
+    if (::recv(fd, &b, 1, 0) == 0) ++closed;
+    ::close(fd);
+  }
+  EXPECT_EQ(closed, static_cast<int>(idle.size())) << "idle connections left open";
+  EXPECT_EQ(client_.Get(ManifestPath("crowd/app", "v1"), {{"Accept", m.media_type}}).body, m.bytes);
+}
+
+TEST_F(CrowdTest, BodyLongerThanContentLengthStoresOnlyWhatWasDeclared) {
+  // 11 bytes declared, 11 + a smuggled request sent: the blob is the 11,
+  // and what follows is read as a request of its own (and refused), not
+  // as part of the blob.
+  std::string blob = "exact bytes";
+  std::string smuggled = "DELETE /v2/crowd/app/manifests/v1 HTTP/1.1\r\nHost: x\r\n\r\n";
+  Manifest m = PushImage(client_, "crowd/app", "v1");
+  HttpsClient raw = keepd_.AnonymousClient();
+  raw.SetBasicAuth(kAdminUser, kAdminPassword);
+  raw.Write({http::verb::post, UploadsPath("crowd/app") + "?digest=" + DigestOf(blob),
+             {{"Content-Length", std::to_string(blob.size())}}, blob + smuggled});
+  auto first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 201);
+  // The trailing bytes are a request without credentials: refused.
+  auto second = raw.ReadResponse();
+  if (second) EXPECT_EQ(second->status, 401);
+  EXPECT_EQ(client_.Get(BlobPath("crowd/app", DigestOf(blob))).body, blob);
+  EXPECT_EQ(TagsOf(client_, "crowd/app"), std::vector<std::string>{"v1"});
+}
+
+TEST_F(CrowdTest, ManifestCannotReferenceBlobsOfAnUnreadableRepository) {
+  for (const char* ns : {"acme", "other"}) {
+    ASSERT_EQ(client_.Post("/admin/v1/namespaces", json{{"name", ns}}.dump()).status, 201);
+  }
+  ASSERT_EQ(client_.Post("/admin/v1/users", R"({"name":"bob","password":"password-of-bob"})").status,
+            201);
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/members/bob", R"({"role":"publisher"})").status,
+            200);
+  // other/secret holds a layer bob may not read; he knows its digest.
+  Manifest secret = PushImage(client_, "other/secret", "v1", {.layer = "secret layer"});
+  HttpsClient bob = keepd_.AnonymousClient();
+  bob.SetBasicAuth("bob", "password-of-bob");
+  json body = json::parse(secret.bytes);
+  Manifest copy = MakeManifest(secret.media_type, body);
+  Response r = PutManifest(bob, "acme/app", "stolen", copy);
+  EXPECT_TRUE(IsError(r, 400, "MANIFEST_BLOB_UNKNOWN")) << r.status << " " << r.body;
+  // Nor can he fetch the layer through his own repository.
+  EXPECT_TRUE(IsError(bob.Get(BlobPath("acme/app", DigestOf("secret layer"))), 404, "BLOB_UNKNOWN"));
+  EXPECT_EQ(client_.Get(TagsPath("acme/app")).status, 404);  // acme/app was never created
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -16,6 +16,10 @@
 
 namespace keep::server::handlers {
 
+// The answer when stored bytes do not hash to their digest: logged for the
+// operator; the client gets an error, never the bad bytes. (integrity.cc)
+Error Damaged(const Services& svc, const Digest& digest, std::string_view what);
+
 using Handler = Awaitable<Result<Reply>> (*)(Exchange&);
 
 // base.cc

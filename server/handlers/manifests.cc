@@ -62,6 +62,11 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!digest) co_return digest.error();
   auto bytes = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
   if (!bytes) co_return bytes.error();
+  // Manifests are small: every read is checked against its digest, so a
+  // damaged file is never served.
+  Hasher check(digest->algorithm());
+  check.Update(*bytes);
+  if (check.Finish() != *digest) co_return Damaged(svc, *digest, "manifest");
 
   Reply r;
   r.headers.set(http::field::content_type, m.media_type);

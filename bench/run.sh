@@ -10,7 +10,8 @@
 #   manifest  GET /v2/bench/app/manifests/latest   64 connections
 #   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
 #   blob      GET of the 64 MiB layer               4 connections
-# Keep is measured with Basic auth on every request (its credential cache at
+# Keep is measured as a user with the reader role in namespace "bench", with
+# Basic auth on every request (its credential cache and the role check at
 # work); Distribution without any auth, so the comparison leans its way.
 # Request logs are off on both. Peak RSS (VmHWM) is read from /proc.
 set -euo pipefail
@@ -27,7 +28,7 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 wait_port() { for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$1/v2/" && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 
 KPORT=$(free_port); DPORT=$(free_port)
-PASS=bench-$RANDOM$RANDOM
+PASS=bench-password-$RANDOM$RANDOM
 ROOT_FLAG=(); [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-root)
 
 cat > "$T/keep.json" <<JSON
@@ -97,6 +98,12 @@ seed() {  # port, extra curl args...
 echo "seeding both registries with 2 layers (1 MiB, 64 MiB) and $TAGS tags..."
 seed "$KPORT" -H "$AUTH"
 seed "$DPORT"
+# Keep's readers: a user with the reader role in namespace "bench".
+admin() { curl -sSfk -H "$AUTH" -H 'Content-Type: application/json' -o /dev/null "$@"; }
+admin -X POST --data '{"name":"bench"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces"
+admin -X POST --data "{\"name\":\"reader\",\"password\":\"$PASS\"}" "https://127.0.0.1:$KPORT/admin/v1/users"
+admin -X PUT --data '{"role":"reader"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces/bench/members/reader"
+AUTH="Authorization: Basic $(printf 'reader:%s' "$PASS" | base64 -w0)"
 
 # wrk: prints "requests/s p99-ms MB/s"
 measure() {  # url, connections, extra wrk args...

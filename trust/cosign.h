@@ -1,0 +1,95 @@
+// trust/cosign.h — cosign signatures stored in the registry, and their check.
+//
+// cosign (and podman/skopeo with --sign-by-sigstore-private-key) store the
+// signatures of manifest sha256:<hex> as an OCI image manifest tagged
+// "sha256-<hex>.sig" in the same repository (cosign's SIGNATURE_SPEC.md,
+// "Tag-based Discovery"). Each signature is one layer of that manifest:
+//
+//   {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+//    "digest": "sha256:<payload digest>", "size": <payload size>,
+//    "annotations": {"dev.cosignproject.cosign/signature": "<base64 signature>"}}
+//
+// whose blob is the simple-signing payload (trust/simple_signing.h) and whose
+// annotation is the standard base64 of the signature over those bytes. Keyless
+// (certificate, Rekor bundle) annotations are ignored: Keep trusts keys only.
+//
+// Pure functions; thread-safe, as long as the `fetch` given to VerifyCosign is.
+#pragma once
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "trust/keys.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keep {
+
+inline constexpr std::string_view kCosignSimpleSigningMediaType =
+    "application/vnd.dev.cosign.simplesigning.v1+json";
+inline constexpr std::string_view kCosignSignatureAnnotation = "dev.cosignproject.cosign/signature";
+inline constexpr std::string_view kOciImageConfigMediaType =
+    "application/vnd.oci.image.config.v1+json";
+
+// "sha256-<64 lower-case hex>.sig", the tag of a signature manifest.
+[[nodiscard]] bool IsCosignSignatureTag(std::string_view tag);
+// The manifest a signature tag signs; nullopt when the tag is not one.
+[[nodiscard]] std::optional<Digest> CosignTarget(std::string_view tag);
+// The signature tag of a sha256 `target` ("sha256-<hex>.sig").
+// REQUIRES: target is a sha256 digest.
+std::string CosignSignatureTag(const Digest& target);
+
+struct CosignLayer {
+  Digest payload_digest;
+  std::int64_t payload_size = 0;
+  std::string signature;  // raw bytes, base64-decoded from the annotation
+};
+
+// The signature layers of a signature manifest, in manifest order; other
+// layers are skipped. kManifestInvalid when the manifest has no signature
+// layer, or a signature layer lacks a valid digest, size or base64 signature.
+[[nodiscard]] Result<std::vector<CosignLayer>> ReadCosignSignatures(const nlohmann::json& manifest);
+
+// A one-signature signature manifest, ready to push: upload `config` and
+// `payload` as blobs, then PUT `manifest` (media type
+// application/vnd.oci.image.manifest.v1+json) at CosignSignatureTag(target).
+struct CosignManifest {
+  std::string config;    // a minimal image config, shaped like cosign's
+  std::string payload;   // the signed payload, as given
+  std::string manifest;  // the OCI image manifest JSON
+  Digest config_digest;
+  Digest payload_digest;
+  Digest manifest_digest;
+};
+// `signature` is raw bytes (from Sign); it is base64-encoded into the
+// annotation.
+CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature);
+
+// The outcome for one signature layer.
+struct CosignVerdict {
+  Digest payload_digest;
+  bool verified = false;
+  std::string key_id;  // verified: the id of the trusted key that signed it
+  std::string reason;  // not verified: which check failed, for logs and clients
+};
+
+using PayloadFetcher = std::function<Result<std::string>(const Digest&)>;
+
+// Checks each layer, in this order: its payload (fetched by digest) hashes to
+// the layer's digest and has its size; its signature verifies with one of
+// `trusted_keys`; and only then, the payload parses and passes CheckPayload
+// for `target` in `repository`. One verdict per layer, in the same order;
+// counting distinct signers against a threshold is the caller's policy.
+[[nodiscard]] std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
+                                                      const PayloadFetcher& fetch,
+                                                      const Digest& target,
+                                                      std::string_view repository,
+                                                      const std::vector<PublicKey>& trusted_keys);
+
+}  // namespace keep

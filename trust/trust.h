@@ -1,0 +1,21 @@
+// trust/trust.h — the verification core of Keep's signature trust.
+//
+// What a signature is made of, and whether one is good:
+//   trust/keys.h            publisher keys (ECDSA P-256, Ed25519): parse,
+//                           verify, and for Keep's own tooling sign/generate
+//   trust/simple_signing.h  the signed payload: parse, make, check against the
+//                           manifest and repository being verified
+//   trust/cosign.h          cosign signature manifests ("sha256-<hex>.sig"):
+//                           read, build, and verify each signature layer
+//
+// This layer holds no state and knows nothing of storage or HTTP: the caller
+// supplies the namespace's trusted keys and a way to fetch payload blobs, and
+// gets back, per signature, which key verified it or why it did not. The
+// policy built on it (modes, thresholds, quarantine) lives above.
+//
+// All functions are pure and thread-safe; see each header.
+#pragma once
+
+#include "trust/cosign.h"
+#include "trust/keys.h"
+#include "trust/simple_signing.h"

@@ -1,0 +1,263 @@
+#include "cli/args.h"
+
+#include <algorithm>
+
+namespace keep::cli {
+namespace {
+
+constexpr std::string_view kGlobalFlagsHelp =
+    "Global flags (anywhere on the line):\n"
+    "  --server URL      the registry, e.g. https://registry.example:5000\n"
+    "                    (default: the one saved by `keepctl login`)\n"
+    "  --ca FILE         PEM certificate(s) to verify the registry's TLS certificate with\n"
+    "                    (default: the one saved by `keepctl login`, else the system's CAs)\n"
+    "  --output FORMAT   table (default) or json: the server's answer as it is\n"
+    "  -h, --help        show help\n";
+
+const FlagSpec* FindFlag(const CommandSpec& command, std::string_view name) {
+  for (const FlagSpec& f : command.flags) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const CommandSpec* FindCommand(std::span<const CommandSpec> table, std::string_view group,
+                               std::string_view name) {
+  for (const CommandSpec& c : table) {
+    if (c.group == group && c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+bool IsGroup(std::span<const CommandSpec> table, std::string_view group) {
+  return std::any_of(table.begin(), table.end(),
+                     [&](const CommandSpec& c) { return !c.group.empty() && c.group == group; });
+}
+
+enum class Flags { kNone, kRequired, kAll };
+
+// "user add NAME --role ROLE [--admin]": the command's words, arguments and flags.
+std::string Synopsis(const CommandSpec& c, Flags which) {
+  std::string out = c.group.empty() ? std::string(c.name) : std::string(c.group) + " " +
+                                                               std::string(c.name);
+  if (!c.args.empty()) out += " " + std::string(c.args);
+  for (const FlagSpec& f : c.flags) {
+    if (which == Flags::kNone || (!f.required && which == Flags::kRequired)) continue;
+    std::string flag = "--" + std::string(f.name);
+    flag += (f.kind == FlagSpec::kBool ? "" : " ") + std::string(f.value_name);
+    if (f.kind == FlagSpec::kList) flag += f.required ? " [" + flag + " ...]" : " ...";
+    out += " " + (f.required ? flag : "[" + flag + "]");
+  }
+  return out;
+}
+
+// Two columns: the left ones padded to the widest.
+std::string Columns(const std::vector<std::pair<std::string, std::string>>& rows) {
+  std::size_t width = 0;
+  for (const auto& [left, right] : rows) width = std::max(width, left.size());
+  std::string out;
+  for (const auto& [left, right] : rows) {
+    // A long right-hand text goes on in the same column.
+    std::string text = right;
+    for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', nl + 1)) {
+      text.insert(nl + 1, std::string(width + 5, ' '));
+    }
+    out += "  " + left + std::string(width - left.size() + 3, ' ') + text + "\n";
+  }
+  return out;
+}
+
+std::string Where(const CommandSpec* command, std::string_view group) {
+  if (command) return command->FullName();
+  return group.empty() ? "keepctl" : "keepctl " + std::string(group);
+}
+
+std::string JoinNames(std::span<const CommandSpec> table, std::string_view group) {
+  std::string out;
+  for (const CommandSpec& c : table) {
+    if (c.group != group) continue;
+    out += (out.empty() ? "" : ", ") + std::string(c.name);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CommandSpec::FullName() const {
+  return group.empty() ? "keepctl " + std::string(name)
+                       : "keepctl " + std::string(group) + " " + std::string(name);
+}
+
+std::optional<std::string> Invocation::Value(std::string_view flag) const {
+  auto it = flags.find(flag);
+  if (it == flags.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::vector<std::string> Invocation::Values(std::string_view flag) const {
+  auto it = flags.find(flag);
+  return it == flags.end() ? std::vector<std::string>() : it->second;
+}
+
+Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::string> words) {
+  Invocation inv;
+  bool help = false;
+  bool end_of_flags = false;
+  std::string group;  // set once the first word named a group
+  const CommandSpec* command = nullptr;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const std::string& word = words[i];
+    if (!end_of_flags && word == "--") {
+      end_of_flags = true;
+      continue;
+    }
+    if (!end_of_flags && word.size() > 1 && word[0] == '-') {
+      if (word == "-h" || word == "--help") {
+        help = true;
+        continue;
+      }
+      if (word.rfind("--", 0) != 0) return Usage("unknown flag " + word, Where(command, group));
+      std::string name = word.substr(2);
+      std::optional<std::string> inline_value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name.resize(eq);
+      }
+      auto take_value = [&]() -> Result<std::string> {
+        if (inline_value) return *inline_value;
+        if (i + 1 >= words.size()) {
+          return Usage("the flag --" + name + " needs a value", Where(command, group));
+        }
+        return words[++i];
+      };
+      if (name == "server" || name == "ca" || name == "output") {
+        auto value = take_value();
+        if (!value) return value.error();
+        if (value->empty()) {
+          return Usage("the flag --" + name + " needs a value", Where(command, group));
+        }
+        if (name == "server") {
+          inv.globals.server = *value;
+        } else if (name == "ca") {
+          inv.globals.ca = *value;
+        } else if (*value == "json" || *value == "table") {
+          inv.globals.output = *value == "json" ? Format::kJson : Format::kTable;
+        } else {
+          return Usage("--output takes json or table, not \"" + *value + "\"", Where(command, group));
+        }
+        continue;
+      }
+      const FlagSpec* spec = command ? FindFlag(*command, name) : nullptr;
+      if (!spec) {
+        std::string what = "unknown flag --" + name;
+        if (command) what += " for " + command->FullName();
+        return Usage(what, Where(command, group));
+      }
+      std::vector<std::string>& values = inv.flags[name];
+      if (spec->kind == FlagSpec::kBool) {
+        std::string value = inline_value.value_or("true");
+        if (value != "true" && value != "false") {
+          return Usage("--" + name + " takes true or false, not \"" + value + "\"",
+                       command->FullName());
+        }
+        values.push_back(value);
+        continue;
+      }
+      auto value = take_value();
+      if (!value) return value.error();
+      if (spec->kind == FlagSpec::kValue && !values.empty()) {
+        return Usage("--" + name + " was given twice", command->FullName());
+      }
+      values.push_back(*value);
+      continue;
+    }
+    if (command) {
+      inv.args.push_back(word);
+    } else if (group.empty()) {
+      if (IsGroup(table, word)) {
+        group = word;
+      } else if ((command = FindCommand(table, "", word)) == nullptr) {
+        return Usage("unknown command \"" + word + "\"");
+      }
+    } else if ((command = FindCommand(table, group, word)) == nullptr) {
+      return Usage("unknown command \"" + word + "\" for keepctl " + group + " (it has " +
+                       JoinNames(table, group) + ")",
+                   "keepctl " + group);
+    }
+  }
+
+  if (help) {
+    if (command) return Parsed{std::nullopt, CommandHelp(*command)};
+    if (!group.empty()) return Parsed{std::nullopt, GroupHelp(table, group)};
+    return Parsed{std::nullopt, TopHelp(table)};
+  }
+  if (!command && group.empty()) return Usage("no command given");
+  if (!command) {
+    return Usage("keepctl " + group + " needs a command: " + JoinNames(table, group),
+                 "keepctl " + group);
+  }
+  const std::string usage = "usage: keepctl " + Synopsis(*command, Flags::kRequired);
+  if (static_cast<int>(inv.args.size()) < command->min_args) {
+    return Usage("missing arguments; " + usage, command->FullName());
+  }
+  if (static_cast<int>(inv.args.size()) > command->max_args) {
+    return Usage("unexpected argument \"" + inv.args[command->max_args] + "\"; " + usage,
+                 command->FullName());
+  }
+  for (const FlagSpec& f : command->flags) {
+    if (f.required && !inv.Has(f.name)) {
+      return Usage("the flag --" + std::string(f.name) + " is required; " + usage,
+                   command->FullName());
+    }
+  }
+  inv.command = command;
+  return Parsed{std::move(inv), {}};
+}
+
+std::string TopHelp(std::span<const CommandSpec> table) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const CommandSpec& c : table) {
+    rows.emplace_back(Synopsis(c, Flags::kNone), std::string(c.summary));
+  }
+  return "keepctl: manage the users, robot accounts, namespaces and members of a Keep registry\n"
+         "\n"
+         "Usage: keepctl [GLOBAL FLAGS] COMMAND [ARGUMENTS] [FLAGS]\n"
+         "\n"
+         "Commands:\n" +
+         Columns(rows) + "\n" + std::string(kGlobalFlagsHelp) +
+         "\n"
+         "Start with `keepctl login`. It keeps the server, user, password and CA file in\n"
+         "$XDG_CONFIG_HOME/keep/keepctl.json (or ~/.config/keep/keepctl.json; the variable\n"
+         "KEEPCTL_CONFIG names another file), readable by you alone.\n"
+         "Run `keepctl COMMAND --help` for the flags of a command.\n"
+         "Exit status: 0 done, 1 failed, 2 bad command line.\n";
+}
+
+std::string GroupHelp(std::span<const CommandSpec> table, std::string_view group) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const CommandSpec& c : table) {
+    if (c.group == group) rows.emplace_back(Synopsis(c, Flags::kNone), std::string(c.summary));
+  }
+  std::string g(group);
+  return "Usage: keepctl " + g + " COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n" + Columns(rows) +
+         "\n" + std::string(kGlobalFlagsHelp) + "\nRun `keepctl " + g +
+         " COMMAND --help` for the flags of a command.\n";
+}
+
+std::string CommandHelp(const CommandSpec& command) {
+  std::string out = "Usage: keepctl " + Synopsis(command, Flags::kAll) + "\n\n" +
+                    std::string(command.summary) + "\n";
+  if (!command.details.empty()) out += "\n" + std::string(command.details);
+  if (!command.flags.empty()) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    for (const FlagSpec& f : command.flags) {
+      std::string left = "--" + std::string(f.name);
+      left += (f.kind == FlagSpec::kBool ? "" : " ") + std::string(f.value_name);
+      rows.emplace_back(left, std::string(f.help));
+    }
+    out += "\nFlags:\n" + Columns(rows);
+  }
+  return out + "\n" + std::string(kGlobalFlagsHelp);
+}
+
+}  // namespace keep::cli

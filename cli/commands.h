@@ -1,0 +1,66 @@
+// cli/commands.h — keepctl's commands: the table (cli/commands.cc) and the
+// handlers, one file per area (commands_session.cc, commands_users.cc,
+// commands_robots.cc, commands_namespaces.cc).
+//
+// A handler gets the parsed command line, talks to the registry and prints
+// on stdout; it returns a Failure for main() to print on stderr.
+// Main thread only.
+#pragma once
+
+#include "cli/args.h"
+#include "cli/client.h"
+#include "cli/output.h"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <span>
+#include <string>
+
+namespace keep::cli {
+
+std::span<const CommandSpec> CommandTable();
+
+// A client for the saved credentials; --server and --ca, when given, must
+// agree with them (the password is never sent to another server).
+[[nodiscard]] Result<AdminClient> ConnectSaved(const Invocation& inv);
+
+// The server's answer in JSON mode, else what `table` prints.
+template <class TablePrinter>
+void Show(const Invocation& inv, const nlohmann::json& answer, TablePrinter&& table) {
+  if (inv.globals.output == Format::kJson) {
+    if (!answer.is_null()) PrintJson(std::cout, answer);
+  } else {
+    table();
+  }
+}
+
+// "/users/" + PathSegment(name), for one or more segments.
+std::string PathOf(std::initializer_list<std::string_view> segments);
+
+Result<void> Login(const Invocation& inv);
+Result<void> Logout(const Invocation& inv);
+Result<void> Whoami(const Invocation& inv);
+
+Result<void> UserAdd(const Invocation& inv);
+Result<void> UserList(const Invocation& inv);
+Result<void> UserShow(const Invocation& inv);
+Result<void> UserPasswd(const Invocation& inv);
+Result<void> UserDisable(const Invocation& inv);
+Result<void> UserEnable(const Invocation& inv);
+
+Result<void> RobotCreate(const Invocation& inv);
+Result<void> RobotList(const Invocation& inv);
+Result<void> RobotRevoke(const Invocation& inv);
+
+Result<void> NamespaceCreate(const Invocation& inv);
+Result<void> NamespaceList(const Invocation& inv);
+Result<void> NamespaceShow(const Invocation& inv);
+Result<void> NamespaceDelete(const Invocation& inv);
+Result<void> NamespaceSet(const Invocation& inv);
+
+Result<void> MemberAdd(const Invocation& inv);
+Result<void> MemberRemove(const Invocation& inv);
+Result<void> MemberList(const Invocation& inv);
+
+}  // namespace keep::cli

@@ -101,6 +101,8 @@ seed "$DPORT"
 # Keep's readers: a user with the reader role in namespace "bench".
 admin() { curl -sSfk -H "$AUTH" -H 'Content-Type: application/json' -o /dev/null "$@"; }
 admin -X POST --data '{"name":"bench"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces"
+# Unsigned content, as Distribution serves it: the namespace's policy is open.
+admin -X PUT --data '{"mode":"open"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces/bench/policy"
 admin -X POST --data "{\"name\":\"reader\",\"password\":\"$PASS\"}" "https://127.0.0.1:$KPORT/admin/v1/users"
 admin -X PUT --data '{"role":"reader"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces/bench/members/reader"
 AUTH="Authorization: Basic $(printf 'reader:%s' "$PASS" | base64 -w0)"

@@ -50,6 +50,13 @@ const std::array kRoutes = {
     Route{V::get, Area::kMembers, Action::kMaintain, ListMembers},
     Route{V::put, Area::kMember, Action::kMaintain, SetMember},
     Route{V::delete_, Area::kMember, Action::kMaintain, RemoveMember},
+    Route{V::get, Area::kKeys, Action::kMaintain, ListKeys},
+    Route{V::post, Area::kKeys, Action::kMaintain, AddKey},
+    Route{V::delete_, Area::kKey, Action::kMaintain, RevokeKey},
+    Route{V::get, Area::kPolicy, Action::kMaintain, GetPolicy},
+    Route{V::put, Area::kPolicy, Action::kMaintain, SetPolicy},
+    // Needs pull on the repository named in the query: checked by the handler.
+    Route{V::get, Area::kVerify, Action::kLogin, Verify},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -113,6 +120,7 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   auto s = Split(path.substr(std::string_view("/admin/v1/").size()));
   std::size_t n = s.size();
   if (n == 1 && s[0] == "whoami") return Area::kWhoami;
+  if (n == 1 && s[0] == "verify") return Area::kVerify;
   if (s[0] == "users") {
     if (n == 1) return Area::kUsers;
     params.name = std::string(s[1]);
@@ -130,6 +138,16 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
     KEEP_TRY(ValidateNamespaceName(params.name));
     if (n == 2) return Area::kNamespace;
     if (n == 3 && s[2] == "members") return Area::kMembers;
+    if (n == 3 && s[2] == "keys") return Area::kKeys;
+    if (n == 3 && s[2] == "policy") return Area::kPolicy;
+    if (n == 4 && s[2] == "keys") {
+      params.reference = std::string(s[3]);
+      if (params.reference.size() != 64 ||
+          params.reference.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return Fail(ErrorCode::kInvalid, "a key id is 64 lowercase hex digits");
+      }
+      return Area::kKey;
+    }
     if (n == 4 && s[2] == "members") {
       params.reference = std::string(s[3]);
       KEEP_TRY(ValidateAccountName(params.reference));

@@ -65,12 +65,42 @@ struct RobotRecord {
   std::vector<RobotScope> scopes;
 };
 
+// A namespace's trust policy (the Trust model in DESIGN.md).
+struct TrustPolicy {
+  std::string mode = "quarantine";  // "quarantine", "strict" or "open"
+  std::int64_t threshold = 1;       // distinct trusted keys a manifest needs
+  std::int64_t quarantine_ttl = 24 * 3600;  // seconds an unsigned manifest is kept
+};
+
 struct NamespaceRecord {
   std::string name;
   bool anonymous_pull = false;
   std::int64_t created_at = 0;
   std::string created_by;
   std::int64_t repositories = 0;  // how many repositories it holds
+  TrustPolicy policy;
+};
+
+// A publisher key a namespace trusts (PEM public key).
+struct PublisherKeyRecord {
+  std::string ns;
+  std::string key_id;     // hex SHA-256 of the DER SubjectPublicKeyInfo
+  std::string name;
+  std::string algorithm;  // "ecdsa-p256", "ed25519"
+  std::string pem;
+  std::string added_by;
+  std::int64_t added_at = 0;
+  bool revoked = false;
+};
+
+// A verified signature: `key_id` signed manifest `target` of `repo`.
+struct SignatureRecord {
+  std::string repo;
+  std::string target;     // the signed manifest's digest
+  std::string key_id;
+  std::string format;     // "cosign"
+  std::string signature;  // where it came from: the signature manifest's digest
+  std::int64_t verified_at = 0;
 };
 
 struct MemberRecord {
@@ -186,6 +216,36 @@ class Metadata {
   // user_id 0: anonymous.
   [[nodiscard]] virtual Result<NamespaceAccess> AccessIn(const std::string& ns,
                                                          std::int64_t user_id) = 0;
+  // false when there is no such namespace.
+  [[nodiscard]] virtual Result<bool> SetPolicy(const std::string& ns,
+                                               const TrustPolicy& policy) = 0;
+
+  // Trust: publisher keys, verified signatures, and what they make servable.
+  // kConflict when the namespace has that key already.
+  [[nodiscard]] virtual Result<void> AddKey(const PublisherKeyRecord& key) = 0;
+  [[nodiscard]] virtual Result<std::vector<PublisherKeyRecord>> ListKeys(
+      const std::string& ns) = 0;
+  // false when the namespace has no such key.
+  [[nodiscard]] virtual Result<bool> RevokeKey(const std::string& ns,
+                                               const std::string& key_id) = 0;
+  [[nodiscard]] virtual Result<void> RecordSignatures(
+      const std::vector<SignatureRecord>& signatures) = 0;
+  // Signatures of `target` in `repo`, with keys revoked since included.
+  [[nodiscard]] virtual Result<std::vector<SignatureRecord>> SignaturesOf(
+      const std::string& repo, const std::string& target) = 0;
+  // A manifest of `repo` is trusted when at least `threshold` distinct,
+  // unrevoked keys of its namespace signed it, when a trusted index of the
+  // repository references it, or when it is a signature manifest (tagged
+  // "sha256-<hex>.sig"). A blob is servable when it is a trusted manifest or
+  // a trusted manifest references it.
+  [[nodiscard]] virtual Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
+                                               std::int64_t threshold) = 0;
+  [[nodiscard]] virtual Result<bool> IsServableBlob(const std::string& repo,
+                                                    const std::string& digest,
+                                                    std::int64_t threshold) = 0;
+  // The tags of `repo` whose manifests are trusted, in byte order.
+  [[nodiscard]] virtual Result<std::vector<std::string>> TrustedTags(const std::string& repo,
+                                                                     std::int64_t threshold) = 0;
 };
 
 // Opens (creating and migrating) the SQLite database at path.

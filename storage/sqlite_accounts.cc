@@ -27,7 +27,10 @@ CREATE TABLE IF NOT EXISTS namespaces(
   name TEXT NOT NULL UNIQUE,
   anonymous_pull INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
-  created_by TEXT NOT NULL);
+  created_by TEXT NOT NULL,
+  mode TEXT NOT NULL DEFAULT 'quarantine',
+  threshold INTEGER NOT NULL DEFAULT 1,
+  quarantine_ttl INTEGER NOT NULL DEFAULT 86400);
 CREATE TABLE IF NOT EXISTS members(
   namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
   user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -40,6 +43,13 @@ constexpr const char* kMigrateFrom1 = R"sql(
 ALTER TABLE users ADD COLUMN robot INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Schema 2 had namespaces without their trust policy.
+constexpr const char* kMigrateFrom2 = R"sql(
+ALTER TABLE namespaces ADD COLUMN mode TEXT NOT NULL DEFAULT 'quarantine';
+ALTER TABLE namespaces ADD COLUMN threshold INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE namespaces ADD COLUMN quarantine_ttl INTEGER NOT NULL DEFAULT 86400;
 )sql";
 
 constexpr const char* kUserCols =
@@ -56,8 +66,13 @@ constexpr const char* kRepoCount =
     "(SELECT count(*) FROM repositories r WHERE r.name=n.name OR "
     "(r.name>n.name||'/' AND r.name<n.name||'0'))";
 
+constexpr const char* kNamespaceCols =
+    "n.name, n.anonymous_pull, n.created_at, n.created_by, n.mode, n.threshold, "
+    "n.quarantine_ttl, ";
+
 NamespaceRecord ReadNamespace(Stmt& s) {
-  return NamespaceRecord{s.Text(0), s.Int(1) != 0, s.Int(2), s.Text(3), s.Int(4)};
+  return NamespaceRecord{s.Text(0), s.Int(1) != 0, s.Int(2), s.Text(3), s.Int(7),
+                         TrustPolicy{s.Text(4), s.Int(5), s.Int(6)}};
 }
 
 std::string JoinActions(const std::vector<std::string>& actions) {
@@ -81,6 +96,7 @@ bool IsUniqueViolation(const SqliteError& e) { return e.code == SQLITE_CONSTRAIN
 
 void AccountTables::Migrate(Connection& c, int from) {
   if (from == 1) c.Exec(kMigrateFrom1);
+  if (from == 2) c.Exec(kMigrateFrom2);
   c.Exec(kTables);
 }
 
@@ -215,10 +231,11 @@ Result<bool> AccountTables::DeleteRobot(const std::string& name) {
 Result<void> AccountTables::CreateNamespace(const NamespaceRecord& ns) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(
-        "INSERT INTO namespaces(name, anonymous_pull, created_at, created_by) "
-        "VALUES(?1, ?2, ?3, ?4)");
+        "INSERT INTO namespaces(name, anonymous_pull, created_at, created_by, mode, threshold, "
+        "quarantine_ttl) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     s.Bind(1, ns.name).Bind(2, static_cast<std::int64_t>(ns.anonymous_pull)).Bind(3, Now());
-    s.Bind(4, ns.created_by);
+    s.Bind(4, ns.created_by).Bind(5, ns.policy.mode).Bind(6, ns.policy.threshold);
+    s.Bind(7, ns.policy.quarantine_ttl);
     try {
       s.Run();
     } catch (const SqliteError& e) {
@@ -231,7 +248,7 @@ Result<void> AccountTables::CreateNamespace(const NamespaceRecord& ns) {
 Result<std::optional<NamespaceRecord>> AccountTables::GetNamespace(const std::string& name) {
   return Guard([&]() -> Result<std::optional<NamespaceRecord>> {
     static const std::string sql =
-        std::string("SELECT n.name, n.anonymous_pull, n.created_at, n.created_by, ") +
+        std::string("SELECT ") + kNamespaceCols +
         kRepoCount + " FROM namespaces n WHERE n.name=?1";
     auto s = db_.Reader().Prepare(sql.c_str());
     s.Bind(1, name);
@@ -244,7 +261,7 @@ Result<std::vector<NamespaceRecord>> AccountTables::ListNamespaces(
     std::optional<std::int64_t> member_id) {
   return Guard([&]() -> Result<std::vector<NamespaceRecord>> {
     static const std::string sql =
-        std::string("SELECT n.name, n.anonymous_pull, n.created_at, n.created_by, ") +
+        std::string("SELECT ") + kNamespaceCols +
         kRepoCount +
         " FROM namespaces n WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM members m "
         "WHERE m.namespace_id=n.id AND m.user_id=?1) ORDER BY n.name";
@@ -261,6 +278,17 @@ Result<bool> AccountTables::SetAnonymousPull(const std::string& name, bool on) {
   KEEP_TRY(db_.Write([&](Connection& c) {
     auto s = c.Prepare("UPDATE namespaces SET anonymous_pull=?2 WHERE name=?1");
     s.Bind(1, name).Bind(2, static_cast<std::int64_t>(on)).Run();
+    found = c.Changes() > 0;
+  }));
+  return found;
+}
+
+Result<bool> AccountTables::SetPolicy(const std::string& name, const TrustPolicy& p) {
+  bool found = false;
+  KEEP_TRY(db_.Write([&](Connection& c) {
+    auto s = c.Prepare(
+        "UPDATE namespaces SET mode=?2, threshold=?3, quarantine_ttl=?4 WHERE name=?1");
+    s.Bind(1, name).Bind(2, p.mode).Bind(3, p.threshold).Bind(4, p.quarantine_ttl).Run();
     found = c.Changes() > 0;
   }));
   return found;
@@ -285,9 +313,11 @@ Result<bool> AccountTables::DeleteNamespace(const std::string& name) {
     auto s = c.Prepare("DELETE FROM namespaces WHERE name=?1");
     s.Bind(1, name).Run();
     removed = c.Changes() > 0;
-    // Robots scoped to it lose that scope with it.
+    // Robots scoped to it lose that scope with it, and its keys go too.
     auto t = c.Prepare("DELETE FROM robot_scopes WHERE namespace=?1");
     t.Bind(1, name).Run();
+    auto k = c.Prepare("DELETE FROM publisher_keys WHERE namespace=?1");
+    k.Bind(1, name).Run();
   }));
   return removed;
 }

@@ -34,6 +34,7 @@ class AccountTables {
   Result<std::optional<NamespaceRecord>> GetNamespace(const std::string& name);
   Result<std::vector<NamespaceRecord>> ListNamespaces(std::optional<std::int64_t> member_id);
   Result<bool> SetAnonymousPull(const std::string& name, bool on);
+  Result<bool> SetPolicy(const std::string& name, const TrustPolicy& policy);
   Result<bool> DeleteNamespace(const std::string& name);
   Result<void> SetMember(const std::string& ns, std::int64_t user_id, const std::string& role);
   Result<bool> RemoveMember(const std::string& ns, std::int64_t user_id);

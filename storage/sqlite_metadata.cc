@@ -2,6 +2,7 @@
 #include "storage/metadata.h"
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_db.h"
+#include "storage/sqlite_trust.h"
 
 #include <atomic>
 #include <chrono>
@@ -18,8 +19,9 @@ using sqlite::Guard;
 using sqlite::Now;
 using sqlite::SqliteError;
 
-// 1: the first release; 2: robot accounts, namespaces and members.
-constexpr int kSchemaVersion = 2;
+// 1: the first release; 2: robot accounts, namespaces and members;
+// 3: trust policies, publisher keys and signatures.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -83,7 +85,7 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 
 class SqliteMetadata final : public Metadata {
  public:
-  explicit SqliteMetadata(const std::string& path) : db_(path), accounts_(db_) {
+  explicit SqliteMetadata(const std::string& path) : db_(path), accounts_(db_), trust_(db_) {
     Connection& w = db_.writer();
     int version = 0;
     {
@@ -97,6 +99,7 @@ class SqliteMetadata final : public Metadata {
     w.Exec("BEGIN IMMEDIATE");
     w.Exec(kSchema);
     sqlite::AccountTables::Migrate(w, version);
+    sqlite::TrustTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
   }
@@ -389,6 +392,37 @@ class SqliteMetadata final : public Metadata {
   Result<NamespaceAccess> AccessIn(const std::string& ns, std::int64_t user_id) override {
     return accounts_.AccessIn(ns, user_id);
   }
+  Result<bool> SetPolicy(const std::string& ns, const TrustPolicy& policy) override {
+    return accounts_.SetPolicy(ns, policy);
+  }
+
+  // Trust: see storage/sqlite_trust.cc.
+  Result<void> AddKey(const PublisherKeyRecord& key) override { return trust_.AddKey(key); }
+  Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns) override {
+    return trust_.ListKeys(ns);
+  }
+  Result<bool> RevokeKey(const std::string& ns, const std::string& key_id) override {
+    return trust_.RevokeKey(ns, key_id);
+  }
+  Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures) override {
+    return trust_.RecordSignatures(signatures);
+  }
+  Result<std::vector<SignatureRecord>> SignaturesOf(const std::string& repo,
+                                                    const std::string& target) override {
+    return trust_.SignaturesOf(repo, target);
+  }
+  Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
+                         std::int64_t threshold) override {
+    return trust_.IsTrusted(repo, digest, threshold);
+  }
+  Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
+                              std::int64_t threshold) override {
+    return trust_.IsServableBlob(repo, digest, threshold);
+  }
+  Result<std::vector<std::string>> TrustedTags(const std::string& repo,
+                                               std::int64_t threshold) override {
+    return trust_.TrustedTags(repo, threshold);
+  }
 
  private:
   Connection& Reader() { return db_.Reader(); }
@@ -462,6 +496,7 @@ class SqliteMetadata final : public Metadata {
 
   sqlite::Database db_;
   sqlite::AccountTables accounts_;
+  sqlite::TrustTables trust_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)

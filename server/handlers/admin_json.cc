@@ -82,7 +82,8 @@ json NamespaceJson(const NamespaceRecord& ns) {
           {"anonymous_pull", ns.anonymous_pull},
           {"created_at", ns.created_at},
           {"created_by", ns.created_by},
-          {"repositories", ns.repositories}};
+          {"repositories", ns.repositories},
+          {"policy", PolicyJson(ns.policy)}};
 }
 
 }  // namespace keep::server::handlers::admin

@@ -29,5 +29,6 @@ Reply JsonReply(http::status status, const json& body);
 json UserJson(const UserRecord& u);
 json RobotJson(const RobotRecord& r);
 json NamespaceJson(const NamespaceRecord& ns);
+json PolicyJson(const TrustPolicy& p);  // (admin_trust.cc)
 
 }  // namespace keep::server::handlers::admin

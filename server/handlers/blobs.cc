@@ -1,5 +1,6 @@
 // Blobs: GET/HEAD (with Range) and DELETE /v2/<name>/blobs/<digest>.
 #include "server/handlers/handlers.h"
+#include "server/handlers/trust_gate.h"
 
 namespace keep::server::handlers {
 
@@ -13,6 +14,7 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     co_return Fail(ErrorCode::kBlobUnknown,
                    "blob " + digest->str() + " is not in repository " + ex.params.name);
   }
+  KEEP_CO_TRY(CheckBlobServable(svc, ex.who, ex.params.name, digest->str()));
   auto reader = svc.blobs.Open(*digest);
   if (!reader) {
     if (reader.error().code == ErrorCode::kBlobUnknown) {

@@ -63,5 +63,12 @@ Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex);
 Awaitable<Result<Reply>> ListMembers(Exchange& ex);
 Awaitable<Result<Reply>> SetMember(Exchange& ex);
 Awaitable<Result<Reply>> RemoveMember(Exchange& ex);
+// admin_trust.cc
+Awaitable<Result<Reply>> ListKeys(Exchange& ex);
+Awaitable<Result<Reply>> AddKey(Exchange& ex);
+Awaitable<Result<Reply>> RevokeKey(Exchange& ex);
+Awaitable<Result<Reply>> GetPolicy(Exchange& ex);
+Awaitable<Result<Reply>> SetPolicy(Exchange& ex);
+Awaitable<Result<Reply>> Verify(Exchange& ex);
 
 }  // namespace keep::server::handlers

@@ -1,7 +1,9 @@
 // Listings: tags (GET /v2/<name>/tags/list), the catalog (GET /v2/_catalog)
 // and referrers (GET /v2/<name>/referrers/<digest>).
 #include "server/handlers/handlers.h"
+#include "server/handlers/trust_gate.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 
@@ -72,8 +74,22 @@ Awaitable<Result<Reply>> ListTags(Exchange& ex) {
   auto exists = svc.metadata.RepoExists(repo);
   if (!exists) co_return exists.error();
   if (!*exists) co_return Fail(ErrorCode::kNameUnknown, "repository " + repo + " is not known to this registry");
-  auto result = FetchPage(*page, [&](const std::string& after, int limit) {
-    return svc.metadata.ListTags(repo, after, limit);
+  // Readers see only the tags of trusted manifests.
+  auto threshold = TrustedViewThreshold(svc, ex.who, repo);
+  if (!threshold) co_return threshold.error();
+  std::optional<std::vector<std::string>> trusted;
+  if (*threshold) {
+    auto t = svc.metadata.TrustedTags(repo, **threshold);
+    if (!t) co_return t.error();
+    trusted = std::move(*t);
+  }
+  auto result = FetchPage(*page, [&](const std::string& after,
+                                     int limit) -> Result<std::vector<std::string>> {
+    if (!trusted) return svc.metadata.ListTags(repo, after, limit);
+    auto it = std::upper_bound(trusted->begin(), trusted->end(), after);
+    auto n = std::min<std::size_t>(static_cast<std::size_t>(std::max(limit, 0)),
+                                   static_cast<std::size_t>(trusted->end() - it));
+    return std::vector<std::string>(it, it + static_cast<std::ptrdiff_t>(n));
   });
   if (!result) co_return result.error();
   auto& [tags, more] = *result;

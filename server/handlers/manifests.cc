@@ -1,5 +1,8 @@
 // Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
 #include "server/handlers/handlers.h"
+#include "server/handlers/trust_gate.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -52,6 +55,7 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!record) co_return record.error();
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
+  KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest));
 
   if (!ref->is_digest() && !Accepts(ex.header_list(http::field::accept), m.media_type)) {
     co_return Fail(ErrorCode::kManifestUnknown,
@@ -131,12 +135,27 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
                        ", which is not in repository " + repo + "; push it first");
   }
 
-  // Bytes first, then the index that makes them reachable.
+  // Signatures are checked first (refused ones store nothing); then the
+  // bytes, the index that makes them reachable, and what the signatures prove.
+  bool child_candidate = parsed->manifests.empty();  // could be a platform of an index
   auto stored = co_await Offload(svc, [&]() -> Result<void> {
+    auto signatures = CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, child_candidate);
+    if (!signatures) return signatures.error();
     KEEP_TRY(svc.blobs.PutSmall(digest, *body));
-    return svc.metadata.PutManifest(w);
+    KEEP_TRY(svc.metadata.PutManifest(w));
+    if (!signatures->empty()) KEEP_TRY(svc.metadata.RecordSignatures(*signatures));
+    return {};
   });
   if (!stored) co_return stored.error();
+  if (auto policy = PolicyOf(svc.metadata, repo); policy && policy->mode != "open") {
+    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), policy->threshold);
+    Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
+                                         : "manifest accepted, quarantined"},
+           {"repository", repo},
+           {"digest", digest.str()},
+           {"tag", w.tag.value_or("")},
+           {"user", ex.who.user}});
+  }
 
   Reply r = Reply::Empty(http::status::created);
   r.headers.set(http::field::location, ManifestPath(repo, digest.str()));

@@ -14,8 +14,12 @@ using nlohmann::json;
 class RolesTest : public KeepdTest {
  protected:
   void SetUp() override {
+    // Roles are tested apart from signatures (trust_test.cc): open namespaces.
     for (const char* ns : {"acme", "other"}) {
       ASSERT_EQ(client_.Post("/admin/v1/namespaces", json{{"name", ns}}.dump()).status, 201);
+      ASSERT_EQ(client_.Put("/admin/v1/namespaces/" + std::string(ns) + "/policy",
+                            R"({"mode":"open"})").status,
+                200);
     }
     for (const char* user : {"alice", "bob", "carol", "dave"}) {
       Response r = client_.Post("/admin/v1/users",

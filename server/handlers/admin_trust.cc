@@ -1,0 +1,199 @@
+// The admin API's trust calls: a namespace's publisher keys and trust
+// policy, and what the signatures of a manifest amount to (docs/admin-api.md).
+#include "server/handlers/admin_json.h"
+#include "server/handlers/trust_gate.h"
+
+#include "trust/trust.h"
+
+namespace keep::server::handlers {
+namespace {
+
+using namespace admin;
+
+constexpr std::int64_t kMaxThreshold = 16;
+constexpr std::int64_t kMinTtl = 60;
+constexpr std::int64_t kMaxTtl = 365 * 24 * 3600;
+
+json KeyJson(const PublisherKeyRecord& k) {
+  return {{"key_id", k.key_id},         {"name", k.name},         {"algorithm", k.algorithm},
+          {"public_key", k.pem},        {"added_by", k.added_by}, {"added_at", k.added_at},
+          {"revoked", k.revoked}};
+}
+
+Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name) {
+  auto ns = md.GetNamespace(name);
+  if (!ns) return ns.error();
+  if (!*ns) return Fail(ErrorCode::kNotFound, "no namespace named " + name);
+  return **ns;
+}
+
+Result<PublisherKeyRecord> FindKey(Metadata& md, const std::string& ns, const std::string& id) {
+  auto keys = md.ListKeys(ns);
+  if (!keys) return keys.error();
+  for (const auto& k : *keys) {
+    if (k.key_id == id) return k;
+  }
+  return Fail(ErrorCode::kNotFound, "namespace " + ns + " has no key " + id);
+}
+
+}  // namespace
+
+namespace admin {
+json PolicyJson(const TrustPolicy& p) {
+  return {{"mode", p.mode}, {"threshold", p.threshold}, {"quarantine_ttl", p.quarantine_ttl}};
+}
+}  // namespace admin
+
+Awaitable<Result<Reply>> ListKeys(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  KEEP_CO_TRY(FindNamespace(md, ex.params.name));
+  auto keys = md.ListKeys(ex.params.name);
+  if (!keys) co_return keys.error();
+  json list = json::array();
+  for (const auto& k : *keys) list.push_back(KeyJson(k));
+  co_return JsonReply(http::status::ok, {{"keys", std::move(list)}});
+}
+
+Awaitable<Result<Reply>> AddKey(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  static constexpr std::string_view kFields[] = {"name", "public_key"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto name = StringField(*body, "name");
+  if (!name) co_return name.error();
+  auto pem = StringField(*body, "public_key");
+  if (!pem) co_return pem.error();
+  if (!*name || (*name)->empty() || (*name)->size() > 128) {
+    co_return Fail(ErrorCode::kInvalid, "field \"name\" is required (1 to 128 characters)");
+  }
+  if (!*pem) co_return Fail(ErrorCode::kInvalid, "field \"public_key\" (a PEM public key) is required");
+  KEEP_CO_TRY(FindNamespace(md, ex.params.name));
+  auto key = ParsePublicKey(**pem);
+  if (!key) co_return key.error();
+  PublisherKeyRecord rec;
+  rec.ns = ex.params.name;
+  rec.key_id = key->key_id();
+  rec.name = **name;
+  rec.algorithm = std::string(key->algorithm());
+  rec.pem = key->pem();
+  rec.added_by = ex.who.user;
+  KEEP_CO_TRY(md.AddKey(rec));
+  Audit({{"event", "key added"}, {"namespace", rec.ns}, {"key_id", rec.key_id},
+         {"user", ex.who.user}});
+  auto stored = FindKey(md, rec.ns, rec.key_id);
+  if (!stored) co_return stored.error();
+  co_return JsonReply(http::status::created, KeyJson(*stored));
+}
+
+Awaitable<Result<Reply>> RevokeKey(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  auto found = md.RevokeKey(ex.params.name, ex.params.reference);
+  if (!found) co_return found.error();
+  if (!*found) {
+    co_return Fail(ErrorCode::kNotFound,
+                   "namespace " + ex.params.name + " has no key " + ex.params.reference);
+  }
+  Audit({{"event", "key revoked"}, {"namespace", ex.params.name}, {"key_id", ex.params.reference},
+         {"user", ex.who.user}});
+  auto key = FindKey(md, ex.params.name, ex.params.reference);
+  if (!key) co_return key.error();
+  co_return JsonReply(http::status::ok, KeyJson(*key));
+}
+
+Awaitable<Result<Reply>> GetPolicy(Exchange& ex) {
+  auto ns = FindNamespace(ex.services().metadata, ex.params.name);
+  if (!ns) co_return ns.error();
+  co_return JsonReply(http::status::ok, PolicyJson(ns->policy));
+}
+
+Awaitable<Result<Reply>> SetPolicy(Exchange& ex) {
+  auto& md = ex.services().metadata;
+  static constexpr std::string_view kFields[] = {"mode", "threshold", "quarantine_ttl"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto ns = FindNamespace(md, ex.params.name);
+  if (!ns) co_return ns.error();
+  TrustPolicy p = ns->policy;
+  auto mode = StringField(*body, "mode");
+  if (!mode) co_return mode.error();
+  auto threshold = IntField(*body, "threshold");
+  if (!threshold) co_return threshold.error();
+  auto ttl = IntField(*body, "quarantine_ttl");
+  if (!ttl) co_return ttl.error();
+  if (*mode) {
+    if (**mode != "quarantine" && **mode != "strict" && **mode != "open") {
+      co_return Fail(ErrorCode::kInvalid,
+                     "field \"mode\" must be \"quarantine\", \"strict\" or \"open\"");
+    }
+    p.mode = **mode;
+  }
+  if (*threshold) {
+    if (**threshold < 1 || **threshold > kMaxThreshold) {
+      co_return Fail(ErrorCode::kInvalid, "field \"threshold\" must be between 1 and 16");
+    }
+    p.threshold = **threshold;
+  }
+  if (*ttl) {
+    if (**ttl < kMinTtl || **ttl > kMaxTtl) {
+      co_return Fail(ErrorCode::kInvalid,
+                     "field \"quarantine_ttl\" must be between 60 seconds and 365 days");
+    }
+    p.quarantine_ttl = **ttl;
+  }
+  auto found = md.SetPolicy(ex.params.name, p);
+  if (!found) co_return found.error();
+  Audit({{"event", "policy set"}, {"namespace", ex.params.name}, {"policy", PolicyJson(p)},
+         {"user", ex.who.user}});
+  co_return JsonReply(http::status::ok, PolicyJson(p));
+}
+
+Awaitable<Result<Reply>> Verify(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto repo = ex.query("repository");
+  auto reference = ex.query("reference");
+  if (!repo || !reference) {
+    co_return Fail(ErrorCode::kInvalid, "give ?repository=<name>&reference=<tag or digest>");
+  }
+  KEEP_CO_TRY(ValidateRepoName(*repo));
+  KEEP_CO_TRY(Authorize(svc.metadata, ex.who, Access{Action::kPull, *repo}));
+  auto ref = Reference::Parse(*reference);
+  if (!ref) co_return ref.error();
+  auto record = ref->is_digest() ? svc.metadata.GetManifest(*repo, ref->digest().str())
+                                 : svc.metadata.GetTagged(*repo, ref->tag());
+  if (!record) co_return record.error();
+  if (!*record) {
+    co_return Fail(ErrorCode::kManifestUnknown,
+                   "manifest " + *reference + " is not in repository " + *repo);
+  }
+  const std::string& digest = (*record)->digest;
+  auto policy = PolicyOf(svc.metadata, *repo);
+  if (!policy) co_return policy.error();
+  auto signatures = svc.metadata.SignaturesOf(*repo, digest);
+  if (!signatures) co_return signatures.error();
+  auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(*repo)));
+  if (!keys) co_return keys.error();
+  json list = json::array();
+  for (const auto& s : *signatures) {
+    json entry = {{"key_id", s.key_id},       {"format", s.format},
+                  {"signature", s.signature}, {"verified_at", s.verified_at},
+                  {"key_name", ""},           {"revoked", true}};
+    for (const auto& k : *keys) {
+      if (k.key_id == s.key_id) {
+        entry["key_name"] = k.name;
+        entry["revoked"] = k.revoked;
+      }
+    }
+    list.push_back(std::move(entry));
+  }
+  auto trusted = policy->mode == "open"
+                     ? Result<bool>(true)
+                     : svc.metadata.IsTrusted(*repo, digest, policy->threshold);
+  if (!trusted) co_return trusted.error();
+  co_return JsonReply(http::status::ok, {{"repository", *repo},
+                                         {"digest", digest},
+                                         {"policy", PolicyJson(*policy)},
+                                         {"trusted", *trusted},
+                                         {"signatures", std::move(list)}});
+}
+
+}  // namespace keep::server::handlers

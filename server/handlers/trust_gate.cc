@@ -1,0 +1,152 @@
+// The trust layer on the request path: which manifests and blobs a caller
+// may be served (only trusted ones, unless they may push to the repository
+// or the namespace is open), and the check of signatures as they are pushed.
+#include "server/handlers/trust_gate.h"
+
+#include "trust/trust.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+
+namespace keep::server::handlers {
+namespace {
+
+std::string SignHint(const std::string& repo, const std::string& digest) {
+  return "sign it with `keepctl sign " + repo + "@" + digest +
+         " --key KEY` (or cosign sign --key) using a key the namespace trusts";
+}
+
+}  // namespace
+
+void Audit(const nlohmann::json& event) {
+  nlohmann::json line = event;
+  line["audit"] = true;
+  line["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count() / 1000.0;
+  std::string s = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stderr);
+}
+
+Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo) {
+  auto ns = md.GetNamespace(std::string(NamespaceOf(repo)));
+  if (!ns) return ns.error();
+  return *ns ? (*ns)->policy : TrustPolicy{};
+}
+
+Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, const Identity& who,
+                                                         const std::string& repo) {
+  using Out = std::optional<std::int64_t>;
+  auto policy = PolicyOf(svc.metadata, repo);
+  if (!policy) return policy.error();
+  if (policy->mode == "open") return Out();
+  // Publishers see what they pushed, so that signing tools can fetch it.
+  auto push = PermittedActions(svc.metadata, who, Grant{"repository", repo, {"push"}});
+  if (!push) return push.error();
+  if (!push->empty()) return Out();
+  return Out(policy->threshold);
+}
+
+Result<void> CheckManifestServable(const Services& svc, const Identity& who,
+                                   const std::string& repo, const std::string& digest) {
+  auto threshold = TrustedViewThreshold(svc, who, repo);
+  if (!threshold) return threshold.error();
+  if (!*threshold) return {};
+  auto trusted = svc.metadata.IsTrusted(repo, digest, **threshold);
+  if (!trusted) return trusted.error();
+  if (*trusted) return {};
+  return Fail(ErrorCode::kDenied,
+              "manifest " + digest + " of " + repo +
+                  " is quarantined: it is not signed by a trusted publisher of namespace " +
+                  std::string(NamespaceOf(repo)) + "; " + SignHint(repo, digest));
+}
+
+Result<void> CheckBlobServable(const Services& svc, const Identity& who, const std::string& repo,
+                               const std::string& digest) {
+  auto threshold = TrustedViewThreshold(svc, who, repo);
+  if (!threshold) return threshold.error();
+  if (!*threshold) return {};
+  auto ok = svc.metadata.IsServableBlob(repo, digest, **threshold);
+  if (!ok) return ok.error();
+  if (*ok) return {};
+  return Fail(ErrorCode::kDenied,
+              "blob " + digest + " of " + repo +
+                  " belongs to no manifest signed by a trusted publisher of namespace " +
+                  std::string(NamespaceOf(repo)) + "; it is quarantined with its image");
+}
+
+Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Identity& who,
+                                                   const std::string& repo,
+                                                   const std::optional<std::string>& tag,
+                                                   const Digest& digest, std::string_view body,
+                                                   bool is_index_child_candidate) {
+  std::vector<SignatureRecord> verified;
+  auto policy = PolicyOf(svc.metadata, repo);
+  if (!policy) return policy.error();
+  std::optional<Digest> target = tag ? CosignTarget(*tag) : std::nullopt;
+  if (target) {
+    auto manifest = nlohmann::json::parse(body, nullptr, false);
+    auto layers = ReadCosignSignatures(manifest);
+    if (!layers) return layers.error();
+    auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
+    if (!keys) return keys.error();
+    std::vector<PublicKey> trusted;
+    std::map<std::string, std::string> names;
+    for (const auto& k : *keys) {
+      if (k.revoked) continue;
+      auto parsed = ParsePublicKey(k.pem);
+      if (parsed) trusted.push_back(std::move(*parsed));
+      names[k.key_id] = k.name;
+    }
+    auto fetch = [&](const Digest& d) { return svc.blobs.ReadSmall(d, 1 << 20); };
+    auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted);
+    std::string reasons;
+    for (const auto& v : verdicts) {
+      if (v.verified) {
+        verified.push_back(SignatureRecord{repo, target->str(), v.key_id, "cosign", digest.str(), 0});
+      } else {
+        reasons += (reasons.empty() ? "" : "; ") + v.reason;
+      }
+    }
+    bool enforce = policy->mode != "open";
+    Audit({{"event", verified.empty() ? "signature refused" : "signature accepted"},
+           {"repository", repo},
+           {"target", target->str()},
+           {"signature", digest.str()},
+           {"user", who.user},
+           {"verified_keys", [&] {
+              std::vector<std::string> ids;
+              for (const auto& s : verified) ids.push_back(s.key_id);
+              return ids;
+            }()},
+           {"reasons", reasons}});
+    if (verified.empty() && enforce) {
+      return Fail(ErrorCode::kDenied,
+                  "signature for " + target->str() + " refused: " +
+                      (trusted.empty() ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
+                                             " trusts no keys yet; a maintainer adds one with "
+                                             "keepctl key add"
+                                       : reasons));
+    }
+    return verified;
+  }
+  if (policy->mode == "strict" && !(is_index_child_candidate && !tag)) {
+    auto signed_ok = svc.metadata.IsTrusted(repo, digest.str(), policy->threshold);
+    if (!signed_ok) return signed_ok.error();
+    if (!*signed_ok) {
+      Audit({{"event", "push refused"}, {"repository", repo}, {"digest", digest.str()},
+             {"user", who.user}, {"reason", "strict mode: not signed"}});
+      return Fail(ErrorCode::kDenied,
+                  "namespace " + std::string(NamespaceOf(repo)) +
+                      " is in strict mode: manifest " + digest.str() +
+                      " needs a signature before it is pushed; " + SignHint(repo, digest.str()) +
+                      " (keepctl sign --manifest-file signs before the push)");
+    }
+  }
+  return verified;
+}
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,47 @@
+// server/handlers/trust_gate.h — the trust layer on the request path
+// (DESIGN.md, "Trust model"): what a caller may be served, and the check of
+// signatures pushed in the cosign layout. The decisions about signatures
+// themselves are trust/'s; which manifests they make trusted is the
+// metadata's (Metadata::IsTrusted).
+#pragma once
+
+#include "server/handlers/handlers.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace keep::server::handlers {
+
+// One JSON line on stderr marked "audit": every trust decision.
+void Audit(const nlohmann::json& event);
+
+// The policy of the repository's namespace (the default one when the
+// namespace was never created).
+[[nodiscard]] Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo);
+
+// nullopt when `who` sees everything in `repo` (they may push there, or the
+// namespace is open); else the threshold a manifest must meet to be served.
+[[nodiscard]] Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc,
+                                                                       const Identity& who,
+                                                                       const std::string& repo);
+
+// kDenied, saying it is quarantined and how to sign it, unless `who` may be
+// served that manifest / blob.
+[[nodiscard]] Result<void> CheckManifestServable(const Services& svc, const Identity& who,
+                                                 const std::string& repo,
+                                                 const std::string& digest);
+[[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
+                                             const std::string& repo, const std::string& digest);
+
+// For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig")
+// has its signatures verified against the namespace's keys, and those that
+// verify are returned, to be recorded with it; when none does, kDenied says
+// why (unless the namespace is open). In strict mode, any other push needs
+// enough stored signatures first, except an untagged image manifest (a
+// platform of an index, trusted through its signed index). Blocking: it
+// reads payload blobs.
+[[nodiscard]] Result<std::vector<SignatureRecord>> CheckIncoming(
+    const Services& svc, const Identity& who, const std::string& repo,
+    const std::optional<std::string>& tag, const Digest& digest, std::string_view body,
+    bool is_index_child_candidate);
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,160 @@
+#include "storage/sqlite_trust.h"
+
+#include "core/names.h"
+
+namespace keep::sqlite {
+namespace {
+
+constexpr const char* kTables = R"sql(
+CREATE TABLE IF NOT EXISTS publisher_keys(
+  namespace TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  pem TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(namespace, key_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signatures(
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  target TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  format TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  verified_at INTEGER NOT NULL,
+  PRIMARY KEY(repo_id, target, key_id, signature)) WITHOUT ROWID;
+)sql";
+
+// The manifests of repository ?1 that are trusted, given its namespace ?2
+// and the policy's threshold ?3: signed by enough distinct unrevoked keys,
+// children of those (an index signed once covers its platforms), and
+// signature manifests themselves (clients fetch them to verify).
+#define KEEP_TRUSTED_CTE                                                              \
+  "WITH signed(d) AS ("                                                               \
+  "  SELECT s.target FROM signatures s JOIN publisher_keys k"                        \
+  "    ON k.key_id=s.key_id AND k.namespace=?2 AND k.revoked=0"                      \
+  "  WHERE s.repo_id=?1 GROUP BY s.target HAVING count(DISTINCT s.key_id) >= ?3),"   \
+  "trusted(d) AS ("                                                                   \
+  "  SELECT d FROM signed"                                                            \
+  "  UNION SELECT r.target FROM manifest_refs r"                                      \
+  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN (SELECT d FROM signed)"      \
+  "  UNION SELECT t.digest FROM tags t WHERE t.repo_id=?1 AND t.name GLOB 'sha256-*.sig') "
+
+std::int64_t RepoIdOf(Database& db, const std::string& repo) {
+  auto s = db.Reader().Prepare("SELECT id FROM repositories WHERE name=?1");
+  s.Bind(1, repo);
+  return s.Step() ? s.Int(0) : 0;
+}
+
+}  // namespace
+
+void TrustTables::Migrate(Connection& c) { c.Exec(kTables); }
+
+Result<void> TrustTables::AddKey(const PublisherKeyRecord& k) {
+  return db_.Write([&](Connection& c) {
+    auto s = c.Prepare(
+        "INSERT INTO publisher_keys(namespace, key_id, name, algorithm, pem, added_by, added_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    s.Bind(1, k.ns).Bind(2, k.key_id).Bind(3, k.name).Bind(4, k.algorithm).Bind(5, k.pem);
+    s.Bind(6, k.added_by).Bind(7, Now());
+    try {
+      s.Run();
+    } catch (const SqliteError& e) {
+      if (e.code != SQLITE_CONSTRAINT) throw;
+      throw ErrorException(Fail(ErrorCode::kConflict, "namespace " + k.ns + " has key " +
+                                                          k.key_id + " already"));
+    }
+  });
+}
+
+Result<std::vector<PublisherKeyRecord>> TrustTables::ListKeys(const std::string& ns) {
+  return Guard([&]() -> Result<std::vector<PublisherKeyRecord>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT key_id, name, algorithm, pem, added_by, added_at, revoked FROM publisher_keys "
+        "WHERE namespace=?1 ORDER BY added_at, key_id");
+    s.Bind(1, ns);
+    std::vector<PublisherKeyRecord> out;
+    while (s.Step()) {
+      out.push_back(PublisherKeyRecord{ns, s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4),
+                                       s.Int(5), s.Int(6) != 0});
+    }
+    return out;
+  });
+}
+
+Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& key_id) {
+  bool found = false;
+  KEEP_TRY(db_.Write([&](Connection& c) {
+    auto s = c.Prepare("UPDATE publisher_keys SET revoked=1 WHERE namespace=?1 AND key_id=?2");
+    s.Bind(1, ns).Bind(2, key_id).Run();
+    found = c.Changes() > 0;
+  }));
+  return found;
+}
+
+Result<void> TrustTables::RecordSignatures(const std::vector<SignatureRecord>& signatures) {
+  return db_.Write([&](Connection& c) {
+    for (const auto& sig : signatures) {
+      auto s = c.Prepare(
+          "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
+          "verified_at) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM repositories WHERE name=?1");
+      s.Bind(1, sig.repo).Bind(2, sig.target).Bind(3, sig.key_id).Bind(4, sig.format);
+      s.Bind(5, sig.signature).Bind(6, Now()).Run();
+    }
+  });
+}
+
+Result<std::vector<SignatureRecord>> TrustTables::SignaturesOf(const std::string& repo,
+                                                               const std::string& target) {
+  return Guard([&]() -> Result<std::vector<SignatureRecord>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT s.key_id, s.format, s.signature, s.verified_at FROM signatures s "
+        "JOIN repositories r ON r.id=s.repo_id WHERE r.name=?1 AND s.target=?2 "
+        "ORDER BY s.verified_at, s.key_id");
+    s.Bind(1, repo).Bind(2, target);
+    std::vector<SignatureRecord> out;
+    while (s.Step()) {
+      out.push_back(SignatureRecord{repo, target, s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+    }
+    return out;
+  });
+}
+
+Result<bool> TrustTables::IsTrusted(const std::string& repo, const std::string& digest,
+                                    std::int64_t threshold) {
+  return Guard([&]() -> Result<bool> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE "SELECT 1 FROM trusted WHERE d=?4");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, digest);
+    return s.Step();
+  });
+}
+
+Result<bool> TrustTables::IsServableBlob(const std::string& repo, const std::string& digest,
+                                         std::int64_t threshold) {
+  return Guard([&]() -> Result<bool> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
+                                  "SELECT 1 FROM trusted WHERE d=?4 UNION ALL "
+                                  "SELECT 1 FROM manifest_refs r WHERE r.repo_id=?1 AND "
+                                  "r.kind=0 AND r.target=?4 AND r.manifest IN trusted LIMIT 1");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, digest);
+    return s.Step();
+  });
+}
+
+Result<std::vector<std::string>> TrustTables::TrustedTags(const std::string& repo,
+                                                          std::int64_t threshold) {
+  return Guard([&]() -> Result<std::vector<std::string>> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
+                                  "SELECT t.name FROM tags t WHERE t.repo_id=?1 AND "
+                                  "t.digest IN trusted ORDER BY t.name");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
+    std::vector<std::string> out;
+    while (s.Step()) out.push_back(s.Text(0));
+    return out;
+  });
+}
+
+#undef KEEP_TRUSTED_CTE
+
+}  // namespace keep::sqlite

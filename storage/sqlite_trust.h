@@ -1,0 +1,36 @@
+// storage/sqlite_trust.h — the trust tables of the SQLite metadata database:
+// publisher keys of each namespace, verified signatures, and the queries
+// that decide which manifests and blobs are servable. Internal to storage/.
+//
+// Thread-safe, as the Database it uses.
+#pragma once
+
+#include "storage/metadata.h"
+#include "storage/sqlite_db.h"
+
+namespace keep::sqlite {
+
+class TrustTables {
+ public:
+  explicit TrustTables(Database& db) : db_(db) {}
+
+  // Creates the tables. REQUIRES: inside the schema transaction.
+  static void Migrate(Connection& c);
+
+  Result<void> AddKey(const PublisherKeyRecord& key);
+  Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
+  Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
+  Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures);
+  Result<std::vector<SignatureRecord>> SignaturesOf(const std::string& repo,
+                                                    const std::string& target);
+  Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
+                         std::int64_t threshold);
+  Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
+                              std::int64_t threshold);
+  Result<std::vector<std::string>> TrustedTags(const std::string& repo, std::int64_t threshold);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace keep::sqlite

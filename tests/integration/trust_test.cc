@@ -1,0 +1,227 @@
+// The trust layer through the registry API: unsigned manifests are
+// quarantined from readers, a valid cosign-layout signature from a trusted
+// key makes them servable at once, bad signatures are refused, strict mode,
+// thresholds, revocation, and multi-platform indexes.
+#include "tests/support/keepd_test.h"
+#include "trust/trust.h"
+
+namespace keep::testkit {
+namespace {
+
+using nlohmann::json;
+
+std::string Code(const Response& r) {
+  return std::to_string(r.status) + " " + r.Json()["errors"][0].value("code", "");
+}
+std::string Message(const Response& r) { return r.Json()["errors"][0].value("message", ""); }
+
+class TrustTest : public KeepdTest {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(client_.Post("/admin/v1/namespaces", R"({"name":"acme"})").status, 201);
+    ASSERT_EQ(client_.Post("/admin/v1/users",
+                           R"({"name":"alice","password":"password-of-alice"})").status,
+              201);
+    ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/members/alice", R"({"role":"reader"})").status,
+              200);
+    reader_.SetBasicAuth("alice", "password-of-alice");
+  }
+
+  struct Signer {
+    PrivateKey key;
+    std::string key_id;
+  };
+  // A new key pair; with trusted, its public half is added to acme.
+  Signer NewKey(const std::string& name, bool trusted = true, const char* algorithm = "ed25519") {
+    auto pair = GenerateKeyPair(algorithm, "");
+    EXPECT_TRUE(pair);
+    auto priv = ParsePrivateKey(pair->private_pem, "");
+    EXPECT_TRUE(priv);
+    auto pub = ParsePublicKey(pair->public_pem);
+    if (trusted) {
+      Response r = client_.Post("/admin/v1/namespaces/acme/keys",
+                                json{{"name", name}, {"public_key", pair->public_pem}}.dump());
+      EXPECT_EQ(r.status, 201) << r.body;
+      EXPECT_EQ(r.Json().value("key_id", ""), pub->key_id());
+    }
+    return Signer{std::move(*priv), pub->key_id()};
+  }
+
+  // Pushes a cosign-layout signature of `target` made with `signer`, as a
+  // publisher (the admin) would; returns the manifest PUT's response.
+  Response PushSignature(const std::string& repo, const Manifest& target, const Signer& signer,
+                         std::string reference = "") {
+    auto digest = Digest::Parse(target.digest());
+    std::string payload = MakeSimpleSigning("registry.example:5000/" + repo, *digest);
+    auto sig = Sign(signer.key, payload);
+    EXPECT_TRUE(sig);
+    CosignManifest cm = BuildCosignManifest(payload, *sig);
+    PushBlob(client_, repo, cm.config);
+    PushBlob(client_, repo, cm.payload);
+    if (reference.empty()) reference = CosignSignatureTag(*digest);
+    return client_.Put(ManifestPath(repo, reference), cm.manifest,
+                       {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  }
+
+  Response ReaderGet(const std::string& repo, const std::string& ref, const Manifest& m) {
+    return reader_.Get(ManifestPath(repo, ref), {{"Accept", m.media_type}});
+  }
+
+  HttpsClient reader_ = keepd_.AnonymousClient();
+};
+
+TEST_F(TrustTest, UnsignedImageIsQuarantinedFromReaders) {
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "unsigned layer"});
+  Response r = ReaderGet("acme/app", "v1", m);
+  EXPECT_EQ(Code(r), "403 DENIED");
+  EXPECT_NE(Message(r).find("quarantined"), std::string::npos) << Message(r);
+  EXPECT_NE(Message(r).find("keepctl sign"), std::string::npos) << Message(r);
+  EXPECT_EQ(Code(ReaderGet("acme/app", m.digest(), m)), "403 DENIED");
+  EXPECT_EQ(Code(reader_.Get(BlobPath("acme/app", DigestOf("unsigned layer")))), "403 DENIED");
+  EXPECT_EQ(reader_.Get(TagsPath("acme/app")).Json()["tags"], json::array());
+  // Publishers still see it (signing tools fetch it first).
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).body, m.bytes);
+  // A signature tag that does not exist yet is unknown, not denied.
+  EXPECT_EQ(Code(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig"))),
+            "404 MANIFEST_UNKNOWN");
+}
+
+TEST_F(TrustTest, ValidSignatureMakesItServableAtOnce) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "signed layer"});
+  Response put = PushSignature("acme/app", m, signer);
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
+  EXPECT_EQ(reader_.Get(BlobPath("acme/app", DigestOf("signed layer"))).body, "signed layer");
+  json tags = reader_.Get(TagsPath("acme/app")).Json()["tags"];
+  EXPECT_EQ(tags, json({"sha256-" + m.digest().substr(7) + ".sig", "v1"}));
+  json v = client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json();
+  EXPECT_EQ(v["trusted"], true);
+  ASSERT_EQ(v["signatures"].size(), 1u);
+  EXPECT_EQ(v["signatures"][0]["key_id"], signer.key_id);
+  EXPECT_EQ(v["signatures"][0]["key_name"], "ci");
+}
+
+TEST_F(TrustTest, EcdsaKeysWorkToo) {
+  Signer signer = NewKey("p256", true, "ecdsa-p256");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
+TEST_F(TrustTest, SignatureFromAnUntrustedKeyIsRefused) {
+  NewKey("trusted");
+  Signer stranger = NewKey("stranger", /*trusted=*/false);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  Response put = PushSignature("acme/app", m, stranger);
+  EXPECT_EQ(Code(put), "403 DENIED");
+  EXPECT_NE(Message(put).find("signature"), std::string::npos) << Message(put);
+  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  // Nothing was stored at the signature tag.
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig")).status,
+            404);
+}
+
+TEST_F(TrustTest, SignatureForAnotherRepositoryIsRefused) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  // Signed as acme/other but pushed to acme/app.
+  auto digest = Digest::Parse(m.digest());
+  std::string payload = MakeSimpleSigning("registry.example/acme/other", *digest);
+  CosignManifest cm = BuildCosignManifest(payload, *Sign(signer.key, payload));
+  PushBlob(client_, "acme/app", cm.config);
+  PushBlob(client_, "acme/app", cm.payload);
+  Response put = client_.Put(ManifestPath("acme/app", CosignSignatureTag(*digest)), cm.manifest,
+                             {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(Code(put), "403 DENIED");
+  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+}
+
+TEST_F(TrustTest, RevokingTheKeyTakesEffectAtOnce) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  ASSERT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+  Response r = client_.Delete("/admin/v1/namespaces/acme/keys/" + signer.key_id);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["revoked"], true);
+  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json()["trusted"],
+            false);
+}
+
+TEST_F(TrustTest, ThresholdTwoNeedsTwoKeys) {
+  Signer one = NewKey("one"), two = NewKey("two");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":2})").status, 200);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushSignature("acme/app", m, one).status, 201);
+  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  // The same key twice is still one signer.
+  ASSERT_EQ(PushSignature("acme/app", m, one).status, 201);
+  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  ASSERT_EQ(PushSignature("acme/app", m, two).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
+TEST_F(TrustTest, StrictModeRefusesUnsignedPushesAndAcceptsSignedOnes) {
+  Signer signer = NewKey("ci");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"strict"})").status, 200);
+  Manifest m = PrepareImage(client_, "acme/app", {.layer = "strict layer"});
+  Response r = PutManifest(client_, "acme/app", "v1", m);
+  EXPECT_EQ(Code(r), "403 DENIED");
+  EXPECT_NE(Message(r).find("strict"), std::string::npos) << Message(r);
+  EXPECT_EQ(client_.Get(TagsPath("acme/app")).Json()["tags"], json::array());
+  // Signed first, then pushed.
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  EXPECT_EQ(PutManifest(client_, "acme/app", "v1", m).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
+}
+
+TEST_F(TrustTest, AnIndexSignedOnceCoversItsPlatforms) {
+  Signer signer = NewKey("ci");
+  Manifest amd = PrepareImage(client_, "acme/multi", {.layer = "amd64 layer"});
+  Manifest arm = PrepareImage(client_, "acme/multi", {.layer = "arm64 layer"});
+  ASSERT_EQ(PutManifest(client_, "acme/multi", amd.digest(), amd).status, 201);
+  ASSERT_EQ(PutManifest(client_, "acme/multi", arm.digest(), arm).status, 201);
+  Manifest index = IndexOf({amd, arm});
+  ASSERT_EQ(PutManifest(client_, "acme/multi", "v1", index).status, 201);
+  EXPECT_EQ(Code(ReaderGet("acme/multi", amd.digest(), amd)), "403 DENIED");
+  ASSERT_EQ(PushSignature("acme/multi", index, signer).status, 201);
+  EXPECT_EQ(ReaderGet("acme/multi", "v1", index).status, 200);
+  EXPECT_EQ(ReaderGet("acme/multi", arm.digest(), arm).body, arm.bytes);
+  EXPECT_EQ(reader_.Get(BlobPath("acme/multi", DigestOf("amd64 layer"))).body, "amd64 layer");
+}
+
+TEST_F(TrustTest, OpenNamespacesServeUnsignedImages) {
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"open"})").status, 200);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
+TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
+  Response r = client_.Post("/admin/v1/namespaces/acme/keys",
+                            R"({"name":"junk","public_key":"not a key"})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(Code(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"lenient"})")),
+            "400 INVALID");
+  EXPECT_EQ(Code(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":0})")),
+            "400 INVALID");
+  EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/policy").Json(),
+            json::parse(R"({"mode":"quarantine","threshold":1,"quarantine_ttl":86400})"));
+  // Readers do not manage keys.
+  EXPECT_EQ(Code(reader_.Get("/admin/v1/namespaces/acme/keys")), "403 DENIED");
+  NewKey("ci");
+  auto pair = GenerateKeyPair("ed25519", "");
+  EXPECT_EQ(client_.Post("/admin/v1/namespaces/acme/keys",
+                         json{{"name", "again"}, {"public_key", pair->public_pem}}.dump())
+                .status,
+            201);
+  // The same key twice is a conflict.
+  EXPECT_EQ(Code(client_.Post("/admin/v1/namespaces/acme/keys",
+                              json{{"name", "twice"}, {"public_key", pair->public_pem}}.dump())),
+            "409 CONFLICT");
+  EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/keys").Json()["keys"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace keep::testkit

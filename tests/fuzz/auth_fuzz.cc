@@ -228,7 +228,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (Action a : {Action::kNone, Action::kLogin, Action::kPull, Action::kPush, Action::kDelete,
                      Action::kCatalog, Action::kPerson, Action::kAdmin, Action::kMaintain,
                      Action::kSelf}) {
-      auto ok = Authorize(*w->metadata, who, Access{a, "acme/app"});
+      auto ok = Authorize(*w.metadata, who, Access{a, "acme/app"});
       if (a == Action::kNone) FUZZ_CHECK(ok.has_value(), in);
       if (who.anonymous() && !who.grants && a != Action::kNone) FUZZ_CHECK(!ok, in);
       if (!ok) {

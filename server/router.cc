@@ -50,6 +50,8 @@ const std::array kRoutes = {
     Route{V::get, Area::kMembers, Action::kMaintain, ListMembers},
     Route{V::put, Area::kMember, Action::kMaintain, SetMember},
     Route{V::delete_, Area::kMember, Action::kMaintain, RemoveMember},
+    Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
+    Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -113,6 +115,8 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   auto s = Split(path.substr(std::string_view("/admin/v1/").size()));
   std::size_t n = s.size();
   if (n == 1 && s[0] == "whoami") return Area::kWhoami;
+  if (n == 1 && s[0] == "gc") return Area::kGc;
+  if (n == 1 && s[0] == "fsck") return Area::kFsck;
   if (s[0] == "users") {
     if (n == 1) return Area::kUsers;
     params.name = std::string(s[1]);

@@ -59,5 +59,10 @@ Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex);
 Awaitable<Result<Reply>> ListMembers(Exchange& ex);
 Awaitable<Result<Reply>> SetMember(Exchange& ex);
 Awaitable<Result<Reply>> RemoveMember(Exchange& ex);
+// admin_maintenance.cc
+// The options of garbage collection as the config sets them.
+GcOptions ConfiguredGc(const Config& config);
+Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
+Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
 
 }  // namespace keep::server::handlers

@@ -126,10 +126,11 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
                        ", which is not in repository " + repo + "; push it first");
   }
 
-  // Bytes first, then the index that makes them reachable.
-  auto stored = co_await Offload(svc, [&]() -> Result<void> {
-    KEEP_TRY(svc.blobs.PutSmall(digest, *body));
-    return svc.metadata.PutManifest(w);
+  // Bytes first, then the index that makes them reachable; safe against a
+  // concurrent GC (storage/links.h), which is why the checks above are made
+  // again inside the metadata write.
+  auto stored = co_await Offload(svc, [&] {
+    return StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w);
   });
   if (!stored) co_return stored.error();
 

@@ -32,6 +32,10 @@ struct Config {
   int body_timeout_seconds = 60;    // between two pieces of a request body
   int upload_ttl_hours = 24;        // an unfinished upload session is kept this long
 
+  int gc_interval_hours = 24;        // scheduled garbage collection; 0: only on demand
+  int gc_untagged_grace_hours = 24;  // untagged manifests and unlinked blobs are kept this long
+  bool gc_delete_untagged = true;    // false: untagged manifests are never collected
+
   std::string realm = "Keep";          // the Basic auth realm (of /token)
   int credential_cache_seconds = 60;   // verified Basic credentials are trusted this long
   std::string service = "keep";        // the token service name (token audience)

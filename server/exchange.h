@@ -24,6 +24,7 @@
 #include <boost/url/params_view.hpp>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,11 @@ struct Services {
   const TokenIssuer& tokens;
   // Threads for work that blocks: fsync, durable commits, password hashing.
   asio::thread_pool& blocking;
+  // Held while a blob is linked or its file deleted (storage/links.h).
+  BlobLocks& blob_locks;
+  // Held by the one garbage collection or integrity check running; taken
+  // and released on the same blocking-pool thread.
+  std::mutex& maintenance;
 };
 
 // Runs fn on the blocking pool and resumes the caller with its result, so

@@ -57,6 +57,8 @@ const std::array kRoutes = {
     Route{V::put, Area::kPolicy, Action::kMaintain, SetPolicy},
     // Needs pull on the repository named in the query: checked by the handler.
     Route{V::get, Area::kVerify, Action::kLogin, Verify},
+    Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
+    Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -121,6 +123,8 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   std::size_t n = s.size();
   if (n == 1 && s[0] == "whoami") return Area::kWhoami;
   if (n == 1 && s[0] == "verify") return Area::kVerify;
+  if (n == 1 && s[0] == "gc") return Area::kGc;
+  if (n == 1 && s[0] == "fsck") return Area::kFsck;
   if (s[0] == "users") {
     if (n == 1) return Area::kUsers;
     params.name = std::string(s[1]);

@@ -15,7 +15,7 @@ enum class Area {
   kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers, kToken,
   // The admin API under /admin/v1/ (docs/admin-api.md).
   kWhoami, kUsers, kUser, kUserPassword, kRobots, kRobot, kNamespaces, kNamespace, kMembers,
-  kMember, kKeys, kKey, kPolicy, kVerify,
+  kMember, kKeys, kKey, kPolicy, kVerify, kGc, kFsck,
 };
 
 struct Route {

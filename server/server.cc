@@ -2,6 +2,7 @@
 
 #include "auth/auth.h"
 #include "server/exchange.h"
+#include "server/handlers/handlers.h"
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
@@ -86,21 +87,80 @@ Awaitable<void> Accept(tcp::acceptor& acceptor, ssl::context& tls, const Service
   }
 }
 
-// Upload housekeeping now and then every hour.
+void PurgeAndLog(const Services& svc) {
+  auto r = PurgeUploads(svc.blobs, svc.metadata, std::chrono::hours(svc.config.upload_ttl_hours));
+  if (!r) {
+    std::fprintf(stderr, "keepd: upload housekeeping failed: %s\n", r.error().message.c_str());
+  } else if (r->expired + r->orphaned_files > 0) {
+    std::fprintf(stderr, "keepd: removed %d expired upload sessions and %d orphaned upload files\n",
+                 r->expired, r->orphaned_files);
+  }
+}
+
+// At start, before serving: upload housekeeping, then the agreement check
+// of the blob store and the database.
+void RecoverAtStart(const Services& svc) {
+  PurgeAndLog(svc);
+  auto r = CheckAtStart(svc.blobs, svc.metadata);
+  if (!r) {
+    std::fprintf(stderr, "keepd: the start-up check failed: %s\n", r.error().message.c_str());
+    return;
+  }
+  if (r->temporary_files > 0) {
+    std::fprintf(stderr, "keepd: removed %d temporary files of unfinished writes\n",
+                 r->temporary_files);
+  }
+  if (r->missing.count > 0) {
+    std::fprintf(stderr,
+                 "keepd: %lld of %lld blob links name a blob file that is missing; run the "
+                 "integrity check (POST /admin/v1/fsck) to list them and repair. The first:\n",
+                 static_cast<long long>(r->missing.count),
+                 static_cast<long long>(r->links_checked));
+    for (std::size_t i = 0; i < r->missing.items.size() && i < 10; ++i) {
+      std::fprintf(stderr, "  %s\n", r->missing.items[i].c_str());
+    }
+  }
+}
+
+// Upload housekeeping every hour (the first ran at start).
 Awaitable<void> Housekeeping(const Services& svc) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
-    auto r = PurgeUploads(svc.blobs, svc.metadata,
-                          std::chrono::hours(svc.config.upload_ttl_hours));
-    if (!r) {
-      std::fprintf(stderr, "keepd: upload housekeeping failed: %s\n", r.error().message.c_str());
-    } else if (r->expired + r->orphaned_files > 0) {
-      std::fprintf(stderr, "keepd: removed %d expired upload sessions and %d orphaned upload files\n",
-                   r->expired, r->orphaned_files);
-    }
     timer.expires_after(std::chrono::hours(1));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
+    PurgeAndLog(svc);
+  }
+}
+
+// Garbage collection every gc.interval_hours, on the blocking pool; skipped
+// when one started through the admin API is still running.
+Awaitable<void> ScheduledGc(const Services& svc) {
+  if (svc.config.gc_interval_hours == 0) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::hours(svc.config.gc_interval_hours));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    auto r = co_await Offload(svc, [&]() -> std::optional<Result<GcReport>> {
+      std::unique_lock running(svc.maintenance, std::try_to_lock);
+      if (!running) return std::nullopt;
+      return RunGc(svc.blobs, svc.metadata, svc.blob_locks, handlers::ConfiguredGc(svc.config));
+    });
+    if (!r) {
+      std::fprintf(stderr, "keepd: scheduled garbage collection skipped: another is running\n");
+    } else if (!*r) {
+      std::fprintf(stderr, "keepd: garbage collection failed: %s\n", r->error().message.c_str());
+    } else {
+      const GcReport& g = **r;
+      std::fprintf(stderr,
+                   "keepd: garbage collection: %lld manifests, %lld blob links, %lld blob files "
+                   "(%llu bytes) and %d expired uploads removed in %.1f s\n",
+                   static_cast<long long>(g.manifests.count),
+                   static_cast<long long>(g.blob_links.count),
+                   static_cast<long long>(g.blob_files.count),
+                   static_cast<unsigned long long>(g.bytes_freed), g.expired_uploads, g.seconds);
+    }
   }
 }
 
@@ -218,7 +278,11 @@ int Main(int argc, char** argv) {
   Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds),
                               *tokens, config.service);
   asio::thread_pool blocking(4);
-  Services services{config, **blobs, **metadata, authenticator, *tokens, blocking};
+  BlobLocks blob_locks;
+  std::mutex maintenance;
+  Services services{config,   **blobs,  **metadata, authenticator, *tokens,
+                    blocking, blob_locks, maintenance};
+  RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);
   int threads = config.threads > 0 ? config.threads
@@ -238,6 +302,7 @@ int Main(int argc, char** argv) {
   std::atomic<int> connections{0};
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
+  asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     std::fprintf(stderr, "keepd: stopping\n");

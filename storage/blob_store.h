@@ -16,6 +16,7 @@
 #include "core/error.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,14 @@ class BlobWriter {
   [[nodiscard]] virtual Result<void> Commit(const Digest& expected) = 0;
 };
 
+// A file in the blob tree, as garbage collection and the integrity check see it.
+struct BlobFile {
+  std::optional<Digest> digest;  // nullopt: a file whose name or place is no digest
+  std::string path;              // where it is, for reports
+  std::uint64_t size = 0;
+  std::int64_t published_at = 0;  // unix seconds: when it was last committed
+};
+
 class BlobDriver {
  public:
   virtual ~BlobDriver() = default;
@@ -60,6 +69,20 @@ class BlobDriver {
   [[nodiscard]] virtual Result<std::string> ReadSmall(const Digest& d, std::size_t max) = 0;
   [[nodiscard]] virtual Result<void> Delete(const Digest& d) = 0;
 
+  // Garbage collection and integrity (storage/gc.h, storage/fsck.h).
+  // Calls fn for every file in the blob tree, one directory at a time; fn
+  // may remove the file it is given. Stops at fn's first error.
+  [[nodiscard]] virtual Result<void> ForEachBlob(
+      const std::function<Result<void>(const BlobFile&)>& fn) = 0;
+  // When the blob was last committed (unix seconds), or nullopt when absent.
+  [[nodiscard]] virtual Result<std::optional<std::int64_t>> PublishedAt(const Digest& d) = 0;
+  // Moves the blob's file out of the tree into the quarantine folder (kept
+  // for a person to look at); returns where it went. kBlobUnknown when absent.
+  [[nodiscard]] virtual Result<std::string> Quarantine(const Digest& d) = 0;
+  // Removes temporary files of writes that never committed; returns how many.
+  // REQUIRES: no BlobWriter open (at start, before serving).
+  [[nodiscard]] virtual Result<int> RemoveTemporaryFiles() = 0;
+
   // Upload sessions: data that grows over several requests and survives a
   // restart. The id must be the hex id made by the server.
   [[nodiscard]] virtual Result<void> CreateUpload(const std::string& id) = 0;
@@ -71,8 +94,7 @@ class BlobDriver {
   [[nodiscard]] virtual Result<std::vector<std::string>> ListUploads() = 0;
 };
 
-// The filesystem driver rooted at dir (created if needed); removes temporary
-// files left by an earlier process.
+// The filesystem driver rooted at dir (created if needed).
 [[nodiscard]] Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir);
 
 }  // namespace keep

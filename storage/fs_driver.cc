@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -152,8 +153,6 @@ class FsDriver final : public BlobDriver {
   Result<void> Init() {
     KEEP_TRY(MakeDirs(paths::BlobsDir(root_)));
     KEEP_TRY(MakeDirs(paths::UploadsDir(root_)));
-    std::error_code ec;
-    fs::remove_all(paths::TmpDir(root_), ec);  // writes an earlier process left unfinished
     KEEP_TRY(MakeDirs(paths::TmpDir(root_)));
     return {};
   }
@@ -222,6 +221,80 @@ class FsDriver final : public BlobDriver {
       return IoError("delete blob", errno);
     }
     return {};
+  }
+
+  Result<void> ForEachBlob(const std::function<Result<void>(const BlobFile&)>& fn) override {
+    auto top = List(paths::BlobsDir(root_));
+    if (!top) return top.error();
+    for (const auto& alg : *top) {
+      if (!alg.is_directory()) {
+        KEEP_TRY(Stray(alg, fn));
+        continue;
+      }
+      auto prefixes = List(alg.path().string());
+      if (!prefixes) return prefixes.error();
+      for (const auto& prefix : *prefixes) {
+        if (!prefix.is_directory()) {
+          KEEP_TRY(Stray(prefix, fn));
+          continue;
+        }
+        auto files = List(prefix.path().string());
+        if (!files) return files.error();
+        for (const auto& f : *files) {
+          std::string name = f.path().filename().string();
+          auto d = Digest::Parse(alg.path().filename().string() + ":" + name);
+          if (!d || name.compare(0, 2, prefix.path().filename().string()) != 0 ||
+              f.is_directory()) {
+            KEEP_TRY(Stray(f, fn));
+            continue;
+          }
+          struct stat st;
+          if (::stat(f.path().c_str(), &st) != 0) {
+            if (errno == ENOENT) continue;  // replaced or removed meanwhile
+            return IoError("stat " + f.path().string(), errno);
+          }
+          KEEP_TRY(fn(BlobFile{*d, f.path().string(), static_cast<std::uint64_t>(st.st_size),
+                               static_cast<std::int64_t>(st.st_mtim.tv_sec)}));
+        }
+      }
+    }
+    return {};
+  }
+
+  Result<std::optional<std::int64_t>> PublishedAt(const Digest& d) override {
+    struct stat st;
+    if (::stat(paths::Blob(root_, d).c_str(), &st) != 0) {
+      if (errno == ENOENT) return std::optional<std::int64_t>();
+      return IoError("stat blob", errno);
+    }
+    return std::optional<std::int64_t>(static_cast<std::int64_t>(st.st_mtim.tv_sec));
+  }
+
+  Result<std::string> Quarantine(const Digest& d) override {
+    KEEP_TRY(MakeDirs(paths::QuarantineDir(root_)));
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    std::string to = paths::Quarantined(root_, d, now);
+    if (::rename(paths::Blob(root_, d).c_str(), to.c_str()) != 0) {
+      if (errno == ENOENT) return Fail(ErrorCode::kBlobUnknown, "blob " + d.str() + " is not stored");
+      return IoError("quarantine blob", errno);
+    }
+    KEEP_TRY(SyncDir(paths::BlobDir(root_, d)));
+    KEEP_TRY(SyncDir(paths::QuarantineDir(root_)));
+    return to;
+  }
+
+  Result<int> RemoveTemporaryFiles() override {
+    auto files = List(paths::TmpDir(root_));
+    if (!files) return files.error();
+    int removed = 0;
+    for (const auto& f : *files) {
+      std::error_code ec;
+      if (fs::remove_all(f.path(), ec) > 0) ++removed;
+      if (ec) return IoError("remove " + f.path().string(), ec.value());
+    }
+    return removed;
   }
 
   Result<void> CreateUpload(const std::string& id) override {
@@ -294,6 +367,22 @@ class FsDriver final : public BlobDriver {
     return ids;
   }
 
+  // The entries of a directory, listed whole so that the caller may remove them.
+  static Result<std::vector<fs::directory_entry>> List(const std::string& dir) {
+    std::vector<fs::directory_entry> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e);
+    if (ec) return IoError("list " + dir, ec.value());
+    return out;
+  }
+
+  static Result<void> Stray(const fs::directory_entry& e,
+                            const std::function<Result<void>(const BlobFile&)>& fn) {
+    std::error_code ec;
+    auto size = e.is_regular_file() ? e.file_size(ec) : 0;
+    return fn(BlobFile{std::nullopt, e.path().string(), ec ? 0 : size, 0});
+  }
+
   // Publishes the file at `from` as blob d. REQUIRES: `from` fsynced.
   Result<void> Publish(const std::string& from, const Digest& d) {
     std::string dir = paths::BlobDir(root_, d);
@@ -343,6 +432,8 @@ Result<void> FsWriter::Commit(const Digest& expected) {
     return Fail(ErrorCode::kDigestInvalid, "the uploaded content has digest " + actual.str() +
                                                ", not " + expected.str() + " as the client said");
   }
+  // The file's time is its publication: GC's grace for unlinked blobs counts from it.
+  if (::futimens(fd_, nullptr) != 0) return IoError("touch " + path_, errno);
   if (::fsync(fd_) != 0) return IoError("fsync " + path_, errno);
   KEEP_TRY(driver_->Publish(path_, expected));
   committed_ = true;

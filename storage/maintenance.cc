@@ -27,4 +27,34 @@ Result<PurgeReport> PurgeUploads(BlobDriver& blobs, Metadata& metadata, std::chr
   return report;
 }
 
+Result<StartupReport> CheckAtStart(BlobDriver& blobs, Metadata& metadata) {
+  StartupReport report;
+  auto removed = blobs.RemoveTemporaryFiles();
+  if (!removed) return removed.error();
+  report.temporary_files = *removed;
+  BlobLink after;
+  std::string last_digest;
+  bool last_present = true;
+  while (true) {
+    auto page = metadata.ListLinks(after, 1000);
+    if (!page) return page.error();
+    for (const auto& link : *page) {
+      ++report.links_checked;
+      if (link.digest != last_digest) {  // one stat per blob, however many repositories link it
+        last_digest = link.digest;
+        last_present = false;
+        if (auto d = Digest::Parse(link.digest)) {
+          auto size = blobs.Stat(*d);
+          if (!size) return size.error();
+          last_present = size->has_value();
+        }
+      }
+      if (!last_present) report.missing.Add(link.repo + "@" + link.digest);
+    }
+    if (page->size() < 1000) break;
+    after = page->back();
+  }
+  return report;
+}
+
 }  // namespace keep

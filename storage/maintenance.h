@@ -1,16 +1,33 @@
 // storage/maintenance.h — housekeeping that keeps the blob store and the
-// metadata in agreement: expired upload sessions, and upload data or records
-// left without their other half by a crash.
+// metadata in agreement: expired upload sessions, upload data or records
+// left without their other half by a crash, and the agreement check at
+// start. Garbage collection and the integrity check are in gc.h and fsck.h.
 //
-// Thread-safe as its parts are; may run while requests are served.
+// Thread-safe as its parts are; may run while requests are served, except
+// where a REQUIRES says otherwise.
 #pragma once
 
 #include "storage/blob_store.h"
 #include "storage/metadata.h"
 
 #include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace keep {
+
+// A list in a report: every entry counted, the first kMaxListed kept.
+struct Listing {
+  static constexpr std::size_t kMaxListed = 10000;
+  std::int64_t count = 0;
+  std::vector<std::string> items;
+
+  void Add(std::string item) {
+    ++count;
+    if (items.size() < kMaxListed) items.push_back(std::move(item));
+  }
+};
 
 struct PurgeReport {
   int expired = 0;          // sessions older than the TTL
@@ -21,5 +38,17 @@ struct PurgeReport {
 // no session record names. A record whose data is gone is removed as expired.
 [[nodiscard]] Result<PurgeReport> PurgeUploads(BlobDriver& blobs, Metadata& metadata,
                                                std::chrono::seconds ttl);
+
+struct StartupReport {
+  int temporary_files = 0;   // removed from tmp/
+  std::int64_t links_checked = 0;
+  Listing missing;           // "repo@digest": a link whose blob file is gone
+};
+
+// The quick agreement check at start: removes the temporary files of writes
+// a previous process left unfinished, and finds blob links whose file is
+// missing (stat only; reported, not changed: the integrity check repairs).
+// REQUIRES: before serving (no write in progress).
+[[nodiscard]] Result<StartupReport> CheckAtStart(BlobDriver& blobs, Metadata& metadata);
 
 }  // namespace keep

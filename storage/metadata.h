@@ -1,7 +1,8 @@
 // storage/metadata.h — the metadata database: repositories, which blobs a
 // repository links, manifests and what they reference, tags, subjects (for
 // referrers), upload sessions, users, robot accounts, namespaces and members. It is the single source of truth
-// for everything but blob bytes.
+// for everything but blob bytes. What garbage collection and the integrity
+// check need of it is at the end of Metadata (storage/gc.h, storage/fsck.h).
 //
 // Thread-safe: any thread may call any method. Reads run on a connection of
 // the calling thread; writes are serialised, each one short transaction.
@@ -122,6 +123,36 @@ struct NamespaceAccess {
   std::optional<std::vector<std::string>> robot_actions;  // a robot's scope here
 };
 
+// A repository's link to a blob.
+struct BlobLink {
+  std::string repo;
+  std::string digest;
+  std::int64_t size = 0;
+};
+
+// What garbage collection keeps of a repository (storage/gc.h): manifests
+// reachable from its roots, and blob links that a kept manifest references
+// or that are younger than the cutoff.
+struct SweepPolicy {
+  std::int64_t cutoff = 0;       // unix seconds: what was pushed at or after it is young
+  bool delete_untagged = true;   // false: every manifest is a root
+};
+
+// What a sweep of one repository removed (or, in a dry run, would remove).
+struct RepoSweep {
+  std::vector<std::string> manifests;  // digests
+  std::vector<BlobLink> links;
+};
+
+// One reference a manifest makes, and whether the repository holds its target.
+struct ManifestRef {
+  enum class Kind { kBlob, kChild, kSelf };  // config/layer, child manifest, own bytes
+  std::string manifest;
+  std::string target;
+  Kind kind = Kind::kBlob;
+  bool present = false;  // kBlob, kSelf: the repository links it; kChild: a manifest of it
+};
+
 class Metadata {
  public:
   virtual ~Metadata() = default;
@@ -150,6 +181,9 @@ class Metadata {
       const std::string& repo, const std::vector<std::string>& digests) = 0;
 
   // Manifests and tags.
+  // Refuses with kManifestBlobUnknown, inside the write, when a blob the
+  // manifest references is not linked or a child is not a manifest of the
+  // repository: a check made before may be outdated by garbage collection.
   [[nodiscard]] virtual Result<void> PutManifest(const ManifestWrite& write) = 0;
   [[nodiscard]] virtual Result<std::optional<ManifestRecord>> GetManifest(
       const std::string& repo, const std::string& digest) = 0;
@@ -246,6 +280,24 @@ class Metadata {
   // The tags of `repo` whose manifests are trusted, in byte order.
   [[nodiscard]] virtual Result<std::vector<std::string>> TrustedTags(const std::string& repo,
                                                                      std::int64_t threshold) = 0;
+
+  // Garbage collection and integrity.
+  // Finds what of the repository no root reaches (see SweepPolicy) and,
+  // unless dry_run, deletes it: one write transaction that decides and
+  // deletes together, so a concurrent push is either seen or refused.
+  [[nodiscard]] virtual Result<RepoSweep> SweepRepository(const std::string& repo,
+                                                          const SweepPolicy& policy,
+                                                          bool dry_run) = 0;
+  // How many repositories link the blob.
+  [[nodiscard]] virtual Result<std::int64_t> CountLinks(const std::string& digest) = 0;
+  // Every link, in (digest, repo) order after `after`, at most limit.
+  [[nodiscard]] virtual Result<std::vector<BlobLink>> ListLinks(const BlobLink& after,
+                                                                int limit) = 0;
+  // Removes every repository's link to the blob; returns the repositories.
+  [[nodiscard]] virtual Result<std::vector<std::string>> DropLinks(const std::string& digest) = 0;
+  // Every reference of every manifest of the repository, own bytes included.
+  [[nodiscard]] virtual Result<std::vector<ManifestRef>> ManifestRefs(
+      const std::string& repo) = 0;
 };
 
 // Opens (creating and migrating) the SQLite database at path.

@@ -9,6 +9,8 @@
 //       sha512/<hex[0:2]>/<hex>
 //     uploads/<id>                bytes of an upload session, appended to
 //     tmp/<random>                blobs being written, renamed into blobs/
+//     quarantine/<alg>-<hex>.<unix time>   blob files the integrity check found
+//                                 corrupt, moved out of blobs/ for a person to look at
 #pragma once
 
 #include "core/digest.h"
@@ -29,5 +31,10 @@ inline std::string Upload(const std::string& root, const std::string& id) {
   return root + "/uploads/" + id;
 }
 inline std::string TmpDir(const std::string& root) { return root + "/tmp"; }
+inline std::string QuarantineDir(const std::string& root) { return root + "/quarantine"; }
+inline std::string Quarantined(const std::string& root, const Digest& d, long long when) {
+  return QuarantineDir(root) + "/" + std::string(d.algorithm_name()) + "-" + d.hex() + "." +
+         std::to_string(when);
+}
 
 }  // namespace keep::paths

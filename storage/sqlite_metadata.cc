@@ -3,6 +3,7 @@
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_trust.h"
+#include "storage/sqlite_gc.h"
 
 #include <atomic>
 #include <chrono>
@@ -85,7 +86,8 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 
 class SqliteMetadata final : public Metadata {
  public:
-  explicit SqliteMetadata(const std::string& path) : db_(path), accounts_(db_), trust_(db_) {
+  explicit SqliteMetadata(const std::string& path)
+      : db_(path), accounts_(db_), trust_(db_), gc_(db_) {
     Connection& w = db_.writer();
     int version = 0;
     {
@@ -100,6 +102,7 @@ class SqliteMetadata final : public Metadata {
     w.Exec(kSchema);
     sqlite::AccountTables::Migrate(w, version);
     sqlite::TrustTables::Migrate(w);
+    sqlite::GcTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
   }
@@ -139,9 +142,10 @@ class SqliteMetadata final : public Metadata {
                         std::int64_t size) override {
     return Write([&](Connection& c) {
       std::int64_t rid = RepoId(c, repo);
+      // A push renews the link's time: GC's grace counts from the last push.
       auto s = c.Prepare(
-          "INSERT OR IGNORE INTO repo_blobs(repo_id, digest, size, created_at) "
-          "VALUES(?1, ?2, ?3, ?4)");
+          "INSERT INTO repo_blobs(repo_id, digest, size, created_at) VALUES(?1, ?2, ?3, ?4) "
+          "ON CONFLICT(repo_id, digest) DO UPDATE SET created_at=excluded.created_at");
       s.Bind(1, rid).Bind(2, digest).Bind(3, size).Bind(4, Now()).Run();
     });
   }
@@ -189,11 +193,13 @@ class SqliteMetadata final : public Metadata {
     auto r = Write([&](Connection& c) {
       std::int64_t rid = RepoId(c, m.repo);
       std::int64_t now = Now();
+      CheckReferences(c, rid, w);
       {
+        // created_at is the time of the last push (GC's grace for untagged manifests).
         auto s = c.Prepare(
             "INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type, subject, "
             "annotations, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-            "ON CONFLICT(repo_id, digest) DO NOTHING");
+            "ON CONFLICT(repo_id, digest) DO UPDATE SET created_at=excluded.created_at");
         s.Bind(1, rid).Bind(2, m.digest).Bind(3, m.media_type).Bind(4, m.size);
         s.Bind(5, m.artifact_type);
         if (m.subject.empty()) s.BindNull(6); else s.Bind(6, m.subject);
@@ -209,8 +215,8 @@ class SqliteMetadata final : public Metadata {
       for (const auto& ch : w.children) add_ref(ch, 1);
       {  // The manifest's own bytes are a blob of the repository too.
         auto s = c.Prepare(
-            "INSERT OR IGNORE INTO repo_blobs(repo_id, digest, size, created_at) "
-            "VALUES(?1, ?2, ?3, ?4)");
+            "INSERT INTO repo_blobs(repo_id, digest, size, created_at) VALUES(?1, ?2, ?3, ?4) "
+            "ON CONFLICT(repo_id, digest) DO UPDATE SET created_at=excluded.created_at");
         s.Bind(1, rid).Bind(2, m.digest).Bind(3, m.size).Bind(4, now).Run();
       }
       if (w.tag) {
@@ -424,6 +430,24 @@ class SqliteMetadata final : public Metadata {
     return trust_.TrustedTags(repo, threshold);
   }
 
+  // Garbage collection and integrity: see storage/sqlite_gc.cc.
+  Result<RepoSweep> SweepRepository(const std::string& repo, const SweepPolicy& policy,
+                                    bool dry_run) override {
+    return gc_.SweepRepository(repo, policy, dry_run);
+  }
+  Result<std::int64_t> CountLinks(const std::string& digest) override {
+    return gc_.CountLinks(digest);
+  }
+  Result<std::vector<BlobLink>> ListLinks(const BlobLink& after, int limit) override {
+    return gc_.ListLinks(after, limit);
+  }
+  Result<std::vector<std::string>> DropLinks(const std::string& digest) override {
+    return gc_.DropLinks(digest);
+  }
+  Result<std::vector<ManifestRef>> ManifestRefs(const std::string& repo) override {
+    return gc_.ManifestRefs(repo);
+  }
+
  private:
   Connection& Reader() { return db_.Reader(); }
   template <class F>
@@ -480,6 +504,27 @@ class SqliteMetadata final : public Metadata {
     return sqlite3_last_insert_rowid(c.handle());
   }
 
+  // The manifest's blobs must be linked and its children be manifests of the
+  // repository now, inside the write: garbage collection may have removed
+  // them since the handler checked. REQUIRES: write_mu_ held, in a transaction.
+  static void CheckReferences(Connection& c, std::int64_t rid, const ManifestWrite& w) {
+    auto refuse = [&](const std::string& what) {
+      throw ErrorException(Fail(ErrorCode::kManifestBlobUnknown,
+                                "the manifest references " + what + ", which is not in repository " +
+                                    w.record.repo + "; push it first"));
+    };
+    for (const auto& b : w.blobs) {
+      auto s = c.Prepare("SELECT 1 FROM repo_blobs WHERE repo_id=?1 AND digest=?2");
+      s.Bind(1, rid).Bind(2, b);
+      if (!s.Step()) refuse("blob " + b);
+    }
+    for (const auto& ch : w.children) {
+      auto s = c.Prepare("SELECT 1 FROM manifests WHERE repo_id=?1 AND digest=?2");
+      s.Bind(1, rid).Bind(2, ch);
+      if (!s.Step()) refuse("manifest " + ch);
+    }
+  }
+
   Result<std::vector<std::string>> Missing(const std::string& repo,
                                            const std::vector<std::string>& digests,
                                            const char* sql) {
@@ -497,6 +542,7 @@ class SqliteMetadata final : public Metadata {
   sqlite::Database db_;
   sqlite::AccountTables accounts_;
   sqlite::TrustTables trust_;
+  sqlite::GcTables gc_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)

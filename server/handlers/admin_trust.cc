@@ -5,6 +5,8 @@
 
 #include "trust/trust.h"
 
+#include <set>
+
 namespace keep::server::handlers {
 namespace {
 
@@ -173,7 +175,9 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(*repo)));
   if (!keys) co_return keys.error();
   json list = json::array();
+  std::set<std::string> seen;  // one entry per key: the first signature it made
   for (const auto& s : *signatures) {
+    if (!seen.insert(s.key_id).second) continue;
     json entry = {{"key_id", s.key_id},       {"format", s.format},
                   {"signature", s.signature}, {"verified_at", s.verified_at},
                   {"key_name", ""},           {"revoked", true}};

@@ -70,5 +70,10 @@ Awaitable<Result<Reply>> RevokeKey(Exchange& ex);
 Awaitable<Result<Reply>> GetPolicy(Exchange& ex);
 Awaitable<Result<Reply>> SetPolicy(Exchange& ex);
 Awaitable<Result<Reply>> Verify(Exchange& ex);
+// admin_maintenance.cc
+// The options of garbage collection as the config sets them.
+GcOptions ConfiguredGc(const Config& config);
+Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
+Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
 
 }  // namespace keep::server::handlers

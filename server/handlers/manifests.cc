@@ -136,13 +136,14 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   }
 
   // Signatures are checked first (refused ones store nothing); then the
-  // bytes, the index that makes them reachable, and what the signatures prove.
+  // bytes, the index that makes them reachable (safe against a concurrent
+  // GC, storage/links.h, which is why the checks above are made again inside
+  // the metadata write), and what the signatures prove.
   bool child_candidate = parsed->manifests.empty();  // could be a platform of an index
   auto stored = co_await Offload(svc, [&]() -> Result<void> {
     auto signatures = CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, child_candidate);
     if (!signatures) return signatures.error();
-    KEEP_TRY(svc.blobs.PutSmall(digest, *body));
-    KEEP_TRY(svc.metadata.PutManifest(w));
+    KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
     if (!signatures->empty()) KEEP_TRY(svc.metadata.RecordSignatures(*signatures));
     return {};
   });

@@ -81,12 +81,12 @@ Reply RangeRefused(Exchange& ex, const Error& e, std::uint64_t size) {
   return r;
 }
 
-// Publishes what `writer` holds as blob d and links it into repo. Blocks
-// (fsync, a durable commit): run it with Offload.
+// Publishes what `writer` holds as blob d and links it into repo, safely
+// against GC (storage/links.h). Blocks (fsync, a durable commit): run it
+// with Offload.
 Result<void> CommitAndLink(const Services& svc, BlobWriter& writer, const Digest& d,
                            const std::string& repo) {
-  KEEP_TRY(writer.Commit(d));
-  return svc.metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(writer.size()));
+  return keep::CommitAndLink(svc.blob_locks, svc.metadata, writer, d, repo);
 }
 
 // Removes a session's data and record.
@@ -108,14 +108,11 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     // Mounting reads the source: the caller must be allowed to pull it.
     if (from && ValidateRepoName(*from) &&
         Authorize(svc.metadata, ex.who, Access{Action::kPull, *from})) {
-      auto size = svc.metadata.LinkedBlobSize(*from, d->str());
-      if (!size) co_return size.error();
-      auto stored = svc.blobs.Stat(*d);
-      if (*size && stored && *stored) {
-        auto linked = svc.metadata.LinkBlob(name, d->str(), **size);
-        if (!linked) co_return linked.error();
-        co_return Created(name, *d);
-      }
+      auto mounted = co_await Offload(svc, [&] {
+        return MountBlob(svc.blob_locks, svc.blobs, svc.metadata, *from, name, *d);
+      });
+      if (!mounted) co_return mounted.error();
+      if (*mounted) co_return Created(name, *d);
     }
     // Not mountable: fall back to an ordinary upload session, as the spec says.
   }

@@ -36,6 +36,26 @@ TEST(Config, UnknownKeysAndBadValuesNameTheKey) {
   EXPECT_FALSE(ParseConfig("not json"));
 }
 
+TEST(Config, GarbageCollectionKeys) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->gc_interval_hours, 24);
+  EXPECT_EQ(defaults->gc_untagged_grace_hours, 24);
+  EXPECT_TRUE(defaults->gc_delete_untagged);
+  auto c = ParseConfig(
+      R"({"gc":{"interval_hours":0,"untagged_grace_hours":2,"delete_untagged":false}})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->gc_interval_hours, 0);
+  EXPECT_EQ(c->gc_untagged_grace_hours, 2);
+  EXPECT_FALSE(c->gc_delete_untagged);
+  EXPECT_TRUE(Validate(*c));
+  auto negative = ParseConfig(R"({"gc":{"untagged_grace_hours":-1}})");
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message.find("gc.untagged_grace_hours"), std::string::npos);
+  EXPECT_FALSE(ParseConfig(R"({"gc":{"delete_untagged":"no"}})"));
+  EXPECT_FALSE(ParseConfig(R"({"gc":{"interval_hours":1.5}})"));
+}
+
 TEST(Config, ValidateCatchesHalfTlsAndBadListen) {
   Config c;
   c.tls_cert = "x.crt";

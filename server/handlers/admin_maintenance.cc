@@ -1,0 +1,99 @@
+// The admin API's garbage collection and integrity check (docs/admin-api.md).
+// Both run on the blocking pool, one at a time: a second call while one runs
+// gets 409 CONFLICT.
+#include "server/handlers/admin_json.h"
+
+#include <chrono>
+
+namespace keep::server::handlers {
+namespace {
+
+using namespace admin;
+
+json ListingJson(const Listing& l) { return {{"count", l.count}, {"items", l.items}}; }
+
+json GcJson(const GcReport& r) {
+  return {{"dry_run", r.dry_run},
+          {"cutoff", r.cutoff},
+          {"manifests", ListingJson(r.manifests)},
+          {"blob_links", ListingJson(r.blob_links)},
+          {"blob_files", ListingJson(r.blob_files)},
+          {"bytes_freed", r.bytes_freed},
+          {"expired_uploads", r.expired_uploads},
+          {"seconds", r.seconds}};
+}
+
+json FsckJson(const FsckReport& r) {
+  return {{"repair", r.repair},
+          {"blobs_checked", r.blobs_checked},
+          {"bytes_checked", r.bytes_checked},
+          {"corrupt", ListingJson(r.corrupt)},
+          {"stray_files", ListingJson(r.stray_files)},
+          {"missing_blobs", ListingJson(r.missing_blobs)},
+          {"broken_manifests", ListingJson(r.broken_manifests)},
+          {"quarantined", ListingJson(r.quarantined)},
+          {"links_dropped", ListingJson(r.links_dropped)},
+          {"seconds", r.seconds}};
+}
+
+Error Busy() {
+  return Fail(ErrorCode::kConflict,
+              "a garbage collection or integrity check is running; wait for it to finish");
+}
+
+}  // namespace
+
+// The options of a scheduled run, from the config (server.cc uses it too).
+GcOptions ConfiguredGc(const Config& config) {
+  GcOptions o;
+  o.grace = std::chrono::hours(config.gc_untagged_grace_hours);
+  o.delete_untagged = config.gc_delete_untagged;
+  o.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
+  return o;
+}
+
+Awaitable<Result<Reply>> CollectGarbage(Exchange& ex) {
+  const auto& svc = ex.services();
+  static constexpr std::string_view kFields[] = {"dry_run", "grace_seconds", "delete_untagged"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto dry_run = BoolField(*body, "dry_run");
+  if (!dry_run) co_return dry_run.error();
+  auto grace = IntField(*body, "grace_seconds");
+  if (!grace) co_return grace.error();
+  auto untagged = BoolField(*body, "delete_untagged");
+  if (!untagged) co_return untagged.error();
+  GcOptions options = ConfiguredGc(svc.config);
+  options.dry_run = dry_run->value_or(false);
+  if (*grace) {
+    if (**grace < 0) co_return Fail(ErrorCode::kInvalid, "field \"grace_seconds\" must be 0 or more");
+    options.grace = std::chrono::seconds(**grace);
+  }
+  if (*untagged) options.delete_untagged = **untagged;
+  auto report = co_await Offload(svc, [&]() -> Result<GcReport> {
+    std::unique_lock running(svc.maintenance, std::try_to_lock);
+    if (!running) return Busy();
+    return RunGc(svc.blobs, svc.metadata, svc.blob_locks, options);
+  });
+  if (!report) co_return report.error();
+  co_return JsonReply(http::status::ok, GcJson(*report));
+}
+
+Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex) {
+  const auto& svc = ex.services();
+  static constexpr std::string_view kFields[] = {"repair"};
+  auto body = co_await ReadObject(ex, kFields);
+  if (!body) co_return body.error();
+  auto repair = BoolField(*body, "repair");
+  if (!repair) co_return repair.error();
+  bool fix = repair->value_or(false);
+  auto report = co_await Offload(svc, [&]() -> Result<FsckReport> {
+    std::unique_lock running(svc.maintenance, std::try_to_lock);
+    if (!running) return Busy();
+    return RunFsck(svc.blobs, svc.metadata, svc.blob_locks, fix);
+  });
+  if (!report) co_return report.error();
+  co_return JsonReply(http::status::ok, FsckJson(*report));
+}
+
+}  // namespace keep::server::handlers

@@ -1,0 +1,55 @@
+#include "storage/links.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+namespace keep {
+namespace {
+
+// Fault injection for tests/crash/gc_race_test.cc: a pause between making
+// sure of a blob and committing its link, the window the locks close, so
+// that the test would see a collected blob linked were they missing. Off
+// unless KEEPD_TEST_LINK_PAUSE_MS is set.
+void PauseBeforeLinking() {
+  static const int ms = [] {
+    const char* v = std::getenv("KEEPD_TEST_LINK_PAUSE_MS");
+    return v ? std::atoi(v) : 0;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+Result<void> CommitAndLink(BlobLocks& locks, Metadata& metadata, BlobWriter& writer,
+                           const Digest& d, const std::string& repo) {
+  auto held = locks.Lock(d.str());
+  KEEP_TRY(writer.Commit(d));
+  PauseBeforeLinking();
+  return metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(writer.size()));
+}
+
+Result<bool> MountBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                       const std::string& from, const std::string& to, const Digest& d) {
+  auto held = locks.Lock(d.str());
+  auto size = metadata.LinkedBlobSize(from, d.str());
+  if (!size) return size.error();
+  if (!*size) return false;
+  auto stored = blobs.Stat(d);
+  if (!stored) return stored.error();
+  if (!*stored) return false;
+  PauseBeforeLinking();
+  KEEP_TRY(metadata.LinkBlob(to, d.str(), **size));
+  return true;
+}
+
+Result<void> StoreManifest(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                           const Digest& d, std::string_view bytes, const ManifestWrite& write) {
+  auto held = locks.Lock(d.str());
+  // Bytes first (PutSmall keeps a file that is there), then the index that makes them reachable.
+  KEEP_TRY(blobs.PutSmall(d, bytes));
+  PauseBeforeLinking();
+  return metadata.PutManifest(write);
+}
+
+}  // namespace keep

@@ -226,54 +226,69 @@ Result<nlohmann::json> AdminClient::Patch(const std::string& path, const nlohman
   return Call(Method::kPatch, path, body);
 }
 
-Result<nlohmann::json> AdminClient::Call(Method method, const std::string& path,
-                                         const std::optional<nlohmann::json>& body) {
-  static constexpr http::verb kVerbs[] = {http::verb::get, http::verb::post, http::verb::put,
+std::string HttpAnswer::Header(std::string_view name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Result<HttpAnswer> AdminClient::Send(Method method, const std::string& target,
+                                     const HttpHeaders& headers, std::string body) {
+  static constexpr http::verb kVerbs[] = {http::verb::get,   http::verb::head,
+                                          http::verb::post,  http::verb::put,
                                           http::verb::patch, http::verb::delete_};
   Impl& im = *impl_;
-  const std::string target = im.options.server.base_path + "/admin/v1" + path;
-  http::request<http::string_body> req{kVerbs[static_cast<int>(method)], target, 11};
+  const std::string full = im.options.server.base_path + target;
+  http::request<http::string_body> req{kVerbs[static_cast<int>(method)], full, 11};
   req.set(http::field::host, im.options.server.HostPort());
   req.set(http::field::user_agent, "keepctl");
-  req.set(http::field::accept, "application/json");
   req.set(http::field::authorization,
           "Basic " + Base64(im.options.user + ":" + im.options.password));
-  if (body) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body->dump();
-  }
+  for (const auto& [name, value] : headers) req.set(name, value);
+  req.body() = std::move(body);
   req.prepare_payload();
 
   if (!im.stream) KEEPCTL_TRY(im.Connect());
   error_code ec = im.Run([&](auto handler) { http::async_write(*im.stream, req, handler); });
   if (ec) {
     im.Disconnect();
-    return im.Transport("sending " + target, ec);
+    return im.Transport("sending " + full, ec);
   }
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxAnswerBytes);
+  parser.skip(method == Method::kHead);  // a HEAD answer has no body to read
   ec = im.Run([&](auto handler) { http::async_read(*im.stream, im.buffer, parser, handler); });
   if (ec) {
     im.Disconnect();
-    return im.Transport("reading the answer to " + target, ec);
+    return im.Transport("reading the answer to " + full, ec);
   }
   auto& res = parser.get();
   if (!res.keep_alive()) im.Disconnect();
+  HttpAnswer answer{static_cast<int>(res.result_int()), std::string(res.reason()), {}, std::move(res.body())};
+  for (const auto& field : res) {
+    answer.headers[Lower(std::string(field.name_string()))] = std::string(field.value());
+  }
+  return answer;
+}
 
-  int status = res.result_int();
-  if (status < 200 || status > 299) return ServerError(status, res.reason(), res.body());
-  if (res.body().empty()) return Ok(nlohmann::json());
-  auto json = nlohmann::json::parse(res.body(), nullptr, false);
+Result<nlohmann::json> AdminClient::Call(Method method, const std::string& path,
+                                         const std::optional<nlohmann::json>& body) {
+  const std::string target = "/admin/v1" + path;
+  HttpHeaders headers = {{"Accept", "application/json"}};
+  if (body) headers.emplace_back("Content-Type", "application/json");
+  auto answer = Send(method, target, headers, body ? body->dump() : std::string());
+  if (!answer) return answer.error();
+  if (answer->status < 200 || answer->status > 299) return ErrorOf(*answer);
+  if (answer->body.empty()) return Ok(nlohmann::json());
+  auto json = nlohmann::json::parse(answer->body, nullptr, false);
   if (json.is_discarded()) {
-    return Failed("the answer to " + target + " is not JSON; is " + im.options.server.ToString() +
-                  " a Keep registry?");
+    return Failed("the answer to " + target + " is not JSON; is " +
+                  impl_->options.server.ToString() + " a Keep registry?");
   }
   return Ok(std::move(json));
 }
 
-Failure AdminClient::ServerError(int status, std::string_view reason,
-                                 const std::string& body) const {
-  auto json = nlohmann::json::parse(body, nullptr, false);
+Failure AdminClient::ErrorOf(const HttpAnswer& answer) const {
+  auto json = nlohmann::json::parse(answer.body, nullptr, false);
   std::string message;
   if (json.is_object() && json.contains("errors") && json["errors"].is_array() &&
       !json["errors"].empty() && json["errors"][0].is_object()) {
@@ -281,10 +296,10 @@ Failure AdminClient::ServerError(int status, std::string_view reason,
     if (e.contains("message") && e["message"].is_string()) message = e["message"];
   }
   if (message.empty()) {
-    message = "the server answered " + std::to_string(status) + " " + std::string(reason);
+    message = "the server answered " + std::to_string(answer.status) + " " + answer.reason;
   }
-  Failure failure = Failed(message, status == 401 ? unauthorized_hint_ : "");
-  failure.http_status = status;
+  Failure failure = Failed(message, answer.status == 401 ? unauthorized_hint_ : "");
+  failure.http_status = answer.status;
   return failure;
 }
 

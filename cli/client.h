@@ -1,4 +1,5 @@
-// cli/client.h — keepctl's HTTPS client of the admin API (docs/admin-api.md).
+// cli/client.h — keepctl's HTTPS client of the admin API (docs/admin-api.md)
+// and, for `keepctl sign`, of the registry API (/v2/) on the same server.
 //
 // One AdminClient talks to one registry as one account (HTTP Basic on every
 // request), over TLS 1.2 or later. The server's certificate must chain to
@@ -14,10 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace keep::cli {
 
@@ -41,8 +45,23 @@ struct ServerUrl {
 // Percent-encodes one path segment: everything but A-Z a-z 0-9 - . _ ~.
 std::string PathSegment(std::string_view segment);
 
+// One answer as it came, for the registry API, whose bodies are not all JSON.
+struct HttpAnswer {
+  int status = 0;
+  std::string reason;
+  std::map<std::string, std::string, std::less<>> headers;  // names in lower case
+  std::string body;
+
+  // The header's value, or "" when absent. `name` in lower case.
+  std::string Header(std::string_view name) const;
+};
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
 class AdminClient {
  public:
+  enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete };
+
   struct Options {
     ServerUrl server;
     std::string ca_file;  // empty: the system's CAs
@@ -65,17 +84,23 @@ class AdminClient {
   [[nodiscard]] Result<nlohmann::json> Put(const std::string& path, const nlohmann::json& body);
   [[nodiscard]] Result<nlohmann::json> Patch(const std::string& path, const nlohmann::json& body);
 
+  // A request to `target`, below the server's base path and already encoded
+  // ("/v2/acme/app/manifests/v1"), with the same credentials. Every status
+  // comes back as an answer; only a transport failure is a Failure.
+  [[nodiscard]] Result<HttpAnswer> Send(Method method, const std::string& target,
+                                        const HttpHeaders& headers, std::string body = {});
+  // The Failure for an answer that is not 2xx: the server's own message.
+  Failure ErrorOf(const HttpAnswer& answer) const;
+
   // The hint printed under a 401; by default, to run `keepctl login`.
   void set_unauthorized_hint(std::string hint) { unauthorized_hint_ = std::move(hint); }
   const ServerUrl& server() const;
 
  private:
   struct Impl;
-  enum class Method { kGet, kPost, kPut, kPatch, kDelete };
   explicit AdminClient(std::unique_ptr<Impl> impl);
   Result<nlohmann::json> Call(Method method, const std::string& path,
                               const std::optional<nlohmann::json>& body);
-  Failure ServerError(int status, std::string_view reason, const std::string& body) const;
 
   std::unique_ptr<Impl> impl_;
   std::string unauthorized_hint_;

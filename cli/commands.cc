@@ -2,7 +2,14 @@
 #include "cli/commands.h"
 #include "cli/config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 namespace keep::cli {
@@ -11,6 +18,8 @@ namespace {
 using F = FlagSpec;
 
 const F kPasswordStdin{"password-stdin", F::kBool, "", "read the password from standard input"};
+const F kPassphraseStdin{"passphrase-stdin", F::kBool, "",
+                         "read the private key's passphrase from standard input"};
 
 const std::vector<CommandSpec> kCommands = {
     {"", "login", "SERVER_URL", 0, 1,
@@ -70,6 +79,79 @@ const std::vector<CommandSpec> kCommands = {
      "Make a user a member of a namespace, or change their role", "", MemberAdd},
     {"member", "remove", "NS USER", 2, 2, {}, "Remove a user from a namespace", "", MemberRemove},
     {"member", "list", "NS", 1, 1, {}, "List the members of a namespace", "", MemberList},
+
+    {"key", "generate", "", 0, 0,
+     {{"out", F::kValue, "PREFIX",
+       "write the private key to PREFIX.key (mode 0600) and the public key to\n"
+       "PREFIX.pub; neither may exist yet",
+       true},
+      {"algorithm", F::kValue, "ALG", "ed25519 (default) or ecdsa-p256"},
+      kPassphraseStdin},
+     "Generate a key pair to sign images with; prints its key id",
+     "Works offline: no login needed. With --passphrase-stdin the private key is\n"
+     "encrypted (PKCS#8, scrypt and AES-256); without it, it is stored in the clear,\n"
+     "readable by you alone. Give PREFIX.pub to `keepctl key add`; keep PREFIX.key.\n",
+     KeyGenerate},
+    {"key", "add", "NS", 1, 1,
+     {{"name", F::kValue, "NAME", "what to call the key, e.g. its publisher", true},
+      {"file", F::kValue, "FILE",
+       "the public key, PEM (PREFIX.pub of `keepctl key generate`, cosign.pub)", true}},
+     "Trust a publisher's public key for signatures in a namespace",
+     "Ed25519 and ECDSA P-256 keys are accepted. keepctl refuses to send a file that\n"
+     "holds a private key.\n",
+     KeyAdd},
+    {"key", "list", "NS", 1, 1, {}, "List the publisher keys of a namespace", "", KeyList},
+    {"key", "show", "NS KEY_ID", 2, 2, {}, "Show one publisher key, with its PEM",
+     "KEY_ID may be shortened to a prefix that names one key.\n", KeyShow},
+    {"key", "revoke", "NS KEY_ID", 2, 2, {},
+     "Stop trusting a key: its signatures no longer count",
+     "The key stays listed as revoked and cannot be added again. KEY_ID may be\n"
+     "shortened to a prefix that names one key.\n",
+     KeyRevoke},
+
+    {"policy", "show", "NS", 1, 1, {}, "Show the signature policy of a namespace", "",
+     PolicyShow},
+    {"policy", "set", "NS", 1, 1,
+     {{"mode", F::kValue, "MODE",
+       "quarantine: unsigned images are held back from pullers until signed;\n"
+       "strict: a tag push needs a valid signature stored first;\n"
+       "open: no signature needed"},
+      {"threshold", F::kValue, "N", "how many distinct trusted keys must sign (1-16)"},
+      {"quarantine-ttl", F::kValue, "DURATION",
+       "how long an unsigned image is kept, e.g. 24h, 7d (60s to 365d)"}},
+     "Change the signature policy of a namespace",
+     "Only the settings given change; give at least one.\n", PolicySet},
+
+    {"", "sign", "REPO:TAG|REPO@DIGEST", 1, 1,
+     {{"key", F::kValue, "FILE", "the private key (PREFIX.key of `keepctl key generate`)", true},
+      kPassphraseStdin,
+      {"manifest-file", F::kValue, "FILE",
+       "sign the manifest in FILE, which need not be pushed yet (for strict mode:\n"
+       "sign, then push the tag)"}},
+     "Sign an image and store the signature in the registry, as cosign does",
+     "The manifest's digest comes from the registry (or from --manifest-file). The\n"
+     "signature is pushed to the tag sha256-<hex>.sig of the same repository, next to\n"
+     "those of other keys; the registry refuses it unless the key is trusted in the\n"
+     "namespace (`keepctl key add`). An encrypted key's passphrase comes from\n"
+     "--passphrase-stdin, else KEEPCTL_KEY_PASSPHRASE, else the terminal.\n",
+     Sign},
+    {"", "verify", "REPO:TAG|REPO@DIGEST", 1, 1, {},
+     "Show who signed an image and whether that meets its namespace's policy",
+     "Exit status 0 when the image is trusted, 1 when it is not.\n", Verify},
+
+    {"", "gc", "", 0, 0,
+     {{"dry-run", F::kBool, "", "delete nothing; list what a run would delete"},
+      {"grace", F::kValue, "DURATION",
+       "keep untagged manifests and unreferenced blobs younger than this, e.g. 1h;\n"
+       "0s collects them all (default: the server's gc.untagged_grace_hours)"}},
+     "Delete unreferenced manifests and blobs (admins only)",
+     "Runs while the registry serves; a second run at the same time is refused.\n", Gc},
+    {"", "fsck", "", 0, 0,
+     {{"repair", F::kBool, "",
+       "move corrupt blobs to quarantine and drop links to missing ones"}},
+     "Check every blob's digest and every manifest's references (admins only)",
+     "Exit status 0 when nothing is wrong (or was repaired), 1 when problems remain.\n",
+     Fsck},
 };
 
 }  // namespace
@@ -80,6 +162,66 @@ std::string PathOf(std::initializer_list<std::string_view> segments) {
   std::string out;
   for (std::string_view s : segments) out += "/" + PathSegment(s);
   return out;
+}
+
+Result<std::int64_t> ParseDuration(const std::string& text, std::string_view flag,
+                                   const std::string& command, bool allow_zero) {
+  static const std::map<char, std::int64_t> kUnits = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+  auto bad = Usage("bad " + std::string(flag) + " \"" + text +
+                       "\": expected a duration such as 90d, 12h or 30m",
+                   command);
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  if (text.empty()) return bad;
+  while (i < text.size()) {
+    std::int64_t n = 0;
+    std::size_t digits = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++digits) {
+      n = n * 10 + (text[i] - '0');
+      if (n > 1'000'000'000) return bad;
+    }
+    if (digits == 0 || i == text.size() || !kUnits.contains(text[i])) return bad;
+    total += n * kUnits.at(text[i++]);
+  }
+  if (total < 0 || (total == 0 && !allow_zero)) return bad;
+  return total;
+}
+
+std::string FormatDuration(std::int64_t seconds) {
+  if (seconds <= 0) return std::to_string(seconds) + "s";
+  static constexpr std::pair<std::int64_t, char> kUnits[] = {
+      {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  std::string out;
+  for (auto [size, unit] : kUnits) {
+    if (seconds >= size) out += std::to_string(seconds / size) + unit;
+    seconds %= size;
+  }
+  return out;
+}
+
+Result<std::string> ReadSmallFile(const std::string& path, std::size_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Failed("cannot read " + path + ": " + std::strerror(errno));
+  std::string data;
+  char buf[8192];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      return Failed("cannot read " + path + ": " + why);
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<std::size_t>(n));
+    if (data.size() > limit) {
+      ::close(fd);
+      return Failed(path + " is larger than " + std::to_string(limit) + " bytes");
+    }
+  }
+  ::close(fd);
+  return data;
 }
 
 Result<AdminClient> ConnectSaved(const Invocation& inv) {

@@ -1,6 +1,8 @@
 // cli/commands.h — keepctl's commands: the table (cli/commands.cc) and the
 // handlers, one file per area (commands_session.cc, commands_users.cc,
-// commands_robots.cc, commands_namespaces.cc).
+// commands_robots.cc, commands_namespaces.cc, commands_keys.cc for keys and
+// trust policy, commands_sign.cc for sign and verify, commands_maintenance.cc
+// for gc and fsck).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -13,9 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <iostream>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace keep::cli {
 
@@ -37,6 +41,20 @@ void Show(const Invocation& inv, const nlohmann::json& answer, TablePrinter&& ta
 
 // "/users/" + PathSegment(name), for one or more segments.
 std::string PathOf(std::initializer_list<std::string_view> segments);
+
+// "90d", "12h", "30m", "1d12h" → seconds; a Usage failure naming `flag` of
+// `command` ("keepctl robot create") for anything else, and for zero ("0s")
+// unless `allow_zero`.
+[[nodiscard]] Result<std::int64_t> ParseDuration(const std::string& text, std::string_view flag,
+                                                 const std::string& command,
+                                                 bool allow_zero = false);
+// Seconds in the same units, largest first: 90000 → "1d1h", 0 → "0s".
+std::string FormatDuration(std::int64_t seconds);
+
+// The whole of a (small) file; a failure naming it when it cannot be read or
+// is larger than `limit` bytes.
+[[nodiscard]] Result<std::string> ReadSmallFile(const std::string& path,
+                                                std::size_t limit = 1 << 20);
 
 Result<void> Login(const Invocation& inv);
 Result<void> Logout(const Invocation& inv);
@@ -62,5 +80,19 @@ Result<void> NamespaceSet(const Invocation& inv);
 Result<void> MemberAdd(const Invocation& inv);
 Result<void> MemberRemove(const Invocation& inv);
 Result<void> MemberList(const Invocation& inv);
+
+Result<void> KeyGenerate(const Invocation& inv);
+Result<void> KeyAdd(const Invocation& inv);
+Result<void> KeyList(const Invocation& inv);
+Result<void> KeyShow(const Invocation& inv);
+Result<void> KeyRevoke(const Invocation& inv);
+Result<void> PolicyShow(const Invocation& inv);
+Result<void> PolicySet(const Invocation& inv);
+
+Result<void> Sign(const Invocation& inv);
+Result<void> Verify(const Invocation& inv);
+
+Result<void> Gc(const Invocation& inv);
+Result<void> Fsck(const Invocation& inv);
 
 }  // namespace keep::cli

@@ -1,8 +1,6 @@
 // keepctl robot create|list|revoke.
 #include "cli/commands.h"
 
-#include <cctype>
-#include <cstdint>
 #include <iostream>
 #include <map>
 #include <set>
@@ -40,29 +38,6 @@ Result<nlohmann::json> ParseScopes(const std::vector<std::string>& texts) {
   return Ok(std::move(out));
 }
 
-// "90d", "12h", "30m", "1d12h" → seconds.
-Result<std::int64_t> ParseDuration(const std::string& text) {
-  static const std::map<char, std::int64_t> kUnits = {
-      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
-  auto bad = Usage("bad --expires \"" + text + "\": expected a duration such as 90d, 12h or 30m",
-                   "keepctl robot create");
-  std::int64_t total = 0;
-  std::size_t i = 0;
-  if (text.empty()) return bad;
-  while (i < text.size()) {
-    std::int64_t n = 0;
-    std::size_t digits = 0;
-    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i, ++digits) {
-      n = n * 10 + (text[i] - '0');
-      if (n > 1'000'000'000) return bad;
-    }
-    if (digits == 0 || i == text.size() || !kUnits.contains(text[i])) return bad;
-    total += n * kUnits.at(text[i++]);
-  }
-  if (total <= 0) return bad;
-  return total;
-}
-
 std::string Scopes(const nlohmann::json& robot) {
   std::string out;
   const auto& scopes = At(robot, "scopes");
@@ -86,7 +61,7 @@ Result<void> RobotCreate(const Invocation& inv) {
   if (!scopes) return scopes.error();
   nlohmann::json body = {{"name", name}, {"scopes", *scopes}};
   if (auto expires = inv.Value("expires")) {
-    auto seconds = ParseDuration(*expires);
+    auto seconds = ParseDuration(*expires, "--expires", "keepctl robot create");
     if (!seconds) return seconds.error();
     body["expires_in"] = *seconds;
   }

@@ -42,11 +42,15 @@ extern "C" void RestoreAndDie(int sig) {
 
 }  // namespace
 
-Result<std::string> ReadPasswordFromStdin() {
+Result<std::string> ReadPasswordFromStdin(std::string_view flag, std::string_view what) {
   std::string password;
-  if (!ReadFd(STDIN_FILENO, password, false)) return Failed("cannot read the password from stdin");
+  if (!ReadFd(STDIN_FILENO, password, false)) {
+    return Failed("cannot read the " + std::string(what) + " from stdin");
+  }
   DropNewline(password);
-  if (password.empty()) return Failed("--password-stdin: standard input held no password");
+  if (password.empty()) {
+    return Failed(std::string(flag) + ": standard input held no " + std::string(what));
+  }
   return password;
 }
 

@@ -9,11 +9,14 @@
 #include "cli/error.h"
 
 #include <string>
+#include <string_view>
 
 namespace keep::cli {
 
 // All of stdin without its trailing "\n" or "\r\n"; fails when that is empty.
-[[nodiscard]] Result<std::string> ReadPasswordFromStdin();
+// `flag` and `what` name it in the failure ("--passphrase-stdin", "passphrase").
+[[nodiscard]] Result<std::string> ReadPasswordFromStdin(std::string_view flag = "--password-stdin",
+                                                        std::string_view what = "password");
 
 // Prints `prompt` on /dev/tty and reads a line there without echo. Fails
 // (suggesting --password-stdin) when there is no terminal.

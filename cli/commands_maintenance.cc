@@ -1,0 +1,161 @@
+// keepctl gc and fsck: the registry's garbage collection and integrity check
+// (POST /admin/v1/gc, /admin/v1/fsck), their reports as a summary and a list.
+#include "cli/commands.h"
+
+#include <cstdio>
+#include <iostream>
+#include <set>
+#include <vector>
+
+namespace keep::cli {
+namespace {
+
+using nlohmann::json;
+
+// A list in a report is {"count","items"}: the whole number and the first items.
+std::int64_t CountOf(const json& list) {
+  if (list.is_array()) return static_cast<std::int64_t>(list.size());
+  const json& count = At(list, "count");
+  return count.is_number_integer() ? count.get<std::int64_t>() : 0;
+}
+
+const json& ItemsOf(const json& list) {
+  static const json kEmpty = json::array();
+  if (list.is_array()) return list;
+  const json& items = At(list, "items");
+  return items.is_array() ? items : kEmpty;
+}
+
+std::string Bytes(const json& value) {
+  if (!value.is_number()) return Text(value);
+  double n = value.get<double>();
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (n >= 1024 && unit < 4) {
+    n /= 1024;
+    ++unit;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", n, kUnits[unit]);
+  return buf;
+}
+
+std::string Seconds(const json& value) {
+  if (!value.is_number()) return Text(value);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f s", value.get<double>());
+  return buf;
+}
+
+struct ListField {
+  std::string key;    // in the report: "blob_files"
+  std::string label;  // in the item table: "blob file"
+};
+
+// The items of every list, one row each, and a line for those not listed.
+void PrintItems(const json& report, const std::vector<ListField>& lists) {
+  json rows = json::array();
+  std::int64_t unlisted = 0;
+  for (const ListField& f : lists) {
+    const json& list = At(report, f.key);
+    for (const auto& item : ItemsOf(list)) rows.push_back({{"kind", f.label}, {"item", Text(item)}});
+    unlisted += CountOf(list) - static_cast<std::int64_t>(ItemsOf(list).size());
+  }
+  if (rows.empty()) return;
+  std::cout << "\n";
+  const Column columns[] = {Field("KIND", "kind"), Field("ITEM", "item")};
+  PrintTable(std::cout, rows, columns);
+  if (unlisted > 0) std::cout << "(" << unlisted << " more not listed)\n";
+}
+
+// Whatever the report holds besides `known`, as "key: value" lines, so a
+// field added by a newer server is still shown.
+void PrintOthers(const json& report, const std::set<std::string>& known) {
+  if (!report.is_object()) return;
+  for (const auto& [key, value] : report.items()) {
+    if (known.contains(key)) continue;
+    std::cout << key << ": "
+              << (value.is_object() && value.contains("count") ? std::to_string(CountOf(value))
+                                                               : Text(value))
+              << "\n";
+  }
+}
+
+}  // namespace
+
+Result<void> Gc(const Invocation& inv) {
+  json body = {{"dry_run", inv.Flag("dry-run")}};
+  if (auto grace = inv.Value("grace")) {
+    auto seconds = ParseDuration(*grace, "--grace", "keepctl gc", /*allow_zero=*/true);
+    if (!seconds) return seconds.error();
+    body["grace_seconds"] = *seconds;
+  }
+  auto client = ConnectSaved(inv);
+  if (!client) return client.error();
+  auto report = client->Post("/gc", body);
+  if (!report) return report.error();
+  Show(inv, *report, [&] {
+    const json& r = *report;
+    const bool dry = At(r, "dry_run") == true;
+    std::cout << (dry ? "Would delete (dry run: nothing was deleted):\n" : "Deleted:\n");
+    std::cout << "  manifests:        " << CountOf(At(r, "manifests")) << "\n"
+              << "  blob links:       " << CountOf(At(r, "blob_links")) << "\n"
+              << "  blob files:       " << CountOf(At(r, "blob_files")) << " ("
+              << Bytes(At(r, "bytes_freed")) << ")\n"
+              << "  expired uploads:  " << Text(At(r, "expired_uploads")) << "\n";
+    std::cout << "cutoff: " << IsoTime(At(r, "cutoff")) << "\n"
+              << "took: " << Seconds(At(r, "seconds")) << "\n";
+    PrintOthers(r, {"dry_run", "manifests", "blob_links", "blob_files", "bytes_freed",
+                    "expired_uploads", "cutoff", "seconds"});
+    PrintItems(r, {{"manifests", "manifest"},
+                   {"blob_links", "blob link"},
+                   {"blob_files", "blob file"}});
+  });
+  return {};
+}
+
+Result<void> Fsck(const Invocation& inv) {
+  const bool repair = inv.Flag("repair");
+  auto client = ConnectSaved(inv);
+  if (!client) return client.error();
+  auto report = client->Post("/fsck", {{"repair", repair}});
+  if (!report) return report.error();
+  const json& r = *report;
+  const std::int64_t corrupt = CountOf(At(r, "corrupt"));
+  const std::int64_t missing = CountOf(At(r, "missing_blobs"));
+  const std::int64_t broken = CountOf(At(r, "broken_manifests"));
+  Show(inv, r, [&] {
+    std::cout << "blobs checked:     " << Text(At(r, "blobs_checked")) << " ("
+              << Bytes(At(r, "bytes_checked")) << ")\n"
+              << "corrupt:           " << corrupt << "\n"
+              << "missing blobs:     " << missing << "\n"
+              << "broken manifests:  " << broken << "\n"
+              << "stray files:       " << CountOf(At(r, "stray_files")) << "\n";
+    if (repair) {
+      std::cout << "quarantined:       " << CountOf(At(r, "quarantined")) << "\n"
+                << "links dropped:     " << CountOf(At(r, "links_dropped")) << "\n";
+    }
+    std::cout << "took: " << Seconds(At(r, "seconds")) << "\n";
+    PrintOthers(r, {"repair", "blobs_checked", "bytes_checked", "corrupt", "missing_blobs",
+                    "broken_manifests", "stray_files", "quarantined", "links_dropped",
+                    "seconds"});
+    PrintItems(r, {{"corrupt", "corrupt"},
+                   {"missing_blobs", "missing blob"},
+                   {"broken_manifests", "broken manifest"},
+                   {"stray_files", "stray file"},
+                   {"quarantined", "quarantined"},
+                   {"links_dropped", "link dropped"}});
+  });
+  if (!repair && corrupt + missing + broken > 0) {
+    return Failed("the check found " + std::to_string(corrupt + missing + broken) + " problem(s)",
+                  "`keepctl fsck --repair` quarantines corrupt blobs and drops links to missing "
+                  "ones, so that clients can push them again");
+  }
+  if (repair && broken > 0) {
+    return Failed(std::to_string(broken) + " manifest(s) still miss content",
+                  "push those images again");
+  }
+  return {};
+}
+
+}  // namespace keep::cli

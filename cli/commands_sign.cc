@@ -1,0 +1,224 @@
+// keepctl sign and verify: cosign-layout signatures pushed through the
+// registry API, and the registry's verdict on them from /admin/v1/verify.
+#include "cli/commands.h"
+#include "cli/prompt.h"
+#include "cli/registry.h"
+
+#include "trust/cosign.h"
+#include "trust/keys.h"
+#include "trust/simple_signing.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+namespace keep::cli {
+namespace {
+
+using nlohmann::json;
+
+Result<PrivateKey> LoadPrivateKey(const Invocation& inv, const std::string& file) {
+  auto pem = ReadSmallFile(file, 64 << 10);
+  if (!pem) return pem.error();
+  std::string passphrase;
+  if (inv.Flag("passphrase-stdin")) {
+    auto read = ReadPasswordFromStdin("--passphrase-stdin", "passphrase");
+    if (!read) return read.error();
+    passphrase = std::move(*read);
+  } else if (pem->find("ENCRYPTED PRIVATE KEY") != std::string::npos) {
+    if (const char* env = std::getenv("KEEPCTL_KEY_PASSPHRASE"); env && *env) {
+      passphrase = env;
+    } else {
+      auto asked = AskPassword("Passphrase for " + file + ": ");
+      if (!asked) {
+        Failure f = asked.error();
+        f.hint = "pass it on stdin with --passphrase-stdin, or in KEEPCTL_KEY_PASSPHRASE";
+        return f;
+      }
+      passphrase = std::move(*asked);
+    }
+  }
+  auto key = ParsePrivateKey(*pem, passphrase);
+  if (!key) return Failed("cannot use the key " + file + ": " + key.error().message);
+  return *key;
+}
+
+// The digest to sign: the bytes of --manifest-file, else what the registry serves.
+Result<Digest> TargetDigest(const Invocation& inv, AdminClient& client, const ImageRef& ref) {
+  auto file = inv.Value("manifest-file");
+  if (!file) return ResolveManifest(client, ref);
+  auto bytes = ReadSmallFile(*file, 4 << 20);
+  if (!bytes) return bytes.error();
+  if (!json::parse(*bytes, nullptr, false).is_object()) {
+    return Failed(*file + " is not a manifest: it is not a JSON object");
+  }
+  Digest digest = Sha256Of(*bytes);
+  if (!ref.digest.empty() && ref.digest != digest.str()) {
+    return Failed(*file + " has the digest " + digest.str() + ", not " + ref.digest);
+  }
+  return digest;
+}
+
+// True when `existing` holds a signature of `payload` by `key` already.
+Result<bool> AlreadySigned(const json& existing, const std::string& payload,
+                           const PublicKey& key) {
+  auto layers = ReadCosignSignatures(existing);
+  if (!layers) {
+    return Failed("the signature manifest there is not one keepctl can add to: " +
+                  layers.error().message);
+  }
+  const Digest payload_digest = Sha256Of(payload);
+  for (const CosignLayer& layer : *layers) {
+    if (layer.payload_digest == payload_digest && VerifySignature(key, payload, layer.signature)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// `existing` with the signature layer of `built` appended, and a config that
+// lists every layer, as cosign writes when it adds a signature.
+json AppendLayer(json existing, const CosignManifest& built, std::string& config_bytes,
+                 Digest& config_digest) {
+  json layer = json::parse(built.manifest)["layers"][0];
+  existing["layers"].push_back(layer);
+  json config = json::parse(built.config);
+  json diff_ids = json::array();
+  json history = json::array();
+  for (const auto& l : existing["layers"]) {
+    diff_ids.push_back(At(l, "digest"));
+    history.push_back(config["history"][0]);
+  }
+  config["rootfs"]["diff_ids"] = diff_ids;
+  config["history"] = history;
+  config_bytes = config.dump();
+  config_digest = Sha256Of(config_bytes);
+  existing["config"] = {{"mediaType", std::string(kOciImageConfigMediaType)},
+                        {"digest", config_digest.str()},
+                        {"size", config_bytes.size()}};
+  return existing;
+}
+
+// Fails unless the registry lists `key_id` among the signers of `digest`;
+// passes when it does not know the manifest yet (signed before its push).
+Result<void> CheckCounted(AdminClient& client, const std::string& repository,
+                          const Digest& digest, const std::string& key_id) {
+  auto verification = client.Get("/verify?repository=" + PathSegment(repository) +
+                                 "&reference=" + PathSegment(digest.str()));
+  if (!verification) {
+    if (verification.error().http_status == 404) return {};
+    return verification.error();
+  }
+  const json& signatures = At(*verification, "signatures");
+  for (const auto& s : signatures.is_array() ? signatures : json::array()) {
+    if (Text(At(s, "key_id")) == key_id && At(s, "revoked") != true) return {};
+  }
+  const std::string ns(repository.substr(0, repository.find('/')));
+  return Failed("the registry did not accept the signature of key " + key_id + " for " +
+                    repository + "@" + digest.str() + ": the namespace " + ns +
+                    " does not trust it (the signatures there already were kept)",
+                "a maintainer of " + ns + " adds the key with `keepctl key add " + ns +
+                    " --name NAME --file KEY.pub`");
+}
+
+std::string Policy(const json& verification) {
+  const json& p = At(verification, "policy");
+  return "policy: " + Text(At(p, "mode")) + ", threshold " + Text(At(p, "threshold"));
+}
+
+}  // namespace
+
+Result<void> Sign(const Invocation& inv) {
+  const std::string command = "keepctl sign";
+  const std::string key_file = inv.Value("key").value_or("");
+  auto client = ConnectSaved(inv);
+  if (!client) return client.error();
+  auto ref = ParseImageRef(inv.args[0], client->server(), command);
+  if (!ref) return ref.error();
+  auto key = LoadPrivateKey(inv, key_file);
+  if (!key) return key.error();
+  const std::string& key_id = key->public_key().key_id();
+
+  auto digest = TargetDigest(inv, *client, *ref);
+  if (!digest) return digest.error();
+  if (digest->algorithm() != DigestAlgorithm::kSha256) {
+    return Failed("cannot sign " + digest->str() + ": cosign signatures need a sha256 digest");
+  }
+  const std::string payload =
+      MakeSimpleSigning(RegistryHost(client->server()) + "/" + ref->repository, *digest);
+  auto signature = keep::Sign(*key, payload);
+  if (!signature) return Failed("cannot sign: " + signature.error().message);
+
+  const std::string tag = CosignSignatureTag(*digest);
+  auto existing = GetImageManifest(*client, ref->repository, tag);
+  if (!existing) return existing.error();
+  const std::string signed_name = ref->repository + "@" + digest->str();
+  json answer = {{"repository", ref->repository}, {"digest", digest->str()},
+                 {"key_id", key_id}, {"signature_tag", tag}, {"added", true}};
+  if (*existing) {
+    auto already = AlreadySigned(**existing, payload, key->public_key());
+    if (!already) return already.error();
+    if (*already) {
+      answer["added"] = false;
+      Show(inv, answer, [&] {
+        std::cout << signed_name << " is signed with key " << key_id << " already\n";
+      });
+      return {};
+    }
+  }
+
+  CosignManifest built = BuildCosignManifest(payload, *signature);
+  std::string manifest = built.manifest;
+  std::string config = built.config;
+  Digest config_digest = built.config_digest;
+  if (*existing) manifest = AppendLayer(**existing, built, config, config_digest).dump();
+  KEEPCTL_TRY(PushBlob(*client, ref->repository, built.payload_digest, built.payload));
+  KEEPCTL_TRY(PushBlob(*client, ref->repository, config_digest, config));
+  KEEPCTL_TRY(PushImageManifest(*client, ref->repository, tag, manifest));
+  // The registry refuses a signature manifest in which no layer verifies; one
+  // that held good signatures already passes with ours refused in it.
+  if (*existing) KEEPCTL_TRY(CheckCounted(*client, ref->repository, *digest, key_id));
+  Show(inv, answer, [&] { std::cout << "Signed " << signed_name << " with key " << key_id << "\n"; });
+  return {};
+}
+
+Result<void> Verify(const Invocation& inv) {
+  auto client = ConnectSaved(inv);
+  if (!client) return client.error();
+  auto ref = ParseImageRef(inv.args[0], client->server(), "keepctl verify");
+  if (!ref) return ref.error();
+  auto answer = client->Get("/verify?repository=" + PathSegment(ref->repository) +
+                            "&reference=" + PathSegment(ref->reference()));
+  if (!answer) return answer.error();
+  const bool trusted = At(*answer, "trusted") == true;
+  const json& signatures = At(*answer, "signatures");
+  Show(inv, *answer, [&] {
+    std::cout << "image: " << Text(At(*answer, "repository")) << "@"
+              << Text(At(*answer, "digest")) << "\n";
+    if (!signatures.is_array() || signatures.empty()) {
+      std::cout << "signatures: none\n";
+    } else {
+      const Column columns[] = {Field("KEY_ID", "key_id"), Field("KEY_NAME", "key_name"),
+                                Field("FORMAT", "format"), TimeField("VERIFIED_AT", "verified_at"),
+                                Field("REVOKED", "revoked")};
+      // One row per key: the server lists a key again for each signature
+      // manifest it was seen in (one per `keepctl sign` that added a layer).
+      json rows = json::array();
+      std::set<std::string> seen;
+      for (const auto& s : signatures) {
+        if (seen.insert(Text(At(s, "key_id"))).second) rows.push_back(s);
+      }
+      PrintTable(std::cout, rows, columns);
+    }
+    std::cout << "trusted: " << (trusted ? "yes" : "no") << " (" << Policy(*answer) << ")\n";
+  });
+  if (trusted) return {};
+  std::set<std::string> signers;
+  for (const auto& s : signatures.is_array() ? signatures : json::array()) {
+    if (At(s, "revoked") != true) signers.insert(Text(At(s, "key_id")));
+  }
+  return Failed(ref->ToString() + " is not trusted: signed by " + std::to_string(signers.size()) +
+                " trusted key(s); " + Policy(*answer));
+}
+
+}  // namespace keep::cli

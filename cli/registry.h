@@ -1,0 +1,59 @@
+// cli/registry.h — what `keepctl sign` and `keepctl verify` need of the
+// registry API (/v2/) of the server keepctl is logged in to: image
+// references, manifest digests, blob uploads and manifest pushes, all with
+// the saved credentials (HTTP Basic).
+//
+// Failures carry the registry's own message (its OCI error JSON), so a
+// signature refused with DENIED says why. Main thread only, as AdminClient.
+#pragma once
+
+#include "cli/client.h"
+#include "cli/error.h"
+
+#include "core/digest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keep::cli {
+
+// "acme/app:v1" or "acme/app@sha256:<hex>", as the registry names it.
+struct ImageRef {
+  std::string repository;
+  std::string tag;     // "" when a digest was given
+  std::string digest;  // "" when a tag was given
+
+  const std::string& reference() const { return tag.empty() ? digest : tag; }
+  std::string ToString() const;
+};
+
+// How docker references name this registry: "host:port", without ":443".
+std::string RegistryHost(const ServerUrl& server);
+
+// Parses REPO:TAG or REPO@DIGEST. The registry's own host may lead
+// ("registry.example:5000/acme/app:v1"); another registry's is refused. A
+// Usage failure (for `command`'s help) when it names no tag or digest.
+[[nodiscard]] Result<ImageRef> ParseImageRef(std::string_view text, const ServerUrl& server,
+                                             const std::string& command);
+
+// The digest the registry serves `ref` under (HEAD, Docker-Content-Digest),
+// accepting any manifest or index type.
+[[nodiscard]] Result<Digest> ResolveManifest(AdminClient& client, const ImageRef& ref);
+
+// The OCI image manifest at `tag` as JSON, or nullopt when there is none.
+[[nodiscard]] Result<std::optional<nlohmann::json>> GetImageManifest(AdminClient& client,
+                                                                     const std::string& repository,
+                                                                     const std::string& tag);
+
+// Uploads `bytes` as the blob `digest` in one request (POST ...?digest=).
+[[nodiscard]] Result<void> PushBlob(AdminClient& client, const std::string& repository,
+                                    const Digest& digest, const std::string& bytes);
+
+// PUTs an OCI image manifest at `tag`.
+[[nodiscard]] Result<void> PushImageManifest(AdminClient& client, const std::string& repository,
+                                             const std::string& tag, const std::string& bytes);
+
+}  // namespace keep::cli

@@ -1,0 +1,325 @@
+// keepctl's signing commands: key generate (offline), and against a real
+// keepd key add/list/show/revoke, policy show/set, sign and verify.
+#include "tests/cli/run_keepctl.h"
+#include "tests/support/keepd_process.h"
+#include "tests/support/registry.h"
+#include "trust/trust.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace keep::testkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Slurp(const fs::path& path) {
+  std::ostringstream s;
+  s << std::ifstream(path).rdbuf();
+  return s.str();
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// Runs `keepctl key generate --out DIR/NAME ...` and returns the key id.
+std::string Generate(const Keepctl& keepctl, const std::string& name,
+                     std::vector<std::string> extra = {}, std::string_view stdin_data = {}) {
+  std::vector<std::string> args = {"key", "generate", "--out", (keepctl.dir() / name).string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  KeepctlRun run = keepctl.Run(args, stdin_data);
+  EXPECT_EQ(run.exit_code, 0) << run;
+  return ValueOf(run.out, "key_id");
+}
+
+TEST(KeepctlKeyGenerate, WritesAPrivateKeyForTheOwnerOnlyAndAPublicKey) {
+  Keepctl keepctl;  // never logged in: generating needs no server
+  std::string id = Generate(keepctl, "signer");
+  fs::path key = keepctl.dir() / "signer.key", pub = keepctl.dir() / "signer.pub";
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  auto parsed_pub = ParsePublicKey(Slurp(pub));
+  ASSERT_TRUE(parsed_pub) << Slurp(pub);
+  EXPECT_EQ(parsed_pub->algorithm(), "ed25519");
+  EXPECT_EQ(parsed_pub->key_id(), id);
+  EXPECT_EQ(Slurp(key).rfind("-----BEGIN PRIVATE KEY-----", 0), 0u);
+  auto parsed_key = ParsePrivateKey(Slurp(key), "");
+  ASSERT_TRUE(parsed_key);
+  EXPECT_EQ(parsed_key->public_key().key_id(), id);
+
+  std::string ecdsa = Generate(keepctl, "p256", {"--algorithm", "ecdsa-p256"});
+  EXPECT_EQ(ParsePublicKey(Slurp(keepctl.dir() / "p256.pub"))->algorithm(), "ecdsa-p256");
+  EXPECT_NE(ecdsa, id);
+}
+
+TEST(KeepctlKeyGenerate, NeverOverwritesAKey) {
+  Keepctl keepctl;
+  Generate(keepctl, "signer");
+  const std::string before = Slurp(keepctl.dir() / "signer.key");
+  const std::string out = (keepctl.dir() / "signer").string();
+  KeepctlRun run = keepctl.Run({"key", "generate", "--out", out});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "exists already")) << run;
+  EXPECT_EQ(Slurp(keepctl.dir() / "signer.key"), before);
+
+  // A .pub in the way: no .key is left behind either.
+  std::ofstream(keepctl.dir() / "other.pub") << "mine\n";
+  run = keepctl.Run({"key", "generate", "--out", (keepctl.dir() / "other").string()});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_FALSE(fs::exists(keepctl.dir() / "other.key"));
+  EXPECT_EQ(Slurp(keepctl.dir() / "other.pub"), "mine\n");
+}
+
+TEST(KeepctlKeyGenerate, AnEncryptedKeyNeedsItsPassphrase) {
+  Keepctl keepctl;
+  std::string id = Generate(keepctl, "locked", {"--passphrase-stdin"}, "open sesame\n");
+  const fs::path key = keepctl.dir() / "locked.key";
+  EXPECT_EQ(Slurp(key).rfind("-----BEGIN ENCRYPTED PRIVATE KEY-----", 0), 0u);
+  EXPECT_FALSE(ParsePrivateKey(Slurp(key), ""));
+  EXPECT_FALSE(ParsePrivateKey(Slurp(key), "open sesam"));
+  ASSERT_TRUE(ParsePrivateKey(Slurp(key), "open sesame"));
+  EXPECT_EQ(ParsePrivateKey(Slurp(key), "open sesame")->public_key().key_id(), id);
+
+  // keepctl sign reads the key before it talks to the (here unreachable) registry.
+  fs::path creds = keepctl.credentials_file();
+  fs::create_directories(creds.parent_path());
+  std::ofstream(creds) << R"({"server":"https://127.0.0.1:1","user":"admin",)"
+                       << R"("password":"integration-test-password","ca":""})";
+  fs::permissions(creds, fs::perms::owner_read | fs::perms::owner_write);
+  const std::vector<std::string> sign = {"sign", "acme/app:v1", "--key", key.string()};
+  KeepctlRun run = keepctl.Run(sign);  // no terminal to ask on
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "--passphrase-stdin")) << run;
+  std::vector<std::string> with_stdin = sign;
+  with_stdin.push_back("--passphrase-stdin");
+  run = keepctl.Run(with_stdin, "wrong\n");
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "cannot use the key " + key.string())) << run;
+  run = keepctl.Run(with_stdin, "open sesame\n");
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "cannot reach 127.0.0.1:1")) << run;
+  keepctl.SetEnv("KEEPCTL_KEY_PASSPHRASE", "open sesame");
+  run = keepctl.Run(sign);
+  EXPECT_TRUE(Contains(run.err, "cannot reach 127.0.0.1:1")) << run;
+}
+
+TEST(KeepctlTrustCommandLine, BadCommandLinesExitTwo) {
+  Keepctl keepctl;
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"key", "generate"}, "the flag --out is required"},
+      {{"key", "generate", "--out", "k", "--algorithm", "rsa"}, "ed25519 or ecdsa-p256"},
+      {{"key", "add", "acme", "--file", "k.pub"}, "the flag --name is required"},
+      {{"key", "revoke", "acme"}, "missing arguments"},
+      {{"policy", "set", "acme"}, "nothing to change"},
+      {{"policy", "set", "acme", "--mode", "lax"}, "quarantine, strict or open"},
+      {{"policy", "set", "acme", "--threshold", "two"}, "--threshold takes a number"},
+      {{"policy", "set", "acme", "--quarantine-ttl", "1y"}, "bad --quarantine-ttl"},
+      {{"sign", "acme/app:v1"}, "the flag --key is required"},
+      {{"gc", "--grace", "soon"}, "bad --grace"},
+  };
+  for (const auto& [args, expected] : cases) {
+    SCOPED_TRACE(args.front() + " " + args.back());
+    KeepctlRun run = keepctl.Run(args);
+    EXPECT_EQ(run.exit_code, 2) << run;
+    EXPECT_TRUE(Contains(run.err, expected)) << run;
+    EXPECT_TRUE(Contains(run.err, "--help` for usage")) << run;
+  }
+  KeepctlRun run = keepctl.Run({"sign", "--help"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  EXPECT_TRUE(Contains(run.out, "Usage: keepctl sign REPO:TAG|REPO@DIGEST --key FILE")) << run;
+}
+
+class KeepctlTrustTest : public ::testing::Test {
+ protected:
+  std::string Url() const { return "https://127.0.0.1:" + std::to_string(keepd_.port()); }
+
+  void SetUp() override {
+    KeepctlRun run = admin_.Run({"login", Url(), "--user", kAdminUser, "--password-stdin", "--ca",
+                                 keepd_.ca_file()},
+                                kAdminPassword);
+    ASSERT_EQ(run.exit_code, 0) << run;
+    Ok({"namespace", "create", "acme"});
+  }
+
+  std::string Ok(const std::vector<std::string>& args, std::string_view stdin_data = {}) {
+    KeepctlRun run = admin_.Run(args, stdin_data);
+    EXPECT_EQ(run.exit_code, 0) << run;
+    EXPECT_EQ(run.err, "") << run;
+    return run.out;
+  }
+
+  // A new key pair, its public half trusted in acme under `name`; its id.
+  std::string TrustedKey(const std::string& name, std::vector<std::string> extra = {},
+                         std::string_view stdin_data = {}) {
+    std::string id = Generate(admin_, name, extra, stdin_data);
+    std::string out =
+        Ok({"key", "add", "acme", "--name", name, "--file", Pub(name)});
+    EXPECT_EQ(ValueOf(out, "key_id"), id) << out;
+    return id;
+  }
+  std::string Key(const std::string& name) const { return (admin_.dir() / (name + ".key")).string(); }
+  std::string Pub(const std::string& name) const { return (admin_.dir() / (name + ".pub")).string(); }
+
+  KeepdProcess keepd_;
+  Keepctl admin_;
+  HttpsClient client_ = keepd_.AdminClient();
+};
+
+TEST_F(KeepctlTrustTest, KeysAreAddedListedShownAndRevoked) {
+  std::string id = TrustedKey("alice");
+  std::string out = Ok({"key", "list", "acme"});
+  EXPECT_TRUE(Contains(out, "KEY_ID")) << out;
+  EXPECT_TRUE(Contains(out, "\n" + id + "  alice  ed25519")) << out;
+
+  out = Ok({"key", "show", "acme", id.substr(0, 12)});
+  EXPECT_EQ(ValueOf(out, "key_id"), id) << out;
+  EXPECT_EQ(ValueOf(out, "revoked"), "false") << out;
+  EXPECT_TRUE(Contains(out, "public_key:\n" + Slurp(Pub("alice")))) << out;
+
+  // The same key twice: the server's 409; a private key: never sent.
+  KeepctlRun run = admin_.Run({"key", "add", "acme", "--name", "again", "--file", Pub("alice")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  run = admin_.Run({"key", "add", "acme", "--name", "oops", "--file", Key("alice")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "holds a private key; nothing was sent")) << run;
+
+  EXPECT_EQ(Ok({"key", "revoke", "acme", id}), "Revoked key " + id + " (alice) in acme\n");
+  EXPECT_EQ(ValueOf(Ok({"key", "show", "acme", id}), "revoked"), "true");
+  nlohmann::json keys = nlohmann::json::parse(Ok({"--output", "json", "key", "list", "acme"}));
+  ASSERT_EQ(keys["keys"].size(), 1u) << keys;
+  EXPECT_EQ(keys["keys"][0]["revoked"], true);
+  run = admin_.Run({"key", "show", "acme", "0000"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "no key 0000 in the namespace acme")) << run;
+}
+
+TEST_F(KeepctlTrustTest, PolicyIsShownAndSet) {
+  std::string out = Ok({"policy", "show", "acme"});
+  EXPECT_EQ(ValueOf(out, "mode"), "quarantine") << out;
+  EXPECT_EQ(ValueOf(out, "threshold"), "1") << out;
+  EXPECT_EQ(ValueOf(out, "quarantine_ttl"), "1d") << out;
+
+  out = Ok({"policy", "set", "acme", "--mode", "strict", "--threshold", "2",
+            "--quarantine-ttl", "1d12h"});
+  EXPECT_EQ(ValueOf(out, "mode"), "strict") << out;
+  out = Ok({"policy", "set", "acme", "--threshold=3"});  // only what is given changes
+  EXPECT_EQ(out, "mode: strict\nthreshold: 3\nquarantine_ttl: 1d12h\n");
+  nlohmann::json policy = nlohmann::json::parse(Ok({"--output", "json", "policy", "show", "acme"}));
+  EXPECT_EQ(policy, (nlohmann::json{{"mode", "strict"}, {"threshold", 3}, {"quarantine_ttl", 129600}}));
+
+  KeepctlRun run = admin_.Run({"policy", "set", "acme", "--threshold", "17"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "threshold")) << run;
+}
+
+TEST_F(KeepctlTrustTest, ASignedImageIsTrusted) {
+  std::string id = TrustedKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  KeepctlRun run = admin_.Run({"verify", "acme/app:v1"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.out, "signatures: none\ntrusted: no (policy: quarantine, threshold 1)"))
+      << run;
+  EXPECT_TRUE(Contains(run.err, "acme/app:v1 is not trusted")) << run;
+
+  EXPECT_EQ(Ok({"sign", "acme/app:v1", "--key", Key("ci")}),
+            "Signed acme/app@" + m.digest() + " with key " + id + "\n");
+  std::string out = Ok({"verify", "acme/app:v1"});
+  EXPECT_EQ(ValueOf(out, "image"), "acme/app@" + m.digest());
+  EXPECT_TRUE(Contains(out, "\n" + id + "  ci ")) << out;
+  EXPECT_TRUE(Contains(out, "  cosign  ")) << out;
+  EXPECT_TRUE(Contains(out, "trusted: yes (policy: quarantine, threshold 1)\n")) << out;
+  EXPECT_EQ(Ok({"verify", "acme/app@" + m.digest()}), out);
+
+  // Signing again adds nothing; the signature manifest is cosign's layout.
+  EXPECT_TRUE(Contains(Ok({"sign", "acme/app@" + m.digest(), "--key", Key("ci")}), "already"));
+  std::string sig_tag = "sha256-" + m.digest().substr(7) + ".sig";
+  Response sig = client_.Get(ManifestPath("acme/app", sig_tag), {{"Accept", mt::kOciManifest}});
+  ASSERT_EQ(sig.status, 200) << sig.body;
+  auto layers = ReadCosignSignatures(sig.Json());
+  ASSERT_TRUE(layers) << sig.body;
+  EXPECT_EQ(layers->size(), 1u);
+}
+
+TEST_F(KeepctlTrustTest, AnUntrustedKeyIsDenied) {
+  TrustedKey("ci");
+  std::string stranger = Generate(admin_, "stranger");
+  PushImage(client_, "acme/app", "v1");
+  KeepctlRun run = admin_.Run({"sign", "acme/app:v1", "--key", Key("stranger")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_EQ(run.out, "") << run;
+  EXPECT_EQ(run.err.rfind("keepctl: signature for sha256:", 0), 0u) << run;
+  EXPECT_TRUE(Contains(run.err, "refused")) << run;
+
+  // Next to a good signature the registry keeps the manifest but not ours:
+  // keepctl notices and says so.
+  Ok({"sign", "acme/app:v1", "--key", Key("ci")});
+  run = admin_.Run({"sign", "acme/app:v1", "--key", Key("stranger")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "did not accept the signature of key " + stranger)) << run;
+}
+
+TEST_F(KeepctlTrustTest, TwoKeysMeetAThresholdOfTwo) {
+  std::string one = TrustedKey("one");
+  std::string two = TrustedKey("two", {"--algorithm", "ecdsa-p256", "--passphrase-stdin"},
+                               "secret words\n");
+  Ok({"policy", "set", "acme", "--threshold", "2"});
+  Manifest m = PushImage(client_, "acme/app", "v1");
+
+  Ok({"sign", "acme/app:v1", "--key", Key("one")});
+  KeepctlRun run = admin_.Run({"verify", "acme/app:v1"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.out, "trusted: no (policy: quarantine, threshold 2)")) << run;
+  EXPECT_TRUE(Contains(run.err, "signed by 1 trusted key(s)")) << run;
+
+  Ok({"sign", "acme/app:v1", "--key", Key("two"), "--passphrase-stdin"}, "secret words\n");
+  std::string out = Ok({"verify", "acme/app:v1"});
+  // One row per key in the table, however often the server lists it.
+  EXPECT_EQ(out.find(one + "  one"), out.rfind(one + "  one")) << out;
+  EXPECT_NE(out.find(one + "  one"), std::string::npos) << out;
+  EXPECT_TRUE(Contains(out, two + "  two")) << out;
+  EXPECT_TRUE(Contains(out, "trusted: yes (policy: quarantine, threshold 2)")) << out;
+  nlohmann::json verdict =
+      nlohmann::json::parse(Ok({"--output", "json", "verify", "acme/app@" + m.digest()}));
+  EXPECT_EQ(verdict["trusted"], true);
+  std::set<std::string> signers;
+  for (const auto& s : verdict["signatures"]) signers.insert(s["key_id"].get<std::string>());
+  EXPECT_EQ(signers, (std::set<std::string>{one, two})) << verdict;
+  Response sig = client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig"),
+                             {{"Accept", mt::kOciManifest}});
+  auto layers = ReadCosignSignatures(sig.Json());
+  ASSERT_TRUE(layers) << sig.body;
+  EXPECT_EQ(layers->size(), 2u) << sig.body;
+}
+
+TEST_F(KeepctlTrustTest, StrictModeSignsTheManifestFileBeforeThePush) {
+  TrustedKey("ci");
+  Ok({"policy", "set", "acme", "--mode", "strict"});
+  Manifest m = PrepareImage(client_, "acme/app");
+  EXPECT_EQ(PutManifest(client_, "acme/app", "v1", m).status, 403);
+  fs::path file = admin_.dir() / "manifest.json";
+  std::ofstream(file, std::ios::binary) << m.bytes;
+
+  KeepctlRun run = admin_.Run({"sign", "acme/app:v1", "--key", Key("ci")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "--manifest-file")) << run;
+  std::string out = Ok({"sign", "acme/app:v1", "--key", Key("ci"), "--manifest-file",
+                        file.string()});
+  EXPECT_TRUE(Contains(out, "Signed acme/app@" + m.digest())) << out;
+  EXPECT_EQ(PutManifest(client_, "acme/app", "v1", m).status, 201);
+  EXPECT_TRUE(Contains(Ok({"verify", "acme/app:v1"}), "trusted: yes (policy: strict")) << out;
+
+  run = admin_.Run({"sign", "acme/app@sha256:" + std::string(64, 'a'), "--key", Key("ci"),
+                    "--manifest-file", file.string()});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "has the digest " + m.digest())) << run;
+}
+
+}  // namespace
+}  // namespace keep::testkit

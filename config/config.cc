@@ -71,6 +71,7 @@ const Setter kSetters[] = {
     KEEP_INT("gc.interval_hours", gc_interval_hours, 0, 24 * 365),
     KEEP_INT("gc.untagged_grace_hours", gc_untagged_grace_hours, 0, 24 * 365 * 10),
     KEEP_BOOL("gc.delete_untagged", gc_delete_untagged),
+    KEEP_INT("integrity.verify_reads_percent", verify_reads_percent, 0, 100),
     KEEP_STR("auth.realm", realm),
     KEEP_INT("auth.credential_cache_seconds", credential_cache_seconds, 0, 3600),
     KEEP_STR("auth.service", service),

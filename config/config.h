@@ -35,6 +35,7 @@ struct Config {
   int gc_interval_hours = 24;        // scheduled garbage collection; 0: only on demand
   int gc_untagged_grace_hours = 24;  // untagged manifests and unlinked blobs are kept this long
   bool gc_delete_untagged = true;    // false: untagged manifests are never collected
+  int verify_reads_percent = 1;      // blob GETs re-hashed before they are served (0-100)
 
   std::string realm = "Keep";          // the Basic auth realm (of /token)
   int credential_cache_seconds = 60;   // verified Basic credentials are trusted this long

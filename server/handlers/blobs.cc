@@ -24,6 +24,13 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     }
     co_return reader.error();
   }
+  // A sample of reads is re-hashed whole before a byte is sent: a blob
+  // damaged on disk is quarantined and refused, never served.
+  if (SampleRead(svc)) {
+    auto intact = co_await Offload(svc, [&] { return HashesTo(**reader, *digest); });
+    if (!intact) co_return intact.error();
+    if (!*intact) co_return Damaged(svc, *digest, "blob");
+  }
   Reply r;
   std::uint64_t size = (*reader)->size();
   r.headers.set(http::field::content_type, "application/octet-stream");

@@ -16,9 +16,14 @@
 
 namespace keep::server::handlers {
 
-// The answer when stored bytes do not hash to their digest: logged for the
-// operator; the client gets an error, never the bad bytes. (integrity.cc)
+// The answer when stored bytes do not hash to their digest: the file is
+// moved to quarantine and the operator told in the log; the client gets an
+// error, never the bad bytes. (integrity.cc)
 Error Damaged(const Services& svc, const Digest& digest, std::string_view what);
+// Whether this blob read is one of those re-verified (integrity.verify_reads_percent).
+bool SampleRead(const Services& svc);
+// Re-hashes the whole blob, streaming: does it still match its digest? Blocking.
+Result<bool> HashesTo(BlobReader& reader, const Digest& digest);
 
 using Handler = Awaitable<Result<Reply>> (*)(Exchange&);
 

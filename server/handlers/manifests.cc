@@ -65,6 +65,11 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   auto digest = Digest::Parse(m.digest);
   if (!digest) co_return digest.error();
   auto bytes = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
+  if (!bytes && bytes.error().code == ErrorCode::kBlobUnknown) {
+    co_return Fail(ErrorCode::kInternal,
+                   "manifest " + m.digest + " is recorded but its data is missing (quarantined "
+                   "or lost); ask the registry's operator to run keepctl fsck, then push it again");
+  }
   if (!bytes) co_return bytes.error();
   // Manifests are small: every read is checked against its digest, so a
   // damaged file is never served.

@@ -22,7 +22,7 @@ Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
   report.dry_run = options.dry_run;
   const std::int64_t now = UnixNow();
   report.cutoff = now - options.grace.count();
-  const SweepPolicy policy{report.cutoff, options.delete_untagged};
+  const SweepPolicy policy{report.cutoff, options.delete_untagged, now};
 
   // 1. Each repository: its unreachable manifests and its unreferenced old links.
   std::unordered_map<std::string, std::int64_t> planned_unlinks;  // dry run: per digest

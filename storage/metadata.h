@@ -136,6 +136,10 @@ struct BlobLink {
 struct SweepPolicy {
   std::int64_t cutoff = 0;       // unix seconds: what was pushed at or after it is young
   bool delete_untagged = true;   // false: every manifest is a root
+  // Unix seconds now. In a created namespace whose trust policy is not
+  // "open", a tagged manifest that is still untrusted `quarantine_ttl`
+  // after its push is no root: quarantined past its TTL, it is collected.
+  std::int64_t now = 0;
 };
 
 // What a sweep of one repository removed (or, in a dry run, would remove).

@@ -1,5 +1,8 @@
 #include "storage/sqlite_gc.h"
 
+#include "core/names.h"
+#include "storage/sqlite_trust.h"
+
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -42,6 +45,7 @@ struct Graph {
     std::string subject;
     std::int64_t created_at = 0;
     bool tagged = false;
+    bool expired = false;  // quarantined past its namespace's TTL
     std::vector<std::string> blobs;
     std::vector<std::string> children;
   };
@@ -53,6 +57,22 @@ struct Graph {
   std::unordered_map<std::string, Node> manifests;
   std::vector<Link> links;
 };
+
+// Marks the tagged manifests that are still untrusted past the quarantine
+// TTL of their namespace (a created one, not "open").
+void MarkExpiredQuarantine(Connection& c, std::int64_t rid, const std::string& repo,
+                           std::int64_t now, Graph& g) {
+  auto s = c.Prepare("SELECT mode, threshold, quarantine_ttl FROM namespaces WHERE name=?1");
+  std::string_view ns = NamespaceOf(repo);
+  s.Bind(1, ns);
+  if (!s.Step() || s.Text(0) == "open" || now == 0) return;
+  std::int64_t threshold = s.Int(1), ttl = s.Int(2);
+  auto trusted = TrustTables::TrustedSet(c, rid, ns, threshold);
+  std::unordered_set<std::string> ok(trusted.begin(), trusted.end());
+  for (auto& [digest, node] : g.manifests) {
+    node.expired = node.tagged && ok.count(digest) == 0 && node.created_at + ttl < now;
+  }
+}
 
 Graph LoadGraph(Connection& c, std::int64_t rid) {
   Graph g;
@@ -104,6 +124,7 @@ RepoSweep Plan(const std::string& repo, const Graph& g, const SweepPolicy& polic
     if (g.manifests.count(digest) != 0 && reached.insert(digest).second) todo.push_back(digest);
   };
   for (const auto& [digest, node] : g.manifests) {
+    if (node.expired) continue;
     if (node.tagged || !policy.delete_untagged || node.created_at >= policy.cutoff) reach(digest);
   }
   while (!todo.empty()) {
@@ -149,7 +170,10 @@ Result<RepoSweep> GcTables::SweepRepository(const std::string& repo, const Sweep
     Connection& c = db_.Reader();
     return InSnapshot(c, [&] {
       auto rid = FindRepo(c, repo);
-      return rid ? Plan(repo, LoadGraph(c, *rid), policy) : RepoSweep{};
+      if (!rid) return RepoSweep{};
+      Graph g = LoadGraph(c, *rid);
+      MarkExpiredQuarantine(c, *rid, repo, policy.now, g);
+      return Plan(repo, g, policy);
     });
   });
   if (!planned || dry_run || (planned->manifests.empty() && planned->links.empty())) {
@@ -162,7 +186,9 @@ Result<RepoSweep> GcTables::SweepRepository(const std::string& repo, const Sweep
   KEEP_TRY(db_.Write([&](Connection& c) {
     auto rid = FindRepo(c, repo);
     if (!rid) return;
-    sweep = Plan(repo, LoadGraph(c, *rid), policy);
+    Graph g = LoadGraph(c, *rid);
+    MarkExpiredQuarantine(c, *rid, repo, policy.now, g);
+    sweep = Plan(repo, g, policy);
     for (const auto& digest : sweep.manifests) {
       auto s = c.Prepare("DELETE FROM manifests WHERE repo_id=?1 AND digest=?2");
       s.Bind(1, *rid).Bind(2, digest).Run();

@@ -433,7 +433,10 @@ class SqliteMetadata final : public Metadata {
   // Garbage collection and integrity: see storage/sqlite_gc.cc.
   Result<RepoSweep> SweepRepository(const std::string& repo, const SweepPolicy& policy,
                                     bool dry_run) override {
-    return gc_.SweepRepository(repo, policy, dry_run);
+    auto sweep = gc_.SweepRepository(repo, policy, dry_run);
+    // Quarantined manifests past their TTL go with their tags.
+    if (sweep && !dry_run && !sweep->manifests.empty()) InvalidateTags(repo);
+    return sweep;
   }
   Result<std::int64_t> CountLinks(const std::string& digest) override {
     return gc_.CountLinks(digest);

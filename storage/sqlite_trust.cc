@@ -51,6 +51,15 @@ std::int64_t RepoIdOf(Database& db, const std::string& repo) {
 
 void TrustTables::Migrate(Connection& c) { c.Exec(kTables); }
 
+std::vector<std::string> TrustTables::TrustedSet(Connection& c, std::int64_t repo_id,
+                                                 std::string_view ns, std::int64_t threshold) {
+  auto s = c.Prepare(KEEP_TRUSTED_CTE "SELECT d FROM trusted");
+  s.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold);
+  std::vector<std::string> out;
+  while (s.Step()) out.push_back(s.Text(0));
+  return out;
+}
+
 Result<void> TrustTables::AddKey(const PublisherKeyRecord& k) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(

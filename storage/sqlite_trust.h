@@ -17,6 +17,11 @@ class TrustTables {
   // Creates the tables. REQUIRES: inside the schema transaction.
   static void Migrate(Connection& c);
 
+  // The trusted manifests of repository `repo_id` (see Metadata::IsTrusted),
+  // read on `c` (e.g. inside the caller's snapshot or write).
+  static std::vector<std::string> TrustedSet(Connection& c, std::int64_t repo_id,
+                                             std::string_view ns, std::int64_t threshold);
+
   Result<void> AddKey(const PublisherKeyRecord& key);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);

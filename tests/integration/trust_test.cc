@@ -5,6 +5,8 @@
 #include "tests/support/keepd_test.h"
 #include "trust/trust.h"
 
+#include <sqlite3.h>
+
 namespace keep::testkit {
 namespace {
 
@@ -221,6 +223,48 @@ TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
                               json{{"name", "twice"}, {"public_key", pair->public_pem}}.dump())),
             "409 CONFLICT");
   EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/keys").Json()["keys"].size(), 2u);
+}
+
+// Makes every manifest look pushed `seconds` earlier, through keepd's own
+// database (WAL allows a second writer process).
+void AgeManifests(const KeepdProcess& keepd, int seconds) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  std::string sql = "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+TEST_F(TrustTest, QuarantinedManifestsPastTheirTtlAreCollected) {
+  Signer signer = NewKey("ci");
+  Manifest unsigned_image = PushImage(client_, "acme/app", "unsigned", {.layer = "never signed"});
+  Manifest signed_image = PushImage(client_, "acme/app", "signed", {.layer = "signed in time"});
+  ASSERT_EQ(PushSignature("acme/app", signed_image, signer).status, 201);
+  // Within the TTL (a day by default) nothing goes.
+  json kept = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
+  EXPECT_EQ(kept["manifests"]["count"], 0) << kept;
+  AgeManifests(keepd_, 2 * 24 * 3600);
+  json dry = client_.Post("/admin/v1/gc", R"({"dry_run":true,"grace_seconds":0})").Json();
+  EXPECT_EQ(dry["manifests"]["items"], json({"acme/app@" + unsigned_image.digest()})) << dry;
+  json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
+  EXPECT_EQ(report["manifests"]["items"], json({"acme/app@" + unsigned_image.digest()})) << report;
+  EXPECT_TRUE(IsError(client_.Get(ManifestPath("acme/app", "unsigned")), 404, "MANIFEST_UNKNOWN"));
+  EXPECT_EQ(client_.Get(BlobPath("acme/app", DigestOf("never signed"))).status, 404);
+  // The signed image, its signature and its blobs stay.
+  EXPECT_EQ(ReaderGet("acme/app", "signed", signed_image).body, signed_image.bytes);
+  EXPECT_EQ(reader_.Get(BlobPath("acme/app", DigestOf("signed in time"))).status, 200);
+  EXPECT_EQ(client_.Get(TagsPath("acme/app")).Json()["tags"],
+            json({"sha256-" + signed_image.digest().substr(7) + ".sig", "signed"}));
+}
+
+TEST_F(TrustTest, OpenNamespacesKeepUnsignedImagesPastTheTtl) {
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"open"})").status, 200);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  AgeManifests(keepd_, 2 * 24 * 3600);
+  json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
+  EXPECT_EQ(report["manifests"]["count"], 0) << report;
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).status, 200);
 }
 
 }  // namespace

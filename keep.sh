@@ -9,8 +9,8 @@ ROOT=$PWD
 BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
 
 BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
-            libsqlite3-dev libsodium-dev nlohmann-json3-dev libgtest-dev openssl ca-certificates)
-TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps
+            libsqlite3-dev libsodium-dev librnp-dev nlohmann-json3-dev libgtest-dev openssl ca-certificates)
+TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps gnupg
            clang libclang-rt-14-dev)
 BENCH_PKGS=(wrk docker-registry jq curl)
 

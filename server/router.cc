@@ -28,6 +28,8 @@ const std::array kRoutes = {
     Route{V::put, Area::kUpload, Action::kPush, FinishUpload},
     Route{V::delete_, Area::kUpload, Action::kPush, CancelUpload},
     Route{V::get, Area::kReferrers, Action::kPull, Referrers},
+    Route{V::get, Area::kSignatures, Action::kPull, GetSignatures},
+    Route{V::put, Area::kSignatures, Action::kPush, PutSignature},
     // The token service authenticates by itself: anonymous callers get anonymous grants.
     Route{V::get, Area::kToken, Action::kNone, GetToken},
     Route{V::post, Area::kToken, Action::kNone, PostToken},
@@ -57,6 +59,9 @@ const std::array kRoutes = {
     Route{V::put, Area::kPolicy, Action::kMaintain, SetPolicy},
     // Needs pull on the repository named in the query: checked by the handler.
     Route{V::get, Area::kVerify, Action::kLogin, Verify},
+    // Maintainers of the namespace in the query: checked by the handlers.
+    Route{V::get, Area::kQuarantine, Action::kPerson, ListQuarantine},
+    Route{V::delete_, Area::kQuarantine, Action::kPerson, DropQuarantined},
     Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
     Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
 };
@@ -123,6 +128,7 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   std::size_t n = s.size();
   if (n == 1 && s[0] == "whoami") return Area::kWhoami;
   if (n == 1 && s[0] == "verify") return Area::kVerify;
+  if (n == 1 && s[0] == "quarantine") return Area::kQuarantine;
   if (n == 1 && s[0] == "gc") return Area::kGc;
   if (n == 1 && s[0] == "fsck") return Area::kFsck;
   if (s[0] == "users") {
@@ -146,9 +152,11 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
     if (n == 3 && s[2] == "policy") return Area::kPolicy;
     if (n == 4 && s[2] == "keys") {
       params.reference = std::string(s[3]);
-      if (params.reference.size() != 64 ||
-          params.reference.find_first_not_of("0123456789abcdef") != std::string::npos) {
-        return Fail(ErrorCode::kInvalid, "a key id is 64 lowercase hex digits");
+      // 64 lowercase hex (a PEM key's SPKI digest) or an OpenPGP fingerprint.
+      if (params.reference.size() < 32 || params.reference.size() > 64 ||
+          params.reference.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+        return Fail(ErrorCode::kInvalid,
+                    "a key id is 64 hex digits, or an OpenPGP key's 40-digit fingerprint");
       }
       return Area::kKey;
     }
@@ -168,6 +176,16 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   std::optional<Area> area;
   if (path == "/token") {
     area = Area::kToken;
+  } else if (path.substr(0, 15) == "/extensions/v2/") {
+    // <name>/signatures/<digest>
+    auto segs = Split(path.substr(15));
+    std::size_t n = segs.size();
+    if (n < 3 || segs[n - 2] != "signatures") return NoEndpoint(path);
+    m.params.name = Join(segs, n - 2);
+    KEEP_TRY(ValidateRepoName(m.params.name));
+    KEEP_TRY(Digest::Parse(segs[n - 1]));
+    m.params.reference = std::string(segs[n - 1]);
+    area = Area::kSignatures;
   } else if (path.substr(0, 10) == "/admin/v1/") {
     auto a = LocateAdmin(path, m.params);
     if (!a) return a.error();

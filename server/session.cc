@@ -29,6 +29,8 @@ void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive) {
   res.result(reply.status);
   res.version(11);
   res.set("Docker-Distribution-API-Version", "registry/2.0");
+  // skopeo and podman read it from the first answer to GET /v2/, a 401.
+  res.set("X-Registry-Supports-Signatures", "1");
   res.keep_alive(keep_alive);
 }
 

@@ -94,6 +94,22 @@ struct PublisherKeyRecord {
   bool revoked = false;
 };
 
+// A signature stored through the signature extension API (GPG simple
+// signing): the client's name for it and the OpenPGP message, base64.
+struct StoredSignature {
+  std::string name;     // "<digest>@<32 hex>"
+  std::string content;  // base64 of the binary OpenPGP signed message
+};
+
+// A manifest its namespace's policy does not (yet) trust.
+struct QuarantinedManifest {
+  std::string repo;
+  std::string digest;
+  std::string media_type;
+  std::int64_t pushed_at = 0;
+  std::vector<std::string> tags;
+};
+
 // A verified signature: `key_id` signed manifest `target` of `repo`.
 struct SignatureRecord {
   std::string repo;
@@ -268,6 +284,14 @@ class Metadata {
                                                const std::string& key_id) = 0;
   [[nodiscard]] virtual Result<void> RecordSignatures(
       const std::vector<SignatureRecord>& signatures) = 0;
+  // Extension-API signatures of `target` in `repo`: stored (with the
+  // verified record, when there is one, in the same transaction) and listed.
+  [[nodiscard]] virtual Result<void> StoreSignature(const std::string& repo,
+                                                    const std::string& target,
+                                                    const StoredSignature& signature,
+                                                    const std::optional<SignatureRecord>& verified) = 0;
+  [[nodiscard]] virtual Result<std::vector<StoredSignature>> StoredSignatures(
+      const std::string& repo, const std::string& target) = 0;
   // Signatures of `target` in `repo`, with keys revoked since included.
   [[nodiscard]] virtual Result<std::vector<SignatureRecord>> SignaturesOf(
       const std::string& repo, const std::string& target) = 0;
@@ -281,6 +305,9 @@ class Metadata {
   [[nodiscard]] virtual Result<bool> IsServableBlob(const std::string& repo,
                                                     const std::string& digest,
                                                     std::int64_t threshold) = 0;
+  // The manifests of `repo` that are not trusted (signature manifests aside).
+  [[nodiscard]] virtual Result<std::vector<QuarantinedManifest>> Quarantined(
+      const std::string& repo, std::int64_t threshold) = 0;
   // The tags of `repo` whose manifests are trusted, in byte order.
   [[nodiscard]] virtual Result<std::vector<std::string>> TrustedTags(const std::string& repo,
                                                                      std::int64_t threshold) = 0;

@@ -413,6 +413,15 @@ class SqliteMetadata final : public Metadata {
   Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures) override {
     return trust_.RecordSignatures(signatures);
   }
+  Result<void> StoreSignature(const std::string& repo, const std::string& target,
+                              const StoredSignature& signature,
+                              const std::optional<SignatureRecord>& verified) override {
+    return trust_.StoreSignature(repo, target, signature, verified);
+  }
+  Result<std::vector<StoredSignature>> StoredSignatures(const std::string& repo,
+                                                        const std::string& target) override {
+    return trust_.StoredSignatures(repo, target);
+  }
   Result<std::vector<SignatureRecord>> SignaturesOf(const std::string& repo,
                                                     const std::string& target) override {
     return trust_.SignaturesOf(repo, target);
@@ -424,6 +433,10 @@ class SqliteMetadata final : public Metadata {
   Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
                               std::int64_t threshold) override {
     return trust_.IsServableBlob(repo, digest, threshold);
+  }
+  Result<std::vector<QuarantinedManifest>> Quarantined(const std::string& repo,
+                                                       std::int64_t threshold) override {
+    return trust_.Quarantined(repo, threshold);
   }
   Result<std::vector<std::string>> TrustedTags(const std::string& repo,
                                                std::int64_t threshold) override {

@@ -24,7 +24,23 @@ CREATE TABLE IF NOT EXISTS signatures(
   signature TEXT NOT NULL,
   verified_at INTEGER NOT NULL,
   PRIMARY KEY(repo_id, target, key_id, signature)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stored_signatures(
+  repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  target TEXT NOT NULL,
+  name TEXT NOT NULL,
+  content TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY(repo_id, target, name)) WITHOUT ROWID;
 )sql";
+
+// REQUIRES: inside a write transaction on c.
+void InsertVerified(Connection& c, const SignatureRecord& sig) {
+  auto s = c.Prepare(
+      "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
+      "verified_at) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM repositories WHERE name=?1");
+  s.Bind(1, sig.repo).Bind(2, sig.target).Bind(3, sig.key_id).Bind(4, sig.format);
+  s.Bind(5, sig.signature).Bind(6, Now()).Run();
+}
 
 // The manifests of repository ?1 that are trusted, given its namespace ?2
 // and the policy's threshold ?3: signed by enough distinct unrevoked keys,
@@ -104,13 +120,37 @@ Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& ke
 
 Result<void> TrustTables::RecordSignatures(const std::vector<SignatureRecord>& signatures) {
   return db_.Write([&](Connection& c) {
-    for (const auto& sig : signatures) {
-      auto s = c.Prepare(
-          "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
-          "verified_at) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM repositories WHERE name=?1");
-      s.Bind(1, sig.repo).Bind(2, sig.target).Bind(3, sig.key_id).Bind(4, sig.format);
-      s.Bind(5, sig.signature).Bind(6, Now()).Run();
+    for (const auto& sig : signatures) InsertVerified(c, sig);
+  });
+}
+
+Result<void> TrustTables::StoreSignature(const std::string& repo, const std::string& target,
+                                         const StoredSignature& signature,
+                                         const std::optional<SignatureRecord>& verified) {
+  return db_.Write([&](Connection& c) {
+    {  // The repository exists once something was pushed to it.
+      auto s = c.Prepare("INSERT OR IGNORE INTO repositories(name, created_at) VALUES(?1, ?2)");
+      s.Bind(1, repo).Bind(2, Now()).Run();
     }
+    auto s = c.Prepare(
+        "INSERT OR REPLACE INTO stored_signatures(repo_id, target, name, content, created_at) "
+        "SELECT id, ?2, ?3, ?4, ?5 FROM repositories WHERE name=?1");
+    s.Bind(1, repo).Bind(2, target).Bind(3, signature.name).Bind(4, signature.content);
+    s.Bind(5, Now()).Run();
+    if (verified) InsertVerified(c, *verified);
+  });
+}
+
+Result<std::vector<StoredSignature>> TrustTables::StoredSignatures(const std::string& repo,
+                                                                  const std::string& target) {
+  return Guard([&]() -> Result<std::vector<StoredSignature>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT x.name, x.content FROM stored_signatures x JOIN repositories r ON "
+        "r.id=x.repo_id WHERE r.name=?1 AND x.target=?2 ORDER BY x.created_at, x.name");
+    s.Bind(1, repo).Bind(2, target);
+    std::vector<StoredSignature> out;
+    while (s.Step()) out.push_back(StoredSignature{s.Text(0), s.Text(1)});
+    return out;
   });
 }
 
@@ -160,6 +200,31 @@ Result<std::vector<std::string>> TrustTables::TrustedTags(const std::string& rep
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
     std::vector<std::string> out;
     while (s.Step()) out.push_back(s.Text(0));
+    return out;
+  });
+}
+
+Result<std::vector<QuarantinedManifest>> TrustTables::Quarantined(const std::string& repo,
+                                                                 std::int64_t threshold) {
+  return Guard([&]() -> Result<std::vector<QuarantinedManifest>> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
+                                  "SELECT m.digest, m.media_type, m.created_at, "
+                                  "(SELECT group_concat(t.name, ' ') FROM tags t WHERE "
+                                  "t.repo_id=?1 AND t.digest=m.digest) FROM manifests m "
+                                  "WHERE m.repo_id=?1 AND m.digest NOT IN trusted "
+                                  "ORDER BY m.created_at, m.digest");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
+    std::vector<QuarantinedManifest> out;
+    while (s.Step()) {
+      QuarantinedManifest q{repo, s.Text(0), s.Text(1), s.Int(2), {}};
+      std::string tags = s.Text(3);
+      for (std::size_t start = 0; start < tags.size();) {
+        auto sp = tags.find(' ', start);
+        q.tags.push_back(tags.substr(start, sp == std::string::npos ? sp : sp - start));
+        start = sp == std::string::npos ? tags.size() : sp + 1;
+      }
+      out.push_back(std::move(q));
+    }
     return out;
   });
 }

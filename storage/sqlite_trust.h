@@ -26,6 +26,11 @@ class TrustTables {
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
   Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures);
+  Result<void> StoreSignature(const std::string& repo, const std::string& target,
+                              const StoredSignature& signature,
+                              const std::optional<SignatureRecord>& verified);
+  Result<std::vector<StoredSignature>> StoredSignatures(const std::string& repo,
+                                                        const std::string& target);
   Result<std::vector<SignatureRecord>> SignaturesOf(const std::string& repo,
                                                     const std::string& target);
   Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
@@ -33,6 +38,8 @@ class TrustTables {
   Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
                               std::int64_t threshold);
   Result<std::vector<std::string>> TrustedTags(const std::string& repo, std::int64_t threshold);
+  Result<std::vector<QuarantinedManifest>> Quarantined(const std::string& repo,
+                                                       std::int64_t threshold);
 
  private:
   Database& db_;

@@ -7,6 +7,8 @@
 //                           manifest and repository being verified
 //   trust/cosign.h          cosign signature manifests ("sha256-<hex>.sig"):
 //                           read, build, and verify each signature layer
+//   trust/openpgp.h         OpenPGP keys and signed messages ("GPG simple
+//                           signing", skopeo/podman --sign-by), via librnp
 //
 // This layer holds no state and knows nothing of storage or HTTP: the caller
 // supplies the namespace's trusted keys and a way to fetch payload blobs, and
@@ -18,4 +20,5 @@
 
 #include "trust/cosign.h"
 #include "trust/keys.h"
+#include "trust/openpgp.h"
 #include "trust/simple_signing.h"

@@ -70,15 +70,24 @@ Awaitable<Result<Reply>> AddKey(Exchange& ex) {
   }
   if (!*pem) co_return Fail(ErrorCode::kInvalid, "field \"public_key\" (a PEM public key) is required");
   KEEP_CO_TRY(FindNamespace(md, ex.params.name));
-  auto key = ParsePublicKey(**pem);
-  if (!key) co_return key.error();
   PublisherKeyRecord rec;
   rec.ns = ex.params.name;
-  rec.key_id = key->key_id();
   rec.name = **name;
-  rec.algorithm = std::string(key->algorithm());
-  rec.pem = key->pem();
   rec.added_by = ex.who.user;
+  if ((*pem)->find("BEGIN PGP PUBLIC KEY BLOCK") != std::string::npos) {
+    // An OpenPGP key, for GPG simple signing: named by its fingerprint.
+    auto key = ParseOpenPgpPublicKey(**pem);
+    if (!key) co_return key.error();
+    rec.key_id = key->fingerprint;
+    rec.algorithm = "openpgp-" + key->algorithm;
+    rec.pem = key->armored;
+  } else {
+    auto key = ParsePublicKey(**pem);
+    if (!key) co_return key.error();
+    rec.key_id = key->key_id();
+    rec.algorithm = std::string(key->algorithm());
+    rec.pem = key->pem();
+  }
   KEEP_CO_TRY(md.AddKey(rec));
   Audit({{"event", "key added"}, {"namespace", rec.ns}, {"key_id", rec.key_id},
          {"user", ex.who.user}});
@@ -198,6 +207,71 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
                                          {"policy", PolicyJson(*policy)},
                                          {"trusted", *trusted},
                                          {"signatures", std::move(list)}});
+}
+
+Awaitable<Result<Reply>> ListQuarantine(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto ns = ex.query("namespace");
+  if (!ns) co_return Fail(ErrorCode::kInvalid, "give ?namespace=<name>");
+  KEEP_CO_TRY(ValidateNamespaceName(*ns));
+  KEEP_CO_TRY(Authorize(svc.metadata, ex.who, Access{Action::kMaintain, *ns}));
+  auto record = FindNamespace(svc.metadata, *ns);
+  if (!record) co_return record.error();
+  json list = json::array();
+  if (record->policy.mode != "open") {
+    const std::vector<std::string> only{*ns};
+    for (std::string after;;) {
+      auto repos = svc.metadata.ListRepos(after, 500, only);
+      if (!repos) co_return repos.error();
+      for (const auto& repo : *repos) {
+        auto q = svc.metadata.Quarantined(repo, record->policy.threshold);
+        if (!q) co_return q.error();
+        for (const auto& m : *q) {
+          list.push_back({{"repository", m.repo},
+                          {"digest", m.digest},
+                          {"media_type", m.media_type},
+                          {"tags", m.tags},
+                          {"pushed_at", m.pushed_at},
+                          {"expires_at", m.tags.empty() ? json(nullptr)
+                                                        : json(m.pushed_at +
+                                                               record->policy.quarantine_ttl)}});
+        }
+      }
+      if (repos->size() < 500) break;
+      after = repos->back();
+    }
+  }
+  co_return JsonReply(http::status::ok, {{"namespace", *ns},
+                                         {"policy", PolicyJson(record->policy)},
+                                         {"manifests", std::move(list)}});
+}
+
+Awaitable<Result<Reply>> DropQuarantined(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto repo = ex.query("repository");
+  auto digest = ex.query("digest");
+  if (!repo || !digest) co_return Fail(ErrorCode::kInvalid, "give ?repository=<name>&digest=<digest>");
+  KEEP_CO_TRY(ValidateRepoName(*repo));
+  KEEP_CO_TRY(Digest::Parse(*digest));
+  std::string ns(NamespaceOf(*repo));
+  KEEP_CO_TRY(Authorize(svc.metadata, ex.who, Access{Action::kMaintain, ns}));
+  auto policy = PolicyOf(svc.metadata, *repo);
+  if (!policy) co_return policy.error();
+  auto trusted = svc.metadata.IsTrusted(*repo, *digest, policy->threshold);
+  if (!trusted) co_return trusted.error();
+  if (*trusted || policy->mode == "open") {
+    co_return Fail(ErrorCode::kConflict, "manifest " + *digest + " of " + *repo +
+                                             " is not quarantined; delete it through the "
+                                             "registry API if you mean to");
+  }
+  auto removed = svc.metadata.DeleteManifest(*repo, *digest);
+  if (!removed) co_return removed.error();
+  if (!*removed) {
+    co_return Fail(ErrorCode::kManifestUnknown, "manifest " + *digest + " is not in " + *repo);
+  }
+  Audit({{"event", "quarantined manifest dropped"}, {"repository", *repo}, {"digest", *digest},
+         {"user", ex.who.user}});
+  co_return Reply::Empty(http::status::no_content);
 }
 
 }  // namespace keep::server::handlers

@@ -68,6 +68,9 @@ Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex);
 Awaitable<Result<Reply>> ListMembers(Exchange& ex);
 Awaitable<Result<Reply>> SetMember(Exchange& ex);
 Awaitable<Result<Reply>> RemoveMember(Exchange& ex);
+// signatures.cc
+Awaitable<Result<Reply>> GetSignatures(Exchange& ex);
+Awaitable<Result<Reply>> PutSignature(Exchange& ex);
 // admin_trust.cc
 Awaitable<Result<Reply>> ListKeys(Exchange& ex);
 Awaitable<Result<Reply>> AddKey(Exchange& ex);
@@ -75,6 +78,8 @@ Awaitable<Result<Reply>> RevokeKey(Exchange& ex);
 Awaitable<Result<Reply>> GetPolicy(Exchange& ex);
 Awaitable<Result<Reply>> SetPolicy(Exchange& ex);
 Awaitable<Result<Reply>> Verify(Exchange& ex);
+Awaitable<Result<Reply>> ListQuarantine(Exchange& ex);
+Awaitable<Result<Reply>> DropQuarantined(Exchange& ex);
 // admin_maintenance.cc
 // The options of garbage collection as the config sets them.
 GcOptions ConfiguredGc(const Config& config);

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# e2e_gpg: GPG simple signing as Debian's podman and skopeo do it, unchanged.
+# `podman push --sign-by FPR` and `skopeo copy --sign-by FPR` store their
+# signatures through Keep's signature extension API; Keep verifies them
+# against the namespace's OpenPGP key, so a reader may pull; podman with a
+# `signedBy` policy verifies what Keep serves; an unsigned push stays
+# quarantined from readers.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init gpg "${1:-}"
+need skopeo gpg
+podman_init
+keep_start
+
+admin_api() {
+  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
+}
+
+check "GET /v2/ announces the signature extension"
+kcurl -D "$T/base.headers" -o /dev/null "$KEEP_URL/v2/"
+expect_eq "X-Registry-Supports-Signatures" 1 "$(header "$T/base.headers" X-Registry-Supports-Signatures)"
+
+check "a GPG key of the publisher, trusted by namespace 'signed'"
+export GNUPGHOME="$T/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+run_logged gpg-gen gpg --batch --passphrase '' --quick-gen-key 'Keep E2E <e2e@keep.invalid>' ed25519 sign never
+FPR=$(gpg --with-colons --fingerprint e2e@keep.invalid | awk -F: '$1=="fpr"{print $10; exit}')
+gpg --armor --export "$FPR" >"$T/pub.asc"
+gpg --export "$FPR" >"$T/pub.gpg"
+admin_api POST /namespaces '{"name":"signed"}' >/dev/null
+admin_api POST /users '{"name":"pub","password":"publisher-password"}' >/dev/null
+admin_api POST /users '{"name":"rdr","password":"reader-password-1"}' >/dev/null
+admin_api PUT /namespaces/signed/members/pub '{"role":"publisher"}' >/dev/null
+admin_api PUT /namespaces/signed/members/rdr '{"role":"reader"}' >/dev/null
+key=$(admin_api POST /namespaces/signed/keys "$(jq -cn --rawfile k "$T/pub.asc" '{name:"release", public_key:$k}')")
+expect_eq "key id: the fingerprint" "$FPR" "$(jq -r .key_id <<<"$key")"
+
+make_test_image "$T/src" v1
+id=$("${PODMAN[@]}" pull -q "oci:$T/src:v1") || fail "podman could not load the OCI layout"
+
+podman_login_as() {
+  printf '%s' "$2" >"$T/pw"
+  run_logged "podman-login-$1" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$1" \
+    --password-stdin "$KEEP_HOST" <"$T/pw"
+}
+# reader_pull REF LOGNAME [PODMAN-PULL-OPTIONS...]
+reader_pull() {
+  local ref=$1 name=$2
+  shift 2
+  "${PODMAN[@]}" rmi -f "$ref" >/dev/null 2>&1 || true
+  "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "$@" "$ref" >"$T/$name.log" 2>&1
+}
+
+check "podman push --sign-by $FPR: the signature goes through the extension API"
+podman_login_as pub publisher-password
+ref="$KEEP_HOST/signed/app:v1"
+run_logged podman-tag "${PODMAN[@]}" tag "$id" "$ref"
+run_logged podman-push-signed "${PODMAN[@]}" push --cert-dir "$CERT_DIR" --sign-by "$FPR" \
+  --digestfile "$T/v1.digest" "$ref"
+DIGEST=$(cat "$T/v1.digest")
+sigs=$(kcurl "$KEEP_URL/extensions/v2/signed/app/signatures/$DIGEST")
+expect_eq "signatures stored for $DIGEST" 1 "$(jq '.signatures | length' <<<"$sigs")"
+verify=$(admin_api GET "/verify?repository=signed/app&reference=v1")
+expect_eq "verify: trusted" true "$(jq -r .trusted <<<"$verify")"
+expect_eq "verify: format" gpg "$(jq -r '.signatures[0].format' <<<"$verify")"
+
+check "the reader pulls it, with a signedBy policy that checks Keep's signature"
+podman_login_as rdr reader-password-1
+jq -n --arg scope "$KEEP_HOST/signed" --arg key "$T/pub.gpg" \
+  '{default:[{type:"reject"}], transports:{docker:{($scope):[{type:"signedBy",keyType:"GPGKeys",keyPath:$key}]},
+    oci:{"":[{type:"insecureAcceptAnything"}]}}}' >"$T/policy.json"
+reader_pull "$ref" pull-signedby --signature-policy "$T/policy.json" ||
+  fail "the signedBy pull failed: $(tail -n 3 "$T/pull-signedby.log")"
+expect_eq "image ID" "${IMG_CONFIG#sha256:}" "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$ref")"
+
+check "skopeo copy --sign-by: signed the same way, pullable by the reader"
+run_logged skopeo-signed skopeo copy --retry-times 0 --dest-cert-dir "$CERT_DIR" \
+  --dest-creds pub:publisher-password --sign-by "$FPR" "oci:$T/src:v1" "docker://$KEEP_HOST/signed/tool:v1"
+reader_pull "$KEEP_HOST/signed/tool:v1" pull-skopeo-signed --signature-policy "$T/policy.json" ||
+  fail "the reader could not pull what skopeo signed: $(tail -n 3 "$T/pull-skopeo-signed.log")"
+ok
+
+check "an unsigned push stays quarantined from the reader"
+podman_login_as pub publisher-password
+ref3="$KEEP_HOST/signed/unsigned:v1"
+run_logged podman-tag3 "${PODMAN[@]}" tag "$id" "$ref3"
+run_logged podman-push-unsigned "${PODMAN[@]}" push --cert-dir "$CERT_DIR" --remove-signatures "$ref3"
+podman_login_as rdr reader-password-1
+if reader_pull "$ref3" pull-unsigned; then fail "a reader pulled an unsigned image"; fi
+grep -q quarantined "$T/pull-unsigned.log" || fail "not refused as quarantined: $(tail -n 3 "$T/pull-unsigned.log")"
+ok

@@ -139,6 +139,15 @@ const std::vector<CommandSpec> kCommands = {
      "Show who signed an image and whether that meets its namespace's policy",
      "Exit status 0 when the image is trusted, 1 when it is not.\n", Verify},
 
+    {"quarantine", "list", "NS", 1, 1, {},
+     "List the images of a namespace that its policy does not trust yet",
+     "REMOVED_AFTER is when garbage collection removes a tagged one still unsigned.\n",
+     QuarantineList},
+    {"quarantine", "show", "REPO:TAG|REPO@DIGEST", 1, 1, {},
+     "Show who signed a quarantined image, and what its policy needs", "", Verify},
+    {"quarantine", "drop", "REPO@DIGEST", 1, 1, {},
+     "Delete a quarantined image now (maintainers of its namespace)", "", QuarantineDrop},
+
     {"", "gc", "", 0, 0,
      {{"dry-run", F::kBool, "", "delete nothing; list what a run would delete"},
       {"grace", F::kValue, "DURATION",

@@ -91,6 +91,9 @@ Result<void> PolicySet(const Invocation& inv);
 
 Result<void> Sign(const Invocation& inv);
 Result<void> Verify(const Invocation& inv);
+// commands_quarantine.cc
+Result<void> QuarantineList(const Invocation& inv);
+Result<void> QuarantineDrop(const Invocation& inv);
 
 Result<void> Gc(const Invocation& inv);
 Result<void> Fsck(const Invocation& inv);

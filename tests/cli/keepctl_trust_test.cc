@@ -323,3 +323,28 @@ TEST_F(KeepctlTrustTest, StrictModeSignsTheManifestFileBeforeThePush) {
 
 }  // namespace
 }  // namespace keep::testkit
+
+namespace keep::testkit {
+namespace {
+
+TEST_F(KeepctlTrustTest, QuarantineIsListedAndDropped) {
+  std::string key = TrustedKey("one");
+  Manifest waiting = PushImage(client_, "acme/app", "waiting", {.layer = "unsigned"});
+  Manifest signed_image = PushImage(client_, "acme/app", "signed", {.layer = "signed"});
+  Ok({"sign", "acme/app:signed", "--key", Key("one")});
+  std::string listed = Ok({"quarantine", "list", "acme"});
+  EXPECT_TRUE(Contains(listed, waiting.digest())) << listed;
+  EXPECT_TRUE(Contains(listed, "waiting")) << listed;
+  EXPECT_FALSE(Contains(listed, signed_image.digest())) << listed;
+  // Dropping needs a digest, and only quarantined manifests go.
+  EXPECT_EQ(admin_.Run({"quarantine", "drop", "acme/app:waiting"}).exit_code, 2);
+  KeepctlRun refused = admin_.Run({"quarantine", "drop", "acme/app@" + signed_image.digest()});
+  EXPECT_EQ(refused.exit_code, 1) << refused;
+  EXPECT_TRUE(Contains(refused.err, "not quarantined")) << refused;
+  Ok({"quarantine", "drop", "acme/app@" + waiting.digest()});
+  EXPECT_FALSE(Contains(Ok({"quarantine", "list", "acme"}), waiting.digest()));
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "waiting")).status, 404);
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -298,7 +298,7 @@ class Metadata {
   // A manifest of `repo` is trusted when at least `threshold` distinct,
   // unrevoked keys of its namespace signed it, when a trusted index of the
   // repository references it, or when it is a signature manifest (tagged
-  // "sha256-<hex>.sig"). A blob is servable when it is a trusted manifest or
+  // "sha256-<hex>.sig", or a referrer that carried a verified signature). A blob is servable when it is a trusted manifest or
   // a trusted manifest references it.
   [[nodiscard]] virtual Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
                                                std::int64_t threshold) = 0;

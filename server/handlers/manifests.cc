@@ -146,7 +146,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   // the metadata write), and what the signatures prove.
   bool child_candidate = parsed->manifests.empty();  // could be a platform of an index
   auto stored = co_await Offload(svc, [&]() -> Result<void> {
-    auto signatures = CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, child_candidate);
+    std::optional<Digest> subject;
+    if (parsed->subject) subject = parsed->subject->digest;
+    auto signatures =
+        CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, subject, child_candidate);
     if (!signatures) return signatures.error();
     KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
     if (!signatures->empty()) KEEP_TRY(svc.metadata.RecordSignatures(*signatures));

@@ -19,6 +19,17 @@ std::string SignHint(const std::string& repo, const std::string& digest) {
          " --key KEY` (or cosign sign --key) using a key the namespace trusts";
 }
 
+// A manifest with at least one cosign simple-signing layer.
+bool IsCosignSignatureManifest(const nlohmann::json& manifest) {
+  if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array()) {
+    return false;
+  }
+  for (const auto& l : manifest["layers"]) {
+    if (l.is_object() && l.value("mediaType", "") == kCosignSimpleSigningMediaType) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void Audit(const nlohmann::json& event) {
@@ -82,13 +93,17 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
                                                    const std::string& repo,
                                                    const std::optional<std::string>& tag,
                                                    const Digest& digest, std::string_view body,
+                                                   const std::optional<Digest>& subject,
                                                    bool is_index_child_candidate) {
   std::vector<SignatureRecord> verified;
   auto policy = PolicyOf(svc.metadata, repo);
   if (!policy) return policy.error();
   std::optional<Digest> target = tag ? CosignTarget(*tag) : std::nullopt;
+  auto manifest = nlohmann::json::parse(body, nullptr, false);
+  if (!target && subject && IsCosignSignatureManifest(manifest)) {
+    target = *subject;  // the same signature, pushed as an OCI 1.1 referrer
+  }
   if (target) {
-    auto manifest = nlohmann::json::parse(body, nullptr, false);
     auto layers = ReadCosignSignatures(manifest);
     if (!layers) return layers.error();
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));

@@ -32,8 +32,9 @@ void Audit(const nlohmann::json& event);
 [[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
                                              const std::string& repo, const std::string& digest);
 
-// For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig")
-// has its signatures verified against the namespace's keys, and those that
+// For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig",
+// or a manifest with cosign signature layers and a `subject`, the OCI 1.1
+// referrer form) has its signatures verified against the namespace's keys, and those that
 // verify are returned, to be recorded with it; when none does, kDenied says
 // why (unless the namespace is open). In strict mode, any other push needs
 // enough stored signatures first, except an untagged image manifest (a
@@ -42,6 +43,6 @@ void Audit(const nlohmann::json& event);
 [[nodiscard]] Result<std::vector<SignatureRecord>> CheckIncoming(
     const Services& svc, const Identity& who, const std::string& repo,
     const std::optional<std::string>& tag, const Digest& digest, std::string_view body,
-    bool is_index_child_candidate);
+    const std::optional<Digest>& subject, bool is_index_child_candidate);
 
 }  // namespace keep::server::handlers

@@ -225,13 +225,48 @@ TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
   EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/keys").Json()["keys"].size(), 2u);
 }
 
-// Makes every manifest look pushed `seconds` earlier, through keepd's own
+TEST_F(TrustTest, ASignaturePushedAsAReferrerCounts) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "referred"});
+  auto digest = Digest::Parse(m.digest());
+  std::string payload = MakeSimpleSigning("registry.example/acme/app", *digest);
+  CosignManifest cm = BuildCosignManifest(payload, *Sign(signer.key, payload));
+  PushBlob(client_, "acme/app", cm.config);
+  PushBlob(client_, "acme/app", cm.payload);
+  json referrer = json::parse(cm.manifest);
+  referrer["subject"] = m.Descriptor();
+  Manifest ref = MakeManifest("application/vnd.oci.image.manifest.v1+json", referrer);
+  Response put = PutManifest(client_, "acme/app", ref.digest(), ref);
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.Header("OCI-Subject"), m.digest());
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
+  // Readers find it through the referrers API and may fetch it.
+  json index = reader_.Get(ReferrersPath("acme/app", m.digest())).Json();
+  ASSERT_EQ(index["manifests"].size(), 1u) << index;
+  EXPECT_EQ(index["manifests"][0]["digest"], ref.digest());
+  EXPECT_EQ(ReaderGet("acme/app", ref.digest(), ref).body, ref.bytes);
+  // A referrer signed by a stranger is refused like a tagged one.
+  Signer stranger = NewKey("stranger", /*trusted=*/false);
+  Manifest other = PushImage(client_, "acme/app", "v2", {.layer = "other"});
+  std::string p2 = MakeSimpleSigning("registry.example/acme/app", *Digest::Parse(other.digest()));
+  CosignManifest bad = BuildCosignManifest(p2, *Sign(stranger.key, p2));
+  PushBlob(client_, "acme/app", bad.config);
+  PushBlob(client_, "acme/app", bad.payload);
+  json bad_ref = json::parse(bad.manifest);
+  bad_ref["subject"] = other.Descriptor();
+  Manifest bad_manifest = MakeManifest("application/vnd.oci.image.manifest.v1+json", bad_ref);
+  EXPECT_EQ(Code(PutManifest(client_, "acme/app", bad_manifest.digest(), bad_manifest)),
+            "403 DENIED");
+}
+
+// Makes every manifest and blob link look pushed `seconds` earlier, through keepd's own
 // database (WAL allows a second writer process).
 void AgeManifests(const KeepdProcess& keepd, int seconds) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
   sqlite3_busy_timeout(db, 5000);
-  std::string sql = "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds);
+  std::string sql = "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds) +
+                    "; UPDATE repo_blobs SET created_at = created_at - " + std::to_string(seconds);
   EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
 }

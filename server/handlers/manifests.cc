@@ -156,8 +156,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
     return {};
   });
   if (!stored) co_return stored.error();
-  if (auto policy = PolicyOf(svc.metadata, repo); policy && policy->mode != "open") {
-    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), policy->threshold);
+  // The trust decision, for namespaces that have a policy (were created).
+  auto ns = svc.metadata.GetNamespace(std::string(NamespaceOf(repo)));
+  if (ns && *ns && (*ns)->policy.mode != "open") {
+    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), (*ns)->policy.threshold);
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},

@@ -183,6 +183,16 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
   EXPECT_THAT(tree.problems, ::testing::IsEmpty()) << "blob files that are not their digest";
   EXPECT_TRUE(keepd_.running());
 
+  // keepd's own integrity check agrees: every blob is its digest, every
+  // link has its file, every manifest has what it references.
+  Response fsck = client.Post("/admin/v1/fsck", R"({"repair":false})",
+                              {{"Content-Type", "application/json"}});
+  ASSERT_EQ(fsck.status, 200) << fsck.body;
+  const nlohmann::json report = fsck.Json();
+  for (const char* list : {"corrupt", "missing_blobs", "broken_manifests"}) {
+    EXPECT_EQ(report[list]["count"], 0) << list << ": " << report[list]["items"].dump(2);
+  }
+
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ crash    ] " << kPushers << " pushers, " << seconds << " s: pushes attempted "
             << ledger_.attempts << ", acknowledged " << ledger_.images.size() << "; kills "
@@ -190,11 +200,14 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
             << "; transport failures " << ledger_.transport_failures
             << "; blobs acknowledged " << ledger_.blobs.size() << ", pulled and hashed "
             << blobs_pulled << "; blob files re-hashed " << tree.checked
-            << "; upload sessions left behind " << FilesUnder(data / "uploads").size() << "\n";
+            << "; upload sessions left behind " << FilesUnder(data / "uploads").size()
+            << "; fsck checked " << report["blobs_checked"] << " blobs, "
+            << report["bytes_checked"] << " bytes\n";
   RecordProperty("pushes_attempted", ledger_.attempts.load());
   RecordProperty("pushes_acknowledged", static_cast<int>(ledger_.images.size()));
   RecordProperty("kills", kills);
   RecordProperty("blob_files_rehashed", tree.checked);
+  RecordProperty("fsck_blobs_checked", report["blobs_checked"].dump());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 # tests/e2e/lib.sh — shared steps of Keep's end-to-end tests.
 #
-# Each test script is run by ctest as `bash SCRIPT PATH/TO/keepd`, sets
+# Each test script is run by ctest as `bash SCRIPT PATH/TO/keepd PATH/TO/keepctl`
+# (scripts that do not use keepctl ignore the second argument), sets
 # `set -euo pipefail` and sources this file, then calls e2e_init. Everything
 # a test makes lives in one temp dir ($T); daemons it starts are recorded and
 # stopped by PID in the EXIT trap, together with any /etc/docker/certs.d entry
@@ -53,12 +54,19 @@ run_logged() {
 
 # ---- setup and teardown -----------------------------------------------------
 
-# e2e_init NAME KEEPD: makes $T, checks tools, installs the EXIT trap.
+# e2e_init NAME KEEPD [KEEPCTL]: makes $T, checks tools, installs the EXIT trap.
+# ctest passes every script keepctl's path as its second argument; KEEPCTL is
+# set (absolute) when it is given, and left empty otherwise.
 e2e_init() {
   E2E_NAME=$1
   KEEPD=${2:-}
-  [[ -n "$KEEPD" && -x "$KEEPD" ]] || fail "usage: $0 PATH/TO/keepd (got '${KEEPD}')"
+  KEEPCTL=${3:-}
+  [[ -n "$KEEPD" && -x "$KEEPD" ]] || fail "usage: $0 PATH/TO/keepd [PATH/TO/keepctl] (got '${KEEPD}')"
   KEEPD=$(readlink -f "$KEEPD")
+  if [[ -n "$KEEPCTL" ]]; then
+    [[ -x "$KEEPCTL" ]] || fail "keepctl '$KEEPCTL' is not an executable file"
+    KEEPCTL=$(readlink -f "$KEEPCTL")
+  fi
   [[ $(id -u) == 0 ]] || fail "the end-to-end tests run as root (dockerd, podman vfs)"
   need curl jq openssl sha256sum tar gzip
   # Lower case only: podman derives an image name from an oci: layout's path.

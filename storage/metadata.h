@@ -137,6 +137,7 @@ struct NamespaceAccess {
   bool anonymous_pull = false;
   std::string role;              // the account's role, or empty
   std::optional<std::vector<std::string>> robot_actions;  // a robot's scope here
+  TrustPolicy policy;            // the namespace's (the default when not created)
 };
 
 // A repository's link to a blob.

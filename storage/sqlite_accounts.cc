@@ -378,7 +378,10 @@ Result<NamespaceAccess> AccountTables::AccessIn(const std::string& ns, std::int6
         "SELECT (SELECT anonymous_pull FROM namespaces WHERE name=?1), "
         "(SELECT m.role FROM members m JOIN namespaces n ON n.id=m.namespace_id "
         " WHERE n.name=?1 AND m.user_id=?2), "
-        "(SELECT actions FROM robot_scopes WHERE namespace=?1 AND user_id=?2)");
+        "(SELECT actions FROM robot_scopes WHERE namespace=?1 AND user_id=?2), "
+        "(SELECT mode FROM namespaces WHERE name=?1), "
+        "(SELECT threshold FROM namespaces WHERE name=?1), "
+        "(SELECT quarantine_ttl FROM namespaces WHERE name=?1)");
     s.Bind(1, ns).Bind(2, user_id);
     NamespaceAccess a;
     if (!s.Step()) return a;
@@ -386,6 +389,7 @@ Result<NamespaceAccess> AccountTables::AccessIn(const std::string& ns, std::int6
     a.anonymous_pull = s.Int(0) != 0;
     a.role = s.Text(1);
     if (!s.IsNull(2)) a.robot_actions = SplitActions(s.Text(2));
+    if (a.exists) a.policy = TrustPolicy{s.Text(3), s.Int(4), s.Int(5)};
     return a;
   });
 }

@@ -51,14 +51,13 @@ Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo) {
 Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, const Identity& who,
                                                          const std::string& repo) {
   using Out = std::optional<std::int64_t>;
-  auto policy = PolicyOf(svc.metadata, repo);
-  if (!policy) return policy.error();
-  if (policy->mode == "open") return Out();
+  // One read: the caller's standing and the policy of the namespace.
+  auto standing = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), who.id);
+  if (!standing) return standing.error();
+  if (standing->policy.mode == "open") return Out();
   // Publishers see what they pushed, so that signing tools can fetch it.
-  auto push = PermittedActions(svc.metadata, who, Grant{"repository", repo, {"push"}});
-  if (!push) return push.error();
-  if (!push->empty()) return Out();
-  return Out(policy->threshold);
+  if (!PermittedActions(who, Grant{"repository", repo, {"push"}}, *standing).empty()) return Out();
+  return Out(standing->policy.threshold);
 }
 
 Result<void> CheckManifestServable(const Services& svc, const Identity& who,

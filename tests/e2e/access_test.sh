@@ -10,11 +10,6 @@ need skopeo
 podman_init
 keep_start
 
-# admin_api METHOD PATH [JSON]: the admin API as Keep's admin; prints the body.
-admin_api() {
-  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
-}
-
 check "admin creates namespace 'team', a publisher, a reader and a pull-only robot"
 admin_api POST /namespaces '{"name":"team"}' >/dev/null
 # Roles alone here; signatures and quarantine are e2e_trust's.
@@ -34,13 +29,6 @@ make_test_image "$T/src" v1
 id=$("${PODMAN[@]}" pull -q "oci:$T/src:v1") || fail "podman could not load the OCI layout"
 ref="$KEEP_HOST/team/app:v1"
 run_logged podman-tag "${PODMAN[@]}" tag "$id" "$ref"
-
-# podman_login_as USER PASSWORD
-podman_login_as() {
-  printf '%s' "$2" >"$T/pw"
-  run_logged "podman-login-$1" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$1" \
-    --password-stdin "$KEEP_HOST" <"$T/pw"
-}
 
 check "the publisher logs in with podman and pushes $ref"
 podman_login_as pub publisher-password

@@ -12,10 +12,6 @@ need skopeo gpg
 podman_init
 keep_start
 
-admin_api() {
-  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
-}
-
 check "GET /v2/ announces the signature extension"
 kcurl -D "$T/base.headers" -o /dev/null "$KEEP_URL/v2/"
 expect_eq "X-Registry-Supports-Signatures" 1 "$(header "$T/base.headers" X-Registry-Supports-Signatures)"
@@ -38,11 +34,6 @@ expect_eq "key id: the fingerprint" "$FPR" "$(jq -r .key_id <<<"$key")"
 make_test_image "$T/src" v1
 id=$("${PODMAN[@]}" pull -q "oci:$T/src:v1") || fail "podman could not load the OCI layout"
 
-podman_login_as() {
-  printf '%s' "$2" >"$T/pw"
-  run_logged "podman-login-$1" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$1" \
-    --password-stdin "$KEEP_HOST" <"$T/pw"
-}
 # reader_pull REF LOGNAME [PODMAN-PULL-OPTIONS...]
 reader_pull() {
   local ref=$1 name=$2

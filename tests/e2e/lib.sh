@@ -234,6 +234,11 @@ keep_start() {
 # kcurl ARGS...: curl against keepd with its CA and admin credentials.
 kcurl() { curl -sS --max-time 120 --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
 
+# admin_api METHOD PATH [JSON]: keepd's admin API as its admin; prints the body.
+admin_api() {
+  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
+}
+
 # ---- images made without a daemon --------------------------------------------
 
 MT_OCI_MANIFEST=application/vnd.oci.image.manifest.v1+json
@@ -427,6 +432,13 @@ podman_init() {
   PODMAN=(env TMPDIR="$p/tmp" podman --root "$p/root" --runroot "$p/run" --tmpdir "$p/libpod"
     --network-config-dir "$p/networks" --storage-driver vfs --cgroup-manager cgroupfs
     --events-backend file)
+}
+
+# podman_login_as USER PASSWORD: logs podman in to keepd as that user.
+podman_login_as() {
+  printf '%s' "$2" >"$T/pw"
+  run_logged "podman-login-$1" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$1" \
+    --password-stdin "$KEEP_HOST" <"$T/pw"
 }
 
 # podman_login: logs podman in to keepd (credentials in $REGISTRY_AUTH_FILE).

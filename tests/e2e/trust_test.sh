@@ -11,10 +11,6 @@ need skopeo
 podman_init
 keep_start
 
-admin_api() {
-  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
-}
-
 check "namespace 'signed' (quarantine by default), a publisher, a reader, a trusted P-256 key"
 admin_api POST /namespaces '{"name":"signed"}' >/dev/null
 expect_eq "policy of signed" quarantine "$(admin_api GET /namespaces/signed/policy | jq -r .mode)"
@@ -33,12 +29,6 @@ make_test_image "$T/src" v1
 id=$("${PODMAN[@]}" pull -q "oci:$T/src:v1") || fail "podman could not load the OCI layout"
 ref="$KEEP_HOST/signed/app:v1"
 run_logged podman-tag "${PODMAN[@]}" tag "$id" "$ref"
-
-podman_login_as() {
-  printf '%s' "$2" >"$T/pw"
-  run_logged "podman-login-$1" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$1" \
-    --password-stdin "$KEEP_HOST" <"$T/pw"
-}
 
 check "the publisher pushes the unsigned image with podman: accepted"
 podman_login_as pub publisher-password

@@ -15,6 +15,8 @@
 #include "core/manifest.h"
 #include "fuzz_check.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 namespace {
@@ -82,10 +84,12 @@ void CheckAccepted(const ParsedManifest& m) {
   for (auto& [k, v] : ann.items()) CHECK(v.is_string());
 }
 
+// Media types compare case-insensitively (RFC 9110), as ParseManifest does.
 bool IsKnownOrSchema1(std::string_view content_type) {
   auto semi = content_type.find(';');
-  std::string_view t = content_type.substr(0, semi);
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  std::string t(content_type.substr(0, semi));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return IsManifestMediaType(t) || t == media::kDockerSchema1 || t == media::kDockerSchema1Signed;
 }
 

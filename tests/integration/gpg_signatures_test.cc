@@ -13,9 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Code(const Response& r) {
-  return std::to_string(r.status) + " " + r.Json()["errors"][0].value("code", "");
-}
 
 std::string ReadTestdata(const std::string& name) {
   std::ifstream in(std::string(KEEP_TESTDATA) + "/trust/openpgp/" + name, std::ios::binary);
@@ -77,19 +74,19 @@ TEST_F(GpgSignaturesTest, ATrustedSignatureIsStoredAndServed) {
 TEST_F(GpgSignaturesTest, UntrustedOrMismatchedSignaturesAreRefused) {
   // Signed by the RSA key, which acme does not trust.
   Response r = PutSignature("acme/app", kSigned, ReadTestdata("payload.json.rsa.gpg"));
-  EXPECT_EQ(Code(r), "403 DENIED") << r.body;
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED") << r.body;
   // A good signature, but of another digest than the one it is stored for.
   r = PutSignature("acme/app", "sha256:" + std::string(64, 'b'),
                    ReadTestdata("payload.json.ed25519.gpg"));
-  EXPECT_EQ(Code(r), "403 DENIED") << r.body;
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED") << r.body;
   // In another repository than the payload names.
   r = PutSignature("acme/other", kSigned, ReadTestdata("payload.json.ed25519.gpg"));
-  EXPECT_EQ(Code(r), "403 DENIED") << r.body;
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED") << r.body;
   // A tampered message.
   std::string tampered = ReadTestdata("payload.json.ed25519-uncompressed.gpg");
   tampered[tampered.size() / 2] ^= 0x01;
   r = PutSignature("acme/app", kSigned, tampered);
-  EXPECT_EQ(Code(r), "403 DENIED") << r.body;
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED") << r.body;
   // None of them was stored.
   EXPECT_EQ(client_.Get(std::string("/extensions/v2/acme/app/signatures/") + kSigned)
                 .Json()["signatures"],
@@ -98,15 +95,15 @@ TEST_F(GpgSignaturesTest, UntrustedOrMismatchedSignaturesAreRefused) {
 
 TEST_F(GpgSignaturesTest, MalformedBodiesAreInvalid) {
   std::string path = std::string("/extensions/v2/acme/app/signatures/") + kSigned;
-  EXPECT_EQ(Code(client_.Put(path, "not json")), "400 INVALID");
-  EXPECT_EQ(Code(client_.Put(path, R"({"schemaVersion":2,"name":"x","type":"atomic","content":""})")),
+  EXPECT_EQ(StatusAndCode(client_.Put(path, "not json")), "400 INVALID");
+  EXPECT_EQ(StatusAndCode(client_.Put(path, R"({"schemaVersion":2,"name":"x","type":"atomic","content":""})")),
             "400 INVALID");
   json bad = {{"schemaVersion", 2},
               {"name", std::string(kSigned) + "@0123456789abcdef0123456789abcdef"},
               {"type", "atomic"},
               {"content", "!!! not base64"}};
-  EXPECT_EQ(Code(client_.Put(path, bad.dump())), "400 INVALID");
-  EXPECT_EQ(Code(client_.Put("/extensions/v2/acme/app/signatures/sha256:xyz", "{}")),
+  EXPECT_EQ(StatusAndCode(client_.Put(path, bad.dump())), "400 INVALID");
+  EXPECT_EQ(StatusAndCode(client_.Put("/extensions/v2/acme/app/signatures/sha256:xyz", "{}")),
             "400 DIGEST_INVALID");
   // Readers may not store signatures.
   ASSERT_EQ(client_.Post("/admin/v1/users", R"({"name":"alice","password":"password-of-alice"})").status,
@@ -115,7 +112,7 @@ TEST_F(GpgSignaturesTest, MalformedBodiesAreInvalid) {
             200);
   HttpsClient alice = keepd_.AnonymousClient();
   alice.SetBasicAuth("alice", "password-of-alice");
-  EXPECT_EQ(Code(alice.Put(path, bad.dump())), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(alice.Put(path, bad.dump())), "403 DENIED");
   EXPECT_EQ(alice.Get(path).status, 200);
 }
 
@@ -131,7 +128,7 @@ TEST_F(GpgSignaturesTest, QuarantineIsListedAndDropped) {
   EXPECT_EQ(r.status, 204) << r.body;
   EXPECT_EQ(client_.Get("/admin/v1/quarantine?namespace=acme").Json()["manifests"], json::array());
   EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1")).status, 404);
-  EXPECT_EQ(Code(client_.Get("/admin/v1/quarantine")), "400 INVALID");
+  EXPECT_EQ(StatusAndCode(client_.Get("/admin/v1/quarantine")), "400 INVALID");
 }
 
 }  // namespace

@@ -52,10 +52,6 @@ class RolesTest : public KeepdTest {
   Manifest image_, other_;
 };
 
-// The OCI error code of a refusal, with its status.
-std::string Refusal(const Response& r) {
-  return std::to_string(r.status) + " " + r.Json()["errors"][0].value("code", "");
-}
 
 TEST_F(RolesTest, ReaderPullsButCannotPushOrDelete) {
   HttpsClient alice = As("alice");
@@ -63,11 +59,11 @@ TEST_F(RolesTest, ReaderPullsButCannotPushOrDelete) {
             200);
   EXPECT_EQ(alice.Get(BlobPath("acme/app", LayerDigest())).body, "acme layer");
   EXPECT_EQ(alice.Get(TagsPath("acme/app")).status, 200);
-  EXPECT_EQ(Refusal(alice.Post(UploadsPath("acme/app"))), "403 DENIED");
-  EXPECT_EQ(Refusal(PutManifest(alice, "acme/app", "v2", image_)), "403 DENIED");
-  EXPECT_EQ(Refusal(alice.Delete(ManifestPath("acme/app", "v1"))), "403 DENIED");
-  EXPECT_EQ(Refusal(alice.Delete(ManifestPath("acme/app", image_.digest()))), "403 DENIED");
-  EXPECT_EQ(Refusal(alice.Delete(BlobPath("acme/app", LayerDigest()))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(alice.Post(UploadsPath("acme/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(PutManifest(alice, "acme/app", "v2", image_)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(alice.Delete(ManifestPath("acme/app", "v1"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(alice.Delete(ManifestPath("acme/app", image_.digest()))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(alice.Delete(BlobPath("acme/app", LayerDigest()))), "403 DENIED");
   // Nothing changed.
   EXPECT_EQ(TagsOf(client_, "acme/app"), std::vector<std::string>{"v1"});
   EXPECT_EQ(client_.Get(BlobPath("acme/app", LayerDigest())).status, 200);
@@ -87,10 +83,10 @@ TEST_F(RolesTest, PublisherPushesAndDeletesInItsNamespaceOnly) {
   EXPECT_EQ(TagsOf(client_, "acme/app"), (std::vector<std::string>{"v1", "v2"}));
   EXPECT_EQ(bob.Delete(ManifestPath("acme/app", "v2")).status, 202);
   // Another namespace: no push, no pull, no tag list.
-  EXPECT_EQ(Refusal(bob.Post(UploadsPath("other/app"))), "403 DENIED");
-  EXPECT_EQ(Refusal(bob.Get(ManifestPath("other/app", "v1"))), "403 DENIED");
-  EXPECT_EQ(Refusal(bob.Get(TagsPath("other/app"))), "403 DENIED");
-  EXPECT_EQ(Refusal(bob.Get(BlobPath("other/app", DigestOf("other layer")))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bob.Post(UploadsPath("other/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bob.Get(ManifestPath("other/app", "v1"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bob.Get(TagsPath("other/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bob.Get(BlobPath("other/app", DigestOf("other layer")))), "403 DENIED");
   EXPECT_EQ(TagsOf(client_, "other/app"), std::vector<std::string>{"v1"});
 }
 
@@ -110,8 +106,8 @@ TEST_F(RolesTest, MountNeedsPullOnTheSource) {
 TEST_F(RolesTest, UsersWithoutARoleGetNothing) {
   HttpsClient dave = As("dave");
   EXPECT_EQ(dave.Get("/v2/").status, 200);  // signed in
-  EXPECT_EQ(Refusal(dave.Get(ManifestPath("acme/app", "v1"))), "403 DENIED");
-  EXPECT_EQ(Refusal(dave.Post(UploadsPath("acme/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(dave.Get(ManifestPath("acme/app", "v1"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(dave.Post(UploadsPath("acme/app"))), "403 DENIED");
   EXPECT_EQ(dave.Get("/v2/_catalog").Json()["repositories"], json::array());
 }
 
@@ -121,13 +117,13 @@ TEST_F(RolesTest, CatalogListsOnlyWhatTheCallerMayPull) {
 }
 
 TEST_F(RolesTest, OnlyAdminsPushToANamespaceNobodyCreated) {
-  EXPECT_EQ(Refusal(As("bob").Post(UploadsPath("nowhere/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(As("bob").Post(UploadsPath("nowhere/app"))), "403 DENIED");
   PushImage(client_, "nowhere/app", "v1");
 }
 
 TEST_F(RolesTest, AnonymousPullIsOffUntilTheNamespaceAllowsIt) {
   HttpsClient anonymous = keepd_.AnonymousClient();
-  EXPECT_EQ(Refusal(anonymous.Get(ManifestPath("acme/app", "v1"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(anonymous.Get(ManifestPath("acme/app", "v1"))), "401 UNAUTHORIZED");
   Response r = client_.Patch("/admin/v1/namespaces/acme", json{{"anonymous_pull", true}}.dump());
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["anonymous_pull"], true);
@@ -135,8 +131,8 @@ TEST_F(RolesTest, AnonymousPullIsOffUntilTheNamespaceAllowsIt) {
             200);
   EXPECT_EQ(anonymous.Get(BlobPath("acme/app", LayerDigest())).body, "acme layer");
   // Pull only: no push, and other namespaces stay closed.
-  EXPECT_EQ(Refusal(anonymous.Post(UploadsPath("acme/app"))), "401 UNAUTHORIZED");
-  EXPECT_EQ(Refusal(anonymous.Get(ManifestPath("other/app", "v1"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(anonymous.Post(UploadsPath("acme/app"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(anonymous.Get(ManifestPath("other/app", "v1"))), "401 UNAUTHORIZED");
   // Anonymous tokens carry the pull too.
   json token = anonymous.Get("/token?service=keep&scope=repository:acme/app:pull,push").Json();
   EXPECT_EQ(token["token"].is_string(), true);
@@ -154,8 +150,8 @@ TEST_F(RolesTest, TokensCarryOnlyWhatTheRoleAllows) {
   Headers h = {{"Authorization", "Bearer " + token}};
   EXPECT_EQ(bearer.Get(TagsPath("acme/app"), h).status, 200);
   // The token lacks push (she is a reader): a new token would not have it either.
-  EXPECT_EQ(Refusal(bearer.Post(UploadsPath("acme/app"), "", h)), "403 DENIED");
-  EXPECT_EQ(Refusal(bearer.Get(TagsPath("other/app"), h)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bearer.Post(UploadsPath("acme/app"), "", h)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bearer.Get(TagsPath("other/app"), h)), "403 DENIED");
 }
 
 TEST_F(RolesTest, RemovingAMemberStopsTheirTokenAtOnce) {
@@ -165,15 +161,15 @@ TEST_F(RolesTest, RemovingAMemberStopsTheirTokenAtOnce) {
   Headers h = {{"Authorization", "Bearer " + token}};
   ASSERT_EQ(bearer.Get(TagsPath("acme/app"), h).status, 200);
   ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/members/bob").status, 204);
-  EXPECT_EQ(Refusal(bearer.Get(TagsPath("acme/app"), h)), "403 DENIED");
-  EXPECT_EQ(Refusal(bearer.Post(UploadsPath("acme/app"), "", h)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bearer.Get(TagsPath("acme/app"), h)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(bearer.Post(UploadsPath("acme/app"), "", h)), "403 DENIED");
 }
 
 TEST_F(RolesTest, DisabledUsersAreRefusedAtOnce) {
   HttpsClient bob = As("bob");
   ASSERT_EQ(bob.Get(TagsPath("acme/app")).status, 200);  // now cached
   ASSERT_EQ(client_.Patch("/admin/v1/users/bob", json{{"disabled", true}}.dump()).status, 200);
-  EXPECT_EQ(Refusal(bob.Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(bob.Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
   ASSERT_EQ(client_.Patch("/admin/v1/users/bob", json{{"disabled", false}}.dump()).status, 200);
   EXPECT_EQ(bob.Get(TagsPath("acme/app")).status, 200);
 }
@@ -198,13 +194,13 @@ TEST_F(RobotTest, RobotsDoWhatTheirScopesSayAndNothingElse) {
   EXPECT_GE(secret.size(), 32u);
   HttpsClient robot = As(name, secret);
   EXPECT_EQ(robot.Get(BlobPath("acme/app", LayerDigest())).body, "acme layer");
-  EXPECT_EQ(Refusal(robot.Post(UploadsPath("acme/app"))), "403 DENIED");
-  EXPECT_EQ(Refusal(robot.Get(TagsPath("other/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(robot.Post(UploadsPath("acme/app"))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(robot.Get(TagsPath("other/app"))), "403 DENIED");
   EXPECT_EQ(robot.Get("/v2/_catalog").Json()["repositories"], json({"acme/app"}));
   // Robots may not use the admin API beyond whoami.
   EXPECT_EQ(robot.Get("/admin/v1/whoami").Json()["robot"], true);
-  EXPECT_EQ(Refusal(robot.Get("/admin/v1/namespaces")), "403 DENIED");
-  EXPECT_EQ(Refusal(robot.Post("/admin/v1/robots", json{{"name", "x"}}.dump())), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(robot.Get("/admin/v1/namespaces")), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(robot.Post("/admin/v1/robots", json{{"name", "x"}}.dump())), "403 DENIED");
 }
 
 TEST_F(RobotTest, PushingRobotsPush) {
@@ -220,15 +216,15 @@ TEST_F(RobotTest, RevokedRobotsAreRefusedAtOnce) {
   HttpsClient robot = As(name, secret);
   ASSERT_EQ(robot.Get(TagsPath("acme/app")).status, 200);
   ASSERT_EQ(client_.Delete("/admin/v1/robots/ci").status, 204);
-  EXPECT_EQ(Refusal(robot.Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
-  EXPECT_EQ(Refusal(client_.Delete("/admin/v1/robots/ci")), "404 NOT_FOUND");
+  EXPECT_EQ(StatusAndCode(robot.Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(client_.Delete("/admin/v1/robots/ci")), "404 NOT_FOUND");
 }
 
 TEST_F(RobotTest, ExpiredRobotsAreRefused) {
   auto [name, secret] =
       Robot("brief", json::array({{{"namespace", "acme"}, {"actions", {"pull"}}}}), 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  EXPECT_EQ(Refusal(As(name, secret).Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
+  EXPECT_EQ(StatusAndCode(As(name, secret).Get(TagsPath("acme/app"))), "401 UNAUTHORIZED");
 }
 
 TEST_F(RobotTest, MaintainersManageRobotsOfTheirNamespaceOnly) {
@@ -240,19 +236,19 @@ TEST_F(RobotTest, MaintainersManageRobotsOfTheirNamespaceOnly) {
                           json{{"name", "sneaky"},
                                {"scopes", {{{"namespace", "other"}, {"actions", {"pull"}}}}}}
                               .dump());
-  EXPECT_EQ(Refusal(r), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
   Robot("admins", json::array({{{"namespace", "other"}, {"actions", {"pull"}}}}));
   // carol sees and revokes hers, not the admin's robot of "other".
   json listed = carol.Get("/admin/v1/robots").Json()["robots"];
   ASSERT_EQ(listed.size(), 1u) << listed;
   EXPECT_EQ(listed[0]["name"], "robot+deploy");
-  EXPECT_EQ(Refusal(carol.Delete("/admin/v1/robots/admins")), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(carol.Delete("/admin/v1/robots/admins")), "403 DENIED");
   EXPECT_EQ(carol.Delete("/admin/v1/robots/robot+deploy").status, 204);
   // Publishers don't manage robots.
   r = As("bob").Post("/admin/v1/robots",
                      json{{"name", "b"}, {"scopes", {{{"namespace", "acme"}, {"actions", {"pull"}}}}}}
                          .dump());
-  EXPECT_EQ(Refusal(r), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
 }
 
 }  // namespace

@@ -12,10 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Code(const Response& r) {
-  return std::to_string(r.status) + " " + r.Json()["errors"][0].value("code", "");
-}
-std::string Message(const Response& r) { return r.Json()["errors"][0].value("message", ""); }
 
 class TrustTest : public KeepdTest {
  protected:
@@ -75,16 +71,16 @@ class TrustTest : public KeepdTest {
 TEST_F(TrustTest, UnsignedImageIsQuarantinedFromReaders) {
   Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "unsigned layer"});
   Response r = ReaderGet("acme/app", "v1", m);
-  EXPECT_EQ(Code(r), "403 DENIED");
-  EXPECT_NE(Message(r).find("quarantined"), std::string::npos) << Message(r);
-  EXPECT_NE(Message(r).find("keepctl sign"), std::string::npos) << Message(r);
-  EXPECT_EQ(Code(ReaderGet("acme/app", m.digest(), m)), "403 DENIED");
-  EXPECT_EQ(Code(reader_.Get(BlobPath("acme/app", DigestOf("unsigned layer")))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
+  EXPECT_NE(ErrorMessage(r).find("quarantined"), std::string::npos) << ErrorMessage(r);
+  EXPECT_NE(ErrorMessage(r).find("keepctl sign"), std::string::npos) << ErrorMessage(r);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", m.digest(), m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(reader_.Get(BlobPath("acme/app", DigestOf("unsigned layer")))), "403 DENIED");
   EXPECT_EQ(reader_.Get(TagsPath("acme/app")).Json()["tags"], json::array());
   // Publishers still see it (signing tools fetch it first).
   EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).body, m.bytes);
   // A signature tag that does not exist yet is unknown, not denied.
-  EXPECT_EQ(Code(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig"))),
+  EXPECT_EQ(StatusAndCode(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig"))),
             "404 MANIFEST_UNKNOWN");
 }
 
@@ -116,9 +112,9 @@ TEST_F(TrustTest, SignatureFromAnUntrustedKeyIsRefused) {
   Signer stranger = NewKey("stranger", /*trusted=*/false);
   Manifest m = PushImage(client_, "acme/app", "v1");
   Response put = PushSignature("acme/app", m, stranger);
-  EXPECT_EQ(Code(put), "403 DENIED");
-  EXPECT_NE(Message(put).find("signature"), std::string::npos) << Message(put);
-  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_NE(ErrorMessage(put).find("signature"), std::string::npos) << ErrorMessage(put);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
   // Nothing was stored at the signature tag.
   EXPECT_EQ(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig")).status,
             404);
@@ -135,8 +131,8 @@ TEST_F(TrustTest, SignatureForAnotherRepositoryIsRefused) {
   PushBlob(client_, "acme/app", cm.payload);
   Response put = client_.Put(ManifestPath("acme/app", CosignSignatureTag(*digest)), cm.manifest,
                              {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
-  EXPECT_EQ(Code(put), "403 DENIED");
-  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
 }
 
 TEST_F(TrustTest, RevokingTheKeyTakesEffectAtOnce) {
@@ -147,7 +143,7 @@ TEST_F(TrustTest, RevokingTheKeyTakesEffectAtOnce) {
   Response r = client_.Delete("/admin/v1/namespaces/acme/keys/" + signer.key_id);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["revoked"], true);
-  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
   EXPECT_EQ(client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json()["trusted"],
             false);
 }
@@ -157,10 +153,10 @@ TEST_F(TrustTest, ThresholdTwoNeedsTwoKeys) {
   ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":2})").status, 200);
   Manifest m = PushImage(client_, "acme/app", "v1");
   ASSERT_EQ(PushSignature("acme/app", m, one).status, 201);
-  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
   // The same key twice is still one signer.
   ASSERT_EQ(PushSignature("acme/app", m, one).status, 201);
-  EXPECT_EQ(Code(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
   ASSERT_EQ(PushSignature("acme/app", m, two).status, 201);
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
 }
@@ -170,8 +166,8 @@ TEST_F(TrustTest, StrictModeRefusesUnsignedPushesAndAcceptsSignedOnes) {
   ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"strict"})").status, 200);
   Manifest m = PrepareImage(client_, "acme/app", {.layer = "strict layer"});
   Response r = PutManifest(client_, "acme/app", "v1", m);
-  EXPECT_EQ(Code(r), "403 DENIED");
-  EXPECT_NE(Message(r).find("strict"), std::string::npos) << Message(r);
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
+  EXPECT_NE(ErrorMessage(r).find("strict"), std::string::npos) << ErrorMessage(r);
   EXPECT_EQ(client_.Get(TagsPath("acme/app")).Json()["tags"], json::array());
   // Signed first, then pushed.
   ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
@@ -187,7 +183,7 @@ TEST_F(TrustTest, AnIndexSignedOnceCoversItsPlatforms) {
   ASSERT_EQ(PutManifest(client_, "acme/multi", arm.digest(), arm).status, 201);
   Manifest index = IndexOf({amd, arm});
   ASSERT_EQ(PutManifest(client_, "acme/multi", "v1", index).status, 201);
-  EXPECT_EQ(Code(ReaderGet("acme/multi", amd.digest(), amd)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/multi", amd.digest(), amd)), "403 DENIED");
   ASSERT_EQ(PushSignature("acme/multi", index, signer).status, 201);
   EXPECT_EQ(ReaderGet("acme/multi", "v1", index).status, 200);
   EXPECT_EQ(ReaderGet("acme/multi", arm.digest(), arm).body, arm.bytes);
@@ -204,14 +200,14 @@ TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
   Response r = client_.Post("/admin/v1/namespaces/acme/keys",
                             R"({"name":"junk","public_key":"not a key"})");
   EXPECT_EQ(r.status, 400) << r.body;
-  EXPECT_EQ(Code(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"lenient"})")),
+  EXPECT_EQ(StatusAndCode(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"lenient"})")),
             "400 INVALID");
-  EXPECT_EQ(Code(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":0})")),
+  EXPECT_EQ(StatusAndCode(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":0})")),
             "400 INVALID");
   EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/policy").Json(),
             json::parse(R"({"mode":"quarantine","threshold":1,"quarantine_ttl":86400})"));
   // Readers do not manage keys.
-  EXPECT_EQ(Code(reader_.Get("/admin/v1/namespaces/acme/keys")), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(reader_.Get("/admin/v1/namespaces/acme/keys")), "403 DENIED");
   NewKey("ci");
   auto pair = GenerateKeyPair("ed25519", "");
   EXPECT_EQ(client_.Post("/admin/v1/namespaces/acme/keys",
@@ -219,7 +215,7 @@ TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
                 .status,
             201);
   // The same key twice is a conflict.
-  EXPECT_EQ(Code(client_.Post("/admin/v1/namespaces/acme/keys",
+  EXPECT_EQ(StatusAndCode(client_.Post("/admin/v1/namespaces/acme/keys",
                               json{{"name", "twice"}, {"public_key", pair->public_pem}}.dump())),
             "409 CONFLICT");
   EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme/keys").Json()["keys"].size(), 2u);
@@ -255,7 +251,7 @@ TEST_F(TrustTest, ASignaturePushedAsAReferrerCounts) {
   json bad_ref = json::parse(bad.manifest);
   bad_ref["subject"] = other.Descriptor();
   Manifest bad_manifest = MakeManifest("application/vnd.oci.image.manifest.v1+json", bad_ref);
-  EXPECT_EQ(Code(PutManifest(client_, "acme/app", bad_manifest.digest(), bad_manifest)),
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", bad_manifest.digest(), bad_manifest)),
             "403 DENIED");
 }
 

@@ -134,4 +134,23 @@ std::vector<std::string> TagsOf(HttpsClient& client, std::string_view repo) {
   return ::testing::AssertionSuccess();
 }
 
+std::string StatusAndCode(const Response& response) {
+  nlohmann::json body = response.Json();
+  std::string code;
+  if (body.is_object() && body.contains("errors") && body["errors"].is_array() &&
+      !body["errors"].empty() && body["errors"][0].is_object()) {
+    code = body["errors"][0].value("code", "");
+  }
+  return std::to_string(response.status) + " " + code;
+}
+
+std::string ErrorMessage(const Response& response) {
+  nlohmann::json body = response.Json();
+  if (body.is_object() && body.contains("errors") && body["errors"].is_array() &&
+      !body["errors"].empty() && body["errors"][0].is_object()) {
+    return body["errors"][0].value("message", "");
+  }
+  return "";
+}
+
 }  // namespace keep::testkit

@@ -84,5 +84,9 @@ std::vector<std::string> TagsOf(HttpsClient& client, std::string_view repo);
 // Status `status` with an OCI error body whose first error has `code`; the
 // body must have the spec's shape: {"errors":[{"code","message","detail"}]}.
 ::testing::AssertionResult IsError(const Response& response, int status, std::string_view code);
+// "<status> <first error's code>", e.g. "403 DENIED", for compact expectations;
+// and the first error's message ("" when the body has none).
+std::string StatusAndCode(const Response& response);
+std::string ErrorMessage(const Response& response);
 
 }  // namespace keep::testkit

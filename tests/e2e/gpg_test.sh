@@ -71,6 +71,24 @@ reader_pull "$KEEP_HOST/signed/tool:v1" pull-skopeo-signed --signature-policy "$
   fail "the reader could not pull what skopeo signed: $(tail -n 3 "$T/pull-skopeo-signed.log")"
 ok
 
+check "skopeo copies the signed image out as the reader, verifying it with the signedBy policy"
+# (--remove-signatures: an oci: layout cannot hold them; the source is still verified.)
+run_logged skopeo-out skopeo --policy "$T/policy.json" copy --retry-times 0 --remove-signatures \
+  --src-cert-dir "$CERT_DIR" \
+  --src-creds rdr:reader-password-1 "docker://$ref" "oci:$T/out:v1"
+expect_eq "config digest of the copy" "$IMG_CONFIG" \
+  "$(jq -r .config.digest "$T/out/blobs/sha256/$(jq -r '.manifests[0].digest' "$T/out/index.json" | cut -d: -f2)")"
+check "with another key in the policy, the same copy is refused by skopeo itself"
+gpg --batch --passphrase '' --quick-gen-key 'Other <other@keep.invalid>' ed25519 sign never >/dev/null 2>&1
+gpg --export other@keep.invalid >"$T/other.gpg"
+jq --arg key "$T/other.gpg" '(.transports.docker[] | .[0].keyPath) = $key' "$T/policy.json" >"$T/other-policy.json"
+if skopeo --policy "$T/other-policy.json" copy --retry-times 0 --remove-signatures --src-cert-dir "$CERT_DIR" \
+  --src-creds rdr:reader-password-1 "docker://$ref" "oci:$T/out2:v1" >"$T/skopeo-other.log" 2>&1; then
+  fail "skopeo accepted a signature by a key its policy does not name"
+fi
+grep -qi "signature" "$T/skopeo-other.log" || fail "refused, but not for its signature: $(tail -n 2 "$T/skopeo-other.log")"
+ok "$(tail -n 1 "$T/skopeo-other.log" | cut -c1-160)"
+
 check "an unsigned push stays quarantined from the reader"
 podman_login_as pub publisher-password
 ref3="$KEEP_HOST/signed/unsigned:v1"

@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <map>
 
 namespace keep::server::handlers {
 namespace {
@@ -107,13 +106,10 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
     if (!layers) return layers.error();
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) return keys.error();
-    std::vector<PublicKey> trusted;
-    std::map<std::string, std::string> names;
+    std::vector<PublicKey> trusted;  // the PEM keys (OpenPGP keys sign GPG signatures)
     for (const auto& k : *keys) {
       if (k.revoked) continue;
-      auto parsed = ParsePublicKey(k.pem);
-      if (parsed) trusted.push_back(std::move(*parsed));
-      names[k.key_id] = k.name;
+      if (auto parsed = ParsePublicKey(k.pem)) trusted.push_back(std::move(*parsed));
     }
     auto fetch = [&](const Digest& d) { return svc.blobs.ReadSmall(d, 1 << 20); };
     auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted);
@@ -141,8 +137,8 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
       return Fail(ErrorCode::kDenied,
                   "signature for " + target->str() + " refused: " +
                       (trusted.empty() ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
-                                             " trusts no keys yet; a maintainer adds one with "
-                                             "keepctl key add"
+                                             " trusts no ECDSA or Ed25519 keys yet; a maintainer "
+                                             "adds one with keepctl key add"
                                        : reasons));
     }
     return verified;

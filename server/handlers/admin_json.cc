@@ -60,6 +60,13 @@ Reply JsonReply(http::status status, const json& body) {
   return r;
 }
 
+Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name) {
+  auto ns = md.GetNamespace(name);
+  if (!ns) return ns.error();
+  if (!*ns) return Fail(ErrorCode::kNotFound, "no namespace named " + name);
+  return **ns;
+}
+
 json UserJson(const UserRecord& u) {
   return {{"name", u.name},
           {"admin", u.admin},

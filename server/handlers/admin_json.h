@@ -26,6 +26,9 @@ Result<std::optional<std::int64_t>> IntField(const json& body, const char* key);
 
 Reply JsonReply(http::status status, const json& body);
 
+// The namespace of that name; kNotFound ("no namespace named ...") when none.
+Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name);
+
 json UserJson(const UserRecord& u);
 json RobotJson(const RobotRecord& r);
 json NamespaceJson(const NamespaceRecord& ns);

@@ -11,13 +11,6 @@ Error NoNamespace(const std::string& name) {
   return Fail(ErrorCode::kNotFound, "no namespace named " + name);
 }
 
-Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name) {
-  auto ns = md.GetNamespace(name);
-  if (!ns) return ns.error();
-  if (!*ns) return NoNamespace(name);
-  return **ns;
-}
-
 Result<json> MembersJson(Metadata& md, const std::string& ns) {
   auto members = md.ListMembers(ns);
   if (!members) return members.error();

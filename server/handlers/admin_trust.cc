@@ -22,13 +22,6 @@ json KeyJson(const PublisherKeyRecord& k) {
           {"revoked", k.revoked}};
 }
 
-Result<NamespaceRecord> FindNamespace(Metadata& md, const std::string& name) {
-  auto ns = md.GetNamespace(name);
-  if (!ns) return ns.error();
-  if (!*ns) return Fail(ErrorCode::kNotFound, "no namespace named " + name);
-  return **ns;
-}
-
 Result<PublisherKeyRecord> FindKey(Metadata& md, const std::string& ns, const std::string& id) {
   auto keys = md.ListKeys(ns);
   if (!keys) return keys.error();

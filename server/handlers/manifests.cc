@@ -157,9 +157,9 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   });
   if (!stored) co_return stored.error();
   // The trust decision, for namespaces that have a policy (were created).
-  auto ns = svc.metadata.GetNamespace(std::string(NamespaceOf(repo)));
-  if (ns && *ns && (*ns)->policy.mode != "open") {
-    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), (*ns)->policy.threshold);
+  auto ns = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), 0);
+  if (ns && ns->exists && ns->policy.mode != "open") {
+    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), ns->policy.threshold);
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},

@@ -42,9 +42,11 @@ void Audit(const nlohmann::json& event) {
 }
 
 Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo) {
-  auto ns = md.GetNamespace(std::string(NamespaceOf(repo)));
-  if (!ns) return ns.error();
-  return *ns ? (*ns)->policy : TrustPolicy{};
+  // AccessIn reads the policy with the namespace row (the default when none),
+  // without GetNamespace's count of its repositories.
+  auto standing = md.AccessIn(std::string(NamespaceOf(repo)), 0);
+  if (!standing) return standing.error();
+  return standing->policy;
 }
 
 Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, const Identity& who,

@@ -56,8 +56,18 @@ bool Spells(Area area, const RouteParams& p, std::string_view path) {
   return true;  // an area this target does not know yet
 }
 
+// Routes whose path names a repository.
 bool HasName(Area area) {
-  return area != Area::kBase && area != Area::kCatalog && area != Area::kToken;
+  switch (area) {
+    case Area::kTags: case Area::kManifest: case Area::kBlob: case Area::kUploads:
+    case Area::kUpload: case Area::kReferrers: case Area::kSignatures: return true;
+    default: return false;
+  }
+}
+// Routes with no path parameters at all (admin routes name users, robots,
+// namespaces and keys, each checked by its own grammar).
+bool HasNoParams(Area area) {
+  return area == Area::kBase || area == Area::kCatalog || area == Area::kToken;
 }
 
 void Check(http::verb verb, std::string_view path, std::string_view in) {
@@ -82,7 +92,7 @@ void Check(http::verb verb, std::string_view path, std::string_view in) {
   const RouteParams& p = m->params;
   if (HasName(r->area)) {
     FUZZ_CHECK(ValidateRepoName(p.name), in);
-  } else {
+  } else if (HasNoParams(r->area)) {
     FUZZ_CHECK(p.name.empty() && p.reference.empty(), in);
   }
   switch (r->area) {

@@ -1,5 +1,6 @@
 #include "auth/auth.h"
 
+#include "core/base64.h"
 #include "core/names.h"
 
 #include <sodium.h>
@@ -18,17 +19,6 @@ constexpr std::size_t kMemLimit = 19 * 1024 * 1024;
 Error Unauthorized() {
   return Fail(ErrorCode::kUnauthorized,
               "authentication required: log in with a Keep user name and password");
-}
-
-std::optional<std::string> DecodeBase64(std::string_view in) {
-  std::string out(in.size(), '\0');
-  std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
-                        in.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(len);
-  return out;
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {

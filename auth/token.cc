@@ -1,5 +1,7 @@
 #include "auth/token.h"
 
+#include "core/base64.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,23 +19,13 @@ using nlohmann::json;
 constexpr std::int64_t kLeewaySeconds = 30;  // clock skew tolerated for nbf/iat
 
 std::string Base64Url(std::string_view bin) {
-  std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                    bin.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+  return EncodeBase64(bin, Base64Alphabet::kUrlNoPadding);
 }
 
 bool FromBase64Url(std::string_view in, std::string& out) {
-  out.assign(in.size(), '\0');
-  std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
-                        in.size(), nullptr, &len, nullptr,
-                        sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0) {
-    return false;
-  }
-  out.resize(len);
+  auto decoded = DecodeBase64(in, Base64Alphabet::kUrlNoPadding);
+  if (!decoded) return false;
+  out = std::move(*decoded);
   return true;
 }
 

@@ -1,5 +1,7 @@
 #include "cli/client.h"
 
+#include "core/base64.h"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -28,15 +30,6 @@ namespace ssl = asio::ssl;
 using boost::system::error_code;
 
 constexpr std::size_t kMaxAnswerBytes = 16 << 20;
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -242,7 +235,7 @@ Result<HttpAnswer> AdminClient::Send(Method method, const std::string& target,
   req.set(http::field::host, im.options.server.HostPort());
   req.set(http::field::user_agent, "keepctl");
   req.set(http::field::authorization,
-          "Basic " + Base64(im.options.user + ":" + im.options.password));
+          "Basic " + EncodeBase64(im.options.user + ":" + im.options.password));
   for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = std::move(body);
   req.prepare_payload();

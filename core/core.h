@@ -1,7 +1,8 @@
 // core/core.h — Keep's shared vocabulary: errors and results, digests and
-// hashing, repository names and references, byte ranges, manifests.
+// hashing, base64, repository names and references, byte ranges, manifests.
 #pragma once
 
+#include "core/base64.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/manifest.h"

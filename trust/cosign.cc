@@ -1,11 +1,8 @@
 #include "trust/cosign.h"
 
+#include "core/base64.h"
 #include "core/manifest.h"
 #include "trust/simple_signing.h"
-
-#include <sodium.h>
-
-#include <cstring>
 
 namespace keep {
 namespace {
@@ -18,27 +15,6 @@ constexpr std::size_t kSha256HexSize = 64;
 
 Error Invalid(std::string why) {
   return Fail(ErrorCode::kManifestInvalid, "cosign signature manifest: " + why);
-}
-
-std::string Base64(std::string_view bin) {
-  std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                    bin.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
-// Standard base64 with padding, no whitespace, canonical (libsodium refuses
-// stray bits in the last character).
-std::optional<std::string> FromBase64(std::string_view text) {
-  std::string out(text.size() / 4 * 3 + 3, '\0');
-  std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                        text.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(len);
-  return out;
 }
 
 Result<CosignLayer> ReadLayer(const json& layer, std::size_t index) {
@@ -63,7 +39,7 @@ Result<CosignLayer> ReadLayer(const json& layer, std::size_t index) {
     return Invalid(where + " has no \"" + std::string(kCosignSignatureAnnotation) +
                    "\" annotation string");
   }
-  auto signature = FromBase64(encoded->get_ref<const std::string&>());
+  auto signature = DecodeBase64(encoded->get_ref<const std::string&>());
   if (!signature) {
     return Invalid(where + ": the signature annotation is not valid standard base64");
   }
@@ -137,7 +113,7 @@ CosignManifest BuildCosignManifest(std::string_view payload, std::string_view si
                      {"mediaType", std::string(kCosignSimpleSigningMediaType)},
                      {"digest", payload_digest.str()},
                      {"size", payload.size()},
-                     {"annotations", {{std::string(kCosignSignatureAnnotation), Base64(signature)}}},
+                     {"annotations", {{std::string(kCosignSignatureAnnotation), EncodeBase64(signature)}}},
                  }})},
   };
   std::string manifest_bytes = manifest.dump();

@@ -7,6 +7,8 @@
 //                           manifest and repository being verified
 //   trust/cosign.h          cosign signature manifests ("sha256-<hex>.sig"):
 //                           read, build, and verify each signature layer
+//   trust/sigstore_bundle.h cosign v3 signatures: sigstore bundles (DSSE
+//                           in-toto statements) attached as OCI referrers
 //   trust/openpgp.h         OpenPGP keys and signed messages ("GPG simple
 //                           signing", skopeo/podman --sign-by), via librnp
 //
@@ -21,4 +23,5 @@
 #include "trust/cosign.h"
 #include "trust/keys.h"
 #include "trust/openpgp.h"
+#include "trust/sigstore_bundle.h"
 #include "trust/simple_signing.h"

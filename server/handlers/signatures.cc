@@ -8,8 +8,9 @@
 
 #include "trust/trust.h"
 
+#include "core/base64.h"
+
 #include <nlohmann/json.hpp>
-#include <sodium.h>
 
 namespace keep::server::handlers {
 namespace {
@@ -17,17 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxSignatureBody = 256 * 1024;
-
-std::optional<std::string> DecodeBase64(const std::string& in) {
-  std::string out(in.size(), '\0');
-  std::size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), in.data(),
-                        in.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(len);
-  return out;
-}
 
 // "<digest>@<32 lowercase hex>", the name clients give a signature.
 bool IsSignatureName(const std::string& name, const std::string& digest) {

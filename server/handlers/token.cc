@@ -4,6 +4,8 @@
 // is answered with less, never refused.
 #include "server/handlers/handlers.h"
 
+#include "core/base64.h"
+
 #include <sodium.h>
 
 #include <chrono>
@@ -58,11 +60,8 @@ Reply Unauthorized(const Services& svc, const Error& e) {
 
 std::string BasicHeader(std::string_view user, std::string_view password) {
   std::string raw = std::string(user) + ":" + std::string(password);
-  std::string b64(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(raw.data()),
-                    raw.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string b64 = EncodeBase64(raw);
   sodium_memzero(raw.data(), raw.size());
-  b64.resize(std::strlen(b64.c_str()));
   return "Basic " + b64;
 }
 

@@ -1,0 +1,217 @@
+// Sigstore bundles (cosign v3 signatures), checked against bundles made by
+// sigstore's own JavaScript library (testdata/trust/bundle/make.js) and
+// against Keep's own, with each check broken once.
+#include "trust/trust.h"
+
+#include "core/base64.h"
+#include "core/manifest.h"
+#include "trust_testdata.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace keep {
+namespace {
+
+using nlohmann::json;
+using trust_test::Data;
+
+Digest Target() { return Digest::Parse(trust_test::kTarget).value(); }
+
+PublicKey Key(const std::string& name) { return ParsePublicKey(Data(name + ".pub")).value(); }
+
+// One bundle layer served from memory by digest.
+struct Served {
+  std::map<std::string, std::string> blobs;
+  BundleLayer Add(const std::string& bytes) {
+    Digest d = Sha256Of(bytes);
+    blobs[d.str()] = bytes;
+    return BundleLayer{d, static_cast<std::int64_t>(bytes.size())};
+  }
+  PayloadFetcher Fetcher() const {
+    return [this](const Digest& d) -> Result<std::string> {
+      auto it = blobs.find(d.str());
+      if (it == blobs.end()) return Fail(ErrorCode::kBlobUnknown, "no such blob");
+      return it->second;
+    };
+  }
+};
+
+BundleVerdict VerifyOne(const std::string& bundle, const std::vector<PublicKey>& keys,
+                        const Digest& target = Target()) {
+  Served served;
+  BundleLayer layer = served.Add(bundle);
+  auto verdicts = VerifyBundles({layer}, served.Fetcher(), target, keys);
+  EXPECT_EQ(verdicts.size(), 1u);
+  return verdicts.at(0);
+}
+
+// The bundle with its envelope's statement replaced (signature unchanged).
+std::string WithStatement(const std::string& bundle_text, const std::string& statement) {
+  json bundle = json::parse(bundle_text);
+  bundle["dsseEnvelope"]["payload"] = EncodeBase64(statement);
+  return bundle.dump();
+}
+
+TEST(TrustBundle, PreAuthenticationEncoding) {
+  // The DSSE spec's own example.
+  EXPECT_EQ(DssePae("http://example.com/HelloWorld", "hello world"),
+            "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+  EXPECT_EQ(DssePae("", ""), "DSSEv1 0  0 ");
+}
+
+TEST(TrustBundle, SigstoreMadeBundlesVerify) {
+  for (std::string name : {"ecdsa", "ed25519"}) {
+    BundleVerdict v = VerifyOne(Data("bundle/" + name + ".sigstore.json"), {Key("ecdsa"), Key("ed25519")});
+    EXPECT_TRUE(v.verified) << name << ": " << v.reason;
+    EXPECT_TRUE(v.is_signature) << name;
+    EXPECT_EQ(v.predicate_type, kCosignSignPredicateType);
+    ASSERT_EQ(v.key_ids.size(), 1u) << name;
+    EXPECT_EQ(v.key_ids[0], trust_test::Trimmed(Data(name + ".keyid")));
+  }
+}
+
+TEST(TrustBundle, AnAttestationVerifiesButIsNotASignature) {
+  BundleVerdict v = VerifyOne(Data("bundle/ecdsa-sbom.sigstore.json"), {Key("ecdsa")});
+  EXPECT_TRUE(v.verified) << v.reason;
+  EXPECT_FALSE(v.is_signature);
+  EXPECT_EQ(v.predicate_type, "https://cyclonedx.org/bom");
+}
+
+TEST(TrustBundle, UntrustedKeyOrNoKeyIsRefused) {
+  BundleVerdict v = VerifyOne(Data("bundle/ecdsa.sigstore.json"), {Key("ed25519")});
+  EXPECT_FALSE(v.verified);
+  EXPECT_TRUE(v.key_ids.empty());
+  EXPECT_NE(v.reason.find("no signature in the envelope verifies with a trusted key"),
+            std::string::npos)
+      << v.reason;
+  v = VerifyOne(Data("bundle/ecdsa.sigstore.json"), {});
+  EXPECT_FALSE(v.verified);
+  EXPECT_NE(v.reason.find("has no trusted keys"), std::string::npos) << v.reason;
+}
+
+TEST(TrustBundle, AnotherManifestsSignatureIsRefused) {
+  Digest other = Sha256Of("another manifest");
+  BundleVerdict v = VerifyOne(Data("bundle/ecdsa.sigstore.json"), {Key("ecdsa")}, other);
+  EXPECT_FALSE(v.verified);
+  EXPECT_TRUE(v.key_ids.empty());
+  EXPECT_NE(v.reason.find("does not name " + other.str()), std::string::npos) << v.reason;
+}
+
+TEST(TrustBundle, TamperedBundlesAreRefused) {
+  const std::string good = Data("bundle/ecdsa.sigstore.json");
+  const std::vector<PublicKey> keys = {Key("ecdsa")};
+  json parsed = json::parse(good);
+  std::string statement =
+      DecodeBase64(parsed["dsseEnvelope"]["payload"].get<std::string>()).value();
+
+  // The statement re-pointed at another digest, signature kept.
+  std::string moved = statement;
+  moved.replace(moved.find(Target().hex()), 64, Sha256Of("x").hex());
+  EXPECT_FALSE(VerifyOne(WithStatement(good, moved), keys).verified);
+
+  // The payload type changed: the signature covers it (PAE).
+  json retyped = parsed;
+  retyped["dsseEnvelope"]["payloadType"] = "application/json";
+  BundleVerdict v = VerifyOne(retyped.dump(), keys);
+  EXPECT_FALSE(v.verified);
+  EXPECT_NE(v.reason.find("payloadType"), std::string::npos) << v.reason;
+
+  // A flipped bit in the signature.
+  json flipped = parsed;
+  std::string sig = DecodeBase64(parsed["dsseEnvelope"]["signatures"][0]["sig"].get<std::string>()).value();
+  flipped["dsseEnvelope"]["signatures"][0]["sig"] = EncodeBase64(trust_test::Flipped(sig, 10));
+  EXPECT_FALSE(VerifyOne(flipped.dump(), keys).verified);
+
+  // Shapes Keep does not take, each with a reason naming it.
+  std::map<std::string, std::pair<json, std::string>> broken;
+  json keyless = parsed;
+  keyless["verificationMaterial"] = {{"certificate", {{"rawBytes", "AAAA"}}}};
+  broken["keyless"] = {keyless, "certificate (keyless)"};
+  json message = parsed;
+  message.erase("dsseEnvelope");
+  message["messageSignature"] = {{"signature", "AAAA"}};
+  broken["message"] = {message, "messageSignature"};
+  json old_version = parsed;
+  old_version["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  broken["v0.1"] = {old_version, "mediaType"};
+  json no_sigs = parsed;
+  no_sigs["dsseEnvelope"]["signatures"] = json::array();
+  broken["no signatures"] = {no_sigs, "no signatures"};
+  json bad_b64 = parsed;
+  bad_b64["dsseEnvelope"]["payload"] = "not base64!";
+  broken["payload"] = {bad_b64, "base64"};
+  for (const auto& [name, c] : broken) {
+    BundleVerdict b = VerifyOne(c.first.dump(), keys);
+    EXPECT_FALSE(b.verified) << name;
+    EXPECT_NE(b.reason.find(c.second), std::string::npos) << name << ": " << b.reason;
+  }
+  EXPECT_FALSE(VerifyOne("not json", keys).verified);
+
+  // A signed statement that is not in-toto.
+  EXPECT_FALSE(VerifyOne(WithStatement(good, R"({"critical":{}})"), keys).verified);
+}
+
+TEST(TrustBundle, BlobMustMatchItsLayer) {
+  Served served;
+  std::string bundle = Data("bundle/ecdsa.sigstore.json");
+  BundleLayer layer = served.Add(bundle);
+  BundleLayer wrong_size{layer.digest, layer.size + 1};
+  auto v = VerifyBundles({wrong_size}, served.Fetcher(), Target(), {Key("ecdsa")});
+  EXPECT_FALSE(v.at(0).verified);
+  EXPECT_NE(v.at(0).reason.find("bytes, but its layer says"), std::string::npos);
+  served.blobs[layer.digest.str()] = bundle + " ";
+  v = VerifyBundles({layer}, served.Fetcher(), Target(), {Key("ecdsa")});
+  EXPECT_NE(v.at(0).reason.find("does not match its digest"), std::string::npos);
+  v = VerifyBundles({BundleLayer{Sha256Of("absent"), 6}}, served.Fetcher(), Target(), {Key("ecdsa")});
+  EXPECT_NE(v.at(0).reason.find("no such blob"), std::string::npos);
+}
+
+TEST(TrustBundle, BuildThenReadRoundTrip) {
+  PrivateKey key = ParsePrivateKey(Data("ed25519.key"), "").value();
+  std::string statement = MakeSignStatement(Target());
+  std::string signature = Sign(key, DssePae(kInTotoPayloadType, statement)).value();
+  BundleManifest built = BuildBundleManifest(Target(), media::kOciManifest, 1234, statement,
+                                             signature, key.public_key(), "2026-11-25T00:00:00Z");
+  EXPECT_EQ(built.config, "{}");
+  EXPECT_EQ(built.manifest_digest, Sha256Of(built.manifest));
+
+  auto parsed = ParseManifest(built.manifest, media::kOciManifest);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->artifact_type, kSigstoreBundleMediaType);
+  ASSERT_TRUE(parsed->subject);
+  EXPECT_EQ(parsed->subject->digest, Target());
+
+  json manifest = json::parse(built.manifest);
+  EXPECT_TRUE(IsSigstoreBundleManifest(manifest));
+  EXPECT_FALSE(IsSigstoreBundleManifest(json::parse(BuildCosignManifest("p", "s").manifest)));
+  auto layers = ReadBundleLayers(manifest);
+  ASSERT_TRUE(layers) << layers.error().message;
+  ASSERT_EQ(layers->size(), 1u);
+  EXPECT_EQ((*layers)[0].digest, built.bundle_digest);
+
+  Served served;
+  served.Add(built.bundle);
+  auto v = VerifyBundles(*layers, served.Fetcher(), Target(), {Key("ecdsa"), Key("ed25519")});
+  ASSERT_TRUE(v.at(0).verified) << v.at(0).reason;
+  EXPECT_EQ(v.at(0).key_ids, std::vector<std::string>{key.public_key().key_id()});
+  // The hint is what sigstore's library writes for the same key.
+  EXPECT_EQ(json::parse(built.bundle)["verificationMaterial"]["publicKey"]["hint"],
+            json::parse(Data("bundle/ed25519.sigstore.json"))["verificationMaterial"]["publicKey"]["hint"]);
+}
+
+TEST(TrustBundle, ManifestWithoutBundleLayerIsInvalid) {
+  json manifest = {{"layers", json::array({{{"mediaType", "application/octet-stream"}}})}};
+  auto layers = ReadBundleLayers(manifest);
+  ASSERT_FALSE(layers);
+  EXPECT_EQ(layers.error().code, ErrorCode::kManifestInvalid);
+  json bad_digest = {{"layers", json::array({{{"mediaType", std::string(kSigstoreBundleMediaType)},
+                                              {"digest", "sha256:zz"}, {"size", 2}}})}};
+  EXPECT_FALSE(ReadBundleLayers(bad_digest));
+  json legacy = {{"artifactType", std::string(kSigstoreBundleLegacyMediaType)}};
+  EXPECT_TRUE(IsSigstoreBundleManifest(legacy));
+}
+
+}  // namespace
+}  // namespace keep

@@ -1,0 +1,136 @@
+// trust/sigstore_bundle.h — cosign v3 signatures: sigstore bundles attached
+// to an image as OCI 1.1 referrers.
+//
+// `cosign sign --key` (v3, or v2 with --new-bundle-format) no longer writes a
+// "sha256-<hex>.sig" tag. It pushes, as a referrer of the signed manifest
+// (cosign's specs/BUNDLE_SPEC.md):
+//
+//   {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+//    "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+//    "config": <the empty descriptor, "{}">,
+//    "layers": [{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+//                "digest": <the bundle blob>, ...}],
+//    "subject": <the signed manifest>}
+//
+// The bundle blob is JSON (sigstore protobuf-specs, Bundle v0.3):
+//
+//   {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+//    "verificationMaterial": {"publicKey": {"hint": "..."}, "tlogEntries": [...]},
+//    "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json",
+//                     "payload": "<base64 in-toto statement>",
+//                     "signatures": [{"sig": "<base64>", "keyid": ""}]}}
+//
+// and the statement says what was signed:
+//
+//   {"_type": "https://in-toto.io/Statement/v1",
+//    "subject": [{"digest": {"sha256": "<hex of the signed manifest>"}}],
+//    "predicateType": "https://sigstore.dev/cosign/sign/v1", "predicate": {}}
+//
+// The signature is over DSSE's pre-authentication encoding of the payload
+// type and the payload bytes (DssePae), with the algorithms of trust/keys.h.
+//
+// What Keep checks, per bundle: the blob matches its digest and size; it is a
+// v0.3 bundle holding a DSSE envelope of an in-toto statement, with a public
+// key (not a certificate: Keep trusts keys, not identities); a signature in
+// the envelope verifies with a trusted key; and only then, the statement's
+// subject names the signed manifest's sha256. Transparency-log entries and
+// timestamps are carried along unread: what makes a signature count is the
+// namespace's key, not a public log.
+//
+// A statement of another predicate type (an attestation: SBOM, provenance,
+// made by `cosign attest`) verifies the same way but is not a signature of
+// its subject; the verdict says which it is.
+//
+// Unlike the simple-signing payload, cosign's statement names no repository,
+// only the digest: a bundle vouches for the content wherever it is stored.
+//
+// Pure functions; thread-safe, as long as the `fetch` given is.
+#pragma once
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "trust/cosign.h"
+#include "trust/keys.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keep {
+
+inline constexpr std::string_view kSigstoreBundleMediaType =
+    "application/vnd.dev.sigstore.bundle.v0.3+json";
+// The same version under the media type sigstore used before v0.3's own.
+inline constexpr std::string_view kSigstoreBundleLegacyMediaType =
+    "application/vnd.dev.sigstore.bundle+json;version=0.3";
+inline constexpr std::string_view kInTotoPayloadType = "application/vnd.in-toto+json";
+inline constexpr std::string_view kCosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1";
+inline constexpr std::string_view kOciEmptyMediaType = "application/vnd.oci.empty.v1+json";
+
+// True for either spelling of the v0.3 bundle media type.
+[[nodiscard]] bool IsSigstoreBundleMediaType(std::string_view media_type);
+
+// A manifest whose artifactType, or one of whose layers, is a sigstore bundle.
+[[nodiscard]] bool IsSigstoreBundleManifest(const nlohmann::json& manifest);
+
+struct BundleLayer {
+  Digest digest;
+  std::int64_t size = 0;
+};
+
+// The bundle layers of a bundle manifest, in manifest order (other layers are
+// skipped). kManifestInvalid when there is none, or one lacks a valid digest
+// or size.
+[[nodiscard]] Result<std::vector<BundleLayer>> ReadBundleLayers(const nlohmann::json& manifest);
+
+// DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP
+// len(body) SP body, lengths in ASCII decimal bytes.
+[[nodiscard]] std::string DssePae(std::string_view payload_type, std::string_view payload);
+
+// The outcome for one bundle.
+struct BundleVerdict {
+  Digest bundle_digest;
+  bool verified = false;        // a trusted key signed it and it names the target
+  bool is_signature = false;    // verified, with cosign's sign predicate
+  std::string predicate_type;   // verified: the statement's predicate type
+  std::vector<std::string> key_ids;  // verified: the distinct trusted keys that signed
+  std::string reason;           // not verified: which check failed
+};
+
+// Checks each bundle (fetched by digest) as described above, against
+// `target`, the manifest the referrer's subject names. One verdict per layer,
+// in order.
+[[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
+                                                       const PayloadFetcher& fetch,
+                                                       const Digest& target,
+                                                       const std::vector<PublicKey>& trusted_keys);
+
+// cosign's signing statement for `target` (a sha256 digest), as JSON bytes.
+[[nodiscard]] std::string MakeSignStatement(const Digest& target);
+
+// A one-signature bundle referrer, ready to push: upload `config` ("{}") and
+// `bundle` as blobs, then PUT `manifest` by its digest.
+struct BundleManifest {
+  std::string config;
+  std::string bundle;
+  std::string manifest;
+  Digest config_digest;
+  Digest bundle_digest;
+  Digest manifest_digest;
+};
+// `signature` is raw bytes over DssePae(kInTotoPayloadType, statement) by the
+// key whose public half is `signer`. `subject_media_type` and `subject_size`
+// describe the signed manifest; `created` is an RFC 3339 time for the
+// org.opencontainers.image.created annotation.
+[[nodiscard]] BundleManifest BuildBundleManifest(const Digest& subject,
+                                                 std::string_view subject_media_type,
+                                                 std::int64_t subject_size,
+                                                 std::string_view statement,
+                                                 std::string_view signature,
+                                                 const PublicKey& signer,
+                                                 std::string_view created);
+
+}  // namespace keep

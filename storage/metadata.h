@@ -111,11 +111,20 @@ struct QuarantinedManifest {
 };
 
 // A verified signature: `key_id` signed manifest `target` of `repo`.
+// What a verified signature was (SignatureRecord::format).
+inline constexpr const char* kFormatCosign = "cosign";  // a simple-signing layer (.sig tag or referrer)
+inline constexpr const char* kFormatGpg = "gpg";        // the signature extension API
+inline constexpr const char* kFormatSigstoreBundle = "sigstore-bundle";  // cosign v3
+// A sigstore bundle whose statement is not cosign's signing one (an SBOM or
+// provenance attestation): verified, kept and served as a referrer, but it
+// does not count towards its subject's trust.
+inline constexpr const char* kFormatSigstoreAttestation = "sigstore-attestation";
+
 struct SignatureRecord {
   std::string repo;
   std::string target;     // the signed manifest's digest
   std::string key_id;
-  std::string format;     // "cosign"
+  std::string format;     // one of kFormat*
   std::string signature;  // where it came from: the signature manifest's digest
   std::int64_t verified_at = 0;
 };

@@ -51,7 +51,8 @@ void InsertVerified(Connection& c, const SignatureRecord& sig) {
   "WITH signed(d) AS ("                                                               \
   "  SELECT s.target FROM signatures s JOIN publisher_keys k"                        \
   "    ON k.key_id=s.key_id AND k.namespace=?2 AND k.revoked=0"                      \
-  "  WHERE s.repo_id=?1 GROUP BY s.target HAVING count(DISTINCT s.key_id) >= ?3),"   \
+  "  WHERE s.repo_id=?1 AND s.format<>'sigstore-attestation'"                        \
+  "  GROUP BY s.target HAVING count(DISTINCT s.key_id) >= ?3),"                       \
   "trusted(d) AS ("                                                                   \
   "  SELECT d FROM signed"                                                            \
   "  UNION SELECT r.target FROM manifest_refs r"                                      \

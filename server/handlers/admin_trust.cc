@@ -177,8 +177,14 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(*repo)));
   if (!keys) co_return keys.error();
   json list = json::array();
+  json attestations = json::array();  // verified, but not signatures (trust/sigstore_bundle.h)
   std::set<std::string> seen;  // one entry per key: the first signature it made
   for (const auto& s : *signatures) {
+    if (s.format == kFormatSigstoreAttestation) {
+      attestations.push_back({{"key_id", s.key_id}, {"manifest", s.signature},
+                              {"verified_at", s.verified_at}});
+      continue;
+    }
     if (!seen.insert(s.key_id).second) continue;
     json entry = {{"key_id", s.key_id},       {"format", s.format},
                   {"signature", s.signature}, {"verified_at", s.verified_at},
@@ -199,7 +205,8 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
                                          {"digest", digest},
                                          {"policy", PolicyJson(*policy)},
                                          {"trusted", *trusted},
-                                         {"signatures", std::move(list)}});
+                                         {"signatures", std::move(list)},
+                                         {"attestations", std::move(attestations)}});
 }
 
 Awaitable<Result<Reply>> ListQuarantine(Exchange& ex) {

@@ -92,7 +92,7 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
   if (!policy) co_return policy.error();
   auto signer = co_await Offload(svc, [&] { return VerifyGpg(svc.metadata, repo, *target, *message); });
   Audit({{"event", signer ? "signature accepted" : "signature refused"},
-         {"format", "gpg"},
+         {"format", kFormatGpg},
          {"repository", repo},
          {"target", target->str()},
          {"user", ex.who.user},
@@ -100,7 +100,7 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
          {"reason", signer ? std::string() : signer.error().message}});
   if (!signer && policy->mode != "open") co_return signer.error();
   std::optional<SignatureRecord> verified;
-  if (signer) verified = SignatureRecord{repo, target->str(), *signer, "gpg", sig.name, 0};
+  if (signer) verified = SignatureRecord{repo, target->str(), *signer, kFormatGpg, sig.name, 0};
   KEEP_CO_TRY(svc.metadata.StoreSignature(repo, target->str(), sig, verified));
   co_return Reply::Empty(http::status::created);
 }

@@ -100,12 +100,10 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
   if (!policy) return policy.error();
   std::optional<Digest> target = tag ? CosignTarget(*tag) : std::nullopt;
   auto manifest = nlohmann::json::parse(body, nullptr, false);
-  if (!target && subject && IsCosignSignatureManifest(manifest)) {
-    target = *subject;  // the same signature, pushed as an OCI 1.1 referrer
-  }
+  // The same signature pushed as an OCI 1.1 referrer, or cosign v3's bundle.
+  const bool bundle = !target && subject && IsSigstoreBundleManifest(manifest);
+  if (!target && subject && (bundle || IsCosignSignatureManifest(manifest))) target = *subject;
   if (target) {
-    auto layers = ReadCosignSignatures(manifest);
-    if (!layers) return layers.error();
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) return keys.error();
     std::vector<PublicKey> trusted;  // the PEM keys (OpenPGP keys sign GPG signatures)
@@ -114,13 +112,34 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
       if (auto parsed = ParsePublicKey(k.pem)) trusted.push_back(std::move(*parsed));
     }
     auto fetch = [&](const Digest& d) { return svc.blobs.ReadSmall(d, 1 << 20); };
-    auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted);
     std::string reasons;
-    for (const auto& v : verdicts) {
-      if (v.verified) {
-        verified.push_back(SignatureRecord{repo, target->str(), v.key_id, "cosign", digest.str(), 0});
-      } else {
-        reasons += (reasons.empty() ? "" : "; ") + v.reason;
+    auto refused = [&](const std::string& why) {
+      reasons += (reasons.empty() ? "" : "; ") + why;
+    };
+    if (bundle) {
+      auto layers = ReadBundleLayers(manifest);
+      if (!layers) return layers.error();
+      for (const auto& v : VerifyBundles(*layers, fetch, *target, trusted)) {
+        if (!v.verified) {
+          refused(v.reason);
+          continue;
+        }
+        // An attestation (SBOM, provenance) signed by a trusted key is kept
+        // and served, but does not count as a signature of its subject.
+        const char* format = v.is_signature ? kFormatSigstoreBundle : kFormatSigstoreAttestation;
+        for (const auto& key_id : v.key_ids) {
+          verified.push_back(SignatureRecord{repo, target->str(), key_id, format, digest.str(), 0});
+        }
+      }
+    } else {
+      auto layers = ReadCosignSignatures(manifest);
+      if (!layers) return layers.error();
+      for (const auto& v : VerifyCosign(*layers, fetch, *target, repo, trusted)) {
+        if (v.verified) {
+          verified.push_back(SignatureRecord{repo, target->str(), v.key_id, kFormatCosign, digest.str(), 0});
+        } else {
+          refused(v.reason);
+        }
       }
     }
     bool enforce = policy->mode != "open";
@@ -128,6 +147,8 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
            {"repository", repo},
            {"target", target->str()},
            {"signature", digest.str()},
+           {"format", verified.empty() ? (bundle ? kFormatSigstoreBundle : kFormatCosign)
+                                       : verified.front().format},
            {"user", who.user},
            {"verified_keys", [&] {
               std::vector<std::string> ids;

@@ -2,8 +2,7 @@
 // quarantined from readers, a valid cosign-layout signature from a trusted
 // key makes them servable at once, bad signatures are refused, strict mode,
 // thresholds, revocation, and multi-platform indexes.
-#include "tests/support/keepd_test.h"
-#include "trust/trust.h"
+#include "tests/integration/trust_fixture.h"
 
 #include <sqlite3.h>
 
@@ -11,62 +10,6 @@ namespace keep::testkit {
 namespace {
 
 using nlohmann::json;
-
-
-class TrustTest : public KeepdTest {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(client_.Post("/admin/v1/namespaces", R"({"name":"acme"})").status, 201);
-    ASSERT_EQ(client_.Post("/admin/v1/users",
-                           R"({"name":"alice","password":"password-of-alice"})").status,
-              201);
-    ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/members/alice", R"({"role":"reader"})").status,
-              200);
-    reader_.SetBasicAuth("alice", "password-of-alice");
-  }
-
-  struct Signer {
-    PrivateKey key;
-    std::string key_id;
-  };
-  // A new key pair; with trusted, its public half is added to acme.
-  Signer NewKey(const std::string& name, bool trusted = true, const char* algorithm = "ed25519") {
-    auto pair = GenerateKeyPair(algorithm, "");
-    EXPECT_TRUE(pair);
-    auto priv = ParsePrivateKey(pair->private_pem, "");
-    EXPECT_TRUE(priv);
-    auto pub = ParsePublicKey(pair->public_pem);
-    if (trusted) {
-      Response r = client_.Post("/admin/v1/namespaces/acme/keys",
-                                json{{"name", name}, {"public_key", pair->public_pem}}.dump());
-      EXPECT_EQ(r.status, 201) << r.body;
-      EXPECT_EQ(r.Json().value("key_id", ""), pub->key_id());
-    }
-    return Signer{std::move(*priv), pub->key_id()};
-  }
-
-  // Pushes a cosign-layout signature of `target` made with `signer`, as a
-  // publisher (the admin) would; returns the manifest PUT's response.
-  Response PushSignature(const std::string& repo, const Manifest& target, const Signer& signer,
-                         std::string reference = "") {
-    auto digest = Digest::Parse(target.digest());
-    std::string payload = MakeSimpleSigning("registry.example:5000/" + repo, *digest);
-    auto sig = Sign(signer.key, payload);
-    EXPECT_TRUE(sig);
-    CosignManifest cm = BuildCosignManifest(payload, *sig);
-    PushBlob(client_, repo, cm.config);
-    PushBlob(client_, repo, cm.payload);
-    if (reference.empty()) reference = CosignSignatureTag(*digest);
-    return client_.Put(ManifestPath(repo, reference), cm.manifest,
-                       {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
-  }
-
-  Response ReaderGet(const std::string& repo, const std::string& ref, const Manifest& m) {
-    return reader_.Get(ManifestPath(repo, ref), {{"Accept", m.media_type}});
-  }
-
-  HttpsClient reader_ = keepd_.AnonymousClient();
-};
 
 TEST_F(TrustTest, UnsignedImageIsQuarantinedFromReaders) {
   Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "unsigned layer"});

@@ -1,0 +1,161 @@
+// cosign v3 signatures through the registry API: a sigstore bundle attached
+// as an OCI 1.1 referrer makes its subject servable when a trusted key signed
+// cosign's statement for it; anything else is refused or, for attestations,
+// kept without counting.
+#include "tests/integration/trust_fixture.h"
+
+#include "core/base64.h"
+
+namespace keep::testkit {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kBundleType = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+TEST_F(TrustTest, ABundleReferrerMakesItServable) {
+  Signer signer = NewKey("ci", true, "ecdsa-p256");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "bundled"});
+  ASSERT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  Manifest referrer;
+  Response put = PushBundle("acme/app", m, signer, "", &referrer);
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.Header("OCI-Subject"), m.digest());
+
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
+  EXPECT_EQ(reader_.Get(BlobPath("acme/app", DigestOf("bundled"))).body, "bundled");
+  // A reader verifying as cosign does: the referrers API, filtered by type,
+  // then the referrer and its bundle.
+  json index = reader_.Get(ReferrersPath("acme/app", m.digest()) + "?artifactType=" +
+                           std::string(kBundleType)).Json();
+  ASSERT_EQ(index["manifests"].size(), 1u) << index;
+  EXPECT_EQ(index["manifests"][0]["digest"], referrer.digest());
+  EXPECT_EQ(index["manifests"][0]["artifactType"], kBundleType);
+  EXPECT_EQ(index["manifests"][0]["annotations"]["dev.sigstore.bundle.predicateType"],
+            "https://sigstore.dev/cosign/sign/v1");
+  EXPECT_EQ(ReaderGet("acme/app", referrer.digest(), referrer).body, referrer.bytes);
+  json layer = json::parse(referrer.bytes)["layers"][0];
+  Response bundle = reader_.Get(BlobPath("acme/app", layer["digest"].get<std::string>()));
+  ASSERT_EQ(bundle.status, 200);
+  EXPECT_EQ(json::parse(bundle.body)["mediaType"], kBundleType);
+
+  json v = client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json();
+  EXPECT_EQ(v["trusted"], true);
+  ASSERT_EQ(v["signatures"].size(), 1u) << v;
+  EXPECT_EQ(v["signatures"][0]["format"], "sigstore-bundle");
+  EXPECT_EQ(v["signatures"][0]["key_id"], signer.key_id);
+  EXPECT_EQ(v["signatures"][0]["signature"], referrer.digest());
+}
+
+TEST_F(TrustTest, ABundleFromAnUntrustedKeyIsRefusedAndNothingIsStored) {
+  NewKey("trusted");
+  Signer stranger = NewKey("stranger", /*trusted=*/false);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  Manifest referrer;
+  Response put = PushBundle("acme/app", m, stranger, "", &referrer);
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_NE(ErrorMessage(put).find("no signature in the envelope verifies with a trusted key"),
+            std::string::npos)
+      << ErrorMessage(put);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(client_.Get(ManifestPath("acme/app", referrer.digest()))),
+            "404 MANIFEST_UNKNOWN");
+  EXPECT_EQ(client_.Get(ReferrersPath("acme/app", m.digest())).Json()["manifests"], json::array());
+}
+
+TEST_F(TrustTest, ABundleMustSignItsSubject) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "one"});
+  Manifest other = PushImage(client_, "acme/app", "v2", {.layer = "two"});
+  // A valid signature of v2, attached to v1.
+  Response put = PushBundle("acme/app", m, signer, MakeSignStatement(*Digest::Parse(other.digest())));
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_NE(ErrorMessage(put).find("does not name " + m.digest()), std::string::npos)
+      << ErrorMessage(put);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v2", other)), "403 DENIED");
+
+  // Tampered after signing: the statement swapped for v1's.
+  put = PushBundle("acme/app", m, signer, MakeSignStatement(*Digest::Parse(other.digest())),
+                   nullptr, [&](json& bundle) {
+                     bundle["dsseEnvelope"]["payload"] =
+                         EncodeBase64(MakeSignStatement(*Digest::Parse(m.digest())));
+                   });
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+}
+
+TEST_F(TrustTest, KeylessBundlesAreRefusedSayingWhy) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  Response put = PushBundle("acme/app", m, signer, "", nullptr, [](json& bundle) {
+    bundle["verificationMaterial"] = {{"certificate", {{"rawBytes", "MIIB"}}}};
+  });
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_NE(ErrorMessage(put).find("certificate (keyless)"), std::string::npos) << ErrorMessage(put);
+}
+
+TEST_F(TrustTest, AnAttestationIsKeptButDoesNotSign) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  json statement = json::parse(MakeSignStatement(*Digest::Parse(m.digest())));
+  statement["predicateType"] = "https://cyclonedx.org/bom";
+  statement["predicate"] = {{"bomFormat", "CycloneDX"}};
+  Manifest attestation;
+  Response put = PushBundle("acme/app", m, signer, statement.dump(), &attestation);
+  ASSERT_EQ(put.status, 201) << put.body;
+  // The image is still unsigned; the attestation itself is served.
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(ReaderGet("acme/app", attestation.digest(), attestation).status, 200);
+  json v = client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json();
+  EXPECT_EQ(v["trusted"], false);
+  EXPECT_EQ(v["signatures"], json::array());
+  ASSERT_EQ(v["attestations"].size(), 1u) << v;
+  EXPECT_EQ(v["attestations"][0]["manifest"], attestation.digest());
+  // Signing it makes it trusted.
+  ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
+TEST_F(TrustTest, ABundleAndACosignTagSignatureMeetAThresholdOfTwo) {
+  Signer first = NewKey("first");
+  Signer second = NewKey("second", true, "ecdsa-p256");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":2})").status, 200);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushBundle("acme/app", m, first).status, 201);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  // The same key again, in the other format, is still one key.
+  ASSERT_EQ(PushSignature("acme/app", m, first).status, 201);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  ASSERT_EQ(PushSignature("acme/app", m, second).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+  // Revoking the bundle's key drops it below the threshold again.
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + first.key_id).status, 200);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+}
+
+TEST_F(TrustTest, StrictModeTakesABundleBeforeThePush) {
+  // cosign signs by digest, so in strict mode the signature goes first: a
+  // referrer may name a subject that is not stored yet.
+  Signer signer = NewKey("ci");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"strict"})").status, 200);
+  json config = {{"architecture", "amd64"}, {"os", "linux"}};
+  PushBlob(client_, "acme/app", config.dump());
+  PushBlob(client_, "acme/app", "strict layer");
+  Manifest m = MakeManifest("application/vnd.oci.image.manifest.v1+json",
+                            {{"schemaVersion", 2},
+                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                                         {"digest", DigestOf(config.dump())},
+                                         {"size", config.dump().size()}}},
+                             {"layers", json::array({{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                                      {"digest", DigestOf("strict layer")},
+                                                      {"size", 12}}})}});
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", "v1", m)), "403 DENIED");
+  ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
+  ASSERT_EQ(PutManifest(client_, "acme/app", "v1", m).status, 201);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -127,11 +127,15 @@ const std::vector<CommandSpec> kCommands = {
       kPassphraseStdin,
       {"manifest-file", F::kValue, "FILE",
        "sign the manifest in FILE, which need not be pushed yet (for strict mode:\n"
-       "sign, then push the tag)"}},
+       "sign, then push the tag)"},
+      {"format", F::kValue, "cosign|bundle",
+       "cosign (default): the tag sha256-<hex>.sig, as cosign v2 writes;\n"
+       "bundle: a sigstore bundle attached as an OCI 1.1 referrer, as cosign v3 writes"}},
      "Sign an image and store the signature in the registry, as cosign does",
      "The manifest's digest comes from the registry (or from --manifest-file). The\n"
      "signature is pushed to the tag sha256-<hex>.sig of the same repository, next to\n"
-     "those of other keys; the registry refuses it unless the key is trusted in the\n"
+     "those of other keys (with --format bundle, as a referrer of the manifest of\n"
+     "its own); the registry refuses it unless the key is trusted in the\n"
      "namespace (`keepctl key add`). An encrypted key's passphrase comes from\n"
      "--passphrase-stdin, else KEEPCTL_KEY_PASSPHRASE, else the terminal.\n",
      Sign},

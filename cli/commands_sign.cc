@@ -4,11 +4,15 @@
 #include "cli/prompt.h"
 #include "cli/registry.h"
 
+#include "core/manifest.h"
 #include "trust/cosign.h"
+#include "trust/sigstore_bundle.h"
 #include "trust/keys.h"
 #include "trust/simple_signing.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <set>
 
@@ -16,6 +20,9 @@ namespace keep::cli {
 namespace {
 
 using nlohmann::json;
+
+constexpr std::string_view kFormatCosignTag = "cosign";  // tag sha256-<hex>.sig
+constexpr std::string_view kFormatBundle = "bundle";     // cosign v3: a referrer
 
 Result<PrivateKey> LoadPrivateKey(const Invocation& inv, const std::string& file) {
   auto pem = ReadSmallFile(file, 64 << 10);
@@ -43,20 +50,85 @@ Result<PrivateKey> LoadPrivateKey(const Invocation& inv, const std::string& file
   return *key;
 }
 
-// The digest to sign: the bytes of --manifest-file, else what the registry serves.
-Result<Digest> TargetDigest(const Invocation& inv, AdminClient& client, const ImageRef& ref) {
+// The manifest to sign: the bytes of --manifest-file, else what the registry serves.
+Result<ManifestDescriptor> TargetManifest(const Invocation& inv, AdminClient& client,
+                                          const ImageRef& ref) {
   auto file = inv.Value("manifest-file");
   if (!file) return ResolveManifest(client, ref);
   auto bytes = ReadSmallFile(*file, 4 << 20);
   if (!bytes) return bytes.error();
-  if (!json::parse(*bytes, nullptr, false).is_object()) {
+  json manifest = json::parse(*bytes, nullptr, false);
+  if (!manifest.is_object()) {
     return Failed(*file + " is not a manifest: it is not a JSON object");
   }
   Digest digest = Sha256Of(*bytes);
   if (!ref.digest.empty() && ref.digest != digest.str()) {
     return Failed(*file + " has the digest " + digest.str() + ", not " + ref.digest);
   }
-  return digest;
+  std::string media_type = Text(At(manifest, "mediaType"));
+  if (media_type.empty()) media_type = std::string(media::kOciManifest);
+  return ManifestDescriptor{digest, media_type, static_cast<std::int64_t>(bytes->size())};
+}
+
+std::string NowRfc3339() {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+// True when the registry lists a signature of `digest` by `key_id` in `format`
+// (false when it does not know the manifest yet).
+Result<bool> HasSignature(AdminClient& client, const std::string& repository,
+                          const Digest& digest, const std::string& key_id,
+                          const std::string& format) {
+  auto verification = client.Get("/verify?repository=" + PathSegment(repository) +
+                                 "&reference=" + PathSegment(digest.str()));
+  if (!verification) {
+    if (verification.error().http_status == 404) return false;
+    return verification.error();
+  }
+  const json& signatures = At(*verification, "signatures");
+  for (const auto& s : signatures.is_array() ? signatures : json::array()) {
+    if (Text(At(s, "key_id")) == key_id && Text(At(s, "format")) == format) return true;
+  }
+  return false;
+}
+
+// cosign v3's format: a sigstore bundle attached as an OCI 1.1 referrer of
+// the manifest. Each key's bundle is a referrer of its own.
+Result<void> SignWithBundle(const Invocation& inv, AdminClient& client, const ImageRef& ref,
+                            const PrivateKey& key, const ManifestDescriptor& target) {
+  const std::string& key_id = key.public_key().key_id();
+  const std::string signed_name = ref.repository + "@" + target.digest.str();
+  json answer = {{"repository", ref.repository}, {"digest", target.digest.str()},
+                 {"key_id", key_id}, {"format", std::string(kFormatBundle)}, {"added", true}};
+  auto already = HasSignature(client, ref.repository, target.digest, key_id, "sigstore-bundle");
+  if (!already) return already.error();
+  if (*already) {
+    answer["added"] = false;
+    Show(inv, answer, [&] {
+      std::cout << signed_name << " has a bundle signed with key " << key_id << " already\n";
+    });
+    return {};
+  }
+  const std::string statement = MakeSignStatement(target.digest);
+  auto signature = keep::Sign(key, DssePae(kInTotoPayloadType, statement));
+  if (!signature) return Failed("cannot sign: " + signature.error().message);
+  BundleManifest built = BuildBundleManifest(target.digest, target.media_type, target.size,
+                                             statement, *signature, key.public_key(),
+                                             NowRfc3339());
+  KEEPCTL_TRY(PushBlob(client, ref.repository, built.config_digest, built.config));
+  KEEPCTL_TRY(PushBlob(client, ref.repository, built.bundle_digest, built.bundle));
+  KEEPCTL_TRY(PushImageManifest(client, ref.repository, built.manifest_digest.str(), built.manifest));
+  answer["referrer"] = built.manifest_digest.str();
+  Show(inv, answer, [&] {
+    std::cout << "Signed " << signed_name << " with key " << key_id << " (sigstore bundle "
+              << built.manifest_digest.str() << ")\n";
+  });
+  return {};
 }
 
 // True when `existing` holds a signature of `payload` by `key` already.
@@ -139,11 +211,19 @@ Result<void> Sign(const Invocation& inv) {
   if (!key) return key.error();
   const std::string& key_id = key->public_key().key_id();
 
-  auto digest = TargetDigest(inv, *client, *ref);
-  if (!digest) return digest.error();
+  const std::string format = inv.Value("format").value_or(std::string(kFormatCosignTag));
+  if (format != kFormatCosignTag && format != kFormatBundle) {
+    return Usage("--format is " + std::string(kFormatCosignTag) + " or " +
+                     std::string(kFormatBundle) + ", not \"" + format + "\"",
+                 command);
+  }
+  auto target = TargetManifest(inv, *client, *ref);
+  if (!target) return target.error();
+  const Digest* digest = &target->digest;
   if (digest->algorithm() != DigestAlgorithm::kSha256) {
     return Failed("cannot sign " + digest->str() + ": cosign signatures need a sha256 digest");
   }
+  if (format == kFormatBundle) return SignWithBundle(inv, *client, *ref, *key, *target);
   const std::string payload =
       MakeSimpleSigning(RegistryHost(client->server()) + "/" + ref->repository, *digest);
   auto signature = keep::Sign(*key, payload);

@@ -58,7 +58,7 @@ Result<ImageRef> ParseImageRef(std::string_view text, const ServerUrl& server,
   return ref;
 }
 
-Result<Digest> ResolveManifest(AdminClient& client, const ImageRef& ref) {
+Result<ManifestDescriptor> ResolveManifest(AdminClient& client, const ImageRef& ref) {
   const std::string accept = std::string(media::kOciManifest) + ", " +
                              std::string(media::kOciIndex) + ", " +
                              std::string(media::kDockerManifest) + ", " +
@@ -80,7 +80,13 @@ Result<Digest> ResolveManifest(AdminClient& client, const ImageRef& ref) {
   if (!ref.digest.empty() && digest->str() != ref.digest) {
     return Failed("the registry served " + digest->str() + " for " + ref.ToString());
   }
-  return *digest;
+  std::int64_t size = 0;
+  try {
+    size = std::stoll(answer->Header("content-length"));
+  } catch (const std::exception&) {
+    return Failed("the registry named no valid Content-Length for " + ref.ToString());
+  }
+  return ManifestDescriptor{*digest, answer->Header("content-type"), size};
 }
 
 Result<std::optional<nlohmann::json>> GetImageManifest(AdminClient& client,

@@ -39,9 +39,14 @@ std::string RegistryHost(const ServerUrl& server);
 [[nodiscard]] Result<ImageRef> ParseImageRef(std::string_view text, const ServerUrl& server,
                                              const std::string& command);
 
-// The digest the registry serves `ref` under (HEAD, Docker-Content-Digest),
-// accepting any manifest or index type.
-[[nodiscard]] Result<Digest> ResolveManifest(AdminClient& client, const ImageRef& ref);
+// What the registry serves `ref` as (HEAD: Docker-Content-Digest,
+// Content-Type, Content-Length), accepting any manifest or index type.
+struct ManifestDescriptor {
+  Digest digest;
+  std::string media_type;
+  std::int64_t size = 0;
+};
+[[nodiscard]] Result<ManifestDescriptor> ResolveManifest(AdminClient& client, const ImageRef& ref);
 
 // The OCI image manifest at `tag` as JSON, or nullopt when there is none.
 [[nodiscard]] Result<std::optional<nlohmann::json>> GetImageManifest(AdminClient& client,

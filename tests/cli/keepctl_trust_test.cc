@@ -247,6 +247,37 @@ TEST_F(KeepctlTrustTest, ASignedImageIsTrusted) {
   EXPECT_EQ(layers->size(), 1u);
 }
 
+TEST_F(KeepctlTrustTest, ABundleSignatureIsACosignV3Referrer) {
+  std::string id = TrustedKey("ci", {"--algorithm", "ecdsa-p256"});
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  KeepctlRun bad = admin_.Run({"sign", "acme/app:v1", "--key", Key("ci"), "--format", "v3"});
+  EXPECT_EQ(bad.exit_code, 2) << bad;
+  EXPECT_TRUE(Contains(bad.err, "--format is cosign or bundle")) << bad;
+
+  nlohmann::json signed_ = nlohmann::json::parse(
+      Ok({"--output", "json", "sign", "acme/app:v1", "--key", Key("ci"), "--format", "bundle"}));
+  EXPECT_EQ(signed_["added"], true) << signed_;
+  std::string out = Ok({"verify", "acme/app:v1"});
+  EXPECT_TRUE(Contains(out, "\n" + id + "  ci ")) << out;
+  EXPECT_TRUE(Contains(out, "  sigstore-bundle  ")) << out;
+  EXPECT_TRUE(Contains(out, "trusted: yes")) << out;
+  // No signature tag: the bundle is a referrer, in cosign's BUNDLE_SPEC layout.
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "sha256-" + m.digest().substr(7) + ".sig")).status,
+            404);
+  nlohmann::json index = client_.Get(ReferrersPath("acme/app", m.digest())).Json();
+  ASSERT_EQ(index["manifests"].size(), 1u) << index;
+  EXPECT_EQ(index["manifests"][0]["digest"], signed_["referrer"]);
+  EXPECT_EQ(index["manifests"][0]["artifactType"], kSigstoreBundleMediaType);
+  Response referrer = client_.Get(ManifestPath("acme/app", signed_["referrer"].get<std::string>()),
+                                  {{"Accept", mt::kOciManifest}});
+  EXPECT_EQ(referrer.Json()["subject"], m.Descriptor()) << referrer.body;
+
+  // Signing again adds nothing.
+  EXPECT_TRUE(Contains(Ok({"sign", "acme/app:v1", "--key", Key("ci"), "--format", "bundle"}),
+                       "already"));
+  EXPECT_EQ(client_.Get(ReferrersPath("acme/app", m.digest())).Json()["manifests"].size(), 1u);
+}
+
 TEST_F(KeepctlTrustTest, AnUntrustedKeyIsDenied) {
   TrustedKey("ci");
   std::string stranger = Generate(admin_, "stranger");

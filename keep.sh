@@ -28,6 +28,14 @@ install_packages() {
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
+# Node.js and npm run sigstore's JavaScript libraries in e2e_cosign_bundle.
+# Debian's packages only when no node/npm is there already: a machine may
+# have Node.js from elsewhere, and Debian's npm would fight it.
+install_node() {
+  if command -v node >/dev/null && command -v npm >/dev/null; then return 0; fi
+  install_packages nodejs npm
+}
+
 build() {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD" -j"$(nproc)"
@@ -50,6 +58,7 @@ run() {
 
 run_tests() {
   install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+  install_node
   build
   # The libFuzzer targets (tests/fuzz): a clang build with sanitizers in a dir
   # of its own, which the fuzz_short test runs for a few seconds per target.
@@ -68,7 +77,7 @@ case "${1:-}" in
   deps)
     case "${2:-build}" in
       build) install_packages "${BUILD_PKGS[@]}" ;;
-      test) install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" ;;
+      test) install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; install_node ;;
       bench) install_packages "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}" ;;
     esac ;;
   bench) shift; install_packages "${BUILD_PKGS[@]}" "${BENCH_PKGS[@]}"; build; exec "$ROOT/bench/run.sh" "$BUILD/keepd" "$@" ;;

@@ -184,8 +184,10 @@ free_port() {
 # keep_start: starts keepd on a free port with a fresh data dir. Sets
 # KEEP_PID KEEP_PORT KEEP_HOST (127.0.0.1:PORT) KEEP_URL CERT_DIR (holds ca.crt)
 # KEEP_CA KEEP_CREDS (user:password) KEEP_LOG (JSON request lines) KEEP_ERR.
+# With KEEP_TLS_CERT and KEEP_TLS_KEY exported, keepd serves that certificate
+# (which must name 127.0.0.1) instead of making its own.
 keep_start() {
-  local tries
+  local tries cert
   for tries in 1 2 3; do
     KEEP_PORT=$(free_port)
     KEEP_HOST="127.0.0.1:$KEEP_PORT"
@@ -193,6 +195,7 @@ keep_start() {
     KEEP_DATA="$T/keep-data"
     KEEP_LOG="$T/keepd.requests.log"
     KEEP_ERR="$T/keepd.stderr.log"
+    cert=${KEEP_TLS_CERT:-$KEEP_DATA/tls/server.crt}
     printf '{"listen":"%s","data_dir":"%s"}\n' "$KEEP_HOST" "$KEEP_DATA" >"$T/keepd.json"
     KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$KEEPD" --config "$T/keepd.json" --allow-root \
       >"$KEEP_LOG" 2>"$KEEP_ERR" &
@@ -201,7 +204,7 @@ keep_start() {
     local i
     for ((i = 0; i < 100; i++)); do
       if ! kill -0 "$KEEP_PID" 2>/dev/null; then break; fi
-      if [[ -s "$KEEP_DATA/tls/server.crt" ]] && grep -q 'listening on' "$KEEP_ERR"; then
+      if [[ -s "$cert" ]] && grep -q 'listening on' "$KEEP_ERR"; then
         break
       fi
       sleep 0.1
@@ -218,7 +221,7 @@ keep_start() {
   done
   CERT_DIR="$T/certs"
   mkdir -p "$CERT_DIR"
-  cp "$KEEP_DATA/tls/server.crt" "$CERT_DIR/ca.crt"
+  cp "$cert" "$CERT_DIR/ca.crt"
   KEEP_CA="$CERT_DIR/ca.crt"
   KEEP_CREDS="$E2E_ADMIN_USER:$E2E_ADMIN_PASSWORD"
   check "keepd answers GET /v2/ over TLS with the generated certificate"

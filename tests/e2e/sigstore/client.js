@@ -1,0 +1,100 @@
+// A cosign v3 client built from sigstore's JavaScript libraries, for the
+// e2e_cosign_bundle test: it signs and attaches bundles the way cosign v3
+// does, and verifies bundles with sigstore's own verifier.
+//
+//   node client.js attach HOST:PORT/REPO DIGEST KEY.pem
+//       Signs cosign's image-signing statement for DIGEST with KEY.pem in a
+//       DSSE envelope, wraps it in a v0.3 sigstore bundle (@sigstore/sign),
+//       and attaches it to the image as an OCI 1.1 referrer (@sigstore/oci,
+//       the layout of cosign's BUNDLE_SPEC.md). Credentials come from
+//       KEEP_USER and KEEP_PASSWORD. The host "keep.test" is looked up as
+//       127.0.0.1 (@sigstore/oci speaks plain HTTP to 127.0.0.1 itself);
+//       NODE_EXTRA_CA_CERTS names the CA. Prints the referrer's digest.
+//   node client.js verify BUNDLE.json KEY.pub DIGEST
+//       Verifies the bundle with @sigstore/verify against KEY.pub alone (no
+//       transparency log), then checks that its statement signs DIGEST with
+//       cosign's predicate.
+// Exits 1 with the error on stderr when anything fails.
+'use strict';
+const crypto = require('crypto');
+const dns = require('dns');
+const fs = require('fs');
+
+const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+const IN_TOTO = 'application/vnd.in-toto+json';
+
+const realLookup = dns.lookup;
+dns.lookup = (hostname, options, callback) =>
+  realLookup(hostname === 'keep.test' ? '127.0.0.1' : hostname, options, callback);
+
+async function attach(image, digest, keyFile) {
+  const { DSSEBundleBuilder } = require('@sigstore/sign');
+  const { bundleToJSON, BUNDLE_V03_MEDIA_TYPE } = require('@sigstore/bundle');
+  const { attachArtifactToImage } = require('@sigstore/oci');
+  const key = crypto.createPrivateKey(fs.readFileSync(keyFile));
+  const pub = crypto.createPublicKey(key);
+  const hint = crypto.createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('base64');
+  const signer = {
+    sign: async (data) => ({
+      signature: crypto.sign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key),
+      key: { $case: 'publicKey', publicKey: pub.export({ type: 'spki', format: 'pem' }), hint },
+    }),
+  };
+  const statement = {
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [{ digest: { sha256: digest.replace(/^sha256:/, '') } }],
+    predicateType: SIGN_PREDICATE,
+    predicate: {},
+  };
+  const bundle = await new DSSEBundleBuilder({ signer, witnesses: [] }).create({
+    data: Buffer.from(JSON.stringify(statement)),
+    type: IN_TOTO,
+  });
+  const artifact = await attachArtifactToImage({
+    imageName: image,
+    imageDigest: digest,
+    artifact: Buffer.from(JSON.stringify(bundleToJSON(bundle))),
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    annotations: {
+      'dev.sigstore.bundle.content': 'dsse-envelope',
+      'dev.sigstore.bundle.predicateType': SIGN_PREDICATE,
+    },
+    credentials: { username: process.env.KEEP_USER, password: process.env.KEEP_PASSWORD },
+  });
+  console.log(artifact.digest);
+}
+
+function verify(bundleFile, pubFile, digest) {
+  const { bundleFromJSON } = require('@sigstore/bundle');
+  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
+  const publicKey = crypto.createPublicKey(fs.readFileSync(pubFile));
+  const root = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
+  const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
+  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundle));
+  const envelope = bundle.content.dsseEnvelope;
+  if (envelope.payloadType !== IN_TOTO) throw new Error(`payload type ${envelope.payloadType}`);
+  const statement = JSON.parse(envelope.payload.toString('utf8'));
+  if (statement.predicateType !== SIGN_PREDICATE) throw new Error(`predicate ${statement.predicateType}`);
+  const hex = digest.replace(/^sha256:/, '');
+  if (!statement.subject.some((s) => s.digest && s.digest.sha256 === hex)) {
+    throw new Error(`the statement does not sign ${digest}`);
+  }
+  console.log('verified');
+}
+
+(async () => {
+  const [command, ...args] = process.argv.slice(2);
+  if (command === 'attach' && args.length === 3) return attach(...args);
+  if (command === 'verify' && args.length === 3) return verify(...args);
+  throw new Error('usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | verify BUNDLE.json KEY.pub DIGEST');
+})().catch((err) => {
+  let e = err;
+  const lines = [];
+  while (e) {
+    lines.push(e.message || String(e));
+    e = e.cause;
+  }
+  console.error(lines.join(': '));
+  process.exit(1);
+});

@@ -1,12 +1,14 @@
 // Fuzzes the parsers of signatures clients push (trust/): OpenPGP signed
 // messages (VerifyOpenPgpSignature, through librnp) and armored keys
 // (ParseOpenPgpPublicKey), simple-signing payloads (ParseSimpleSigning,
-// CheckPayload), PEM public keys (ParsePublicKey) and cosign signature
-// manifests (ReadCosignSignatures).
+// CheckPayload), PEM public keys (ParsePublicKey), cosign signature
+// manifests (ReadCosignSignatures), and sigstore bundles (ReadBundleLayers,
+// and VerifyBundles with the input as the bundle blob).
 //
 // Invariants: nothing crashes or leaks; a message that verifies was signed
 // by the one trusted key and carries a payload; refusals are kDenied (or
-// kInvalid for keys and payloads).
+// kInvalid for keys and payloads); a bundle never verifies with no trusted
+// key, and a refused one always says why.
 #include "fuzz_check.h"
 #include "trust/trust.h"
 
@@ -61,6 +63,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   auto manifest = nlohmann::json::parse(in, nullptr, false);
-  if (!manifest.is_discarded()) (void)ReadCosignSignatures(manifest);
+  if (!manifest.is_discarded()) {
+    (void)ReadCosignSignatures(manifest);
+    if (IsSigstoreBundleManifest(manifest)) (void)ReadBundleLayers(manifest);
+  }
+
+  const std::string blob(in);
+  const BundleLayer layer{Sha256Of(blob), static_cast<std::int64_t>(blob.size())};
+  auto fetch = [&](const Digest&) -> Result<std::string> { return blob; };
+  auto target = Digest::Parse("sha256:" + std::string(64, 'b'));
+  for (const auto& v : VerifyBundles({layer}, fetch, *target, {})) {
+    FUZZ_CHECK(!v.verified && v.key_ids.empty() && !v.reason.empty(), in);
+  }
   return 0;
 }

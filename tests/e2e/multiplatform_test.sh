@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # e2e_multiplatform: an OCI index of linux/amd64 + linux/arm64 images goes into
 # Keep with `skopeo copy --all`; Keep serves the index as pushed, skopeo picks
-# arm64 out of it, podman pulls amd64 from it.
+# arm64 out of it, podman pulls amd64 from it. In a namespace that needs
+# signatures, the same index is refused to a reader (a layer fetched by digest
+# too) until `keepctl sign` signs the index once; then the reader pulls each
+# platform.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-e2e_init multiplatform "${1:-}"
+e2e_init multiplatform "${1:-}" "${2:-}"
+[[ -n "${KEEPCTL:-}" ]] || fail "usage: $0 PATH/TO/keepd PATH/TO/keepctl"
 need skopeo
 podman_init
 keep_start
@@ -56,3 +60,43 @@ check "podman pull --arch arm64 of the index gets the arm64 image"
 run_logged podman-pull-arm "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" --arch arm64 --os linux "$KEEP_HOST/$repo:v1"
 expect_eq "image ID (arm64 config)" "${ARM64_CONFIG#sha256:}" \
   "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/$repo:v1")"
+
+check "in namespace 'signed', the unsigned index is quarantined from a reader"
+admin_api POST /namespaces '{"name":"signed"}' >/dev/null
+admin_api POST /users '{"name":"rdr","password":"reader-password-1"}' >/dev/null
+admin_api PUT /namespaces/signed/members/rdr '{"role":"reader"}' >/dev/null
+skopeo_to_keep "oci:$T/multi:v1" signed/multi:v1 --all
+RDR=(--src-creds rdr:reader-password-1)
+if skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" "${RDR[@]}" --override-arch arm64 \
+  --override-os linux "docker://$KEEP_HOST/signed/multi:v1" "oci:$T/refused:v1" >"$T/refused.log" 2>&1; then
+  fail "a reader copied an unsigned index"
+fi
+grep -q quarantined "$T/refused.log" || fail "not refused as quarantined: $(tail -n 2 "$T/refused.log")"
+layer=$(jq -r '.layers[0].digest' "$(layout_blob "$T/multi" "$ARM64_MANIFEST")")
+code=$(curl -sS -o "$T/blob-refused.json" -w '%{http_code}' --cacert "$KEEP_CA" -u rdr:reader-password-1 \
+  "$KEEP_URL/v2/signed/multi/blobs/$layer")
+expect_eq "a reader's GET of an arm64 layer by digest" 403 "$code"
+expect_eq "its error code" DENIED "$(jq -r '.errors[0].code' "$T/blob-refused.json")"
+
+check "keepctl sign signs the index once (a cosign v3 bundle)"
+export XDG_CONFIG_HOME="$T/keepctl-config"
+unset KEEPCTL_CONFIG KEEPCTL_PASSWORD KEEPCTL_KEY_PASSPHRASE
+printf '%s' "$E2E_ADMIN_PASSWORD" >"$T/pw"
+run_logged keepctl-login "$KEEPCTL" login "$KEEP_URL" --user "$E2E_ADMIN_USER" --password-stdin \
+  --ca "$KEEP_CA" <"$T/pw"
+run_logged keepctl-keygen "$KEEPCTL" key generate --out "$T/release"
+run_logged keepctl-key-add "$KEEPCTL" key add signed --name release --file "$T/release.pub"
+run_logged keepctl-sign "$KEEPCTL" sign signed/multi:v1 --key "$T/release.key" --format bundle
+grep -q "Signed signed/multi@$MULTI_INDEX" "$T/keepctl-sign.log" ||
+  fail "keepctl signed something else: $(cat "$T/keepctl-sign.log")"
+ok
+
+check "the reader now gets each platform: skopeo arm64, podman amd64"
+run_logged skopeo-signed-arm64 skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" "${RDR[@]}" \
+  --override-arch arm64 --override-os linux "docker://$KEEP_HOST/signed/multi:v1" "oci:$T/signed-arm64:v1"
+expect_eq "manifest digest the reader pulled" "$ARM64_MANIFEST" "$(layout_manifest_digest "$T/signed-arm64" v1)"
+podman_login_as rdr reader-password-1
+run_logged podman-signed-amd64 "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" --arch amd64 --os linux \
+  "$KEEP_HOST/signed/multi:v1"
+expect_eq "image ID the reader pulled (amd64 config)" "${AMD64_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/signed/multi:v1")"

@@ -95,10 +95,12 @@ const std::vector<CommandSpec> kCommands = {
     {"key", "add", "NS", 1, 1,
      {{"name", F::kValue, "NAME", "what to call the key, e.g. its publisher", true},
       {"file", F::kValue, "FILE",
-       "the public key, PEM (PREFIX.pub of `keepctl key generate`, cosign.pub)", true}},
+       "the public key: PEM (PREFIX.pub of `keepctl key generate`, cosign.pub), or\n"
+       "an armored OpenPGP key (gpg --armor --export FPR)", true}},
      "Trust a publisher's public key for signatures in a namespace",
-     "Ed25519 and ECDSA P-256 keys are accepted. keepctl refuses to send a file that\n"
-     "holds a private key.\n",
+     "Ed25519 and ECDSA P-256 PEM keys sign cosign signatures; OpenPGP keys sign GPG\n"
+     "signatures (podman push --sign-by, skopeo copy --sign-by). keepctl refuses to\n"
+     "send a file that holds a private key.\n",
      KeyAdd},
     {"key", "list", "NS", 1, 1, {}, "List the publisher keys of a namespace", "", KeyList},
     {"key", "show", "NS KEY_ID", 2, 2, {}, "Show one publisher key, with its PEM",

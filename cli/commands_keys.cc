@@ -3,6 +3,7 @@
 #include "cli/prompt.h"
 
 #include "trust/keys.h"
+#include "trust/openpgp.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -144,15 +145,29 @@ Result<void> KeyAdd(const Invocation& inv) {
   if (!pem) return pem.error();
   if (pem->find("PRIVATE KEY") != std::string::npos) {
     return Failed(file + " holds a private key; nothing was sent",
-                  "give the public key: PREFIX.pub of `keepctl key generate`");
+                  "give the public key: PREFIX.pub of `keepctl key generate`, or `gpg --armor "
+                  "--export FINGERPRINT`");
   }
-  auto key = ParsePublicKey(*pem);
-  if (!key) return Failed("cannot use " + file + ": " + key.error().message);
+  // An armored OpenPGP key (GPG signatures), else a PEM public key (cosign).
+  std::string public_key;
+  if (pem->find("-----BEGIN PGP PUBLIC KEY BLOCK-----") != std::string::npos) {
+    auto key = ParseOpenPgpPublicKey(*pem);
+    if (!key) return Failed("cannot use " + file + ": " + key.error().message);
+    public_key = key->armored;
+  } else {
+    auto key = ParsePublicKey(*pem);
+    if (!key) {
+      return Failed("cannot use " + file + ": " + key.error().message,
+                    "give a PEM public key (ECDSA P-256 or Ed25519) or an armored OpenPGP "
+                    "public key (gpg --armor --export)");
+    }
+    public_key = key->pem();
+  }
   auto client = ConnectSaved(inv);
   if (!client) return client.error();
   const std::string& ns = inv.args[0];
   auto added = client->Post(PathOf({"namespaces", ns, "keys"}),
-                            {{"name", inv.Value("name").value_or("")}, {"public_key", key->pem()}});
+                            {{"name", inv.Value("name").value_or("")}, {"public_key", public_key}});
   if (!added) return added.error();
   Show(inv, *added, [&] {
     std::cout << "Added " << Text(At(*added, "algorithm")) << " key "

@@ -200,6 +200,19 @@ TEST_F(KeepctlTrustTest, KeysAreAddedListedShownAndRevoked) {
   EXPECT_TRUE(Contains(run.err, "no key 0000 in the namespace acme")) << run;
 }
 
+TEST_F(KeepctlTrustTest, AnArmoredOpenPgpKeyIsAddedByItsFingerprint) {
+  const std::string dir = std::string(KEEP_TESTDATA) + "/trust/openpgp/";
+  std::string fpr = Slurp(dir + "ed25519.fpr");
+  fpr.erase(fpr.find_last_not_of("\n") + 1);
+  std::string out = Ok({"key", "add", "acme", "--name", "gpg", "--file", dir + "ed25519.pub.asc"});
+  EXPECT_EQ(ValueOf(out, "key_id"), fpr) << out;
+  EXPECT_TRUE(Contains(out, "Added openpgp-ed25519 key gpg to acme")) << out;
+  // The secret half is never sent.
+  KeepctlRun run = admin_.Run({"key", "add", "acme", "--name", "oops", "--file", dir + "ed25519.sec.asc"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "holds a private key; nothing was sent")) << run;
+}
+
 TEST_F(KeepctlTrustTest, PolicyIsShownAndSet) {
   std::string out = Ok({"policy", "show", "acme"});
   EXPECT_EQ(ValueOf(out, "mode"), "quarantine") << out;

@@ -2,13 +2,15 @@
 # e2e_docker_trust: with a real dockerd, a publisher's unsigned `docker push`
 # is quarantined: a reader's `docker pull` is refused and docker's error shows
 # Keep's DENIED message. After `keepctl sign` with a key the namespace trusts,
-# the same pull works and gives the same image; `keepctl verify` says so.
+# the same pull works and gives the same image; `keepctl verify` says so. An
+# image `skopeo copy --sign-by` signed with a GPG key the namespace trusts is
+# pulled by the reader's docker too.
 # Run as `bash docker_trust_test.sh PATH/TO/keepd PATH/TO/keepctl`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init docker_trust "${1:-}" "${2:-}"
 [[ -n "${KEEPCTL:-}" ]] || fail "usage: $0 PATH/TO/keepd PATH/TO/keepctl"
-need skopeo dockerd
+need skopeo dockerd gpg
 keep_start
 dockerd_start
 
@@ -105,3 +107,24 @@ grep -q "^trusted: yes" "$T/keepctl-verify.log" ||
 grep -q "^$KEY_ID  release " "$T/keepctl-verify.log" ||
   fail "verify does not list key $KEY_ID: $(cat "$T/keepctl-verify.log")"
 ok "$(grep '^trusted:' "$T/keepctl-verify.log")"
+
+check "skopeo copy --sign-by with a trusted GPG key; the reader's docker pull of it works"
+export GNUPGHOME="$T/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+run_logged gpg-gen gpg --batch --passphrase '' --quick-gen-key 'Keep E2E <e2e@keep.invalid>' ed25519 sign never
+FPR=$(gpg --with-colons --fingerprint e2e@keep.invalid | awk -F: '$1=="fpr"{print $10; exit}')
+gpg --armor --export "$FPR" >"$T/keys/gpg.asc"
+run_logged keepctl-key-gpg "$KEEPCTL" key add signed --name gpg-release --file "$T/keys/gpg.asc"
+expect_eq "key id of the OpenPGP key" "$FPR" "$(sed -n 's/^key_id: //p' "$T/keepctl-key-gpg.log")"
+gref="$KEEP_HOST/signed/gpg:v1"
+run_logged skopeo-sign-by skopeo copy --retry-times 0 --dest-cert-dir "$CERT_DIR" \
+  --dest-creds "pub:$PUB_PASSWORD" --sign-by "$FPR" "oci:$T/src:v1" "docker://$gref"
+run_logged keepctl-verify-gpg "$KEEPCTL" --output json verify signed/gpg:v1
+expect_eq "format of its signature" gpg "$(jq -r '.signatures[0].format' "$T/keepctl-verify-gpg.log")"
+"${DOCKER[@]}" rmi -f "$gref" >/dev/null 2>&1 || true
+log "$ docker pull $gref (as rdr)"
+as_reader pull "$gref" >"$T/pull-gpg.log" 2>&1 || {
+  sed 's/^/    | /' "$T/pull-gpg.log" >&2
+  fail "the reader's docker pull of the GPG-signed image failed (docker's output above)"
+}
+expect_eq "image ID the reader pulled" "$IMG_CONFIG" "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$gref")"

@@ -129,9 +129,18 @@ Awaitable<Result<Reply>> Referrers(Exchange& ex) {
   auto filter = ex.query("artifactType");
   auto found = svc.metadata.Referrers(ex.params.name, subject->str());
   if (!found) co_return found.error();
+  // Readers see only referrers they may fetch: trusted ones (signatures, and
+  // artifacts signed in turn), as with tags.
+  auto threshold = TrustedViewThreshold(svc, ex.who, ex.params.name);
+  if (!threshold) co_return threshold.error();
   json manifests = json::array();
   for (const auto& m : *found) {
     if (filter && m.artifact_type != *filter) continue;
+    if (*threshold) {
+      auto trusted = svc.metadata.IsTrusted(ex.params.name, m.digest, **threshold);
+      if (!trusted) co_return trusted.error();
+      if (!*trusted) continue;
+    }
     json d = {{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.size}};
     if (!m.artifact_type.empty()) d["artifactType"] = m.artifact_type;
     json ann = json::parse(m.annotations_json, nullptr, false);

@@ -47,6 +47,32 @@ TEST_F(TrustTest, ABundleReferrerMakesItServable) {
   EXPECT_EQ(v["signatures"][0]["signature"], referrer.digest());
 }
 
+TEST_F(TrustTest, ReadersListOnlyTheReferrersTheyMayFetch) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
+  // An unsigned artifact about the image: quarantined like any manifest.
+  std::string sbom = R"({"bomFormat":"CycloneDX"})";
+  PushBlob(client_, "acme/app", "{}");
+  PushBlob(client_, "acme/app", sbom);
+  Manifest artifact = MakeManifest(
+      "application/vnd.oci.image.manifest.v1+json",
+      {{"schemaVersion", 2},
+       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+       {"artifactType", "application/vnd.cyclonedx+json"},
+       {"config", {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", DigestOf("{}")}, {"size", 2}}},
+       {"layers", json::array({{{"mediaType", "application/vnd.cyclonedx+json"},
+                                {"digest", DigestOf(sbom)},
+                                {"size", sbom.size()}}})},
+       {"subject", m.Descriptor()}});
+  ASSERT_EQ(PutManifest(client_, "acme/app", artifact.digest(), artifact).status, 201);
+  EXPECT_EQ(client_.Get(ReferrersPath("acme/app", m.digest())).Json()["manifests"].size(), 2u);
+  json seen = reader_.Get(ReferrersPath("acme/app", m.digest())).Json()["manifests"];
+  ASSERT_EQ(seen.size(), 1u) << seen;
+  EXPECT_EQ(seen[0]["artifactType"], kBundleType);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", artifact.digest(), artifact)), "403 DENIED");
+}
+
 TEST_F(TrustTest, ABundleFromAnUntrustedKeyIsRefusedAndNothingIsStored) {
   NewKey("trusted");
   Signer stranger = NewKey("stranger", /*trusted=*/false);

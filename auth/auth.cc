@@ -1,6 +1,7 @@
 #include "auth/auth.h"
 
 #include "core/base64.h"
+#include "core/clock.h"
 #include "core/names.h"
 
 #include <sodium.h>
@@ -27,12 +28,6 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
     if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
   }
   return true;
-}
-
-std::int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // May this account sign in now? Disabled users and expired robots may not.

@@ -1,15 +1,11 @@
 #include "storage/gc.h"
 
+#include "core/clock.h"
+
 #include <unordered_map>
 
 namespace keep {
 namespace {
-
-std::int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr int kReposPerPage = 500;
 

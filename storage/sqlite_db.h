@@ -5,10 +5,10 @@
 // Thread-safe: Reader() is per thread; Write() serialises.
 #pragma once
 
+#include "core/clock.h"
 #include "storage/sqlite.h"
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -17,11 +17,7 @@
 
 namespace keep::sqlite {
 
-inline std::int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline std::int64_t Now() { return UnixNow(); }
 
 // The Error for a SQLite failure: a full disk is kInsufficientStorage.
 Error DbError(const SqliteError& e);

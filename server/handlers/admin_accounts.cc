@@ -3,7 +3,7 @@
 // robots are managed by the maintainers of every namespace they reach.
 #include "server/handlers/admin_json.h"
 
-#include <chrono>
+#include "core/clock.h"
 
 namespace keep::server::handlers {
 namespace {
@@ -13,12 +13,6 @@ using namespace admin;
 constexpr std::int64_t kDay = 24 * 3600;
 constexpr std::int64_t kDefaultRobotLifetime = 90 * kDay;
 constexpr std::int64_t kMaxRobotLifetime = 3650 * kDay;
-
-std::int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Error NoUser(const std::string& name) {
   return Fail(ErrorCode::kNotFound, "no user named " + name);

@@ -145,21 +145,20 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   // GC, storage/links.h, which is why the checks above are made again inside
   // the metadata write), and what the signatures prove.
   bool child_candidate = parsed->manifests.empty();  // could be a platform of an index
-  auto stored = co_await Offload(svc, [&]() -> Result<void> {
+  auto stored = co_await Offload(svc, [&]() -> Result<Incoming> {
     std::optional<Digest> subject;
     if (parsed->subject) subject = parsed->subject->digest;
-    auto signatures =
+    auto incoming =
         CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, subject, child_candidate);
-    if (!signatures) return signatures.error();
+    if (!incoming) return incoming.error();
     KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
-    if (!signatures->empty()) KEEP_TRY(svc.metadata.RecordSignatures(*signatures));
-    return {};
+    if (!incoming->signatures.empty()) KEEP_TRY(svc.metadata.RecordSignatures(incoming->signatures));
+    return incoming;
   });
   if (!stored) co_return stored.error();
   // The trust decision, for namespaces that have a policy (were created).
-  auto ns = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), 0);
-  if (ns && ns->exists && ns->policy.mode != "open") {
-    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), ns->policy.threshold);
+  if (stored->namespace_exists && stored->policy.mode != "open") {
+    auto trusted = svc.metadata.IsTrusted(repo, digest.str(), stored->policy.threshold);
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},

@@ -89,15 +89,17 @@ Result<void> CheckBlobServable(const Services& svc, const Identity& who, const s
                   std::string(NamespaceOf(repo)) + "; it is quarantined with its image");
 }
 
-Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Identity& who,
+Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
                                                    const std::string& repo,
                                                    const std::optional<std::string>& tag,
                                                    const Digest& digest, std::string_view body,
                                                    const std::optional<Digest>& subject,
                                                    bool is_index_child_candidate) {
-  std::vector<SignatureRecord> verified;
-  auto policy = PolicyOf(svc.metadata, repo);
-  if (!policy) return policy.error();
+  auto standing = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), 0);
+  if (!standing) return standing.error();
+  Incoming incoming{{}, standing->exists, standing->policy};
+  std::vector<SignatureRecord>& verified = incoming.signatures;
+  const TrustPolicy* policy = &incoming.policy;
   std::optional<Digest> target = tag ? CosignTarget(*tag) : std::nullopt;
   auto manifest = nlohmann::json::parse(body, nullptr, false);
   // The same signature pushed as an OCI 1.1 referrer, or cosign v3's bundle.
@@ -164,7 +166,7 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
                                              "adds one with keepctl key add"
                                        : reasons));
     }
-    return verified;
+    return incoming;
   }
   if (policy->mode == "strict" && !(is_index_child_candidate && !tag)) {
     auto signed_ok = svc.metadata.IsTrusted(repo, digest.str(), policy->threshold);
@@ -179,7 +181,7 @@ Result<std::vector<SignatureRecord>> CheckIncoming(const Services& svc, const Id
                       " (keepctl sign --manifest-file signs before the push)");
     }
   }
-  return verified;
+  return incoming;
 }
 
 }  // namespace keep::server::handlers

@@ -32,15 +32,23 @@ void Audit(const nlohmann::json& event);
 [[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
                                              const std::string& repo, const std::string& digest);
 
-// For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig",
-// or a manifest with cosign signature layers and a `subject`, the OCI 1.1
-// referrer form) has its signatures verified against the namespace's keys, and those that
-// verify are returned, to be recorded with it; when none does, kDenied says
-// why (unless the namespace is open). In strict mode, any other push needs
-// enough stored signatures first, except an untagged image manifest (a
-// platform of an index, trusted through its signed index). Blocking: it
-// reads payload blobs.
-[[nodiscard]] Result<std::vector<SignatureRecord>> CheckIncoming(
+// What CheckIncoming found: the verified signatures to record with the
+// manifest, and the namespace's standing (read once per push).
+struct Incoming {
+  std::vector<SignatureRecord> signatures;
+  bool namespace_exists = false;
+  TrustPolicy policy;
+};
+
+// For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig";
+// a manifest with cosign signature layers and a `subject`, the OCI 1.1
+// referrer form; or a sigstore bundle referrer, cosign v3) has its signatures
+// verified against the namespace's keys, and those that verify are returned,
+// to be recorded with it; when none does, kDenied says why (unless the
+// namespace is open). In strict mode, any other push needs enough stored
+// signatures first, except an untagged image manifest (a platform of an
+// index, trusted through its signed index). Blocking: it reads payload blobs.
+[[nodiscard]] Result<Incoming> CheckIncoming(
     const Services& svc, const Identity& who, const std::string& repo,
     const std::optional<std::string>& tag, const Digest& digest, std::string_view body,
     const std::optional<Digest>& subject, bool is_index_child_candidate);

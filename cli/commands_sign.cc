@@ -79,19 +79,27 @@ std::string NowRfc3339() {
   return text;
 }
 
-// True when the registry lists a signature of `digest` by `key_id` in `format`
-// (false when it does not know the manifest yet).
-Result<bool> HasSignature(AdminClient& client, const std::string& repository,
-                          const Digest& digest, const std::string& key_id,
-                          const std::string& format) {
+// The registry's signatures of `digest` (/admin/v1/verify), or nullopt when
+// it does not know the manifest yet.
+Result<std::optional<json>> SignaturesOf(AdminClient& client, const std::string& repository,
+                                         const Digest& digest) {
   auto verification = client.Get("/verify?repository=" + PathSegment(repository) +
                                  "&reference=" + PathSegment(digest.str()));
   if (!verification) {
-    if (verification.error().http_status == 404) return false;
+    if (verification.error().http_status == 404) return std::optional<json>();
     return verification.error();
   }
   const json& signatures = At(*verification, "signatures");
-  for (const auto& s : signatures.is_array() ? signatures : json::array()) {
+  return std::optional<json>(signatures.is_array() ? signatures : json::array());
+}
+
+// True when the registry lists a signature of `digest` by `key_id` in `format`.
+Result<bool> HasSignature(AdminClient& client, const std::string& repository,
+                          const Digest& digest, const std::string& key_id,
+                          const std::string& format) {
+  auto signatures = SignaturesOf(client, repository, digest);
+  if (!signatures) return signatures.error();
+  for (const auto& s : signatures->value_or(json::array())) {
     if (Text(At(s, "key_id")) == key_id && Text(At(s, "format")) == format) return true;
   }
   return false;
@@ -175,14 +183,10 @@ json AppendLayer(json existing, const CosignManifest& built, std::string& config
 // passes when it does not know the manifest yet (signed before its push).
 Result<void> CheckCounted(AdminClient& client, const std::string& repository,
                           const Digest& digest, const std::string& key_id) {
-  auto verification = client.Get("/verify?repository=" + PathSegment(repository) +
-                                 "&reference=" + PathSegment(digest.str()));
-  if (!verification) {
-    if (verification.error().http_status == 404) return {};
-    return verification.error();
-  }
-  const json& signatures = At(*verification, "signatures");
-  for (const auto& s : signatures.is_array() ? signatures : json::array()) {
+  auto signatures = SignaturesOf(client, repository, digest);
+  if (!signatures) return signatures.error();
+  if (!*signatures) return {};
+  for (const auto& s : **signatures) {
     if (Text(At(s, "key_id")) == key_id && At(s, "revoked") != true) return {};
   }
   const std::string ns(repository.substr(0, repository.find('/')));

@@ -109,11 +109,7 @@ grep -q "^$KEY_ID  release " "$T/keepctl-verify.log" ||
 ok "$(grep '^trusted:' "$T/keepctl-verify.log")"
 
 check "skopeo copy --sign-by with a trusted GPG key; the reader's docker pull of it works"
-export GNUPGHOME="$T/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-run_logged gpg-gen gpg --batch --passphrase '' --quick-gen-key 'Keep E2E <e2e@keep.invalid>' ed25519 sign never
-FPR=$(gpg --with-colons --fingerprint e2e@keep.invalid | awk -F: '$1=="fpr"{print $10; exit}')
-gpg --armor --export "$FPR" >"$T/keys/gpg.asc"
+gpg_key_init "$T/keys/gpg.asc"
 run_logged keepctl-key-gpg "$KEEPCTL" key add signed --name gpg-release --file "$T/keys/gpg.asc"
 expect_eq "key id of the OpenPGP key" "$FPR" "$(sed -n 's/^key_id: //p' "$T/keepctl-key-gpg.log")"
 gref="$KEEP_HOST/signed/gpg:v1"

@@ -17,11 +17,7 @@ kcurl -D "$T/base.headers" -o /dev/null "$KEEP_URL/v2/"
 expect_eq "X-Registry-Supports-Signatures" 1 "$(header "$T/base.headers" X-Registry-Supports-Signatures)"
 
 check "a GPG key of the publisher, trusted by namespace 'signed'"
-export GNUPGHOME="$T/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-run_logged gpg-gen gpg --batch --passphrase '' --quick-gen-key 'Keep E2E <e2e@keep.invalid>' ed25519 sign never
-FPR=$(gpg --with-colons --fingerprint e2e@keep.invalid | awk -F: '$1=="fpr"{print $10; exit}')
-gpg --armor --export "$FPR" >"$T/pub.asc"
+gpg_key_init "$T/pub.asc"
 gpg --export "$FPR" >"$T/pub.gpg"
 admin_api POST /namespaces '{"name":"signed"}' >/dev/null
 admin_api POST /users '{"name":"pub","password":"publisher-password"}' >/dev/null

@@ -422,6 +422,19 @@ skopeo_from_keep() {
     --src-creds "$KEEP_CREDS" "$@" "docker://$KEEP_HOST/$src" "$dst"
 }
 
+# gpg_key_init OUT.asc: a fresh GPG signing key (Ed25519, no passphrase) in a
+# keyring of its own under $T (GNUPGHOME, exported); FPR is its fingerprint
+# and OUT.asc its armored public key.
+gpg_key_init() {
+  need gpg
+  export GNUPGHOME="$T/gnupg"
+  mkdir -m 700 "$GNUPGHOME"
+  run_logged gpg-gen gpg --batch --passphrase '' --quick-gen-key 'Keep E2E <e2e@keep.invalid>' \
+    ed25519 sign never
+  FPR=$(gpg --with-colons --fingerprint e2e@keep.invalid | awk -F: '$1=="fpr"{print $10; exit}')
+  gpg --armor --export "$FPR" >"$1"
+}
+
 # podman_init: PODMAN (array) runs podman with private vfs storage in $T.
 podman_init() {
   need podman

@@ -105,6 +105,29 @@ Result<bool> HasSignature(AdminClient& client, const std::string& repository,
   return false;
 }
 
+// Fails unless the registry lists a signature of `digest` by `key_id` in
+// `format`; passes when it does not know the manifest yet (signed before its
+// push).
+Result<void> CheckCounted(AdminClient& client, const std::string& repository,
+                          const Digest& digest, const std::string& key_id,
+                          const std::string& format) {
+  auto signatures = SignaturesOf(client, repository, digest);
+  if (!signatures) return signatures.error();
+  if (!*signatures) return {};
+  for (const auto& s : **signatures) {
+    if (Text(At(s, "key_id")) == key_id && Text(At(s, "format")) == format &&
+        At(s, "revoked") != true) {
+      return {};
+    }
+  }
+  const std::string ns(repository.substr(0, repository.find('/')));
+  return Failed("the registry did not accept the signature of key " + key_id + " for " +
+                    repository + "@" + digest.str() + ": the namespace " + ns +
+                    " does not trust it (the signatures there already were kept)",
+                "a maintainer of " + ns + " adds the key with `keepctl key add " + ns +
+                    " --name NAME --file KEY.pub`");
+}
+
 // cosign v3's format: a sigstore bundle attached as an OCI 1.1 referrer of
 // the manifest. Each key's bundle is a referrer of its own.
 Result<void> SignWithBundle(const Invocation& inv, AdminClient& client, const ImageRef& ref,
@@ -131,6 +154,8 @@ Result<void> SignWithBundle(const Invocation& inv, AdminClient& client, const Im
   KEEPCTL_TRY(PushBlob(client, ref.repository, built.config_digest, built.config));
   KEEPCTL_TRY(PushBlob(client, ref.repository, built.bundle_digest, built.bundle));
   KEEPCTL_TRY(PushImageManifest(client, ref.repository, built.manifest_digest.str(), built.manifest));
+  // An open namespace keeps a referrer whose key it does not trust: say so.
+  KEEPCTL_TRY(CheckCounted(client, ref.repository, target.digest, key_id, "sigstore-bundle"));
   answer["referrer"] = built.manifest_digest.str();
   Show(inv, answer, [&] {
     std::cout << "Signed " << signed_name << " with key " << key_id << " (sigstore bundle "
@@ -177,24 +202,6 @@ json AppendLayer(json existing, const CosignManifest& built, std::string& config
                         {"digest", config_digest.str()},
                         {"size", config_bytes.size()}};
   return existing;
-}
-
-// Fails unless the registry lists `key_id` among the signers of `digest`;
-// passes when it does not know the manifest yet (signed before its push).
-Result<void> CheckCounted(AdminClient& client, const std::string& repository,
-                          const Digest& digest, const std::string& key_id) {
-  auto signatures = SignaturesOf(client, repository, digest);
-  if (!signatures) return signatures.error();
-  if (!*signatures) return {};
-  for (const auto& s : **signatures) {
-    if (Text(At(s, "key_id")) == key_id && At(s, "revoked") != true) return {};
-  }
-  const std::string ns(repository.substr(0, repository.find('/')));
-  return Failed("the registry did not accept the signature of key " + key_id + " for " +
-                    repository + "@" + digest.str() + ": the namespace " + ns +
-                    " does not trust it (the signatures there already were kept)",
-                "a maintainer of " + ns + " adds the key with `keepctl key add " + ns +
-                    " --name NAME --file KEY.pub`");
 }
 
 std::string Policy(const json& verification) {
@@ -261,7 +268,7 @@ Result<void> Sign(const Invocation& inv) {
   KEEPCTL_TRY(PushImageManifest(*client, ref->repository, tag, manifest));
   // The registry refuses a signature manifest in which no layer verifies; one
   // that held good signatures already passes with ours refused in it.
-  if (*existing) KEEPCTL_TRY(CheckCounted(*client, ref->repository, *digest, key_id));
+  if (*existing) KEEPCTL_TRY(CheckCounted(*client, ref->repository, *digest, key_id, "cosign"));
   Show(inv, answer, [&] { std::cout << "Signed " << signed_name << " with key " << key_id << "\n"; });
   return {};
 }

@@ -67,8 +67,17 @@ std::string CosignSignatureTag(const Digest& target) {
 
 Result<std::vector<CosignLayer>> ReadCosignSignatures(const json& manifest) {
   if (!manifest.is_object()) return Invalid("not a JSON object");
+  if (manifest.contains("manifests")) return Invalid("an index cannot be a signature manifest");
+  if (auto type = manifest.find("mediaType");
+      type != manifest.end() && (!type->is_string() || (*type != media::kOciManifest &&
+                                                        *type != media::kDockerManifest))) {
+    return Invalid("a signature manifest is an image manifest, not " + type->dump());
+  }
   auto layers = manifest.find("layers");
   if (layers == manifest.end() || !layers->is_array()) return Invalid("no \"layers\" array");
+  if (layers->size() > kMaxCosignLayers) {
+    return Invalid("more than " + std::to_string(kMaxCosignLayers) + " signature layers");
+  }
   std::vector<CosignLayer> out;
   for (std::size_t i = 0; i < layers->size(); ++i) {
     const json& layer = (*layers)[i];
@@ -76,7 +85,9 @@ Result<std::vector<CosignLayer>> ReadCosignSignatures(const json& manifest) {
     auto media_type = layer.find("mediaType");
     if (media_type == layer.end() || !media_type->is_string() ||
         media_type->get_ref<const std::string&>() != kCosignSimpleSigningMediaType) {
-      continue;
+      return Invalid("layer " + std::to_string(i) + " is not a signature layer (media type " +
+                     std::string(kCosignSimpleSigningMediaType) +
+                     "); a signature manifest holds nothing else");
     }
     auto read = ReadLayer(layer, i);
     if (!read) return read.error();
@@ -87,6 +98,33 @@ Result<std::vector<CosignLayer>> ReadCosignSignatures(const json& manifest) {
                    ")");
   }
   return out;
+}
+
+Result<Digest> CosignConfigDigest(const json& manifest) {
+  auto config = manifest.is_object() ? manifest.find("config") : manifest.end();
+  if (config == manifest.end() || !config->is_object() || !config->contains("digest") ||
+      !(*config)["digest"].is_string()) {
+    return Invalid("no config descriptor with a digest");
+  }
+  auto digest = Digest::Parse((*config)["digest"].get<std::string>());
+  if (!digest) return Invalid("config: " + digest.error().message);
+  return *digest;
+}
+
+Result<void> CheckCosignConfig(std::string_view config, const std::vector<CosignLayer>& layers) {
+  json parsed = json::parse(config, nullptr, false);
+  const json* diff_ids = nullptr;
+  if (parsed.is_object() && parsed.contains("rootfs") && parsed["rootfs"].is_object() &&
+      parsed["rootfs"].contains("diff_ids") && parsed["rootfs"]["diff_ids"].is_array()) {
+    diff_ids = &parsed["rootfs"]["diff_ids"];
+  }
+  if (diff_ids == nullptr) return Invalid("the config is not an image config with rootfs.diff_ids");
+  bool same = diff_ids->size() == layers.size();
+  for (std::size_t i = 0; same && i < layers.size(); ++i) {
+    same = (*diff_ids)[i].is_string() && (*diff_ids)[i] == layers[i].payload_digest.str();
+  }
+  if (!same) return Invalid("the config's rootfs.diff_ids are not the signature layers' digests");
+  return {};
 }
 
 CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature) {
@@ -130,7 +168,7 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
   std::vector<CosignVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const CosignLayer& layer : layers) {
-    CosignVerdict& verdict = verdicts.emplace_back(CosignVerdict{layer.payload_digest, false, {}, {}});
+    CosignVerdict& verdict = verdicts.emplace_back(CosignVerdict{layer.payload_digest, false, false, {}, {}});
     auto payload = fetch(layer.payload_digest);
     if (!payload) {
       verdict.reason = "payload " + layer.payload_digest.str() + ": " + payload.error().message;
@@ -148,6 +186,12 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                        std::to_string(layer.payload_size);
       continue;
     }
+    auto parsed = ParseSimpleSigning(*payload);
+    if (!parsed) {
+      verdict.reason = parsed.error().message;
+      continue;
+    }
+    verdict.well_formed = true;
     const PublicKey* signer = nullptr;
     for (const PublicKey& key : trusted_keys) {
       if (VerifySignature(key, *payload, layer.signature)) {
@@ -161,12 +205,7 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                            : "the signature does not verify with any trusted key of the namespace";
       continue;
     }
-    // Only now, with the bytes authenticated, is the payload read.
-    auto parsed = ParseSimpleSigning(*payload);
-    if (!parsed) {
-      verdict.reason = parsed.error().message;
-      continue;
-    }
+    // Only now, with the bytes authenticated, are the payload's claims read.
     if (auto checked = CheckPayload(*parsed, target, repository); !checked) {
       verdict.reason = checked.error().message;
       continue;

@@ -51,10 +51,25 @@ struct CosignLayer {
   std::string signature;  // raw bytes, base64-decoded from the annotation
 };
 
-// The signature layers of a signature manifest, in manifest order; other
-// layers are skipped. kManifestInvalid when the manifest has no signature
-// layer, or a signature layer lacks a valid digest, size or base64 signature.
+// At most this many signature layers in one signature manifest (one a key;
+// verifying costs a hash and a check per layer and key).
+inline constexpr std::size_t kMaxCosignLayers = 64;
+
+// The signature layers of a signature manifest, in manifest order.
+// kManifestInvalid unless it is an image manifest whose layers are all
+// signature layers (1 to kMaxCosignLayers), each with a valid digest, size
+// and base64 signature: a signature manifest carries nothing else, so that
+// trusting it (its blobs are served with it) exposes nothing else.
 [[nodiscard]] Result<std::vector<CosignLayer>> ReadCosignSignatures(const nlohmann::json& manifest);
+
+// The config of a signature manifest: its digest (kManifestInvalid when the
+// descriptor is missing or bad) ...
+[[nodiscard]] Result<Digest> CosignConfigDigest(const nlohmann::json& manifest);
+// ... and its check: the JSON image config cosign writes, whose
+// rootfs.diff_ids are the layers' payload digests in order
+// (kManifestInvalid otherwise, saying what differs).
+[[nodiscard]] Result<void> CheckCosignConfig(std::string_view config,
+                                             const std::vector<CosignLayer>& layers);
 
 // A one-signature signature manifest, ready to push: upload `config` and
 // `payload` as blobs, then PUT `manifest` (media type
@@ -75,6 +90,9 @@ CosignManifest BuildCosignManifest(std::string_view payload, std::string_view si
 struct CosignVerdict {
   Digest payload_digest;
   bool verified = false;
+  // The payload matched its layer and is a simple-signing payload (a layer
+  // signed by a key the namespace does not trust is still well formed).
+  bool well_formed = false;
   std::string key_id;  // verified: the id of the trusted key that signed it
   std::string reason;  // not verified: which check failed, for logs and clients
 };
@@ -82,9 +100,9 @@ struct CosignVerdict {
 using PayloadFetcher = std::function<Result<std::string>(const Digest&)>;
 
 // Checks each layer, in this order: its payload (fetched by digest) hashes to
-// the layer's digest and has its size; its signature verifies with one of
-// `trusted_keys`; and only then, the payload parses and passes CheckPayload
-// for `target` in `repository`. One verdict per layer, in the same order;
+// the layer's digest and has its size, and parses as a simple-signing payload
+// (well_formed); its signature verifies with one of `trusted_keys`; and only
+// then, the payload passes CheckPayload for `target` in `repository`. One verdict per layer, in the same order;
 // counting distinct signers against a threshold is the caller's policy.
 [[nodiscard]] std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                                                       const PayloadFetcher& fetch,

@@ -88,6 +88,10 @@ Result<Envelope> ReadBundle(std::string_view bytes) {
   if (sigs == envelope->end() || !sigs->is_array() || sigs->empty()) {
     return fail("the envelope has no signatures");
   }
+  if (sigs->size() > kMaxEnvelopeSignatures) {
+    return fail("the envelope has more than " + std::to_string(kMaxEnvelopeSignatures) +
+                " signatures");
+  }
   for (const json& s : *sigs) {
     const std::string* sig = StringAt(s, "sig");
     auto raw = sig ? DecodeBase64(*sig) : std::nullopt;
@@ -146,14 +150,34 @@ bool IsSigstoreBundleManifest(const json& manifest) {
 
 Result<std::vector<BundleLayer>> ReadBundleLayers(const json& manifest) {
   if (!manifest.is_object()) return Invalid("not a JSON object");
+  if (manifest.contains("manifests")) return Invalid("an index cannot carry a bundle");
+  if (const std::string* type = StringAt(manifest, "mediaType");
+      type == nullptr || *type != media::kOciManifest) {
+    return Invalid("a bundle referrer is an OCI image manifest (mediaType " +
+                   std::string(media::kOciManifest) + ")");
+  }
+  const json* config = ObjectAt(manifest, "config");
+  const std::string* config_type = config ? StringAt(*config, "mediaType") : nullptr;
+  const std::string* config_digest = config ? StringAt(*config, "digest") : nullptr;
+  if (config_type == nullptr || *config_type != kOciEmptyMediaType || config_digest == nullptr ||
+      *config_digest != Sha256Of(kEmptyConfig).str()) {
+    return Invalid("the config is not the empty descriptor (" + std::string(kOciEmptyMediaType) +
+                   ", the blob \"{}\")");
+  }
   auto layers = manifest.find("layers");
   if (layers == manifest.end() || !layers->is_array()) return Invalid("no \"layers\" array");
+  if (layers->size() > kMaxBundleLayers) {
+    return Invalid("more than " + std::to_string(kMaxBundleLayers) + " bundle layers");
+  }
   std::vector<BundleLayer> out;
   for (std::size_t i = 0; i < layers->size(); ++i) {
     const json& layer = (*layers)[i];
-    const std::string* type = StringAt(layer, "mediaType");
-    if (type == nullptr || !IsSigstoreBundleMediaType(*type)) continue;
     const std::string where = "layer " + std::to_string(i);
+    const std::string* type = StringAt(layer, "mediaType");
+    if (type == nullptr || !IsSigstoreBundleMediaType(*type)) {
+      return Invalid(where + " is not a sigstore bundle (media type " +
+                     std::string(kSigstoreBundleMediaType) + "); a bundle referrer holds nothing else");
+    }
     const std::string* digest_text = StringAt(layer, "digest");
     if (digest_text == nullptr) return Invalid(where + " has no \"digest\" string");
     auto digest = Digest::Parse(*digest_text);
@@ -161,6 +185,9 @@ Result<std::vector<BundleLayer>> ReadBundleLayers(const json& manifest) {
     auto size = layer.find("size");
     if (size == layer.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0) {
       return Invalid(where + " has no non-negative integer \"size\"");
+    }
+    for (const BundleLayer& seen : out) {
+      if (seen.digest == *digest) return Invalid(where + " repeats bundle " + digest->str());
     }
     out.push_back(BundleLayer{*digest, size->get<std::int64_t>()});
   }
@@ -190,6 +217,10 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
   for (const BundleLayer& layer : layers) {
     BundleVerdict& verdict = verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}});
     const std::string which = "bundle " + layer.digest.str();
+    if (layer.size > kMaxBundleSize) {
+      verdict.reason = which + " is larger than " + std::to_string(kMaxBundleSize) + " bytes";
+      continue;
+    }
     auto bytes = fetch(layer.digest);
     if (!bytes) {
       verdict.reason = which + ": " + bytes.error().message;

@@ -81,9 +81,16 @@ struct BundleLayer {
   std::int64_t size = 0;
 };
 
-// The bundle layers of a bundle manifest, in manifest order (other layers are
-// skipped). kManifestInvalid when there is none, or one lacks a valid digest
-// or size.
+// Limits on what one referrer may ask Keep to verify.
+inline constexpr std::size_t kMaxBundleLayers = 16;
+inline constexpr std::size_t kMaxEnvelopeSignatures = 8;
+inline constexpr std::int64_t kMaxBundleSize = 256 << 10;
+
+// The bundle layers of a bundle manifest, in manifest order. kManifestInvalid
+// unless it is an OCI image manifest whose config is the empty descriptor
+// and whose layers are all bundles (1 to kMaxBundleLayers, no two alike),
+// each with a valid digest and size: a signature carries nothing else, so
+// that trusting it (its blobs are served with it) exposes nothing else.
 [[nodiscard]] Result<std::vector<BundleLayer>> ReadBundleLayers(const nlohmann::json& manifest);
 
 // DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP

@@ -178,14 +178,14 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   if (!keys) co_return keys.error();
   json list = json::array();
   json attestations = json::array();  // verified, but not signatures (trust/sigstore_bundle.h)
-  std::set<std::string> seen;  // one entry per key: the first signature it made
+  std::set<std::string> seen;  // one entry per key and format: the first such signature
   for (const auto& s : *signatures) {
     if (s.format == kFormatSigstoreAttestation) {
       attestations.push_back({{"key_id", s.key_id}, {"manifest", s.signature},
                               {"verified_at", s.verified_at}});
       continue;
     }
-    if (!seen.insert(s.key_id).second) continue;
+    if (!seen.insert(s.key_id + " " + s.format).second) continue;
     json entry = {{"key_id", s.key_id},       {"format", s.format},
                   {"signature", s.signature}, {"verified_at", s.verified_at},
                   {"key_name", ""},           {"revoked", true}};

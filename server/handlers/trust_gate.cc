@@ -121,11 +121,22 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     if (bundle) {
       auto layers = ReadBundleLayers(manifest);
       if (!layers) return layers.error();
-      for (const auto& v : VerifyBundles(*layers, fetch, *target, trusted)) {
-        if (!v.verified) {
-          refused(v.reason);
-          continue;
-        }
+      auto verdicts = VerifyBundles(*layers, fetch, *target, trusted);
+      // Every bundle must verify, and all be signatures or all attestations:
+      // one referrer is one signature (or one attestation).
+      bool signatures = false;
+      bool attestations = false;
+      for (const auto& v : verdicts) {
+        if (!v.verified) refused(v.reason);
+        (v.is_signature ? signatures : attestations) |= v.verified;
+      }
+      if (signatures && attestations) {
+        return Fail(ErrorCode::kManifestInvalid,
+                    "sigstore bundle manifest: it mixes signatures and attestations; push each "
+                    "as a referrer of its own");
+      }
+      if (!reasons.empty()) verdicts.clear();
+      for (const auto& v : verdicts) {
         // An attestation (SBOM, provenance) signed by a trusted key is kept
         // and served, but does not count as a signature of its subject.
         const char* format = v.is_signature ? kFormatSigstoreBundle : kFormatSigstoreAttestation;
@@ -136,7 +147,20 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     } else {
       auto layers = ReadCosignSignatures(manifest);
       if (!layers) return layers.error();
-      for (const auto& v : VerifyCosign(*layers, fetch, *target, repo, trusted)) {
+      auto config_digest = CosignConfigDigest(manifest);
+      if (!config_digest) return config_digest.error();
+      auto config = svc.blobs.ReadSmall(*config_digest, 64 << 10);
+      if (!config) return config.error();
+      KEEP_TRY(CheckCosignConfig(*config, *layers));
+      auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted);
+      for (const auto& v : verdicts) {
+        // A layer by a key this namespace does not trust may stand beside
+        // good ones, but every layer must be a signature.
+        if (!v.well_formed) {
+          return Fail(ErrorCode::kManifestInvalid, "cosign signature manifest: " + v.reason);
+        }
+      }
+      for (const auto& v : verdicts) {
         if (v.verified) {
           verified.push_back(SignatureRecord{repo, target->str(), v.key_id, kFormatCosign, digest.str(), 0});
         } else {

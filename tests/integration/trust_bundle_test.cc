@@ -73,6 +73,82 @@ TEST_F(TrustTest, ReadersListOnlyTheReferrersTheyMayFetch) {
   EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", artifact.digest(), artifact)), "403 DENIED");
 }
 
+// A publisher without a trusted key must not get a quarantined image's blobs
+// served by dressing them up as a signature: a real signature of a trusted
+// image, with the quarantined image's config and layers beside it.
+TEST_F(TrustTest, ASignatureCannotCarryAnotherImagesBlobs) {
+  Signer signer = NewKey("ci");
+  Manifest signed_image = PushImage(client_, "acme/app", "v1", {.layer = "signed layer"});
+  Manifest bundle_referrer;
+  ASSERT_EQ(PushBundle("acme/app", signed_image, signer, "", &bundle_referrer).status, 201);
+  ASSERT_EQ(PushSignature("acme/app", signed_image, signer).status, 201);
+  Manifest hidden = PushImage(client_, "acme/app", "hidden", {.layer = "quarantined layer"});
+  json hidden_json = json::parse(hidden.bytes);
+  const std::string hidden_layer = DigestOf("quarantined layer");
+
+  // The bundle referrer, with the hidden image's layer and then its config.
+  json smuggled = json::parse(bundle_referrer.bytes);
+  smuggled["layers"].push_back(hidden_json["layers"][0]);
+  Manifest m1 = MakeManifest("application/vnd.oci.image.manifest.v1+json", smuggled);
+  Response r = PutManifest(client_, "acme/app", m1.digest(), m1);
+  EXPECT_EQ(StatusAndCode(r), "400 MANIFEST_INVALID");
+  EXPECT_NE(ErrorMessage(r).find("holds nothing else"), std::string::npos) << ErrorMessage(r);
+  json smuggled_config = json::parse(bundle_referrer.bytes);
+  smuggled_config["config"] = hidden_json["config"];
+  Manifest m2 = MakeManifest("application/vnd.oci.image.manifest.v1+json", smuggled_config);
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", m2.digest(), m2)), "400 MANIFEST_INVALID");
+
+  // The cosign signature manifest, the same ways, at its tag and as a referrer.
+  const std::string sig_tag = "sha256-" + signed_image.digest().substr(7) + ".sig";
+  json cosign = client_.Get(ManifestPath("acme/app", sig_tag),
+                            {{"Accept", "application/vnd.oci.image.manifest.v1+json"}}).Json();
+  json with_layer = cosign;
+  with_layer["layers"].push_back(hidden_json["layers"][0]);
+  Manifest m3 = MakeManifest("application/vnd.oci.image.manifest.v1+json", with_layer);
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", sig_tag, m3)), "400 MANIFEST_INVALID");
+  with_layer["subject"] = signed_image.Descriptor();
+  Manifest m4 = MakeManifest("application/vnd.oci.image.manifest.v1+json", with_layer);
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", m4.digest(), m4)), "400 MANIFEST_INVALID");
+  json with_config = cosign;
+  with_config["config"] = hidden_json["config"];
+  Manifest m5 = MakeManifest("application/vnd.oci.image.manifest.v1+json", with_config);
+  r = PutManifest(client_, "acme/app", sig_tag, m5);
+  EXPECT_EQ(StatusAndCode(r), "400 MANIFEST_INVALID");
+  EXPECT_NE(ErrorMessage(r).find("diff_ids"), std::string::npos) << ErrorMessage(r);
+  // A layer of the image typed as a signature layer.
+  json disguised = cosign;
+  json fake = hidden_json["layers"][0];
+  fake["mediaType"] = "application/vnd.dev.cosign.simplesigning.v1+json";
+  fake["annotations"] = {{"dev.cosignproject.cosign/signature", "c2lnbmF0dXJl"}};
+  disguised["layers"].push_back(fake);
+  Manifest m6 = MakeManifest("application/vnd.oci.image.manifest.v1+json", disguised);
+  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", sig_tag, m6)), "400 MANIFEST_INVALID");
+
+  // The hidden image stays hidden, blobs and all; the signed one is served.
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "hidden", hidden)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(reader_.Get(BlobPath("acme/app", hidden_layer))), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(reader_.Get(BlobPath("acme/app", hidden_json["config"]["digest"].get<std::string>()))),
+            "403 DENIED");
+  EXPECT_EQ(ReaderGet("acme/app", "v1", signed_image).status, 200);
+}
+
+TEST_F(TrustTest, EveryBundleOfAReferrerMustVerify) {
+  Signer signer = NewKey("ci");
+  Signer stranger = NewKey("stranger", /*trusted=*/false);
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  Manifest good;
+  Manifest bad;
+  ASSERT_EQ(PushBundle("acme/app", m, signer, "", &good).status, 201);
+  EXPECT_EQ(StatusAndCode(PushBundle("acme/app", m, stranger, "", &bad)), "403 DENIED");
+  json both = json::parse(good.bytes);
+  both["layers"].push_back(json::parse(bad.bytes)["layers"][0]);
+  Manifest two = MakeManifest("application/vnd.oci.image.manifest.v1+json", both);
+  Response r = PutManifest(client_, "acme/app", two.digest(), two);
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
+  EXPECT_NE(ErrorMessage(r).find("no signature in the envelope verifies"), std::string::npos)
+      << ErrorMessage(r);
+}
+
 TEST_F(TrustTest, ABundleFromAnUntrustedKeyIsRefusedAndNothingIsStored) {
   NewKey("trusted");
   Signer stranger = NewKey("stranger", /*trusted=*/false);

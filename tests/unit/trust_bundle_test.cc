@@ -111,12 +111,20 @@ TEST(TrustBundle, TamperedBundlesAreRefused) {
   moved.replace(moved.find(Target().hex()), 64, Sha256Of("x").hex());
   EXPECT_FALSE(VerifyOne(WithStatement(good, moved), keys).verified);
 
-  // The payload type changed: the signature covers it (PAE).
+  // Another payload type is refused; and the signature covers the type (PAE):
+  // signed as "application/json", presented as in-toto, it does not verify.
   json retyped = parsed;
   retyped["dsseEnvelope"]["payloadType"] = "application/json";
   BundleVerdict v = VerifyOne(retyped.dump(), keys);
   EXPECT_FALSE(v.verified);
   EXPECT_NE(v.reason.find("payloadType"), std::string::npos) << v.reason;
+  PrivateKey ecdsa = ParsePrivateKey(Data("ecdsa.key"), "").value();
+  json relabelled = parsed;
+  relabelled["dsseEnvelope"]["signatures"][0]["sig"] =
+      EncodeBase64(Sign(ecdsa, DssePae("application/json", statement)).value());
+  v = VerifyOne(relabelled.dump(), keys);
+  EXPECT_FALSE(v.verified);
+  EXPECT_NE(v.reason.find("no signature in the envelope verifies"), std::string::npos) << v.reason;
 
   // A flipped bit in the signature.
   json flipped = parsed;
@@ -149,8 +157,40 @@ TEST(TrustBundle, TamperedBundlesAreRefused) {
   }
   EXPECT_FALSE(VerifyOne("not json", keys).verified);
 
-  // A signed statement that is not in-toto.
-  EXPECT_FALSE(VerifyOne(WithStatement(good, R"({"critical":{}})"), keys).verified);
+  // Signed properly, but not what an image signature says: each claim is read
+  // only once the signature holds, and each is checked.
+  auto signed_statement = [&](const std::string& text) {
+    json b = parsed;
+    b["dsseEnvelope"]["payload"] = EncodeBase64(text);
+    b["dsseEnvelope"]["signatures"][0]["sig"] =
+        EncodeBase64(Sign(ecdsa, DssePae(kInTotoPayloadType, text)).value());
+    return VerifyOne(b.dump(), keys);
+  };
+  json in_toto = json::parse(statement);
+  EXPECT_TRUE(signed_statement(in_toto.dump()).verified);
+  json not_in_toto = in_toto;
+  not_in_toto["_type"] = "https://example.com/Statement";
+  v = signed_statement(not_in_toto.dump());
+  EXPECT_FALSE(v.verified);
+  EXPECT_NE(v.reason.find("not an in-toto statement"), std::string::npos) << v.reason;
+  json no_predicate = in_toto;
+  no_predicate.erase("predicateType");
+  EXPECT_NE(signed_statement(no_predicate.dump()).reason.find("no predicateType"), std::string::npos);
+  json no_subject = in_toto;
+  no_subject.erase("subject");
+  EXPECT_NE(signed_statement(no_subject.dump()).reason.find("no subject array"), std::string::npos);
+  EXPECT_NE(signed_statement(R"({"critical":{}})").reason.find("not an in-toto"), std::string::npos);
+
+  // Limits: signatures in one envelope, and the bundle's size.
+  json crowded = parsed;
+  for (int i = 0; i < 8; ++i) crowded["dsseEnvelope"]["signatures"].push_back(parsed["dsseEnvelope"]["signatures"][0]);
+  v = VerifyOne(crowded.dump(), keys);
+  EXPECT_NE(v.reason.find("more than 8 signatures"), std::string::npos) << v.reason;
+  json padded = parsed;
+  padded["padding"] = std::string(kMaxBundleSize, ' ');
+  v = VerifyOne(padded.dump(), keys);
+  EXPECT_FALSE(v.verified);
+  EXPECT_NE(v.reason.find("is larger than"), std::string::npos) << v.reason;
 }
 
 TEST(TrustBundle, BlobMustMatchItsLayer) {
@@ -201,14 +241,55 @@ TEST(TrustBundle, BuildThenReadRoundTrip) {
             json::parse(Data("bundle/ed25519.sigstore.json"))["verificationMaterial"]["publicKey"]["hint"]);
 }
 
-TEST(TrustBundle, ManifestWithoutBundleLayerIsInvalid) {
-  json manifest = {{"layers", json::array({{{"mediaType", "application/octet-stream"}}})}};
-  auto layers = ReadBundleLayers(manifest);
-  ASSERT_FALSE(layers);
-  EXPECT_EQ(layers.error().code, ErrorCode::kManifestInvalid);
-  json bad_digest = {{"layers", json::array({{{"mediaType", std::string(kSigstoreBundleMediaType)},
-                                              {"digest", "sha256:zz"}, {"size", 2}}})}};
-  EXPECT_FALSE(ReadBundleLayers(bad_digest));
+TEST(TrustBundle, ABundleReferrerCarriesNothingElse) {
+  // A trusted signature's blobs are served with it, so anything beside the
+  // bundles (an image's layer or config) makes it no bundle referrer.
+  PrivateKey key = ParsePrivateKey(Data("ed25519.key"), "").value();
+  std::string statement = MakeSignStatement(Target());
+  BundleManifest built =
+      BuildBundleManifest(Target(), media::kOciManifest, 1, statement,
+                          Sign(key, DssePae(kInTotoPayloadType, statement)).value(),
+                          key.public_key(), "2026-11-25T00:00:00Z");
+  const json good = json::parse(built.manifest);
+  ASSERT_TRUE(ReadBundleLayers(good));
+  const json image_layer = {{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                            {"digest", "sha256:" + std::string(64, 'd')}, {"size", 10}};
+  std::map<std::string, std::pair<json, std::string>> cases;
+  json extra = good;
+  extra["layers"].push_back(image_layer);
+  cases["an image layer beside"] = {extra, "layer 1 is not a sigstore bundle"};
+  json config = good;
+  config["config"] = {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                      {"digest", "sha256:" + std::string(64, 'c')}, {"size", 300}};
+  cases["an image config"] = {config, "not the empty descriptor"};
+  json index = good;
+  index["mediaType"] = "application/vnd.oci.image.index.v1+json";
+  cases["an index"] = {index, "OCI image manifest"};
+  json children = good;
+  children["manifests"] = json::array({image_layer});
+  cases["children"] = {children, "an index cannot"};
+  json twice = good;
+  twice["layers"].push_back(good["layers"][0]);
+  cases["the same bundle twice"] = {twice, "repeats bundle"};
+  json many = good;
+  for (std::size_t i = 0; i < kMaxBundleLayers; ++i) {
+    json layer = good["layers"][0];
+    layer["digest"] = Sha256Of(std::to_string(i)).str();
+    many["layers"].push_back(layer);
+  }
+  cases["too many"] = {many, "more than 16 bundle layers"};
+  json bad_digest = good;
+  bad_digest["layers"][0]["digest"] = "sha256:zz";
+  cases["a bad digest"] = {bad_digest, "layer 0: "};
+  json none = good;
+  none["layers"] = json::array();
+  cases["no bundle"] = {none, "no bundle layer"};
+  for (const auto& [name, c] : cases) {
+    auto r = ReadBundleLayers(c.first);
+    ASSERT_FALSE(r) << name;
+    EXPECT_EQ(r.error().code, ErrorCode::kManifestInvalid) << name;
+    EXPECT_NE(r.error().message.find(c.second), std::string::npos) << name << ": " << r.error().message;
+  }
   json legacy = {{"artifactType", std::string(kSigstoreBundleLegacyMediaType)}};
   EXPECT_TRUE(IsSigstoreBundleManifest(legacy));
 }

@@ -37,7 +37,7 @@ TEST(TrustCosign, SignatureTags) {
 }
 
 TEST(TrustCosign, ReadsACosignStyleManifest) {
-  // The layout of cosign's SIGNATURE_SPEC.md, with an unrelated layer mixed in.
+  // The layout of cosign's SIGNATURE_SPEC.md (keyless annotations ignored).
   std::string payload = Data("payload.json");
   json manifest = json::parse(R"({
     "schemaVersion": 2,
@@ -45,8 +45,6 @@ TEST(TrustCosign, ReadsACosignStyleManifest) {
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 233,
                "digest": "sha256:)" + std::string(64, 'c') + R"("},
     "layers": [
-      {"mediaType": "application/vnd.oci.image.layer.v1.tar", "size": 1,
-       "digest": "sha256:)" + std::string(64, 'd') + R"("},
       {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
        "size": )" + std::to_string(payload.size()) + R"(,
        "digest": ")" + Sha256Of(payload).str() + R"(",
@@ -58,6 +56,22 @@ TEST(TrustCosign, ReadsACosignStyleManifest) {
   ASSERT_TRUE(layers) << layers.error().message;
   ASSERT_EQ(layers->size(), 1u);
   EXPECT_EQ((*layers)[0].payload_digest, Sha256Of(payload));
+
+  // Anything else beside the signature makes it no signature manifest: a
+  // trusted signature manifest's blobs are served with it.
+  json mixed = manifest;
+  mixed["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                             {"size", 1}, {"digest", "sha256:" + std::string(64, 'd')}});
+  auto refused = ReadCosignSignatures(mixed);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("layer 1 is not a signature layer"), std::string::npos)
+      << refused.error().message;
+  json index = manifest;
+  index["manifests"] = json::array();
+  EXPECT_FALSE(ReadCosignSignatures(index));
+  json list = manifest;
+  list["mediaType"] = "application/vnd.oci.image.index.v1+json";
+  EXPECT_FALSE(ReadCosignSignatures(list));
   EXPECT_EQ((*layers)[0].payload_size, static_cast<std::int64_t>(payload.size()));
   EXPECT_EQ((*layers)[0].signature, Data("payload.json.ecdsa.sig"));
 }
@@ -103,13 +117,13 @@ TEST(TrustCosign, RefusesBadSignatureManifests) {
     std::string manifest;
     std::string needle;
   };
-  const Case cases[] = {
+  std::vector<Case> cases = {
       {"[]", "not a JSON object"},
       {"{}", "no \"layers\" array"},
       {R"({"layers":[]})", "no signature layer"},
       {R"({"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","size":1,"digest":"sha256:)" +
            std::string(64, 'd') + R"("}]})",
-       "no signature layer"},
+       "layer 0 is not a signature layer"},
       {R"({"layers":[7]})", "layer 0 is not an object"},
       {R"({"layers":[)" + good_layer + R"("annotations":{}}]})", "no \"dev.cosignproject.cosign/signature\""},
       {R"({"layers":[)" + good_layer + R"("annotations":{"dev.cosignproject.cosign/signature":"@@@@"}}]})",
@@ -125,6 +139,12 @@ TEST(TrustCosign, RefusesBadSignatureManifests) {
       {R"({"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":1,"digest":"md5:x"}]})",
        "layer 0: "},
   };
+  std::string many = R"({"layers":[)";
+  for (std::size_t i = 0; i <= kMaxCosignLayers; ++i) {
+    many += (i ? "," : "") + good_layer + R"("annotations":{"dev.cosignproject.cosign/signature":"YWJj"}})";
+  }
+  many += "]}";
+  cases.push_back({many, "more than 64 signature layers"});
   for (const Case& c : cases) {
     auto r = ReadCosignSignatures(json::parse(c.manifest));
     ASSERT_FALSE(r) << c.manifest;
@@ -184,6 +204,36 @@ TEST_F(TrustCosignVerify, UntrustedKeyFails) {
 
   verdicts = Verify({Layer(payload_, Data("payload.json.ecdsa.sig"))}, {});
   EXPECT_NE(verdicts[0].reason.find("no trusted keys"), std::string::npos);
+  // Signed by a stranger, but a signature all the same.
+  EXPECT_TRUE(verdicts[0].well_formed);
+}
+
+TEST_F(TrustCosignVerify, ALayerThatIsNoSimpleSigningPayloadIsNotWellFormed) {
+  // E.g. a layer of an image, dressed as a signature layer.
+  std::string tarball(512, '\0');
+  blobs_[Sha256Of(tarball).str()] = tarball;
+  auto verdicts = Verify({Layer(payload_, Data("payload.json.ecdsa.sig")), Layer(tarball, "sig")},
+                         {*ecdsa_});
+  ASSERT_EQ(verdicts.size(), 2u);
+  EXPECT_TRUE(verdicts[0].verified && verdicts[0].well_formed) << verdicts[0].reason;
+  EXPECT_FALSE(verdicts[1].verified);
+  EXPECT_FALSE(verdicts[1].well_formed);
+}
+
+TEST(TrustCosign, TheConfigListsTheSignatureLayers) {
+  std::string payload = Data("payload.json");
+  CosignManifest built = BuildCosignManifest(payload, "signature");
+  auto layers = ReadCosignSignatures(json::parse(built.manifest)).value();
+  EXPECT_EQ(CosignConfigDigest(json::parse(built.manifest)).value(), built.config_digest);
+  EXPECT_TRUE(CheckCosignConfig(built.config, layers));
+  // An image's own config (other diff_ids) is not a signature config.
+  json image_config = {{"architecture", "amd64"}, {"os", "linux"},
+                       {"rootfs", {{"type", "layers"}, {"diff_ids", {"sha256:" + std::string(64, 'a')}}}}};
+  auto r = CheckCosignConfig(image_config.dump(), layers);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kManifestInvalid);
+  EXPECT_FALSE(CheckCosignConfig("not json", layers));
+  EXPECT_FALSE(CosignConfigDigest(json::object()));
 }
 
 TEST_F(TrustCosignVerify, PayloadMustMatchItsDigestAndSize) {

@@ -321,6 +321,9 @@ class Metadata {
   // The tags of `repo` whose manifests are trusted, in byte order.
   [[nodiscard]] virtual Result<std::vector<std::string>> TrustedTags(const std::string& repo,
                                                                      std::int64_t threshold) = 0;
+  // The digests of the trusted referrers of `subject` in `repo`, in byte order.
+  [[nodiscard]] virtual Result<std::vector<std::string>> TrustedReferrers(
+      const std::string& repo, const std::string& subject, std::int64_t threshold) = 0;
 
   // Garbage collection and integrity.
   // Finds what of the repository no root reaches (see SweepPolicy) and,

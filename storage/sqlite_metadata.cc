@@ -442,6 +442,11 @@ class SqliteMetadata final : public Metadata {
                                                std::int64_t threshold) override {
     return trust_.TrustedTags(repo, threshold);
   }
+  Result<std::vector<std::string>> TrustedReferrers(const std::string& repo,
+                                                    const std::string& subject,
+                                                    std::int64_t threshold) override {
+    return trust_.TrustedReferrers(repo, subject, threshold);
+  }
 
   // Garbage collection and integrity: see storage/sqlite_gc.cc.
   Result<RepoSweep> SweepRepository(const std::string& repo, const SweepPolicy& policy,

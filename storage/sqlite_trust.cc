@@ -207,6 +207,20 @@ Result<std::vector<std::string>> TrustTables::TrustedTags(const std::string& rep
   });
 }
 
+Result<std::vector<std::string>> TrustTables::TrustedReferrers(const std::string& repo,
+                                                               const std::string& subject,
+                                                               std::int64_t threshold) {
+  return Guard([&]() -> Result<std::vector<std::string>> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
+                                  "SELECT m.digest FROM manifests m WHERE m.repo_id=?1 AND "
+                                  "m.subject=?4 AND m.digest IN trusted ORDER BY m.digest");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, subject);
+    std::vector<std::string> out;
+    while (s.Step()) out.push_back(s.Text(0));
+    return out;
+  });
+}
+
 Result<std::vector<QuarantinedManifest>> TrustTables::Quarantined(const std::string& repo,
                                                                  std::int64_t threshold) {
   return Guard([&]() -> Result<std::vector<QuarantinedManifest>> {

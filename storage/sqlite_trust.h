@@ -38,6 +38,9 @@ class TrustTables {
   Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
                               std::int64_t threshold);
   Result<std::vector<std::string>> TrustedTags(const std::string& repo, std::int64_t threshold);
+  Result<std::vector<std::string>> TrustedReferrers(const std::string& repo,
+                                                    const std::string& subject,
+                                                    std::int64_t threshold);
   Result<std::vector<QuarantinedManifest>> Quarantined(const std::string& repo,
                                                        std::int64_t threshold);
 

@@ -133,14 +133,16 @@ Awaitable<Result<Reply>> Referrers(Exchange& ex) {
   // artifacts signed in turn), as with tags.
   auto threshold = TrustedViewThreshold(svc, ex.who, ex.params.name);
   if (!threshold) co_return threshold.error();
+  std::optional<std::vector<std::string>> trusted;  // sorted
+  if (*threshold) {
+    auto t = svc.metadata.TrustedReferrers(ex.params.name, subject->str(), **threshold);
+    if (!t) co_return t.error();
+    trusted = std::move(*t);
+  }
   json manifests = json::array();
   for (const auto& m : *found) {
     if (filter && m.artifact_type != *filter) continue;
-    if (*threshold) {
-      auto trusted = svc.metadata.IsTrusted(ex.params.name, m.digest, **threshold);
-      if (!trusted) co_return trusted.error();
-      if (!*trusted) continue;
-    }
+    if (trusted && !std::binary_search(trusted->begin(), trusted->end(), m.digest)) continue;
     json d = {{"mediaType", m.media_type}, {"digest", m.digest}, {"size", m.size}};
     if (!m.artifact_type.empty()) d["artifactType"] = m.artifact_type;
     json ann = json::parse(m.annotations_json, nullptr, false);

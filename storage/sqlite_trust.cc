@@ -46,7 +46,8 @@ void InsertVerified(Connection& c, const SignatureRecord& sig) {
 // and the policy's threshold ?3: signed by enough distinct unrevoked keys,
 // children of those (an index signed once covers its platforms), and
 // signature manifests themselves (clients fetch them to verify): those at
-// "sha256-<hex>.sig" tags and referrers that carried a verified signature.
+// "sha256-<hex>.sig" tags, and referrers that carried a verified signature
+// (or attestation) by a key still trusted.
 #define KEEP_TRUSTED_CTE                                                              \
   "WITH signed(d) AS ("                                                               \
   "  SELECT s.target FROM signatures s JOIN publisher_keys k"                        \
@@ -58,7 +59,8 @@ void InsertVerified(Connection& c, const SignatureRecord& sig) {
   "  UNION SELECT r.target FROM manifest_refs r"                                      \
   "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN (SELECT d FROM signed)"      \
   "  UNION SELECT t.digest FROM tags t WHERE t.repo_id=?1 AND t.name GLOB 'sha256-*.sig'"     \
-  "  UNION SELECT s.signature FROM signatures s WHERE s.repo_id=?1) "
+  "  UNION SELECT s.signature FROM signatures s JOIN publisher_keys k"                \
+  "    ON k.key_id=s.key_id AND k.namespace=?2 AND k.revoked=0 WHERE s.repo_id=?1) "
 
 std::int64_t RepoIdOf(Database& db, const std::string& repo) {
   auto s = db.Reader().Prepare("SELECT id FROM repositories WHERE name=?1");

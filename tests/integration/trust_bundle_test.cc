@@ -217,6 +217,11 @@ TEST_F(TrustTest, AnAttestationIsKeptButDoesNotSign) {
   // Signing it makes it trusted.
   ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+  // Revoking the key withdraws the image and the attestation alike.
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + signer.key_id).status, 200);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", attestation.digest(), attestation)), "403 DENIED");
+  EXPECT_EQ(reader_.Get(ReferrersPath("acme/app", m.digest())).Json()["manifests"], json::array());
 }
 
 TEST_F(TrustTest, ABundleAndACosignTagSignatureMeetAThresholdOfTwo) {

@@ -24,6 +24,7 @@
 // KEEP_FUZZ_AUTH_SEEDS=<dir> makes Initialize write the Bearer seed tokens
 // (signed with the fixed key) into <dir>, for corpus/auth.
 #include "auth/auth.h"
+#include "core/base64.h"
 #include "fuzz_check.h"
 #include "storage/metadata.h"
 
@@ -60,14 +61,6 @@ World* g_world = nullptr;
 [[noreturn]] void Die(const std::string& why) {
   std::fprintf(stderr, "auth fuzz setup: %s\n", why.c_str());
   std::exit(1);
-}
-
-std::string Base64(std::string_view bin) {
-  std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                    bin.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
 }
 
 // What Authenticate reads from a Basic header: user and password, or nothing.
@@ -152,7 +145,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
   w->auth = std::make_unique<Authenticator>(*w->metadata, std::chrono::hours(24), *w->tokens,
                                             std::string(kService));
-  std::string good = "Basic " + Base64(std::string(kUser) + ":" + std::string(kPassword));
+  std::string good = "Basic " + EncodeBase64(std::string(kUser) + ":" + std::string(kPassword));
   auto who = w->auth->Authenticate(good, "192.0.2.1");
   if (!who || who->user != kUser) Die("alice's credentials do not verify");
   w->verified.insert(good);

@@ -16,6 +16,7 @@
 // audience, refuses with kUnauthorized, and lets no exception escape.
 #include "auth/auth.h"
 #include "auth/token.h"
+#include "core/base64.h"
 #include "fuzz_check.h"
 
 #include <nlohmann/json.hpp>
@@ -37,12 +38,7 @@ std::unique_ptr<TokenIssuer> g_tokens;
 std::filesystem::path g_dir;
 
 std::string Base64Url(std::string_view bin) {
-  std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                    bin.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::char_traits<char>::length(out.c_str()));
-  return out;
+  return EncodeBase64(bin, Base64Alphabet::kUrlNoPadding);
 }
 
 std::string Sign(std::string_view header, std::string_view payload) {

@@ -3,7 +3,7 @@
 // and counts towards trust; quarantine listing and dropping.
 #include "tests/support/keepd_test.h"
 
-#include <sodium.h>
+#include "core/base64.h"
 
 #include <fstream>
 #include <sstream>
@@ -19,14 +19,6 @@ std::string ReadTestdata(const std::string& name) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-std::string Base64(const std::string& bytes) {
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
 }
 
 // The digest payload.json (the signed test payload) names, in acme/app.
@@ -49,7 +41,7 @@ class GpgSignaturesTest : public KeepdTest {
     json body = {{"schemaVersion", 2},
                  {"name", digest + "@0123456789abcdef0123456789abcdef"},
                  {"type", "atomic"},
-                 {"content", Base64(message)}};
+                 {"content", EncodeBase64(message)}};
     return client_.Put("/extensions/v2/" + repo + "/signatures/" + digest, body.dump());
   }
 
@@ -63,7 +55,7 @@ TEST_F(GpgSignaturesTest, ATrustedSignatureIsStoredAndServed) {
   ASSERT_EQ(r.status, 201) << r.body;
   json listed = client_.Get(std::string("/extensions/v2/acme/app/signatures/") + kSigned).Json();
   ASSERT_EQ(listed["signatures"].size(), 1u);
-  EXPECT_EQ(listed["signatures"][0]["content"], Base64(message));
+  EXPECT_EQ(listed["signatures"][0]["content"], EncodeBase64(message));
   EXPECT_EQ(listed["signatures"][0]["type"], "atomic");
   // Nothing for another digest.
   EXPECT_EQ(client_.Get("/extensions/v2/acme/app/signatures/sha256:" + std::string(64, 'a'))

@@ -1,12 +1,13 @@
 #include "tests/support/https_client.h"
 
+#include "core/base64.h"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <openssl/evp.h>
 
 #include <stdexcept>
 
@@ -16,15 +17,6 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace ssl = asio::ssl;
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
 
 bool SendsBody(http::verb v) {
   return v == http::verb::post || v == http::verb::put || v == http::verb::patch;
@@ -59,7 +51,7 @@ HttpsClient::HttpsClient(HttpsClient&&) noexcept = default;
 HttpsClient& HttpsClient::operator=(HttpsClient&&) noexcept = default;
 
 void HttpsClient::SetBasicAuth(const std::string& user, const std::string& password) {
-  authorization_ = user.empty() ? std::string() : "Basic " + Base64(user + ":" + password);
+  authorization_ = user.empty() ? std::string() : "Basic " + EncodeBase64(user + ":" + password);
 }
 
 template <class Initiate>

@@ -49,7 +49,7 @@ TEST(TrustCosign, ReadsACosignStyleManifest) {
        "size": )" + std::to_string(payload.size()) + R"(,
        "digest": ")" + Sha256Of(payload).str() + R"(",
        "annotations": {"dev.cosignproject.cosign/signature": ")" +
-                              trust_test::Base64(Data("payload.json.ecdsa.sig")) + R"(",
+                              EncodeBase64(Data("payload.json.ecdsa.sig")) + R"(",
                        "dev.sigstore.cosign/bundle": "{}"}}
     ]})");
   auto layers = ReadCosignSignatures(manifest);

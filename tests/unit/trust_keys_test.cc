@@ -38,7 +38,7 @@ TEST(TrustKeys, ParsesEd25519PublicKey) {
 TEST(TrustKeys, NormalisesThePem) {
   // Surrounding whitespace, CRLF line ends and one long base64 line are fine.
   std::string der = Data("ecdsa.pub.der");
-  std::string crlf = "-----BEGIN PUBLIC KEY-----\r\n" + trust_test::Base64(der) +
+  std::string crlf = "-----BEGIN PUBLIC KEY-----\r\n" + EncodeBase64(der) +
                      "\r\n-----END PUBLIC KEY-----\r\n";
   auto key = ParsePublicKey("\n  " + crlf + "\n\n");
   ASSERT_TRUE(key) << key.error().message;

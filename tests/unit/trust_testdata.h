@@ -2,9 +2,8 @@
 // the openssl commands in its README.md).
 #pragma once
 
-#include <sodium.h>
+#include "core/base64.h"
 
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -35,17 +34,9 @@ inline std::string Flipped(std::string s, std::size_t index) {
   return s;
 }
 
-inline std::string Base64(std::string_view bin) {
-  std::string out(sodium_base64_ENCODED_LEN(bin.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bin.data()),
-                    bin.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
 // DER bytes wrapped as a PEM block (one base64 line is valid PEM for OpenSSL).
 inline std::string Pem(std::string_view label, std::string_view der) {
-  std::string text = Base64(der);
+  std::string text = EncodeBase64(der);
   std::string lines;
   for (std::size_t i = 0; i < text.size(); i += 64) lines += text.substr(i, 64) + "\n";
   return "-----BEGIN " + std::string(label) + "-----\n" + lines + "-----END " + std::string(label) +

@@ -65,6 +65,16 @@ std::string CosignSignatureTag(const Digest& target) {
   return std::string(kTagPrefix) + target.hex() + std::string(kTagSuffix);
 }
 
+bool IsCosignSignatureManifest(const json& manifest) {
+  if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array()) {
+    return false;
+  }
+  for (const auto& l : manifest["layers"]) {
+    if (l.is_object() && l.value("mediaType", "") == kCosignSimpleSigningMediaType) return true;
+  }
+  return false;
+}
+
 Result<std::vector<CosignLayer>> ReadCosignSignatures(const json& manifest) {
   if (!manifest.is_object()) return Invalid("not a JSON object");
   if (manifest.contains("manifests")) return Invalid("an index cannot be a signature manifest");

@@ -51,6 +51,10 @@ struct CosignLayer {
   std::string signature;  // raw bytes, base64-decoded from the annotation
 };
 
+// A manifest with at least one simple-signing layer: one that claims to be a
+// signature manifest (ReadCosignSignatures then says whether it is one).
+[[nodiscard]] bool IsCosignSignatureManifest(const nlohmann::json& manifest);
+
 // At most this many signature layers in one signature manifest (one a key;
 // verifying costs a hash and a check per layer and key).
 inline constexpr std::size_t kMaxCosignLayers = 64;

@@ -18,17 +18,6 @@ std::string SignHint(const std::string& repo, const std::string& digest) {
          " --key KEY` (or cosign sign --key) using a key the namespace trusts";
 }
 
-// A manifest with at least one cosign simple-signing layer.
-bool IsCosignSignatureManifest(const nlohmann::json& manifest) {
-  if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array()) {
-    return false;
-  }
-  for (const auto& l : manifest["layers"]) {
-    if (l.is_object() && l.value("mediaType", "") == kCosignSimpleSigningMediaType) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void Audit(const nlohmann::json& event) {

@@ -44,9 +44,12 @@ class TrustTest : public KeepdTest {
   }
 
   // Pushes a cosign-layout signature of `target` made with `signer`, as a
-  // publisher (the admin) would; returns the manifest PUT's response.
+  // publisher (the admin) would: at its tag "sha256-<hex>.sig", or with
+  // as_referrer untagged, with `target` as its subject (the OCI 1.1 form).
+  // Returns the manifest PUT's response; `pushed`, when given, gets the
+  // signature manifest.
   Response PushSignature(const std::string& repo, const Manifest& target, const Signer& signer,
-                         std::string reference = "") {
+                         bool as_referrer = false, Manifest* pushed = nullptr) {
     auto digest = Digest::Parse(target.digest());
     std::string payload = MakeSimpleSigning("registry.example:5000/" + repo, *digest);
     auto sig = Sign(signer.key, payload);
@@ -54,9 +57,16 @@ class TrustTest : public KeepdTest {
     CosignManifest cm = BuildCosignManifest(payload, *sig);
     PushBlob(client_, repo, cm.config);
     PushBlob(client_, repo, cm.payload);
-    if (reference.empty()) reference = CosignSignatureTag(*digest);
-    return client_.Put(ManifestPath(repo, reference), cm.manifest,
-                       {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+    Manifest signature{"application/vnd.oci.image.manifest.v1+json", cm.manifest};
+    std::string reference = CosignSignatureTag(*digest);
+    if (as_referrer) {
+      json referrer = json::parse(cm.manifest);
+      referrer["subject"] = target.Descriptor();
+      signature = MakeManifest(signature.media_type, referrer);
+      reference = signature.digest();
+    }
+    if (pushed != nullptr) *pushed = signature;
+    return PutManifest(client_, repo, reference, signature);
   }
 
   // Pushes a cosign v3 signature of `target`: a sigstore bundle referrer

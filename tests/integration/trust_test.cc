@@ -167,15 +167,8 @@ TEST_F(TrustTest, KeysAndPolicyAreCheckedOnTheWayIn) {
 TEST_F(TrustTest, ASignaturePushedAsAReferrerCounts) {
   Signer signer = NewKey("ci");
   Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "referred"});
-  auto digest = Digest::Parse(m.digest());
-  std::string payload = MakeSimpleSigning("registry.example/acme/app", *digest);
-  CosignManifest cm = BuildCosignManifest(payload, *Sign(signer.key, payload));
-  PushBlob(client_, "acme/app", cm.config);
-  PushBlob(client_, "acme/app", cm.payload);
-  json referrer = json::parse(cm.manifest);
-  referrer["subject"] = m.Descriptor();
-  Manifest ref = MakeManifest("application/vnd.oci.image.manifest.v1+json", referrer);
-  Response put = PutManifest(client_, "acme/app", ref.digest(), ref);
+  Manifest ref;
+  Response put = PushSignature("acme/app", m, signer, /*as_referrer=*/true, &ref);
   ASSERT_EQ(put.status, 201) << put.body;
   EXPECT_EQ(put.Header("OCI-Subject"), m.digest());
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
@@ -187,14 +180,7 @@ TEST_F(TrustTest, ASignaturePushedAsAReferrerCounts) {
   // A referrer signed by a stranger is refused like a tagged one.
   Signer stranger = NewKey("stranger", /*trusted=*/false);
   Manifest other = PushImage(client_, "acme/app", "v2", {.layer = "other"});
-  std::string p2 = MakeSimpleSigning("registry.example/acme/app", *Digest::Parse(other.digest()));
-  CosignManifest bad = BuildCosignManifest(p2, *Sign(stranger.key, p2));
-  PushBlob(client_, "acme/app", bad.config);
-  PushBlob(client_, "acme/app", bad.payload);
-  json bad_ref = json::parse(bad.manifest);
-  bad_ref["subject"] = other.Descriptor();
-  Manifest bad_manifest = MakeManifest("application/vnd.oci.image.manifest.v1+json", bad_ref);
-  EXPECT_EQ(StatusAndCode(PutManifest(client_, "acme/app", bad_manifest.digest(), bad_manifest)),
+  EXPECT_EQ(StatusAndCode(PushSignature("acme/app", other, stranger, /*as_referrer=*/true)),
             "403 DENIED");
 }
 

@@ -223,6 +223,8 @@ TEST_F(TrustCosignVerify, ALayerThatIsNoSimpleSigningPayloadIsNotWellFormed) {
 TEST(TrustCosign, TheConfigListsTheSignatureLayers) {
   std::string payload = Data("payload.json");
   CosignManifest built = BuildCosignManifest(payload, "signature");
+  EXPECT_TRUE(IsCosignSignatureManifest(json::parse(built.manifest)));
+  EXPECT_FALSE(IsCosignSignatureManifest(json::parse(built.config)));
   auto layers = ReadCosignSignatures(json::parse(built.manifest)).value();
   EXPECT_EQ(CosignConfigDigest(json::parse(built.manifest)).value(), built.config_digest);
   EXPECT_TRUE(CheckCosignConfig(built.config, layers));

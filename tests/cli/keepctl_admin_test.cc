@@ -1,6 +1,5 @@
 // keepctl against a real keepd: login, users, namespaces, members, robots.
-#include "tests/cli/run_keepctl.h"
-#include "tests/support/keepd_process.h"
+#include "tests/cli/keepctl_fixture.h"
 #include "tests/support/registry.h"
 
 #include <gtest/gtest.h>
@@ -17,26 +16,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kUserPassword = "a-user-password-1234";
 
-class KeepctlAdminTest : public ::testing::Test {
+class KeepctlAdminTest : public KeepctlServerTest {
  protected:
-  std::string Url() const { return "https://127.0.0.1:" + std::to_string(keepd_.port()); }
-
-  // Logs `keepctl` in; expects it to work.
-  void Login(const Keepctl& keepctl, const std::string& user, const std::string& password) {
-    KeepctlRun run = keepctl.Run(
-        {"login", Url(), "--user", user, "--password-stdin", "--ca", keepd_.ca_file()},
-        password + "\n");
-    ASSERT_EQ(run.exit_code, 0) << run;
-  }
-
-  // Runs keepctl as the admin and expects it to succeed.
-  std::string Ok(const std::vector<std::string>& args, std::string_view stdin_data = {}) {
-    KeepctlRun run = admin_.Run(args, stdin_data);
-    EXPECT_EQ(run.exit_code, 0) << run;
-    EXPECT_EQ(run.err, "") << run;
-    return run.out;
-  }
-
   nlohmann::json Json(const std::vector<std::string>& args) {
     std::vector<std::string> with = args;
     with.insert(with.end(), {"--output", "json"});
@@ -45,11 +26,6 @@ class KeepctlAdminTest : public ::testing::Test {
     EXPECT_FALSE(json.is_discarded()) << out;
     return json;
   }
-
-  void SetUp() override { Login(admin_, kAdminUser, kAdminPassword); }
-
-  KeepdProcess keepd_;
-  Keepctl admin_;
 };
 
 bool HasLine(const std::string& out, const std::string& prefix) {

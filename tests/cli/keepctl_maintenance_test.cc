@@ -1,8 +1,7 @@
 // keepctl gc and fsck against a real keepd: what a dry run lists and leaves
 // on disk, what a run deletes, a corrupt blob found, named and quarantined,
 // and a non-admin refused with the server's message.
-#include "tests/cli/run_keepctl.h"
-#include "tests/support/keepd_process.h"
+#include "tests/cli/keepctl_fixture.h"
 #include "tests/support/registry.h"
 
 #include <gtest/gtest.h>
@@ -57,27 +56,8 @@ std::string ConfigDigest(const Manifest& m) {
   return json::parse(m.bytes)["config"]["digest"].get<std::string>();
 }
 
-class KeepctlMaintenanceTest : public ::testing::Test {
+class KeepctlMaintenanceTest : public KeepctlServerTest {
  protected:
-  std::string Url() const { return "https://127.0.0.1:" + std::to_string(keepd_.port()); }
-
-  void Login(const Keepctl& keepctl, const std::string& user, const std::string& password) {
-    KeepctlRun run = keepctl.Run(
-        {"login", Url(), "--user", user, "--password-stdin", "--ca", keepd_.ca_file()},
-        password + "\n");
-    ASSERT_EQ(run.exit_code, 0) << run;
-  }
-
-  void SetUp() override { Login(admin_, kAdminUser, kAdminPassword); }
-
-  // Runs keepctl as the admin and expects it to succeed quietly.
-  std::string Ok(const std::vector<std::string>& args, std::string_view stdin_data = {}) {
-    KeepctlRun run = admin_.Run(args, stdin_data);
-    EXPECT_EQ(run.exit_code, 0) << run;
-    EXPECT_EQ(run.err, "") << run;
-    return run.out;
-  }
-
   fs::path BlobFile(const std::string& digest) const {
     std::string hex = digest.substr(digest.find(':') + 1);
     return keepd_.data_dir() / "blobs" / "sha256" / hex.substr(0, 2) / hex;
@@ -101,8 +81,6 @@ class KeepctlMaintenanceTest : public ::testing::Test {
     }
   }
 
-  KeepdProcess keepd_;
-  Keepctl admin_;
   HttpsClient client_ = keepd_.AdminClient();
 };
 

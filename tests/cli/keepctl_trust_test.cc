@@ -1,7 +1,6 @@
 // keepctl's signing commands: key generate (offline), and against a real
 // keepd key add/list/show/revoke, policy show/set, sign and verify.
-#include "tests/cli/run_keepctl.h"
-#include "tests/support/keepd_process.h"
+#include "tests/cli/keepctl_fixture.h"
 #include "tests/support/registry.h"
 #include "trust/trust.h"
 
@@ -136,23 +135,11 @@ TEST(KeepctlTrustCommandLine, BadCommandLinesExitTwo) {
   EXPECT_TRUE(Contains(run.out, "Usage: keepctl sign REPO:TAG|REPO@DIGEST --key FILE")) << run;
 }
 
-class KeepctlTrustTest : public ::testing::Test {
+class KeepctlTrustTest : public KeepctlServerTest {
  protected:
-  std::string Url() const { return "https://127.0.0.1:" + std::to_string(keepd_.port()); }
-
   void SetUp() override {
-    KeepctlRun run = admin_.Run({"login", Url(), "--user", kAdminUser, "--password-stdin", "--ca",
-                                 keepd_.ca_file()},
-                                kAdminPassword);
-    ASSERT_EQ(run.exit_code, 0) << run;
+    KeepctlServerTest::SetUp();
     Ok({"namespace", "create", "acme"});
-  }
-
-  std::string Ok(const std::vector<std::string>& args, std::string_view stdin_data = {}) {
-    KeepctlRun run = admin_.Run(args, stdin_data);
-    EXPECT_EQ(run.exit_code, 0) << run;
-    EXPECT_EQ(run.err, "") << run;
-    return run.out;
   }
 
   // A new key pair, its public half trusted in acme under `name`; its id.
@@ -167,8 +154,6 @@ class KeepctlTrustTest : public ::testing::Test {
   std::string Key(const std::string& name) const { return (admin_.dir() / (name + ".key")).string(); }
   std::string Pub(const std::string& name) const { return (admin_.dir() / (name + ".pub")).string(); }
 
-  KeepdProcess keepd_;
-  Keepctl admin_;
   HttpsClient client_ = keepd_.AdminClient();
 };
 

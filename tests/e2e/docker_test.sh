@@ -13,9 +13,7 @@ make_test_image "$T/src" v1
 ref="$KEEP_HOST/e2e/docker:v1"
 
 check "docker load of a docker-archive made by skopeo from the OCI layout"
-run_logged skopeo-archive skopeo copy "oci:$T/src:v1" "docker-archive:$T/img.tar:$ref"
-run_logged docker-load "${DOCKER[@]}" load -i "$T/img.tar"
-expect_eq "image ID after load" "$IMG_CONFIG" "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$ref")"
+docker_load "$T/src:v1" "$ref"
 
 check "docker login $KEEP_HOST"
 printf '%s' "$E2E_ADMIN_PASSWORD" >"$T/pw"

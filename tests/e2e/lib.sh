@@ -469,6 +469,15 @@ podman_login() {
 
 # ---- dockerd and containerd ---------------------------------------------------
 
+# docker_load LAYOUT:TAG REF: loads an image of an OCI layout (made by
+# make_test_image) into dockerd as REF, through a docker-archive skopeo makes,
+# and checks docker sees its config ($IMG_CONFIG) as the image ID.
+docker_load() {
+  run_logged skopeo-archive skopeo copy "oci:$1" "docker-archive:$T/img.tar:$2"
+  run_logged docker-load "${DOCKER[@]}" load -i "$T/img.tar"
+  expect_eq "image ID after load" "$IMG_CONFIG" "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$2")"
+}
+
 # dockerd_start: a private dockerd (vfs, no networking) on $T/docker.sock;
 # trusts keepd's certificate through /etc/docker/certs.d/KEEP_HOST/ca.crt.
 # Sets DOCKER (array), DOCKER_CONFIG, DOCKERD_PID, CONTAINERD_SOCK.

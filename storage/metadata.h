@@ -29,12 +29,39 @@ struct ManifestRecord {
   std::string annotations_json = "{}";
 };
 
+// What a verified signature was (SignatureRecord::format).
+inline constexpr const char* kFormatCosign = "cosign";  // a simple-signing layer (.sig tag or referrer)
+inline constexpr const char* kFormatGpg = "gpg";        // the signature extension API
+inline constexpr const char* kFormatSigstoreBundle = "sigstore-bundle";  // cosign v3
+// A sigstore bundle whose statement is not cosign's signing one (an SBOM or
+// provenance attestation): verified, kept and served as a referrer, but it
+// does not count towards its subject's trust.
+inline constexpr const char* kFormatSigstoreAttestation = "sigstore-attestation";
+
+// The key id recorded, once per artifact, when a signature artifact holds a
+// signature that no trusted key verified (beside ones that did, or any in
+// a namespace in "open" mode): no key has this id, so it never counts, and
+// it keeps the artifact from readers.
+inline constexpr const char* kUnverifiedKeyId = "unverified";
+
+// A verified signature: `key_id` signed manifest `target` of `repo`.
+struct SignatureRecord {
+  std::string repo;
+  std::string target;     // the signed manifest's digest
+  std::string key_id;
+  std::string format;     // one of kFormat*
+  std::string signature;  // where it came from: the signature manifest's digest
+  std::int64_t verified_at = 0;
+};
+
 // What a manifest PUT writes in one transaction.
 struct ManifestWrite {
   ManifestRecord record;
   std::vector<std::string> blobs;      // digests of config and layers
   std::vector<std::string> children;   // digests of child manifests (indexes)
   std::optional<std::string> tag;
+  // A signature artifact's verified signatures (signature = its digest).
+  std::vector<SignatureRecord> signatures;
 };
 
 struct UploadRecord {
@@ -108,25 +135,6 @@ struct QuarantinedManifest {
   std::string media_type;
   std::int64_t pushed_at = 0;
   std::vector<std::string> tags;
-};
-
-// A verified signature: `key_id` signed manifest `target` of `repo`.
-// What a verified signature was (SignatureRecord::format).
-inline constexpr const char* kFormatCosign = "cosign";  // a simple-signing layer (.sig tag or referrer)
-inline constexpr const char* kFormatGpg = "gpg";        // the signature extension API
-inline constexpr const char* kFormatSigstoreBundle = "sigstore-bundle";  // cosign v3
-// A sigstore bundle whose statement is not cosign's signing one (an SBOM or
-// provenance attestation): verified, kept and served as a referrer, but it
-// does not count towards its subject's trust.
-inline constexpr const char* kFormatSigstoreAttestation = "sigstore-attestation";
-
-struct SignatureRecord {
-  std::string repo;
-  std::string target;     // the signed manifest's digest
-  std::string key_id;
-  std::string format;     // one of kFormat*
-  std::string signature;  // where it came from: the signature manifest's digest
-  std::int64_t verified_at = 0;
 };
 
 struct MemberRecord {
@@ -292,8 +300,6 @@ class Metadata {
   // false when the namespace has no such key.
   [[nodiscard]] virtual Result<bool> RevokeKey(const std::string& ns,
                                                const std::string& key_id) = 0;
-  [[nodiscard]] virtual Result<void> RecordSignatures(
-      const std::vector<SignatureRecord>& signatures) = 0;
   // Extension-API signatures of `target` in `repo`: stored (with the
   // verified record, when there is one, in the same transaction) and listed.
   [[nodiscard]] virtual Result<void> StoreSignature(const std::string& repo,
@@ -305,17 +311,23 @@ class Metadata {
   // Signatures of `target` in `repo`, with keys revoked since included.
   [[nodiscard]] virtual Result<std::vector<SignatureRecord>> SignaturesOf(
       const std::string& repo, const std::string& target) = 0;
-  // A manifest of `repo` is trusted when at least `threshold` distinct,
-  // unrevoked keys of its namespace signed it, when a trusted index of the
-  // repository references it, or when it is a signature manifest (tagged
-  // "sha256-<hex>.sig", or a referrer that carried a verified signature). A blob is servable when it is a trusted manifest or
-  // a trusted manifest references it.
+  // What a reader may receive (DESIGN.md, "What a caller may receive"),
+  // from recorded verification results only: a manifest of `repo` is
+  // trusted when at least `threshold` distinct, unrevoked keys of its
+  // namespace signed it, when a trusted index of the repository references
+  // it, or when it is a signature artifact of a trusted manifest every
+  // signature of which a still-trusted key verified. A blob is servable when
+  // it is a trusted manifest or a trusted manifest references it. Deleting a
+  // signature artifact deletes its records.
   [[nodiscard]] virtual Result<bool> IsTrusted(const std::string& repo, const std::string& digest,
                                                std::int64_t threshold) = 0;
   [[nodiscard]] virtual Result<bool> IsServableBlob(const std::string& repo,
                                                     const std::string& digest,
                                                     std::int64_t threshold) = 0;
-  // The manifests of `repo` that are not trusted (signature manifests aside).
+  // Whether any manifest of `repo` is trusted.
+  [[nodiscard]] virtual Result<bool> HasTrusted(const std::string& repo,
+                                                std::int64_t threshold) = 0;
+  // The manifests of `repo` that are not trusted (signature artifacts aside).
   [[nodiscard]] virtual Result<std::vector<QuarantinedManifest>> Quarantined(
       const std::string& repo, std::int64_t threshold) = 0;
   // The tags of `repo` whose manifests are trusted, in byte order.

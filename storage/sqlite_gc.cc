@@ -72,6 +72,19 @@ void MarkExpiredQuarantine(Connection& c, std::int64_t rid, const std::string& r
   for (auto& [digest, node] : g.manifests) {
     node.expired = node.tagged && ok.count(digest) == 0 && node.created_at + ttl < now;
   }
+  // A signature artifact is not judged by itself (one of its keys may be
+  // revoked while the others still vouch for its image): it goes with its
+  // image, or when its image is gone.
+  auto s2 = c.Prepare("SELECT DISTINCT signature, target FROM signatures WHERE repo_id=?1");
+  s2.Bind(1, rid);
+  while (s2.Step()) {
+    auto artifact = g.manifests.find(s2.Text(0));
+    if (artifact == g.manifests.end()) continue;
+    auto image = g.manifests.find(s2.Text(1));
+    bool image_gone = image == g.manifests.end() || image->second.expired;
+    Graph::Node& n = artifact->second;
+    n.expired = n.tagged && image_gone && n.created_at + ttl < now;
+  }
 }
 
 Graph LoadGraph(Connection& c, std::int64_t rid) {

@@ -226,6 +226,8 @@ class SqliteMetadata final : public Metadata {
             "updated_at=excluded.updated_at");
         s.Bind(1, rid).Bind(2, *w.tag).Bind(3, m.digest).Bind(4, now).Run();
       }
+      // With the artifact, so that no record outlives it (nor precedes it).
+      for (const auto& sig : w.signatures) sqlite::TrustTables::Record(c, sig);
     });
     if (w.tag) InvalidateTags(m.repo);
     return r;
@@ -410,9 +412,6 @@ class SqliteMetadata final : public Metadata {
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id) override {
     return trust_.RevokeKey(ns, key_id);
   }
-  Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures) override {
-    return trust_.RecordSignatures(signatures);
-  }
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,
                               const std::optional<SignatureRecord>& verified) override {
@@ -437,6 +436,9 @@ class SqliteMetadata final : public Metadata {
   Result<std::vector<QuarantinedManifest>> Quarantined(const std::string& repo,
                                                        std::int64_t threshold) override {
     return trust_.Quarantined(repo, threshold);
+  }
+  Result<bool> HasTrusted(const std::string& repo, std::int64_t threshold) override {
+    return trust_.HasTrusted(repo, threshold);
   }
   Result<std::vector<std::string>> TrustedTags(const std::string& repo,
                                                std::int64_t threshold) override {

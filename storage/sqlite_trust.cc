@@ -31,10 +31,22 @@ CREATE TABLE IF NOT EXISTS stored_signatures(
   content TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   PRIMARY KEY(repo_id, target, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS signatures_by_artifact ON signatures(repo_id, signature);
+-- A signature artifact's records go with it: deleted through the API,
+-- dropped from quarantine or collected, it no longer vouches for anything.
+-- (Extension-API signatures are named "<digest>@<id>", never a manifest.)
+CREATE TRIGGER IF NOT EXISTS signatures_follow_artifacts AFTER DELETE ON manifests
+BEGIN
+  DELETE FROM signatures WHERE repo_id=OLD.repo_id AND signature=OLD.digest;
+END;
+-- Records left by artifacts deleted before that trigger existed.
+DELETE FROM signatures WHERE format<>'gpg' AND NOT EXISTS (SELECT 1 FROM manifests m
+  WHERE m.repo_id=signatures.repo_id AND m.digest=signatures.signature);
 )sql";
 
-// REQUIRES: inside a write transaction on c.
-void InsertVerified(Connection& c, const SignatureRecord& sig) {
+}  // namespace
+
+void TrustTables::Record(Connection& c, const SignatureRecord& sig) {
   auto s = c.Prepare(
       "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
       "verified_at) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM repositories WHERE name=?1");
@@ -42,25 +54,33 @@ void InsertVerified(Connection& c, const SignatureRecord& sig) {
   s.Bind(5, sig.signature).Bind(6, Now()).Run();
 }
 
-// The manifests of repository ?1 that are trusted, given its namespace ?2
-// and the policy's threshold ?3: signed by enough distinct unrevoked keys,
-// children of those (an index signed once covers its platforms), and
-// signature manifests themselves (clients fetch them to verify): those at
-// "sha256-<hex>.sig" tags, and referrers that carried a verified signature
-// (or attestation) by a key still trusted.
-#define KEEP_TRUSTED_CTE                                                              \
-  "WITH signed(d) AS ("                                                               \
-  "  SELECT s.target FROM signatures s JOIN publisher_keys k"                        \
-  "    ON k.key_id=s.key_id AND k.namespace=?2 AND k.revoked=0"                      \
-  "  WHERE s.repo_id=?1 AND s.format<>'sigstore-attestation'"                        \
-  "  GROUP BY s.target HAVING count(DISTINCT s.key_id) >= ?3),"                       \
-  "trusted(d) AS ("                                                                   \
-  "  SELECT d FROM signed"                                                            \
-  "  UNION SELECT r.target FROM manifest_refs r"                                      \
-  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN (SELECT d FROM signed)"      \
-  "  UNION SELECT t.digest FROM tags t WHERE t.repo_id=?1 AND t.name GLOB 'sha256-*.sig'"     \
-  "  UNION SELECT s.signature FROM signatures s JOIN publisher_keys k"                \
-  "    ON k.key_id=s.key_id AND k.namespace=?2 AND k.revoked=0 WHERE s.repo_id=?1) "
+namespace {
+
+// What a reader of repository ?1 may receive, given its namespace ?2 and the
+// policy's threshold ?3 (DESIGN.md, "What a caller may receive"), derived
+// from recorded verification results only, never from names or tags:
+// - signed: manifests that at least ?3 distinct unrevoked keys of the
+//   namespace signed (attestations do not count);
+// - images: those, and the children of a signed index (its platforms);
+// - artifacts: signature artifacts (cosign signature manifests, sigstore
+//   bundle referrers) of an image, when every signature they hold was
+//   verified by a key the namespace still trusts. One that also carries a
+//   signature no such key verified (recorded under kUnverifiedKeyId) still
+//   counts towards its image through the signatures that did verify, but is
+//   withheld: its other bytes are nobody's word.
+#define KEEP_TRUSTED_CTE                                                                  \
+  "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0),"  \
+  "signed(d) AS ("                                                                        \
+  "  SELECT target FROM signatures WHERE repo_id=?1 AND format<>'sigstore-attestation'"   \
+  "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"          \
+  "images(d) AS ("                                                                        \
+  "  SELECT d FROM signed"                                                                \
+  "  UNION SELECT r.target FROM manifest_refs r"                                          \
+  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN signed),"                        \
+  "artifacts(d) AS ("                                                                     \
+  "  SELECT signature FROM signatures WHERE repo_id=?1 AND format<>'gpg'"                 \
+  "    AND target IN images GROUP BY signature HAVING min(key_id IN live) = 1),"          \
+  "trusted(d) AS (SELECT d FROM images UNION SELECT d FROM artifacts) "
 
 std::int64_t RepoIdOf(Database& db, const std::string& repo) {
   auto s = db.Reader().Prepare("SELECT id FROM repositories WHERE name=?1");
@@ -123,12 +143,6 @@ Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& ke
   return found;
 }
 
-Result<void> TrustTables::RecordSignatures(const std::vector<SignatureRecord>& signatures) {
-  return db_.Write([&](Connection& c) {
-    for (const auto& sig : signatures) InsertVerified(c, sig);
-  });
-}
-
 Result<void> TrustTables::StoreSignature(const std::string& repo, const std::string& target,
                                          const StoredSignature& signature,
                                          const std::optional<SignatureRecord>& verified) {
@@ -142,7 +156,7 @@ Result<void> TrustTables::StoreSignature(const std::string& repo, const std::str
         "SELECT id, ?2, ?3, ?4, ?5 FROM repositories WHERE name=?1");
     s.Bind(1, repo).Bind(2, target).Bind(3, signature.name).Bind(4, signature.content);
     s.Bind(5, Now()).Run();
-    if (verified) InsertVerified(c, *verified);
+    if (verified) Record(c, *verified);
   });
 }
 
@@ -196,6 +210,16 @@ Result<bool> TrustTables::IsServableBlob(const std::string& repo, const std::str
   });
 }
 
+Result<bool> TrustTables::HasTrusted(const std::string& repo, std::int64_t threshold) {
+  return Guard([&]() -> Result<bool> {
+    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
+                                  "SELECT 1 FROM manifests m WHERE m.repo_id=?1 AND "
+                                  "m.digest IN trusted LIMIT 1");
+    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
+    return s.Step();
+  });
+}
+
 Result<std::vector<std::string>> TrustTables::TrustedTags(const std::string& repo,
                                                           std::int64_t threshold) {
   return Guard([&]() -> Result<std::vector<std::string>> {
@@ -230,7 +254,9 @@ Result<std::vector<QuarantinedManifest>> TrustTables::Quarantined(const std::str
                                   "SELECT m.digest, m.media_type, m.created_at, "
                                   "(SELECT group_concat(t.name, ' ') FROM tags t WHERE "
                                   "t.repo_id=?1 AND t.digest=m.digest) FROM manifests m "
-                                  "WHERE m.repo_id=?1 AND m.digest NOT IN trusted "
+                                  "WHERE m.repo_id=?1 AND m.digest NOT IN trusted AND NOT EXISTS "
+                                  "(SELECT 1 FROM signatures s WHERE s.repo_id=?1 AND "
+                                  "s.signature=m.digest) "
                                   "ORDER BY m.created_at, m.digest");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
     std::vector<QuarantinedManifest> out;

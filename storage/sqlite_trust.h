@@ -22,10 +22,13 @@ class TrustTables {
   static std::vector<std::string> TrustedSet(Connection& c, std::int64_t repo_id,
                                              std::string_view ns, std::int64_t threshold);
 
+  // Records a verified signature (or kUnverifiedKeyId's mark) with the
+  // artifact it came from. REQUIRES: inside a write transaction on c.
+  static void Record(Connection& c, const SignatureRecord& sig);
+
   Result<void> AddKey(const PublisherKeyRecord& key);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
-  Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures);
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,
                               const std::optional<SignatureRecord>& verified);
@@ -37,6 +40,7 @@ class TrustTables {
                          std::int64_t threshold);
   Result<bool> IsServableBlob(const std::string& repo, const std::string& digest,
                               std::int64_t threshold);
+  Result<bool> HasTrusted(const std::string& repo, std::int64_t threshold);
   Result<std::vector<std::string>> TrustedTags(const std::string& repo, std::int64_t threshold);
   Result<std::vector<std::string>> TrustedReferrers(const std::string& repo,
                                                     const std::string& subject,

@@ -170,6 +170,9 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
                    "manifest " + *reference + " is not in repository " + *repo);
   }
   const std::string& digest = (*record)->digest;
+  // A reader learns of a manifest what a pull would give them, no more: not
+  // the digest behind a quarantined tag, nor who signed it so far.
+  KEEP_CO_TRY(CheckManifestServable(svc, ex.who, *repo, digest, *reference));
   auto policy = PolicyOf(svc.metadata, *repo);
   if (!policy) co_return policy.error();
   auto signatures = svc.metadata.SignaturesOf(*repo, digest);
@@ -180,6 +183,7 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   json attestations = json::array();  // verified, but not signatures (trust/sigstore_bundle.h)
   std::set<std::string> seen;  // one entry per key and format: the first such signature
   for (const auto& s : *signatures) {
+    if (s.key_id == kUnverifiedKeyId) continue;  // the mark of an artifact withheld
     if (s.format == kFormatSigstoreAttestation) {
       attestations.push_back({{"key_id", s.key_id}, {"manifest", s.signature},
                               {"verified_at", s.verified_at}});

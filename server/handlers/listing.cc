@@ -109,8 +109,23 @@ Awaitable<Result<Reply>> Catalog(Exchange& ex) {
   // Only the repositories the caller may pull.
   auto namespaces = PullableNamespaces(svc.metadata, ex.who);
   if (!namespaces) co_return namespaces.error();
-  auto result = FetchPage(*page, [&](const std::string& after, int limit) {
-    return svc.metadata.ListRepos(after, limit, *namespaces);
+  // Of those, readers see only repositories that hold something they may
+  // be served (trust_gate.h): a quarantined push is no one's to discover.
+  auto result = FetchPage(*page, [&](const std::string& from,
+                                     int limit) -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    for (std::string after = from; out.size() < static_cast<std::size_t>(limit);) {
+      auto repos = svc.metadata.ListRepos(after, std::min(limit, 500), *namespaces);
+      if (!repos) return repos.error();
+      for (auto& repo : *repos) {
+        auto servable = HasServableContent(svc, ex.who, repo);
+        if (!servable) return servable.error();
+        if (*servable && out.size() < static_cast<std::size_t>(limit)) out.push_back(repo);
+      }
+      if (repos->size() < static_cast<std::size_t>(std::min(limit, 500))) break;
+      after = repos->back();
+    }
+    return out;
   });
   if (!result) co_return result.error();
   auto& [repos, more] = *result;

@@ -55,7 +55,7 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!record) co_return record.error();
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
-  KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest));
+  KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest, ex.params.reference));
 
   if (!ref->is_digest() && !Accepts(ex.header_list(http::field::accept), m.media_type)) {
     co_return Fail(ErrorCode::kManifestUnknown,
@@ -151,8 +151,8 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
     auto incoming =
         CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, subject, child_candidate);
     if (!incoming) return incoming.error();
+    w.signatures = incoming->signatures;  // recorded in the manifest's own write
     KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
-    if (!incoming->signatures.empty()) KEEP_TRY(svc.metadata.RecordSignatures(incoming->signatures));
     return incoming;
   });
   if (!stored) co_return stored.error();

@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 namespace keep::server::handlers {
 namespace {
 
@@ -56,9 +58,29 @@ Result<std::string> VerifyGpg(Metadata& md, const std::string& repo, const Diges
 }  // namespace
 
 Awaitable<Result<Reply>> GetSignatures(Exchange& ex) {
-  auto& md = ex.services().metadata;
-  auto stored = md.StoredSignatures(ex.params.name, ex.params.reference);
+  const auto& svc = ex.services();
+  auto& md = svc.metadata;
+  const std::string& repo = ex.params.name;
+  auto stored = md.StoredSignatures(repo, ex.params.reference);
   if (!stored) co_return stored.error();
+  // A reader gets the signatures of a manifest they may be served, and of
+  // those only the ones a key the namespace still trusts verified.
+  auto threshold = TrustedViewThreshold(svc, ex.who, repo);
+  if (!threshold) co_return threshold.error();
+  if (*threshold && !stored->empty()) {
+    KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, ex.params.reference, ex.params.reference));
+    auto records = md.SignaturesOf(repo, ex.params.reference);
+    if (!records) co_return records.error();
+    auto keys = md.ListKeys(std::string(NamespaceOf(repo)));
+    if (!keys) co_return keys.error();
+    std::set<std::string> live;  // names of signatures by unrevoked keys
+    for (const auto& r : *records) {
+      for (const auto& k : *keys) {
+        if (k.key_id == r.key_id && !k.revoked && r.format == kFormatGpg) live.insert(r.signature);
+      }
+    }
+    std::erase_if(*stored, [&](const StoredSignature& s) { return live.count(s.name) == 0; });
+  }
   json list = json::array();
   for (const auto& s : *stored) {
     list.push_back({{"schemaVersion", 2}, {"name", s.name}, {"type", "atomic"}, {"content", s.content}});

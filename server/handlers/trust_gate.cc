@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -50,18 +51,37 @@ Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, co
   return Out(standing->policy.threshold);
 }
 
+namespace {
+
+// A reader is refused content that is not trusted; what the refusal says
+// names only what the caller already named (a tag, never its digest), and
+// sends them to those who can sign.
+Error Withheld(const std::string& what, const std::string& repo, std::int64_t threshold) {
+  std::string ns(NamespaceOf(repo));
+  return Fail(ErrorCode::kDenied,
+              what + " is quarantined: it is not signed by " +
+                  (threshold > 1 ? std::to_string(threshold) + " trusted publishers"
+                                 : std::string("a trusted publisher")) +
+                  " of namespace " + ns + "; ask a publisher or maintainer of " + ns +
+                  " to sign it (keepctl sign)");
+}
+
+}  // namespace
+
 Result<void> CheckManifestServable(const Services& svc, const Identity& who,
-                                   const std::string& repo, const std::string& digest) {
+                                   const std::string& repo, const std::string& digest,
+                                   std::string_view asked) {
   auto threshold = TrustedViewThreshold(svc, who, repo);
   if (!threshold) return threshold.error();
   if (!*threshold) return {};
   auto trusted = svc.metadata.IsTrusted(repo, digest, **threshold);
   if (!trusted) return trusted.error();
   if (*trusted) return {};
-  return Fail(ErrorCode::kDenied,
-              "manifest " + digest + " of " + repo +
-                  " is quarantined: it is not signed by a trusted publisher of namespace " +
-                  std::string(NamespaceOf(repo)) + "; " + SignHint(repo, digest));
+  // A tag has no ':', a digest always has one.
+  std::string what = "manifest " + repo + (asked.empty() || asked.find(':') != asked.npos
+                                               ? "@" + digest
+                                               : ":" + std::string(asked));
+  return Withheld(what, repo, **threshold);
 }
 
 Result<void> CheckBlobServable(const Services& svc, const Identity& who, const std::string& repo,
@@ -76,6 +96,14 @@ Result<void> CheckBlobServable(const Services& svc, const Identity& who, const s
               "blob " + digest + " of " + repo +
                   " belongs to no manifest signed by a trusted publisher of namespace " +
                   std::string(NamespaceOf(repo)) + "; it is quarantined with its image");
+}
+
+Result<bool> HasServableContent(const Services& svc, const Identity& who,
+                                const std::string& repo) {
+  auto threshold = TrustedViewThreshold(svc, who, repo);
+  if (!threshold) return threshold.error();
+  if (!*threshold) return true;
+  return svc.metadata.HasTrusted(repo, **threshold);
 }
 
 Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
@@ -124,7 +152,11 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
                     "sigstore bundle manifest: it mixes signatures and attestations; push each "
                     "as a referrer of its own");
       }
-      if (!reasons.empty()) verdicts.clear();
+      if (!reasons.empty()) {
+        verdicts.clear();
+        verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId,
+                                           kFormatSigstoreBundle, digest.str(), 0});
+      }
       for (const auto& v : verdicts) {
         // An attestation (SBOM, provenance) signed by a trusted key is kept
         // and served, but does not count as a signature of its subject.
@@ -156,22 +188,34 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
           refused(v.reason);
         }
       }
+      // A layer no trusted key verified may stand beside good ones (cosign
+      // appends each signer's layer to the same manifest): the good ones
+      // count, but the artifact is withheld from readers (kUnverifiedKeyId).
+      if (!reasons.empty()) {
+        verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId, kFormatCosign,
+                                           digest.str(), 0});
+      }
     }
+    const bool any_verified =
+        std::any_of(verified.begin(), verified.end(),
+                    [](const SignatureRecord& r) { return r.key_id != kUnverifiedKeyId; });
     bool enforce = policy->mode != "open";
-    Audit({{"event", verified.empty() ? "signature refused" : "signature accepted"},
+    Audit({{"event", !any_verified ? "signature refused" : "signature accepted"},
            {"repository", repo},
            {"target", target->str()},
            {"signature", digest.str()},
-           {"format", verified.empty() ? (bundle ? kFormatSigstoreBundle : kFormatCosign)
-                                       : verified.front().format},
+           {"format", bundle ? (verified.empty() ? kFormatSigstoreBundle : verified.front().format)
+                             : kFormatCosign},
            {"user", who.user},
            {"verified_keys", [&] {
               std::vector<std::string> ids;
-              for (const auto& s : verified) ids.push_back(s.key_id);
+              for (const auto& s : verified) {
+                if (s.key_id != kUnverifiedKeyId) ids.push_back(s.key_id);
+              }
               return ids;
             }()},
            {"reasons", reasons}});
-    if (verified.empty() && enforce) {
+    if (!any_verified && enforce) {
       return Fail(ErrorCode::kDenied,
                   "signature for " + target->str() + " refused: " +
                       (trusted.empty() ? std::string("namespace ") + std::string(NamespaceOf(repo)) +

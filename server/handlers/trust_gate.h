@@ -24,13 +24,24 @@ void Audit(const nlohmann::json& event);
                                                                        const Identity& who,
                                                                        const std::string& repo);
 
-// kDenied, saying it is quarantined and how to sign it, unless `who` may be
-// served that manifest / blob.
+// The one decision of what a caller may receive of a repository's content
+// (DESIGN.md, "What a caller may receive"): everything when they may push
+// there or the namespace is open, else only what Metadata::IsTrusted and
+// IsServableBlob say, from recorded verification results. Every route that
+// hands out bytes or facts of a repository asks one of these.
+//
+// kDenied unless `who` may be served that manifest; the refusal names
+// `asked` (the tag or digest the caller gave), never a digest they did not.
 [[nodiscard]] Result<void> CheckManifestServable(const Services& svc, const Identity& who,
                                                  const std::string& repo,
-                                                 const std::string& digest);
+                                                 const std::string& digest,
+                                                 std::string_view asked);
+// kDenied unless `who` may be served that blob (a mount's source too).
 [[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
                                              const std::string& repo, const std::string& digest);
+// Whether `who` may be served anything of `repo` (the catalog lists no more).
+[[nodiscard]] Result<bool> HasServableContent(const Services& svc, const Identity& who,
+                                              const std::string& repo);
 
 // What CheckIncoming found: the verified signatures to record with the
 // manifest, and the namespace's standing (read once per push).

@@ -1,6 +1,7 @@
 // Blob uploads: POST (session, monolithic, mount), PATCH, PUT, GET, DELETE
 // under /v2/<name>/blobs/uploads/.
 #include "server/handlers/handlers.h"
+#include "server/handlers/trust_gate.h"
 
 #include <sodium.h>
 
@@ -105,9 +106,11 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
     auto d = Digest::Parse(*mount);
     if (!d) co_return d.error();
     auto from = ex.query("from");
-    // Mounting reads the source: the caller must be allowed to pull it.
+    // Mounting reads the source: the caller must be allowed to pull it, and
+    // be served that blob there (a quarantined blob is no one's to copy).
     if (from && ValidateRepoName(*from) &&
-        Authorize(svc.metadata, ex.who, Access{Action::kPull, *from})) {
+        Authorize(svc.metadata, ex.who, Access{Action::kPull, *from}) &&
+        CheckBlobServable(svc, ex.who, *from, d->str())) {
       auto mounted = co_await Offload(svc, [&] {
         return MountBlob(svc.blob_locks, svc.blobs, svc.metadata, *from, name, *d);
       });

@@ -206,17 +206,18 @@ TEST_F(TrustTest, AnAttestationIsKeptButDoesNotSign) {
   Manifest attestation;
   Response put = PushBundle("acme/app", m, signer, statement.dump(), &attestation);
   ASSERT_EQ(put.status, 201) << put.body;
-  // The image is still unsigned; the attestation itself is served.
+  // The image is still unsigned, and so is withheld with what is said of it.
   EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
-  EXPECT_EQ(ReaderGet("acme/app", attestation.digest(), attestation).status, 200);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", attestation.digest(), attestation)), "403 DENIED");
   json v = client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json();
   EXPECT_EQ(v["trusted"], false);
   EXPECT_EQ(v["signatures"], json::array());
   ASSERT_EQ(v["attestations"].size(), 1u) << v;
   EXPECT_EQ(v["attestations"][0]["manifest"], attestation.digest());
-  // Signing it makes it trusted.
+  // Signing it makes it trusted, and its attestation served.
   ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+  EXPECT_EQ(ReaderGet("acme/app", attestation.digest(), attestation).status, 200);
   // Revoking the key withdraws the image and the attestation alike.
   ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + signer.key_id).status, 200);
   EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");

@@ -63,6 +63,24 @@ TEST_F(GpgSignaturesTest, ATrustedSignatureIsStoredAndServed) {
             json::array());
 }
 
+TEST_F(GpgSignaturesTest, ReadersGetOnlySignaturesOfKeysStillTrusted) {
+  ASSERT_EQ(client_.Post("/admin/v1/users", R"({"name":"alice","password":"password-of-alice"})")
+                .status,
+            201);
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/members/alice", R"({"role":"reader"})").status,
+            200);
+  HttpsClient reader = keepd_.AnonymousClient();
+  reader.SetBasicAuth("alice", "password-of-alice");
+  ASSERT_EQ(PutSignature("acme/app", kSigned, ReadTestdata("payload.json.ed25519.gpg")).status, 201);
+  std::string path = std::string("/extensions/v2/acme/app/signatures/") + kSigned;
+  EXPECT_EQ(reader.Get(path).Json()["signatures"].size(), 1u);
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + fingerprint_).status, 200);
+  // What the revoked key signed is withheld, and so is its signature.
+  EXPECT_EQ(StatusAndCode(reader.Get(path)), "403 DENIED");
+  // Publishers still see what is stored.
+  EXPECT_EQ(client_.Get(path).Json()["signatures"].size(), 1u);
+}
+
 TEST_F(GpgSignaturesTest, UntrustedOrMismatchedSignaturesAreRefused) {
   // Signed by the RSA key, which acme does not trust.
   Response r = PutSignature("acme/app", kSigned, ReadTestdata("payload.json.rsa.gpg"));

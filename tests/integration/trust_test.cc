@@ -4,7 +4,6 @@
 // thresholds, revocation, and multi-platform indexes.
 #include "tests/integration/trust_fixture.h"
 
-#include <sqlite3.h>
 
 namespace keep::testkit {
 namespace {
@@ -182,18 +181,6 @@ TEST_F(TrustTest, ASignaturePushedAsAReferrerCounts) {
   Manifest other = PushImage(client_, "acme/app", "v2", {.layer = "other"});
   EXPECT_EQ(StatusAndCode(PushSignature("acme/app", other, stranger, /*as_referrer=*/true)),
             "403 DENIED");
-}
-
-// Makes every manifest and blob link look pushed `seconds` earlier, through keepd's own
-// database (WAL allows a second writer process).
-void AgeManifests(const KeepdProcess& keepd, int seconds) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  std::string sql = "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds) +
-                    "; UPDATE repo_blobs SET created_at = created_at - " + std::to_string(seconds);
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-  sqlite3_close(db);
 }
 
 TEST_F(TrustTest, QuarantinedManifestsPastTheirTtlAreCollected) {

@@ -105,3 +105,68 @@ TEST_F(AttackTest, ThresholdTwoWithholdsTheFirstSignatureUntilTheSecond) {
 
 }  // namespace
 }  // namespace keep::testkit
+
+namespace keep::testkit {
+namespace {
+
+using nlohmann::json;
+
+// A two-layer signature manifest of `m`: one layer by each signer.
+Manifest TwoSignerManifest(HttpsClient& client, const std::string& repo, const Manifest& m,
+                           const PrivateKey& a, const PrivateKey& b) {
+  auto digest = Digest::Parse(m.digest());
+  std::string payload = MakeSimpleSigning("registry.example:5000/" + repo, *digest);
+  CosignManifest first = BuildCosignManifest(payload, *Sign(a, payload));
+  CosignManifest second = BuildCosignManifest(payload, *Sign(b, payload));
+  json manifest = json::parse(first.manifest);
+  manifest["layers"].push_back(json::parse(second.manifest)["layers"][0]);
+  json config = json::parse(first.config);
+  config["rootfs"]["diff_ids"].push_back(first.payload_digest.str());
+  config["history"].push_back(config["history"][0]);
+  std::string config_bytes = config.dump();
+  PushBlob(client, repo, config_bytes);
+  PushBlob(client, repo, payload);
+  manifest["config"]["digest"] = DigestOf(config_bytes);
+  manifest["config"]["size"] = config_bytes.size();
+  return MakeManifest(mt::kOciManifest, manifest);
+}
+
+TEST_F(AttackTest, RevokingOneOfTwoSignersDoesNotGetTheImageCollected) {
+  Signer one = NewKey("one");
+  Signer two = NewKey("two");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "two layers"});
+  Manifest sig = TwoSignerManifest(client_, "acme/app", m, one.key, two.key);
+  ASSERT_EQ(PutManifest(client_, "acme/app", "sha256-" + m.digest().substr(7) + ".sig", sig).status,
+            201);
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + two.key_id).status, 200);
+  // The artifact is withheld (it holds a revoked key's signature) ...
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", sig.digest(), sig)), "403 DENIED");
+  // ... but it still vouches for its image through the other key, at any age.
+  AgeManifests(keepd_, 2 * 24 * 3600);
+  json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
+  EXPECT_EQ(report["manifests"]["count"], 0) << report;
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
+TEST_F(AttackTest, ASignatureOfAQuarantinedImageGoesWithItPastTheTtl) {
+  Signer a = NewKey("a");
+  NewKey("b");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"threshold":2})").status, 200);
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "half signed"});
+  Manifest sig;
+  ASSERT_EQ(PushSignature("acme/app", m, a, false, &sig).status, 201);
+  // Not listed as quarantined on its own: it is the image's.
+  json q = client_.Get("/admin/v1/quarantine?namespace=acme").Json();
+  ASSERT_EQ(q["manifests"].size(), 1u) << q.dump();
+  EXPECT_EQ(q["manifests"][0]["digest"], m.digest());
+  AgeManifests(keepd_, 2 * 24 * 3600);
+  json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
+  json items = report["manifests"]["items"];
+  std::sort(items.begin(), items.end());
+  json expected = {"acme/app@" + m.digest(), "acme/app@" + sig.digest()};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(items, expected) << report;
+}
+
+}  // namespace
+}  // namespace keep::testkit

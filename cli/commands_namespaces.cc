@@ -31,6 +31,16 @@ Result<void> NamespaceCreate(const Invocation& inv) {
   Show(inv, *ns, [&] {
     std::cout << "Created namespace " << Text(At(*ns, "name"))
               << (At(*ns, "anonymous_pull") == true ? " (anyone may pull)" : "") << "\n";
+    const nlohmann::json& held = At(*ns, "quarantined");
+    if (held.is_array() && !held.empty()) {
+      std::cout << held.size() << " manifest(s) pushed before are now withheld from readers "
+                << "until signed by a key the namespace trusts (keepctl quarantine list "
+                << Text(At(*ns, "name")) << "); unsigned tagged ones are removed by garbage "
+                << "collection from "
+                << IsoTime(At(*ns, "policy_since").get<std::int64_t>() +
+                           At(At(*ns, "policy"), "quarantine_ttl").get<std::int64_t>())
+                << "\n";
+    }
   });
   return {};
 }

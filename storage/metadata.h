@@ -107,6 +107,10 @@ struct NamespaceRecord {
   std::string created_by;
   std::int64_t repositories = 0;  // how many repositories it holds
   TrustPolicy policy;
+  // Unix seconds when the policy last became stricter (created, left
+  // "open", a higher threshold, a key revoked): a quarantine TTL counts
+  // from no earlier, so that nothing readable before is deleted at once.
+  std::int64_t policy_since = 0;
 };
 
 // A publisher key a namespace trusts (PEM public key).
@@ -288,7 +292,8 @@ class Metadata {
   // user_id 0: anonymous.
   [[nodiscard]] virtual Result<NamespaceAccess> AccessIn(const std::string& ns,
                                                          std::int64_t user_id) = 0;
-  // false when there is no such namespace.
+  // false when there is no such namespace. A stricter mode or a higher
+  // threshold restarts its quarantine clock (NamespaceRecord::policy_since).
   [[nodiscard]] virtual Result<bool> SetPolicy(const std::string& ns,
                                                const TrustPolicy& policy) = 0;
 
@@ -297,7 +302,8 @@ class Metadata {
   [[nodiscard]] virtual Result<void> AddKey(const PublisherKeyRecord& key) = 0;
   [[nodiscard]] virtual Result<std::vector<PublisherKeyRecord>> ListKeys(
       const std::string& ns) = 0;
-  // false when the namespace has no such key.
+  // false when the namespace has no such key. Restarts the namespace's
+  // quarantine clock (NamespaceRecord::policy_since).
   [[nodiscard]] virtual Result<bool> RevokeKey(const std::string& ns,
                                                const std::string& key_id) = 0;
   // Extension-API signatures of `target` in `repo`: stored (with the

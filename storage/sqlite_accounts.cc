@@ -30,7 +30,10 @@ CREATE TABLE IF NOT EXISTS namespaces(
   created_by TEXT NOT NULL,
   mode TEXT NOT NULL DEFAULT 'quarantine',
   threshold INTEGER NOT NULL DEFAULT 1,
-  quarantine_ttl INTEGER NOT NULL DEFAULT 86400);
+  quarantine_ttl INTEGER NOT NULL DEFAULT 86400,
+  -- When the policy last became stricter (created, left "open", a higher
+  -- threshold, a key revoked): a quarantine TTL counts from no earlier.
+  policy_since INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS members(
   namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
   user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
@@ -52,6 +55,14 @@ ALTER TABLE namespaces ADD COLUMN threshold INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE namespaces ADD COLUMN quarantine_ttl INTEGER NOT NULL DEFAULT 86400;
 )sql";
 
+// Schema 3 counted a quarantine TTL from each push alone. The upgrade is
+// when the policy took effect as far as GC can know: what was stored before
+// gets a whole TTL from now.
+constexpr const char* kMigrateFrom3 = R"sql(
+ALTER TABLE namespaces ADD COLUMN policy_since INTEGER NOT NULL DEFAULT 0;
+UPDATE namespaces SET policy_since=CAST(strftime('%s', 'now') AS INTEGER);
+)sql";
+
 constexpr const char* kUserCols =
     "id, name, password_hash, admin, disabled, robot, expires_at, created_at, created_by";
 
@@ -68,11 +79,11 @@ constexpr const char* kRepoCount =
 
 constexpr const char* kNamespaceCols =
     "n.name, n.anonymous_pull, n.created_at, n.created_by, n.mode, n.threshold, "
-    "n.quarantine_ttl, ";
+    "n.quarantine_ttl, n.policy_since, ";
 
 NamespaceRecord ReadNamespace(Stmt& s) {
-  return NamespaceRecord{s.Text(0), s.Int(1) != 0, s.Int(2), s.Text(3), s.Int(7),
-                         TrustPolicy{s.Text(4), s.Int(5), s.Int(6)}};
+  return NamespaceRecord{s.Text(0), s.Int(1) != 0, s.Int(2), s.Text(3), s.Int(8),
+                         TrustPolicy{s.Text(4), s.Int(5), s.Int(6)}, s.Int(7)};
 }
 
 std::string JoinActions(const std::vector<std::string>& actions) {
@@ -97,6 +108,7 @@ bool IsUniqueViolation(const SqliteError& e) { return e.code == SQLITE_CONSTRAIN
 void AccountTables::Migrate(Connection& c, int from) {
   if (from == 1) c.Exec(kMigrateFrom1);
   if (from == 2) c.Exec(kMigrateFrom2);
+  if (from == 2 || from == 3) c.Exec(kMigrateFrom3);
   c.Exec(kTables);
 }
 
@@ -232,7 +244,7 @@ Result<void> AccountTables::CreateNamespace(const NamespaceRecord& ns) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(
         "INSERT INTO namespaces(name, anonymous_pull, created_at, created_by, mode, threshold, "
-        "quarantine_ttl) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+        "quarantine_ttl, policy_since) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?3)");
     s.Bind(1, ns.name).Bind(2, static_cast<std::int64_t>(ns.anonymous_pull)).Bind(3, Now());
     s.Bind(4, ns.created_by).Bind(5, ns.policy.mode).Bind(6, ns.policy.threshold);
     s.Bind(7, ns.policy.quarantine_ttl);
@@ -287,8 +299,10 @@ Result<bool> AccountTables::SetPolicy(const std::string& name, const TrustPolicy
   bool found = false;
   KEEP_TRY(db_.Write([&](Connection& c) {
     auto s = c.Prepare(
-        "UPDATE namespaces SET mode=?2, threshold=?3, quarantine_ttl=?4 WHERE name=?1");
-    s.Bind(1, name).Bind(2, p.mode).Bind(3, p.threshold).Bind(4, p.quarantine_ttl).Run();
+        "UPDATE namespaces SET mode=?2, threshold=?3, quarantine_ttl=?4, policy_since=CASE WHEN "
+        "mode<>?2 OR threshold<?3 THEN ?5 ELSE policy_since END WHERE name=?1");
+    s.Bind(1, name).Bind(2, p.mode).Bind(3, p.threshold).Bind(4, p.quarantine_ttl);
+    s.Bind(5, Now()).Run();
     found = c.Changes() > 0;
   }));
   return found;

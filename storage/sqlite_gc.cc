@@ -62,11 +62,15 @@ struct Graph {
 // TTL of their namespace (a created one, not "open").
 void MarkExpiredQuarantine(Connection& c, std::int64_t rid, const std::string& repo,
                            std::int64_t now, Graph& g) {
-  auto s = c.Prepare("SELECT mode, threshold, quarantine_ttl FROM namespaces WHERE name=?1");
+  auto s = c.Prepare(
+      "SELECT mode, threshold, quarantine_ttl, policy_since FROM namespaces WHERE name=?1");
   std::string_view ns = NamespaceOf(repo);
   s.Bind(1, ns);
   if (!s.Step() || s.Text(0) == "open" || now == 0) return;
   std::int64_t threshold = s.Int(1), ttl = s.Int(2);
+  // Nothing readable before the policy became stricter goes at once: the
+  // TTL counts from the later of its push and that moment.
+  if (s.Int(3) + ttl >= now) return;
   auto trusted = TrustTables::TrustedSet(c, rid, ns, threshold);
   std::unordered_set<std::string> ok(trusted.begin(), trusted.end());
   for (auto& [digest, node] : g.manifests) {

@@ -21,8 +21,9 @@ using sqlite::Now;
 using sqlite::SqliteError;
 
 // 1: the first release; 2: robot accounts, namespaces and members;
-// 3: trust policies, publisher keys and signatures.
-constexpr int kSchemaVersion = 3;
+// 3: trust policies, publisher keys and signatures; 4: when a namespace's
+// policy last became stricter.
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(

@@ -139,6 +139,10 @@ Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& ke
     auto s = c.Prepare("UPDATE publisher_keys SET revoked=1 WHERE namespace=?1 AND key_id=?2");
     s.Bind(1, ns).Bind(2, key_id).Run();
     found = c.Changes() > 0;
+    if (found) {  // what the key alone signed is quarantined from now on
+      auto t = c.Prepare("UPDATE namespaces SET policy_since=?2 WHERE name=?1");
+      t.Bind(1, ns).Bind(2, Now()).Run();
+    }
   }));
   return found;
 }

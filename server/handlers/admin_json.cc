@@ -90,7 +90,8 @@ json NamespaceJson(const NamespaceRecord& ns) {
           {"created_at", ns.created_at},
           {"created_by", ns.created_by},
           {"repositories", ns.repositories},
-          {"policy", PolicyJson(ns.policy)}};
+          {"policy", PolicyJson(ns.policy)},
+          {"policy_since", ns.policy_since}};
 }
 
 }  // namespace keep::server::handlers::admin

@@ -33,5 +33,8 @@ json UserJson(const UserRecord& u);
 json RobotJson(const RobotRecord& r);
 json NamespaceJson(const NamespaceRecord& ns);
 json PolicyJson(const TrustPolicy& p);  // (admin_trust.cc)
+// The manifests of the namespace that readers are not served, as
+// GET /admin/v1/quarantine lists them (admin_trust.cc).
+Result<json> QuarantineJson(Metadata& md, const NamespaceRecord& ns);
 
 }  // namespace keep::server::handlers::admin

@@ -50,7 +50,13 @@ Awaitable<Result<Reply>> CreateNamespace(Exchange& ex) {
   KEEP_CO_TRY(md.CreateNamespace(ns));
   auto created = FindNamespace(md, ns.name);
   if (!created) co_return created.error();
-  co_return JsonReply(http::status::created, NamespaceJson(*created));
+  // Images pushed before the namespace existed are withheld from readers
+  // from now on, until signed; say how many, and when GC would remove them.
+  auto withheld = QuarantineJson(md, *created);
+  if (!withheld) co_return withheld.error();
+  json out = NamespaceJson(*created);
+  out["quarantined"] = std::move(*withheld);
+  co_return JsonReply(http::status::created, out);
 }
 
 Awaitable<Result<Reply>> ShowNamespace(Exchange& ex) {

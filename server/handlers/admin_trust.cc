@@ -213,6 +213,38 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
                                          {"attestations", std::move(attestations)}});
 }
 
+namespace admin {
+Result<json> QuarantineJson(Metadata& md, const NamespaceRecord& ns) {
+  json list = json::array();
+  if (ns.policy.mode == "open") return list;
+  const std::vector<std::string> only{ns.name};
+  for (std::string after;;) {
+    auto repos = md.ListRepos(after, 500, only);
+    if (!repos) return repos.error();
+    for (const auto& repo : *repos) {
+      auto q = md.Quarantined(repo, ns.policy.threshold);
+      if (!q) return q.error();
+      for (const auto& m : *q) {
+        // GC removes a tagged one a TTL after the later of its push and the
+        // moment the policy became stricter.
+        list.push_back({{"repository", m.repo},
+                        {"digest", m.digest},
+                        {"media_type", m.media_type},
+                        {"tags", m.tags},
+                        {"pushed_at", m.pushed_at},
+                        {"expires_at", m.tags.empty()
+                                           ? json(nullptr)
+                                           : json(std::max(m.pushed_at, ns.policy_since) +
+                                                  ns.policy.quarantine_ttl)}});
+      }
+    }
+    if (repos->size() < 500) break;
+    after = repos->back();
+  }
+  return list;
+}
+}  // namespace admin
+
 Awaitable<Result<Reply>> ListQuarantine(Exchange& ex) {
   const auto& svc = ex.services();
   auto ns = ex.query("namespace");
@@ -221,33 +253,11 @@ Awaitable<Result<Reply>> ListQuarantine(Exchange& ex) {
   KEEP_CO_TRY(Authorize(svc.metadata, ex.who, Access{Action::kMaintain, *ns}));
   auto record = FindNamespace(svc.metadata, *ns);
   if (!record) co_return record.error();
-  json list = json::array();
-  if (record->policy.mode != "open") {
-    const std::vector<std::string> only{*ns};
-    for (std::string after;;) {
-      auto repos = svc.metadata.ListRepos(after, 500, only);
-      if (!repos) co_return repos.error();
-      for (const auto& repo : *repos) {
-        auto q = svc.metadata.Quarantined(repo, record->policy.threshold);
-        if (!q) co_return q.error();
-        for (const auto& m : *q) {
-          list.push_back({{"repository", m.repo},
-                          {"digest", m.digest},
-                          {"media_type", m.media_type},
-                          {"tags", m.tags},
-                          {"pushed_at", m.pushed_at},
-                          {"expires_at", m.tags.empty() ? json(nullptr)
-                                                        : json(m.pushed_at +
-                                                               record->policy.quarantine_ttl)}});
-        }
-      }
-      if (repos->size() < 500) break;
-      after = repos->back();
-    }
-  }
+  auto list = QuarantineJson(svc.metadata, *record);
+  if (!list) co_return list.error();
   co_return JsonReply(http::status::ok, {{"namespace", *ns},
                                          {"policy", PolicyJson(record->policy)},
-                                         {"manifests", std::move(list)}});
+                                         {"manifests", std::move(*list)}});
 }
 
 Awaitable<Result<Reply>> DropQuarantined(Exchange& ex) {

@@ -216,3 +216,56 @@ TEST_F(TrustTest, OpenNamespacesKeepUnsignedImagesPastTheTtl) {
 
 }  // namespace
 }  // namespace keep::testkit
+
+namespace keep::testkit {
+namespace {
+
+using nlohmann::json;
+
+// What GC would collect now, as "repo@digest" items.
+json Collectable(HttpsClient& admin) {
+  return admin.Post("/admin/v1/gc", R"({"dry_run":true,"grace_seconds":0})").Json()["manifests"]["items"];
+}
+
+TEST_F(TrustTest, ANamespaceCreatedAfterItsImagesStartsTheirClockThen) {
+  Manifest m = PushImage(client_, "late/app", "v1", {.layer = "pushed before the namespace"});
+  AgeManifests(keepd_, 30 * 24 * 3600);
+  Response r = client_.Post("/admin/v1/namespaces", R"({"name":"late"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  json created = r.Json();
+  // The answer says what is now withheld, and when GC would remove it.
+  ASSERT_EQ(created["quarantined"].size(), 1u) << created.dump();
+  EXPECT_EQ(created["quarantined"][0]["digest"], m.digest());
+  std::int64_t since = created["policy_since"];
+  EXPECT_EQ(created["quarantined"][0]["expires_at"], since + 86400);
+  EXPECT_GE(since, created["created_at"].get<std::int64_t>());
+  // A month-old push is not collected at once ...
+  EXPECT_EQ(Collectable(client_), json::array());
+  // ... only a whole TTL after the namespace's policy took effect.
+  AgeManifests(keepd_, 2 * 24 * 3600);
+  EXPECT_EQ(Collectable(client_), json({"late/app@" + m.digest()}));
+}
+
+TEST_F(TrustTest, LeavingOpenModeOrRevokingAKeyRestartsTheClock) {
+  Signer signer = NewKey("ci");
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"open"})").status, 200);
+  Manifest open_push = PushImage(client_, "acme/app", "open", {.layer = "pushed while open"});
+  Manifest signed_image = PushImage(client_, "acme/app", "signed", {.layer = "signed, then revoked"});
+  ASSERT_EQ(PushSignature("acme/app", signed_image, signer).status, 201);
+  AgeManifests(keepd_, 30 * 24 * 3600);
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"quarantine"})").status, 200);
+  EXPECT_EQ(Collectable(client_), json::array());
+  // A TTL change alone restarts nothing; revoking a key does.
+  std::int64_t since = client_.Get("/admin/v1/namespaces/acme").Json()["policy_since"];
+  ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"quarantine_ttl":3600})").status, 200);
+  EXPECT_EQ(client_.Get("/admin/v1/namespaces/acme").Json()["policy_since"], since);
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + signer.key_id).status, 200);
+  EXPECT_GE(client_.Get("/admin/v1/namespaces/acme").Json()["policy_since"].get<std::int64_t>(), since);
+  EXPECT_EQ(Collectable(client_), json::array());
+  json q = client_.Get("/admin/v1/quarantine?namespace=acme").Json();
+  EXPECT_EQ(q["manifests"].size(), 2u) << q.dump();
+  (void)open_push;
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -23,6 +23,8 @@ class TrustTables {
                                              std::string_view ns, std::int64_t threshold);
 
   Result<void> AddKey(const PublisherKeyRecord& key);
+  Result<std::optional<PublisherKeyRecord>> GetKey(const std::string& ns,
+                                                   const std::string& key_id);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
   Result<void> RecordSignatures(const std::vector<SignatureRecord>& signatures);

@@ -6,6 +6,7 @@
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
+#include "trust/keys.h"
 
 #include <sodium.h>
 #include <sys/resource.h>
@@ -179,6 +180,17 @@ void RaiseFileLimit() {
   }
 }
 
+// How the metadata database's schema 4 migration renames publisher keys
+// stored before key ids came from the canonical form: by that form
+// (trust/keys.h). OpenPGP keys were named by their fingerprint all along.
+std::optional<CanonicalKeyForm> CanonicalFormOf(const std::string& algorithm,
+                                                const std::string& pem) {
+  if (algorithm != kAlgorithmEcdsaP256 && algorithm != kAlgorithmEd25519) return std::nullopt;
+  auto key = ParsePublicKey(pem);
+  if (!key) return std::nullopt;  // left as it was: it verifies nothing either way
+  return CanonicalKeyForm{key->key_id(), key->pem()};
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -224,7 +236,7 @@ int Main(int argc, char** argv) {
 
   auto blobs = OpenFsDriver(config.data_dir);
   if (!blobs) return Fatal(blobs.error().message);
-  auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db");
+  auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
   if (!metadata) return Fatal(metadata.error().message);
 
   // The first admin: its password is shown once (or taken from KEEP_ADMIN_PASSWORD).

@@ -12,6 +12,7 @@
 #include "core/error.h"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -116,7 +117,8 @@ struct NamespaceRecord {
 // A publisher key a namespace trusts (PEM public key).
 struct PublisherKeyRecord {
   std::string ns;
-  std::string key_id;     // hex SHA-256 of the DER SubjectPublicKeyInfo
+  std::string key_id;     // hex SHA-256 of the canonical DER SubjectPublicKeyInfo
+                          // (trust/keys.h), or an OpenPGP key's fingerprint
   std::string name;
   std::string algorithm;  // "ecdsa-p256", "ed25519"
   std::string pem;
@@ -298,8 +300,13 @@ class Metadata {
                                                const TrustPolicy& policy) = 0;
 
   // Trust: publisher keys, verified signatures, and what they make servable.
-  // kConflict when the namespace has that key already.
+  // kConflict when the namespace has that key already (revoked or not), with
+  // a message naming the key it has: its name, its id, and whether it is
+  // revoked.
   [[nodiscard]] virtual Result<void> AddKey(const PublisherKeyRecord& key) = 0;
+  // The namespace's key with that id, revoked or not; nullopt when none.
+  [[nodiscard]] virtual Result<std::optional<PublisherKeyRecord>> GetKey(
+      const std::string& ns, const std::string& key_id) = 0;
   [[nodiscard]] virtual Result<std::vector<PublisherKeyRecord>> ListKeys(
       const std::string& ns) = 0;
   // false when the namespace has no such key. Restarts the namespace's
@@ -362,7 +369,22 @@ class Metadata {
       const std::string& repo) = 0;
 };
 
-// Opens (creating and migrating) the SQLite database at path.
-[[nodiscard]] Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(const std::string& path);
+// A publisher key's canonical id and PEM (trust/keys.h).
+struct CanonicalKeyForm {
+  std::string key_id;
+  std::string pem;
+};
+// Given a stored key's algorithm and PEM, its canonical form; nullopt leaves
+// the key as it is (an OpenPGP key, or one that no longer parses).
+using KeyCanonicalizer =
+    std::function<std::optional<CanonicalKeyForm>(const std::string& algorithm,
+                                                  const std::string& pem)>;
+
+// Opens (creating and migrating) the SQLite database at path. Upgrading a
+// database of schema 3 that holds publisher keys renames them by their
+// canonical form (storage/sqlite_key_ids.h), which takes `canonical`; without
+// it such a database is refused (kInternal, saying so).
+[[nodiscard]] Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(
+    const std::string& path, const KeyCanonicalizer& canonical = {});
 
 }  // namespace keep

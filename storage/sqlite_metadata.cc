@@ -2,6 +2,7 @@
 #include "storage/metadata.h"
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_db.h"
+#include "storage/sqlite_key_ids.h"
 #include "storage/sqlite_trust.h"
 #include "storage/sqlite_gc.h"
 
@@ -22,7 +23,8 @@ using sqlite::SqliteError;
 
 // 1: the first release; 2: robot accounts, namespaces and members;
 // 3: trust policies, publisher keys and signatures; 4: when a namespace's
-// policy last became stricter.
+// policy last became stricter, and key ids from the key's canonical form
+// (storage/sqlite_key_ids.h).
 constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchema = R"sql(
@@ -87,7 +89,7 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 
 class SqliteMetadata final : public Metadata {
  public:
-  explicit SqliteMetadata(const std::string& path)
+  SqliteMetadata(const std::string& path, const KeyCanonicalizer& canonical)
       : db_(path), accounts_(db_), trust_(db_), gc_(db_) {
     Connection& w = db_.writer();
     int version = 0;
@@ -103,6 +105,7 @@ class SqliteMetadata final : public Metadata {
     w.Exec(kSchema);
     sqlite::AccountTables::Migrate(w, version);
     sqlite::TrustTables::Migrate(w);
+    if (version > 0 && version < 4) sqlite::RenameKeysCanonically(w, canonical);
     sqlite::GcTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
@@ -407,6 +410,10 @@ class SqliteMetadata final : public Metadata {
 
   // Trust: see storage/sqlite_trust.cc.
   Result<void> AddKey(const PublisherKeyRecord& key) override { return trust_.AddKey(key); }
+  Result<std::optional<PublisherKeyRecord>> GetKey(const std::string& ns,
+                                                   const std::string& key_id) override {
+    return trust_.GetKey(ns, key_id);
+  }
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns) override {
     return trust_.ListKeys(ns);
   }
@@ -575,9 +582,10 @@ class SqliteMetadata final : public Metadata {
 
 }  // namespace
 
-Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(const std::string& path) {
+Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(const std::string& path,
+                                                     const KeyCanonicalizer& canonical) {
   try {
-    return std::unique_ptr<Metadata>(new SqliteMetadata(path));
+    return std::unique_ptr<Metadata>(new SqliteMetadata(path, canonical));
   } catch (const SqliteError& e) {
     return sqlite::DbError(e);
   }

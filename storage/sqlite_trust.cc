@@ -101,20 +101,52 @@ std::vector<std::string> TrustTables::TrustedSet(Connection& c, std::int64_t rep
   return out;
 }
 
+namespace {
+
+PublisherKeyRecord ReadKey(Stmt& s, const std::string& ns) {
+  return PublisherKeyRecord{ns,        s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+                            s.Text(4), s.Int(5),  s.Int(6) != 0};
+}
+
+std::optional<PublisherKeyRecord> KeyOn(Connection& c, const std::string& ns,
+                                        const std::string& key_id) {
+  auto s = c.Prepare(
+      "SELECT key_id, name, algorithm, pem, added_by, added_at, revoked FROM publisher_keys "
+      "WHERE namespace=?1 AND key_id=?2");
+  s.Bind(1, ns).Bind(2, key_id);
+  if (!s.Step()) return std::nullopt;
+  return ReadKey(s, ns);
+}
+
+}  // namespace
+
 Result<void> TrustTables::AddKey(const PublisherKeyRecord& k) {
   return db_.Write([&](Connection& c) {
+    // Key ids come from the key's canonical form (trust/keys.h), so this is
+    // the same key however it was encoded this time.
+    if (auto existing = KeyOn(c, k.ns, k.key_id)) {
+      std::string what = "namespace " + k.ns + " has this key already, as \"" + existing->name +
+                         "\" (key id " + existing->key_id + ")";
+      throw ErrorException(Fail(
+          ErrorCode::kConflict,
+          existing->revoked
+              ? what + ", and it is revoked: a revoked key cannot be trusted again; give the "
+                       "publisher's new key instead"
+              : what + ": it is trusted already, nothing to add"));
+    }
     auto s = c.Prepare(
         "INSERT INTO publisher_keys(namespace, key_id, name, algorithm, pem, added_by, added_at) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     s.Bind(1, k.ns).Bind(2, k.key_id).Bind(3, k.name).Bind(4, k.algorithm).Bind(5, k.pem);
     s.Bind(6, k.added_by).Bind(7, Now());
-    try {
-      s.Run();
-    } catch (const SqliteError& e) {
-      if (e.code != SQLITE_CONSTRAINT) throw;
-      throw ErrorException(Fail(ErrorCode::kConflict, "namespace " + k.ns + " has key " +
-                                                          k.key_id + " already"));
-    }
+    s.Run();
+  });
+}
+
+Result<std::optional<PublisherKeyRecord>> TrustTables::GetKey(const std::string& ns,
+                                                              const std::string& key_id) {
+  return Guard([&]() -> Result<std::optional<PublisherKeyRecord>> {
+    return KeyOn(db_.Reader(), ns, key_id);
   });
 }
 

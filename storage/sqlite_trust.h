@@ -27,6 +27,8 @@ class TrustTables {
   static void Record(Connection& c, const SignatureRecord& sig);
 
   Result<void> AddKey(const PublisherKeyRecord& key);
+  Result<std::optional<PublisherKeyRecord>> GetKey(const std::string& ns,
+                                                   const std::string& key_id);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
   Result<void> StoreSignature(const std::string& repo, const std::string& target,

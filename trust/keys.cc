@@ -11,6 +11,7 @@
 namespace keep {
 
 using trust_internal::BioPtr;
+using trust_internal::CanonicalPublicKey;
 using trust_internal::MdCtxPtr;
 using trust_internal::P8InfoPtr;
 using trust_internal::PkeyCtxPtr;
@@ -73,8 +74,8 @@ Pkey::Pkey(const Pkey& other) noexcept : p_(other.p_) {
 Result<PublicKey> KeyAccess::PublicFromDer(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const auto* end = p + der.size();
-  Pkey key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!key) {
+  Pkey given(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!given) {
     ERR_clear_error();
     return Fail(ErrorCode::kInvalid,
                 "public key: the PEM block does not hold a valid SubjectPublicKeyInfo");
@@ -82,12 +83,16 @@ Result<PublicKey> KeyAccess::PublicFromDer(std::string_view der) {
   if (p != end) {
     return Fail(ErrorCode::kInvalid, "public key: extra bytes after the SubjectPublicKeyInfo");
   }
-  auto algorithm = trust_internal::SupportedAlgorithm(key.get(), "public key");
+  auto algorithm = trust_internal::SupportedAlgorithm(given.get(), "public key");
   if (!algorithm) return algorithm.error();
+  KEEP_TRY(trust_internal::CheckEncoding(der, given.get(), *algorithm));
+  // From here on only the key material counts: how it was sent is forgotten.
+  auto key = CanonicalPublicKey(given.get(), *algorithm);
+  if (!key) return key.error();
   if (!IsEd25519(*algorithm)) {
     // Decoding already refuses points off the curve; this also refuses the
     // point at infinity and anything else the provider's check catches.
-    PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
     if (!check || EVP_PKEY_public_check(check.get()) != 1) {
       ERR_clear_error();
       return Fail(ErrorCode::kInvalid, "public key: not a valid point on curve P-256");
@@ -95,7 +100,7 @@ Result<PublicKey> KeyAccess::PublicFromDer(std::string_view der) {
   }
 
   unsigned char* canonical = nullptr;
-  int canonical_len = i2d_PUBKEY(key.get(), &canonical);
+  int canonical_len = i2d_PUBKEY(key->get(), &canonical);
   if (canonical_len <= 0) {
     ERR_clear_error();
     return Fail(ErrorCode::kInternal, "could not re-encode a public key (OpenSSL i2d_PUBKEY)");
@@ -104,7 +109,7 @@ Result<PublicKey> KeyAccess::PublicFromDer(std::string_view der) {
   OPENSSL_free(canonical);
 
   BioPtr out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_PUBKEY(out.get(), key.get()) != 1) {
+  if (!out || PEM_write_bio_PUBKEY(out.get(), key->get()) != 1) {
     ERR_clear_error();
     return Fail(ErrorCode::kInternal, "could not write a public key as PEM");
   }
@@ -113,7 +118,7 @@ Result<PublicKey> KeyAccess::PublicFromDer(std::string_view der) {
   result.algorithm_ = *algorithm;
   result.key_id_ = Sha256Of(spki).hex();
   result.pem_ = trust_internal::BioContents(out.get());
-  result.pkey_ = std::move(key);
+  result.pkey_ = std::move(*key);
   return result;
 }
 

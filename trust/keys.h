@@ -13,8 +13,14 @@
 // cosign's own encrypted key format — is refused with kInvalid and a message
 // saying what is accepted.
 //
-// A key's id is the lower-case hex SHA-256 of its DER SubjectPublicKeyInfo,
-// i.e. `openssl pkey -pubin -outform DER | sha256sum`.
+// A key's id is the lower-case hex SHA-256 of its canonical DER
+// SubjectPublicKeyInfo: the key rebuilt from its material alone, a P-256 key
+// on the named curve with its point uncompressed, an Ed25519 key as its 32
+// bytes. One key has one id whichever of OpenSSL's encodings it came in (a
+// compressed or hybrid point, explicit curve parameters, a long-form DER
+// length), so it cannot be trusted, counted or revoked under two names.
+// For a key as OpenSSL writes it by default (cosign.pub, `openssl pkey
+// -pubout`) that is `openssl pkey -pubin -outform DER | sha256sum`.
 //
 // Thread-safety: PublicKey and PrivateKey are immutable once made; one key may
 // be used by many threads at once (OpenSSL allows concurrent read-only use of
@@ -58,10 +64,12 @@ class PublicKey {
  public:
   // "ecdsa-p256" or "ed25519".
   std::string_view algorithm() const { return algorithm_; }
-  // Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo (64 characters).
+  // Lower-case hex SHA-256 of the canonical DER SubjectPublicKeyInfo (64
+  // characters; see above).
   const std::string& key_id() const { return key_id_; }
-  // The key re-encoded as PEM "PUBLIC KEY", 64-column base64, final newline.
+  // The canonical key as PEM "PUBLIC KEY", 64-column base64, final newline.
   const std::string& pem() const { return pem_; }
+  // The canonical key: what signatures are verified with.
   EVP_PKEY* evp() const { return pkey_.get(); }
 
  private:
@@ -97,7 +105,7 @@ struct KeyPair {
 
 // Parses one PEM "PUBLIC KEY" block (whitespace around it is allowed, nothing
 // else). kInvalid, saying what is accepted, for anything but a P-256 or
-// Ed25519 key.
+// Ed25519 key, and for explicit curve parameters that are not exactly P-256's.
 [[nodiscard]] Result<PublicKey> ParsePublicKey(std::string_view pem);
 
 // True when `signature` is a valid signature of `payload` by `key` (see the

@@ -60,6 +60,23 @@ std::string BioContents(BIO* bio);
 // and what Keep accepts. `what` starts the message ("public key").
 [[nodiscard]] Result<std::string_view> SupportedAlgorithm(EVP_PKEY* key, std::string_view what);
 
+// The key rebuilt from its material alone (trust/canonical_key.cc): for
+// "ecdsa-p256" the uncompressed point on the named curve P-256, for "ed25519"
+// its 32 bytes. Encoded, it is the one SubjectPublicKeyInfo a key's id is
+// taken from, whatever encoding it came in. `algorithm` is what
+// SupportedAlgorithm said of `key`. kInvalid when the material cannot be read.
+[[nodiscard]] Result<Pkey> CanonicalPublicKey(EVP_PKEY* key, std::string_view algorithm);
+
+// kInvalid unless `spki`, which `key` was decoded from, is a DER encoding
+// of it that Keep takes: for Ed25519 the one there is; for P-256 one of the
+// six OpenSSL writes (the named curve or exactly P-256's explicit parameters,
+// any point form). Refused: BER (OpenSSL reads long-form lengths, and a
+// key's BIT STRING with padding bits, which it clears), and explicit
+// parameters that OpenSSL maps to P-256 though their seed or cofactor are
+// not P-256's. `algorithm` is what SupportedAlgorithm said of `key`.
+[[nodiscard]] Result<void> CheckEncoding(std::string_view spki, EVP_PKEY* key,
+                                         std::string_view algorithm);
+
 }  // namespace trust_internal
 
 // Builds PublicKey and PrivateKey values (their constructors are private).

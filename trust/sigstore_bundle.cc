@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/manifest.h"
+#include "trust/simple_signing.h"
 
 #include <algorithm>
 
@@ -102,8 +103,18 @@ Result<Envelope> ReadBundle(std::string_view bytes) {
 }
 
 // Reads the authenticated statement: its predicate type, after checking that
-// a subject names `target`.
-Result<std::string> CheckStatement(std::string_view payload, const Digest& target) {
+// a subject names `target` and, if that subject names an image too, that the
+// image is in `repository` (ReferenceNamesRepository, as for a simple-signing
+// payload's docker-reference). An empty `repository` is one the caller could
+// not give: a subject naming an image is then refused, not waved through.
+//
+// A subject with a digest and no name signs the content, not a place: it
+// counts in whatever repository holds that digest. That is what cosign v3's
+// `cosign sign` writes (its statement's subject is the digest alone, with
+// the --annotations), so a cosign v3 signature, unlike a cosign v2 one, may
+// be copied to another repository and count there, as the same image signed.
+Result<std::string> CheckStatement(std::string_view payload, const Digest& target,
+                                   std::string_view repository) {
   auto fail = [](std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); };
   json statement = json::parse(payload, nullptr, false);
   const std::string* type = StringAt(statement, "_type");
@@ -119,10 +130,28 @@ Result<std::string> CheckStatement(std::string_view payload, const Digest& targe
     return fail("the statement has no subject array");
   }
   const std::string algorithm(target.str().substr(0, target.str().find(':')));
+  std::string other_image;  // a name the target's subject gave, for the refusal
   for (const json& subject : *subjects) {
     const json* digests = ObjectAt(subject, "digest");
     const std::string* hex = digests ? StringAt(*digests, algorithm) : nullptr;
-    if (hex != nullptr && *hex == target.hex()) return *predicate_type;
+    if (hex == nullptr || *hex != target.hex()) continue;
+    if (subject.is_object() && subject.contains("name") && !subject["name"].is_string()) {
+      return fail("the statement's subject for " + target.str() + " has a \"name\" that is not a string");
+    }
+    const std::string* name = StringAt(subject, "name");
+    if (name == nullptr || name->empty()) return *predicate_type;  // the digest alone
+    if (!repository.empty() && ReferenceNamesRepository(*name, repository)) return *predicate_type;
+    if (other_image.empty()) other_image = *name;
+  }
+  if (!other_image.empty()) {
+    std::string shown = other_image.size() > 256 ? other_image.substr(0, 256) + "..." : other_image;
+    return fail(repository.empty()
+                    ? "the statement signs image \"" + shown +
+                          "\", and the repository it was pushed to is not known here"
+                    : "the statement signs image \"" + shown + "\", not repository " +
+                          std::string(repository) + "; sign the image in " +
+                          std::string(repository) + ", or with cosign sign (which names only "
+                          "the digest)");
   }
   return fail("the statement's subject does not name " + target.str() +
               "; it signs another manifest");
@@ -212,6 +241,13 @@ std::string DssePae(std::string_view payload_type, std::string_view payload) {
 std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                          const PayloadFetcher& fetch, const Digest& target,
                                          const std::vector<PublicKey>& trusted_keys) {
+  return VerifyBundles(layers, fetch, target, std::string_view(), trusted_keys);
+}
+
+std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
+                                         const PayloadFetcher& fetch, const Digest& target,
+                                         std::string_view repository,
+                                         const std::vector<PublicKey>& trusted_keys) {
   std::vector<BundleVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const BundleLayer& layer : layers) {
@@ -259,7 +295,7 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
       continue;
     }
     // Only now, with the bytes authenticated, is the statement read.
-    auto predicate = CheckStatement(envelope->payload, target);
+    auto predicate = CheckStatement(envelope->payload, target, repository);
     if (!predicate) {
       verdict.key_ids.clear();
       verdict.reason = which + ": " + predicate.error().message;

@@ -33,7 +33,11 @@
 // v0.3 bundle holding a DSSE envelope of an in-toto statement, with a public
 // key (not a certificate: Keep trusts keys, not identities); a signature in
 // the envelope verifies with a trusted key; and only then, the statement's
-// subject names the signed manifest's sha256. Transparency-log entries and
+// subject names the signed manifest's sha256 and, when that subject also has
+// a "name" (an image reference, as `cosign attest` writes), the name is the
+// repository's (ReferenceNamesRepository, the rule for simple-signing
+// payloads), so that a bundle signed for acme/app cannot be replayed onto
+// the same digest in acme/other. Transparency-log entries and
 // timestamps are carried along unread: what makes a signature count is the
 // namespace's key, not a public log.
 //
@@ -41,8 +45,10 @@
 // made by `cosign attest`) verifies the same way but is not a signature of
 // its subject; the verdict says which it is.
 //
-// Unlike the simple-signing payload, cosign's statement names no repository,
-// only the digest: a bundle vouches for the content wherever it is stored.
+// cosign v3's `cosign sign` statement (above) has a subject with a digest and
+// no name: it signs the content, not a place, so such a bundle counts for
+// that digest in any repository of the namespace, unlike a simple-signing
+// payload, whose docker-reference must name the repository.
 //
 // Pure functions; thread-safe, as long as the `fetch` given is.
 #pragma once
@@ -108,8 +114,18 @@ struct BundleVerdict {
 };
 
 // Checks each bundle (fetched by digest) as described above, against
-// `target`, the manifest the referrer's subject names. One verdict per layer,
-// in order.
+// `target`, the manifest the referrer's subject names, pushed to
+// `repository`. One verdict per layer, in order.
+[[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
+                                                       const PayloadFetcher& fetch,
+                                                       const Digest& target,
+                                                       std::string_view repository,
+                                                       const std::vector<PublicKey>& trusted_keys);
+
+// The same for a caller that does not say where the bundle was pushed: a
+// statement whose subject names an image is refused (its name cannot be
+// checked); a subject with the digest alone verifies as above.
+// TODO: server/handlers/trust_gate.cc still calls this; pass `repo` there.
 [[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                                        const PayloadFetcher& fetch,
                                                        const Digest& target,

@@ -23,12 +23,10 @@ json KeyJson(const PublisherKeyRecord& k) {
 }
 
 Result<PublisherKeyRecord> FindKey(Metadata& md, const std::string& ns, const std::string& id) {
-  auto keys = md.ListKeys(ns);
-  if (!keys) return keys.error();
-  for (const auto& k : *keys) {
-    if (k.key_id == id) return k;
-  }
-  return Fail(ErrorCode::kNotFound, "namespace " + ns + " has no key " + id);
+  auto key = md.GetKey(ns, id);
+  if (!key) return key.error();
+  if (!*key) return Fail(ErrorCode::kNotFound, "namespace " + ns + " has no key " + id);
+  return std::move(**key);
 }
 
 }  // namespace
@@ -67,8 +65,14 @@ Awaitable<Result<Reply>> AddKey(Exchange& ex) {
   rec.ns = ex.params.name;
   rec.name = **name;
   rec.added_by = ex.who.user;
+  // A key is named by what it is, not how it was written: a PEM key by its
+  // canonical form, an OpenPGP key by its primary key's fingerprint (the same
+  // whatever the armor, user ids or subkeys). So the same key sent again in
+  // any encoding has the id it has already, and AddKey refuses it with 409
+  // CONFLICT naming the key the namespace has (revoked or not): one key can
+  // neither count twice towards a threshold nor outlive its revocation.
   if ((*pem)->find("BEGIN PGP PUBLIC KEY BLOCK") != std::string::npos) {
-    // An OpenPGP key, for GPG simple signing: named by its fingerprint.
+    // An OpenPGP key, for GPG simple signing.
     auto key = ParseOpenPgpPublicKey(**pem);
     if (!key) co_return key.error();
     rec.key_id = key->fingerprint;

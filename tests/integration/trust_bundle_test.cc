@@ -265,5 +265,47 @@ TEST_F(TrustTest, StrictModeTakesABundleBeforeThePush) {
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).body, m.bytes);
 }
 
+// A bundle whose statement names the image is held to that name, as a
+// simple-signing payload is: signed for acme/app, it does not count when
+// replayed onto the same digest in acme/other.
+TEST_F(TrustTest, ABundleNamingAnotherRepositoryIsRefused) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/other", "v1", {.layer = "same bytes"});
+  json statement = json::parse(MakeSignStatement(*Digest::Parse(m.digest())));
+  statement["subject"][0]["name"] = "registry.example:5000/acme/app";
+  Response put = PushBundle("acme/other", m, signer, statement.dump());
+  EXPECT_EQ(StatusAndCode(put), "403 DENIED");
+  EXPECT_NE(ErrorMessage(put).find("signs image \"registry.example:5000/acme/app\""),
+            std::string::npos)
+      << ErrorMessage(put);
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/other", "v1", m)), "403 DENIED");
+  EXPECT_EQ(client_.Get(ReferrersPath("acme/other", m.digest())).Json()["manifests"].size(), 0u);
+}
+
+// cosign v3's `cosign sign` statement names the digest alone (its subject is
+// {"digest": {"sha256": ...}}, no "name"): the key vouches for those bytes,
+// not for a place, so the same bundle replayed onto the same digest in
+// another repository of the namespace counts there too. Keep takes it at its
+// word: refusing it would refuse what cosign v3 makes, and what it signs
+// (these exact bytes) is what the reader of acme/other gets.
+TEST_F(TrustTest, ABundleNamingOnlyTheDigestCountsInAnyRepository) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "same bytes"});
+  Manifest referrer;
+  ASSERT_EQ(PushBundle("acme/app", m, signer, "", &referrer).status, 201);
+  ASSERT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+  // The replay: the same image, then the very same referrer and bundle blob.
+  Manifest copy = PushImage(client_, "acme/other", "v1", {.layer = "same bytes"});
+  ASSERT_EQ(copy.digest(), m.digest());
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/other", "v1", copy)), "403 DENIED");
+  json layer = json::parse(referrer.bytes)["layers"][0];
+  Response bundle = client_.Get(BlobPath("acme/app", layer["digest"].get<std::string>()));
+  ASSERT_EQ(bundle.status, 200);
+  PushBlob(client_, "acme/other", "{}");
+  PushBlob(client_, "acme/other", bundle.body);
+  ASSERT_EQ(PutManifest(client_, "acme/other", referrer.digest(), referrer).status, 201);
+  EXPECT_EQ(ReaderGet("acme/other", "v1", copy).body, m.bytes);
+}
+
 }  // namespace
 }  // namespace keep::testkit

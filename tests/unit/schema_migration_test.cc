@@ -1,7 +1,11 @@
 // A metadata database made by the first release (schema 1) opens in this
 // one: its users keep their passwords and roles, and the account tables of
-// schema 2 appear.
+// schema 2 appear. One made by schema 3 has its publisher keys renamed by
+// their canonical form.
 #include "storage/metadata.h"
+#include "trust/keys.h"
+
+#include "trust_testdata.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -53,6 +57,132 @@ TEST(SchemaMigrationTest, SchemaOneUsersSurviveTheUpgrade) {
   auto again = OpenSqliteMetadata(path);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ((*again)->ListNamespaces(std::nullopt)->size(), 1u);
+  std::filesystem::remove_all(dir);
+}
+
+std::filesystem::path FreshDir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("keep-migration-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void Sql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+// As keepd renames keys (server/server.cc): by trust/keys.h's canonical form.
+std::optional<CanonicalKeyForm> Canonical(const std::string& algorithm, const std::string& pem) {
+  if (algorithm.starts_with("openpgp-")) return std::nullopt;
+  auto key = ParsePublicKey(pem);
+  if (!key) return std::nullopt;
+  return CanonicalKeyForm{key->key_id(), key->pem()};
+}
+
+PublisherKeyRecord KeyRecord(const std::string& ns, const std::string& name,
+                             const std::string& algorithm, const std::string& pem) {
+  // Schema 3's id: the SHA-256 of the DER as it was sent.
+  return PublisherKeyRecord{ns, Sha256Of(trust_test::DerOf(pem)).hex(), name, algorithm, pem,
+                            "admin", 0, false};
+}
+
+// Schema 3 named a key by the DER it was sent in, so one P-256 key added
+// compressed and again with explicit parameters was two keys: one signature
+// under each name met threshold 2, and revoking one name left the other.
+TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
+  auto dir = FreshDir("keys");
+  std::string path = (dir / "metadata.db").string();
+  auto pair = GenerateKeyPair(kAlgorithmEcdsaP256, "");
+  ASSERT_TRUE(pair);
+  auto priv = ParsePrivateKey(pair->private_pem, "");
+  ASSERT_TRUE(priv);
+  const std::string compressed = trust_test::PublicPemAs(priv->evp(), "compressed", "named_curve");
+  const std::string spelled_out = trust_test::PublicPemAs(priv->evp(), "uncompressed", "explicit");
+  auto ed = GenerateKeyPair(kAlgorithmEd25519, "");
+  ASSERT_TRUE(ed);
+  const std::string target = Sha256Of("image").str();
+  const PublisherKeyRecord a = KeyRecord("acme", "ci", "ecdsa-p256", compressed);
+  const PublisherKeyRecord b = KeyRecord("acme", "ci-again", "ecdsa-p256", spelled_out);
+  const PublisherKeyRecord c = KeyRecord("beta", "ci", "ecdsa-p256", compressed);
+  const PublisherKeyRecord d = KeyRecord("beta", "ci-again", "ecdsa-p256", spelled_out);
+  ASSERT_NE(a.key_id, b.key_id);
+  {
+    // The schema 3 tables are schema 4's; the rows are what schema 3 stored.
+    auto md = OpenSqliteMetadata(path);
+    ASSERT_TRUE(md) << md.error().message;
+    for (const char* ns : {"acme", "beta"}) {
+      ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}}));
+    }
+    for (const auto& k : {a, b, c, d}) ASSERT_TRUE((*md)->AddKey(k));
+    ASSERT_TRUE((*md)->AddKey(PublisherKeyRecord{"acme", ed->key_id, "ed", "ed25519",
+                                                 ed->public_pem, "admin", 0, false}));
+    ASSERT_TRUE(*(*md)->RevokeKey("acme", b.key_id));  // one name of the acme key revoked
+  }
+  Sql(path,
+      "INSERT INTO repositories(id, name, created_at) VALUES(1, 'acme/app', 1), (2, 'beta/app', 1);"
+      "INSERT INTO signatures VALUES"
+      "(1, '" + target + "', '" + a.key_id + "', 'cosign', 'sha256:s1', 1),"
+      "(1, '" + target + "', '" + b.key_id + "', 'cosign', 'sha256:s1', 1),"
+      "(2, '" + target + "', '" + c.key_id + "', 'cosign', 'sha256:s1', 1),"
+      "(2, '" + target + "', '" + d.key_id + "', 'cosign', 'sha256:s2', 1);"
+      "UPDATE publisher_keys SET added_at=1000 WHERE name='ci';"
+      "UPDATE publisher_keys SET added_at=2000 WHERE name='ci-again';");
+  {
+    // What schema 3 decided: one key met threshold 2, and the acme key stayed trusted.
+    auto md = OpenSqliteMetadata(path);
+    ASSERT_TRUE(md);
+    EXPECT_TRUE(*(*md)->IsTrusted("beta/app", target, 2));
+    EXPECT_TRUE(*(*md)->IsTrusted("acme/app", target, 1));
+  }
+  Sql(path, "PRAGMA user_version=3");
+  // Without a way to canonicalise keys the upgrade is refused, and nothing changes.
+  auto refused = OpenSqliteMetadata(path);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("start keepd on it"), std::string::npos)
+      << refused.error().message;
+
+  auto md = OpenSqliteMetadata(path, Canonical);
+  ASSERT_TRUE(md) << md.error().message;
+  auto acme = (*md)->ListKeys("acme");
+  ASSERT_TRUE(acme);
+  ASSERT_EQ(acme->size(), 2u);
+  auto key = (*md)->GetKey("acme", pair->key_id);
+  ASSERT_TRUE(key && *key);
+  EXPECT_EQ((*key)->name, "ci");  // the first added
+  EXPECT_EQ((*key)->pem, pair->public_pem);
+  EXPECT_TRUE((*key)->revoked);  // revoking one name revoked the key
+  EXPECT_FALSE(*(*md)->GetKey("acme", a.key_id));
+  EXPECT_FALSE(*(*md)->GetKey("acme", b.key_id));
+  EXPECT_EQ((*(*md)->GetKey("acme", ed->key_id))->pem, ed->public_pem);  // canonical already
+  auto beta = (*md)->ListKeys("beta");
+  ASSERT_TRUE(beta);
+  ASSERT_EQ(beta->size(), 1u);
+  EXPECT_EQ(beta->front().key_id, pair->key_id);
+  EXPECT_FALSE(beta->front().revoked);
+  // Signatures follow: one record per signature, under the one id.
+  auto acme_sigs = (*md)->SignaturesOf("acme/app", target);
+  ASSERT_TRUE(acme_sigs);
+  ASSERT_EQ(acme_sigs->size(), 1u);
+  EXPECT_EQ(acme_sigs->front().key_id, pair->key_id);
+  auto beta_sigs = (*md)->SignaturesOf("beta/app", target);
+  ASSERT_TRUE(beta_sigs);
+  ASSERT_EQ(beta_sigs->size(), 2u);
+  for (const auto& s : *beta_sigs) EXPECT_EQ(s.key_id, pair->key_id);
+  // So one key is one signer, and a revoked key is revoked.
+  EXPECT_FALSE(*(*md)->IsTrusted("beta/app", target, 2));
+  EXPECT_TRUE(*(*md)->IsTrusted("beta/app", target, 1));
+  EXPECT_FALSE(*(*md)->IsTrusted("acme/app", target, 1));
+  md->reset();
+  // Schema 4 opens without the canonicaliser, and nothing is renamed twice.
+  auto again = OpenSqliteMetadata(path);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ((*again)->ListKeys("acme")->size(), 2u);
   std::filesystem::remove_all(dir);
 }
 

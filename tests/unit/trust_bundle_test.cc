@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 
 namespace keep {
 namespace {
@@ -191,6 +192,78 @@ TEST(TrustBundle, TamperedBundlesAreRefused) {
   v = VerifyOne(padded.dump(), keys);
   EXPECT_FALSE(v.verified);
   EXPECT_NE(v.reason.find("is larger than"), std::string::npos) << v.reason;
+}
+
+// A bundle of `statement` signed by the committed ECDSA key, verified for
+// the target as pushed to `repository`.
+BundleVerdict VerifyStatementIn(const json& statement, std::string_view repository) {
+  PrivateKey key = ParsePrivateKey(Data("ecdsa.key"), "").value();
+  std::string text = statement.dump();
+  BundleManifest bm = BuildBundleManifest(Target(), media::kOciManifest, 1, text,
+                                          Sign(key, DssePae(kInTotoPayloadType, text)).value(),
+                                          key.public_key(), "2026-01-01T00:00:00Z");
+  Served served;
+  BundleLayer layer = served.Add(bm.bundle);
+  auto verdicts = VerifyBundles({layer}, served.Fetcher(), Target(), repository, {Key("ecdsa")});
+  EXPECT_EQ(verdicts.size(), 1u);
+  return verdicts.at(0);
+}
+
+json StatementNaming(std::optional<std::string> name,
+                     std::string_view predicate = kCosignSignPredicateType) {
+  json subject = {{"digest", {{"sha256", Target().hex()}}}};
+  if (name) subject["name"] = *name;
+  return {{"_type", "https://in-toto.io/Statement/v1"},
+          {"subject", json::array({subject})},
+          {"predicateType", std::string(predicate)},
+          {"predicate", json::object()}};
+}
+
+// A statement whose subject names the image is held to that name, as a
+// simple-signing payload's docker-reference is: replayed onto the same digest
+// in another repository it is refused.
+TEST(TrustBundle, AStatementNamingAnotherRepositoryIsRefused) {
+  for (std::string name : {"acme/app", "registry.example:5000/acme/app", "localhost/acme/app:v1"}) {
+    BundleVerdict here = VerifyStatementIn(StatementNaming(name), "acme/app");
+    EXPECT_TRUE(here.verified) << name << ": " << here.reason;
+    BundleVerdict there = VerifyStatementIn(StatementNaming(name), "acme/other");
+    EXPECT_FALSE(there.verified) << name;
+    EXPECT_TRUE(there.key_ids.empty());
+    EXPECT_NE(there.reason.find("signs image \"" + name + "\", not repository acme/other"),
+              std::string::npos)
+        << there.reason;
+  }
+  // The rule is ReferenceNamesRepository's: no prefix or suffix matches.
+  EXPECT_FALSE(VerifyStatementIn(StatementNaming("acme/app"), "acme/app2").verified);
+  EXPECT_FALSE(VerifyStatementIn(StatementNaming("other/acme/app"), "acme/app").verified);
+  // Attestations are held to their subject's name the same way.
+  EXPECT_FALSE(VerifyStatementIn(StatementNaming("acme/app", "https://cyclonedx.org/bom"),
+                                 "acme/other").verified);
+  EXPECT_TRUE(VerifyStatementIn(StatementNaming("acme/app", "https://cyclonedx.org/bom"),
+                                "acme/app").verified);
+  // A name that is not a string is malformed.
+  json odd = StatementNaming(std::nullopt);
+  odd["subject"][0]["name"] = 7;
+  EXPECT_NE(VerifyStatementIn(odd, "acme/app").reason.find("not a string"), std::string::npos);
+  // When the caller cannot say where the bundle was pushed, a named subject
+  // cannot be checked, and is refused.
+  EXPECT_FALSE(VerifyStatementIn(StatementNaming("acme/app"), "").verified);
+}
+
+// cosign v3's `cosign sign` names the digest alone: that signs the content,
+// wherever it is stored, so it verifies in any repository.
+TEST(TrustBundle, AStatementNamingOnlyTheDigestSignsItAnywhere) {
+  for (std::string_view repo : {"acme/app", "acme/other", ""}) {
+    BundleVerdict v = VerifyStatementIn(StatementNaming(std::nullopt), repo);
+    EXPECT_TRUE(v.verified) << repo << ": " << v.reason;
+    EXPECT_TRUE(VerifyStatementIn(StatementNaming(""), repo).verified) << repo;
+  }
+  // Keep's own statement (keepctl sign --format bundle) is cosign's.
+  EXPECT_EQ(json::parse(MakeSignStatement(Target())), StatementNaming(std::nullopt));
+  // One subject for the digest without a name is enough, beside named ones.
+  json both = StatementNaming("acme/app");
+  both["subject"].push_back(StatementNaming(std::nullopt)["subject"][0]);
+  EXPECT_TRUE(VerifyStatementIn(both, "acme/other").verified);
 }
 
 TEST(TrustBundle, BlobMustMatchItsLayer) {

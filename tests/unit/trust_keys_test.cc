@@ -4,11 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace keep {
 namespace {
 
 using trust_test::Data;
+using trust_test::DerOf;
 using trust_test::Flipped;
+using trust_test::PublicPemAs;
 using trust_test::Trimmed;
 
 void ExpectInvalid(const Result<PublicKey>& r, std::string_view needle) {
@@ -44,6 +48,89 @@ TEST(TrustKeys, NormalisesThePem) {
   ASSERT_TRUE(key) << key.error().message;
   EXPECT_EQ(key->pem(), Data("ecdsa.pub"));
   EXPECT_EQ(key->key_id(), Trimmed(Data("ecdsa.keyid")));
+}
+
+// One key under several names was the attack: each encoding got its own id,
+// so one signature counted once per id towards a threshold.
+TEST(TrustKeys, OneP256KeyHasOneIdWhateverItsEncoding) {
+  auto pair = GenerateKeyPair(kAlgorithmEcdsaP256, "");
+  ASSERT_TRUE(pair) << pair.error().message;
+  auto private_key = ParsePrivateKey(pair->private_pem, "");
+  ASSERT_TRUE(private_key);
+  auto signature = Sign(*private_key, "payload");
+  ASSERT_TRUE(signature);
+  std::set<std::string> encodings;
+  for (auto [form, encoding] : trust_test::kP256Encodings) {
+    std::string pem = PublicPemAs(private_key->evp(), form, encoding);
+    ASSERT_FALSE(pem.empty()) << form << " " << encoding;
+    encodings.insert(DerOf(pem));
+    auto key = ParsePublicKey(pem);
+    ASSERT_TRUE(key) << form << " " << encoding << ": " << key.error().message;
+    EXPECT_EQ(key->key_id(), pair->key_id) << form << " " << encoding;
+    // What is stored and shown is the canonical form, and it verifies.
+    EXPECT_EQ(key->pem(), pair->public_pem) << form << " " << encoding;
+    EXPECT_TRUE(VerifySignature(*key, "payload", *signature)) << form << " " << encoding;
+  }
+  EXPECT_EQ(encodings.size(), 6u);  // six different SubjectPublicKeyInfos, one key
+  // The canonical form is the named curve with the uncompressed point, the
+  // id the SHA-256 of its DER.
+  EXPECT_EQ(pair->public_pem, PublicPemAs(private_key->evp(), "uncompressed", "named_curve"));
+  EXPECT_EQ(pair->key_id, Sha256Of(DerOf(pair->public_pem)).hex());
+}
+
+// BER re-encodings of a key that OpenSSL's decoder tolerates: a long-form
+// length, padding bits in the key's BIT STRING (which OpenSSL clears, so the
+// key read may differ from the key sent), NULL parameters. Only DER is
+// taken, so none is a second name for the key, or a key nobody holds.
+TEST(TrustKeys, RefusesKeysNotInDer) {
+  for (std::string_view algorithm : {kAlgorithmEd25519, kAlgorithmEcdsaP256}) {
+    auto pair = GenerateKeyPair(algorithm, "");
+    ASSERT_TRUE(pair);
+    std::string der = DerOf(pair->public_pem);
+    ASSERT_TRUE(ParsePublicKey(trust_test::Pem("PUBLIC KEY", der)));
+    // Outer SEQUENCE length in long form (0x30 0x81 L ...).
+    ExpectInvalid(ParsePublicKey(trust_test::Pem("PUBLIC KEY", std::string("\x30\x81", 2) + der.substr(1))),
+                  "not in DER form");
+    // The BIT STRING's unused-bits octet set to 1 (the key is its last bytes).
+    std::size_t key_len = algorithm == kAlgorithmEd25519 ? 32 : 65;
+    std::string padded = der;
+    padded[der.size() - key_len - 1] = 1;
+    // (Read as P-256, the cleared bit may put the point off the curve.)
+    ExpectInvalid(ParsePublicKey(trust_test::Pem("PUBLIC KEY", padded)), "public key");
+    if (algorithm == kAlgorithmEd25519) {
+      // AlgorithmIdentifier with NULL parameters (RFC 8410: they are absent).
+      std::string with_null = std::string("\x30\x2c\x30\x07\x06\x03\x2b\x65\x70\x05\x00", 11) +
+                              der.substr(der.size() - 35);
+      EXPECT_FALSE(ParsePublicKey(trust_test::Pem("PUBLIC KEY", with_null)));
+    }
+  }
+}
+
+TEST(TrustKeys, RefusesExplicitParametersThatAreNotP256s) {
+  auto pair = GenerateKeyPair(kAlgorithmEcdsaP256, "");
+  ASSERT_TRUE(pair);
+  auto private_key = ParsePrivateKey(pair->private_pem, "");
+  ASSERT_TRUE(private_key);
+  std::string der = DerOf(PublicPemAs(private_key->evp(), "uncompressed", "explicit"));
+  // P-256's seed (X9.62), and the cofactor 1 just before the key's BIT STRING.
+  const std::string seed("\xc4\x9d\x36\x08\x86\xe7\x04\x93\x6a\x66\x78\xe1\x13\x9d\x26\xb7\x81\x9f\x7e\x90", 20);
+  const std::string cofactor("\x02\x01\x01\x03\x42\x00\x04", 7);
+  ASSERT_NE(der.find(seed), std::string::npos);
+  ASSERT_NE(der.find(cofactor), std::string::npos);
+  std::string other_seed = der;
+  other_seed[der.find(seed) + 19] ^= 1;
+  ExpectInvalid(ParsePublicKey(trust_test::Pem("PUBLIC KEY", other_seed)), "not exactly P-256's");
+  std::string other_cofactor = der;
+  other_cofactor[der.find(cofactor) + 2] = 4;
+  ExpectInvalid(ParsePublicKey(trust_test::Pem("PUBLIC KEY", other_cofactor)), "not exactly P-256's");
+  // Another curve b: not P-256 at all.
+  const std::string b("\x5a\xc6\x35\xd8", 4);
+  std::string other_curve = der;
+  other_curve[der.find(b)] ^= 1;
+  EXPECT_FALSE(ParsePublicKey(trust_test::Pem("PUBLIC KEY", other_curve)));
+  // P-384 stays refused however it is written.
+  std::string p384 = Data("p384.pub");
+  ExpectInvalid(ParsePublicKey(p384), "curve secp384r1");
 }
 
 TEST(TrustKeys, RefusesOtherKeyTypes) {

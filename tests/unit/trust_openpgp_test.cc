@@ -81,6 +81,48 @@ TEST(TrustOpenPgp, ParsesRsaKeyWithSigningSubkey) {
   EXPECT_EQ(key->user_ids, std::vector<std::string>{"Keep Test RSA <rsa@keep.invalid>"});
 }
 
+// The armor of `armored` written another way: CRLF line ends, armor
+// headers, 40-column base64. The same packets.
+std::string Rearmored(const std::string& armored) {
+  std::string base64, checksum;
+  std::size_t pos = armored.find("\n\n") + 2;
+  while (pos < armored.size()) {
+    std::size_t end = armored.find('\n', pos);
+    std::string line = armored.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.starts_with("-----END")) break;
+    if (line.starts_with("=")) {
+      checksum = line;
+    } else {
+      base64 += line;
+    }
+  }
+  std::string out = "-----BEGIN PGP PUBLIC KEY BLOCK-----\r\nComment: re-armored by a test\r\n"
+                    "Version: not gpg\r\n\r\n";
+  for (std::size_t i = 0; i < base64.size(); i += 40) out += base64.substr(i, 40) + "\r\n";
+  return out + checksum + "\r\n-----END PGP PUBLIC KEY BLOCK-----\r\n";
+}
+
+// An OpenPGP key is named by its primary key's fingerprint, which covers the
+// primary key's material and creation time only: re-armoring it, or adding
+// user ids and subkeys, gives the same name, so Keep's admin API sees the
+// same key (and refuses to add it twice).
+TEST(TrustOpenPgp, TheSameKeyReArmoredOrExtendedKeepsItsFingerprint) {
+  OpenPgpKey plain = Key("ed25519");
+  std::string rearmored = Rearmored(Pgp("ed25519.pub.asc"));
+  ASSERT_NE(rearmored, Pgp("ed25519.pub.asc"));
+  auto again = ParseOpenPgpPublicKey(rearmored);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->fingerprint, plain.fingerprint);
+  EXPECT_EQ(again->armored, plain.armored);  // librnp's re-export is the stored form
+
+  auto extended = ParseOpenPgpPublicKey(Pgp("ed25519-extended.pub.asc"));
+  ASSERT_TRUE(extended) << extended.error().message;
+  EXPECT_EQ(extended->fingerprint, plain.fingerprint);
+  EXPECT_EQ(extended->user_ids.size(), 2u);
+  EXPECT_NE(extended->armored, plain.armored);  // more packets, one key
+}
+
 TEST(TrustOpenPgp, FingerprintsMatchGpg) {
   std::vector<std::string> gpg = GpgPrimaryFingerprints();
   ASSERT_EQ(gpg.size(), 4u);

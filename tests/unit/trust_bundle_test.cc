@@ -27,7 +27,7 @@ struct Served {
   BundleLayer Add(const std::string& bytes) {
     Digest d = Sha256Of(bytes);
     blobs[d.str()] = bytes;
-    return BundleLayer{d, static_cast<std::int64_t>(bytes.size())};
+    return BundleLayer{d, static_cast<std::int64_t>(bytes.size()), {}};
   }
   PayloadFetcher Fetcher() const {
     return [this](const Digest& d) -> Result<std::string> {
@@ -197,14 +197,14 @@ TEST(TrustBundle, BlobMustMatchItsLayer) {
   Served served;
   std::string bundle = Data("bundle/ecdsa.sigstore.json");
   BundleLayer layer = served.Add(bundle);
-  BundleLayer wrong_size{layer.digest, layer.size + 1};
+  BundleLayer wrong_size{layer.digest, layer.size + 1, {}};
   auto v = VerifyBundles({wrong_size}, served.Fetcher(), Target(), {Key("ecdsa")});
   EXPECT_FALSE(v.at(0).verified);
   EXPECT_NE(v.at(0).reason.find("bytes, but its layer says"), std::string::npos);
   served.blobs[layer.digest.str()] = bundle + " ";
   v = VerifyBundles({layer}, served.Fetcher(), Target(), {Key("ecdsa")});
   EXPECT_NE(v.at(0).reason.find("does not match its digest"), std::string::npos);
-  v = VerifyBundles({BundleLayer{Sha256Of("absent"), 6}}, served.Fetcher(), Target(), {Key("ecdsa")});
+  v = VerifyBundles({BundleLayer{Sha256Of("absent"), 6, {}}}, served.Fetcher(), Target(), {Key("ecdsa")});
   EXPECT_NE(v.at(0).reason.find("no such blob"), std::string::npos);
 }
 

@@ -419,6 +419,7 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
       }
     }
     verdict.well_formed = true;
+    verdict.unverified_material = layer.unverified_material;
     const PublicKey* signer = nullptr;
     for (const PublicKey& key : trusted_keys) {
       if (VerifySignature(key, *payload, layer.signature)) {
@@ -447,7 +448,6 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
     }
     verdict.verified = true;
     verdict.key_id = signer->key_id();
-    verdict.unverified_material = layer.unverified_material;
   }
   return verdicts;
 }

@@ -148,8 +148,9 @@ struct CosignVerdict {
   std::string reason;  // not verified: which check failed, for logs and clients
   // What the layer carries that no key signed and Keep cannot check yet (a
   // Fulcio certificate or chain, an RFC 3161 timestamp), with the reason;
-  // empty when nothing. A verified layer with it still counts as a
-  // signature, but its artifact is not fit to serve to readers as it is.
+  // empty when nothing. Set for every well-formed layer, verified or not. A
+  // verified layer with it still counts as a signature, but its artifact is
+  // not fit to serve to readers as it is.
   std::string unverified_material;
 };
 

@@ -2,9 +2,12 @@
 
 #include "core/base64.h"
 #include "core/digest.h"
+#include "trust/openssl_util.h"
 #include "trust/schema.h"
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include <limits>
 
@@ -95,8 +98,25 @@ Result<json> ReadBody(std::string_view body, std::string_view kind, const std::s
   return std::move(*parsed);
 }
 
-// A key named by a log entry: base64 of a PEM public key Keep can parse.
+// A key named by a log entry: a PEM public key Keep can parse, or (a keyless
+// signature's) a PEM certificate holding one. The certificate itself is not
+// checked: only its key is used, to see that it made the signature logged.
 Result<PublicKey> EntryKey(std::string_view pem, const std::string& where) {
+  auto block = trust_internal::ReadOnePem(pem, "key");
+  if (block && block->label == "CERTIFICATE") {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(block->der.data());
+    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(block->der.size()));
+    unsigned char* spki = nullptr;
+    int size = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki) : -1;
+    X509_free(cert);
+    ERR_clear_error();
+    if (size <= 0) return Bad(where + " is a certificate Keep cannot read");
+    std::string der(reinterpret_cast<const char*>(spki), static_cast<std::size_t>(size));
+    OPENSSL_free(spki);
+    auto key = KeyAccess::PublicFromDer(der);
+    if (!key) return Bad(where + " is a certificate of a key Keep does not read: " + key.error().message);
+    return std::move(*key);
+  }
   auto key = ParsePublicKey(pem);
   if (!key) return Bad(where + " is not a public key Keep reads: " + key.error().message);
   return std::move(*key);

@@ -48,9 +48,10 @@ struct RekorSet {
 [[nodiscard]] Result<RekorSet> ReadRekorSet(std::string_view annotation);
 
 // Binds a Rekor bundle to the layer it sits on: it logs `payload` (sha256)
-// and `signature` (byte for byte), under a public key that verifies that
-// signature and, when `signer` is given (the trusted key that verified the
-// layer), is that key. kInvalid naming the first mismatch.
+// and `signature` (byte for byte), under a public key (or a certificate's
+// key, for a keyless signature; the certificate itself is not checked) that
+// verifies that signature and, when `signer` is given (the trusted key that
+// verified the layer), is that key. kInvalid naming the first mismatch.
 [[nodiscard]] Result<void> BindRekorSet(const RekorSet& set, std::string_view payload,
                                         std::string_view signature, const PublicKey* signer);
 

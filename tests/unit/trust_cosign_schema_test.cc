@@ -293,5 +293,27 @@ TEST_F(TrustCosignSchema, KeylessMaterialVerifiesByKeyButIsReportedUnverified) {
   }
 }
 
+TEST_F(TrustCosignSchema, AKeylessLayerBesideIsWellFormedButUnverified) {
+  // A keyless signature: its Rekor bundle logs a certificate (of the Ed25519
+  // key here), which Keep cannot check; the layer is still a signature.
+  const std::string cert = Data("ed25519.crt");
+  const std::string ed_sig = Data("payload.json.ed25519.sig");
+  Annotations()[std::string(kCosignSignatureAnnotation)] = EncodeBase64(ed_sig);
+  Annotations()[std::string(kCosignCertificateAnnotation)] = cert;
+  Annotations()[std::string(kCosignRekorBundleAnnotation)] =
+      RekorSetOf(RekorBody(payload_, ed_sig, cert)).dump();
+  auto v = Check(manifest_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_TRUE(v->well_formed) << v->reason;
+  EXPECT_FALSE(v->verified);
+  EXPECT_NE(v->unverified_material.find("a signing certificate"), std::string::npos);
+  // A log entry under another key does not log this signature.
+  Annotations()[std::string(kCosignRekorBundleAnnotation)] =
+      RekorSetOf(RekorBody(payload_, ed_sig, key_->pem())).dump();
+  v = Check(manifest_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_FALSE(v->well_formed);
+}
+
 }  // namespace
 }  // namespace keep

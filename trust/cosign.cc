@@ -272,6 +272,14 @@ std::string CosignSignatureTag(const Digest& target) {
   return std::string(kTagPrefix) + target.hex() + std::string(kTagSuffix);
 }
 
+Result<json> ParseSignatureManifest(std::string_view text) {
+  auto parsed = ParseStrictJson(text);
+  if (!parsed) {
+    return Fail(ErrorCode::kManifestInvalid, "signature manifest: " + parsed.error().message);
+  }
+  return std::move(*parsed);
+}
+
 bool IsCosignSignatureManifest(const json& manifest) {
   if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array()) {
     return false;

@@ -34,8 +34,10 @@
 // from readers while counting its signature.
 //
 // Unchecked still: the JSON text's own freedom (whitespace, member order,
-// string escapes) and, in a manifest parsed by the caller, repeated member
-// names; the blobs read here (config, Rekor bundle) refuse repeated names.
+// string escapes: Go's protojson even varies its whitespace on purpose), and
+// repeated member names in a manifest the caller parsed with a plain parser
+// rather than ParseSignatureManifest; the blobs read here (config, Rekor
+// bundle, sigstore bundle) refuse repeated names.
 //
 // Pure functions; thread-safe, as long as the `fetch` given to VerifyCosign is.
 #pragma once
@@ -92,6 +94,13 @@ struct CosignLayer {
   // timestamp), in words; empty when nothing.
   std::string unverified_material;
 };
+
+// Parses the JSON text of a signature artifact's manifest (cosign's or a
+// bundle referrer), refusing a member name repeated within one object
+// (kManifestInvalid): a reader could otherwise see a value that the checks
+// below, which see the last one, never read. Use it in place of a plain
+// parse before ReadCosignSignatures or ReadBundleLayers.
+[[nodiscard]] Result<nlohmann::json> ParseSignatureManifest(std::string_view text);
 
 // A manifest with at least one simple-signing layer: one that claims to be a
 // signature manifest (ReadCosignSignatures then says whether it is one).

@@ -136,6 +136,19 @@ TEST_F(TrustCosignSchema, ChosenBytesInTheManifestAreRefused) {
   for (const auto& [name, c] : cases) ExpectRefused(Check(c.first), c.second, name);
 }
 
+TEST_F(TrustCosignSchema, ARepeatedMemberInTheManifestTextIsRefused) {
+  EXPECT_TRUE(ParseSignatureManifest(built_->manifest));
+  // The first "annotations" is what a lenient reader might see; a plain
+  // parse keeps only the last.
+  std::string text = built_->manifest;
+  text.insert(1, R"("annotations":{"chosen":"bytes"},"annotations":{},)");
+  auto r = ParseSignatureManifest(text);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kManifestInvalid);
+  EXPECT_NE(r.error().message.find("repeats a member name \"annotations\""), std::string::npos)
+      << r.error().message;
+}
+
 TEST_F(TrustCosignSchema, TheReferrerFormIsWithinTheRules) {
   json m = manifest_;
   m["subject"] = {{"mediaType", std::string(media::kOciManifest)}, {"digest", Target().str()},

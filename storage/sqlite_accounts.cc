@@ -31,8 +31,6 @@ CREATE TABLE IF NOT EXISTS namespaces(
   mode TEXT NOT NULL DEFAULT 'quarantine',
   threshold INTEGER NOT NULL DEFAULT 1,
   quarantine_ttl INTEGER NOT NULL DEFAULT 86400,
-  -- When the policy last became stricter (created, left "open", a higher
-  -- threshold, a key revoked): a quarantine TTL counts from no earlier.
   policy_since INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS members(
   namespace_id INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
@@ -58,10 +56,18 @@ ALTER TABLE namespaces ADD COLUMN quarantine_ttl INTEGER NOT NULL DEFAULT 86400;
 // Schema 3 counted a quarantine TTL from each push alone. The upgrade is
 // when the policy took effect as far as GC can know: what was stored before
 // gets a whole TTL from now.
-constexpr const char* kMigrateFrom3 = R"sql(
-ALTER TABLE namespaces ADD COLUMN policy_since INTEGER NOT NULL DEFAULT 0;
-UPDATE namespaces SET policy_since=CAST(strftime('%s', 'now') AS INTEGER);
-)sql";
+constexpr const char* kAddPolicySince =
+    "ALTER TABLE namespaces ADD COLUMN policy_since INTEGER NOT NULL DEFAULT 0";
+constexpr const char* kMigrateFrom3 =
+    "UPDATE namespaces SET policy_since=CAST(strftime('%s', 'now') AS INTEGER)";
+
+bool HasColumn(Connection& c, const char* table, std::string_view column) {
+  auto s = c.Prepare(("PRAGMA table_info(" + std::string(table) + ")").c_str());
+  while (s.Step()) {
+    if (s.Text(1) == column) return true;
+  }
+  return false;
+}
 
 constexpr const char* kUserCols =
     "id, name, password_hash, admin, disabled, robot, expires_at, created_at, created_by";
@@ -108,7 +114,10 @@ bool IsUniqueViolation(const SqliteError& e) { return e.code == SQLITE_CONSTRAIN
 void AccountTables::Migrate(Connection& c, int from) {
   if (from == 1) c.Exec(kMigrateFrom1);
   if (from == 2) c.Exec(kMigrateFrom2);
-  if (from == 2 || from == 3) c.Exec(kMigrateFrom3);
+  if (from == 2 || from == 3) {
+    if (!HasColumn(c, "namespaces", "policy_since")) c.Exec(kAddPolicySince);
+    c.Exec(kMigrateFrom3);
+  }
   c.Exec(kTables);
 }
 

@@ -3,15 +3,41 @@
 // cosign (and podman/skopeo with --sign-by-sigstore-private-key) store the
 // signatures of manifest sha256:<hex> as an OCI image manifest tagged
 // "sha256-<hex>.sig" in the same repository (cosign's SIGNATURE_SPEC.md,
-// "Tag-based Discovery"). Each signature is one layer of that manifest:
+// "Tag-based Discovery"), or, from OCI 1.1 clients, as a referrer of it
+// (with a `subject`). Each signature is one layer of that manifest:
 //
 //   {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
 //    "digest": "sha256:<payload digest>", "size": <payload size>,
 //    "annotations": {"dev.cosignproject.cosign/signature": "<base64 signature>"}}
 //
 // whose blob is the simple-signing payload (trust/simple_signing.h) and whose
-// annotation is the standard base64 of the signature over those bytes. Keyless
-// (certificate, Rekor bundle) annotations are ignored: Keep trusts keys only.
+// annotation is the standard base64 of the signature over those bytes.
+//
+// The rule: what a reader receives of a signature artifact is limited to what
+// a trusted key signed plus the envelope its format requires. So every
+// document of the artifact has a closed schema, and a member it does not list
+// is refused (kManifestInvalid, naming it):
+//   * the manifest: schemaVersion 2, mediaType (OCI or Docker manifest),
+//     config, layers, and in the referrer form subject and artifactType
+//     (kCosignArtifactSigType); no manifest annotations (cosign writes none).
+//     Descriptors hold mediaType, digest and size only (layers also
+//     annotations). See ReadCosignSignatures.
+//   * the config blob: the empty image config cosign (or containers/image)
+//     writes, whose diff_ids are the layers' payloads. See CheckCosignConfig.
+//   * a layer's annotations: the signature, and optionally cosign's Rekor
+//     bundle (kCosignRekorBundleAnnotation, trust/rekor.h: bound to this very
+//     payload, signature and key), certificate, chain and RFC 3161 timestamp.
+// Keep trusts keys, not identities, and holds no Rekor, Fulcio or TSA roots
+// yet: a certificate, chain or timestamp cannot be checked at all. A layer
+// carrying one still verifies by its key, but its verdict's
+// `unverified_material` says so, so that the caller can withhold the artifact
+// from readers while counting its signature.
+//
+// Unchecked still: the JSON text's own freedom (whitespace, member order,
+// string escapes: Go's protojson even varies its whitespace on purpose), and
+// repeated member names in a manifest the caller parsed with a plain parser
+// rather than ParseSignatureManifest; the blobs read here (config, Rekor
+// bundle, sigstore bundle) refuse repeated names.
 //
 // Pure functions; thread-safe, as long as the `fetch` given to VerifyCosign is.
 #pragma once
@@ -19,6 +45,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "trust/keys.h"
+#include "trust/rekor.h"
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +63,17 @@ inline constexpr std::string_view kCosignSimpleSigningMediaType =
 inline constexpr std::string_view kCosignSignatureAnnotation = "dev.cosignproject.cosign/signature";
 inline constexpr std::string_view kOciImageConfigMediaType =
     "application/vnd.oci.image.config.v1+json";
+inline constexpr std::string_view kDockerImageConfigMediaType =
+    "application/vnd.docker.container.image.v1+json";
+// The artifactType (and config media type) of cosign's OCI 1.1 referrer form.
+inline constexpr std::string_view kCosignArtifactSigType =
+    "application/vnd.dev.cosign.artifact.sig.v1+json";
+// The other layer annotations cosign writes (besides the signature and
+// kCosignRekorBundleAnnotation): Fulcio's certificate and chain (PEM), and
+// {"SignedRFC3161Timestamp": "<base64>"}.
+inline constexpr std::string_view kCosignCertificateAnnotation = "dev.sigstore.cosign/certificate";
+inline constexpr std::string_view kCosignChainAnnotation = "dev.sigstore.cosign/chain";
+inline constexpr std::string_view kCosignTimestampAnnotation = "dev.sigstore.cosign/rfc3161timestamp";
 
 // "sha256-<64 lower-case hex>.sig", the tag of a signature manifest.
 [[nodiscard]] bool IsCosignSignatureTag(std::string_view tag);
@@ -49,7 +87,20 @@ struct CosignLayer {
   Digest payload_digest;
   std::int64_t payload_size = 0;
   std::string signature;  // raw bytes, base64-decoded from the annotation
+  // cosign's Rekor bundle annotation, when the layer has one (VerifyCosign
+  // binds it to the payload, the signature and the key).
+  std::optional<RekorSet> rekor;
+  // What the layer carries that Keep cannot check (certificate, chain,
+  // timestamp), in words; empty when nothing.
+  std::string unverified_material;
 };
+
+// Parses the JSON text of a signature artifact's manifest (cosign's or a
+// bundle referrer), refusing a member name repeated within one object
+// (kManifestInvalid): a reader could otherwise see a value that the checks
+// below, which see the last one, never read. Use it in place of a plain
+// parse before ReadCosignSignatures or ReadBundleLayers.
+[[nodiscard]] Result<nlohmann::json> ParseSignatureManifest(std::string_view text);
 
 // A manifest with at least one simple-signing layer: one that claims to be a
 // signature manifest (ReadCosignSignatures then says whether it is one).
@@ -60,17 +111,21 @@ struct CosignLayer {
 inline constexpr std::size_t kMaxCosignLayers = 64;
 
 // The signature layers of a signature manifest, in manifest order.
-// kManifestInvalid unless it is an image manifest whose layers are all
-// signature layers (1 to kMaxCosignLayers), each with a valid digest, size
-// and base64 signature: a signature manifest carries nothing else, so that
-// trusting it (its blobs are served with it) exposes nothing else.
+// kManifestInvalid unless it is an image manifest of the closed schema above
+// whose layers are all signature layers (1 to kMaxCosignLayers), each with a
+// valid digest, size, base64 signature and only the annotations listed
+// above, each of its form: a signature manifest carries nothing else, so
+// that trusting it (its blobs are served with it) exposes nothing else.
 [[nodiscard]] Result<std::vector<CosignLayer>> ReadCosignSignatures(const nlohmann::json& manifest);
 
 // The config of a signature manifest: its digest (kManifestInvalid when the
 // descriptor is missing or bad) ...
 [[nodiscard]] Result<Digest> CosignConfigDigest(const nlohmann::json& manifest);
 // ... and its check: the JSON image config cosign writes, whose
-// rootfs.diff_ids are the layers' payload digests in order
+// rootfs.diff_ids are the layers' payload digests in order, with no member
+// but architecture (""), os (""), created (RFC 3339), history (at most one
+// {"created": <RFC 3339>} per layer), rootfs {type "layers", diff_ids},
+// config ({}) and container_config ({}), and no repeated member name
 // (kManifestInvalid otherwise, saying what differs).
 [[nodiscard]] Result<void> CheckCosignConfig(std::string_view config,
                                              const std::vector<CosignLayer>& layers);
@@ -94,19 +149,29 @@ CosignManifest BuildCosignManifest(std::string_view payload, std::string_view si
 struct CosignVerdict {
   Digest payload_digest;
   bool verified = false;
-  // The payload matched its layer and is a simple-signing payload (a layer
-  // signed by a key the namespace does not trust is still well formed).
+  // The payload matched its layer and is a simple-signing payload, and the
+  // layer's Rekor bundle, if any, is bound to it (a layer signed by a key the
+  // namespace does not trust is still well formed).
   bool well_formed = false;
   std::string key_id;  // verified: the id of the trusted key that signed it
   std::string reason;  // not verified: which check failed, for logs and clients
+  // What the layer carries that no key signed and Keep cannot check yet (a
+  // Fulcio certificate or chain, an RFC 3161 timestamp), with the reason;
+  // empty when nothing. Set for every well-formed layer, verified or not. A
+  // verified layer with it still counts as a signature, but its artifact is
+  // not fit to serve to readers as it is.
+  std::string unverified_material;
 };
 
 using PayloadFetcher = std::function<Result<std::string>(const Digest&)>;
 
 // Checks each layer, in this order: its payload (fetched by digest) hashes to
-// the layer's digest and has its size, and parses as a simple-signing payload
-// (well_formed); its signature verifies with one of `trusted_keys`; and only
-// then, the payload passes CheckPayload for `target` in `repository`. One verdict per layer, in the same order;
+// the layer's digest and has its size, parses as a simple-signing payload,
+// and its Rekor bundle, if any, logs this payload and signature under a key
+// that made it (well_formed); its signature verifies with one of
+// `trusted_keys` (and the Rekor bundle names that key, else the layer is not
+// well formed); and only then, the payload passes CheckPayload for `target`
+// in `repository`. One verdict per layer, in the same order;
 // counting distinct signers against a threshold is the caller's policy.
 [[nodiscard]] std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                                                       const PayloadFetcher& fetch,

@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/manifest.h"
+#include "trust/schema.h"
 #include "trust/simple_signing.h"
 
 #include <algorithm>
@@ -10,6 +11,19 @@ namespace keep {
 namespace {
 
 using nlohmann::json;
+using trust_internal::DecodeBoundedBase64;
+using trust_internal::ExtraMember;
+using trust_internal::IsRfc3339;
+using trust_internal::ObjectAt;
+using trust_internal::ParseStrictJson;
+using trust_internal::Shown;
+using trust_internal::StringAt;
+
+constexpr std::size_t kMaxHint = 128;
+constexpr std::size_t kMaxShortString = 256;
+constexpr std::size_t kMaxTimestamps = 8;
+constexpr std::size_t kMaxTimestampBytes = 16 << 10;
+constexpr std::size_t kMaxSignatureBytes = 512;
 
 constexpr std::string_view kStatementV1 = "https://in-toto.io/Statement/v1";
 constexpr std::string_view kStatementV01 = "https://in-toto.io/Statement/v0.1";
@@ -29,53 +43,111 @@ std::string FromHex(std::string_view hex) {
   return out;
 }
 
-const std::string* StringAt(const json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return nullptr;
-  return &it->get_ref<const std::string&>();
+Error Unexpected(const std::string& where, const std::string& member) {
+  return Fail(ErrorCode::kInvalid, where + " has an unexpected member \"" + Shown(member) +
+                                       "\"; a signature artifact carries nothing else");
 }
 
-const json* ObjectAt(const json& object, std::string_view key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_object()) return nullptr;
-  return &*it;
-}
-
-// The bundle's envelope, once its shape is known to be what cosign writes.
+// The bundle's envelope and the rest of its material, once its shape is
+// known to be what cosign writes.
 struct Envelope {
   std::string payload;  // decoded
   std::string payload_type;
   std::vector<std::string> signatures;  // decoded
+  std::vector<std::string> keyids;      // as given ("" when absent)
+  std::string hint;                     // verificationMaterial.publicKey.hint ("" when absent)
+  std::vector<DsseLogEntry> log_entries;
+  std::size_t timestamps = 0;           // RFC 3161 timestamps carried
 };
 
-// The bundle's shape, before any signature is checked: a reason on failure.
-Result<Envelope> ReadBundle(std::string_view bytes) {
+// verificationMaterial: its closed schema, into `out`.
+Result<void> ReadMaterial(const json& material, Envelope& out) {
   auto fail = [](std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); };
-  json bundle = json::parse(bytes, nullptr, false);
-  if (!bundle.is_object()) return fail("the bundle is not a JSON object");
-  const std::string* media_type = StringAt(bundle, "mediaType");
-  if (media_type == nullptr || !IsSigstoreBundleMediaType(*media_type)) {
-    return fail("the bundle's mediaType is " +
-                (media_type ? "\"" + *media_type + "\"" : std::string("missing")) + ", not " +
-                std::string(kSigstoreBundleMediaType));
-  }
-  const json* material = ObjectAt(bundle, "verificationMaterial");
-  if (material == nullptr) return fail("the bundle has no verificationMaterial");
-  if (ObjectAt(*material, "publicKey") == nullptr) {
-    return fail(material->contains("certificate") || material->contains("x509CertificateChain")
+  const json* key = ObjectAt(material, "publicKey");
+  if (key == nullptr) {
+    return fail(material.contains("certificate") || material.contains("x509CertificateChain")
                     ? "the bundle is signed with a certificate (keyless); Keep trusts the "
                       "namespace's keys, so sign with cosign sign --key"
                     : "the bundle's verificationMaterial has no publicKey");
   }
+  const std::string where = "the bundle's verificationMaterial";
+  if (auto extra = ExtraMember(material, {"publicKey", "tlogEntries", "timestampVerificationData"})) {
+    return Unexpected(where, *extra);
+  }
+  if (auto extra = ExtraMember(*key, {"hint"})) return Unexpected(where + ".publicKey", *extra);
+  if (key->contains("hint")) {
+    const std::string* hint = StringAt(*key, "hint");
+    if (hint == nullptr || hint->size() > kMaxHint) {
+      return fail(where + ".publicKey.hint is not a string of at most " + std::to_string(kMaxHint) +
+                  " characters");
+    }
+    out.hint = *hint;
+  }
+  if (auto entries = material.find("tlogEntries"); entries != material.end()) {
+    if (!entries->is_array() || entries->size() > kMaxTlogEntries) {
+      return fail(where + ".tlogEntries is not an array of at most " +
+                  std::to_string(kMaxTlogEntries) + " entries");
+    }
+    for (const json& entry : *entries) {
+      auto read = ReadTlogEntry(entry);
+      if (!read) return fail("the bundle's " + read.error().message);
+      out.log_entries.push_back(std::move(*read));
+    }
+  }
+  if (auto data = material.find("timestampVerificationData"); data != material.end()) {
+    const std::string at = where + ".timestampVerificationData";
+    if (!data->is_object()) return fail(at + " is not an object");
+    if (auto extra = ExtraMember(*data, {"rfc3161Timestamps"})) return Unexpected(at, *extra);
+    if (auto stamps = data->find("rfc3161Timestamps"); stamps != data->end()) {
+      if (!stamps->is_array() || stamps->size() > kMaxTimestamps) {
+        return fail(at + ".rfc3161Timestamps is not an array of at most " +
+                    std::to_string(kMaxTimestamps) + " timestamps");
+      }
+      for (const json& stamp : *stamps) {
+        if (auto extra = ExtraMember(stamp, {"signedTimestamp"})) {
+          return Unexpected(at + ".rfc3161Timestamps[]", *extra);
+        }
+        const std::string* token = StringAt(stamp, "signedTimestamp");
+        if (token == nullptr || !DecodeBoundedBase64(*token, kMaxTimestampBytes)) {
+          return fail(at + ".rfc3161Timestamps[] is not {\"signedTimestamp\": \"<base64 of at "
+                      "most " + std::to_string(kMaxTimestampBytes) + " bytes>\"}");
+        }
+      }
+      out.timestamps = stamps->size();
+    }
+  }
+  return {};
+}
+
+// The bundle's shape, before any signature is checked: a reason on failure.
+Result<Envelope> ReadBundle(std::string_view bytes) {
+  auto fail = [](std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); };
+  auto parsed = ParseStrictJson(bytes);
+  if (!parsed) return fail("the bundle: " + parsed.error().message);
+  const json& bundle = *parsed;
+  if (!bundle.is_object()) return fail("the bundle is not a JSON object");
+  const std::string* media_type = StringAt(bundle, "mediaType");
+  if (media_type == nullptr || !IsSigstoreBundleMediaType(*media_type)) {
+    return fail("the bundle's mediaType is " +
+                (media_type ? "\"" + Shown(*media_type) + "\"" : std::string("missing")) +
+                ", not " + std::string(kSigstoreBundleMediaType));
+  }
+  const json* material = ObjectAt(bundle, "verificationMaterial");
+  if (material == nullptr) return fail("the bundle has no verificationMaterial");
+  Envelope out;
+  KEEP_TRY(ReadMaterial(*material, out));
   if (bundle.contains("messageSignature")) {
     return fail("the bundle holds a messageSignature, which signs a blob; an image signature is "
                 "a DSSE envelope (cosign sign)");
   }
+  if (auto extra = ExtraMember(bundle, {"mediaType", "verificationMaterial", "dsseEnvelope"})) {
+    return Unexpected("the bundle", *extra);
+  }
   const json* envelope = ObjectAt(bundle, "dsseEnvelope");
   if (envelope == nullptr) return fail("the bundle has no dsseEnvelope");
-  Envelope out;
+  if (auto extra = ExtraMember(*envelope, {"payload", "payloadType", "signatures"})) {
+    return Unexpected("the envelope", *extra);
+  }
   const std::string* payload_type = StringAt(*envelope, "payloadType");
   if (payload_type == nullptr || *payload_type != kInTotoPayloadType) {
     return fail("the envelope's payloadType is not " + std::string(kInTotoPayloadType));
@@ -94,13 +166,24 @@ Result<Envelope> ReadBundle(std::string_view bytes) {
                 " signatures");
   }
   for (const json& s : *sigs) {
+    if (auto extra = ExtraMember(s, {"sig", "keyid"})) return Unexpected("an envelope signature", *extra);
     const std::string* sig = StringAt(s, "sig");
-    auto raw = sig ? DecodeBase64(*sig) : std::nullopt;
-    if (!raw || raw->empty()) return fail("an envelope signature's \"sig\" is not standard base64");
+    auto raw = sig ? DecodeBoundedBase64(*sig, kMaxSignatureBytes) : std::nullopt;
+    if (!raw) return fail("an envelope signature's \"sig\" is not standard base64");
+    const std::string* keyid = StringAt(s, "keyid");
+    if (s.contains("keyid") && (keyid == nullptr || keyid->size() > kMaxHint)) {
+      return fail("an envelope signature's \"keyid\" is not a string of at most " +
+                  std::to_string(kMaxHint) + " characters");
+    }
     out.signatures.push_back(std::move(*raw));
+    out.keyids.push_back(keyid ? *keyid : "");
   }
   return out;
 }
+
+// A key's fingerprint as sigstore's clients write it in a hint or keyid:
+// the standard base64 of the SHA-256 of its DER SubjectPublicKeyInfo.
+std::string Fingerprint(const PublicKey& key) { return EncodeBase64(FromHex(key.key_id())); }
 
 // Reads the authenticated statement: its predicate type, after checking that
 // a subject names `target` and, if that subject names an image too, that the
@@ -157,6 +240,39 @@ Result<std::string> CheckStatement(std::string_view payload, const Digest& targe
               "; it signs another manifest");
 }
 
+// What a verified bundle carries that Keep cannot check, in words.
+std::string UnverifiedMaterial(const Envelope& envelope,
+                               const std::vector<const PublicKey*>& signers) {
+  std::vector<std::string> unchecked;
+  if (envelope.timestamps > 0) {
+    unchecked.push_back(std::to_string(envelope.timestamps) +
+                        " RFC 3161 timestamp(s), and Keep holds no timestamp authority roots yet");
+  }
+  const auto strangers = std::count(signers.begin(), signers.end(), nullptr);
+  if (strangers > 0) {
+    unchecked.push_back(std::to_string(strangers) +
+                        " envelope signature(s) that no trusted key of the namespace made");
+  }
+  bool hint_named = envelope.hint.empty();
+  for (const PublicKey* signer : signers) {
+    hint_named = hint_named || (signer != nullptr && Fingerprint(*signer) == envelope.hint);
+  }
+  if (!hint_named) {
+    unchecked.push_back("a publicKey.hint that is not the fingerprint of a key that verified it");
+  }
+  for (std::size_t i = 0; i < signers.size(); ++i) {
+    const std::string& keyid = envelope.keyids[i];
+    if (!keyid.empty() && (signers[i] == nullptr || Fingerprint(*signers[i]) != keyid)) {
+      unchecked.push_back("a signature keyid that is not the fingerprint of the trusted key that "
+                          "made it");
+      break;
+    }
+  }
+  std::string out;
+  for (const std::string& u : unchecked) out += (out.empty() ? "it carries " : "; ") + u;
+  return out;
+}
+
 }  // namespace
 
 bool IsSigstoreBundleMediaType(std::string_view media_type) {
@@ -193,6 +309,78 @@ Result<std::vector<BundleLayer>> ReadBundleLayers(const json& manifest) {
     return Invalid("the config is not the empty descriptor (" + std::string(kOciEmptyMediaType) +
                    ", the blob \"{}\")");
   }
+  auto unexpected = [](const std::string& where, const std::string& member) {
+    return Invalid(where + " has an unexpected member \"" + Shown(member) +
+                   "\"; a signature artifact carries nothing else");
+  };
+  if (auto extra = ExtraMember(manifest, {"schemaVersion", "mediaType", "artifactType", "config",
+                                          "layers", "subject", "annotations"})) {
+    return unexpected("the manifest", *extra);
+  }
+  if (auto version = manifest.find("schemaVersion");
+      version == manifest.end() || !version->is_number_integer() || *version != 2) {
+    return Invalid("the manifest's schemaVersion is not 2");
+  }
+  if (manifest.contains("artifactType")) {
+    const std::string* type = StringAt(manifest, "artifactType");
+    if (type == nullptr || !IsSigstoreBundleMediaType(*type)) {
+      return Invalid("the artifactType is not " + std::string(kSigstoreBundleMediaType));
+    }
+  }
+  if (auto extra = ExtraMember(*config, {"mediaType", "digest", "size", "artifactType"})) {
+    return unexpected("the config", *extra);
+  }
+  if (auto size = config->find("size"); size == config->end() || *size != kEmptyConfig.size()) {
+    return Invalid("the config's size is not " + std::to_string(kEmptyConfig.size()));
+  }
+  if (config->contains("artifactType")) {
+    const std::string* type = StringAt(*config, "artifactType");
+    if (type == nullptr || (!IsSigstoreBundleMediaType(*type) && *type != kOciEmptyMediaType)) {
+      return Invalid("the config's artifactType is neither a sigstore bundle's nor the empty one");
+    }
+  }
+  if (auto subject = manifest.find("subject"); subject != manifest.end()) {
+    if (!subject->is_object()) return Invalid("the subject is not an object");
+    if (auto extra = ExtraMember(*subject, {"mediaType", "digest", "size"})) {
+      return unexpected("the subject", *extra);
+    }
+    const std::string* type = StringAt(*subject, "mediaType");
+    const std::string* digest = StringAt(*subject, "digest");
+    if (type == nullptr || type->size() > kMaxShortString || digest == nullptr ||
+        !Digest::Parse(*digest)) {
+      return Invalid("the subject is not a descriptor (mediaType, digest, size)");
+    }
+  }
+  std::string predicate_type;
+  if (auto annotations = manifest.find("annotations"); annotations != manifest.end()) {
+    const std::string where = "the manifest's annotations";
+    if (!annotations->is_object()) return Invalid(where + " are not an object");
+    if (auto extra = ExtraMember(*annotations, {"org.opencontainers.image.created",
+                                                "dev.sigstore.bundle.content",
+                                                "dev.sigstore.bundle.predicateType"})) {
+      return unexpected(where, *extra);
+    }
+    if (annotations->contains("org.opencontainers.image.created")) {
+      const std::string* created = StringAt(*annotations, "org.opencontainers.image.created");
+      if (created == nullptr || !IsRfc3339(*created)) {
+        return Invalid(where + ": org.opencontainers.image.created is not an RFC 3339 time");
+      }
+    }
+    if (annotations->contains("dev.sigstore.bundle.content")) {
+      const std::string* content = StringAt(*annotations, "dev.sigstore.bundle.content");
+      if (content == nullptr || *content != "dsse-envelope") {
+        return Invalid(where + ": dev.sigstore.bundle.content is not \"dsse-envelope\"");
+      }
+    }
+    if (annotations->contains("dev.sigstore.bundle.predicateType")) {
+      const std::string* type = StringAt(*annotations, "dev.sigstore.bundle.predicateType");
+      if (type == nullptr || type->empty() || type->size() > kMaxShortString) {
+        return Invalid(where + ": dev.sigstore.bundle.predicateType is not a string of 1 to " +
+                       std::to_string(kMaxShortString) + " characters");
+      }
+      predicate_type = *type;
+    }
+  }
   auto layers = manifest.find("layers");
   if (layers == manifest.end() || !layers->is_array()) return Invalid("no \"layers\" array");
   if (layers->size() > kMaxBundleLayers) {
@@ -207,6 +395,9 @@ Result<std::vector<BundleLayer>> ReadBundleLayers(const json& manifest) {
       return Invalid(where + " is not a sigstore bundle (media type " +
                      std::string(kSigstoreBundleMediaType) + "); a bundle referrer holds nothing else");
     }
+    if (auto extra = ExtraMember(layer, {"mediaType", "digest", "size", "annotations"})) {
+      return unexpected(where, *extra);
+    }
     const std::string* digest_text = StringAt(layer, "digest");
     if (digest_text == nullptr) return Invalid(where + " has no \"digest\" string");
     auto digest = Digest::Parse(*digest_text);
@@ -215,10 +406,22 @@ Result<std::vector<BundleLayer>> ReadBundleLayers(const json& manifest) {
     if (size == layer.end() || !size->is_number_integer() || size->get<std::int64_t>() < 0) {
       return Invalid(where + " has no non-negative integer \"size\"");
     }
+    if (auto annotations = layer.find("annotations"); annotations != layer.end()) {
+      if (auto extra = ExtraMember(*annotations, {"org.opencontainers.image.title"})) {
+        return unexpected(where + "'s annotations", *extra);
+      }
+      // cosign's BUNDLE_SPEC: "{digest-algorithm}-{digest-hex}.sigstore.json".
+      const std::string title = std::string(digest->algorithm_name()) + "-" + digest->hex() +
+                                ".sigstore.json";
+      const std::string* given = StringAt(*annotations, "org.opencontainers.image.title");
+      if (!annotations->is_object() || given == nullptr || *given != title) {
+        return Invalid(where + "'s org.opencontainers.image.title is not \"" + title + "\"");
+      }
+    }
     for (const BundleLayer& seen : out) {
       if (seen.digest == *digest) return Invalid(where + " repeats bundle " + digest->str());
     }
-    out.push_back(BundleLayer{*digest, size->get<std::int64_t>()});
+    out.push_back(BundleLayer{*digest, size->get<std::int64_t>(), predicate_type});
   }
   if (out.empty()) {
     return Invalid("no bundle layer (media type " + std::string(kSigstoreBundleMediaType) + ")");
@@ -240,18 +443,13 @@ std::string DssePae(std::string_view payload_type, std::string_view payload) {
 
 std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                          const PayloadFetcher& fetch, const Digest& target,
-                                         const std::vector<PublicKey>& trusted_keys) {
-  return VerifyBundles(layers, fetch, target, std::string_view(), trusted_keys);
-}
-
-std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
-                                         const PayloadFetcher& fetch, const Digest& target,
                                          std::string_view repository,
                                          const std::vector<PublicKey>& trusted_keys) {
   std::vector<BundleVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const BundleLayer& layer : layers) {
-    BundleVerdict& verdict = verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}});
+    BundleVerdict& verdict =
+        verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}, {}});
     const std::string which = "bundle " + layer.digest.str();
     if (layer.size > kMaxBundleSize) {
       verdict.reason = which + " is larger than " + std::to_string(kMaxBundleSize) + " bytes";
@@ -279,11 +477,16 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
       continue;
     }
     const std::string pae = DssePae(envelope->payload_type, envelope->payload);
+    // Which trusted key, if any, made each signature of the envelope.
+    std::vector<const PublicKey*> signers(envelope->signatures.size(), nullptr);
     for (const PublicKey& key : trusted_keys) {
-      bool signed_by = std::any_of(envelope->signatures.begin(), envelope->signatures.end(),
-                                   [&](const std::string& sig) {
-                                     return VerifySignature(key, pae, sig);
-                                   });
+      bool signed_by = false;
+      for (std::size_t i = 0; i < envelope->signatures.size(); ++i) {
+        if (VerifySignature(key, pae, envelope->signatures[i])) {
+          signed_by = true;
+          if (signers[i] == nullptr) signers[i] = &key;
+        }
+      }
       if (signed_by) verdict.key_ids.push_back(key.key_id());
     }
     if (verdict.key_ids.empty()) {
@@ -294,6 +497,20 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                               "namespace");
       continue;
     }
+    // The log entries carried are of this envelope, its signatures and keys.
+    std::string unbound;
+    for (const DsseLogEntry& entry : envelope->log_entries) {
+      auto bound = BindTlogEntry(entry, envelope->payload, pae, envelope->signatures, signers);
+      if (!bound) {
+        unbound = bound.error().message;
+        break;
+      }
+    }
+    if (!unbound.empty()) {
+      verdict.key_ids.clear();
+      verdict.reason = which + ": the bundle's " + unbound;
+      continue;
+    }
     // Only now, with the bytes authenticated, is the statement read.
     auto predicate = CheckStatement(envelope->payload, target, repository);
     if (!predicate) {
@@ -301,9 +518,17 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
       verdict.reason = which + ": " + predicate.error().message;
       continue;
     }
+    if (!layer.predicate_type_annotation.empty() && layer.predicate_type_annotation != *predicate) {
+      verdict.key_ids.clear();
+      verdict.reason = which + ": the manifest's dev.sigstore.bundle.predicateType annotation \"" +
+                       Shown(layer.predicate_type_annotation) +
+                       "\" is not the statement's predicate type \"" + Shown(*predicate) + "\"";
+      continue;
+    }
     verdict.verified = true;
     verdict.predicate_type = *predicate;
     verdict.is_signature = *predicate == kCosignSignPredicateType;
+    verdict.unverified_material = UnverifiedMaterial(*envelope, signers);
   }
   return verdicts;
 }
@@ -357,9 +582,14 @@ BundleManifest BuildBundleManifest(const Digest& subject, std::string_view subje
         {"size", subject_size}}},
       {"annotations",
        {{"dev.sigstore.bundle.content", "dsse-envelope"},
-        {"dev.sigstore.bundle.predicateType", std::string(kCosignSignPredicateType)},
         {"org.opencontainers.image.created", std::string(created)}}},
   };
+  // The predicate type annotation says what the statement says, or nothing.
+  const json parsed_statement = json::parse(statement, nullptr, false);
+  if (const std::string* type = StringAt(parsed_statement, "predicateType");
+      type != nullptr && !type->empty() && type->size() <= kMaxShortString) {
+    manifest["annotations"]["dev.sigstore.bundle.predicateType"] = *type;
+  }
   out.manifest = manifest.dump();
   out.manifest_digest = Sha256Of(out.manifest);
   return out;

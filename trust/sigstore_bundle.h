@@ -37,9 +37,30 @@
 // a "name" (an image reference, as `cosign attest` writes), the name is the
 // repository's (ReferenceNamesRepository, the rule for simple-signing
 // payloads), so that a bundle signed for acme/app cannot be replayed onto
-// the same digest in acme/other. Transparency-log entries and
-// timestamps are carried along unread: what makes a signature count is the
-// namespace's key, not a public log.
+// the same digest in acme/other.
+//
+// The rule: what a reader receives of a signature artifact is limited to what
+// a trusted key signed plus the envelope its format requires. So the referrer
+// manifest and the bundle have closed schemas (ReadBundleLayers, and the
+// bundle's own below); a member they do not list is refused, naming it:
+//   * the manifest: schemaVersion 2, mediaType, artifactType, config (the
+//     empty descriptor, which may carry an artifactType), layers (each may be
+//     annotated only with org.opencontainers.image.title, which must be
+//     "<algorithm>-<hex>.sigstore.json" of the layer), subject, and the
+//     annotations org.opencontainers.image.created (RFC 3339),
+//     dev.sigstore.bundle.content ("dsse-envelope") and
+//     dev.sigstore.bundle.predicateType (equal to the verified statement's).
+//   * the bundle: mediaType, verificationMaterial {publicKey {hint},
+//     tlogEntries, timestampVerificationData {rfc3161Timestamps
+//     [{signedTimestamp}]}}, dsseEnvelope {payload, payloadType, signatures
+//     [{sig, keyid}]}, every string and array bounded.
+// Transparency-log entries cannot be verified (Keep holds no Rekor keys yet),
+// but each is bound to the envelope beside it (trust/rekor.h): it logs this
+// payload and these signatures under the keys that made them, its inclusion
+// proof leads to its root hash, and its checkpoint is of that tree. RFC 3161
+// timestamps cannot be checked at all, nor a publicKey.hint or a signature's
+// keyid that is not the verifying key's fingerprint: a bundle carrying them
+// still verifies by its key, but its verdict's `unverified_material` says so.
 //
 // A statement of another predicate type (an attestation: SBOM, provenance,
 // made by `cosign attest`) verifies the same way but is not a signature of
@@ -57,6 +78,7 @@
 #include "core/error.h"
 #include "trust/cosign.h"
 #include "trust/keys.h"
+#include "trust/rekor.h"
 
 #include <nlohmann/json.hpp>
 
@@ -85,6 +107,9 @@ inline constexpr std::string_view kOciEmptyMediaType = "application/vnd.oci.empt
 struct BundleLayer {
   Digest digest;
   std::int64_t size = 0;
+  // The manifest's dev.sigstore.bundle.predicateType annotation, empty when
+  // it has none: the statement of each bundle must have that predicate type.
+  std::string predicate_type_annotation;
 };
 
 // Limits on what one referrer may ask Keep to verify.
@@ -93,10 +118,11 @@ inline constexpr std::size_t kMaxEnvelopeSignatures = 8;
 inline constexpr std::int64_t kMaxBundleSize = 256 << 10;
 
 // The bundle layers of a bundle manifest, in manifest order. kManifestInvalid
-// unless it is an OCI image manifest whose config is the empty descriptor
-// and whose layers are all bundles (1 to kMaxBundleLayers, no two alike),
-// each with a valid digest and size: a signature carries nothing else, so
-// that trusting it (its blobs are served with it) exposes nothing else.
+// unless it is an OCI image manifest of the closed schema above whose config
+// is the empty descriptor and whose layers are all bundles (1 to
+// kMaxBundleLayers, no two alike), each with a valid digest and size: a
+// signature carries nothing else, so that trusting it (its blobs are served
+// with it) exposes nothing else.
 [[nodiscard]] Result<std::vector<BundleLayer>> ReadBundleLayers(const nlohmann::json& manifest);
 
 // DSSE v1 pre-authentication encoding: "DSSEv1" SP len(type) SP type SP
@@ -111,6 +137,11 @@ struct BundleVerdict {
   std::string predicate_type;   // verified: the statement's predicate type
   std::vector<std::string> key_ids;  // verified: the distinct trusted keys that signed
   std::string reason;           // not verified: which check failed
+  // What the bundle carries that no key signed and Keep cannot check yet
+  // (RFC 3161 timestamps; a key hint or keyid other than the verifying key's
+  // fingerprint), with the reason; empty when nothing. A verified bundle with
+  // it still counts, but is not fit to serve to readers as it is.
+  std::string unverified_material;
 };
 
 // Checks each bundle (fetched by digest) as described above, against
@@ -120,15 +151,6 @@ struct BundleVerdict {
                                                        const PayloadFetcher& fetch,
                                                        const Digest& target,
                                                        std::string_view repository,
-                                                       const std::vector<PublicKey>& trusted_keys);
-
-// The same for a caller that does not say where the bundle was pushed: a
-// statement whose subject names an image is refused (its name cannot be
-// checked); a subject with the digest alone verifies as above.
-// TODO: server/handlers/trust_gate.cc still calls this; pass `repo` there.
-[[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
-                                                       const PayloadFetcher& fetch,
-                                                       const Digest& target,
                                                        const std::vector<PublicKey>& trusted_keys);
 
 // cosign's signing statement for `target` (a sha256 digest), as JSON bytes.
@@ -147,7 +169,8 @@ struct BundleManifest {
 // `signature` is raw bytes over DssePae(kInTotoPayloadType, statement) by the
 // key whose public half is `signer`. `subject_media_type` and `subject_size`
 // describe the signed manifest; `created` is an RFC 3339 time for the
-// org.opencontainers.image.created annotation.
+// org.opencontainers.image.created annotation. The manifest's
+// dev.sigstore.bundle.predicateType annotation is the statement's own.
 [[nodiscard]] BundleManifest BuildBundleManifest(const Digest& subject,
                                                  std::string_view subject_media_type,
                                                  std::int64_t subject_size,

@@ -1,9 +1,9 @@
 #include "trust/simple_signing.h"
 
 #include "core/names.h"
+#include "trust/schema.h"
 
 #include <initializer_list>
-#include <set>
 #include <vector>
 
 namespace keep {
@@ -52,34 +52,8 @@ Result<const json*> Member(const json& object, std::string_view path, const char
 // Parses JSON, refusing a member name repeated within one object: two
 // readers could otherwise take different values from the same signed bytes.
 Result<json> ParseStrictJson(std::string_view text) {
-  std::vector<std::set<std::string>> open_objects;
-  bool duplicate = false;
-  auto callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        open_objects.emplace_back();
-        break;
-      case json::parse_event_t::object_end:
-        if (!open_objects.empty()) open_objects.pop_back();
-        break;
-      case json::parse_event_t::key:
-        if (!open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second) {
-          duplicate = true;
-        }
-        break;
-      default:
-        break;
-    }
-    return true;
-  };
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
-  } catch (const std::exception&) {
-    return Bad("not valid JSON");
-  }
-  if (doc.is_discarded()) return Bad("not valid JSON");
-  if (duplicate) return Bad("a JSON object repeats a member name");
+  auto doc = trust_internal::ParseStrictJson(text);
+  if (!doc) return Bad(doc.error().message);
   return doc;
 }
 

@@ -9,6 +9,8 @@
 //                           read, build, and verify each signature layer
 //   trust/sigstore_bundle.h cosign v3 signatures: sigstore bundles (DSSE
 //                           in-toto statements) attached as OCI referrers
+//   trust/rekor.h           the transparency-log material both carry: read
+//                           against a closed schema, bound to the signature
 //   trust/openpgp.h         OpenPGP keys and signed messages ("GPG simple
 //                           signing", skopeo/podman --sign-by), via librnp
 //
@@ -23,5 +25,6 @@
 #include "trust/cosign.h"
 #include "trust/keys.h"
 #include "trust/openpgp.h"
+#include "trust/rekor.h"
 #include "trust/sigstore_bundle.h"
 #include "trust/simple_signing.h"

@@ -123,6 +123,11 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
   const bool bundle = !target && subject && IsSigstoreBundleManifest(manifest);
   if (!target && subject && (bundle || IsCosignSignatureManifest(manifest))) target = *subject;
   if (target) {
+    // A signature artifact's text is read strictly: a member named twice
+    // would show readers a value the checks below never saw.
+    auto strict = ParseSignatureManifest(body);
+    if (!strict) return strict.error();
+    manifest = std::move(*strict);
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) return keys.error();
     std::vector<PublicKey> trusted;  // the PEM keys (OpenPGP keys sign GPG signatures)
@@ -135,10 +140,16 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     auto refused = [&](const std::string& why) {
       reasons += (reasons.empty() ? "" : "; ") + why;
     };
+    // Why the artifact is to be withheld from readers although it counts:
+    // a signature no trusted key verified, or bytes Keep cannot check.
+    std::string withheld;
+    auto withhold = [&](const std::string& why) {
+      withheld += (withheld.empty() ? "" : "; ") + why;
+    };
     if (bundle) {
       auto layers = ReadBundleLayers(manifest);
       if (!layers) return layers.error();
-      auto verdicts = VerifyBundles(*layers, fetch, *target, trusted);
+      auto verdicts = VerifyBundles(*layers, fetch, *target, repo, trusted);
       // Every bundle must verify, and all be signatures or all attestations:
       // one referrer is one signature (or one attestation).
       bool signatures = false;
@@ -154,10 +165,10 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       }
       if (!reasons.empty()) {
         verdicts.clear();
-        verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId,
-                                           kFormatSigstoreBundle, digest.str(), 0});
+        withhold(reasons);
       }
       for (const auto& v : verdicts) {
+        if (!v.unverified_material.empty()) withhold(v.unverified_material);
         // An attestation (SBOM, provenance) signed by a trusted key is kept
         // and served, but does not count as a signature of its subject.
         const char* format = v.is_signature ? kFormatSigstoreBundle : kFormatSigstoreAttestation;
@@ -181,20 +192,23 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
           return Fail(ErrorCode::kManifestInvalid, "cosign signature manifest: " + v.reason);
         }
       }
+      // A layer no trusted key verified may stand beside good ones (cosign
+      // appends each signer's layer to the same manifest): the good ones
+      // count, but the artifact is withheld from readers.
       for (const auto& v : verdicts) {
         if (v.verified) {
           verified.push_back(SignatureRecord{repo, target->str(), v.key_id, kFormatCosign, digest.str(), 0});
         } else {
           refused(v.reason);
+          withhold(v.reason);
         }
+        if (!v.unverified_material.empty()) withhold(v.unverified_material);
       }
-      // A layer no trusted key verified may stand beside good ones (cosign
-      // appends each signer's layer to the same manifest): the good ones
-      // count, but the artifact is withheld from readers (kUnverifiedKeyId).
-      if (!reasons.empty()) {
-        verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId, kFormatCosign,
-                                           digest.str(), 0});
-      }
+    }
+    if (!withheld.empty()) {  // recorded as a mark no key matches (kUnverifiedKeyId)
+      verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId,
+                                         bundle ? kFormatSigstoreBundle : kFormatCosign,
+                                         digest.str(), 0});
     }
     const bool any_verified =
         std::any_of(verified.begin(), verified.end(),
@@ -214,7 +228,8 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
               }
               return ids;
             }()},
-           {"reasons", reasons}});
+           {"reasons", reasons},
+           {"withheld_from_readers", withheld}});
     if (!any_verified && enforce) {
       return Fail(ErrorCode::kDenied,
                   "signature for " + target->str() + " refused: " +

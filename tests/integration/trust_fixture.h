@@ -106,6 +106,8 @@ class TrustTest : public KeepdTest {
     json manifest = json::parse(bm.manifest);
     manifest["layers"][0]["digest"] = Sha256Of(bundle_bytes).str();
     manifest["layers"][0]["size"] = bundle_bytes.size();
+    manifest["layers"][0]["annotations"]["org.opencontainers.image.title"] =
+        "sha256-" + Sha256Of(bundle_bytes).hex() + ".sigstore.json";
     PushBlob(client_, repo, bm.config);
     PushBlob(client_, repo, bundle_bytes);
     Manifest referrer = MakeManifest("application/vnd.oci.image.manifest.v1+json", manifest);

@@ -2,6 +2,7 @@
 // one: its users keep their passwords and roles, and the account tables of
 // schema 2 appear. One made by schema 3 has its publisher keys renamed by
 // their canonical form.
+#include "core/clock.h"
 #include "storage/metadata.h"
 #include "trust/keys.h"
 
@@ -126,6 +127,9 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
   }
   Sql(path,
       "INSERT INTO repositories(id, name, created_at) VALUES(1, 'acme/app', 1), (2, 'beta/app', 1);"
+      // The signature manifests the records came from (records follow them).
+      "INSERT INTO manifests VALUES(1, 'sha256:s1', 'm', 1, '', NULL, '{}', 1),"
+      "(2, 'sha256:s1', 'm', 1, '', NULL, '{}', 1), (2, 'sha256:s2', 'm', 1, '', NULL, '{}', 1);"
       "INSERT INTO signatures VALUES"
       "(1, '" + target + "', '" + a.key_id + "', 'cosign', 'sha256:s1', 1),"
       "(1, '" + target + "', '" + b.key_id + "', 'cosign', 'sha256:s1', 1),"
@@ -184,6 +188,32 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ((*again)->ListKeys("acme")->size(), 2u);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace keep
+
+namespace keep {
+namespace {
+
+// Schema 3 counted a quarantine TTL from each push alone; an upgrade starts
+// every namespace's clock at the upgrade, so nothing goes at the next GC.
+TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
+  auto dir = FreshDir("policy-since");
+  std::string path = (dir / "metadata.db").string();
+  {
+    auto md = OpenSqliteMetadata(path);
+    ASSERT_TRUE(md) << md.error().message;
+    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}}));
+  }
+  Sql(path, "ALTER TABLE namespaces DROP COLUMN policy_since; PRAGMA user_version=3");
+  auto before = UnixNow();
+  auto md = OpenSqliteMetadata(path);
+  ASSERT_TRUE(md) << md.error().message;
+  auto ns = (*md)->GetNamespace("acme");
+  ASSERT_TRUE(ns && *ns);
+  EXPECT_GE((*ns)->policy_since, before);
+  EXPECT_LE((*ns)->policy_since, UnixNow());
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ struct Served {
   BundleLayer Add(const std::string& bytes) {
     Digest d = Sha256Of(bytes);
     blobs[d.str()] = bytes;
-    return BundleLayer{d, static_cast<std::int64_t>(bytes.size())};
+    return BundleLayer{d, static_cast<std::int64_t>(bytes.size()), {}};
   }
   PayloadFetcher Fetcher() const {
     return [this](const Digest& d) -> Result<std::string> {
@@ -43,7 +43,7 @@ BundleVerdict VerifyOne(const std::string& bundle, const std::vector<PublicKey>&
                         const Digest& target = Target()) {
   Served served;
   BundleLayer layer = served.Add(bundle);
-  auto verdicts = VerifyBundles({layer}, served.Fetcher(), target, keys);
+  auto verdicts = VerifyBundles({layer}, served.Fetcher(), target, "acme/app", keys);
   EXPECT_EQ(verdicts.size(), 1u);
   return verdicts.at(0);
 }
@@ -270,14 +270,14 @@ TEST(TrustBundle, BlobMustMatchItsLayer) {
   Served served;
   std::string bundle = Data("bundle/ecdsa.sigstore.json");
   BundleLayer layer = served.Add(bundle);
-  BundleLayer wrong_size{layer.digest, layer.size + 1};
-  auto v = VerifyBundles({wrong_size}, served.Fetcher(), Target(), {Key("ecdsa")});
+  BundleLayer wrong_size{layer.digest, layer.size + 1, {}};
+  auto v = VerifyBundles({wrong_size}, served.Fetcher(), Target(), "acme/app", {Key("ecdsa")});
   EXPECT_FALSE(v.at(0).verified);
   EXPECT_NE(v.at(0).reason.find("bytes, but its layer says"), std::string::npos);
   served.blobs[layer.digest.str()] = bundle + " ";
-  v = VerifyBundles({layer}, served.Fetcher(), Target(), {Key("ecdsa")});
+  v = VerifyBundles({layer}, served.Fetcher(), Target(), "acme/app", {Key("ecdsa")});
   EXPECT_NE(v.at(0).reason.find("does not match its digest"), std::string::npos);
-  v = VerifyBundles({BundleLayer{Sha256Of("absent"), 6}}, served.Fetcher(), Target(), {Key("ecdsa")});
+  v = VerifyBundles({BundleLayer{Sha256Of("absent"), 6, {}}}, served.Fetcher(), Target(), "acme/app", {Key("ecdsa")});
   EXPECT_NE(v.at(0).reason.find("no such blob"), std::string::npos);
 }
 
@@ -306,7 +306,7 @@ TEST(TrustBundle, BuildThenReadRoundTrip) {
 
   Served served;
   served.Add(built.bundle);
-  auto v = VerifyBundles(*layers, served.Fetcher(), Target(), {Key("ecdsa"), Key("ed25519")});
+  auto v = VerifyBundles(*layers, served.Fetcher(), Target(), "acme/app", {Key("ecdsa"), Key("ed25519")});
   ASSERT_TRUE(v.at(0).verified) << v.at(0).reason;
   EXPECT_EQ(v.at(0).key_ids, std::vector<std::string>{key.public_key().key_id()});
   // The hint is what sigstore's library writes for the same key.

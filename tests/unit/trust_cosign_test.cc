@@ -37,7 +37,7 @@ TEST(TrustCosign, SignatureTags) {
 }
 
 TEST(TrustCosign, ReadsACosignStyleManifest) {
-  // The layout of cosign's SIGNATURE_SPEC.md (keyless annotations ignored).
+  // The layout of cosign's SIGNATURE_SPEC.md.
   std::string payload = Data("payload.json");
   json manifest = json::parse(R"({
     "schemaVersion": 2,
@@ -49,8 +49,7 @@ TEST(TrustCosign, ReadsACosignStyleManifest) {
        "size": )" + std::to_string(payload.size()) + R"(,
        "digest": ")" + Sha256Of(payload).str() + R"(",
        "annotations": {"dev.cosignproject.cosign/signature": ")" +
-                              EncodeBase64(Data("payload.json.ecdsa.sig")) + R"(",
-                       "dev.sigstore.cosign/bundle": "{}"}}
+                              EncodeBase64(Data("payload.json.ecdsa.sig")) + R"("}}
     ]})");
   auto layers = ReadCosignSignatures(manifest);
   ASSERT_TRUE(layers) << layers.error().message;
@@ -164,7 +163,7 @@ class TrustCosignVerify : public ::testing::Test {
   }
 
   CosignLayer Layer(const std::string& payload, const std::string& signature) const {
-    return CosignLayer{Sha256Of(payload), static_cast<std::int64_t>(payload.size()), signature};
+    return CosignLayer{Sha256Of(payload), static_cast<std::int64_t>(payload.size()), signature, {}, {}};
   }
 
   std::vector<CosignVerdict> Verify(const std::vector<CosignLayer>& layers,

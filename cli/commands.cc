@@ -7,9 +7,11 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace keep::cli {
@@ -29,7 +31,10 @@ const std::vector<CommandSpec> kCommands = {
      "variable KEEPCTL_PASSWORD, else the terminal asks for it. Nothing is saved unless\n"
      "the registry accepts it. Give --ca with the registry's certificate when it is\n"
      "self-signed (keepd prints its path when it starts); its absolute path is saved.\n"
-     "SERVER_URL may instead be given with --server.\n",
+     "SERVER_URL may instead be given with --server. A robot may log in too: it may\n"
+     "sign and verify within its scopes. In CI, skip login: KEEPCTL_USER and\n"
+     "KEEPCTL_PASSWORD, with KEEPCTL_SERVER (or --server) and KEEPCTL_CA (or --ca), stand\n"
+     "in for saved credentials for every command.\n",
      Login},
     {"", "logout", "", 0, 0, {}, "Delete the saved credentials", "", Logout},
     {"", "whoami", "", 0, 0, {}, "Show the signed-in account and its namespaces", "", Whoami},
@@ -239,7 +244,40 @@ Result<std::string> ReadSmallFile(const std::string& path, std::size_t limit) {
   return data;
 }
 
+namespace {
+
+std::string Env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// CI systems pass secrets in the environment: KEEPCTL_USER and
+// KEEPCTL_PASSWORD (a robot's name and secret, typically) with the server in
+// --server or KEEPCTL_SERVER, and its CA in --ca or KEEPCTL_CA, stand in for
+// a saved login. nullopt when they are not set.
+std::optional<Result<AdminClient>> ConnectFromEnvironment(const Invocation& inv) {
+  std::string user = Env("KEEPCTL_USER");
+  std::string password = Env("KEEPCTL_PASSWORD");
+  if (user.empty()) return std::nullopt;
+  std::string server = inv.globals.server.value_or(Env("KEEPCTL_SERVER"));
+  if (password.empty() || server.empty()) {
+    return Result<AdminClient>(Failed(
+        "KEEPCTL_USER is set, so keepctl takes its credentials from the environment, but " +
+            std::string(password.empty() ? "KEEPCTL_PASSWORD" : "the server") + " is missing",
+        "set KEEPCTL_PASSWORD, and KEEPCTL_SERVER or --server; or unset KEEPCTL_USER to use "
+        "the saved login"));
+  }
+  auto url = ParseServerUrl(server);
+  if (!url) return Result<AdminClient>(url.error());
+  std::string ca = inv.globals.ca.value_or(Env("KEEPCTL_CA"));
+  if (!ca.empty()) ca = std::filesystem::absolute(ca).string();
+  return AdminClient::Open({*url, ca, user, password});
+}
+
+}  // namespace
+
 Result<AdminClient> ConnectSaved(const Invocation& inv) {
+  if (auto from_env = ConnectFromEnvironment(inv)) return std::move(*from_env);
   auto path = CredentialsPath();
   if (!path) return path.error();
   auto saved = LoadCredentials(*path);

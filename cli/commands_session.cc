@@ -65,13 +65,16 @@ Result<void> Login(const Invocation& inv) {
     }
     return f;
   }
-  if (At(*who, "robot") == true) {
-    return Failed("robot accounts cannot use the admin API; nothing was saved",
-                  "sign in as a user; `keepctl robot list` shows the robots you manage");
-  }
   KEEPCTL_TRY(SaveCredentials(*path, {url->ToString(), user, *password, *ca}));
   std::string name = At(*who, "name").is_string() ? At(*who, "name").get<std::string>() : user;
-  Show(inv, *who, [&] { std::cout << "Logged in to " << url->ToString() << " as " << name << "\n"; });
+  Show(inv, *who, [&] {
+    std::cout << "Logged in to " << url->ToString() << " as " << name << "\n";
+    // A robot signs and checks what it pushed; managing the registry is for people.
+    if (At(*who, "robot") == true) {
+      std::cout << "A robot account: keepctl sign, verify and whoami work within its scopes; "
+                   "managing users, namespaces and keys needs a user.\n";
+    }
+  });
   return {};
 }
 

@@ -50,11 +50,20 @@ Result<PrivateKey> LoadPrivateKey(const Invocation& inv, const std::string& file
   return *key;
 }
 
-// The manifest to sign: the bytes of --manifest-file, else what the registry serves.
+// The manifest to sign: the bytes of --manifest-file, else what the registry
+// serves, else, for a reference by digest, the digest alone (a manifest not
+// pushed yet: a strict namespace takes it only once signed). Its media type
+// is then empty and its size 0.
 Result<ManifestDescriptor> TargetManifest(const Invocation& inv, AdminClient& client,
                                           const ImageRef& ref) {
   auto file = inv.Value("manifest-file");
-  if (!file) return ResolveManifest(client, ref);
+  if (!file) {
+    auto found = ResolveManifest(client, ref);
+    if (found || found.error().http_status != 404 || ref.digest.empty()) return found;
+    auto digest = Digest::Parse(ref.digest);
+    if (!digest) return Failed(ref.digest + " is not a digest: " + digest.error().message);
+    return ManifestDescriptor{*digest, "", 0};
+  }
   auto bytes = ReadSmallFile(*file, 4 << 20);
   if (!bytes) return bytes.error();
   json manifest = json::parse(*bytes, nullptr, false);
@@ -128,6 +137,23 @@ Result<void> CheckCounted(AdminClient& client, const std::string& repository,
                     " --name NAME --file KEY.pub`");
 }
 
+// Pushes a signature manifest; when the registry refuses it as signed by no
+// key it trusts, says which key that was and how a maintainer trusts it.
+Result<void> PushSignatureManifest(AdminClient& client, const std::string& repository,
+                                   const std::string& reference, const std::string& manifest,
+                                   const std::string& key_id) {
+  auto pushed = PushImageManifest(client, repository, reference, manifest);
+  if (pushed || pushed.error().http_status != 403) return pushed;
+  Failure f = pushed.error();
+  if (f.hint.empty()) {
+    const std::string ns(repository.substr(0, repository.find('/')));
+    f.hint = "the key used is " + key_id + "; if namespace " + ns +
+             " should trust it, a maintainer adds it with `keepctl key add " + ns +
+             " --name NAME --file KEY.pub`";
+  }
+  return f;
+}
+
 // cosign v3's format: a sigstore bundle attached as an OCI 1.1 referrer of
 // the manifest. Each key's bundle is a referrer of its own.
 Result<void> SignWithBundle(const Invocation& inv, AdminClient& client, const ImageRef& ref,
@@ -153,7 +179,8 @@ Result<void> SignWithBundle(const Invocation& inv, AdminClient& client, const Im
                                              NowRfc3339());
   KEEPCTL_TRY(PushBlob(client, ref.repository, built.config_digest, built.config));
   KEEPCTL_TRY(PushBlob(client, ref.repository, built.bundle_digest, built.bundle));
-  KEEPCTL_TRY(PushImageManifest(client, ref.repository, built.manifest_digest.str(), built.manifest));
+  KEEPCTL_TRY(PushSignatureManifest(client, ref.repository, built.manifest_digest.str(),
+                                    built.manifest, key_id));
   // An open namespace keeps a referrer whose key it does not trust: say so.
   KEEPCTL_TRY(CheckCounted(client, ref.repository, target.digest, key_id, "sigstore-bundle"));
   answer["referrer"] = built.manifest_digest.str();
@@ -234,7 +261,15 @@ Result<void> Sign(const Invocation& inv) {
   if (digest->algorithm() != DigestAlgorithm::kSha256) {
     return Failed("cannot sign " + digest->str() + ": cosign signatures need a sha256 digest");
   }
-  if (format == kFormatBundle) return SignWithBundle(inv, *client, *ref, *key, *target);
+  if (format == kFormatBundle) {
+    if (target->media_type.empty()) {
+      return Failed("there is no manifest " + ref->ToString() + " in the registry, and a bundle "
+                    "names its subject's media type and size",
+                    "sign the digest in the cosign layout (the default --format), give the "
+                    "manifest with --manifest-file, or push it first");
+    }
+    return SignWithBundle(inv, *client, *ref, *key, *target);
+  }
   const std::string payload =
       MakeSimpleSigning(RegistryHost(client->server()) + "/" + ref->repository, *digest);
   auto signature = keep::Sign(*key, payload);
@@ -265,7 +300,7 @@ Result<void> Sign(const Invocation& inv) {
   if (*existing) manifest = AppendLayer(**existing, built, config, config_digest).dump();
   KEEPCTL_TRY(PushBlob(*client, ref->repository, built.payload_digest, built.payload));
   KEEPCTL_TRY(PushBlob(*client, ref->repository, config_digest, config));
-  KEEPCTL_TRY(PushImageManifest(*client, ref->repository, tag, manifest));
+  KEEPCTL_TRY(PushSignatureManifest(*client, ref->repository, tag, manifest, key_id));
   // The registry refuses a signature manifest in which no layer verifies; one
   // that held good signatures already passes with ours refused in it.
   if (*existing) KEEPCTL_TRY(CheckCounted(*client, ref->repository, *digest, key_id, "cosign"));

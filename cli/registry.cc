@@ -67,8 +67,10 @@ Result<ManifestDescriptor> ResolveManifest(AdminClient& client, const ImageRef& 
                             ManifestTarget(ref.repository, ref.reference()), {{"Accept", accept}});
   if (!answer) return answer.error();
   if (answer->status == 404) {
-    return Failed("there is no manifest " + ref.ToString() + " in the registry",
-                  "push it first, or sign the manifest file with --manifest-file");
+    Failure f = Failed("there is no manifest " + ref.ToString() + " in the registry",
+                       "push it first, or sign the manifest file with --manifest-file");
+    f.http_status = 404;
+    return f;
   }
   if (answer->status != 200) return client.ErrorOf(*answer);
   std::string header = answer->Header("docker-content-digest");

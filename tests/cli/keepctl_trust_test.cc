@@ -285,6 +285,9 @@ TEST_F(KeepctlTrustTest, AnUntrustedKeyIsDenied) {
   EXPECT_EQ(run.out, "") << run;
   EXPECT_EQ(run.err.rfind("keepctl: signature for sha256:", 0), 0u) << run;
   EXPECT_TRUE(Contains(run.err, "refused")) << run;
+  // It names the key used and how a maintainer would trust it.
+  EXPECT_TRUE(Contains(run.err, "the key used is " + stranger)) << run;
+  EXPECT_TRUE(Contains(run.err, "keepctl key add acme --name NAME --file KEY.pub")) << run;
 
   // Next to a good signature the registry keeps the manifest but not ours:
   // keepctl notices and says so.
@@ -355,6 +358,60 @@ TEST_F(KeepctlTrustTest, StrictModeSignsTheManifestFileBeforeThePush) {
 
 namespace keep::testkit {
 namespace {
+
+// The strict-mode refusal tells a docker user to sign ns/repo@<digest>: that
+// works with nothing stored yet, as a cosign signature names only the digest.
+TEST_F(KeepctlTrustTest, StrictModeSignsADigestThatIsNotStoredYet) {
+  TrustedKey("ci");
+  Ok({"policy", "set", "acme", "--mode", "strict"});
+  Manifest m = PrepareImage(client_, "acme/app");
+  Response refused = PutManifest(client_, "acme/app", "v1", m);
+  ASSERT_EQ(StatusAndCode(refused), "403 DENIED");
+  const std::string by_digest = "acme/app@" + m.digest();
+  EXPECT_TRUE(Contains(ErrorMessage(refused), "keepctl sign " + by_digest)) << refused.body;
+  std::string out = Ok({"sign", by_digest, "--key", Key("ci")});
+  EXPECT_TRUE(Contains(out, "Signed " + by_digest)) << out;
+  EXPECT_EQ(PutManifest(client_, "acme/app", "v1", m).status, 201);
+  EXPECT_TRUE(Contains(Ok({"verify", "acme/app:v1"}), "trusted: yes (policy: strict"));
+  // A bundle names its subject's media type and size: that needs the manifest.
+  Manifest other = PrepareImage(client_, "acme/app", {.layer = "other"});
+  KeepctlRun run = admin_.Run({"sign", "acme/app@" + other.digest(), "--key", Key("ci"),
+                               "--format", "bundle"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "--manifest-file")) << run;
+  // A tag that does not exist is still an error: there is no digest to sign.
+  run = admin_.Run({"sign", "acme/app:nothing", "--key", Key("ci")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "there is no manifest acme/app:nothing")) << run;
+}
+
+// CI signs as a robot, with its secret in the environment and no saved login.
+TEST_F(KeepctlTrustTest, ARobotSignsWithCredentialsFromTheEnvironment) {
+  TrustedKey("ci");
+  std::string out = Ok({"robot", "create", "builder", "--scope", "acme:pull,push"});
+  std::string secret = ValueOf(out, "secret");
+  ASSERT_FALSE(secret.empty()) << out;
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "built in CI"});
+  Keepctl ci;
+  ci.SetEnv("KEEPCTL_SERVER", Url());
+  ci.SetEnv("KEEPCTL_CA", keepd_.ca_file());
+  ci.SetEnv("KEEPCTL_USER", "robot+builder");
+  ci.SetEnv("KEEPCTL_PASSWORD", secret);
+  KeepctlRun run = ci.Run({"sign", "acme/app:v1", "--key", Key("ci")});
+  ASSERT_EQ(run.exit_code, 0) << run;
+  EXPECT_TRUE(Contains(run.out, "Signed acme/app@" + m.digest())) << run;
+  EXPECT_FALSE(fs::exists(ci.credentials_file()));
+  run = ci.Run({"verify", "acme/app:v1"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  // Its scope is acme: elsewhere the registry refuses it, saying why.
+  run = ci.Run({"sign", "other/app@sha256:" + std::string(64, 'b'), "--key", Key("ci")});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  // Half-set environment is an error that says what is missing.
+  ci.UnsetEnv("KEEPCTL_PASSWORD");
+  run = ci.Run({"whoami"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "KEEPCTL_PASSWORD")) << run;
+}
 
 TEST_F(KeepctlTrustTest, QuarantineIsListedAndDropped) {
   std::string key = TrustedKey("one");

@@ -9,9 +9,9 @@ ROOT=$PWD
 BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
 
 BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
-            libsqlite3-dev libsodium-dev librnp-dev nlohmann-json3-dev libgtest-dev openssl ca-certificates)
-TEST_PKGS=(skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2 procps gnupg
-           clang libclang-rt-14-dev)
+            libsqlite3-dev libsodium-dev librnp-dev nlohmann-json3-dev openssl ca-certificates)
+TEST_PKGS=(libgtest-dev skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2
+           procps gnupg clang libclang-rt-14-dev)
 BENCH_PKGS=(wrk docker-registry jq curl)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -36,24 +36,55 @@ install_node() {
   install_packages nodejs npm
 }
 
+# Configures and builds the given targets (all of them when none are given).
 build() {
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)"
+  cmake --build "$BUILD" -j"$(nproc)" ${1:+--target "$@"}
+}
+
+# The data_dir of the config file given to keepd with --config, if it names one.
+config_data_dir() {
+  local file=
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --config) file=${2:-}; shift ;;
+      --config=*) file=${1#--config=} ;;
+    esac
+    shift
+  done
+  [ -n "$file" ] && [ -r "$file" ] || return 0
+  sed -n 's/.*"data_dir"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$file" | head -n 1
 }
 
 run() {
   install_packages "${BUILD_PKGS[@]}"
-  build
+  build keepd keepctl   # only what serving needs; ./keep.sh test builds the rest
+  # The data directory: KEEP_DATA_DIR when the user set it, else the config
+  # file's data_dir, else the default (KEEP_DATA_DIR would override the file).
+  local from_file
+  from_file=$(config_data_dir "$@")
+  local data=${KEEP_DATA_DIR:-${from_file:-}}
   if [ "$(id -u)" = 0 ]; then
+    install -m 0755 "$BUILD/keepd" /usr/local/bin/keepd
+    install -m 0755 "$BUILD/cli/keepctl" /usr/local/bin/keepctl
     # Never serve as root: a system user owns the data directory and runs keepd.
     id keep >/dev/null 2>&1 || useradd --system --home-dir /var/lib/keep --shell /usr/sbin/nologin keep
-    local data=${KEEP_DATA_DIR:-/var/lib/keep}
+    data=${data:-/var/lib/keep}
     install -d -o keep -g keep -m 0700 "$data"
-    install -m 0755 "$BUILD/keepd" /usr/local/bin/keepd
-    echo "keep.sh: starting keepd as user 'keep', data in $data"
+    echo "keep.sh: keepctl is /usr/local/bin/keepctl; starting keepd as user 'keep', data in $data"
+    if [ -n "$from_file" ] && [ -z "${KEEP_DATA_DIR:-}" ]; then
+      exec setpriv --reuid=keep --regid=keep --init-groups /usr/local/bin/keepd "$@"
+    fi
     exec setpriv --reuid=keep --regid=keep --init-groups env KEEP_DATA_DIR="$data" /usr/local/bin/keepd "$@"
   fi
-  exec env KEEP_DATA_DIR="${KEEP_DATA_DIR:-$ROOT/keep-data}" "$BUILD/keepd" "$@"
+  # keepctl for this user, where Debian's ~/.profile puts bin directories on the PATH.
+  install -D -m 0755 "$BUILD/cli/keepctl" "$HOME/.local/bin/keepctl"
+  case ":$PATH:" in
+    *":$HOME/.local/bin:"*) echo "keep.sh: keepctl is $HOME/.local/bin/keepctl" ;;
+    *) echo "keep.sh: keepctl is $HOME/.local/bin/keepctl (not on your PATH yet: log in again, or add it)" ;;
+  esac
+  if [ -n "$from_file" ] && [ -z "${KEEP_DATA_DIR:-}" ]; then exec "$BUILD/keepd" "$@"; fi
+  exec env KEEP_DATA_DIR="${data:-$ROOT/keep-data}" "$BUILD/keepd" "$@"
 }
 
 run_tests() {

@@ -8,6 +8,7 @@
 #include "storage/storage.h"
 #include "trust/keys.h"
 
+#include <fcntl.h>
 #include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -39,10 +41,15 @@ using tcp = asio::ip::tcp;
 
 constexpr const char* kUsage =
     "usage: keepd [--config FILE] [--allow-root]\n"
+    "       keepd [--config FILE] --reset-admin-password [USER]\n"
     "\n"
     "Keep's registry server. With no config file it runs with the embedded\n"
     "defaults: https on 0.0.0.0:5000, data in ./keep-data, a self-signed\n"
-    "certificate. Settings and environment overrides are listed in README.md.\n";
+    "certificate. Settings and environment overrides are listed in README.md.\n"
+    "\n"
+    "--reset-admin-password gives USER (default admin) a new generated password,\n"
+    "makes it an enabled admin, prints the password and exits: the recovery of a\n"
+    "lost admin password, run on the server as the user keepd runs as.\n";
 
 struct Counter {
   std::atomic<int>& n;
@@ -191,15 +198,77 @@ std::optional<CanonicalKeyForm> CanonicalFormOf(const std::string& algorithm,
   return CanonicalKeyForm{key->key_id(), key->pem()};
 }
 
+// --reset-admin-password: a new password for `user`, who becomes (again)
+// an enabled admin; printed on stdout. Offline, on the data directory.
+int ResetAdminPassword(Metadata& metadata, const std::string& user) {
+  auto existing = metadata.GetUser(user);
+  if (!existing) return Fatal(existing.error().message);
+  if (*existing && (*existing)->robot) return Fatal(user + " is a robot account, not a user");
+  std::string password = GeneratePassword();
+  auto hash = HashPassword(password);
+  if (!hash) return Fatal(hash.error().message);
+  if (!*existing) {
+    UserRecord admin;
+    admin.name = user;
+    admin.password_hash = *hash;
+    admin.admin = true;
+    admin.created_by = "keepd --reset-admin-password";
+    if (auto id = metadata.CreateUser(admin); !id) return Fatal(id.error().message);
+  } else {
+    auto set = metadata.SetPasswordHash(user, *hash);
+    if (!set) return Fatal(set.error().message);
+    auto updated = metadata.UpdateUser(user, /*disabled=*/false, /*admin=*/true);
+    if (!updated) return Fatal(updated.error().message);
+  }
+  std::fprintf(stderr, "keepd: %s the admin user \"%s\"; its new password is on stdout\n",
+               *existing ? "reset the password of" : "created", user.c_str());
+  std::fprintf(stdout, "%s\n", password.c_str());
+  return 0;
+}
+
+// The first admin's generated password: on a terminal it is shown; anywhere
+// else (a journal, a log file) it is written to a file only keepd's user may
+// read, and its path shown instead.
+void ShowFirstPassword(const std::string& data_dir, const std::string& password) {
+  if (::isatty(STDERR_FILENO) == 1) {
+    std::fprintf(stderr,
+                 "keepd: created the first admin user.\n"
+                 "  user:     admin\n"
+                 "  password: %s\n"
+                 "  (shown only this once; keep it somewhere safe)\n",
+                 password.c_str());
+    return;
+  }
+  std::string path = data_dir + "/initial-admin-password";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  bool written = fd >= 0 && ::write(fd, (password + "\n").data(), password.size() + 1) ==
+                                static_cast<ssize_t>(password.size() + 1);
+  if (fd >= 0) ::close(fd);
+  if (!written) {
+    std::fprintf(stderr, "keepd: created the first admin user \"admin\", but could not write its "
+                         "password to %s; run keepd --reset-admin-password\n", path.c_str());
+    return;
+  }
+  std::string abs = std::filesystem::absolute(path).lexically_normal().string();
+  std::fprintf(stderr,
+               "keepd: created the first admin user \"admin\"; its password is in %s (readable "
+               "only by keepd's user; delete it once you have it)\n",
+               abs.c_str());
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
   std::string config_path;
   bool allow_root_flag = false;
+  std::optional<std::string> reset_user;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
       config_path = argv[++i];
+    } else if (a == "--reset-admin-password") {
+      reset_user = "admin";
+      if (i + 1 < argc && argv[i + 1][0] != '-') reset_user = argv[++i];
     } else if (a == "--allow-root") {
       allow_root_flag = true;
     } else if (a == "--help" || a == "-h") {
@@ -222,6 +291,11 @@ int Main(int argc, char** argv) {
   if (allow_root_flag) config.allow_root = true;
   if (auto r = Validate(config); !r) return Fatal(r.error().message);
   if (::geteuid() == 0 && !config.allow_root) {
+    if (reset_user) {
+      return Fatal("refusing to run as root: the files it would touch belong to keepd's user; "
+                   "run it as that user, e.g. `sudo -u keep keepd --reset-admin-password "
+                   "--config FILE` (or KEEP_DATA_DIR=/var/lib/keep)");
+    }
     return Fatal(
         "refusing to run as root: run keepd as an unprivileged user (the README's first "
         "command does), or set \"allow_root\": true / --allow-root if you really mean it");
@@ -230,6 +304,11 @@ int Main(int argc, char** argv) {
   RaiseFileLimit();
 
   std::error_code fec;
+  if (reset_user && !std::filesystem::exists(config.data_dir + "/metadata.db", fec)) {
+    return Fatal("there is no Keep data in " + config.data_dir +
+                 " (no metadata.db); give the config file keepd runs with (--config) or "
+                 "KEEP_DATA_DIR");
+  }
   std::filesystem::create_directories(config.data_dir, fec);
   if (fec) return Fatal("cannot create data_dir " + config.data_dir + ": " + fec.message());
   ::chmod(config.data_dir.c_str(), 0700);
@@ -238,6 +317,9 @@ int Main(int argc, char** argv) {
   if (!blobs) return Fatal(blobs.error().message);
   auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
   if (!metadata) return Fatal(metadata.error().message);
+  if (reset_user) {
+    return ResetAdminPassword(**metadata, *reset_user);
+  }
 
   // The first admin: its password is shown once (or taken from KEEP_ADMIN_PASSWORD).
   if (const char* preset = std::getenv("KEEP_ADMIN_PASSWORD"); preset && *preset) {
@@ -260,14 +342,7 @@ int Main(int argc, char** argv) {
   } else {
     auto first = EnsureFirstAdmin(**metadata);
     if (!first) return Fatal(first.error().message);
-    if (*first) {
-      std::fprintf(stderr,
-                   "keepd: created the first admin user.\n"
-                   "  user:     admin\n"
-                   "  password: %s\n"
-                   "  (shown only this once; keep it somewhere safe)\n",
-                   (*first)->c_str());
-    }
+    if (*first) ShowFirstPassword(config.data_dir, **first);
   }
 
   std::string cert = config.tls_cert, key = config.tls_key;

@@ -69,11 +69,6 @@ std::vector<std::string> ChildEnvironment() {
   return env;
 }
 
-// The keepd built with the tests, unless KEEP_TEST_KEEPD names another binary.
-std::string KeepdBinary() {
-  const char* other = std::getenv("KEEP_TEST_KEEPD");
-  return other && *other ? other : KEEPD_PATH;
-}
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -219,5 +214,10 @@ std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
 }
 
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
+
+std::string KeepdBinary() {
+  const char* other = std::getenv("KEEP_TEST_KEEPD");
+  return other && *other ? other : KEEPD_PATH;
+}
 
 }  // namespace keep::testkit

@@ -25,6 +25,10 @@
 namespace keep::testkit {
 
 inline constexpr const char* kAdminUser = "admin";
+
+// The keepd built with the tests, unless KEEP_TEST_KEEPD names another binary.
+std::string KeepdBinary();
+
 inline constexpr const char* kAdminPassword = "integration-test-password";
 
 class KeepdProcess {

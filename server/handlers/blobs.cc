@@ -49,12 +49,15 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
       }
       co_return br.error();
     }
-    r.status = http::status::partial_content;
-    r.offset = br->first;
-    r.length = br->length();
-    r.headers.set(http::field::content_range, "bytes " + std::to_string(br->first) + "-" +
-                                                  std::to_string(br->last) + "/" +
-                                                  std::to_string(size));
+    if (*br) {  // else an invalid range (last before first), ignored: the whole blob
+      const ByteRange& part = **br;
+      r.status = http::status::partial_content;
+      r.offset = part.first;
+      r.length = part.length();
+      r.headers.set(http::field::content_range, "bytes " + std::to_string(part.first) + "-" +
+                                                    std::to_string(part.last) + "/" +
+                                                    std::to_string(size));
+    }
   }
   r.blob = std::move(*reader);
   co_return r;

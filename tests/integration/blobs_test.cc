@@ -63,6 +63,19 @@ TEST_F(BlobTest, UnsatisfiableRangeIsRefused) {
   EXPECT_EQ(r.status, 416) << r.body;
 }
 
+// RFC 9110 §14.1.1: a range whose last byte precedes its first is invalid,
+// and an invalid Range is ignored (§14.2): the whole blob, 200.
+TEST_F(BlobTest, RangeEndingBeforeItStartsIsIgnored) {
+  std::string digest = PushBlob(client_, repo_, data_);
+  for (const char* range : {"bytes=5-0", "bytes=500-0"}) {
+    SCOPED_TRACE(range);
+    Response r = client_.Get(BlobPath(repo_, digest), {{"Range", range}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, data_);
+    EXPECT_FALSE(r.HasHeader("Content-Range"));
+  }
+}
+
 TEST_F(BlobTest, DeletedBlobIsGone) {
   std::string digest = PushBlob(client_, repo_, data_);
   EXPECT_EQ(client_.Delete(BlobPath(repo_, digest)).status, 202);

@@ -75,6 +75,42 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   co_return sent;
 }
 
+// A request refused before it reached the router: not even its framing held.
+Reply Malformed(http::status status, std::string_view message) {
+  nlohmann::json j = {
+      {"errors",
+       {{{"code", "UNKNOWN"}, {"message", message}, {"detail", nlohmann::json::object()}}}}};
+  return Reply::Json(status, j.dump());
+}
+
+// RFC 9112 §6.3: the body of a request with Transfer-Encoding is framed by
+// chunked, which must come last. Keep knows no other coding, so the field
+// must say "chunked" and nothing else; with anything else the body's length
+// is unknown, and reading on would take the body for the next request.
+bool FramedSoundly(const http::request_header<>& req) {
+  std::size_t codings = 0;
+  bool chunked = false;
+  for (const auto& field : req) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    std::string_view value = field.value();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      auto comma = value.find(',', start);
+      std::string_view item = value.substr(start, comma == value.npos ? value.npos : comma - start);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) {
+        ++codings;
+        chunked = beast::iequals(item, "chunked");
+      }
+      if (comma == value.npos) break;
+      start = comma + 1;
+    }
+    if (codings == 0) return false;  // an empty Transfer-Encoding
+  }
+  return codings == 0 || (codings == 1 && chunked);
+}
+
 Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout) {
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout));
   if (head) {
@@ -197,14 +233,21 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
     if (ec) {
       if (ec == http::error::header_limit || ec == http::error::bad_target ||
-          ec == http::error::bad_method || ec == http::error::bad_field) {
-        Reply r = Reply::Json(ec == http::error::header_limit
-                                  ? http::status::request_header_fields_too_large
-                                  : http::status::bad_request,
-                              "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"malformed or "
-                              "oversized request header\",\"detail\":{}}]}");
+          ec == http::error::bad_method || ec == http::error::bad_field ||
+          ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
+        Reply r = Malformed(ec == http::error::header_limit
+                                ? http::status::request_header_fields_too_large
+                                : http::status::bad_request,
+                            "malformed or oversized request header");
         co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
       }
+      break;
+    }
+    if (!FramedSoundly(parser.get())) {
+      Reply r = Malformed(http::status::bad_request,
+                          "Transfer-Encoding must be \"chunked\" alone: with any other coding "
+                          "the length of the request body cannot be told");
+      co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
       break;
     }
 

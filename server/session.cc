@@ -17,6 +17,11 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBlobChunk = 256 * 1024;
 constexpr std::uint64_t kDiscardLimit = 64 * 1024;
+// A connection's read buffer holds at most a request header and this much:
+// enough for any honest chunk header or trailer, and the bound on what a
+// chunk extension or trailer that never ends can make keepd hold (Beast
+// limits headers and bodies, not those).
+constexpr std::size_t kFramingSlack = 64 * 1024;
 
 struct Sent {
   std::uint64_t bytes = 0;
@@ -214,7 +219,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
   auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
   if (hs_ec) co_return;
 
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(static_cast<std::size_t>(cfg.max_header_bytes) + kFramingSlack);
   bool first = true;
   while (true) {
     // Wait for a request to start (idle), then give its header a deadline.
@@ -263,8 +268,17 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
     if (target) reply = co_await Dispatch(ex, verb);  // (no co_await inside ?: with GCC 12)
     if (ex.broken()) keep_alive = false;
-    if (keep_alive && !ex.body_consumed() && !co_await ex.DiscardBody(kDiscardLimit)) {
-      keep_alive = false;
+    if (keep_alive && !ex.body_consumed()) {
+      auto discarded = co_await ex.DiscardBody(kDiscardLimit);
+      if (!discarded) {
+        keep_alive = false;
+        // A body too large to bother with leaves the answer as it is; one
+        // that is malformed (an endless chunk extension, say) makes the
+        // request a bad one.
+        if (discarded.error().code != ErrorCode::kTooLarge) {
+          reply = Malformed(http::status::bad_request, discarded.error().message);
+        }
+      }
     }
     int status = static_cast<int>(reply.status);
     Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds);

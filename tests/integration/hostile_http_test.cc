@@ -1,11 +1,20 @@
-// Hostile HTTP framing: Transfer-Encoding values that would let a body pass
-// for a second request (request smuggling, RFC 9112 §6.3). keepd must refuse
-// them with 400, close the connection, and keep serving everyone else.
+// Hostile HTTP framing: chunked bodies whose chunk extensions or trailers
+// never end, and Transfer-Encoding values that would let a body pass for a
+// second request (request smuggling, RFC 9112 §6.3). keepd must refuse them
+// with 400, close the connection, hold no more than a bounded buffer for
+// them, and keep serving everyone else.
 #include "core/base64.h"
 #include "tests/support/keepd_test.h"
 
+#include <chrono>
+#include <iostream>
+#include <thread>
+
 namespace keep::testkit {
 namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 class HostileHttpTest : public KeepdTest {
  protected:
@@ -20,11 +29,42 @@ class HostileHttpTest : public KeepdTest {
     return ::testing::AssertionSuccess();
   }
 
+  // The status keepd logged for `method path`, once it has (0: not within 10 s).
+  int LoggedStatus(std::string_view method, std::string_view path) {
+    auto deadline = Clock::now() + 10s;
+    while (Clock::now() < deadline) {
+      for (const auto& line : keepd_.RequestLog()) {
+        if (line.value("method", "") == method && line.value("path", "") == path) {
+          return line.value("status", 0);
+        }
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return 0;
+  }
+
   bool Logged(std::string_view path) {
     for (const auto& line : keepd_.RequestLog()) {
       if (line.value("path", "") == path) return true;
     }
     return false;
+  }
+
+  // Writes `piece` until `total` bytes went out or keepd stopped taking them;
+  // returns how many bytes the connection accepted.
+  std::uint64_t Flood(HttpsClient& client, std::uint64_t total) {
+    const std::string piece(64 * 1024, 'e');
+    std::uint64_t accepted = 0;
+    try {
+      while (accepted < total) {
+        client.WriteRaw(piece);
+        accepted += piece.size();
+      }
+    } catch (const std::exception&) {
+      // keepd closed the connection: what we wanted.
+    }
+    std::cout << "[ accepted ] " << accepted / 1024 << " KiB of " << total / 1024 << " KiB\n";
+    return accepted;
   }
 
   static std::string Head(std::string_view method, std::string_view target,
@@ -40,6 +80,42 @@ class HostileHttpTest : public KeepdTest {
                     EncodeBase64(std::string(kAdminUser) + ":" + kAdminPassword) + "\r\n");
   }
 };
+
+// Without credentials: one chunk header whose extension never ends. Past a
+// bounded buffer keepd answers 400 and closes; it does not hold what is sent.
+TEST_F(HostileHttpTest, EndlessChunkExtensionIsCutOff) {
+  HttpsClient anonymous = keepd_.AnonymousClient();
+  anonymous.WriteRaw(Head("GET", "/v2/", "Transfer-Encoding: chunked\r\n") + "1;e=");
+  constexpr std::uint64_t kTotal = 64 << 20;
+  std::uint64_t accepted = Flood(anonymous, kTotal);
+  // Socket buffers on loopback hold a few MiB at most; keepd itself
+  // reads no more than its header limit and a little.
+  EXPECT_LT(accepted, kTotal / 4) << "keepd kept reading the chunk extension";
+  EXPECT_EQ(LoggedStatus("GET", "/v2/"), 400);
+  EXPECT_TRUE(StillServing());
+}
+
+TEST_F(HostileHttpTest, EndlessTrailerIsCutOff) {
+  HttpsClient anonymous = keepd_.AnonymousClient();
+  anonymous.WriteRaw(Head("GET", "/v2/", "Transfer-Encoding: chunked\r\n") +
+                     "1\r\nx\r\n0\r\nX-Trailer: ");
+  constexpr std::uint64_t kTotal = 64 << 20;
+  std::uint64_t accepted = Flood(anonymous, kTotal);
+  EXPECT_LT(accepted, kTotal / 4) << "keepd kept reading the trailer";
+  EXPECT_EQ(LoggedStatus("GET", "/v2/"), 400);
+  EXPECT_TRUE(StillServing());
+}
+
+// Reasonable chunk extensions and trailers still work, on a kept-alive connection.
+TEST_F(HostileHttpTest, ShortChunkExtensionsAndTrailersAreFine) {
+  HttpsClient anonymous = keepd_.AnonymousClient();
+  anonymous.WriteRaw(Head("GET", "/v2/", "Transfer-Encoding: chunked\r\n") +
+                     "3;name=value\r\nabc\r\n0\r\nX-Trailer: yes\r\n\r\n");
+  auto r = anonymous.ReadResponse();
+  ASSERT_TRUE(r) << anonymous.last_error();
+  EXPECT_EQ(r->status, 401);
+  EXPECT_TRUE(r->keep_alive);
+}
 
 // RFC 9112 §6.3: a Transfer-Encoding whose final coding is not chunked (or
 // that names a coding keepd does not know) leaves the body's length unknown:

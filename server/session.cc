@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include "core/names.h"
 #include "server/errors.h"
 #include "server/router.h"
 
@@ -170,13 +171,25 @@ std::string_view SafeHost(std::string_view host) {
   return host;
 }
 
-// The Bearer challenge of the Docker token flow for this access.
-std::string Challenge(const Config& cfg, std::string_view host, const Access& access,
+// The scopes a client should ask the token service for: the route's, and
+// for a cross-repository mount pull on its source too (StartUpload checks
+// it, and without it the mount becomes an upload), space-separated as the
+// token flow reads them. Only a valid repository name is echoed.
+std::string ChallengeScopes(const Exchange& ex, const Route& route, const Access& access) {
+  std::string scope = ChallengeScope(access);
+  if (route.area != Area::kUploads || !ex.query("mount")) return scope;
+  auto from = ex.query("from");
+  if (!from || *from == access.target || !ValidateRepoName(*from)) return scope;
+  return scope + " repository:" + *from + ":pull";
+}
+
+// The Bearer challenge of the Docker token flow for these scopes.
+std::string Challenge(const Config& cfg, std::string_view host, const std::string& scope,
                       bool insufficient_scope) {
   std::string realm =
       cfg.token_realm.empty() ? "https://" + std::string(SafeHost(host)) + "/token" : cfg.token_realm;
   std::string c = "Bearer realm=\"" + realm + "\",service=\"" + cfg.service + "\"";
-  if (std::string scope = ChallengeScope(access); !scope.empty()) c += ",scope=\"" + scope + "\"";
+  if (!scope.empty()) c += ",scope=\"" + scope + "\"";
   if (insufficient_scope) c += ",error=\"insufficient_scope\"";
   return c;
 }
@@ -198,7 +211,8 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(allowed.error(),
-                         Challenge(svc.config, ex.header(http::field::host), access, had_token));
+                         Challenge(svc.config, ex.header(http::field::host),
+                                   ChallengeScopes(ex, *match->route, access), had_token));
   }
   try {
     auto r = co_await match->route->handler(ex);

@@ -42,6 +42,24 @@ bool Accepts(std::string_view accept, std::string_view mt) {
   return !named_manifest_type;
 }
 
+// The algorithm a push digests the manifest with: a digest reference's own,
+// else the spec's digest-algorithm parameter, else sha256.
+Result<DigestAlgorithm> PushAlgorithm(const Exchange& ex, const Reference& ref) {
+  auto named = ex.query("digest-algorithm");
+  if (!named) return ref.is_digest() ? ref.digest().algorithm() : DigestAlgorithm::kSha256;
+  auto algorithm = ParseDigestAlgorithm(*named);
+  if (!algorithm) {
+    return Fail(ErrorCode::kDigestInvalid,
+                "the digest-algorithm parameter must be sha256 or sha512");
+  }
+  if (ref.is_digest() && ref.digest().algorithm() != *algorithm) {
+    return Fail(ErrorCode::kDigestInvalid, "the manifest is pushed by a " +
+                                               std::string(ref.digest().algorithm_name()) +
+                                               " digest, but digest-algorithm asks for " + *named);
+  }
+  return *algorithm;
+}
+
 }  // namespace
 
 Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
@@ -90,6 +108,8 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   const std::string& repo = ex.params.name;
   auto ref = Reference::Parse(ex.params.reference);
   if (!ref) co_return ref.error();
+  auto algorithm = PushAlgorithm(ex, *ref);
+  if (!algorithm) co_return algorithm.error();
 
   auto body = co_await ex.ReadBody(svc.config.max_manifest_bytes);
   if (!body) {
@@ -103,7 +123,7 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   auto parsed = ParseManifest(*body, ex.header(http::field::content_type));
   if (!parsed) co_return parsed.error();
 
-  Hasher hasher(ref->is_digest() ? ref->digest().algorithm() : DigestAlgorithm::kSha256);
+  Hasher hasher(*algorithm);
   hasher.Update(*body);
   Digest digest = hasher.Finish();
   if (ref->is_digest() && digest != ref->digest()) {

@@ -34,7 +34,7 @@ struct ManifestWrite {
   ManifestRecord record;
   std::vector<std::string> blobs;      // digests of config and layers
   std::vector<std::string> children;   // digests of child manifests (indexes)
-  std::optional<std::string> tag;
+  std::vector<std::string> tags;       // pointed at the manifest in the same transaction
 };
 
 struct UploadRecord {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace keep::server::handlers {
 namespace {
@@ -60,6 +61,45 @@ Result<DigestAlgorithm> PushAlgorithm(const Exchange& ex, const Reference& ref) 
   return *algorithm;
 }
 
+// A tag as a client sent it, safe to quote in a message.
+std::string Shown(std::string_view tag) {
+  std::string out(tag.substr(0, 130));
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '?';
+  }
+  return out;
+}
+
+// The tags a push sets: the one in the path of a push by tag, or those a
+// push by digest names with ?tag= (the spec's main branch), each valid
+// before anything is stored.
+Result<std::vector<std::string>> PushTags(const Exchange& ex, const Reference& ref) {
+  std::vector<std::string> tags = ex.query_all("tag");
+  if (!ref.is_digest()) {
+    if (!tags.empty()) {
+      return Fail(ErrorCode::kManifestInvalid,
+                  "tag parameters go with a push by digest (PUT /v2/<name>/manifests/<digest>"
+                  "?tag=<tag>&tag=...); this push already names its tag in the path");
+    }
+    return std::vector<std::string>{ref.tag()};
+  }
+  for (const auto& tag : tags) {
+    if (!IsValidTag(tag)) {
+      return Fail(ErrorCode::kManifestInvalid,
+                  "invalid tag \"" + Shown(tag) + "\": up to 128 characters of letters, digits, "
+                  "'_', '.' and '-', not starting with '.' or '-'; no tag was set");
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  return tags;
+}
+
+bool SameSignature(const SignatureRecord& a, const SignatureRecord& b) {
+  return a.repo == b.repo && a.target == b.target && a.key_id == b.key_id &&
+         a.format == b.format && a.signature == b.signature;
+}
+
 }  // namespace
 
 Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
@@ -110,6 +150,8 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   if (!ref) co_return ref.error();
   auto algorithm = PushAlgorithm(ex, *ref);
   if (!algorithm) co_return algorithm.error();
+  auto tags = PushTags(ex, *ref);
+  if (!tags) co_return tags.error();
 
   auto body = co_await ex.ReadBody(svc.config.max_manifest_bytes);
   if (!body) {
@@ -143,7 +185,7 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   for (const auto& c : parsed->manifests) w.children.push_back(c.digest.str());
   std::sort(w.blobs.begin(), w.blobs.end());
   w.blobs.erase(std::unique(w.blobs.begin(), w.blobs.end()), w.blobs.end());
-  if (!ref->is_digest()) w.tag = ref->tag();
+  w.tags = std::move(*tags);
 
   auto missing = svc.metadata.MissingBlobs(repo, w.blobs);
   if (!missing) co_return missing.error();
@@ -168,22 +210,40 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   auto stored = co_await Offload(svc, [&]() -> Result<Incoming> {
     std::optional<Digest> subject;
     if (parsed->subject) subject = parsed->subject->digest;
-    auto incoming =
-        CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, subject, child_candidate);
-    if (!incoming) return incoming.error();
+    // Checked as pushed under each of its tags: one of them may be a cosign
+    // signature tag, whose signatures must verify.
+    std::vector<std::optional<std::string>> under(w.tags.begin(), w.tags.end());
+    if (under.empty()) under.emplace_back();
+    std::optional<Incoming> incoming;
+    for (const auto& tag : under) {
+      auto one = CheckIncoming(svc, ex.who, repo, tag, digest, *body, subject, child_candidate);
+      if (!one) return one.error();
+      if (!incoming) {
+        incoming = std::move(*one);
+        continue;
+      }
+      for (auto& s : one->signatures) {
+        auto same = [&](const SignatureRecord& t) { return SameSignature(s, t); };
+        if (std::none_of(incoming->signatures.begin(), incoming->signatures.end(), same)) {
+          incoming->signatures.push_back(std::move(s));
+        }
+      }
+    }
     KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
     if (!incoming->signatures.empty()) KEEP_TRY(svc.metadata.RecordSignatures(incoming->signatures));
-    return incoming;
+    return *std::move(incoming);
   });
   if (!stored) co_return stored.error();
   // The trust decision, for namespaces that have a policy (were created).
   if (stored->namespace_exists && stored->policy.mode != "open") {
     auto trusted = svc.metadata.IsTrusted(repo, digest.str(), stored->policy.threshold);
+    std::string tagged;
+    for (const auto& tag : w.tags) tagged += (tagged.empty() ? "" : ",") + tag;
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},
            {"digest", digest.str()},
-           {"tag", w.tag.value_or("")},
+           {"tag", tagged},
            {"user", ex.who.user}});
   }
 
@@ -191,6 +251,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   r.headers.set(http::field::location, ManifestPath(repo, digest.str()));
   r.headers.set("Docker-Content-Digest", digest.str());
   if (parsed->subject) r.headers.set("OCI-Subject", parsed->subject->digest.str());
+  // The tags a push by digest set with ?tag=, one field each (the spec's main branch).
+  if (ref->is_digest()) {
+    for (const auto& tag : w.tags) r.headers.insert("OCI-Tag", tag);
+  }
   co_return r;
 }
 

@@ -64,6 +64,7 @@ const Setter kSetters[] = {
     KEEP_INT("limits.max_header_bytes", max_header_bytes, 1024, 1LL << 20),
     KEEP_INT("limits.max_body_bytes", max_body_bytes, 1024, 64LL << 20),
     KEEP_INT("limits.max_connections", max_connections, 1, 1000000),
+    KEEP_INT("limits.max_page_entries", max_page_entries, 1, 1000000),
     KEEP_INT("timeouts.header_seconds", header_timeout_seconds, 1, 3600),
     KEEP_INT("timeouts.idle_seconds", idle_timeout_seconds, 1, 86400),
     KEEP_INT("timeouts.body_seconds", body_timeout_seconds, 1, 3600),

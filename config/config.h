@@ -26,6 +26,7 @@ struct Config {
   std::uint64_t max_header_bytes = 16 * 1024;
   std::uint64_t max_body_bytes = 1024 * 1024;  // bodies that are neither blobs nor manifests
   int max_connections = 10000;
+  int max_page_entries = 10000;  // most tags or repositories a page holds when the client gives n
 
   int header_timeout_seconds = 10;  // to receive a whole request header once it starts
   int idle_timeout_seconds = 60;    // a keep-alive connection with no request

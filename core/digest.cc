@@ -26,6 +26,12 @@ std::string ToHex(const unsigned char* p, std::size_t n) {
 
 }  // namespace
 
+Result<DigestAlgorithm> ParseDigestAlgorithm(std::string_view name) {
+  if (name == "sha256") return DigestAlgorithm::kSha256;
+  if (name == "sha512") return DigestAlgorithm::kSha512;
+  return Fail(ErrorCode::kDigestInvalid, "digest algorithm must be sha256 or sha512");
+}
+
 Result<Digest> Digest::Parse(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos) {
@@ -34,18 +40,9 @@ Result<Digest> Digest::Parse(std::string_view text) {
   }
   std::string_view alg = text.substr(0, colon);
   std::string_view hex = text.substr(colon + 1);
-  DigestAlgorithm a;
-  std::size_t want;
-  if (alg == "sha256") {
-    a = DigestAlgorithm::kSha256;
-    want = 64;
-  } else if (alg == "sha512") {
-    a = DigestAlgorithm::kSha512;
-    want = 128;
-  } else {
-    return Fail(ErrorCode::kDigestInvalid,
-                "digest algorithm must be sha256 or sha512");
-  }
+  auto a = ParseDigestAlgorithm(alg);
+  if (!a) return a.error();
+  std::size_t want = *a == DigestAlgorithm::kSha256 ? 64 : 128;
   if (hex.size() != want || !IsLowerHex(hex)) {
     std::string shown(text.substr(0, 140));
     for (char& c : shown) {
@@ -55,7 +52,7 @@ Result<Digest> Digest::Parse(std::string_view text) {
                                                std::string(alg) + " needs " + std::to_string(want) +
                                                " lower-case hex characters");
   }
-  return Digest(a, std::string(hex));
+  return Digest(*a, std::string(hex));
 }
 
 std::string_view Digest::algorithm_name() const {

@@ -57,6 +57,9 @@ class Hasher {
   std::unique_ptr<Ctx> ctx_;
 };
 
+// "sha256" or "sha512" (as the digest-algorithm parameter names them); kDigestInvalid else.
+[[nodiscard]] Result<DigestAlgorithm> ParseDigestAlgorithm(std::string_view name);
+
 // The sha256 digest of a whole buffer.
 Digest Sha256Of(std::string_view data);
 

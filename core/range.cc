@@ -24,7 +24,7 @@ Error Malformed(std::string_view what) {
 
 }  // namespace
 
-Result<ByteRange> ParseRange(std::string_view header, std::uint64_t size) {
+Result<std::optional<ByteRange>> ParseRange(std::string_view header, std::uint64_t size) {
   header = Trim(header);
   constexpr std::string_view kPrefix = "bytes=";
   if (header.substr(0, kPrefix.size()) != kPrefix) return Malformed("Range");
@@ -47,8 +47,10 @@ Result<ByteRange> ParseRange(std::string_view header, std::uint64_t size) {
   if (!ParseU64(a, r.first)) return Malformed("Range");
   if (b.empty()) {
     r.last = size == 0 ? 0 : size - 1;
-  } else if (!ParseU64(b, r.last) || r.last < r.first) {
+  } else if (!ParseU64(b, r.last)) {
     return Malformed("Range");
+  } else if (r.last < r.first) {
+    return std::nullopt;  // an invalid range-spec: the header is ignored
   }
   if (r.first >= size) return Fail(ErrorCode::kRangeInvalid, "range not satisfiable");
   if (r.last >= size) r.last = size - 1;

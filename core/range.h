@@ -1,13 +1,16 @@
 // core/range.h — byte ranges from HTTP headers.
 //
 // ParseRange reads a request `Range: bytes=a-b` (one range; "a-" and "-n"
-// accepted) against a known size. ParseContentRange reads the upload
+// accepted) against a known size; a range whose last byte precedes its first
+// is invalid and, as RFC 9110 §14.1.1 and §14.2 say, ignored: nullopt, and the
+// whole representation is served. ParseContentRange reads the upload
 // `Content-Range: a-b` (with or without a "bytes " prefix). Values only.
 #pragma once
 
 #include "core/error.h"
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace keep {
@@ -20,7 +23,9 @@ struct ByteRange {
 
 // kRangeInvalid when syntactically fine but outside [0, size); kBlobUploadInvalid
 // when it cannot be parsed. Multiple ranges are refused as unsupported.
-[[nodiscard]] Result<ByteRange> ParseRange(std::string_view header, std::uint64_t size);
+// nullopt when the header is to be ignored ("bytes=500-0").
+[[nodiscard]] Result<std::optional<ByteRange>> ParseRange(std::string_view header,
+                                                          std::uint64_t size);
 
 [[nodiscard]] Result<ByteRange> ParseContentRange(std::string_view header);
 

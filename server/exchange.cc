@@ -13,6 +13,15 @@ namespace {
 constexpr std::size_t kStreamBuffer = 256 * 1024;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
+// Why reading a body failed, in words for the client.
+std::string BodyFailure(const boost::system::error_code& ec, std::size_t buffer_limit) {
+  if (ec == http::error::buffer_overflow) {
+    return "a chunk header (with its extensions) or the trailer of the chunked request body is "
+           "longer than the " + std::to_string(buffer_limit) + " bytes allowed";
+  }
+  return ec.message();
+}
+
 }  // namespace
 
 Reply Reply::Json(http::status status, std::string body) {
@@ -123,7 +132,10 @@ Awaitable<Result<std::string>> Exchange::ReadBody(std::uint64_t limit) {
     co_return Fail(ErrorCode::kTooLarge, "request body is larger than the " +
                                              std::to_string(limit) + " bytes allowed");
   }
-  if (ec) co_return Fail(ErrorCode::kBlobUploadInvalid, "reading the request body failed: " + ec.message());
+  if (ec) {
+    co_return Fail(ErrorCode::kBlobUploadInvalid,
+                   "reading the request body failed: " + BodyFailure(ec, buffer_.max_size()));
+  }
   bytes_in_ += p.get().body().size();
   co_return std::move(p.get().body());
 }
@@ -154,7 +166,7 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer) {
       broken_ = true;
       bytes_in_ += total;
       co_return Fail(ErrorCode::kBlobUploadInvalid,
-                     "the request body ended early: " + ec.message());
+                     "the request body ended early: " + BodyFailure(ec, buffer_.max_size()));
     }
   }
   bytes_in_ += total;
@@ -162,10 +174,11 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer) {
   co_return total;
 }
 
-Awaitable<bool> Exchange::DiscardBody(std::uint64_t limit) {
-  if (body_consumed_) co_return true;
+Awaitable<Result<void>> Exchange::DiscardBody(std::uint64_t limit) {
+  if (body_consumed_) co_return Result<void>();
   auto r = co_await ReadBody(limit);
-  co_return r.has_value();
+  if (!r) co_return r.error();
+  co_return Result<void>();
 }
 
 }  // namespace keep::server

@@ -134,9 +134,10 @@ class Exchange {
   [[nodiscard]] Awaitable<Result<std::string>> ReadBody(std::uint64_t limit);
   // Streams the body into `writer`; returns the number of bytes.
   [[nodiscard]] Awaitable<Result<std::uint64_t>> StreamBody(BlobWriter& writer);
-  // Reads and drops a small unread body so the connection can be reused;
-  // false when it was too large or broken (the connection must close).
-  Awaitable<bool> DiscardBody(std::uint64_t limit);
+  // Reads and drops a small unread body so the connection can be reused.
+  // An error when it was too large (kTooLarge) or malformed or cut short
+  // (the connection must close then).
+  [[nodiscard]] Awaitable<Result<void>> DiscardBody(std::uint64_t limit);
 
  private:
   Awaitable<void> SendContinueIfAsked();

@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include "core/names.h"
 #include "server/errors.h"
 #include "server/router.h"
 
@@ -17,6 +18,11 @@ namespace {
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBlobChunk = 256 * 1024;
 constexpr std::uint64_t kDiscardLimit = 64 * 1024;
+// A connection's read buffer holds at most a request header and this much:
+// enough for any honest chunk header or trailer, and the bound on what a
+// chunk extension or trailer that never ends can make keepd hold (Beast
+// limits headers and bodies, not those).
+constexpr std::size_t kFramingSlack = 64 * 1024;
 
 struct Sent {
   std::uint64_t bytes = 0;
@@ -75,6 +81,42 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   co_return sent;
 }
 
+// A request refused before it reached the router: not even its framing held.
+Reply Malformed(http::status status, std::string_view message) {
+  nlohmann::json j = {
+      {"errors",
+       {{{"code", "UNKNOWN"}, {"message", message}, {"detail", nlohmann::json::object()}}}}};
+  return Reply::Json(status, j.dump());
+}
+
+// RFC 9112 §6.3: the body of a request with Transfer-Encoding is framed by
+// chunked, which must come last. Keep knows no other coding, so the field
+// must say "chunked" and nothing else; with anything else the body's length
+// is unknown, and reading on would take the body for the next request.
+bool FramedSoundly(const http::request_header<>& req) {
+  std::size_t codings = 0;
+  bool chunked = false;
+  for (const auto& field : req) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    std::string_view value = field.value();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      auto comma = value.find(',', start);
+      std::string_view item = value.substr(start, comma == value.npos ? value.npos : comma - start);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) {
+        ++codings;
+        chunked = beast::iequals(item, "chunked");
+      }
+      if (comma == value.npos) break;
+      start = comma + 1;
+    }
+    if (codings == 0) return false;  // an empty Transfer-Encoding
+  }
+  return codings == 0 || (codings == 1 && chunked);
+}
+
 Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout) {
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout));
   if (head) {
@@ -129,13 +171,25 @@ std::string_view SafeHost(std::string_view host) {
   return host;
 }
 
-// The Bearer challenge of the Docker token flow for this access.
-std::string Challenge(const Config& cfg, std::string_view host, const Access& access,
+// The scopes a client should ask the token service for: the route's, and
+// for a cross-repository mount pull on its source too (StartUpload checks
+// it, and without it the mount becomes an upload), space-separated as the
+// token flow reads them. Only a valid repository name is echoed.
+std::string ChallengeScopes(const Exchange& ex, const Route& route, const Access& access) {
+  std::string scope = ChallengeScope(access);
+  if (route.area != Area::kUploads || !ex.query("mount")) return scope;
+  auto from = ex.query("from");
+  if (!from || *from == access.target || !ValidateRepoName(*from)) return scope;
+  return scope + " repository:" + *from + ":pull";
+}
+
+// The Bearer challenge of the Docker token flow for these scopes.
+std::string Challenge(const Config& cfg, std::string_view host, const std::string& scope,
                       bool insufficient_scope) {
   std::string realm =
       cfg.token_realm.empty() ? "https://" + std::string(SafeHost(host)) + "/token" : cfg.token_realm;
   std::string c = "Bearer realm=\"" + realm + "\",service=\"" + cfg.service + "\"";
-  if (std::string scope = ChallengeScope(access); !scope.empty()) c += ",scope=\"" + scope + "\"";
+  if (!scope.empty()) c += ",scope=\"" + scope + "\"";
   if (insufficient_scope) c += ",error=\"insufficient_scope\"";
   return c;
 }
@@ -157,7 +211,8 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(allowed.error(),
-                         Challenge(svc.config, ex.header(http::field::host), access, had_token));
+                         Challenge(svc.config, ex.header(http::field::host),
+                                   ChallengeScopes(ex, *match->route, access), had_token));
   }
   try {
     auto r = co_await match->route->handler(ex);
@@ -178,7 +233,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
   auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
   if (hs_ec) co_return;
 
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(static_cast<std::size_t>(cfg.max_header_bytes) + kFramingSlack);
   bool first = true;
   while (true) {
     // Wait for a request to start (idle), then give its header a deadline.
@@ -197,14 +252,21 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
     if (ec) {
       if (ec == http::error::header_limit || ec == http::error::bad_target ||
-          ec == http::error::bad_method || ec == http::error::bad_field) {
-        Reply r = Reply::Json(ec == http::error::header_limit
-                                  ? http::status::request_header_fields_too_large
-                                  : http::status::bad_request,
-                              "{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"malformed or "
-                              "oversized request header\",\"detail\":{}}]}");
+          ec == http::error::bad_method || ec == http::error::bad_field ||
+          ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
+        Reply r = Malformed(ec == http::error::header_limit
+                                ? http::status::request_header_fields_too_large
+                                : http::status::bad_request,
+                            "malformed or oversized request header");
         co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
       }
+      break;
+    }
+    if (!FramedSoundly(parser.get())) {
+      Reply r = Malformed(http::status::bad_request,
+                          "Transfer-Encoding must be \"chunked\" alone: with any other coding "
+                          "the length of the request body cannot be told");
+      co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
       break;
     }
 
@@ -220,8 +282,17 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
     if (target) reply = co_await Dispatch(ex, verb);  // (no co_await inside ?: with GCC 12)
     if (ex.broken()) keep_alive = false;
-    if (keep_alive && !ex.body_consumed() && !co_await ex.DiscardBody(kDiscardLimit)) {
-      keep_alive = false;
+    if (keep_alive && !ex.body_consumed()) {
+      auto discarded = co_await ex.DiscardBody(kDiscardLimit);
+      if (!discarded) {
+        keep_alive = false;
+        // A body too large to bother with leaves the answer as it is; one
+        // that is malformed (an endless chunk extension, say) makes the
+        // request a bad one.
+        if (discarded.error().code != ErrorCode::kTooLarge) {
+          reply = Malformed(http::status::bad_request, discarded.error().message);
+        }
+      }
     }
     int status = static_cast<int>(reply.status);
     Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds);

@@ -60,7 +60,7 @@ struct ManifestWrite {
   ManifestRecord record;
   std::vector<std::string> blobs;      // digests of config and layers
   std::vector<std::string> children;   // digests of child manifests (indexes)
-  std::optional<std::string> tag;
+  std::vector<std::string> tags;       // pointed at the manifest in the same transaction
   // A signature artifact's verified signatures (signature = its digest).
   std::vector<SignatureRecord> signatures;
 };

@@ -223,17 +223,17 @@ class SqliteMetadata final : public Metadata {
             "ON CONFLICT(repo_id, digest) DO UPDATE SET created_at=excluded.created_at");
         s.Bind(1, rid).Bind(2, m.digest).Bind(3, m.size).Bind(4, now).Run();
       }
-      if (w.tag) {
+      for (const auto& tag : w.tags) {
         auto s = c.Prepare(
             "INSERT INTO tags(repo_id, name, digest, updated_at) VALUES(?1, ?2, ?3, ?4) "
             "ON CONFLICT(repo_id, name) DO UPDATE SET digest=excluded.digest, "
             "updated_at=excluded.updated_at");
-        s.Bind(1, rid).Bind(2, *w.tag).Bind(3, m.digest).Bind(4, now).Run();
+        s.Bind(1, rid).Bind(2, tag).Bind(3, m.digest).Bind(4, now).Run();
       }
       // With the artifact, so that no record outlives it (nor precedes it).
       for (const auto& sig : w.signatures) sqlite::TrustTables::Record(c, sig);
     });
-    if (w.tag) InvalidateTags(m.repo);
+    if (!w.tags.empty()) InvalidateTags(m.repo);
     return r;
   }
 

@@ -2,7 +2,28 @@
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
 
+#include <cstdio>
+
 namespace keep::server::handlers {
+namespace {
+
+// The answer when the blob's file does not hold the bytes its link records
+// (truncated, or grown, on disk): never a short or long body.
+Error SizeMismatch(const Digest& digest, std::uint64_t on_disk, std::int64_t recorded) {
+  std::fprintf(stderr,
+               "keepd: blob %s is %llu bytes on disk but was stored with %lld; it was not "
+               "served. Run keepctl fsck (with repair to move it to quarantine), then push it "
+               "again\n",
+               digest.str().c_str(), static_cast<unsigned long long>(on_disk),
+               static_cast<long long>(recorded));
+  return Fail(ErrorCode::kInternal,
+              "blob " + digest.str() + " is damaged on the registry's disk (" +
+                  std::to_string(on_disk) + " bytes instead of " + std::to_string(recorded) +
+                  ") and was not served; ask the registry's operator to run keepctl fsck, then "
+                  "push it again");
+}
+
+}  // namespace
 
 Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
   const auto& svc = ex.services();
@@ -24,6 +45,8 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     }
     co_return reader.error();
   }
+  std::uint64_t size = (*reader)->size();
+  if (size != static_cast<std::uint64_t>(**linked)) co_return SizeMismatch(*digest, size, **linked);
   // A sample of reads is re-hashed whole before a byte is sent: a blob
   // damaged on disk is quarantined and refused, never served.
   if (SampleRead(svc)) {
@@ -32,7 +55,6 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     if (!*intact) co_return Damaged(svc, *digest, "blob");
   }
   Reply r;
-  std::uint64_t size = (*reader)->size();
   r.headers.set(http::field::content_type, "application/octet-stream");
   r.headers.set("Docker-Content-Digest", digest->str());
   r.headers.set(http::field::etag, "\"" + digest->str() + "\"");
@@ -49,12 +71,15 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
       }
       co_return br.error();
     }
-    r.status = http::status::partial_content;
-    r.offset = br->first;
-    r.length = br->length();
-    r.headers.set(http::field::content_range, "bytes " + std::to_string(br->first) + "-" +
-                                                  std::to_string(br->last) + "/" +
-                                                  std::to_string(size));
+    if (*br) {  // else an invalid range (last before first), ignored: the whole blob
+      const ByteRange& part = **br;
+      r.status = http::status::partial_content;
+      r.offset = part.first;
+      r.length = part.length();
+      r.headers.set(http::field::content_range, "bytes " + std::to_string(part.first) + "-" +
+                                                    std::to_string(part.last) + "/" +
+                                                    std::to_string(size));
+    }
   }
   r.blob = std::move(*reader);
   co_return r;

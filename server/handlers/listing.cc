@@ -14,12 +14,16 @@ namespace {
 
 using nlohmann::json;
 
+// At most INT_MAX - 1, so that FetchPage's limit + 1 cannot overflow.
 struct Page {
   int limit = INT_MAX - 1;  // no n: everything
   bool paginated = false;
   std::string last;
 };
 
+// n is clamped to limits.max_page_entries before any arithmetic: a client
+// asking for more gets that many and a Link header to the rest (the spec
+// lets a registry answer fewer than n when it says where the rest is).
 Result<Page> ReadPage(Exchange& ex) {
   Page p;
   if (auto n = ex.query("n")) {
@@ -28,7 +32,7 @@ Result<Page> ReadPage(Exchange& ex) {
     if (ec != std::errc() || ptr != n->data() + n->size() || v < 0) {
       return Fail(ErrorCode::kSizeInvalid, "the n parameter must be a non-negative integer");
     }
-    p.limit = v;
+    p.limit = std::min({v, ex.services().config.max_page_entries, INT_MAX - 1});
     p.paginated = true;
   }
   if (auto last = ex.query("last")) p.last = *last;

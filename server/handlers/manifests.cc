@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 
 namespace keep::server::handlers {
 namespace {
@@ -40,6 +41,65 @@ bool Accepts(std::string_view accept, std::string_view mt) {
     start = comma + 1;
   }
   return !named_manifest_type;
+}
+
+// The algorithm a push digests the manifest with: a digest reference's own,
+// else the spec's digest-algorithm parameter, else sha256.
+Result<DigestAlgorithm> PushAlgorithm(const Exchange& ex, const Reference& ref) {
+  auto named = ex.query("digest-algorithm");
+  if (!named) return ref.is_digest() ? ref.digest().algorithm() : DigestAlgorithm::kSha256;
+  auto algorithm = ParseDigestAlgorithm(*named);
+  if (!algorithm) {
+    return Fail(ErrorCode::kDigestInvalid,
+                "the digest-algorithm parameter must be sha256 or sha512");
+  }
+  if (ref.is_digest() && ref.digest().algorithm() != *algorithm) {
+    return Fail(ErrorCode::kDigestInvalid, "the manifest is pushed by a " +
+                                               std::string(ref.digest().algorithm_name()) +
+                                               " digest, but digest-algorithm asks for " + *named);
+  }
+  return *algorithm;
+}
+
+// A tag as a client sent it, safe to quote in a message.
+std::string Shown(std::string_view tag) {
+  std::string out(tag.substr(0, 130));
+  for (char& c : out) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') c = '?';
+  }
+  return out;
+}
+
+// The tags a push sets: the one in the path of a push by tag, or those a
+// push by digest names with ?tag= (the spec's main branch), each valid
+// before anything is stored.
+Result<std::vector<std::string>> PushTags(const Exchange& ex, const Reference& ref) {
+  std::vector<std::string> tags = ex.query_all("tag");
+  if (!ref.is_digest()) {
+    if (!tags.empty()) {
+      return Fail(ErrorCode::kManifestInvalid,
+                  "tag parameters go with a push by digest (PUT /v2/<name>/manifests/<digest>"
+                  "?tag=<tag>&tag=...); this push already names its tag in the path");
+    }
+    return std::vector<std::string>{ref.tag()};
+  }
+  for (const auto& tag : tags) {
+    if (!IsValidTag(tag)) {
+      return Fail(ErrorCode::kManifestInvalid,
+                  "invalid tag \"" + Shown(tag) + "\": up to 128 characters of letters, digits, "
+                  "'_', '.' and '-', not starting with '.' or '-'; no tag was set");
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  // A cosign signature tag names what its manifest signs: it is that
+  // manifest's one tag, so that one push is checked against one target.
+  if (tags.size() > 1 && std::any_of(tags.begin(), tags.end(), IsCosignSignatureTag)) {
+    return Fail(ErrorCode::kManifestInvalid,
+                "a signature manifest takes one tag, its sha256-<hex>.sig; push it with that "
+                "tag alone");
+  }
+  return tags;
 }
 
 }  // namespace
@@ -90,6 +150,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   const std::string& repo = ex.params.name;
   auto ref = Reference::Parse(ex.params.reference);
   if (!ref) co_return ref.error();
+  auto algorithm = PushAlgorithm(ex, *ref);
+  if (!algorithm) co_return algorithm.error();
+  auto tags = PushTags(ex, *ref);
+  if (!tags) co_return tags.error();
 
   auto body = co_await ex.ReadBody(svc.config.max_manifest_bytes);
   if (!body) {
@@ -103,7 +167,7 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   auto parsed = ParseManifest(*body, ex.header(http::field::content_type));
   if (!parsed) co_return parsed.error();
 
-  Hasher hasher(ref->is_digest() ? ref->digest().algorithm() : DigestAlgorithm::kSha256);
+  Hasher hasher(*algorithm);
   hasher.Update(*body);
   Digest digest = hasher.Finish();
   if (ref->is_digest() && digest != ref->digest()) {
@@ -123,7 +187,7 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   for (const auto& c : parsed->manifests) w.children.push_back(c.digest.str());
   std::sort(w.blobs.begin(), w.blobs.end());
   w.blobs.erase(std::unique(w.blobs.begin(), w.blobs.end()), w.blobs.end());
-  if (!ref->is_digest()) w.tag = ref->tag();
+  w.tags = std::move(*tags);
 
   auto missing = svc.metadata.MissingBlobs(repo, w.blobs);
   if (!missing) co_return missing.error();
@@ -149,7 +213,9 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
     std::optional<Digest> subject;
     if (parsed->subject) subject = parsed->subject->digest;
     auto incoming =
-        CheckIncoming(svc, ex.who, repo, w.tag, digest, *body, subject, child_candidate);
+        CheckIncoming(svc, ex.who, repo,
+                      w.tags.empty() ? std::nullopt : std::optional<std::string>(w.tags.front()),
+                      digest, *body, subject, child_candidate);
     if (!incoming) return incoming.error();
     w.signatures = incoming->signatures;  // recorded in the manifest's own write
     KEEP_TRY(StoreManifest(svc.blob_locks, svc.blobs, svc.metadata, digest, *body, w));
@@ -159,11 +225,13 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   // The trust decision, for namespaces that have a policy (were created).
   if (stored->namespace_exists && stored->policy.mode != "open") {
     auto trusted = svc.metadata.IsTrusted(repo, digest.str(), stored->policy.threshold);
+    std::string tagged;
+    for (const auto& tag : w.tags) tagged += (tagged.empty() ? "" : ",") + tag;
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},
            {"digest", digest.str()},
-           {"tag", w.tag.value_or("")},
+           {"tag", tagged},
            {"user", ex.who.user}});
   }
 
@@ -171,6 +239,10 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   r.headers.set(http::field::location, ManifestPath(repo, digest.str()));
   r.headers.set("Docker-Content-Digest", digest.str());
   if (parsed->subject) r.headers.set("OCI-Subject", parsed->subject->digest.str());
+  // The tags a push by digest set with ?tag=, one field each (the spec's main branch).
+  if (ref->is_digest()) {
+    for (const auto& tag : w.tags) r.headers.insert("OCI-Tag", tag);
+  }
   co_return r;
 }
 

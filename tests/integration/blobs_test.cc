@@ -1,6 +1,7 @@
 // Blobs: GET, HEAD, ranges and DELETE under /v2/<name>/blobs/<digest>.
 #include "tests/support/keepd_test.h"
 
+#include <filesystem>
 #include <random>
 
 namespace keep::testkit {
@@ -61,6 +62,41 @@ TEST_F(BlobTest, UnsatisfiableRangeIsRefused) {
   std::string digest = PushBlob(client_, repo_, data_);
   Response r = client_.Get(BlobPath(repo_, digest), {{"Range", "bytes=100-200"}});
   EXPECT_EQ(r.status, 416) << r.body;
+}
+
+// RFC 9110 §14.1.1: a range whose last byte precedes its first is invalid,
+// and an invalid Range is ignored (§14.2): the whole blob, 200.
+TEST_F(BlobTest, RangeEndingBeforeItStartsIsIgnored) {
+  std::string digest = PushBlob(client_, repo_, data_);
+  for (const char* range : {"bytes=5-0", "bytes=500-0"}) {
+    SCOPED_TRACE(range);
+    Response r = client_.Get(BlobPath(repo_, digest), {{"Range", range}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, data_);
+    EXPECT_FALSE(r.HasHeader("Content-Range"));
+  }
+}
+
+// A blob file shorter than the size its link records (truncated on disk) is
+// refused with an error that sends the operator to fsck, never served short.
+TEST_F(BlobTest, TruncatedBlobFileIsRefused) {
+  std::string data = BinaryBlob(100 * 1024);
+  std::string digest = PushBlob(client_, repo_, data);
+  std::string hex = digest.substr(digest.find(':') + 1);
+  std::filesystem::resize_file(keepd_.data_dir() / "blobs" / "sha256" / hex.substr(0, 2) / hex,
+                               data.size() / 2);
+  for (auto verb : {http::verb::get, http::verb::head}) {
+    SCOPED_TRACE(http::to_string(verb));
+    Response r = client_.Send({verb, BlobPath(repo_, digest)});
+    EXPECT_EQ(r.status, 500) << r.body;
+    if (verb == http::verb::get) {
+      EXPECT_TRUE(IsError(r, 500, "UNKNOWN"));
+      EXPECT_NE(ErrorMessage(r).find("keepctl fsck"), std::string::npos) << r.body;
+    }
+    EXPECT_NE(r.Header("Content-Length"), std::to_string(data.size() / 2));
+  }
+  EXPECT_NE(keepd_.Messages().find(digest), std::string::npos) << "the operator was not told";
+  EXPECT_EQ(client_.Get("/v2/").status, 200);
 }
 
 TEST_F(BlobTest, DeletedBlobIsGone) {

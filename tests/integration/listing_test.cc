@@ -36,6 +36,8 @@ std::pair<std::string, std::map<std::string, std::string>> Split(const std::stri
 
 class ListingTest : public KeepdTest {
  protected:
+  using KeepdTest::KeepdTest;
+
   // Follows Link headers from `target`, collecting `key` of each page.
   std::vector<Page> Walk(std::string target, const char* key) {
     std::vector<Page> pages;
@@ -113,6 +115,50 @@ TEST_F(ListingTest, CatalogIsSortedAndPaginated) {
   auto [path, query] = Split(NextTarget(pages[0].link));
   EXPECT_EQ(path, "/v2/_catalog");
   EXPECT_EQ(query, (std::map<std::string, std::string>{{"last", "alpha/sub"}, {"n", "2"}}));
+}
+
+// The largest n a client can send: n + 1 (the probe for a next page) must
+// not overflow, and a page never holds more than limits.max_page_entries.
+TEST_F(ListingTest, HugeNListsEveryTag) {
+  PushTags("library/app", {"a", "b", "c"});
+  for (const char* n : {"2147483647", "2147483646"}) {
+    SCOPED_TRACE(n);
+    Response r = client_.Get(TagsPath("library/app") + "?n=" + n);
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.Json()["tags"], json({"a", "b", "c"}));
+    EXPECT_FALSE(r.HasHeader("Link"));
+  }
+  // Past int, n is refused rather than wrapped.
+  EXPECT_TRUE(IsError(client_.Get(TagsPath("library/app") + "?n=2147483648"), 400,
+                      "SIZE_INVALID"));
+}
+
+class PageLimitTest : public ListingTest {
+ protected:
+  PageLimitTest() : ListingTest({{"limits", {{"max_page_entries", 2}}}}) {}
+};
+
+TEST_F(PageLimitTest, HugeNOnTheCatalogIsOnePageOfTheLimit) {
+  for (const char* repo : {"alpha", "beta", "gamma"}) PushImage(client_, repo, "v1");
+  Response r = client_.Get("/v2/_catalog?n=2147483647");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["repositories"], json({"alpha", "beta"}));
+  EXPECT_EQ(r.Header("Link"), "</v2/_catalog?n=2&last=beta>; rel=\"next\"");
+  auto pages = Walk("/v2/_catalog?n=2147483647", "repositories");
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_EQ(pages[1].items, (Names{"gamma"}));
+}
+
+TEST_F(PageLimitTest, HugeNOnTagsIsOnePageOfTheLimit) {
+  PushTags("library/app", {"a", "b", "c", "d", "e"});
+  auto pages = Walk(TagsPath("library/app") + "?n=2147483647", "tags");
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_EQ(pages[0].items, (Names{"a", "b"}));
+  EXPECT_EQ(pages[0].link, "</v2/library/app/tags/list?n=2&last=b>; rel=\"next\"");
+  EXPECT_EQ(pages[2].items, (Names{"e"}));
+  // A small n is kept as it is; without n everything is listed, as before.
+  EXPECT_EQ(client_.Get(TagsPath("library/app") + "?n=1").Json()["tags"], json({"a"}));
+  EXPECT_EQ(client_.Get(TagsPath("library/app")).Json()["tags"].size(), 5u);
 }
 
 class ReferrersTest : public ListingTest {

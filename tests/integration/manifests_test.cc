@@ -1,6 +1,9 @@
 // Manifests: push, pull by tag and digest, the supported formats, deletion,
 // and the pushes that must be refused without changing anything.
+#include "core/digest.h"
 #include "tests/support/keepd_test.h"
+
+#include <algorithm>
 
 namespace keep::testkit {
 namespace {
@@ -118,6 +121,75 @@ TEST_F(ManifestTest, UnknownRepositoryAndUnknownTag) {
   ExpectUnknown(DigestOf("no such manifest"));
 }
 
+std::string Sha512Of(std::string_view bytes) {
+  Hasher h(DigestAlgorithm::kSha512);
+  h.Update(bytes);
+  return h.Finish().str();
+}
+
+// Every value of a response header, in order.
+std::vector<std::string> Values(const Response& r, std::string_view name) {
+  std::vector<std::string> out;
+  auto [begin, end] = r.headers.equal_range(name);
+  for (auto it = begin; it != end; ++it) out.emplace_back(it->value());
+  return out;
+}
+
+// The OCI distribution spec's digest-algorithm parameter: a push by tag
+// names the algorithm the registry digests the manifest with.
+TEST_F(ManifestTest, PutByTagWithDigestAlgorithmSha512) {
+  Manifest m = PrepareImage(client_, repo_);
+  std::string sha512 = Sha512Of(m.bytes);
+  Response r = client_.Put(ManifestPath(repo_, "v1") + "?digest-algorithm=sha512", m.bytes,
+                           {{"Content-Type", m.media_type}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), sha512);
+  EXPECT_EQ(r.Header("Location"), ManifestPath(repo_, sha512));
+  Response by_digest = client_.Get(ManifestPath(repo_, sha512));
+  EXPECT_EQ(by_digest.status, 200) << by_digest.body;
+  EXPECT_TRUE(by_digest.body == m.bytes);
+  EXPECT_EQ(by_digest.Header("Docker-Content-Digest"), sha512);
+  Response by_tag = client_.Get(ManifestPath(repo_, "v1"));
+  EXPECT_TRUE(by_tag.body == m.bytes);
+  EXPECT_EQ(by_tag.Header("Docker-Content-Digest"), sha512);
+}
+
+TEST_F(ManifestTest, PutByTagWithDigestAlgorithmSha256IsTheDefault) {
+  Manifest m = PrepareImage(client_, repo_);
+  Response r = client_.Put(ManifestPath(repo_, "v1") + "?digest-algorithm=sha256", m.bytes,
+                           {{"Content-Type", m.media_type}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest());
+}
+
+// The spec's main branch: one push by digest sets several tags, answered
+// with an OCI-Tag header for each.
+TEST_F(ManifestTest, PutByDigestWithSeveralTags) {
+  Manifest m = PrepareImage(client_, repo_);
+  Response r = client_.Put(ManifestPath(repo_, m.digest()) + "?tag=v1&tag=latest&tag=v1.0",
+                           m.bytes, {{"Content-Type", m.media_type}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest());
+  EXPECT_EQ(r.Header("Location"), ManifestPath(repo_, m.digest()));
+  std::vector<std::string> answered = Values(r, "OCI-Tag");
+  std::sort(answered.begin(), answered.end());
+  EXPECT_EQ(answered, (std::vector<std::string>{"latest", "v1", "v1.0"}));
+  EXPECT_EQ(TagsOf(client_, repo_), (std::vector<std::string>{"latest", "v1", "v1.0"}));
+  for (const char* tag : {"v1", "latest", "v1.0"}) ExpectServed(tag, m);
+}
+
+TEST_F(ManifestTest, PutByDigestWithOneTagAndWithout) {
+  Manifest m = PrepareImage(client_, repo_);
+  Response r = client_.Put(ManifestPath(repo_, m.digest()) + "?tag=only", m.bytes,
+                           {{"Content-Type", m.media_type}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Values(r, "OCI-Tag"), std::vector<std::string>{"only"});
+  r = PutManifest(client_, repo_, m.digest(), m);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_FALSE(r.HasHeader("OCI-Tag"));
+  EXPECT_EQ(TagsOf(client_, repo_), std::vector<std::string>{"only"});
+}
+
 // A push the registry must refuse, as the client would send it.
 struct Attempt {
   std::string reference;
@@ -183,6 +255,30 @@ const RefusedPut kRefusedPuts[] = {
        }));
      },
      413, "SIZE_INVALID"},
+    {"UnknownDigestAlgorithm",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
+       return Attempt{"bad?digest-algorithm=md5", m.media_type, m.bytes};
+     },
+     400, "DIGEST_INVALID"},
+    {"DigestAlgorithmContradictsTheDigest",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
+       return Attempt{m.digest() + "?digest-algorithm=sha512", m.media_type, m.bytes};
+     },
+     400, "DIGEST_INVALID"},
+    {"OneBadTagAmongSeveral",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
+       return Attempt{m.digest() + "?tag=good&tag=-bad", m.media_type, m.bytes};
+     },
+     400, "MANIFEST_INVALID"},
+    {"TagParametersOnAPushByTag",
+     [](HttpsClient&, const std::string&, const Manifest& base) {
+       Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
+       return Attempt{"bad?tag=good", m.media_type, m.bytes};
+     },
+     400, "MANIFEST_INVALID"},
     {"DigestDoesNotMatchBody",
      [](HttpsClient&, const std::string&, const Manifest& base) {
        Manifest m = Edited(base, [](json& j) { j["annotations"] = {{"k", "v"}}; });
@@ -204,7 +300,7 @@ TEST_P(RefusedPutTest, IsRefusedAndChangesNothing) {
   // hostile_test's concern.
   client_ = keepd_.AdminClient();
   EXPECT_EQ(TagsOf(client_, repo_), std::vector<std::string>{"v1"});
-  ExpectUnknown(attempt.reference);
+  ExpectUnknown(attempt.reference.substr(0, attempt.reference.find('?')));
   ExpectUnknown(DigestOf(attempt.body));
   ExpectServed("v1", base);
 }

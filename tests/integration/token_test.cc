@@ -55,6 +55,41 @@ TEST_F(TokenTest, ChallengeNamesTheScopeTheRequestNeeds) {
   EXPECT_EQ(challenge(anonymous.Get("/v2/_catalog")), base + ",scope=\"registry:catalog:*\"");
 }
 
+// A cross-repository mount needs pull on `from` too: the challenge names it,
+// so that a client that asks for what the challenge says gets a token that
+// lets the mount happen (instead of a silent fallback to an upload).
+TEST_F(TokenTest, MountChallengeNamesPullOnTheSource) {
+  std::string digest = PushBlob(client_, "other/src", "layer to mount");
+  std::string base = "Bearer realm=\"" + Realm() + "\",service=\"keep\"";
+  std::string mount = UploadsPath("acme/app") + "?mount=" + digest + "&from=other/src";
+  HttpsClient anonymous = keepd_.AnonymousClient();
+  std::string challenge = anonymous.Post(mount).Header("WWW-Authenticate");
+  EXPECT_EQ(challenge,
+            base + ",scope=\"repository:acme/app:pull,push repository:other/src:pull\"");
+
+  // Follow it as clients do: the scope parameter as it is, spaces and all.
+  auto at = challenge.find("scope=\"");
+  ASSERT_NE(at, std::string::npos) << challenge;
+  std::string scope = challenge.substr(at + 7, challenge.find('"', at + 7) - at - 7);
+  std::string encoded;
+  for (char c : scope) encoded += c == ' ' ? std::string("%20") : std::string(1, c);
+  std::string token = TokenFor({encoded});
+  Response r = WithToken("POST", mount, token);
+  EXPECT_EQ(r.status, 201) << "the mount became an upload: " << r.status << " " << r.body;
+  EXPECT_EQ(r.Header("Docker-Content-Digest"), digest);
+
+  // Only a real mount names a source, and only a valid repository name is echoed.
+  EXPECT_EQ(anonymous.Post(UploadsPath("acme/app") + "?from=other/src").Header("WWW-Authenticate"),
+            base + ",scope=\"repository:acme/app:pull,push\"");
+  EXPECT_EQ(anonymous.Post(UploadsPath("acme/app") + "?mount=" + digest + "&from=Bad%22Name")
+                .Header("WWW-Authenticate"),
+            base + ",scope=\"repository:acme/app:pull,push\"");
+  // Mounting from itself needs nothing more.
+  EXPECT_EQ(anonymous.Post(UploadsPath("acme/app") + "?mount=" + digest + "&from=acme/app")
+                .Header("WWW-Authenticate"),
+            base + ",scope=\"repository:acme/app:pull,push\"");
+}
+
 TEST_F(TokenTest, TokenResponseHasTheSpecFields) {
   Response r = TokenResponse(client_, {"repository:acme/app:pull,push"});
   ASSERT_EQ(r.status, 200) << r.body;

@@ -53,6 +53,20 @@ TEST_F(AttackTest, ImageAtAnotherImagesSignatureTagIsRefused) {
   EXPECT_EQ(ReaderGet("acme/app", "sha256-" + good.digest().substr(7) + ".sig", good).status, 200);
 }
 
+TEST_F(AttackTest, SeveralTagsInOnePushCannotPairASignatureTagWithAnother) {
+  Signer release = NewKey("release");
+  Manifest good = PushImage(client_, "acme/app", "v1", {.layer = "good"});
+  Manifest evil = PrepareImage(mallory_, "acme/app", {.layer = "evil"});
+  // Checked under one tag, stored under both: the spec's ?tag= must not let
+  // an image ride in beside a signature tag (nor a signature beside an image).
+  Response r = mallory_.Put(ManifestPath("acme/app", evil.digest()) + "?tag=v2&tag=sha256-" +
+                                good.digest().substr(7) + ".sig",
+                            evil.bytes, {{"Content-Type", evil.media_type}});
+  EXPECT_EQ(StatusAndCode(r), "400 MANIFEST_INVALID") << r.body;
+  EXPECT_EQ(StatusAndCode(client_.Get(ManifestPath("acme/app", "v2"))), "404 MANIFEST_UNKNOWN");
+  (void)release;
+}
+
 TEST_F(AttackTest, SignatureManifestOfNoTrustedKeyDoesNotMakeItselfServable) {
   // Open mode takes anything; once the namespace needs signatures, an
   // artifact that no trusted key verified is withheld like any other bytes.

@@ -127,6 +127,12 @@ struct PublisherKeyRecord {
   bool revoked = false;
 };
 
+// The ids of a publisher key's material besides its key_id (as
+// trust/key_material.h computes them from its algorithm and pem); empty when
+// it has no others, or when they cannot be told (a stored key that no longer
+// parses: it is then known by its key_id alone, and verifies nothing).
+using KeyMaterialOf = std::function<std::vector<std::string>(const PublisherKeyRecord& key)>;
+
 // A signature stored through the signature extension API (GPG simple
 // signing): the client's name for it and the OpenPGP message, base64.
 struct StoredSignature {
@@ -300,10 +306,15 @@ class Metadata {
                                                const TrustPolicy& policy) = 0;
 
   // Trust: publisher keys, verified signatures, and what they make servable.
-  // kConflict when the namespace has that key already (revoked or not), with
-  // a message naming the key it has: its name, its id, and whether it is
-  // revoked.
-  [[nodiscard]] virtual Result<void> AddKey(const PublisherKeyRecord& key) = 0;
+  // kConflict when the namespace has that key already (revoked or not): a
+  // key with its key_id, or one sharing any of its key material, as
+  // `material_of` tells for both (a PEM key and an OpenPGP certificate
+  // holding it, two certificates sharing a subkey). The message names the
+  // key the namespace has: its name, its id, and whether it is revoked.
+  // `material_of` runs inside the write transaction, once per key of the
+  // namespace and once for `key`.
+  [[nodiscard]] virtual Result<void> AddKey(const PublisherKeyRecord& key,
+                                            const KeyMaterialOf& material_of) = 0;
   // The namespace's key with that id, revoked or not; nullopt when none.
   [[nodiscard]] virtual Result<std::optional<PublisherKeyRecord>> GetKey(
       const std::string& ns, const std::string& key_id) = 0;

@@ -409,7 +409,9 @@ class SqliteMetadata final : public Metadata {
   }
 
   // Trust: see storage/sqlite_trust.cc.
-  Result<void> AddKey(const PublisherKeyRecord& key) override { return trust_.AddKey(key); }
+  Result<void> AddKey(const PublisherKeyRecord& key, const KeyMaterialOf& material_of) override {
+    return trust_.AddKey(key, material_of);
+  }
   Result<std::optional<PublisherKeyRecord>> GetKey(const std::string& ns,
                                                    const std::string& key_id) override {
     return trust_.GetKey(ns, key_id);

@@ -2,6 +2,8 @@
 
 #include "core/names.h"
 
+#include <set>
+
 namespace keep::sqlite {
 namespace {
 
@@ -118,21 +120,65 @@ std::optional<PublisherKeyRecord> KeyOn(Connection& c, const std::string& ns,
   return ReadKey(s, ns);
 }
 
+std::vector<PublisherKeyRecord> KeysOn(Connection& c, const std::string& ns) {
+  auto s = c.Prepare(
+      "SELECT key_id, name, algorithm, pem, added_by, added_at, revoked FROM publisher_keys "
+      "WHERE namespace=?1 ORDER BY added_at, key_id");
+  s.Bind(1, ns);
+  std::vector<PublisherKeyRecord> out;
+  while (s.Step()) out.push_back(ReadKey(s, ns));
+  return out;
+}
+
+// Every id `k`'s material is known by: its key_id and what material_of says.
+std::set<std::string> MaterialIds(const PublisherKeyRecord& k, const KeyMaterialOf& material_of) {
+  std::set<std::string> ids{k.key_id};
+  for (auto& id : material_of(k)) ids.insert(std::move(id));
+  return ids;
+}
+
+// The 409 for adding a key that `existing` holds already (revoked or not),
+// `shared` being the material both hold when their ids differ.
+[[noreturn]] void RefuseKeyHeld(const std::string& ns, const PublisherKeyRecord& existing,
+                                const std::string& shared) {
+  const bool same_id = shared.empty();
+  std::string what =
+      same_id ? "namespace " + ns + " has this key already, as \"" + existing.name +
+                    "\" (key id " + existing.key_id + ")"
+              : "namespace " + ns + " has this key already, in \"" + existing.name +
+                    "\" (key id " + existing.key_id + ", " + existing.algorithm +
+                    "), which holds the same key material (material id " + shared + ")";
+  std::string why;
+  if (existing.revoked) {
+    why = ", and it is revoked: a revoked key cannot be trusted again";
+    why += same_id ? "" : ", in any format or certificate";
+    why += "; give the publisher's new key instead";
+  } else if (same_id) {
+    why = ": it is trusted already, nothing to add";
+  } else {
+    why = ": it is trusted already, and one key is one signer whichever format or "
+          "certificate it comes in, so it gets no second id";
+  }
+  throw ErrorException(Fail(ErrorCode::kConflict, what + why));
+}
+
 }  // namespace
 
-Result<void> TrustTables::AddKey(const PublisherKeyRecord& k) {
+Result<void> TrustTables::AddKey(const PublisherKeyRecord& k, const KeyMaterialOf& material_of) {
+  if (!material_of) return Fail(ErrorCode::kInternal, "AddKey: no KeyMaterialOf given");
   return db_.Write([&](Connection& c) {
     // Key ids come from the key's canonical form (trust/keys.h), so this is
     // the same key however it was encoded this time.
-    if (auto existing = KeyOn(c, k.ns, k.key_id)) {
-      std::string what = "namespace " + k.ns + " has this key already, as \"" + existing->name +
-                         "\" (key id " + existing->key_id + ")";
-      throw ErrorException(Fail(
-          ErrorCode::kConflict,
-          existing->revoked
-              ? what + ", and it is revoked: a revoked key cannot be trusted again; give the "
-                       "publisher's new key instead"
-              : what + ": it is trusted already, nothing to add"));
+    if (auto existing = KeyOn(c, k.ns, k.key_id)) RefuseKeyHeld(k.ns, *existing, "");
+    // And a key under another id may hold the same key material: a PEM key
+    // that is a key of an OpenPGP certificate, or two certificates sharing a
+    // subkey. Checked here, in the write transaction, so that two adds at
+    // once cannot both pass.
+    const std::set<std::string> mine = MaterialIds(k, material_of);
+    for (const auto& existing : KeysOn(c, k.ns)) {
+      for (const auto& id : MaterialIds(existing, material_of)) {
+        if (mine.contains(id)) RefuseKeyHeld(k.ns, existing, id);
+      }
     }
     auto s = c.Prepare(
         "INSERT INTO publisher_keys(namespace, key_id, name, algorithm, pem, added_by, added_at) "
@@ -151,18 +197,8 @@ Result<std::optional<PublisherKeyRecord>> TrustTables::GetKey(const std::string&
 }
 
 Result<std::vector<PublisherKeyRecord>> TrustTables::ListKeys(const std::string& ns) {
-  return Guard([&]() -> Result<std::vector<PublisherKeyRecord>> {
-    auto s = db_.Reader().Prepare(
-        "SELECT key_id, name, algorithm, pem, added_by, added_at, revoked FROM publisher_keys "
-        "WHERE namespace=?1 ORDER BY added_at, key_id");
-    s.Bind(1, ns);
-    std::vector<PublisherKeyRecord> out;
-    while (s.Step()) {
-      out.push_back(PublisherKeyRecord{ns, s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4),
-                                       s.Int(5), s.Int(6) != 0});
-    }
-    return out;
-  });
+  return Guard(
+      [&]() -> Result<std::vector<PublisherKeyRecord>> { return KeysOn(db_.Reader(), ns); });
 }
 
 Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& key_id) {

@@ -26,7 +26,7 @@ class TrustTables {
   // artifact it came from. REQUIRES: inside a write transaction on c.
   static void Record(Connection& c, const SignatureRecord& sig);
 
-  Result<void> AddKey(const PublisherKeyRecord& key);
+  Result<void> AddKey(const PublisherKeyRecord& key, const KeyMaterialOf& material_of);
   Result<std::optional<PublisherKeyRecord>> GetKey(const std::string& ns,
                                                    const std::string& key_id);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);

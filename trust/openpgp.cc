@@ -1,5 +1,7 @@
 #include "trust/openpgp.h"
 
+#include "trust/openpgp_rnp.h"
+
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
@@ -9,10 +11,25 @@
 #include <ctime>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 namespace keep {
+
+using trust_internal::AlgorithmName;
+using trust_internal::AllKeys;
+using trust_internal::FfiPtr;
+using trust_internal::Fingerprint;
+using trust_internal::ImportPublic;
+using trust_internal::InputPtr;
+using trust_internal::IsPrimary;
+using trust_internal::KeyPtr;
+using trust_internal::MemoryInput;
+using trust_internal::NewFfi;
+using trust_internal::OutputPtr;
+using trust_internal::RnpError;
+using trust_internal::RnpString;
+using trust_internal::Upper;
+using trust_internal::VerifyPtr;
 
 namespace {
 
@@ -23,131 +40,10 @@ constexpr std::string_view kPublicArmor = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 constexpr std::string_view kPrivateArmor = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
 constexpr std::string_view kSecretArmor = "-----BEGIN PGP SECRET KEY BLOCK-----";
 
-// Owners of librnp objects; each frees with the matching rnp_*_destroy.
-template <class T, rnp_result_t (*Destroy)(T)>
-struct RnpDeleter {
-  void operator()(T p) const noexcept { Destroy(p); }
-};
-template <class T, rnp_result_t (*Destroy)(T)>
-using RnpPtr = std::unique_ptr<std::remove_pointer_t<T>, RnpDeleter<T, Destroy>>;
-
-using FfiPtr = RnpPtr<rnp_ffi_t, rnp_ffi_destroy>;
-using InputPtr = RnpPtr<rnp_input_t, rnp_input_destroy>;
-using OutputPtr = RnpPtr<rnp_output_t, rnp_output_destroy>;
-using KeyPtr = RnpPtr<rnp_key_handle_t, rnp_key_handle_destroy>;
-using VerifyPtr = RnpPtr<rnp_op_verify_t, rnp_op_verify_destroy>;
-using IteratorPtr = RnpPtr<rnp_identifier_iterator_t, rnp_identifier_iterator_destroy>;
-
-// A string librnp allocated (rnp_buffer_destroy frees it).
-struct RnpString {
-  char* p = nullptr;
-  RnpString() = default;
-  RnpString(const RnpString&) = delete;
-  RnpString& operator=(const RnpString&) = delete;
-  ~RnpString() { rnp_buffer_destroy(p); }
-  char** out() { return &p; }
-  std::string str() const { return p != nullptr ? std::string(p) : std::string(); }
-};
-
-std::string Hex32(rnp_result_t r) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string s = "0x";
-  for (int shift = 28; shift >= 0; shift -= 4) s += kDigits[(r >> shift) & 0xf];
-  return s;
-}
-
-std::string RnpError(rnp_result_t r) {
-  return std::string(rnp_result_to_string(r)) + " (" + Hex32(r) + ")";
-}
-
-std::string Upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
-}
-
 std::string_view TrimSpace(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
-}
-
-// A fresh, empty ffi: librnp reads keys only from what we import into it.
-Result<FfiPtr> NewFfi() {
-  rnp_ffi_t ffi = nullptr;
-  rnp_result_t r = rnp_ffi_create(&ffi, "GPG", "GPG");
-  if (r != RNP_SUCCESS) {
-    return Fail(ErrorCode::kInternal, "OpenPGP: librnp could not start: " + RnpError(r));
-  }
-  return FfiPtr(ffi);
-}
-
-InputPtr MemoryInput(std::string_view bytes) {
-  rnp_input_t input = nullptr;
-  if (rnp_input_from_memory(&input, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
-                            false) != RNP_SUCCESS) {
-    return nullptr;
-  }
-  return InputPtr(input);
-}
-
-// Every key (primary or subkey) in `ffi`, by fingerprint.
-std::vector<KeyPtr> AllKeys(rnp_ffi_t ffi) {
-  std::vector<KeyPtr> keys;
-  rnp_identifier_iterator_t it = nullptr;
-  if (rnp_identifier_iterator_create(ffi, &it, "fingerprint") != RNP_SUCCESS) return keys;
-  IteratorPtr owned(it);
-  const char* fpr = nullptr;
-  while (rnp_identifier_iterator_next(it, &fpr) == RNP_SUCCESS && fpr != nullptr) {
-    rnp_key_handle_t key = nullptr;
-    if (rnp_locate_key(ffi, "fingerprint", fpr, &key) == RNP_SUCCESS && key != nullptr) {
-      keys.emplace_back(key);
-    }
-  }
-  return keys;
-}
-
-bool IsPrimary(rnp_key_handle_t key) {
-  bool primary = false;
-  return rnp_key_is_primary(key, &primary) == RNP_SUCCESS && primary;
-}
-
-std::string Fingerprint(rnp_key_handle_t key) {
-  RnpString fpr;
-  if (rnp_key_get_fprint(key, fpr.out()) != RNP_SUCCESS) return {};
-  return Upper(fpr.str());
-}
-
-// "ed25519", "rsa3072", "ecdsa-p256", "dsa2048", ...: short and familiar.
-std::string AlgorithmName(rnp_key_handle_t key) {
-  RnpString alg, curve;
-  uint32_t bits = 0;
-  if (rnp_key_get_alg(key, alg.out()) != RNP_SUCCESS) return "unknown";
-  std::string name = alg.str();
-  rnp_key_get_bits(key, &bits);
-  if (name == RNP_ALGNAME_RSA || name == RNP_ALGNAME_DSA || name == RNP_ALGNAME_ELGAMAL) {
-    std::string lower = name == RNP_ALGNAME_ELGAMAL ? "elgamal"
-                        : name == RNP_ALGNAME_DSA   ? "dsa"
-                                                    : "rsa";
-    return lower + std::to_string(bits);
-  }
-  std::string curve_name;
-  if (rnp_key_get_curve(key, curve.out()) == RNP_SUCCESS) curve_name = curve.str();
-  if (name == RNP_ALGNAME_EDDSA && curve_name == "Ed25519") return "ed25519";
-  std::string out;
-  for (char c : name) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (!curve_name.empty()) {
-    std::string c = curve_name;
-    if (c == "NIST P-256")
-      c = "p256";
-    else if (c == "NIST P-384")
-      c = "p384";
-    else if (c == "NIST P-521")
-      c = "p521";
-    for (char& ch : c) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    out += "-" + c;
-  }
-  return out;
 }
 
 std::vector<std::string> UserIds(rnp_key_handle_t key) {
@@ -183,13 +79,6 @@ Result<std::string> ExportArmored(rnp_key_handle_t key) {
   }
   if (!text.empty() && text.back() != '\n') text += '\n';
   return text;
-}
-
-// Imports public keys only, strictly (a bad packet fails the whole import).
-rnp_result_t ImportPublic(rnp_ffi_t ffi, std::string_view armored) {
-  InputPtr input = MemoryInput(armored);
-  if (!input) return RNP_ERROR_BAD_PARAMETERS;
-  return rnp_import_keys(ffi, input.get(), RNP_LOAD_SAVE_PUBLIC_KEYS, nullptr);
 }
 
 // Why the key `handle` (a signing key or its primary) may not vouch for a

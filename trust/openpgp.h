@@ -44,6 +44,15 @@ struct OpenPgpVerdict {
   std::int64_t signed_at = 0;           // signature creation time, seconds since the epoch
 };
 
+// One key of an OpenPGP certificate, the primary key or a subkey, and the
+// id of its key material (OpenPgpKeyMaterialOf).
+struct OpenPgpKeyMaterial {
+  std::string fingerprint;  // this key's own, upper-case hex
+  bool primary = false;
+  std::string algorithm;    // as OpenPgpKey::algorithm: "ecdsa-p256", "ed25519", "rsa2048", ...
+  std::string material_id;
+};
+
 // Parses one ASCII-armored OpenPGP public key ("-----BEGIN PGP PUBLIC KEY
 // BLOCK-----"; whitespace around it is allowed). kInvalid, saying what is
 // wrong, for a secret key, binary or otherwise unreadable input, a block with
@@ -66,5 +75,22 @@ struct OpenPgpVerdict {
 // CheckPayload: this function says who signed, not what.
 [[nodiscard]] Result<OpenPgpVerdict> VerifyOpenPgpSignature(std::string_view signature_bytes,
                                                             const std::vector<OpenPgpKey>& trusted);
+
+// The key material of every key in the certificate `armored` (as
+// ParseOpenPgpPublicKey takes or returns it): its primary key first, then
+// each subkey, whatever it may do. A key is named by its material alone, so
+// that one key has one name whichever certificate, creation time or format
+// it comes in (trust/key_material.h):
+//  - ECDSA over NIST P-256, and Ed25519 (EdDSA's legacy point, 0x40 and the
+//    32 bytes; or RFC 9580's Ed25519 key, the 32 bytes): the key_id()
+//    (trust/keys.h) the same key has as a PEM public key;
+//  - any other algorithm (RSA, DSA, ElGamal, ECDH, other curves: none has a
+//    PEM form Keep takes): "openpgp-keygrip:" and its keygrip, upper-case
+//    hex, a hash of its public material alone (a fingerprint also covers
+//    the creation time).
+// kInvalid when `armored` cannot be read, or holds no primary key or more
+// than one, or a P-256 or Ed25519 key whose material is not a valid key.
+[[nodiscard]] Result<std::vector<OpenPgpKeyMaterial>> OpenPgpKeyMaterialOf(
+    std::string_view armored);
 
 }  // namespace keep

@@ -13,6 +13,7 @@
 //                           against a closed schema, bound to the signature
 //   trust/openpgp.h         OpenPGP keys and signed messages ("GPG simple
 //                           signing", skopeo/podman --sign-by), via librnp
+//   trust/key_material.h    which keys, PEM or OpenPGP, are one key
 //
 // This layer holds no state and knows nothing of storage or HTTP: the caller
 // supplies the namespace's trusted keys and a way to fetch payload blobs, and
@@ -23,6 +24,7 @@
 #pragma once
 
 #include "trust/cosign.h"
+#include "trust/key_material.h"
 #include "trust/keys.h"
 #include "trust/openpgp.h"
 #include "trust/rekor.h"

@@ -22,6 +22,13 @@ json KeyJson(const PublisherKeyRecord& k) {
           {"revoked", k.revoked}};
 }
 
+// What a stored key's material is known by, for Metadata::AddKey. A stored
+// key that no longer parses verifies nothing, so its key_id is enough.
+std::vector<std::string> StoredKeyMaterial(const PublisherKeyRecord& k) {
+  auto ids = KeyMaterialIds(k.algorithm, k.pem);
+  return ids ? std::move(*ids) : std::vector<std::string>();
+}
+
 Result<PublisherKeyRecord> FindKey(Metadata& md, const std::string& ns, const std::string& id) {
   auto key = md.GetKey(ns, id);
   if (!key) return key.error();
@@ -71,6 +78,9 @@ Awaitable<Result<Reply>> AddKey(Exchange& ex) {
   // any encoding has the id it has already, and AddKey refuses it with 409
   // CONFLICT naming the key the namespace has (revoked or not): one key can
   // neither count twice towards a threshold nor outlive its revocation.
+  // Nor can it come back in the other format: a PEM key that is a key of an
+  // OpenPGP certificate the namespace has, a certificate holding a PEM key or
+  // a subkey of another certificate it has (trust/key_material.h).
   if ((*pem)->find("BEGIN PGP PUBLIC KEY BLOCK") != std::string::npos) {
     // An OpenPGP key, for GPG simple signing.
     auto key = ParseOpenPgpPublicKey(**pem);
@@ -85,7 +95,10 @@ Awaitable<Result<Reply>> AddKey(Exchange& ex) {
     rec.algorithm = std::string(key->algorithm());
     rec.pem = key->pem();
   }
-  KEEP_CO_TRY(md.AddKey(rec));
+  // Its material must be readable (a P-256 or Ed25519 key in a certificate
+  // whose point is malformed is refused here, not ignored).
+  KEEP_CO_TRY(KeyMaterialIds(rec.algorithm, rec.pem));
+  KEEP_CO_TRY(md.AddKey(rec, StoredKeyMaterial));
   Audit({{"event", "key added"}, {"namespace", rec.ns}, {"key_id", rec.key_id},
          {"user", ex.who.user}});
   auto stored = FindKey(md, rec.ns, rec.key_id);

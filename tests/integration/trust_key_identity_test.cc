@@ -3,6 +3,13 @@
 // the curve's parameters spelled out, used to be a new key with a new id, so
 // one signature counted once per id (threshold 2 met by one key) and
 // revoking one id left the key trusted under the others.
+//
+// The same holds across formats: one secret key can sign cosign signatures
+// (its PEM public key trusted) and GPG ones (an OpenPGP certificate holding
+// it, as primary key or subkey trusted), and one subkey can sit in two
+// certificates. Each entry has its own id, so each used to count, and outlive
+// the other's revocation. The certificates and PEM keys here are gpg's own
+// exports of the same keys (tests/unit/testdata/trust/openpgp/README.md).
 #include "tests/integration/trust_fixture.h"
 #include "tests/unit/trust_testdata.h"
 
@@ -109,6 +116,78 @@ TEST_F(KeyIdentityTest, AnOpenPgpKeyAddedAgainIsRefusedTheSameWay) {
   ExpectNamesTheKey(AddKey("gpg-back", trust_test::Data("openpgp/ed25519.pub.asc")), "gpg",
                     fingerprint, /*revoked=*/true);
   EXPECT_EQ(KeyCount(), 1u);
+}
+
+std::string Pgp(const std::string& name) { return trust_test::Data("openpgp/" + name); }
+std::string Fpr(const std::string& name) { return trust_test::Trimmed(Pgp(name + ".fpr")); }
+
+TEST_F(KeyIdentityTest, APemKeyAfterTheCertificateHoldingItIsRefused) {
+  for (const char* key : {"p256", "ed25519"}) {
+    SCOPED_TRACE(key);
+    const std::string gpg_name = std::string("gpg-") + key;
+    Response added = AddKey(gpg_name, Pgp(std::string(key) + ".pub.asc"));
+    ASSERT_EQ(added.status, 201) << added.body;
+    ExpectNamesTheKey(AddKey(std::string("cosign-") + key, Pgp(std::string(key) + ".pub.pem")),
+                      gpg_name, Fpr(key), /*revoked=*/false);
+  }
+  EXPECT_EQ(KeyCount(), 2u);
+}
+
+TEST_F(KeyIdentityTest, ACertificateAfterThePemKeyItHoldsIsRefused) {
+  for (const char* key : {"p256", "ed25519"}) {
+    SCOPED_TRACE(key);
+    const std::string cosign_name = std::string("cosign-") + key;
+    Response added = AddKey(cosign_name, Pgp(std::string(key) + ".pub.pem"));
+    ASSERT_EQ(added.status, 201) << added.body;
+    const std::string key_id = added.Json()["key_id"];
+    ExpectNamesTheKey(AddKey(std::string("gpg-") + key, Pgp(std::string(key) + ".pub.asc")),
+                      cosign_name, key_id, /*revoked=*/false);
+    // Revoked, it stays refused in the other format too.
+    ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + key_id).status, 200);
+    ExpectNamesTheKey(AddKey(std::string("gpg-") + key + "-back",
+                             Pgp(std::string(key) + ".pub.asc")),
+                      cosign_name, key_id, /*revoked=*/true);
+  }
+  // The certificate that grew subkeys holds the same primary key.
+  ExpectNamesTheKey(AddKey("gpg-extended", Pgp("ed25519-extended.pub.asc")), "cosign-ed25519",
+                    ParsePublicKey(Pgp("ed25519.pub.pem"))->key_id(), /*revoked=*/true);
+  EXPECT_EQ(KeyCount(), 2u);
+}
+
+// B holds A's Ed25519 signing subkey and C its RSA one, under new
+// fingerprints; the Ed25519 one is also a PEM key.
+TEST_F(KeyIdentityTest, ASigningSubkeySharedByTwoCertificatesIsRefusedTheSecondTime) {
+  Response added = AddKey("shared-b", Pgp("shared-b.pub.asc"));
+  ASSERT_EQ(added.status, 201) << added.body;
+  ExpectNamesTheKey(AddKey("shared-a", Pgp("shared-a.pub.asc")), "shared-b", Fpr("shared-b"),
+                    /*revoked=*/false);
+  ExpectNamesTheKey(AddKey("subkey-pem", Pgp("shared-subkey.pub.pem")), "shared-b",
+                    Fpr("shared-b"), /*revoked=*/false);
+  // C shares nothing with B.
+  added = AddKey("shared-c", Pgp("shared-c.pub.asc"));
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(KeyCount(), 2u);
+  // With B revoked, A is still refused: it holds B's subkey.
+  ASSERT_EQ(client_.Delete("/admin/v1/namespaces/acme/keys/" + Fpr("shared-b")).status, 200);
+  ExpectNamesTheKey(AddKey("shared-a", Pgp("shared-a.pub.asc")), "shared-b", Fpr("shared-b"),
+                    /*revoked=*/true);
+}
+
+TEST_F(KeyIdentityTest, ASubkeyWithNoPemFormIsComparedByItsMaterial) {
+  Response added = AddKey("shared-a", Pgp("shared-a.pub.asc"));
+  ASSERT_EQ(added.status, 201) << added.body;
+  // C's RSA signing subkey is A's (another creation time, so another
+  // fingerprint; the same keygrip).
+  Response refused = AddKey("shared-c", Pgp("shared-c.pub.asc"));
+  ExpectNamesTheKey(refused, "shared-a", Fpr("shared-a"), /*revoked=*/false);
+  EXPECT_NE(ErrorMessage(refused).find("openpgp-keygrip:"), std::string::npos)
+      << ErrorMessage(refused);
+  ExpectNamesTheKey(AddKey("shared-b", Pgp("shared-b.pub.asc")), "shared-a", Fpr("shared-a"),
+                    /*revoked=*/false);
+  // Unrelated keys still go in beside it.
+  EXPECT_EQ(AddKey("rsa", Pgp("rsa.pub.asc")).status, 201);
+  EXPECT_EQ(AddKey("p256", Pgp("p256.pub.pem")).status, 201);
+  EXPECT_EQ(KeyCount(), 3u);
 }
 
 }  // namespace

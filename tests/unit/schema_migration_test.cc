@@ -120,9 +120,14 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
     for (const char* ns : {"acme", "beta"}) {
       ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}}));
     }
-    for (const auto& k : {a, b, c, d}) ASSERT_TRUE((*md)->AddKey(k));
+    // Known by their key ids alone, as schema 3 knew them.
+    const KeyMaterialOf ids_only = [](const PublisherKeyRecord&) {
+      return std::vector<std::string>();
+    };
+    for (const auto& k : {a, b, c, d}) ASSERT_TRUE((*md)->AddKey(k, ids_only));
     ASSERT_TRUE((*md)->AddKey(PublisherKeyRecord{"acme", ed->key_id, "ed", "ed25519",
-                                                 ed->public_pem, "admin", 0, false}));
+                                                 ed->public_pem, "admin", 0, false},
+                              ids_only));
     ASSERT_TRUE(*(*md)->RevokeKey("acme", b.key_id));  // one name of the acme key revoked
   }
   Sql(path,

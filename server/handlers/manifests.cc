@@ -2,6 +2,8 @@
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
 
+#include "trust/cosign.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>

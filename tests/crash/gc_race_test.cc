@@ -8,9 +8,10 @@
 // tagged) must pull intact, during the race and after it, and the store
 // must be clean at the end.
 //
-// keepd runs with KEEPD_TEST_LINK_PAUSE_MS, a pause between making sure of
-// a blob and linking it (storage/links.cc): without the locks that close
-// that window, this test fails.
+// keepd-test (keepd built with its test hooks) runs with
+// KEEPD_TEST_LINK_PAUSE_MS, a pause between making sure of a blob and
+// linking it (storage/links.cc): without the locks that close that window,
+// this test fails.
 //
 // KEEP_TEST_SEED=<n> replays a run's random choices (not its timing).
 #include "tests/crash/image_pusher.h"
@@ -445,9 +446,10 @@ std::string Listed(const std::vector<std::string>& items) {
 TEST(GcRaceTest, AcknowledgedPushesSurviveGcRunningInALoop) {
   const std::uint64_t seed = TestSeed();
   const auto started = Clock::now();
-  ::setenv("KEEPD_TEST_LINK_PAUSE_MS", kLinkPauseMs, 1);
-  KeepdProcess keepd;
-  ::unsetenv("KEEPD_TEST_LINK_PAUSE_MS");
+  KeepdProcess keepd(json::object(),
+                     KeepdOptions{.binary = KEEPD_TEST_PATH,
+                                  .environment = {std::string("KEEPD_TEST_LINK_PAUSE_MS=") +
+                                                  kLinkPauseMs}});
   Randomness random(seed);
   std::vector<std::string> shared_layers;
   for (int i = 0; i < kSharedLayers; ++i) {

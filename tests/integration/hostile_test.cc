@@ -51,11 +51,12 @@ class HostileTest : public KeepdTest {
   const std::string blob_ = std::string(300 * 1024, 'b') + "end";
 };
 
+// Past limits.max_header_bytes (16 KiB) the answer is 431, which the client
+// must receive: a connection merely closed is not an answer.
 TEST_F(HostileTest, OversizedHeaderIsRefused) {
   auto r = client_.TrySend({http::verb::get, "/v2/", {{"X-Padding", std::string(20 * 1024, 'p')}}});
-  if (r) {
-    EXPECT_EQ(r->status, 431) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_TRUE(IsError(*r, 431, "UNKNOWN")) << r->status << " " << r->body;
   EXPECT_TRUE(StillServing());
 }
 
@@ -63,9 +64,8 @@ TEST_F(HostileTest, ManyOversizedHeadersAreRefused) {
   Headers many;
   for (int i = 0; i < 400; ++i) many.emplace_back("X-H" + std::to_string(i), std::string(50, 'v'));
   auto r = client_.TrySend({http::verb::get, "/v2/", many});
-  if (r) {
-    EXPECT_EQ(r->status, 431) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_TRUE(IsError(*r, 431, "UNKNOWN")) << r->status << " " << r->body;
   EXPECT_TRUE(StillServing());
 }
 
@@ -91,9 +91,8 @@ TEST_F(HostileTest, RefusedOversizedBodyKeepsTheConnectionInStep) {
 TEST_F(HostileTest, GarbageInsteadOfARequest) {
   client_.WriteRaw("\x16\x03\x01 this is not HTTP at all\r\n\r\n");
   auto r = client_.ReadResponse();
-  if (r) {
-    EXPECT_EQ(r->status, 400) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_TRUE(StillServing());
 }
 

@@ -120,18 +120,21 @@ TEST_F(HostileTest, ManifestCutShortIsNotStored) {
   EXPECT_TRUE(StillServing());
 }
 
-// With one-second deadlines, a client that stalls is dropped in about that time.
+// With one-second deadlines, a client that stalls is dropped by the server.
 class StallingClientTest : public HostileTest {
  protected:
   StallingClientTest() : HostileTest({{"timeouts", {{"header_seconds", 1}, {"body_seconds", 1}}}}) {}
 
-  // The server ends the exchange (an answer or a close) well before our own 30 s deadline.
+  // The server ends the exchange (an answer or a close), not our own 30 s
+  // deadline: what ended it is an event, whatever the time it took.
   void ExpectDroppedQuickly(HttpsClient& client) {
-    auto start = Clock::now();
     auto r = client.ReadResponse();
-    EXPECT_LT(Clock::now() - start, 5s) << "the stalled connection was kept open";
     if (r) {
       EXPECT_FALSE(r->keep_alive) << "answered " << r->status << " but kept the connection";
+    } else {
+      EXPECT_EQ(client.last_error().find("timeout"), std::string::npos)
+          << "the stalled connection was kept open until the client gave up: "
+          << client.last_error();
     }
   }
 };

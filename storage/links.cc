@@ -1,16 +1,20 @@
 #include "storage/links.h"
 
+#ifdef KEEP_TEST_HOOKS
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#endif
 
 namespace keep {
 namespace {
 
+#ifdef KEEP_TEST_HOOKS
 // Fault injection for tests/crash/gc_race_test.cc: a pause between making
 // sure of a blob and committing its link, the window the locks close, so
-// that the test would see a collected blob linked were they missing. Off
-// unless KEEPD_TEST_LINK_PAUSE_MS is set.
+// that the test would see a collected blob linked were they missing. Set by
+// KEEPD_TEST_LINK_PAUSE_MS. Compiled only into keepd-test (KEEP_TEST_HOOKS,
+// tests/crash/CMakeLists.txt), never into keepd.
 void PauseBeforeLinking() {
   static const int ms = [] {
     const char* v = std::getenv("KEEPD_TEST_LINK_PAUSE_MS");
@@ -18,6 +22,9 @@ void PauseBeforeLinking() {
   }();
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
+#else
+void PauseBeforeLinking() {}
+#endif
 
 }  // namespace
 

@@ -3,6 +3,13 @@
 // Whatever the registry acknowledged (201) must survive, byte for byte, and
 // nothing half-written may be left in the data directory.
 //
+// The test cannot pass without having tested something: every stretch
+// between two kills must get pushes acknowledged, it kills until enough
+// kills have landed while an upload session was open (one keepd had
+// started and not finished, as its uploads/ directory shows), and a
+// connection may break only when a kill broke it. A keepd that dropped
+// every connection, or answered nothing but errors, fails.
+//
 // KEEP_TEST_SEED=<n> replays a run's random choices (not its timing).
 #include "tests/crash/image_pusher.h"
 #include "tests/crash/inspect.h"
@@ -13,6 +20,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -25,21 +33,32 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kPushers = 4;
-constexpr int kKills = 5;
-constexpr int kPushesBetweenKills = 20;  // about 100 pushes in all
+// Kills that must land while an upload session is open; keepd is killed
+// until that many did, or kMaxKills were made (then the test fails).
+constexpr int kKillsDuringUploads = 5;
+constexpr int kMaxKills = 15;
+// Pushes acknowledged between two kills (about 100 in all).
+constexpr int kPushesBetweenKills = 20;
 constexpr int kSharedLayers = 3;
-constexpr auto kSegmentDeadline = 30s;
+// Hang guards only: no figure here is a rate the test requires.
+constexpr auto kSegmentDeadline = 60s;
+constexpr auto kOpenSessionWait = 10s;
 
 // What the pushers share with the test.
 struct Ledger {
   std::atomic<bool> stop{false};
-  std::atomic<bool> server_down{false};  // set around a kill and restart
+  // Even while keepd serves; odd from just before a kill until it serves
+  // again. An exchange that broke while it did not change broke on its own.
+  std::atomic<int> epoch{0};
   std::atomic<int> attempts{0};
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> open_sessions{0};  // upload sessions open in pushers now
 
   std::mutex mu;
   std::vector<AckedImage> images;       // GUARDED_BY(mu)
   std::vector<AckedBlob> blobs;         // GUARDED_BY(mu)
   std::vector<Unexpected> unexpected;   // GUARDED_BY(mu)
+  std::vector<std::string> broken_without_a_kill;  // GUARDED_BY(mu)
   int transport_failures = 0;           // GUARDED_BY(mu)
 };
 
@@ -48,18 +67,31 @@ struct Ledger {
 void PushUntilStopped(int id, HttpsClient client, std::uint64_t seed,
                       std::vector<std::string> shared_layers, Ledger& ledger) {
   ImagePusher pusher(std::move(client), seed, std::move(shared_layers));
+  pusher.CountOpenSessionsIn(&ledger.open_sessions);
+  int connected_epoch = 0;
   for (int n = 0; !ledger.stop; ++n) {
-    if (ledger.server_down) {
+    const int epoch = ledger.epoch;
+    if (epoch % 2 == 1) {  // being killed and restarted
       std::this_thread::sleep_for(5ms);
       continue;
+    }
+    if (epoch != connected_epoch) {
+      pusher.Disconnect();  // its connection was to the keepd that was killed
+      connected_epoch = epoch;
     }
     std::string repo = "crash/r" + std::to_string(pusher.random().Between(0, 2));
     std::string tag = "p" + std::to_string(id) + "-" + std::to_string(n);
     ++ledger.attempts;
+    const int failures = pusher.transport_failures();
     std::optional<AckedImage> image = pusher.PushRandomImage(repo, tag);
+    if (pusher.transport_failures() > failures && ledger.epoch == epoch) {
+      std::lock_guard lock(ledger.mu);
+      ledger.broken_without_a_kill.push_back(pusher.last_transport_failure());
+    }
     if (image) {
       std::lock_guard lock(ledger.mu);
       ledger.images.push_back(std::move(*image));
+      ++ledger.acknowledged;
     } else {
       std::this_thread::sleep_for(10ms);
     }
@@ -100,20 +132,41 @@ std::string Listed(const std::vector<std::string>& items) {
 
 class CrashTest : public ::testing::Test {
  protected:
-  // Waits until `attempts` pushes were started, then a random while more,
-  // and kills keepd and restarts it. After the last kill the pushers stop,
-  // so that the restarted keepd is checked as the crash left it.
-  void KillAfter(int attempts, Randomness& random, bool last) {
+  // Waits until kPushesBetweenKills more pushes were acknowledged, then a
+  // random while, then (for a while at most) until a pusher has an upload
+  // session open; kills keepd and restarts it. Once enough kills landed
+  // during an upload (or too many were made) the pushers stop before the
+  // restart, so that the restarted keepd is checked as the crash left it.
+  void KillOnce(Randomness& random) {
+    const int target = ledger_.acknowledged + kPushesBetweenKills;
     auto deadline = Clock::now() + kSegmentDeadline;
-    while (ledger_.attempts < attempts && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
-    ASSERT_GE(ledger_.attempts, attempts) << "pushes stalled; keepd stderr:\n" << keepd_.Messages();
+    while (ledger_.acknowledged < target && Clock::now() < deadline) {
+      std::this_thread::sleep_for(2ms);
+    }
+    ASSERT_GE(ledger_.acknowledged, target)
+        << "pushes stalled after kill " << kills_ << " (attempts " << ledger_.attempts
+        << ", acknowledged " << ledger_.acknowledged << "); keepd stderr:\n"
+        << keepd_.Messages();
     std::this_thread::sleep_for(std::chrono::milliseconds(random.Between(0, 150)));
-    ledger_.server_down = true;
-    ledger_.stop = last;
+    deadline = Clock::now() + kOpenSessionWait;
+    while (ledger_.open_sessions == 0 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    ++ledger_.epoch;
     keepd_.Restart(KeepdProcess::Stop::kCrash, [&] {
+      ++kills_;
       tmp_files_left_ += static_cast<int>(FilesUnder(keepd_.data_dir() / "tmp").size());
+      // Sessions keepd started since the last kill and had not finished.
+      std::set<std::filesystem::path> sessions;
+      for (const auto& f : FilesUnder(keepd_.data_dir() / "uploads")) sessions.insert(f);
+      for (const auto& f : sessions) {
+        if (!sessions_before_.contains(f)) {
+          ++kills_during_uploads_;
+          break;
+        }
+      }
+      sessions_before_ = std::move(sessions);
+      if (kills_during_uploads_ >= kKillsDuringUploads || kills_ >= kMaxKills) ledger_.stop = true;
     });
-    ledger_.server_down = false;
+    ++ledger_.epoch;
   }
 
   // Every acknowledged image and blob, as served now; the problems found.
@@ -141,6 +194,9 @@ class CrashTest : public ::testing::Test {
 
   KeepdProcess keepd_;
   Ledger ledger_;
+  int kills_ = 0;
+  int kills_during_uploads_ = 0;  // that left a session of theirs in uploads/
+  std::set<std::filesystem::path> sessions_before_;  // in uploads/ at the last kill
   int tmp_files_left_ = 0;  // by the kills, before keepd restarted
 };
 
@@ -157,12 +213,17 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
   for (int i = 0; i < kPushers; ++i) {
     pushers.Start(i, keepd_.AdminClient(), seed + 1 + i, shared_layers);
   }
-  int kills = 0;
-  for (; kills < kKills && !HasFatalFailure(); ++kills) {
-    KillAfter((kills + 1) * kPushesBetweenKills, random, kills + 1 == kKills);
-  }
+  while (!ledger_.stop && !HasFatalFailure()) KillOnce(random);
   pushers.Join();
   ASSERT_FALSE(HasFatalFailure());
+  // The crash test tested crashes: kills landed while uploads were open,
+  // and pushes were acknowledged between every two of them.
+  EXPECT_GE(kills_during_uploads_, kKillsDuringUploads)
+      << kills_ << " kills, of which " << kills_during_uploads_
+      << " while keepd had an upload session open";
+  EXPECT_GE(static_cast<int>(ledger_.images.size()), kills_ * kPushesBetweenKills);
+  EXPECT_THAT(ledger_.broken_without_a_kill, ::testing::IsEmpty())
+      << "connections that broke while keepd was not being killed";
 
   // keepd was restarted after the last kill, and nothing was pushed since:
   // everything acknowledged must be there.
@@ -196,7 +257,8 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ crash    ] " << kPushers << " pushers, " << seconds << " s: pushes attempted "
             << ledger_.attempts << ", acknowledged " << ledger_.images.size() << "; kills "
-            << kills << " (leaving " << tmp_files_left_ << " files in tmp/)"
+            << kills_ << " (" << kills_during_uploads_ << " with an upload session open, leaving "
+            << tmp_files_left_ << " files in tmp/)"
             << "; transport failures " << ledger_.transport_failures
             << "; blobs acknowledged " << ledger_.blobs.size() << ", pulled and hashed "
             << blobs_pulled << "; blob files re-hashed " << tree.checked
@@ -205,7 +267,8 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
             << report["bytes_checked"] << " bytes\n";
   RecordProperty("pushes_attempted", ledger_.attempts.load());
   RecordProperty("pushes_acknowledged", static_cast<int>(ledger_.images.size()));
-  RecordProperty("kills", kills);
+  RecordProperty("kills", kills_);
+  RecordProperty("kills_during_uploads", kills_during_uploads_);
   RecordProperty("blob_files_rehashed", tree.checked);
   RecordProperty("fsck_blobs_checked", report["blobs_checked"].dump());
 }

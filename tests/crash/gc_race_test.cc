@@ -8,9 +8,10 @@
 // tagged) must pull intact, during the race and after it, and the store
 // must be clean at the end.
 //
-// keepd runs with KEEPD_TEST_LINK_PAUSE_MS, a pause between making sure of
-// a blob and linking it (storage/links.cc): without the locks that close
-// that window, this test fails.
+// keepd-test (keepd built with its test hooks) runs with
+// KEEPD_TEST_LINK_PAUSE_MS, a pause between making sure of a blob and
+// linking it (storage/links.cc): without the locks that close that window,
+// this test fails.
 //
 // KEEP_TEST_SEED=<n> replays a run's random choices (not its timing).
 #include "tests/crash/image_pusher.h"
@@ -38,7 +39,13 @@ using Clock = std::chrono::steady_clock;
 constexpr int kPushers = 4;
 constexpr int kRepos = 3;
 constexpr int kSharedLayers = 3;
-constexpr auto kRaceTime = 12s;
+// The race goes on at least this long, and until every count below is
+// reached; past the deadline (a hang guard) it stops and the test fails.
+constexpr auto kMinRaceTime = 12s;
+constexpr auto kRaceDeadline = 150s;
+constexpr int kMinGcRuns = 10;
+constexpr int kMinAcknowledged = 20;
+constexpr int kMinClockRaces = 8;
 constexpr std::size_t kPoolSize = 64;
 constexpr const char* kLinkPauseMs = "40";
 // Untagged manifests are tagged again once GC may be collecting them.
@@ -86,9 +93,35 @@ struct Pooled {
   std::string bytes;  // to upload when the mount is refused
 };
 
+// Counts the test waits for while the race goes on.
+struct Progress {
+  std::atomic<int> acknowledged{0}, mounts{0}, retagged{0}, clock_races{0}, gc_runs{0};
+  std::atomic<std::int64_t> gc_files{0}, gc_manifests{0};
+
+  // What is still missing; empty once the race had all it needs.
+  std::string Missing() const {
+    std::string out;
+    auto need = [&](const char* what, std::int64_t have, std::int64_t want) {
+      if (have < want) {
+        out += std::string(out.empty() ? "" : ", ") + what + " " + std::to_string(have) + " of " +
+               std::to_string(want);
+      }
+    };
+    need("GC runs", gc_runs, kMinGcRuns);
+    need("acknowledged pushes", acknowledged, kMinAcknowledged);
+    need("pushes timed against GC", clock_races, kMinClockRaces);
+    need("blob files GC deleted", gc_files, 1);
+    need("manifests GC deleted", gc_manifests, 1);
+    need("mounts", mounts, 1);
+    need("manifests tagged again while GC collected them", retagged, 1);
+    return out;
+  }
+};
+
 // What the threads share with the test.
 struct Shared {
   std::atomic<bool> stop{false};
+  Progress progress;
   std::mutex mu;
   std::deque<Pooled> pool;                  // GUARDED_BY(mu)
   std::vector<AckedImage> images;           // GUARDED_BY(mu)
@@ -171,6 +204,7 @@ class RacePusher {
         if (!staged) continue;
         JustBeforeTheNextSecond();
         ++figures_.clock_races;
+        ++shared_.progress.clock_races;
         auto layer = Mount(image.repo, *staged, bytes);
         if (!layer) continue;
         auto source = Send({http::verb::head, BlobPath(kStaging, staged->digest)});
@@ -188,10 +222,12 @@ class RacePusher {
         }
         JustBeforeTheNextSecond();
         ++figures_.clock_races;
+        ++shared_.progress.clock_races;
         if (Expect({http::verb::put, ManifestPath(image.repo, image.tag),
                     {{"Content-Type", image.manifest.media_type}}, image.manifest.bytes},
                    201)) {
           ++figures_.acknowledged;
+          ++shared_.progress.acknowledged;
           mine_.push_back(std::move(image));
         }
       }
@@ -254,6 +290,7 @@ class RacePusher {
   std::optional<AckedBlob> Mount(const std::string& repo, const AckedBlob& from,
                                  const std::string& bytes) {
     ++figures_.mounts;
+    ++shared_.progress.mounts;
     auto r = Send({http::verb::post,
                    UploadsPath(repo) + "?mount=" + from.digest + "&from=" + from.repo});
     if (!r) return std::nullopt;
@@ -342,6 +379,7 @@ class RacePusher {
       return std::nullopt;
     }
     ++figures_.acknowledged;
+    ++shared_.progress.acknowledged;
     return image;
   }
 
@@ -363,7 +401,9 @@ class RacePusher {
       return;
     }
     ++figures_.acknowledged;
+    ++shared_.progress.acknowledged;
     ++figures_.retagged;
+    ++shared_.progress.retagged;
     mine_.push_back(std::move(image));
   }
 
@@ -432,6 +472,9 @@ void CollectUntilStopped(HttpsClient client, Shared& shared, GcFigures& figures)
     figures.manifests += report["manifests"]["count"].get<std::int64_t>();
     figures.links += report["blob_links"]["count"].get<std::int64_t>();
     figures.files += report["blob_files"]["count"].get<std::int64_t>();
+    ++shared.progress.gc_runs;
+    shared.progress.gc_manifests += report["manifests"]["count"].get<std::int64_t>();
+    shared.progress.gc_files += report["blob_files"]["count"].get<std::int64_t>();
     figures.bytes += report["bytes_freed"].get<std::int64_t>();
   }
 }
@@ -445,9 +488,10 @@ std::string Listed(const std::vector<std::string>& items) {
 TEST(GcRaceTest, AcknowledgedPushesSurviveGcRunningInALoop) {
   const std::uint64_t seed = TestSeed();
   const auto started = Clock::now();
-  ::setenv("KEEPD_TEST_LINK_PAUSE_MS", kLinkPauseMs, 1);
-  KeepdProcess keepd;
-  ::unsetenv("KEEPD_TEST_LINK_PAUSE_MS");
+  KeepdProcess keepd(json::object(),
+                     KeepdOptions{.binary = KEEPD_TEST_PATH,
+                                  .environment = {std::string("KEEPD_TEST_LINK_PAUSE_MS=") +
+                                                  kLinkPauseMs}});
   Randomness random(seed);
   std::vector<std::string> shared_layers;
   for (int i = 0; i < kSharedLayers; ++i) {
@@ -492,7 +536,12 @@ TEST(GcRaceTest, AcknowledgedPushesSurviveGcRunningInALoop) {
     threads.emplace_back([&, client = keepd.AdminClient()]() mutable {
       CollectUntilStopped(std::move(client), shared, gc);
     });
-    std::this_thread::sleep_for(kRaceTime);
+    // Until the race had everything to race, however slowly it goes.
+    const auto race_started = Clock::now();
+    while (Clock::now() - race_started < kMinRaceTime ||
+           (!shared.progress.Missing().empty() && Clock::now() - race_started < kRaceDeadline)) {
+      std::this_thread::sleep_for(50ms);
+    }
     shared.stop = true;
     for (auto& t : threads) t.join();
   }
@@ -539,14 +588,17 @@ TEST(GcRaceTest, AcknowledgedPushesSurviveGcRunningInALoop) {
   EXPECT_EQ(CheckDatabase(keepd.data_dir() / "metadata.db"), "ok");
 
   // The race had something to race: GC deleted while pushes were acknowledged.
+  // (Counts of events, reached however long it took; not rates.)
   const Figures& p = shared.figures;
-  EXPECT_GE(gc.runs, 10);
-  EXPECT_GE(p.acknowledged, 20);
+  EXPECT_EQ(shared.progress.Missing(), "")
+      << "the race stopped at its deadline (" << kRaceDeadline.count() << " s) without";
+  EXPECT_GE(gc.runs, kMinGcRuns);
+  EXPECT_GE(p.acknowledged, kMinAcknowledged);
   EXPECT_GT(gc.files, 0);
   EXPECT_GT(gc.manifests, 0);
   EXPECT_GT(p.mounts, 0);
   EXPECT_GT(p.retagged, 0);
-  EXPECT_GE(p.clock_races, 8);
+  EXPECT_GE(p.clock_races, kMinClockRaces);
 
   double seconds = std::chrono::duration<double>(Clock::now() - started).count();
   std::cout << "[ gc race  ] " << kPushers << " pushers, " << seconds << " s: pushes " << p.pushes

@@ -56,6 +56,7 @@ std::optional<Response> ImagePusher::Expect(const Request& request, int status) 
   std::optional<Response> r = client_.TrySend(request);
   if (!r) {
     ++transport_failures_;
+    last_transport_failure_ = Describe(request) + ": " + client_.last_error();
     return std::nullopt;
   }
   if (r->status != status) {
@@ -69,6 +70,16 @@ bool ImagePusher::PushChunked(std::string_view repo, const std::string& bytes,
                               const std::string& digest) {
   auto started = Expect({http::verb::post, UploadsPath(repo)}, 202);
   if (!started) return false;
+  // Open from here until this function returns, however it ends.
+  struct OpenSession {
+    std::atomic<int>* open;
+    explicit OpenSession(std::atomic<int>* o) : open(o) {
+      if (open) ++*open;
+    }
+    ~OpenSession() {
+      if (open) --*open;
+    }
+  } session(open_sessions_);
   std::string location = started->Header("Location");
   // 1-3 chunks; the last one goes with the closing PUT half of the time.
   std::size_t chunks = random_.Between(1, std::min<std::size_t>(3, bytes.size()));

@@ -8,6 +8,7 @@
 #include "tests/support/https_client.h"
 #include "tests/support/registry.h"
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -68,9 +69,17 @@ class ImagePusher {
   // other at random, then the manifest by tag; the image once its PUT got 201.
   std::optional<AckedImage> PushRandomImage(const std::string& repo, const std::string& tag);
 
+  // While an upload session this pusher opened (POST answered 202) is not
+  // finished, it is counted in *open (which may be shared by pushers).
+  void CountOpenSessionsIn(std::atomic<int>* open) { open_sessions_ = open; }
+  // Drops the connection, e.g. to a server that was killed meanwhile.
+  void Disconnect() { client_.Disconnect(); }
+
   const std::vector<AckedBlob>& acked_blobs() const { return acked_blobs_; }
   const std::vector<Unexpected>& unexpected() const { return unexpected_; }
   int transport_failures() const { return transport_failures_; }
+  // "METHOD target: error" of the last exchange that broke.
+  const std::string& last_transport_failure() const { return last_transport_failure_; }
   Randomness& random() { return random_; }
 
  private:
@@ -85,6 +94,8 @@ class ImagePusher {
   std::vector<AckedBlob> acked_blobs_;
   std::vector<Unexpected> unexpected_;
   int transport_failures_ = 0;
+  std::string last_transport_failure_;
+  std::atomic<int>* open_sessions_ = nullptr;
 };
 
 // What is wrong with a blob as served: empty when GET answers 200 with

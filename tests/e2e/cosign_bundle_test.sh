@@ -13,17 +13,23 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init cosign_bundle "${1:-}" "${2:-}"
 [[ -n "${KEEPCTL:-}" ]] || fail "usage: $0 PATH/TO/keepd PATH/TO/keepctl"
-need skopeo node npm
+need skopeo node
 podman_init
 unset KEEPCTL_CONFIG KEEPCTL_PASSWORD KEEPCTL_KEY_PASSPHRASE
 export XDG_CONFIG_HOME="$T/config"
 
-check "sigstore's JavaScript libraries, installed from the lock file"
-mkdir -p "$T/sigstore"
-cp "$(dirname "$0")"/sigstore/{package.json,package-lock.json,client.js} "$T/sigstore/"
-run_logged npm-ci npm ci --prefix "$T/sigstore" --no-audit --no-fund
-SIGSTORE=(node "$T/sigstore/client.js")
-ok "node $(node --version), @sigstore/sign $(jq -r .version "$T/sigstore/node_modules/@sigstore/sign/package.json")"
+# Installed by `./keep.sh deps test` (and `./keep.sh test`) with npm ci from
+# the lock file: this test runs offline and installs nothing.
+check "sigstore's JavaScript libraries are installed, at the versions package.json pins"
+SIGSTORE_JS=$(cd "$(dirname "$0")/sigstore" && pwd)
+for dep in $(jq -r '.dependencies | keys[]' "$SIGSTORE_JS/package.json"); do
+  want=$(jq -r --arg d "$dep" '.dependencies[$d]' "$SIGSTORE_JS/package.json")
+  have=$(jq -r .version "$SIGSTORE_JS/node_modules/$dep/package.json" 2>/dev/null || true)
+  [[ $have == "$want" ]] ||
+    fail "sigstore's JavaScript libraries are not installed ($dep ${have:-missing}, pinned $want in $SIGSTORE_JS): run ./keep.sh deps test"
+done
+SIGSTORE=(node "$SIGSTORE_JS/client.js")
+ok "node $(node --version), @sigstore/sign $(jq -r .version "$SIGSTORE_JS/node_modules/@sigstore/sign/package.json")"
 
 # @sigstore/oci speaks plain HTTP to 127.0.0.1 and localhost, so keepd gets a
 # certificate for keep.test, which the client looks up as 127.0.0.1.

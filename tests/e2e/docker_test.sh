@@ -34,7 +34,8 @@ expect_eq "Docker-Content-Digest" "$pushed_digest" "$(header "$T/m.json.headers"
 expect_eq "sha256 of the served body" "$pushed_digest" "sha256:$(sha256_of "$T/m.json")"
 expect_eq "size of the served body" "$pushed_size" "$(size_of "$T/m.json")"
 expect_eq "Content-Type" "$MT_DOCKER_MANIFEST" "$(header "$T/m.json.headers" Content-Type)"
-grep -q '^   "' "$T/m.json" && ok "the stored manifest keeps docker's indentation"
+grep -q '^   "' "$T/m.json" || fail "the stored manifest lost docker's indentation: $(head -c 200 "$T/m.json")"
+ok "the stored manifest keeps docker's indentation"
 check "HEAD by tag with docker's Accept lines, in any order (dockerd sends them in random order)"
 expect_accept_lines HEAD e2e/docker v1 "$MT_DOCKER_MANIFEST" "$MT_DOCKER_LIST" "$MT_OCI_MANIFEST" "$MT_OCI_INDEX" \
   application/vnd.docker.distribution.manifest.v1+prettyjws application/json

@@ -237,9 +237,18 @@ keep_start() {
 # kcurl ARGS...: curl against keepd with its CA and admin credentials.
 kcurl() { curl -sS --max-time 120 --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
 
-# admin_api METHOD PATH [JSON]: keepd's admin API as its admin; prints the body.
+# admin_api METHOD PATH [JSON]: keepd's admin API as its admin; prints the
+# body, and fails the test (printing status and body) unless the answer is 2xx.
 admin_api() {
-  kcurl -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$KEEP_URL/admin/v1$2"
+  local out code
+  out=$(mktemp "$T/admin-api.XXXXXX")
+  code=$(kcurl -o "$out" -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "$KEEP_URL/admin/v1$2") || fail "admin API $1 $2: curl failed"
+  if [[ $code != 2?? ]]; then
+    fail "admin API $1 $2: HTTP $code, expected 2xx: $(head -c 400 "$out")"
+  fi
+  cat "$out"
+  rm -f "$out"
 }
 
 # ---- images made without a daemon --------------------------------------------

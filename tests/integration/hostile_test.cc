@@ -51,11 +51,12 @@ class HostileTest : public KeepdTest {
   const std::string blob_ = std::string(300 * 1024, 'b') + "end";
 };
 
+// Past limits.max_header_bytes (16 KiB) the answer is 431, which the client
+// must receive: a connection merely closed is not an answer.
 TEST_F(HostileTest, OversizedHeaderIsRefused) {
   auto r = client_.TrySend({http::verb::get, "/v2/", {{"X-Padding", std::string(20 * 1024, 'p')}}});
-  if (r) {
-    EXPECT_EQ(r->status, 431) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_TRUE(IsError(*r, 431, "UNKNOWN")) << r->status << " " << r->body;
   EXPECT_TRUE(StillServing());
 }
 
@@ -63,9 +64,8 @@ TEST_F(HostileTest, ManyOversizedHeadersAreRefused) {
   Headers many;
   for (int i = 0; i < 400; ++i) many.emplace_back("X-H" + std::to_string(i), std::string(50, 'v'));
   auto r = client_.TrySend({http::verb::get, "/v2/", many});
-  if (r) {
-    EXPECT_EQ(r->status, 431) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_TRUE(IsError(*r, 431, "UNKNOWN")) << r->status << " " << r->body;
   EXPECT_TRUE(StillServing());
 }
 
@@ -91,9 +91,8 @@ TEST_F(HostileTest, RefusedOversizedBodyKeepsTheConnectionInStep) {
 TEST_F(HostileTest, GarbageInsteadOfARequest) {
   client_.WriteRaw("\x16\x03\x01 this is not HTTP at all\r\n\r\n");
   auto r = client_.ReadResponse();
-  if (r) {
-    EXPECT_EQ(r->status, 400) << r->body;
-  }
+  ASSERT_TRUE(r.has_value()) << "no answer, the connection was closed: " << client_.last_error();
+  EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_TRUE(StillServing());
 }
 
@@ -121,18 +120,21 @@ TEST_F(HostileTest, ManifestCutShortIsNotStored) {
   EXPECT_TRUE(StillServing());
 }
 
-// With one-second deadlines, a client that stalls is dropped in about that time.
+// With one-second deadlines, a client that stalls is dropped by the server.
 class StallingClientTest : public HostileTest {
  protected:
   StallingClientTest() : HostileTest({{"timeouts", {{"header_seconds", 1}, {"body_seconds", 1}}}}) {}
 
-  // The server ends the exchange (an answer or a close) well before our own 30 s deadline.
+  // The server ends the exchange (an answer or a close), not our own 30 s
+  // deadline: what ended it is an event, whatever the time it took.
   void ExpectDroppedQuickly(HttpsClient& client) {
-    auto start = Clock::now();
     auto r = client.ReadResponse();
-    EXPECT_LT(Clock::now() - start, 5s) << "the stalled connection was kept open";
     if (r) {
       EXPECT_FALSE(r->keep_alive) << "answered " << r->status << " but kept the connection";
+    } else {
+      EXPECT_EQ(client.last_error().find("timeout"), std::string::npos)
+          << "the stalled connection was kept open until the client gave up: "
+          << client.last_error();
     }
   }
 };

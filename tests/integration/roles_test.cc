@@ -71,6 +71,7 @@ TEST_F(RolesTest, ReaderPullsButCannotPushOrDelete) {
 
 TEST_F(RolesTest, DeniedMessageSaysWhoAndWhatToDo) {
   Response r = As("alice").Post(UploadsPath("acme/app"));
+  EXPECT_EQ(StatusAndCode(r), "403 DENIED");
   std::string message = r.Json()["errors"][0].value("message", "");
   EXPECT_NE(message.find("user alice may not push repository acme/app"), std::string::npos)
       << message;

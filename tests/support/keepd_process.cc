@@ -59,16 +59,24 @@ std::string ReadFile(const fs::path& path) {
   return s.str();
 }
 
-// Our environment without KEEP_* (which would override the config), plus the admin password.
-std::vector<std::string> ChildEnvironment() {
+// Our environment without KEEP_* (which would override the config), plus the
+// admin password and `extra`.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     if (std::string_view(*e).rfind("KEEP_", 0) != 0) env.emplace_back(*e);
   }
   env.push_back(std::string("KEEP_ADMIN_PASSWORD=") + kAdminPassword);
+  env.insert(env.end(), extra.begin(), extra.end());
   return env;
 }
 
+// `chosen`, else the keepd built with the tests, unless KEEP_TEST_KEEPD names another binary.
+std::string KeepdBinary(const fs::path& chosen) {
+  if (!chosen.empty()) return chosen.string();
+  const char* other = std::getenv("KEEP_TEST_KEEPD");
+  return other && *other ? other : KEEPD_PATH;
+}
 
 std::vector<char*> Pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -77,13 +85,14 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   return out;
 }
 
-pid_t Spawn(std::vector<std::string> argv, const fs::path& out, const fs::path& err) {
+pid_t Spawn(std::vector<std::string> argv, const std::vector<std::string>& extra_env,
+            const fs::path& out, const fs::path& err) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  auto env = ChildEnvironment();
+  auto env = ChildEnvironment(extra_env);
   auto argp = Pointers(argv);
   auto envp = Pointers(env);
   pid_t pid = -1;
@@ -107,11 +116,15 @@ std::string Describe(int status) {
 }  // namespace
 
 KeepdProcess::KeepdProcess(nlohmann::json extra_config)
-    : KeepdProcess(std::move(extra_config), nullptr) {}
+    : KeepdProcess(std::move(extra_config), nullptr, KeepdOptions{}) {}
+
+KeepdProcess::KeepdProcess(nlohmann::json extra_config, KeepdOptions options)
+    : KeepdProcess(std::move(extra_config), nullptr, std::move(options)) {}
 
 KeepdProcess::KeepdProcess(nlohmann::json extra_config,
-                           const std::function<void(const fs::path&)>& prepare)
-    : dir_(MakeTempDir()), extra_config_(std::move(extra_config)) {
+                           const std::function<void(const fs::path&)>& prepare,
+                           KeepdOptions options)
+    : dir_(MakeTempDir()), extra_config_(std::move(extra_config)), options_(std::move(options)) {
   if (prepare) prepare(data_dir());
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
     // Another process may take the port between our probe and keepd's bind.
@@ -142,9 +155,10 @@ void KeepdProcess::WriteConfig() const {
 
 bool KeepdProcess::Launch() {
   WriteConfig();
-  std::vector<std::string> argv = {KeepdBinary(), "--config", (dir_ / "config.json").string()};
+  std::vector<std::string> argv = {KeepdBinary(options_.binary), "--config",
+                                   (dir_ / "config.json").string()};
   if (::geteuid() == 0) argv.push_back("--allow-root");
-  pid_ = Spawn(argv, dir_ / "stdout.log", dir_ / "stderr.log");
+  pid_ = Spawn(argv, options_.environment, dir_ / "stdout.log", dir_ / "stderr.log");
   auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
     if (Exited(pid_)) {
@@ -215,9 +229,6 @@ std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
 
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
 
-std::string KeepdBinary() {
-  const char* other = std::getenv("KEEP_TEST_KEEPD");
-  return other && *other ? other : KEEPD_PATH;
-}
+std::string KeepdBinary() { return KeepdBinary(fs::path()); }
 
 }  // namespace keep::testkit

@@ -8,6 +8,8 @@
 // it keeps the directory and prints the server's messages.
 //
 // KEEP_TEST_KEEPD=/path/to/keepd runs the tests against another binary.
+// A test may also name the binary itself (keepd-test, the build with test
+// hooks) and add to keepd's environment, through KeepdOptions.
 #pragma once
 
 #include "tests/support/https_client.h"
@@ -31,6 +33,13 @@ std::string KeepdBinary();
 
 inline constexpr const char* kAdminPassword = "integration-test-password";
 
+struct KeepdOptions {
+  // The binary to run; empty: the keepd built with the tests (or KEEP_TEST_KEEPD).
+  std::filesystem::path binary;
+  // "NAME=value" entries added to keepd's environment.
+  std::vector<std::string> environment;
+};
+
 class KeepdProcess {
  public:
   enum class Stop { kGraceful, kCrash };  // SIGTERM, or SIGKILL as a crash would
@@ -41,7 +50,9 @@ class KeepdProcess {
   // yet created, e.g. to mount a filesystem there. Whatever it mounts must
   // outlive this object (which stops keepd before it is destroyed).
   KeepdProcess(nlohmann::json extra_config,
-               const std::function<void(const std::filesystem::path&)>& prepare);
+               const std::function<void(const std::filesystem::path&)>& prepare,
+               KeepdOptions options = {});
+  KeepdProcess(nlohmann::json extra_config, KeepdOptions options);
   ~KeepdProcess();
   KeepdProcess(const KeepdProcess&) = delete;
   KeepdProcess& operator=(const KeepdProcess&) = delete;
@@ -73,6 +84,7 @@ class KeepdProcess {
 
   std::filesystem::path dir_;
   nlohmann::json extra_config_;
+  KeepdOptions options_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
 };

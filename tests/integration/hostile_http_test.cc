@@ -18,17 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 class HostileHttpTest : public KeepdTest {
  protected:
-  // keepd is alive and a new client gets through.
-  ::testing::AssertionResult StillServing() {
-    if (!keepd_.running()) return ::testing::AssertionFailure() << "keepd exited";
-    HttpsClient fresh = keepd_.AdminClient();
-    auto r = fresh.TrySend({http::verb::get, "/v2/"});
-    if (!r || r->status != 200) {
-      return ::testing::AssertionFailure() << "a new client is not served: " << fresh.last_error();
-    }
-    return ::testing::AssertionSuccess();
-  }
-
   // The status keepd logged for `method path`, once it has (0: not within 10 s).
   int LoggedStatus(std::string_view method, std::string_view path) {
     auto deadline = Clock::now() + 10s;

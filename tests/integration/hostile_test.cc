@@ -16,17 +16,6 @@ class HostileTest : public KeepdTest {
  protected:
   using KeepdTest::KeepdTest;
 
-  // keepd is alive and a new client gets through.
-  ::testing::AssertionResult StillServing() {
-    if (!keepd_.running()) return ::testing::AssertionFailure() << "keepd exited";
-    HttpsClient fresh = keepd_.AdminClient();
-    auto r = fresh.TrySend({http::verb::get, "/v2/"});
-    if (!r || r->status != 200) {
-      return ::testing::AssertionFailure() << "a new client is not served: " << fresh.last_error();
-    }
-    return ::testing::AssertionSuccess();
-  }
-
   // Waits until keepd has logged `method path`, i.e. finished with it.
   void AwaitLogged(std::string_view method, std::string_view path) {
     auto deadline = Clock::now() + 10s;

@@ -22,6 +22,17 @@ class KeepdTest : public ::testing::Test {
     client_.Disconnect();
   }
 
+  // keepd is alive and a new client gets through (after hostile input).
+  ::testing::AssertionResult StillServing() {
+    if (!keepd_.running()) return ::testing::AssertionFailure() << "keepd exited";
+    HttpsClient fresh = keepd_.AdminClient();
+    auto r = fresh.TrySend({http::verb::get, "/v2/"});
+    if (!r || r->status != 200) {
+      return ::testing::AssertionFailure() << "a new client is not served: " << fresh.last_error();
+    }
+    return ::testing::AssertionSuccess();
+  }
+
   KeepdProcess keepd_;
   HttpsClient client_ = keepd_.AdminClient();
 };

@@ -48,7 +48,23 @@ HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file)
 
 HttpsClient::~HttpsClient() = default;
 HttpsClient::HttpsClient(HttpsClient&&) noexcept = default;
-HttpsClient& HttpsClient::operator=(HttpsClient&&) noexcept = default;
+// Not the default: that assigns members in order, so the old io_context and
+// TLS context were destroyed while the old connection's stream still used
+// them (a use after free when a client with an open connection was
+// replaced, seen as glibc's "corrupted size vs. prev_size").
+HttpsClient& HttpsClient::operator=(HttpsClient&& other) noexcept {
+  if (this == &other) return *this;
+  conn_.reset();
+  port_ = other.port_;
+  ioc_ = std::move(other.ioc_);
+  tls_ = std::move(other.tls_);
+  conn_ = std::move(other.conn_);
+  authorization_ = std::move(other.authorization_);
+  last_error_ = std::move(other.last_error_);
+  connections_opened_ = other.connections_opened_;
+  timeout_ = other.timeout_;
+  return *this;
+}
 
 void HttpsClient::SetBasicAuth(const std::string& user, const std::string& password) {
   authorization_ = user.empty() ? std::string() : "Basic " + EncodeBase64(user + ":" + password);

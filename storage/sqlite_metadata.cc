@@ -104,7 +104,7 @@ class SqliteMetadata final : public Metadata {
     w.Exec("BEGIN IMMEDIATE");
     w.Exec(kSchema);
     sqlite::AccountTables::Migrate(w, version);
-    sqlite::TrustTables::Migrate(w);
+    sqlite::TrustTables::Migrate(w, version);
     if (version > 0 && version < 4) sqlite::RenameKeysCanonically(w, canonical);
     sqlite::GcTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());

@@ -41,7 +41,10 @@ CREATE TRIGGER IF NOT EXISTS signatures_follow_artifacts AFTER DELETE ON manifes
 BEGIN
   DELETE FROM signatures WHERE repo_id=OLD.repo_id AND signature=OLD.digest;
 END;
--- Records left by artifacts deleted before that trigger existed.
+)sql";
+
+// Schema 3 had no such trigger: the records its deleted artifacts left.
+constexpr const char* kMigrateFrom3 = R"sql(
 DELETE FROM signatures WHERE format<>'gpg' AND NOT EXISTS (SELECT 1 FROM manifests m
   WHERE m.repo_id=signatures.repo_id AND m.digest=signatures.signature);
 )sql";
@@ -92,7 +95,10 @@ std::int64_t RepoIdOf(Database& db, const std::string& repo) {
 
 }  // namespace
 
-void TrustTables::Migrate(Connection& c) { c.Exec(kTables); }
+void TrustTables::Migrate(Connection& c, int from) {
+  c.Exec(kTables);
+  if (from == 3) c.Exec(kMigrateFrom3);
+}
 
 std::vector<std::string> TrustTables::TrustedSet(Connection& c, std::int64_t repo_id,
                                                  std::string_view ns, std::int64_t threshold) {

@@ -14,8 +14,9 @@ class TrustTables {
  public:
   explicit TrustTables(Database& db) : db_(db) {}
 
-  // Creates the tables. REQUIRES: inside the schema transaction.
-  static void Migrate(Connection& c);
+  // Creates the tables and upgrades them from schema `from` (0: a new
+  // database). REQUIRES: inside the schema transaction.
+  static void Migrate(Connection& c, int from);
 
   // The trusted manifests of repository `repo_id` (see Metadata::IsTrusted),
   // read on `c` (e.g. inside the caller's snapshot or write).

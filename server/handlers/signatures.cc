@@ -73,11 +73,13 @@ Awaitable<Result<Reply>> GetSignatures(Exchange& ex) {
     if (!records) co_return records.error();
     auto keys = md.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) co_return keys.error();
+    std::set<std::string> unrevoked;
+    for (const auto& k : *keys) {
+      if (!k.revoked) unrevoked.insert(k.key_id);
+    }
     std::set<std::string> live;  // names of signatures by unrevoked keys
     for (const auto& r : *records) {
-      for (const auto& k : *keys) {
-        if (k.key_id == r.key_id && !k.revoked && r.format == kFormatGpg) live.insert(r.signature);
-      }
+      if (r.format == kFormatGpg && unrevoked.count(r.key_id) != 0) live.insert(r.signature);
     }
     std::erase_if(*stored, [&](const StoredSignature& s) { return live.count(s.name) == 0; });
   }

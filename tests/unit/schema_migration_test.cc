@@ -211,7 +211,11 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
     ASSERT_TRUE(md) << md.error().message;
     ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}}));
   }
-  Sql(path, "ALTER TABLE namespaces DROP COLUMN policy_since; PRAGMA user_version=3");
+  // A record whose signature manifest schema 3 deleted without it.
+  Sql(path,
+      "INSERT INTO repositories(id, name, created_at) VALUES(1, 'acme/app', 1);"
+      "INSERT INTO signatures VALUES(1, 'sha256:t', 'k', 'cosign', 'sha256:gone', 1);"
+      "ALTER TABLE namespaces DROP COLUMN policy_since; PRAGMA user_version=3");
   auto before = UnixNow();
   auto md = OpenSqliteMetadata(path);
   ASSERT_TRUE(md) << md.error().message;
@@ -219,6 +223,10 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
   ASSERT_TRUE(ns && *ns);
   EXPECT_GE((*ns)->policy_since, before);
   EXPECT_LE((*ns)->policy_since, UnixNow());
+  // The orphaned record is gone with the upgrade.
+  auto records = (*md)->SignaturesOf("acme/app", "sha256:t");
+  ASSERT_TRUE(records);
+  EXPECT_TRUE(records->empty());
 }
 
 }  // namespace

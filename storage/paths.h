@@ -2,7 +2,8 @@
 // directory. Only validated values (Digest, server-made upload ids) reach it.
 //
 //   <data_dir>/
-//     metadata.db                 SQLite metadata (WAL: -wal, -shm beside it)
+//     metadata.db                 SQLite metadata (WAL: -wal beside it; its index is in
+//                                 keepd's memory, so keepd holds the database exclusively)
 //     tls/server.crt, server.key  the self-signed certificate, when made
 //     blobs/
 //       sha256/<hex[0:2]>/<hex>   committed blobs, never modified

@@ -10,10 +10,19 @@ bool Stmt::Step() {
   throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(s_)), rc & 0xff);
 }
 
+// The "unix-excl" VFS keeps WAL mode's wal-index in this process's memory
+// instead of a memory-mapped <db>-shm file: with the mapping, a -shm that
+// became unwritable under keepd (chattr +i, a full filesystem with holes in
+// the file) turned the next write to it into SIGBUS and killed keepd; now
+// the write fails with an error and reads go on. The price: keepd holds the
+// database exclusively (one lock for the whole process, shared by its
+// connections), so no other process may open it while keepd runs.
+constexpr const char* kVfs = "unix-excl";
+
 Connection::Connection(const std::string& path) {
   int rc = sqlite3_open_v2(path.c_str(), &db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           kVfs);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -56,6 +65,17 @@ Error DbError(const SqliteError& e) {
   if (e.code == SQLITE_FULL) {
     return Fail(ErrorCode::kInsufficientStorage,
                 "the registry's disk is full; ask its operator to free space, then retry");
+  }
+  if (e.code == SQLITE_BUSY) {
+    return Fail(ErrorCode::kInternal,
+                "the metadata database is held by another process (another keepd on the same "
+                "data directory?); stop it, or give this keepd a data directory of its own");
+  }
+  if (e.code == SQLITE_IOERR || e.code == SQLITE_READONLY || e.code == SQLITE_PERM ||
+      e.code == SQLITE_CANTOPEN) {
+    return Fail(ErrorCode::kInternal,
+                std::string("the registry's metadata database cannot be written (") + e.what() +
+                    "); ask its operator to check the files and permissions of its data directory");
   }
   return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }

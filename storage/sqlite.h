@@ -61,7 +61,8 @@ class Stmt {
 
 class Connection {
  public:
-  // Opens (creating if needed) the database at path, in WAL mode.
+  // Opens (creating if needed) the database at path, in WAL mode, held by
+  // this process alone (sqlite.cc says why).
   explicit Connection(const std::string& path);
   ~Connection();
   Connection(const Connection&) = delete;

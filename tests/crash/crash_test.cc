@@ -239,7 +239,12 @@ TEST_F(CrashTest, AcknowledgedPushesSurviveKills) {
   std::vector<std::string> leftovers;
   for (const auto& f : FilesUnder(data / "tmp")) leftovers.push_back(f.string());
   EXPECT_THAT(leftovers, ::testing::IsEmpty()) << "keepd should empty tmp/ when it starts";
-  EXPECT_EQ(CheckDatabase(data / "metadata.db"), "ok");
+  // keepd holds its database exclusively: it is checked with keepd stopped.
+  std::string integrity;
+  keepd_.Restart(KeepdProcess::Stop::kGraceful,
+                 [&] { integrity = CheckDatabase(data / "metadata.db"); });
+  EXPECT_EQ(integrity, "ok");
+  client.Disconnect();  // its connection went with the stopped keepd
   BlobTreeReport tree = RehashBlobTree(data);
   EXPECT_THAT(tree.problems, ::testing::IsEmpty()) << "blob files that are not their digest";
   EXPECT_TRUE(keepd_.running());

@@ -211,6 +211,9 @@ TEST_F(EnospcTest, FullDiskRefusesUploadsCleanlyAndKeepsServing) {
   EXPECT_EQ(Send({http::verb::get, "/v2/"}).status, 200);
   EXPECT_THAT(ProblemsWithImage(*client_, *before), ::testing::IsEmpty());
   EXPECT_TRUE(keepd_->running());
+  // keepd holds its database exclusively: it is checked with keepd stopped
+  // (for good: on this full disk keepd would not start again).
+  keepd_->Shutdown();
   EXPECT_EQ(CheckDatabase(keepd_->data_dir() / "metadata.db"), "ok");
 }
 

@@ -585,7 +585,11 @@ TEST(GcRaceTest, AcknowledgedPushesSurviveGcRunningInALoop) {
   ASSERT_EQ(dry.status, 200);
   EXPECT_EQ(dry.Json()["manifests"]["count"], 0) << dry.body;
   EXPECT_EQ(dry.Json()["blob_files"]["count"], 0) << dry.body;
-  EXPECT_EQ(CheckDatabase(keepd.data_dir() / "metadata.db"), "ok");
+  // keepd holds its database exclusively: it is checked with keepd stopped.
+  std::string integrity;
+  keepd.Restart(KeepdProcess::Stop::kGraceful,
+                [&] { integrity = CheckDatabase(keepd.data_dir() / "metadata.db"); });
+  EXPECT_EQ(integrity, "ok");
 
   // The race had something to race: GC deleted while pushes were acknowledged.
   // (Counts of events, reached however long it took; not rates.)

@@ -59,7 +59,9 @@ std::vector<fs::path> FilesUnder(const fs::path& dir) {
 
 std::string CheckDatabase(const fs::path& path) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  // As keepd opens it (storage/sqlite.cc): the wal-index in memory, so that a
+  // WAL left behind on a full disk is read without making a -shm file there.
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, "unix-excl") != SQLITE_OK) {
     std::string msg = "cannot open " + path.string() + ": " + (db ? sqlite3_errmsg(db) : "");
     sqlite3_close(db);
     return msg;

@@ -15,7 +15,8 @@ namespace keep::testkit {
 std::vector<std::filesystem::path> FilesUnder(const std::filesystem::path& dir);
 
 // "ok" when SQLite's integrity_check and foreign_key_check find nothing in
-// the database (opened read-only); otherwise what they found.
+// the database (opened as keepd opens it, which must not be running);
+// otherwise what they found.
 std::string CheckDatabase(const std::filesystem::path& db);
 
 struct BlobTreeReport {

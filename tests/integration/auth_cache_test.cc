@@ -1,7 +1,5 @@
 // The verified-credentials cache: a changed password takes effect on the
 // very next request. (What the cache saves is measured by bench/run.sh.)
-#include "auth/auth.h"
-#include "storage/metadata.h"
 #include "tests/support/keepd_test.h"
 
 #include <chrono>
@@ -12,15 +10,16 @@ namespace {
 
 using AuthCacheTest = KeepdTest;
 
-// Changes the admin's password in the metadata database keepd is serving from
-// (SQLite in WAL mode takes a second process), as an admin tool would.
+// Changes the admin's password through the admin API, on a connection of its
+// own (keepd holds its database exclusively, so no other process may write
+// it). The handler does not touch the credentials cache: what drops the
+// cached credentials is the re-check against the current hash.
 void SetAdminPassword(const KeepdProcess& keepd, const std::string& password) {
-  auto md = OpenSqliteMetadata((keepd.data_dir() / "metadata.db").string());
-  ASSERT_TRUE(md) << md.error().message;
-  auto hash = HashPassword(password);
-  ASSERT_TRUE(hash);
-  auto changed = (*md)->SetPasswordHash(kAdminUser, *hash);
-  ASSERT_TRUE(changed && *changed);
+  HttpsClient admin = keepd.AdminClient();
+  Response r = admin.Put("/admin/v1/users/admin/password",
+                         nlohmann::json{{"password", password}}.dump(),
+                         {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 200) << r.body;
 }
 
 TEST_F(AuthCacheTest, ChangedPasswordDropsCachedCredentialsAtOnce) {

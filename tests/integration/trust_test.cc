@@ -191,7 +191,7 @@ TEST_F(TrustTest, QuarantinedManifestsPastTheirTtlAreCollected) {
   // Within the TTL (a day by default) nothing goes.
   json kept = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
   EXPECT_EQ(kept["manifests"]["count"], 0) << kept;
-  AgeManifests(keepd_, 2 * 24 * 3600);
+  AgeManifests(keepd_, 2 * 24 * 3600, {&client_, &reader_});
   json dry = client_.Post("/admin/v1/gc", R"({"dry_run":true,"grace_seconds":0})").Json();
   EXPECT_EQ(dry["manifests"]["items"], json({"acme/app@" + unsigned_image.digest()})) << dry;
   json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
@@ -208,7 +208,7 @@ TEST_F(TrustTest, QuarantinedManifestsPastTheirTtlAreCollected) {
 TEST_F(TrustTest, OpenNamespacesKeepUnsignedImagesPastTheTtl) {
   ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"open"})").status, 200);
   Manifest m = PushImage(client_, "acme/app", "v1");
-  AgeManifests(keepd_, 2 * 24 * 3600);
+  AgeManifests(keepd_, 2 * 24 * 3600, {&client_, &reader_});
   json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
   EXPECT_EQ(report["manifests"]["count"], 0) << report;
   EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).status, 200);
@@ -229,7 +229,7 @@ json Collectable(HttpsClient& admin) {
 
 TEST_F(TrustTest, ANamespaceCreatedAfterItsImagesStartsTheirClockThen) {
   Manifest m = PushImage(client_, "late/app", "v1", {.layer = "pushed before the namespace"});
-  AgeManifests(keepd_, 30 * 24 * 3600);
+  AgeManifests(keepd_, 30 * 24 * 3600, {&client_, &reader_});
   Response r = client_.Post("/admin/v1/namespaces", R"({"name":"late"})");
   ASSERT_EQ(r.status, 201) << r.body;
   json created = r.Json();
@@ -242,7 +242,7 @@ TEST_F(TrustTest, ANamespaceCreatedAfterItsImagesStartsTheirClockThen) {
   // A month-old push is not collected at once ...
   EXPECT_EQ(Collectable(client_), json::array());
   // ... only a whole TTL after the namespace's policy took effect.
-  AgeManifests(keepd_, 2 * 24 * 3600);
+  AgeManifests(keepd_, 2 * 24 * 3600, {&client_, &reader_});
   EXPECT_EQ(Collectable(client_), json({"late/app@" + m.digest()}));
 }
 
@@ -252,7 +252,7 @@ TEST_F(TrustTest, LeavingOpenModeOrRevokingAKeyRestartsTheClock) {
   Manifest open_push = PushImage(client_, "acme/app", "open", {.layer = "pushed while open"});
   Manifest signed_image = PushImage(client_, "acme/app", "signed", {.layer = "signed, then revoked"});
   ASSERT_EQ(PushSignature("acme/app", signed_image, signer).status, 201);
-  AgeManifests(keepd_, 30 * 24 * 3600);
+  AgeManifests(keepd_, 30 * 24 * 3600, {&client_, &reader_});
   ASSERT_EQ(client_.Put("/admin/v1/namespaces/acme/policy", R"({"mode":"quarantine"})").status, 200);
   EXPECT_EQ(Collectable(client_), json::array());
   // A TTL change alone restarts nothing; revoking a key does.

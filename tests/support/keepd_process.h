@@ -62,6 +62,9 @@ class KeepdProcess {
   // As above, calling while_stopped() once keepd is gone, e.g. to look at
   // what it left in its data directory.
   void Restart(Stop how, const std::function<void()>& while_stopped);
+  // Stops keepd for good (Restart starts it again), e.g. to look at its
+  // database, which keepd holds exclusively while it runs.
+  void Shutdown(Stop how = Stop::kGraceful) { Terminate(how); }
   bool running() const;
 
   std::uint16_t port() const { return port_; }

@@ -142,7 +142,7 @@ TEST_F(AttackTest, RevokingOneOfTwoSignersDoesNotGetTheImageCollected) {
   // The artifact is withheld (it holds a revoked key's signature) ...
   EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", sig.digest(), sig)), "403 DENIED");
   // ... but it still vouches for its image through the other key, at any age.
-  AgeManifests(keepd_, 2 * 24 * 3600);
+  AgeManifests(keepd_, 2 * 24 * 3600, {&client_, &reader_});
   json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
   EXPECT_EQ(report["manifests"]["count"], 0) << report;
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
@@ -159,7 +159,7 @@ TEST_F(AttackTest, ASignatureOfAQuarantinedImageGoesWithItPastTheTtl) {
   json q = client_.Get("/admin/v1/quarantine?namespace=acme").Json();
   ASSERT_EQ(q["manifests"].size(), 1u) << q.dump();
   EXPECT_EQ(q["manifests"][0]["digest"], m.digest());
-  AgeManifests(keepd_, 2 * 24 * 3600);
+  AgeManifests(keepd_, 2 * 24 * 3600, {&client_, &reader_});
   json report = client_.Post("/admin/v1/gc", R"({"grace_seconds":0})").Json();
   json items = report["manifests"]["items"];
   std::sort(items.begin(), items.end());

@@ -172,6 +172,14 @@ const std::vector<CommandSpec> kCommands = {
      "Check every blob's digest and every manifest's references (admins only)",
      "Exit status 0 when nothing is wrong (or was repaired), 1 when problems remain.\n",
      Fsck},
+    {"", "backup", "", 0, 0, {},
+     "Copy the metadata database, as of now, to a file on the server (admins only)",
+     "keepd holds its metadata.db exclusively while it runs; this is how to copy it then.\n"
+     "The copy goes to <data_dir>/backups/ on the server; its path is printed. Copy the\n"
+     "blob files (<data_dir>/blobs/) after it: they never change once written.\n"
+     "To restore: stop keepd, put the copy in place of metadata.db, remove\n"
+     "metadata.db-wal if present, start keepd.\n",
+     Backup},
 };
 
 }  // namespace

@@ -97,5 +97,6 @@ Result<void> QuarantineDrop(const Invocation& inv);
 
 Result<void> Gc(const Invocation& inv);
 Result<void> Fsck(const Invocation& inv);
+Result<void> Backup(const Invocation& inv);
 
 }  // namespace keep::cli

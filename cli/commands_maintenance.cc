@@ -1,5 +1,6 @@
-// keepctl gc and fsck: the registry's garbage collection and integrity check
-// (POST /admin/v1/gc, /admin/v1/fsck), their reports as a summary and a list.
+// keepctl gc, fsck and backup: the registry's garbage collection, integrity
+// check and database copy (POST /admin/v1/gc, /fsck, /backup), their reports
+// as a summary and a list.
 #include "cli/commands.h"
 
 #include <cstdio>
@@ -155,6 +156,21 @@ Result<void> Fsck(const Invocation& inv) {
     return Failed(std::to_string(broken) + " manifest(s) still miss content",
                   "push those images again");
   }
+  return {};
+}
+
+Result<void> Backup(const Invocation& inv) {
+  auto client = ConnectSaved(inv);
+  if (!client) return client.error();
+  auto report = client->Post("/backup", json::object());
+  if (!report) return report.error();
+  Show(inv, *report, [&] {
+    const json& r = *report;
+    std::cout << "Copied the metadata database (" << Bytes(At(r, "bytes")) << ", as of "
+              << IsoTime(At(r, "taken_at")) << ") to, on the server:\n  " << Text(At(r, "path"))
+              << "\nCopy the blob files (<data_dir>/blobs/) after it to back up the content.\n";
+    PrintOthers(r, {"path", "bytes", "taken_at"});
+  });
   return {};
 }
 

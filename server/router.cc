@@ -64,6 +64,7 @@ const std::array kRoutes = {
     Route{V::delete_, Area::kQuarantine, Action::kPerson, DropQuarantined},
     Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
     Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
+    Route{V::post, Area::kBackup, Action::kAdmin, BackupDatabase},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -131,6 +132,7 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   if (n == 1 && s[0] == "quarantine") return Area::kQuarantine;
   if (n == 1 && s[0] == "gc") return Area::kGc;
   if (n == 1 && s[0] == "fsck") return Area::kFsck;
+  if (n == 1 && s[0] == "backup") return Area::kBackup;
   if (s[0] == "users") {
     if (n == 1) return Area::kUsers;
     params.name = std::string(s[1]);

@@ -16,7 +16,7 @@ enum class Area {
   kSignatures,  // the signature extension API: /extensions/v2/<name>/signatures/<digest>
   // The admin API under /admin/v1/ (docs/admin-api.md).
   kWhoami, kUsers, kUser, kUserPassword, kRobots, kRobot, kNamespaces, kNamespace, kMembers,
-  kMember, kKeys, kKey, kPolicy, kVerify, kGc, kFsck, kQuarantine,
+  kMember, kKeys, kKey, kPolicy, kVerify, kGc, kFsck, kBackup, kQuarantine,
 };
 
 struct Route {

@@ -1,5 +1,17 @@
 #include "storage/maintenance.h"
 
+#include "core/clock.h"
+#include "storage/paths.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
 namespace keep {
 
 Result<PurgeReport> PurgeUploads(BlobDriver& blobs, Metadata& metadata, std::chrono::seconds ttl) {
@@ -54,6 +66,71 @@ Result<StartupReport> CheckAtStart(BlobDriver& blobs, Metadata& metadata) {
     if (page->size() < 1000) break;
     after = page->back();
   }
+  return report;
+}
+
+namespace {
+
+Error BackupError(const std::string& what, int err) {
+  if (err == ENOSPC || err == EDQUOT) {
+    return Fail(ErrorCode::kInsufficientStorage,
+                "the registry's disk has no room for a backup; ask its operator to free space");
+  }
+  return Fail(ErrorCode::kInternal, "backup: " + what + ": " + std::strerror(err));
+}
+
+Result<void> SyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return BackupError("open " + path, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return BackupError("sync " + path, err);
+  return {};
+}
+
+}  // namespace
+
+Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_dir) {
+  const std::string dir = paths::BackupsDir(data_dir);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return BackupError("mkdir " + dir, errno);
+  BackupReport report;
+  report.taken_at = UnixNow();
+  std::time_t t = report.taken_at;
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  // Two backups within a second get -2, -3, ...: never overwrite one.
+  std::string path;
+  for (int n = 1;; ++n) {
+    path = dir + "/metadata-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT &&
+        ::stat((path + ".partial").c_str(), &st) != 0 && errno == ENOENT) {
+      break;
+    }
+    if (n == 100) return BackupError("no free name for " + path, EEXIST);
+  }
+  const std::string partial = path + ".partial";
+  auto written = metadata.Snapshot(partial);
+  if (!written) {
+    ::unlink(partial.c_str());
+    return written.error();
+  }
+  auto done = [&]() -> Result<void> {
+    if (::chmod(partial.c_str(), 0600) != 0) return BackupError("chmod " + partial, errno);
+    KEEP_TRY(SyncPath(partial, O_RDONLY));
+    if (::rename(partial.c_str(), path.c_str()) != 0) return BackupError("rename " + path, errno);
+    return SyncPath(dir, O_RDONLY | O_DIRECTORY);
+  }();
+  if (!done) {
+    ::unlink(partial.c_str());
+    return done.error();
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) report.bytes = static_cast<std::uint64_t>(st.st_size);
+  report.path = path;
   return report;
 }
 

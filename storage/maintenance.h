@@ -51,4 +51,20 @@ struct StartupReport {
 // REQUIRES: before serving (no write in progress).
 [[nodiscard]] Result<StartupReport> CheckAtStart(BlobDriver& blobs, Metadata& metadata);
 
+struct BackupReport {
+  std::string path;        // the copy's file, under <data_dir>/backups/
+  std::uint64_t bytes = 0;
+  std::int64_t taken_at = 0;  // unix seconds
+};
+
+// Writes a consistent copy of the metadata database, taken while requests go
+// on, to <data_dir>/backups/metadata-<UTC time>.db: written under a .partial
+// name, synced, then renamed, so a file with the final name is always whole.
+// It is the way to copy the database while keepd runs (keepd holds the live
+// file exclusively). Blob files are not copied: they never change once
+// written, so any file copy of blobs/ taken after the backup is consistent
+// with it (a blob the copy names may be missing only if GC removed it since).
+[[nodiscard]] Result<BackupReport> BackupMetadata(Metadata& metadata,
+                                                  const std::string& data_dir);
+
 }  // namespace keep

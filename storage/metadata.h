@@ -378,6 +378,11 @@ class Metadata {
   // Every reference of every manifest of the repository, own bytes included.
   [[nodiscard]] virtual Result<std::vector<ManifestRef>> ManifestRefs(
       const std::string& repo) = 0;
+
+  // Backups. Writes a consistent copy of the whole database, as of one
+  // moment, to a new file at `path` (which must not exist), while requests
+  // go on. The copy is not synced: the caller does that.
+  [[nodiscard]] virtual Result<void> Snapshot(const std::string& path) = 0;
 };
 
 // A publisher key's canonical id and PEM (trust/keys.h).

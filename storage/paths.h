@@ -10,6 +10,7 @@
 //       sha512/<hex[0:2]>/<hex>
 //     uploads/<id>                bytes of an upload session, appended to
 //     tmp/<random>                blobs being written, renamed into blobs/
+//     backups/metadata-<UTC time>.db   copies of metadata.db (keepctl backup)
 //     quarantine/<alg>-<hex>.<unix time>   blob files the integrity check found
 //                                 corrupt, moved out of blobs/ for a person to look at
 #pragma once
@@ -28,6 +29,7 @@ inline std::string Blob(const std::string& root, const Digest& d) {
   return BlobDir(root, d) + "/" + d.hex();
 }
 inline std::string UploadsDir(const std::string& root) { return root + "/uploads"; }
+inline std::string BackupsDir(const std::string& root) { return root + "/backups"; }
 inline std::string Upload(const std::string& root, const std::string& id) {
   return root + "/uploads/" + id;
 }

@@ -481,6 +481,23 @@ class SqliteMetadata final : public Metadata {
     return gc_.ManifestRefs(repo);
   }
 
+  Result<void> Snapshot(const std::string& path) override {
+    // VACUUM INTO reads in one transaction of its own: a consistent copy,
+    // with writers going on meanwhile (WAL). Not through the statement cache:
+    // a VACUUM is run once.
+    return sqlite::Guard([&]() -> Result<void> {
+      sqlite3* handle = db_.Reader().handle();
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(handle, "VACUUM INTO ?1", -1, &raw, nullptr);
+      if (rc != SQLITE_OK) throw sqlite::SqliteError(sqlite3_errmsg(handle), rc & 0xff);
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+      sqlite3_bind_text(raw, 1, path.data(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
+      rc = sqlite3_step(raw);
+      if (rc != SQLITE_DONE) throw sqlite::SqliteError(sqlite3_errmsg(handle), rc & 0xff);
+      return {};
+    });
+  }
+
  private:
   Connection& Reader() { return db_.Reader(); }
   template <class F>

@@ -1,6 +1,7 @@
-// The admin API's garbage collection and integrity check (docs/admin-api.md).
-// Both run on the blocking pool, one at a time: a second call while one runs
-// gets 409 CONFLICT.
+// The admin API's garbage collection, integrity check and database backup
+// (docs/admin-api.md). GC and the check run on the blocking pool, one at a
+// time: a second call while one runs gets 409 CONFLICT. A backup runs beside
+// either (it only reads).
 #include "server/handlers/admin_json.h"
 
 #include <chrono>
@@ -94,6 +95,18 @@ Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex) {
   });
   if (!report) co_return report.error();
   co_return JsonReply(http::status::ok, FsckJson(*report));
+}
+
+Awaitable<Result<Reply>> BackupDatabase(Exchange& ex) {
+  const auto& svc = ex.services();
+  auto body = co_await ReadObject(ex, {});
+  if (!body) co_return body.error();
+  auto report = co_await Offload(
+      svc, [&]() -> Result<BackupReport> { return BackupMetadata(svc.metadata, svc.config.data_dir); });
+  if (!report) co_return report.error();
+  co_return JsonReply(http::status::created, {{"path", report->path},
+                                              {"bytes", report->bytes},
+                                              {"taken_at", report->taken_at}});
 }
 
 }  // namespace keep::server::handlers

@@ -85,5 +85,6 @@ Awaitable<Result<Reply>> DropQuarantined(Exchange& ex);
 GcOptions ConfiguredGc(const Config& config);
 Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
 Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
+Awaitable<Result<Reply>> BackupDatabase(Exchange& ex);
 
 }  // namespace keep::server::handlers

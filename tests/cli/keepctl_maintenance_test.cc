@@ -219,7 +219,7 @@ TEST_F(KeepctlMaintenanceTest, ANonAdminIsDeniedWithTheServersMessage) {
   Login(dave, "dave", kUserPassword);
   HttpsClient as_dave = keepd_.AnonymousClient();
   as_dave.SetBasicAuth("dave", kUserPassword);
-  for (const std::string& call : {"gc", "fsck"}) {
+  for (const std::string& call : {"gc", "fsck", "backup"}) {
     SCOPED_TRACE(call);
     Response denied = as_dave.Post("/admin/v1/" + call, "{}", kJson);
     ASSERT_TRUE(IsError(denied, 403, "DENIED")) << denied.body;
@@ -231,8 +231,32 @@ TEST_F(KeepctlMaintenanceTest, ANonAdminIsDeniedWithTheServersMessage) {
     EXPECT_EQ(run.err, "keepctl: " + message + "\n") << run;
     EXPECT_EQ(run.out, "") << run;
   }
-  // Dave's gc collected nothing.
+  // Dave's gc collected nothing, and his backup wrote nothing.
   EXPECT_TRUE(fs::exists(BlobFile(gone.digest())));
+  EXPECT_FALSE(fs::exists(keepd_.data_dir() / "backups"));
+}
+
+TEST_F(KeepctlMaintenanceTest, BackupPrintsWhereTheCopyIsOnTheServer) {
+  PushImage(client_, kRepo, "v1");
+  std::string out = Ok({"backup"});
+  const fs::path dir = fs::canonical(keepd_.data_dir() / "backups");
+  std::vector<fs::path> copies(fs::directory_iterator(dir), fs::directory_iterator{});
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_TRUE(Contains(out, "Copied the metadata database (")) << out;
+  // The path printed is the file made.
+  std::istringstream lines(out);
+  std::string line, path_line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  /", 0) == 0) path_line = line.substr(2);
+  }
+  ASSERT_FALSE(path_line.empty()) << out;
+  EXPECT_TRUE(fs::equivalent(path_line, copies[0])) << out;
+  // -o json is the server's answer as it is.
+  out = Ok({"--output", "json", "backup"});
+  json report = json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  EXPECT_TRUE(fs::exists(report["path"].get<std::string>())) << report;
+  EXPECT_GT(report["bytes"].get<std::int64_t>(), 0) << report;
 }
 
 }  // namespace

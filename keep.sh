@@ -51,9 +51,33 @@ install_sigstore_js() {
   echo "$want" >"$stamp"
 }
 
+# Signatures that cosign itself made, with their payloads, images' manifests
+# and key: the published fixtures of the containers/image library, from
+# Debian's package of its source. Only that one .deb is fetched and unpacked
+# (installing it would pull in hundreds of Go packages); the unit test
+# trust_cosign_published_test reads them from here.
+PUBLISHED=$ROOT/tests/published
+fetch_published_fixtures() {
+  local pkg=golang-github-containers-image-dev
+  local dest=$PUBLISHED/containers-image
+  if [ -f "$dest/cosign.pub" ]; then return 0; fi
+  echo "keep.sh: fetching cosign-made signature fixtures ($pkg)"
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"  # apt fetches as its own user where it can
+  (cd "$tmp" && { apt-get download "$pkg" >/dev/null 2>&1 ||
+                  { sudo_if_needed apt-get update -q >/dev/null && apt-get download "$pkg" >/dev/null; }; })
+  dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/x"
+  mkdir -p "$dest"
+  cp -rL "$tmp/x/usr/share/gocode/src/github.com/containers/image/signature/fixtures/." "$dest/"
+  rm -rf "$tmp"
+}
+
 # Configures and builds the given targets (all of them when none are given).
+# Options for the configure step are in CMAKE_OPTIONS (an array).
+CMAKE_OPTIONS=()
 build() {
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${CMAKE_OPTIONS[@]}" >/dev/null
   cmake --build "$BUILD" -j"$(nproc)" ${1:+--target "$@"}
 }
 
@@ -105,6 +129,14 @@ run() {
 run_tests() {
   install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
   install_sigstore_js
+  fetch_published_fixtures
+  # keepd once more with ASan and UBSan, in a dir of its own: the integration
+  # suite runs against it too (the test integration_sanitized).
+  local sanitize_build=$ROOT/build-sanitize
+  cmake -S "$ROOT" -B "$sanitize_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEP_TESTS=OFF \
+    -DKEEP_SANITIZE=address,undefined >/dev/null
+  cmake --build "$sanitize_build" --target keepd -j"$(nproc)"
+  CMAKE_OPTIONS=(-DKEEP_SANITIZED_KEEPD="$sanitize_build/keepd")
   build
   # The libFuzzer targets (tests/fuzz): a clang build with sanitizers in a dir
   # of its own, which the fuzz_short test runs for a few seconds per target.

@@ -182,14 +182,21 @@ void KeepdProcess::Terminate(Stop how) {
   }
   ::kill(pid_, how == Stop::kGraceful ? SIGTERM : SIGKILL);
   auto deadline = std::chrono::steady_clock::now() + kStopDeadline;
-  while (!Exited(pid_)) {
+  int status = 0;
+  while (!Exited(pid_, &status)) {
     if (std::chrono::steady_clock::now() > deadline) {
       ADD_FAILURE() << "keepd ignored SIGTERM for " << kStopDeadline.count() << "s; killing it";
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
-      break;
+      pid_ = -1;
+      return;
     }
     std::this_thread::sleep_for(10ms);
+  }
+  // Stopped gracefully, keepd exits 0; anything else (a sanitizer's report of
+  // a leak at exit, a crash while shutting down) is a failure of the test.
+  if (how == Stop::kGraceful && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    ADD_FAILURE() << "keepd did not exit cleanly on SIGTERM: " << Describe(status);
   }
   pid_ = -1;
 }

@@ -5,8 +5,8 @@
 # `set -euo pipefail` and sources this file, then calls e2e_init. Everything
 # a test makes lives in one temp dir ($T); daemons it starts are recorded and
 # stopped by PID in the EXIT trap, together with any /etc/docker/certs.d entry
-# it created. Clients used: skopeo, podman, dockerd + docker, ctr, as
-# Debian 12 packages them.
+# and network namespace it created. Clients used: skopeo, podman, dockerd +
+# docker, ctr, as Debian 12 packages them.
 
 # shellcheck disable=SC2034  # (variables set here are read by the test scripts)
 E2E_ADMIN_USER="admin"
@@ -14,6 +14,8 @@ E2E_ADMIN_PASSWORD="e2e-$RANDOM$RANDOM-pw"
 E2E_PIDS=()          # daemons to stop, in start order
 E2E_CLEANUP_PATHS=() # paths outside $T to remove
 E2E_CLEANUP_DIRS=()  # directories outside $T it made: removed if left empty
+E2E_NETNS=""         # the test's own network namespace (netns_init), deleted at exit
+E2E_IN_NS=()         # runs a command in that namespace; empty: on the host
 E2E_STEP=""
 
 # ---- messages ---------------------------------------------------------------
@@ -131,6 +133,12 @@ e2e_cleanup() {
     pid=${E2E_PIDS[i]}
     stop_pid "$pid"
   done
+  if [[ -n $E2E_NETNS ]]; then
+    # Only this test's daemons live in its namespace: anything left there
+    # (a containerd a killed dockerd left behind) is stopped before it goes.
+    for pid in $(ip netns pids "$E2E_NETNS" 2>/dev/null); do stop_pid "$pid"; done
+    ip netns del "$E2E_NETNS" || echo "cannot delete the network namespace $E2E_NETNS" >&2
+  fi
   for p in "${E2E_CLEANUP_PATHS[@]}"; do rm -rf -- "$p"; done
   for p in "${E2E_CLEANUP_DIRS[@]}"; do rmdir -- "$p" 2>/dev/null; done
   if [[ -n "${T:-}" && -d "$T" ]]; then
@@ -166,38 +174,57 @@ stop_pid() {
   return 0
 }
 
-# free_port: a TCP port on 127.0.0.1 that nobody listens on now.
+# free_port: a TCP port nobody listens on now (in the test's network
+# namespace, if it has one).
 free_port() {
   local p i
   for ((i = 0; i < 200; i++)); do
     p=$((20000 + RANDOM % 30000))
-    if ! ss -Htln "sport = :$p" | grep -q .; then
+    if ! "${E2E_IN_NS[@]}" ss -Htln "sport = :$p" | grep -q .; then
       echo "$p"
       return 0
     fi
   done
-  fail "no free loopback port found"
+  fail "no free port found"
+}
+
+# netns_init ADDR...: a network namespace of the test's own, with lo up and
+# each ADDR (an IPv4 address, not loopback) on it as a /32. Daemons and
+# clients started through E2E_IN_NS (and keep_start, kcurl, dockerd_start,
+# which use it) run there. It is entered with nsenter --net only: `ip netns
+# exec` would also remount /sys, which hides the cgroup mounts dockerd needs.
+# Deleted at exit, once every process in it is stopped.
+netns_init() {
+  need ip nsenter
+  local a
+  E2E_NETNS="keep-e2e-${E2E_NAME//_/-}-$(openssl rand -hex 4)"
+  ip netns add "$E2E_NETNS" || { E2E_NETNS=""; fail "cannot make a network namespace"; }
+  E2E_IN_NS=(nsenter "--net=/run/netns/$E2E_NETNS")
+  ip -n "$E2E_NETNS" link set lo up
+  for a in "$@"; do ip -n "$E2E_NETNS" addr add "$a/32" dev lo; done
+  log "network namespace $E2E_NETNS with $* on lo"
 }
 
 # ---- keepd ------------------------------------------------------------------
 
 # keep_start: starts keepd on a free port with a fresh data dir. Sets
-# KEEP_PID KEEP_PORT KEEP_HOST (127.0.0.1:PORT) KEEP_URL CERT_DIR (holds ca.crt)
+# KEEP_PID KEEP_PORT KEEP_HOST (KEEP_ADDR:PORT) KEEP_URL CERT_DIR (holds ca.crt)
 # KEEP_CA KEEP_CREDS (user:password) KEEP_LOG (JSON request lines) KEEP_ERR.
-# With KEEP_TLS_CERT and KEEP_TLS_KEY exported, keepd serves that certificate
-# (which must name 127.0.0.1) instead of making its own.
+# KEEP_ADDR is 127.0.0.1 unless set. With KEEP_TLS_CERT and KEEP_TLS_KEY
+# exported, keepd serves that certificate (which must name KEEP_ADDR) instead
+# of making its own; KEEP_TLS_CA is the CA that signed it (default: itself).
 keep_start() {
   local tries cert
   for tries in 1 2 3; do
     KEEP_PORT=$(free_port)
-    KEEP_HOST="127.0.0.1:$KEEP_PORT"
+    KEEP_HOST="${KEEP_ADDR:-127.0.0.1}:$KEEP_PORT"
     KEEP_URL="https://$KEEP_HOST"
     KEEP_DATA="$T/keep-data"
     KEEP_LOG="$T/keepd.requests.log"
     KEEP_ERR="$T/keepd.stderr.log"
     cert=${KEEP_TLS_CERT:-$KEEP_DATA/tls/server.crt}
     printf '{"listen":"%s","data_dir":"%s"}\n' "$KEEP_HOST" "$KEEP_DATA" >"$T/keepd.json"
-    KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$KEEPD" --config "$T/keepd.json" --allow-root \
+    KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "${E2E_IN_NS[@]}" "$KEEPD" --config "$T/keepd.json" --allow-root \
       >"$KEEP_LOG" 2>"$KEEP_ERR" &
     KEEP_PID=$!
     E2E_PIDS+=("$KEEP_PID")
@@ -221,21 +248,21 @@ keep_start() {
   done
   CERT_DIR="$T/certs"
   mkdir -p "$CERT_DIR"
-  cp "$cert" "$CERT_DIR/ca.crt"
+  cp "${KEEP_TLS_CA:-$cert}" "$CERT_DIR/ca.crt"
   KEEP_CA="$CERT_DIR/ca.crt"
   KEEP_CREDS="$E2E_ADMIN_USER:$E2E_ADMIN_PASSWORD"
   check "keepd answers GET /v2/ over TLS with the generated certificate"
   local code
-  code=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" "$KEEP_URL/v2/") ||
+  code=$("${E2E_IN_NS[@]}" curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" "$KEEP_URL/v2/") ||
     fail "TLS handshake with keepd failed using its own certificate as CA"
   expect_eq "GET /v2/ without credentials" 401 "$code"
-  code=$(curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$KEEP_URL/v2/")
+  code=$("${E2E_IN_NS[@]}" curl -sS --max-time 20 -o /dev/null -w '%{http_code}' --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$KEEP_URL/v2/")
   expect_eq "GET /v2/ as admin" 200 "$code"
   log "keepd pid $KEEP_PID on $KEEP_URL (data $KEEP_DATA)"
 }
 
 # kcurl ARGS...: curl against keepd with its CA and admin credentials.
-kcurl() { curl -sS --max-time 120 --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
+kcurl() { "${E2E_IN_NS[@]}" curl -sS --max-time 120 --cacert "$KEEP_CA" -u "$KEEP_CREDS" "$@"; }
 
 # admin_api METHOD PATH [JSON]: keepd's admin API as its admin; prints the
 # body, and fails the test (printing status and body) unless the answer is 2xx.
@@ -487,8 +514,9 @@ docker_load() {
   expect_eq "image ID after load" "$IMG_CONFIG" "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$2")"
 }
 
-# dockerd_start: a private dockerd (vfs, no networking) on $T/docker.sock;
-# trusts keepd's certificate through /etc/docker/certs.d/KEEP_HOST/ca.crt.
+# dockerd_start: a private dockerd (vfs, no networking) on $T/docker.sock
+# (in the test's network namespace, if it has one); trusts keepd's
+# certificate through /etc/docker/certs.d/KEEP_HOST/ca.crt.
 # Sets DOCKER (array), DOCKER_CONFIG, DOCKERD_PID, CONTAINERD_SOCK.
 dockerd_start() {
   need dockerd
@@ -512,7 +540,7 @@ dockerd_start() {
   export DOCKER_CONFIG="$d/config"
   DOCKERD_LOG="$d/dockerd.log"
   # A short exec-root: containerd's socket path must fit in sun_path (108 bytes).
-  dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+  "${E2E_IN_NS[@]}" dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
     --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
     -H "unix://$d/docker.sock" --config-file "$d/daemon.json" >"$DOCKERD_LOG" 2>&1 &
   DOCKERD_PID=$!

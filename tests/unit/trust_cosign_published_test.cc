@@ -1,5 +1,5 @@
-// Keep's cosign verification against signatures that cosign itself made, not
-// Keep: the published fixtures of the containers/image library, which Debian
+// Keep's cosign verification against signatures that cosign itself (and, for
+// one, containers/image's own signer) made, not Keep: the published fixtures of the containers/image library, which Debian
 // ships in golang-github-containers-image-dev (keep.sh fetches that package
 // and unpacks the fixtures into tests/published/containers-image). Each fixture holds cosign's simple-signing payload and its
 // signature (the `dev.cosignproject.cosign/signature` annotation) for a real
@@ -20,6 +20,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace keep {
@@ -73,21 +74,22 @@ class PublishedCosignSignatures : public ::testing::Test {
 
   // Keep's verdict on one published signature of `manifest`'s digest, for
   // `repository`, with cosign.pub trusted.
-  CosignVerdict Verify(const Published& sig, const std::string& manifest,
-                       const std::string& repository) {
+  std::optional<CosignVerdict> Verify(const Published& sig, const std::string& manifest,
+                                      const std::string& repository) {
     CosignManifest built = BuildCosignManifest(sig.payload, sig.signature);
     auto parsed = ParseSignatureManifest(built.manifest);
     EXPECT_TRUE(parsed) << parsed.error().message;
     auto layers = ReadCosignSignatures(*parsed);
     EXPECT_TRUE(layers) << layers.error().message;
-    if (!layers || layers->size() != 1) return {};
+    if (!layers || layers->size() != 1) return std::nullopt;
     PayloadFetcher fetch = [&](const Digest& d) -> Result<std::string> {
       if (d == built.payload_digest) return sig.payload;
       return Fail(ErrorCode::kBlobUnknown, "blob unknown to registry");
     };
     auto verdicts = VerifyCosign(*layers, fetch, Sha256Of(manifest), repository, {*key_});
     EXPECT_EQ(verdicts.size(), 1u);
-    return verdicts.empty() ? CosignVerdict{} : verdicts[0];
+    if (verdicts.empty()) return std::nullopt;
+    return verdicts[0];
   }
 
   std::optional<PublicKey> key_;
@@ -106,41 +108,55 @@ TEST_F(PublishedCosignSignatures, KeepBuildsThePayloadCosignSignedByteForByte) {
 TEST_F(PublishedCosignSignatures, CosignsSignaturesVerify) {
   for (const char* file : {"dir-img-cosign-valid/signature-1", "dir-img-cosign-valid-2/signature-2"}) {
     SCOPED_TRACE(file);
-    CosignVerdict v = Verify(ReadSignature(kFixtures / file), manifest_, "cosign-signed-single-sample");
-    EXPECT_TRUE(v.verified) << v.reason;
-    EXPECT_EQ(v.key_id, key_->key_id());
-    EXPECT_EQ(v.unverified_material, "");
+    auto v = Verify(ReadSignature(kFixtures / file), manifest_, "cosign-signed-single-sample");
+    ASSERT_TRUE(v);
+    EXPECT_TRUE(v->verified) << v->reason;
+    EXPECT_EQ(v->key_id, key_->key_id());
+    EXPECT_EQ(v->unverified_material, "");
   }
-  // A docker-reference with a tag names the repository too.
+  // This one containers/image's own signer made (skopeo, with the same key):
+  // its payload names the image with a tag, and fills "optional" with its
+  // creator and a timestamp. It signs for its own repository only.
   Published tagged = ReadSignature(kFixtures / "dir-img-cosign-valid-with-tag" / "signature-1");
-  CosignVerdict v = Verify(tagged, Read(kFixtures / "dir-img-cosign-valid-with-tag" / "manifest.json"),
-                           "cosign-signed-single-sample");
-  EXPECT_TRUE(v.verified) << v.reason;
+  auto payload = ParseSimpleSigning(tagged.payload);
+  ASSERT_TRUE(payload) << payload.error().message;
+  EXPECT_EQ(payload->docker_reference, "192.168.64.2:5000/skopeo-signed:tag");
+  EXPECT_TRUE(payload->optional.is_object()) << payload->optional;
+  const std::string manifest = Read(kFixtures / "dir-img-cosign-valid-with-tag" / "manifest.json");
+  auto other_repo = Verify(tagged, manifest, "cosign-signed-single-sample");
+  ASSERT_TRUE(other_repo);
+  EXPECT_FALSE(other_repo->verified);
+  auto v = Verify(tagged, manifest, "skopeo-signed");
+  ASSERT_TRUE(v);
+  EXPECT_TRUE(v->verified) << v->reason;
 }
 
 TEST_F(PublishedCosignSignatures, WhatCosignSignedForOthersDoesNotVerify) {
   Published valid = ReadSignature(kFixtures / "dir-img-cosign-valid" / "signature-1");
   // Another key's signature: well formed, not verified.
-  CosignVerdict other =
-      Verify(ReadSignature(kFixtures / "unknown-cosign-key.signature"), manifest_,
-             "cosign-signed-single-sample");
-  EXPECT_FALSE(other.verified);
-  EXPECT_TRUE(other.well_formed) << other.reason;
+  auto other = Verify(ReadSignature(kFixtures / "unknown-cosign-key.signature"), manifest_,
+                      "cosign-signed-single-sample");
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(other->verified);
+  EXPECT_TRUE(other->well_formed) << other->reason;
   // The same signature for a modified manifest: it signs another digest.
   std::string modified = Read(kFixtures / "dir-img-cosign-modified-manifest" / "manifest.json");
   ASSERT_NE(Sha256Of(modified), Sha256Of(manifest_));
-  CosignVerdict moved = Verify(valid, modified, "cosign-signed-single-sample");
-  EXPECT_FALSE(moved.verified);
-  EXPECT_NE(moved.reason, "");
+  auto moved = Verify(valid, modified, "cosign-signed-single-sample");
+  ASSERT_TRUE(moved);
+  EXPECT_FALSE(moved->verified);
+  EXPECT_NE(moved->reason, "");
   // The same signature presented for another repository.
-  CosignVerdict elsewhere = Verify(valid, manifest_, "acme/app");
-  EXPECT_FALSE(elsewhere.verified);
-  EXPECT_NE(elsewhere.reason, "");
+  auto elsewhere = Verify(valid, manifest_, "acme/app");
+  ASSERT_TRUE(elsewhere);
+  EXPECT_FALSE(elsewhere->verified);
+  EXPECT_NE(elsewhere->reason, "");
   // One flipped bit of cosign's signature.
   Published flipped = valid;
   flipped.signature[flipped.signature.size() / 2] ^= 0x01;
-  CosignVerdict bad = Verify(flipped, manifest_, "cosign-signed-single-sample");
-  EXPECT_FALSE(bad.verified);
+  auto bad = Verify(flipped, manifest_, "cosign-signed-single-sample");
+  ASSERT_TRUE(bad);
+  EXPECT_FALSE(bad->verified);
 }
 
 }  // namespace

@@ -92,7 +92,7 @@ TEST_F(TokenSettingsTest, TokenServiceBasicChallengeNamesTheConfiguredRealm) {
 // The shortest lifetime the config allows is 30 s: the token is used until
 // keepd refuses it, which must happen, and only as expired.
 TEST(ConfigAuthTest, TokenIsRefusedOnceTokenSecondsHavePassed) {
-  KeepdProcess keepd({{"auth", {{"token_seconds", 30}}}});
+  KeepdProcess keepd(json{{"auth", {{"token_seconds", 30}}}});
   HttpsClient admin = keepd.AdminClient();
   Response issued = admin.Get("/token?service=keep&scope=registry:catalog:*");
   ASSERT_EQ(issued.status, 200) << issued.body;
@@ -142,7 +142,7 @@ void LockTheAdminOut(const KeepdProcess& keepd) {
 }
 
 TEST(ConfigAuthTest, CachedCredentialsAreAnsweredWithoutTheirPasswordCheck) {
-  KeepdProcess keepd({{"auth", {{"credential_cache_seconds", 3600}}}});
+  KeepdProcess keepd(json{{"auth", {{"credential_cache_seconds", 3600}}}});
   HttpsClient admin = keepd.AdminClient();
   ASSERT_EQ(admin.Get("/v2/").status, 200);  // verified, and cached
   LockTheAdminOut(keepd);
@@ -153,7 +153,7 @@ TEST(ConfigAuthTest, CachedCredentialsAreAnsweredWithoutTheirPasswordCheck) {
 }
 
 TEST(ConfigAuthTest, ZeroCacheSecondsChecksEveryRequest) {
-  KeepdProcess keepd({{"auth", {{"credential_cache_seconds", 0}}}});
+  KeepdProcess keepd(json{{"auth", {{"credential_cache_seconds", 0}}}});
   HttpsClient admin = keepd.AdminClient();
   ASSERT_EQ(admin.Get("/v2/").status, 200);
   LockTheAdminOut(keepd);
@@ -178,7 +178,7 @@ void FailUntil(HttpsClient& guesser, int& failures, int target) {
 
 TEST(ConfigAuthTest, CachedCredentialsAreCheckedAgainAfterTheCacheTime) {
   constexpr auto kCache = 5s;
-  KeepdProcess keepd({{"auth", {{"credential_cache_seconds", kCache.count()}}}});
+  KeepdProcess keepd(json{{"auth", {{"credential_cache_seconds", kCache.count()}}}});
   HttpsClient admin = keepd.AdminClient();
   auto verified = std::chrono::steady_clock::now();
   ASSERT_EQ(admin.Get("/v2/").status, 200);

@@ -81,7 +81,7 @@ std::string WaitForMessage(const KeepdProcess& keepd, const std::string& prefix)
 // --- limits.max_connections -------------------------------------------------
 
 TEST(ConfigBehaviourTest, ConnectionsPastMaxConnectionsAreClosedUntilOneEnds) {
-  KeepdProcess keepd({{"limits", {{"max_connections", 2}}}});
+  KeepdProcess keepd(json{{"limits", {{"max_connections", 2}}}});
   HttpsClient first = keepd.AdminClient(), second = keepd.AdminClient();
   // The start-up probe's connection may still hold a slot for a moment.
   ASSERT_TRUE(ConnectsAfterRetries(first)) << first.last_error();
@@ -170,7 +170,7 @@ TEST_F(KeepdTest, AdminBodiesFollowTheDefaultBodyLimit) {
 TEST(ConfigBehaviourTest, IdleKeepAliveConnectionIsClosedAndABusyOneIsNot) {
   // The header deadline is far past the client's own (30 s): only the idle
   // deadline can close the connection while the client waits.
-  KeepdProcess keepd({{"timeouts", {{"idle_seconds", 1}, {"header_seconds", 600}}}});
+  KeepdProcess keepd(json{{"timeouts", {{"idle_seconds", 1}, {"header_seconds", 600}}}});
   HttpsClient idle = keepd.AdminClient(), busy = keepd.AdminClient();
   ASSERT_EQ(idle.Get("/v2/").status, 200);
   ASSERT_TRUE(idle.connected());
@@ -197,7 +197,7 @@ TEST(ConfigBehaviourTest, IdleKeepAliveConnectionIsClosedAndABusyOneIsNot) {
 // keepd purges expired sessions at start (and every hour, and in garbage
 // collection): the TTL is the configured one, not the default day.
 TEST(ConfigBehaviourTest, UploadSessionsOlderThanTheTtlArePurgedAtStart) {
-  KeepdProcess keepd({{"uploads", {{"ttl_hours", 2}}}});
+  KeepdProcess keepd(json{{"uploads", {{"ttl_hours", 2}}}});
   HttpsClient admin = keepd.AdminClient();
   Upload expired = OpenUpload(admin, "ttl/app"), young = OpenUpload(admin, "ttl/app"),
          fresh = OpenUpload(admin, "ttl/app");
@@ -221,7 +221,7 @@ TEST(ConfigBehaviourTest, UploadSessionsOlderThanTheTtlArePurgedAtStart) {
 
 TEST(ConfigBehaviourTest, GarbageCollectionPurgesUploadSessionsPastTheTtl) {
   constexpr long long kMargin = 15;  // seconds from expiry left at the restart
-  KeepdProcess keepd({{"uploads", {{"ttl_hours", 1}}}});
+  KeepdProcess keepd(json{{"uploads", {{"ttl_hours", 1}}}});
   HttpsClient admin = keepd.AdminClient();
   Upload expiring = OpenUpload(admin, "ttl/app"), kept = OpenUpload(admin, "ttl/app");
   keepd.Restart(KeepdProcess::Stop::kGraceful,
@@ -252,7 +252,7 @@ TEST(ConfigBehaviourTest, GarbageCollectionPurgesUploadSessionsPastTheTtl) {
 // first is due, from the same setting its timer uses.
 TEST(ConfigBehaviourTest, StartMessageGivesTheScheduledCollectionTime) {
   auto before = std::chrono::system_clock::now();
-  KeepdProcess keepd({{"gc", {{"interval_hours", 5}}}});
+  KeepdProcess keepd(json{{"gc", {{"interval_hours", 5}}}});
   std::string line = WaitForMessage(keepd, "keepd: garbage collection every ");
   ASSERT_NE(line, "") << keepd.Messages();
   EXPECT_NE(line.find("every 5 hours; the first at "), std::string::npos) << line;
@@ -266,7 +266,7 @@ TEST(ConfigBehaviourTest, StartMessageGivesTheScheduledCollectionTime) {
 }
 
 TEST(ConfigBehaviourTest, ZeroIntervalMeansCollectionOnlyOnDemand) {
-  KeepdProcess keepd({{"gc", {{"interval_hours", 0}}}});
+  KeepdProcess keepd(json{{"gc", {{"interval_hours", 0}}}});
   std::string line = WaitForMessage(keepd, "keepd: garbage collection runs only on demand");
   EXPECT_NE(line, "") << keepd.Messages();
   EXPECT_EQ(keepd.Messages().find("garbage collection every"), std::string::npos);
@@ -381,7 +381,7 @@ TEST(ConfigBehaviourTest, RequestLogLinesHaveTheDocumentedFields) {
 }
 
 TEST(ConfigBehaviourTest, RequestLogOffWritesNothing) {
-  KeepdProcess keepd({{"log", {{"requests", false}}}});
+  KeepdProcess keepd(json{{"log", {{"requests", false}}}});
   HttpsClient admin = keepd.AdminClient();
   ASSERT_EQ(admin.Get("/v2/").status, 200);
   ASSERT_EQ(admin.Get("/v2/_catalog").status, 200);

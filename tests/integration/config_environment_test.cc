@@ -66,7 +66,7 @@ TEST(ConfigEnvironmentTest, RootIsAllowedByTheFlag) {
 }
 
 TEST(ConfigEnvironmentTest, RootIsAllowedByTheConfigKey) {
-  KeepdProcess keepd({{"allow_root", true}}, AsRoot());
+  KeepdProcess keepd(json{{"allow_root", true}}, AsRoot());
   EXPECT_TRUE(Serves(keepd));
 }
 
@@ -125,17 +125,17 @@ TEST(ConfigEnvironmentTest, KeepTlsCertAndKeyOverrideTheConfiguredPair) {
 // --- threads and the request log --------------------------------------------
 
 TEST(ConfigEnvironmentTest, KeepThreadsOverridesThreads) {
-  KeepdProcess file({{"threads", 1}});
+  KeepdProcess file(json{{"threads", 1}});
   EXPECT_NE(file.Messages().find(" (1 threads, "), std::string::npos) << file.Messages();
-  KeepdProcess keepd({{"threads", 1}}, KeepdOptions{.environment = {"KEEP_THREADS=3"}});
+  KeepdProcess keepd(json{{"threads", 1}}, KeepdOptions{.environment = {"KEEP_THREADS=3"}});
   EXPECT_NE(keepd.Messages().find(" (3 threads, "), std::string::npos) << keepd.Messages();
   EXPECT_TRUE(Serves(keepd));
 }
 
 TEST(ConfigEnvironmentTest, KeepLogRequestsOverridesLogRequests) {
-  KeepdProcess quiet({{"log", {{"requests", true}}}},
+  KeepdProcess quiet(json{{"log", {{"requests", true}}}},
                      KeepdOptions{.environment = {"KEEP_LOG_REQUESTS=false"}});
-  KeepdProcess logging({{"log", {{"requests", false}}}},
+  KeepdProcess logging(json{{"log", {{"requests", false}}}},
                        KeepdOptions{.environment = {"KEEP_LOG_REQUESTS=true"}});
   EXPECT_TRUE(Serves(quiet));
   EXPECT_TRUE(Serves(logging));

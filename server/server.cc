@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -141,13 +142,32 @@ Awaitable<void> Housekeeping(const Services& svc) {
   }
 }
 
+// "2024-05-01T12:00:00Z" for a time point.
+std::string Utc(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 // Garbage collection every gc.interval_hours, on the blocking pool; skipped
-// when one started through the admin API is still running.
+// when one started through the admin API is still running. Says at start
+// when the first run is due, so that an operator (and a test) can see the
+// schedule without waiting for it.
 Awaitable<void> ScheduledGc(const Services& svc) {
-  if (svc.config.gc_interval_hours == 0) co_return;
+  const int hours = svc.config.gc_interval_hours;
+  if (hours == 0) {
+    std::fprintf(stderr, "keepd: garbage collection runs only on demand (gc.interval_hours is "
+                         "0): POST /admin/v1/gc\n");
+    co_return;
+  }
+  std::fprintf(stderr, "keepd: garbage collection every %d hours; the first at %s\n", hours,
+               Utc(std::chrono::system_clock::now() + std::chrono::hours(hours)).c_str());
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
-    timer.expires_after(std::chrono::hours(svc.config.gc_interval_hours));
+    timer.expires_after(std::chrono::hours(hours));
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     auto r = co_await Offload(svc, [&]() -> std::optional<Result<GcReport>> {
@@ -396,8 +416,9 @@ int Main(int argc, char** argv) {
     acceptor.close();
     ioc.stop();
   });
+  std::string shown = address.is_v6() ? "[" + listen->host + "]" : listen->host;
   std::fprintf(stderr, "keepd: listening on https://%s:%u (%d threads, data in %s)\n",
-               listen->host.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()),
+               shown.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()),
                threads, config.data_dir.c_str());
 
   std::vector<std::thread> pool;

@@ -3,8 +3,6 @@
 namespace keep::server::handlers::admin {
 namespace {
 
-constexpr std::uint64_t kMaxBody = 64 * 1024;
-
 Error WrongType(const char* key, const char* type) {
   return Fail(ErrorCode::kInvalid, std::string("field \"") + key + "\" must be " + type);
 }
@@ -12,7 +10,8 @@ Error WrongType(const char* key, const char* type) {
 }  // namespace
 
 Awaitable<Result<json>> ReadObject(Exchange& ex, std::span<const std::string_view> allowed) {
-  auto body = co_await ex.ReadBody(kMaxBody);
+  // limits.max_body_bytes, as for every body that is neither a blob nor a manifest.
+  auto body = co_await ex.ReadBody(ex.services().config.max_body_bytes);
   if (!body) co_return body.error();
   json j = json::parse(*body, nullptr, /*allow_exceptions=*/false);
   if (body->empty()) j = json::object();

@@ -19,8 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxSignatureBody = 256 * 1024;
-
 // "<digest>@<32 lowercase hex>", the name clients give a signature.
 bool IsSignatureName(const std::string& name, const std::string& digest) {
   if (name.size() != digest.size() + 33 || name.compare(0, digest.size(), digest) != 0 ||
@@ -95,7 +93,7 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
   const std::string& repo = ex.params.name;
   auto target = Digest::Parse(ex.params.reference);
   if (!target) co_return target.error();
-  auto body = co_await ex.ReadBody(kMaxSignatureBody);
+  auto body = co_await ex.ReadBody(svc.config.max_body_bytes);
   if (!body) co_return body.error();
   json j = json::parse(*body, nullptr, false);
   if (!j.is_object() || j.value("schemaVersion", 0) != 2 || j.value("type", "") != "atomic" ||

@@ -39,8 +39,9 @@ struct HttpsClient::Connection {
   beast::flat_buffer buffer;
 };
 
-HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file)
+HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file, std::string host)
     : port_(port),
+      host_(std::move(host)),
       ioc_(std::make_unique<asio::io_context>()),
       tls_(std::make_unique<ssl::context>(ssl::context::tls_client)) {
   tls_->load_verify_file(ca_file);
@@ -56,6 +57,8 @@ HttpsClient& HttpsClient::operator=(HttpsClient&& other) noexcept {
   if (this == &other) return *this;
   conn_.reset();
   port_ = other.port_;
+  host_ = std::move(other.host_);
+  source_ = std::move(other.source_);
   ioc_ = std::move(other.ioc_);
   tls_ = std::move(other.tls_);
   conn_ = std::move(other.conn_);
@@ -65,6 +68,8 @@ HttpsClient& HttpsClient::operator=(HttpsClient&& other) noexcept {
   timeout_ = other.timeout_;
   return *this;
 }
+
+void HttpsClient::SetSourceAddress(std::string address) { source_ = std::move(address); }
 
 void HttpsClient::SetBasicAuth(const std::string& user, const std::string& password) {
   authorization_ = user.empty() ? std::string() : "Basic " + EncodeBase64(user + ":" + password);
@@ -84,8 +89,13 @@ void HttpsClient::Connect() {
   conn_ = std::make_unique<Connection>(*ioc_, *tls_);
   auto& stream = conn_->stream;
   stream.set_verify_mode(ssl::verify_peer);
-  stream.set_verify_callback(ssl::host_name_verification("127.0.0.1"));
-  asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"), port_);
+  stream.set_verify_callback(ssl::host_name_verification(host_));
+  asio::ip::tcp::endpoint server(asio::ip::make_address(host_), port_);
+  if (!source_.empty()) {
+    auto& socket = beast::get_lowest_layer(stream).socket();
+    socket.open(server.protocol());
+    socket.bind(asio::ip::tcp::endpoint(asio::ip::make_address(source_), 0));
+  }
   Await([&](auto handler) { beast::get_lowest_layer(stream).async_connect(server, handler); });
   Await([&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
   ++connections_opened_;
@@ -111,7 +121,9 @@ void HttpsClient::Disconnect() {
 
 void HttpsClient::WriteRequest(const Request& request) {
   http::request<http::string_body> req{request.method, request.target, 11};
-  req.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
+  bool v6 = host_.find(':') != std::string::npos;
+  req.set(http::field::host,
+          (v6 ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_));
   if (!authorization_.empty()) req.set(http::field::authorization, authorization_);
   for (const auto& [name, value] : request.headers) req.set(name, value);
   req.body() = request.body;

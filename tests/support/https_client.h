@@ -4,7 +4,10 @@
 // clients do, and reconnects only when the server closed it (or after
 // Disconnect()). The peer is verified against the server's certificate used
 // as the only CA. Every network step has a deadline, so a server that hangs
-// fails the test instead of hanging it. Not thread-safe.
+// fails the test instead of hanging it. The server's address is 127.0.0.1
+// unless another is given ("::1", say); the client's own address may be
+// chosen too, e.g. another loopback address, to be a second client host.
+// Not thread-safe.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -59,13 +62,16 @@ struct Response {
 
 class HttpsClient {
  public:
-  HttpsClient(std::uint16_t port, std::string ca_file);
+  // `host` is the server's IP address, and the name its certificate must carry.
+  HttpsClient(std::uint16_t port, std::string ca_file, std::string host = "127.0.0.1");
   ~HttpsClient();
   HttpsClient(HttpsClient&&) noexcept;
   HttpsClient& operator=(HttpsClient&&) noexcept;
 
   // Sends "Authorization: Basic ..." with every request; an empty user sends none.
   void SetBasicAuth(const std::string& user, const std::string& password);
+  // Connects from this local IP address (e.g. "127.0.0.2") from the next connection on.
+  void SetSourceAddress(std::string address);
 
   // Throws std::runtime_error when the exchange fails at the transport level.
   Response Send(const Request& request);
@@ -106,6 +112,8 @@ class HttpsClient {
   void Await(Initiate&& initiate);
 
   std::uint16_t port_;
+  std::string host_;
+  std::string source_;
   std::unique_ptr<boost::asio::io_context> ioc_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<Connection> conn_;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -32,17 +33,40 @@ constexpr auto kStartDeadline = 20s;
 constexpr auto kStopDeadline = 10s;
 constexpr int kLaunchAttempts = 5;
 
-std::uint16_t FreeLoopbackPort() {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  bool found = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-               ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+// A port free on `host` (an IPv4 or IPv6 loopback address) at this moment.
+std::uint16_t FreeLoopbackPort(const std::string& host) {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  int family = host.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (family == AF_INET) {
+    auto* addr = reinterpret_cast<sockaddr_in*>(&storage);
+    addr->sin_family = AF_INET;
+    len = sizeof *addr;
+    if (::inet_pton(AF_INET, host.c_str(), &addr->sin_addr) != 1) len = 0;
+  } else {
+    auto* addr = reinterpret_cast<sockaddr_in6*>(&storage);
+    addr->sin6_family = AF_INET6;
+    len = sizeof *addr;
+    if (::inet_pton(AF_INET6, host.c_str(), &addr->sin6_addr) != 1) len = 0;
+  }
+  if (len == 0) throw std::runtime_error("not an IP address: " + host);
+  auto* addr = reinterpret_cast<sockaddr*>(&storage);
+  int fd = ::socket(family, SOCK_STREAM, 0);
+  bool found = fd >= 0 && ::bind(fd, addr, len) == 0 && ::getsockname(fd, addr, &len) == 0;
   if (fd >= 0) ::close(fd);
-  if (!found) throw std::runtime_error("cannot find a free loopback port");
-  return ntohs(addr.sin_port);
+  if (!found) {
+    throw std::runtime_error("cannot find a free port on " + host + ": " + std::strerror(errno));
+  }
+  return ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&storage)->sin_port
+                                 : reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+}
+
+// `text` with every `name` replaced by `value`.
+std::string ReplaceAll(std::string text, std::string_view name, const std::string& value) {
+  for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+    text.replace(at, name.size(), value);
+  }
+  return text;
 }
 
 fs::path MakeTempDir() {
@@ -60,14 +84,18 @@ std::string ReadFile(const fs::path& path) {
 }
 
 // Our environment without KEEP_* (which would override the config), plus the
-// admin password and `extra`.
+// admin password and `extra`, whose entries replace those of the same name.
 std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     if (std::string_view(*e).rfind("KEEP_", 0) != 0) env.emplace_back(*e);
   }
   env.push_back(std::string("KEEP_ADMIN_PASSWORD=") + kAdminPassword);
-  env.insert(env.end(), extra.begin(), extra.end());
+  for (const auto& entry : extra) {
+    std::string name = entry.substr(0, entry.find('=') + 1);
+    std::erase_if(env, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
+    env.push_back(entry);
+  }
   return env;
 }
 
@@ -96,7 +124,7 @@ pid_t Spawn(std::vector<std::string> argv, const std::vector<std::string>& extra
   auto argp = Pointers(argv);
   auto envp = Pointers(env);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
+  int rc = posix_spawnp(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   return pid;
@@ -128,11 +156,11 @@ KeepdProcess::KeepdProcess(nlohmann::json extra_config,
   if (prepare) prepare(data_dir());
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
     // Another process may take the port between our probe and keepd's bind.
-    port_ = FreeLoopbackPort();
+    port_ = FreeLoopbackPort(options_.host);
     if (Launch()) return;
     if (Messages().find("cannot listen") == std::string::npos) break;
   }
-  throw std::runtime_error("keepd did not start:\n" + Messages());
+  throw std::runtime_error("keepd did not start (" + Describe(last_exit_) + "):\n" + Messages());
 }
 
 KeepdProcess::~KeepdProcess() {
@@ -147,7 +175,9 @@ KeepdProcess::~KeepdProcess() {
 }
 
 void KeepdProcess::WriteConfig() const {
-  nlohmann::json config = {{"listen", "127.0.0.1:" + std::to_string(port_)},
+  const std::string& host = options_.host;
+  std::string address = host.find(':') == std::string::npos ? host : "[" + host + "]";
+  nlohmann::json config = {{"listen", address + ":" + std::to_string(port_)},
                            {"data_dir", data_dir().string()}};
   config.merge_patch(extra_config_);
   std::ofstream(dir_ / "config.json") << config.dump(2);
@@ -155,13 +185,20 @@ void KeepdProcess::WriteConfig() const {
 
 bool KeepdProcess::Launch() {
   WriteConfig();
-  std::vector<std::string> argv = {KeepdBinary(options_.binary), "--config",
-                                   (dir_ / "config.json").string()};
-  if (::geteuid() == 0) argv.push_back("--allow-root");
-  pid_ = Spawn(argv, options_.environment, dir_ / "stdout.log", dir_ / "stderr.log");
+  std::vector<std::string> argv = options_.launcher;
+  argv.push_back(KeepdBinary(options_.binary));
+  argv.push_back("--config");
+  argv.push_back((dir_ / "config.json").string());
+  if (options_.allow_root_flag) argv.push_back("--allow-root");
+  std::vector<std::string> environment;
+  for (const auto& entry : options_.environment) {
+    environment.push_back(ReplaceAll(ReplaceAll(entry, "{port}", std::to_string(port_)),
+                                     "{data_dir}", data_dir().string()));
+  }
+  pid_ = Spawn(argv, environment, dir_ / "stdout.log", dir_ / "stderr.log");
   auto deadline = std::chrono::steady_clock::now() + kStartDeadline;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (Exited(pid_)) {
+    if (Exited(pid_, &last_exit_)) {
       pid_ = -1;
       return false;
     }
@@ -206,7 +243,9 @@ void KeepdProcess::Restart(Stop how) { Restart(how, nullptr); }
 void KeepdProcess::Restart(Stop how, const std::function<void()>& while_stopped) {
   Terminate(how);
   if (while_stopped) while_stopped();
-  if (!Launch()) throw std::runtime_error("keepd did not restart:\n" + Messages());
+  if (!Launch()) {
+    throw std::runtime_error("keepd did not restart (" + Describe(last_exit_) + "):\n" + Messages());
+  }
 }
 
 bool KeepdProcess::running() const {
@@ -222,7 +261,9 @@ HttpsClient KeepdProcess::AdminClient() const {
   return client;
 }
 
-HttpsClient KeepdProcess::AnonymousClient() const { return HttpsClient(port_, ca_file()); }
+HttpsClient KeepdProcess::AnonymousClient() const {
+  return HttpsClient(port_, ca_file(), options_.host);
+}
 
 std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
   std::vector<nlohmann::json> lines;

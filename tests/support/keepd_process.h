@@ -36,8 +36,18 @@ inline constexpr const char* kAdminPassword = "integration-test-password";
 struct KeepdOptions {
   // The binary to run; empty: the keepd built with the tests (or KEEP_TEST_KEEPD).
   std::filesystem::path binary;
-  // "NAME=value" entries added to keepd's environment.
+  // "NAME=value" entries added to keepd's environment (replacing the same
+  // names, KEEP_ADMIN_PASSWORD included). "{port}" and
+  // "{data_dir}" in them stand for this keepd's port and data directory.
   std::vector<std::string> environment;
+  // The loopback address keepd listens on and clients connect to ("::1" for IPv6).
+  std::string host = "127.0.0.1";
+  // Commands keepd is run under, e.g. {"unshare", "-r"} to be root in a user
+  // namespace (each must exec the next, so that keepd keeps their process).
+  std::vector<std::string> launcher;
+  // Pass --allow-root, which a keepd that is not root ignores (false: keepd
+  // decides from its config and environment whether it may run as root).
+  bool allow_root_flag = true;
 };
 
 class KeepdProcess {
@@ -68,6 +78,7 @@ class KeepdProcess {
   bool running() const;
 
   std::uint16_t port() const { return port_; }
+  const std::string& host() const { return options_.host; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::string ca_file() const { return (data_dir() / "tls" / "server.crt").string(); }
 
@@ -90,6 +101,7 @@ class KeepdProcess {
   KeepdOptions options_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;
+  int last_exit_ = 0;  // the wait status of a keepd that exited while starting
 };
 
 inline void PrintTo(KeepdProcess::Stop how, std::ostream* os) {

@@ -17,9 +17,22 @@ constexpr std::size_t kMaxCacheEntries = 10000;
 constexpr unsigned long long kOpsLimit = 2;
 constexpr std::size_t kMemLimit = 19 * 1024 * 1024;
 
-Error Unauthorized() {
+// No user name to check: as if no credentials came.
+Error Required() {
   return Fail(ErrorCode::kUnauthorized,
               "authentication required: log in with a Keep user name and password");
+}
+
+Error Refused() { return Fail(ErrorCode::kUnauthorized, std::string(kCredentialsRefused)); }
+
+Error UnknownScheme() {
+  return Fail(ErrorCode::kUnauthorized,
+              "the Authorization header holds neither Basic credentials nor a Bearer token");
+}
+
+Error MalformedBasic() {
+  return Fail(ErrorCode::kUnauthorized,
+              "the Basic credentials are not the base64 of \"user name:password\"");
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
@@ -97,9 +110,18 @@ Result<std::optional<std::string>> EnsureFirstAdmin(Metadata& metadata) {
 }
 
 Authenticator::Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl,
-                             const TokenIssuer& tokens, std::string service)
-    : metadata_(metadata), ttl_(cache_ttl), tokens_(tokens), service_(std::move(service)) {
+                             const TokenIssuer& tokens, std::string service, RefusedLoginLog log)
+    : metadata_(metadata), ttl_(cache_ttl), tokens_(tokens), service_(std::move(service)),
+      log_(std::move(log)) {
   randombytes_buf(key_, sizeof key_);
+}
+
+const std::string& Authenticator::DecoyHash() {
+  std::call_once(decoy_once_, [this] {
+    auto hash = HashPassword(GeneratePassword(32));
+    if (hash) decoy_hash_ = std::move(*hash);
+  });
+  return decoy_hash_;
 }
 
 std::string Authenticator::CacheKey(std::string_view authorization) const {
@@ -140,7 +162,11 @@ Result<Identity> Authenticator::FromToken(std::string_view token) {
     // A disabled or deleted user's tokens stop working at once.
     auto user = metadata_.GetUser(claims->subject);
     if (!user) return user.error();
-    if (!*user || !Usable(**user)) return Unauthorized();
+    if (!*user || !Usable(**user)) {
+      return Fail(ErrorCode::kUnauthorized,
+                  "invalid token: the account it was issued to is disabled, expired or deleted; "
+                  "log in again");
+    }
     auto grants = std::move(who.grants);
     who = IdentityOf(**user);
     who.grants = std::move(grants);
@@ -151,14 +177,14 @@ Result<Identity> Authenticator::FromToken(std::string_view token) {
 std::optional<Result<Identity>> Authenticator::AuthenticateCached(std::string_view authorization) {
   if (authorization.empty()) return Result<Identity>(Identity{});
   if (StartsWithNoCase(authorization, "bearer ")) return FromToken(authorization.substr(7));
-  if (!StartsWithNoCase(authorization, "basic ")) return Result<Identity>(Unauthorized());
+  if (!StartsWithNoCase(authorization, "basic ")) return Result<Identity>(UnknownScheme());
   return FromCache(CacheKey(authorization), std::chrono::steady_clock::now());
 }
 
 Result<Identity> Authenticator::Authenticate(std::string_view authorization,
                                              std::string_view remote) {
   if (authorization.empty()) return Identity{};
-  if (!StartsWithNoCase(authorization, "basic ")) return Unauthorized();
+  if (!StartsWithNoCase(authorization, "basic ")) return UnknownScheme();
   std::string key = CacheKey(authorization);
   auto now = std::chrono::steady_clock::now();
   if (auto hit = FromCache(key, now)) return *hit;
@@ -169,22 +195,48 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
   if (auto hit = FromCache(key, now)) return *hit;
 
   auto decoded = DecodeBase64(authorization.substr(6));
-  if (!decoded) return Unauthorized();
+  if (!decoded) return MalformedBasic();
   auto colon = decoded->find(':');
-  if (colon == std::string::npos) return Unauthorized();
+  if (colon == std::string::npos) {
+    sodium_memzero(decoded->data(), decoded->size());
+    return MalformedBasic();
+  }
   std::string name = decoded->substr(0, colon);
   std::string_view password = std::string_view(*decoded).substr(colon + 1);
+  if (name.empty()) {
+    sodium_memzero(decoded->data(), decoded->size());
+    return Required();
+  }
   const std::string address_key = "address:" + std::string(remote), user_key = "user:" + name;
   KEEP_TRY(throttle_.Check(address_key, now));
   KEEP_TRY(throttle_.Check(user_key, now));
   auto user = metadata_.GetUser(name);
   if (!user) return user.error();
-  bool ok = *user && Usable(**user) && VerifyPassword((*user)->password_hash, password);
+  // What a refusal tells the caller: an unknown user and a wrong password get
+  // the one answer, kCredentialsRefused, after the same Argon2id work (a
+  // decoy hash stands in for a missing user), so neither the message nor its
+  // timing says whether the user exists. That the account is disabled, or a
+  // robot's has expired, is said only to a caller who gave its right
+  // password: it learns why it cannot sign in, and a guesser learns nothing
+  // it would not from any other wrong password.
+  bool password_ok = VerifyPassword(*user ? (*user)->password_hash : DecoyHash(), password);
   sodium_memzero(decoded->data(), decoded->size());
-  if (!ok) {
+  if (!*user || !password_ok || !Usable(**user)) {
     throttle_.Failure(address_key, now);
     throttle_.Failure(user_key, now);
-    return Unauthorized();
+    std::string_view reason = !*user         ? "unknown user"
+                              : !password_ok ? "wrong password"
+                              : (*user)->disabled ? "account disabled"
+                                                  : "robot account expired";
+    if (log_) log_(RefusedLogin{name, remote, reason});
+    if (!*user || !password_ok) return Refused();
+    if ((*user)->disabled) {
+      return Fail(ErrorCode::kUnauthorized,
+                  "the account \"" + (*user)->name + "\" is disabled; an admin can enable it");
+    }
+    return Fail(ErrorCode::kUnauthorized,
+                "the robot account \"" + (*user)->name + "\" has expired; a maintainer of its "
+                "namespace can make a new one");
   }
   throttle_.Success(address_key);
   throttle_.Success(user_key);

@@ -7,6 +7,10 @@
 // user's current password hash on every use: changing a password or
 // disabling a user drops them at once.
 //
+// Wrong credentials are told apart from missing ones ("not accepted" versus
+// "authentication required"), but never say whether the user exists; each
+// refusal is reported to the server's log through a RefusedLoginLog.
+//
 // Authorize and PermittedActions decide access from the identity, its
 // namespace roles and the access a route declares; handlers never decide who
 // may do what.
@@ -21,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <mutex>
 #include <shared_mutex>
@@ -107,17 +112,35 @@ std::string GeneratePassword(std::size_t length = 24);
 // empty; returns that password (to be shown once), or nullopt.
 [[nodiscard]] Result<std::optional<std::string>> EnsureFirstAdmin(Metadata& metadata);
 
+// A login refused once its user name and password were read, for the log.
+// `user` is the name exactly as the client sent it: untrusted bytes, to be
+// escaped (LogText) before they are printed.
+struct RefusedLogin {
+  std::string_view user;
+  std::string_view remote;  // the client's address
+  std::string_view reason;  // "unknown user", "wrong password", "account disabled", ...
+};
+using RefusedLoginLog = std::function<void(const RefusedLogin&)>;
+
+// The message of a refused user name or password (kUnauthorized).
+inline constexpr std::string_view kCredentialsRefused =
+    "the user name or password was not accepted";
+
 class Authenticator {
  public:
-  // Bearer tokens are checked with `tokens` for audience `service`.
+  // Bearer tokens are checked with `tokens` for audience `service`. Every
+  // refused login is passed to `log`, when set (from any thread).
   Authenticator(Metadata& metadata, std::chrono::seconds cache_ttl, const TokenIssuer& tokens,
-                std::string service);
+                std::string service, RefusedLoginLog log = {});
 
   // `authorization` is the Authorization header's value (Basic or Bearer),
-  // or empty; `remote` the client's address. kUnauthorized when missing or
-  // wrong (the message never says which part of a password was wrong);
-  // kTooManyRequests after repeated failures from that address or for that
-  // user, without checking the password.
+  // or empty; `remote` the client's address. Empty: the anonymous identity.
+  // kUnauthorized with "authentication required" when Basic credentials name
+  // no user, with kCredentialsRefused when the name or password is wrong
+  // (the same answer, after the same work, whether or not the user exists),
+  // and saying so when the account is disabled or expired, only to a caller
+  // who gave its right password; kTooManyRequests after repeated failures
+  // from that address or for that user, without checking the password.
   [[nodiscard]] Result<Identity> Authenticate(std::string_view authorization,
                                               std::string_view remote);
   // The answer when it needs no password check (no or malformed credentials,
@@ -135,12 +158,18 @@ class Authenticator {
                                             std::chrono::steady_clock::time_point now);
 
   Result<Identity> FromToken(std::string_view token);
+  // A hash no password matches, verified against for unknown users so that
+  // they take as long to refuse as known ones. Made on first use.
+  const std::string& DecoyHash();
 
   Metadata& metadata_;
   LoginThrottle throttle_;
   std::chrono::seconds ttl_;
   const TokenIssuer& tokens_;
   std::string service_;
+  RefusedLoginLog log_;
+  std::once_flag decoy_once_;
+  std::string decoy_hash_;
   unsigned char key_[32];
   static constexpr std::size_t kStripes = 16;
   std::mutex stripes_[kStripes];  // serialise verification of one credential

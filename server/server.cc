@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include "auth/auth.h"
+#include "core/log_text.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/session.h"
@@ -190,6 +191,15 @@ Awaitable<void> ScheduledGc(const Services& svc) {
                    static_cast<unsigned long long>(g.bytes_freed), g.expired_uploads, g.seconds);
     }
   }
+}
+
+// One line on stderr per refused login, for the admin and for tools that
+// watch for password guessing: the user name as the client sent it, escaped
+// and cut short.
+void LogRefusedLogin(const RefusedLogin& refused) {
+  std::string line = "keepd: refused login for user \"" + LogText(refused.user) + "\" from " +
+                     LogText(refused.remote) + ": " + std::string(refused.reason) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 int Fatal(const std::string& message) {
@@ -383,7 +393,7 @@ int Main(int argc, char** argv) {
   auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");
   if (!tokens) return Fatal(tokens.error().message);
   Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds),
-                              *tokens, config.service);
+                              *tokens, config.service, LogRefusedLogin);
   asio::thread_pool blocking(4);
   BlobLocks blob_locks;
   std::mutex maintenance;

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 namespace keep::server {
 namespace {
@@ -224,14 +225,59 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   }
 }
 
+// A connection's first byte tells TLS from plain HTTP: a TLS client starts
+// with a handshake record (0x16), an HTTP/1 client with the capital letter
+// of a method.
+bool StartsPlainHttp(char first) { return first >= 'A' && first <= 'Z'; }
+
+// Answers a client that spoke plain HTTP to the TLS port with a plain 400
+// saying to use https://, then closes. The deadline already running (the
+// handshake's) bounds it all.
+Awaitable<void> RefusePlainHttp(beast::tcp_stream& tcp) {
+  http::response<http::string_body> res{http::status::bad_request, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(false);
+  res.body() =
+      "This is a Keep registry's HTTPS port; it does not speak plain HTTP. "
+      "Use https:// instead of http:// in the registry's URL.\n";
+  res.prepare_payload();
+  auto [ec, n] = co_await http::async_write(tcp, res, kAwait);
+  if (ec) co_return;
+  // Closing with unread bytes in the socket would reset the connection,
+  // and the client could lose the answer: say we are done, and read what is
+  // left of the request (a bounded amount) until the client closes too.
+  boost::system::error_code ignored;
+  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  char sink[1024];
+  for (std::size_t drained = 0; drained < kDiscardLimit;) {
+    auto [rec, got] = co_await tcp.async_read_some(asio::buffer(sink), kAwait);
+    if (rec) break;
+    drained += got;
+  }
+}
+
 }  // namespace
 
 Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
   const Config& cfg = svc.config;
   auto& tcp = beast::get_lowest_layer(stream);
+  // One deadline for the first bytes and the whole TLS handshake.
   tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
-  auto [hs_ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kAwait);
-  if (hs_ec) co_return;
+  {
+    // The first bytes are read here, to tell a plain HTTP client, and handed
+    // to the TLS handshake, which would have read them anyway.
+    constexpr std::size_t kFirstRead = 4096;
+    auto first = std::make_unique<char[]>(kFirstRead);
+    auto [rec, got] = co_await tcp.async_read_some(asio::buffer(first.get(), kFirstRead), kAwait);
+    if (rec) co_return;
+    if (StartsPlainHttp(first[0])) {
+      co_await RefusePlainHttp(tcp);
+      co_return;
+    }
+    auto [hs_ec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                         asio::buffer(first.get(), got), kAwait);
+    if (hs_ec) co_return;
+  }
 
   beast::flat_buffer buffer(static_cast<std::size_t>(cfg.max_header_bytes) + kFramingSlack);
   bool first = true;

@@ -117,13 +117,16 @@ Awaitable<Result<Reply>> PostToken(Exchange& ex) {
                               .dump());
     co_return r;
   }
+  if (f["username"].empty()) {
+    co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized,
+                                     "authentication required: the password grant needs a "
+                                     "username and a password"));
+  }
   std::string header = BasicHeader(f["username"], f["password"]);
   auto who = co_await Authenticate(svc, header, ex.remote());
   sodium_memzero(header.data(), header.size());
   if (!who && who.error().code == ErrorCode::kTooManyRequests) co_return who.error();
-  if (!who || who->anonymous()) {
-    co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized, "wrong user name or password"));
-  }
+  if (!who) co_return Unauthorized(svc, who.error());
   ex.who = *who;
   auto requested = ParseScopes(f["scope"]);
   if (!requested) co_return requested.error();

@@ -42,9 +42,19 @@ TEST_F(KeepctlAdminTest, LoginWithAWrongPasswordFailsAndSavesNothing) {
                                 keepd_.ca_file()},
                                "not-the-password\n");
   EXPECT_EQ(run.exit_code, 1) << run;
-  EXPECT_EQ(run.err.rfind("keepctl: ", 0), 0u) << run;
-  EXPECT_NE(run.err.find("nothing was saved"), std::string::npos) << run;
+  // The server's word: the password was refused, not merely missing.
+  EXPECT_EQ(run.err,
+            "keepctl: the user name or password was not accepted\n"
+            "hint: check the user name and the password; nothing was saved\n")
+      << run;
   EXPECT_EQ(run.out, "");
+  EXPECT_FALSE(fs::exists(keepctl.credentials_file()));
+  // A user that does not exist reads the same.
+  run = keepctl.Run({"login", Url(), "--user", "nobody", "--password-stdin", "--ca",
+                     keepd_.ca_file()},
+                    "not-the-password\n");
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_EQ(run.err.rfind("keepctl: the user name or password was not accepted\n", 0), 0u) << run;
   EXPECT_FALSE(fs::exists(keepctl.credentials_file()));
 }
 
@@ -107,6 +117,7 @@ TEST_F(KeepctlAdminTest, UsersAreAddedListedGivenPasswordsAndDisabled) {
   EXPECT_NE(changed, generated);
   KeepctlRun run = bob.Run({"whoami"});
   EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_EQ(run.err.rfind("keepctl: the user name or password was not accepted\n", 0), 0u) << run;
   EXPECT_NE(run.err.find("keepctl login"), std::string::npos) << run;
   Login(bob, "bob", changed);
 
@@ -116,6 +127,8 @@ TEST_F(KeepctlAdminTest, UsersAreAddedListedGivenPasswordsAndDisabled) {
   run = again.Run({"login", Url(), "--user", "bob", "--password-stdin", "--ca", keepd_.ca_file()},
                   changed);
   EXPECT_EQ(run.exit_code, 1) << run;
+  // The right password of a disabled account learns why.
+  EXPECT_EQ(run.err.rfind("keepctl: the account \"bob\" is disabled", 0), 0u) << run;
   EXPECT_FALSE(fs::exists(again.credentials_file()));
   run = bob.Run({"whoami"});
   EXPECT_EQ(run.exit_code, 1) << run;

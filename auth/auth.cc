@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/clock.h"
+#include "core/digest.h"
 #include "core/names.h"
 
 #include <sodium.h>
@@ -207,7 +208,11 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
     sodium_memzero(decoded->data(), decoded->size());
     return Required();
   }
-  const std::string address_key = "address:" + std::string(remote), user_key = "user:" + name;
+  // A guessed name may be kilobytes long: the throttle keeps a long one by
+  // its digest, so that a campaign of long names holds memory in proportion
+  // to the number of names, not their length.
+  const std::string address_key = "address:" + std::string(remote),
+                    user_key = "user:" + (name.size() <= 64 ? name : Sha256Of(name).hex());
   KEEP_TRY(throttle_.Check(address_key, now));
   KEEP_TRY(throttle_.Check(user_key, now));
   auto user = metadata_.GetUser(name);

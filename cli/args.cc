@@ -11,7 +11,7 @@ constexpr std::string_view kGlobalFlagsHelp =
     "                    (default: the one saved by `keepctl login`)\n"
     "  --ca FILE         PEM certificate(s) to verify the registry's TLS certificate with\n"
     "                    (default: the one saved by `keepctl login`, else the system's CAs)\n"
-    "  --output FORMAT   table (default) or json: the server's answer as it is\n"
+    "  -o, --output FMT  table (default) or json: the server's answer as it is\n"
     "  -h, --help        show help\n";
 
 const FlagSpec* FindFlag(const CommandSpec& command, std::string_view name) {
@@ -116,12 +116,20 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
         help = true;
         continue;
       }
-      if (word.rfind("--", 0) != 0) return Usage("unknown flag " + word, Where(command, group));
-      std::string name = word.substr(2);
+      std::string name;
       std::optional<std::string> inline_value;
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        inline_value = name.substr(eq + 1);
-        name.resize(eq);
+      if (word.rfind("--", 0) == 0) {
+        name = word.substr(2);
+        if (auto eq = name.find('='); eq != std::string::npos) {
+          inline_value = name.substr(eq + 1);
+          name.resize(eq);
+        }
+      } else if (word.rfind("-o", 0) == 0) {
+        // -o is --output: "-o json", "-ojson" and "-o=json".
+        name = "output";
+        if (word.size() > 2) inline_value = word.substr(word[2] == '=' ? 3 : 2);
+      } else {
+        return Usage("unknown flag " + word, Where(command, group));
       }
       auto take_value = [&]() -> Result<std::string> {
         if (inline_value) return *inline_value;

@@ -2,7 +2,7 @@
 // and the help texts.
 //
 // A command line is `keepctl [GLOBAL FLAGS] GROUP [COMMAND] ARGS... [FLAGS]`.
-// Global flags (--server, --ca, --output, --help) may stand anywhere; a
+// Global flags (--server, --ca, --output or -o, --help) may stand anywhere; a
 // command's own flags come after its name. A flag's value is the next word
 // or follows '=' (`--role reader`, `--role=reader`); a boolean flag is
 // `--admin` or `--admin=true|false`; `--` ends the flags. The table itself is
@@ -25,7 +25,7 @@ enum class Format { kTable, kJson };
 struct Globals {
   std::optional<std::string> server;  // --server URL
   std::optional<std::string> ca;      // --ca FILE
-  Format output = Format::kTable;     // --output json|table
+  Format output = Format::kTable;     // --output json|table, or -o
 };
 
 struct FlagSpec {

@@ -12,7 +12,8 @@ constexpr std::string_view kGlobalFlagsHelp =
     "  --ca FILE         PEM certificate(s) to verify the registry's TLS certificate with\n"
     "                    (default: the one saved by `keepctl login`, else the system's CAs)\n"
     "  -o, --output FMT  table (default) or json: the server's answer as it is\n"
-    "  -h, --help        show help\n";
+    "  -h, --help        show help\n"
+    "  --version         show keepctl's version and the commit it was built from\n";
 
 const FlagSpec* FindFlag(const CommandSpec& command, std::string_view name) {
   for (const FlagSpec& f : command.flags) {
@@ -102,6 +103,7 @@ std::vector<std::string> Invocation::Values(std::string_view flag) const {
 Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::string> words) {
   Invocation inv;
   bool help = false;
+  bool version = false;
   bool end_of_flags = false;
   std::string group;  // set once the first word named a group
   const CommandSpec* command = nullptr;
@@ -114,6 +116,10 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
     if (!end_of_flags && word.size() > 1 && word[0] == '-') {
       if (word == "-h" || word == "--help") {
         help = true;
+        continue;
+      }
+      if (word == "--version") {
+        version = true;
         continue;
       }
       std::string name;
@@ -194,6 +200,12 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
     }
   }
 
+  if (version && !help) {
+    Parsed p;
+    p.version = true;
+    p.output = inv.globals.output;
+    return p;
+  }
   if (help) {
     if (command) return Parsed{std::nullopt, CommandHelp(*command)};
     if (!group.empty()) return Parsed{std::nullopt, GroupHelp(table, group)};

@@ -2,11 +2,11 @@
 // and the help texts.
 //
 // A command line is `keepctl [GLOBAL FLAGS] GROUP [COMMAND] ARGS... [FLAGS]`.
-// Global flags (--server, --ca, --output or -o, --help) may stand anywhere; a
-// command's own flags come after its name. A flag's value is the next word
-// or follows '=' (`--role reader`, `--role=reader`); a boolean flag is
-// `--admin` or `--admin=true|false`; `--` ends the flags. The table itself is
-// in cli/commands.cc. Thread-safe: pure functions over constant data.
+// Global flags (--server, --ca, --output or -o, --help, --version) may stand
+// anywhere; a command's own flags come after its name. A flag's value is the
+// next word or follows '=' (`--role reader`, `--role=reader`); a boolean flag
+// is `--admin` or `--admin=true|false`; `--` ends the flags. The table itself
+// is in cli/commands.cc. Thread-safe: pure functions over constant data.
 #pragma once
 
 #include "cli/error.h"
@@ -68,10 +68,12 @@ struct Invocation {
   bool Flag(std::string_view flag) const { return Value(flag) == "true"; }
 };
 
-// Either a command to run, or a help text to print (then exit 0).
+// A command to run, a help text to print, or --version (then exit 0).
 struct Parsed {
   std::optional<Invocation> run;
   std::string help;
+  bool version = false;
+  Format output = Format::kTable;  // for --version: -o json asks for JSON
 };
 
 [[nodiscard]] Result<Parsed> Parse(std::span<const CommandSpec> table,

@@ -3,6 +3,9 @@
 // on stderr and exits 0 (done), 1 (failed) or 2 (bad command line).
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/version.h"
+
+#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <exception>
@@ -28,6 +31,15 @@ int main(int argc, char** argv) {
   try {
     auto parsed = Parse(CommandTable(), words);
     if (!parsed) return Report(parsed.error());
+    if (parsed->version) {
+      if (parsed->output == Format::kJson) {
+        PrintJson(std::cout, {{"version", keep::VersionText()}, {"commit", keep::CommitText()}});
+      } else {
+        std::cout << "keepctl " << keep::VersionText() << " (commit " << keep::CommitText()
+                  << ")\n";
+      }
+      return 0;
+    }
     if (!parsed->run) {
       std::cout << parsed->help;
       return 0;

@@ -82,6 +82,74 @@ std::string JoinNames(std::span<const CommandSpec> table, std::string_view group
   return out;
 }
 
+// The edit distance (insertions, deletions, substitutions, and swaps of
+// two neighbours: "lsit") between two short words.
+std::size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate `word` was most likely meant to be: the nearest one within
+// a third of its length (at least one edit, at most two), else one it begins
+// ("names" for "namespace"); "" when none is near.
+std::string_view Nearest(std::string_view word, const std::vector<std::string_view>& candidates) {
+  const std::size_t allowed = std::clamp<std::size_t>(word.size() / 3, 1, 2);
+  std::string_view best;
+  std::size_t best_distance = allowed + 1;
+  for (std::string_view c : candidates) {
+    std::size_t d = Distance(word, c);
+    if (d < best_distance) {
+      best = c;
+      best_distance = d;
+    }
+  }
+  if (!best.empty() || word.size() < 3) return best;
+  for (std::string_view c : candidates) {
+    if (c.rfind(word, 0) == 0) return c;
+  }
+  return {};
+}
+
+// What may follow `keepctl`: the groups and the commands without one.
+std::vector<std::string_view> TopWords(std::span<const CommandSpec> table) {
+  std::vector<std::string_view> out;
+  for (const CommandSpec& c : table) {
+    std::string_view w = c.group.empty() ? c.name : c.group;
+    if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
+  }
+  return out;
+}
+
+std::vector<std::string_view> CommandsOf(std::span<const CommandSpec> table,
+                                         std::string_view group) {
+  std::vector<std::string_view> out;
+  for (const CommandSpec& c : table) {
+    if (c.group == group) out.push_back(c.name);
+  }
+  return out;
+}
+
+// A usage failure whose hint first names what was probably meant.
+Failure UsageWithGuess(std::string message, std::string_view guess, std::string_view shown_as,
+                       const std::string& help_command) {
+  Failure f = Usage(std::move(message), help_command);
+  if (!guess.empty()) {
+    f.hint = "did you mean \"" + std::string(shown_as) + std::string(guess) + "\"?\n" + f.hint;
+  }
+  return f;
+}
+
 }  // namespace
 
 std::string CommandSpec::FullName() const {
@@ -164,8 +232,12 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
       const FlagSpec* spec = command ? FindFlag(*command, name) : nullptr;
       if (!spec) {
         std::string what = "unknown flag --" + name;
-        if (command) what += " for " + command->FullName();
-        return Usage(what, Where(command, group));
+        std::vector<std::string_view> flags = {"server", "ca", "output", "help", "version"};
+        if (command) {
+          what += " for " + command->FullName();
+          for (const FlagSpec& f : command->flags) flags.push_back(f.name);
+        }
+        return UsageWithGuess(what, Nearest(name, flags), "--", Where(command, group));
       }
       std::vector<std::string>& values = inv.flags[name];
       if (spec->kind == FlagSpec::kBool) {
@@ -191,12 +263,13 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
       if (IsGroup(table, word)) {
         group = word;
       } else if ((command = FindCommand(table, "", word)) == nullptr) {
-        return Usage("unknown command \"" + word + "\"");
+        return UsageWithGuess("unknown command \"" + word + "\"", Nearest(word, TopWords(table)),
+                              "", "keepctl");
       }
     } else if ((command = FindCommand(table, group, word)) == nullptr) {
-      return Usage("unknown command \"" + word + "\" for keepctl " + group + " (it has " +
-                       JoinNames(table, group) + ")",
-                   "keepctl " + group);
+      return UsageWithGuess("unknown command \"" + word + "\" for keepctl " + group +
+                                " (it has " + JoinNames(table, group) + ")",
+                            Nearest(word, CommandsOf(table, group)), "", "keepctl " + group);
     }
   }
 

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <exception>
 #include <iostream>
@@ -17,7 +18,12 @@ namespace {
 
 int Report(const keep::cli::Failure& f) {
   std::cerr << "keepctl: " << f.message << "\n";
-  if (!f.hint.empty()) std::cerr << "hint: " << f.hint << "\n";
+  // A hint of several lines: each on its own "hint: " line.
+  for (std::size_t at = 0; at < f.hint.size();) {
+    std::size_t end = std::min(f.hint.find('\n', at), f.hint.size());
+    std::cerr << "hint: " << f.hint.substr(at, end - at) << "\n";
+    at = end + 1;
+  }
   return static_cast<int>(f.exit);
 }
 

@@ -82,6 +82,36 @@ TEST(KeepctlHelp, BadCommandLinesExitTwoWithAHint) {
   }
 }
 
+// A word one or two edits from a command, or the start of one, is named in a
+// hint; the exit status stays 2, and nothing runs.
+TEST(KeepctlHelp, AMistypedCommandOrFlagGetsADidYouMean) {
+  Keepctl keepctl;
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"namspace", "list"}, "keepctl: unknown command \"namspace\"\n"
+                             "hint: did you mean \"namespace\"?\n"},
+      {{"verfy", "acme/app:v1"}, "hint: did you mean \"verify\"?\n"},
+      {{"namespace", "lsit"}, "hint: did you mean \"list\"?\n"},
+      {{"quar", "list", "acme"}, "hint: did you mean \"quarantine\"?\n"},
+      {{"member", "add", "acme", "bob", "--rol", "reader"}, "hint: did you mean \"--role\"?\n"},
+      {{"--outptu", "json", "whoami"}, "hint: did you mean \"--output\"?\n"},
+  };
+  for (const auto& [args, expected] : cases) {
+    SCOPED_TRACE(args.front());
+    KeepctlRun run = keepctl.Run(args);
+    EXPECT_EQ(run.exit_code, 2) << run;
+    EXPECT_NE(run.err.find(expected), std::string::npos) << run;
+    EXPECT_NE(run.err.find("\nhint: run `keepctl"), std::string::npos) << run;
+    EXPECT_EQ(run.out, "");
+  }
+  // Nothing near: no guess.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"frobnicate"}, {"user", "xyzzy"}, {"zz"}}) {
+    KeepctlRun run = keepctl.Run(args);
+    EXPECT_EQ(run.exit_code, 2) << run;
+    EXPECT_EQ(run.err.find("did you mean"), std::string::npos) << run;
+  }
+}
+
 TEST(KeepctlCredentials, CommandsNeedALogin) {
   Keepctl keepctl;
   // Global flags may come after the command.

@@ -313,7 +313,8 @@ std::string TopHelp(std::span<const CommandSpec> table) {
     rows.emplace_back(Synopsis(c, Flags::kNone), std::string(c.summary));
   }
   return "keepctl: manage the users, robot accounts, namespaces, members, publisher keys and\n"
-         "trust policies of a Keep registry; sign and verify images; collect garbage\n"
+         "trust policies of a Keep registry; list its repositories and tags; show, sign and\n"
+         "verify images; collect garbage\n"
          "\n"
          "Usage: keepctl [GLOBAL FLAGS] COMMAND [ARGUMENTS] [FLAGS]\n"
          "\n"

@@ -324,6 +324,8 @@ std::string TopHelp(std::span<const CommandSpec> table) {
          "Start with `keepctl login`. It keeps the server, user, password and CA file in\n"
          "$XDG_CONFIG_HOME/keep/keepctl.json (or ~/.config/keep/keepctl.json; the variable\n"
          "KEEPCTL_CONFIG names another file), readable by you alone.\n"
+         "Images are named as docker names them: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST,\n"
+         "which may be led by docker:// and by the registry's HOST:PORT/ (no other registry's).\n"
          "Run `keepctl COMMAND --help` for the flags of a command.\n"
          "Exit status: 0 done, 1 failed, 2 bad command line.\n";
 }

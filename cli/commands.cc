@@ -162,7 +162,8 @@ const std::vector<CommandSpec> kCommands = {
     {"tag", "delete", "REPO:TAG", 1, 1, {}, "Remove a tag; the manifest it named stays",
      "Deletes the tag alone (DELETE /v2/REPO/manifests/TAG), so no confirmation is\n"
      "asked: the manifest, its other tags and its signatures stay, and the digest\n"
-     "printed can be tagged again. Garbage collection (`keepctl gc`) removes a\n"
+     "printed can be tagged again. REPO:TAG@DIGEST deletes the tag only while it\n"
+     "names that digest. Garbage collection (`keepctl gc`) removes a\n"
      "manifest no tag names once it is older than the grace period. Needs delete\n"
      "in the namespace (publisher or maintainer).\n",
      TagDelete},

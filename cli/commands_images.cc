@@ -93,19 +93,6 @@ Result<std::string> NamespacePrefix(const Invocation& inv) {
   return inv.args[0] + "/";
 }
 
-// A repository name, checked; the registry's own host may lead it.
-Result<std::string> RepositoryArg(const std::string& text, const ServerUrl& server,
-                                  const std::string& command) {
-  // A repository is a reference without its tag: parse it with a stand-in one.
-  if (text.find_first_of(":@") != std::string::npos &&
-      text.find('/', text.find_first_of(":@")) == std::string::npos) {
-    return Usage("\"" + text + "\" names a tag or digest: give the repository alone", command);
-  }
-  auto ref = ParseImageRef(text + ":latest", server, command);
-  if (!ref) return ref.error();
-  return ref->repository;
-}
-
 }  // namespace
 
 Result<void> RepoList(const Invocation& inv) {
@@ -128,7 +115,7 @@ Result<void> RepoList(const Invocation& inv) {
 Result<void> TagList(const Invocation& inv) {
   auto client = ConnectSaved(inv);
   if (!client) return client.error();
-  auto repository = RepositoryArg(inv.args[0], client->server(), inv.command->FullName());
+  auto repository = ParseRepositoryRef(inv.args[0], client->server(), inv.command->FullName());
   if (!repository) return repository.error();
   auto tags = ListAll(*client, "/v2/" + *repository + "/tags/list", "tags");
   if (!tags) return tags.error();
@@ -154,18 +141,24 @@ Result<void> TagDelete(const Invocation& inv) {
                  command);
   }
   // The digest first, to say what the tag named: it can be tagged again.
-  auto found = ResolveManifest(*client, *ref);
+  const ImageRef tag{ref->repository, ref->tag, ""};
+  auto found = ResolveManifest(*client, tag);
   if (!found) {
     if (found.error().http_status == 404) {
-      return Failed("there is no tag " + ref->ToString() + " in the registry");
+      return Failed("there is no tag " + tag.ToString() + " in the registry");
     }
     return found.error();
+  }
+  // REPO:TAG@DIGEST: only while the tag still names that digest.
+  if (!ref->digest.empty() && ref->digest != found->digest.str()) {
+    return Failed("the tag " + tag.ToString() + " names " + found->digest.str() + ", not " +
+                  ref->digest + "; nothing was deleted");
   }
   auto answer = client->Send(AdminClient::Method::kDelete,
                              "/v2/" + ref->repository + "/manifests/" + ref->tag, {});
   if (!answer) return answer.error();
   if (answer->status == 404) {
-    return Failed("there is no tag " + ref->ToString() + " in the registry (any more)");
+    return Failed("there is no tag " + tag.ToString() + " in the registry (any more)");
   }
   if (answer->status != 202 && answer->status != 200) return client->ErrorOf(*answer);
   json shown = {{"repository", ref->repository},
@@ -173,7 +166,7 @@ Result<void> TagDelete(const Invocation& inv) {
                 {"digest", found->digest.str()},
                 {"deleted", true}};
   Show(inv, shown, [&] {
-    std::cout << "Deleted the tag " << ref->ToString() << "; it named " << ref->repository << "@"
+    std::cout << "Deleted the tag " << tag.ToString() << "; it named " << ref->repository << "@"
               << found->digest.str() << ", which stays\n";
   });
   return {};

@@ -2,7 +2,6 @@
 #include "cli/output.h"
 
 #include "core/manifest.h"
-#include "core/names.h"
 
 namespace keep::cli {
 namespace {
@@ -12,11 +11,13 @@ std::string ManifestTarget(const std::string& repository, const std::string& ref
   return "/v2/" + repository + "/manifests/" + reference;
 }
 
-}  // namespace
-
-std::string ImageRef::ToString() const {
-  return tag.empty() ? repository + "@" + digest : repository + ":" + tag;
+// The names a reference may give this server by: "host:port", and for port
+// 443 "host" too.
+std::vector<std::string> OwnHosts(const ServerUrl& server) {
+  return {RegistryHost(server), server.HostPort()};
 }
+
+}  // namespace
 
 std::string RegistryHost(const ServerUrl& server) {
   std::string host = server.ipv6 ? "[" + server.host + "]" : server.host;
@@ -25,38 +26,12 @@ std::string RegistryHost(const ServerUrl& server) {
 
 Result<ImageRef> ParseImageRef(std::string_view text, const ServerUrl& server,
                                const std::string& command) {
-  std::string name(text);
-  ImageRef ref;
-  if (auto at = name.find('@'); at != std::string::npos) {
-    ref.digest = name.substr(at + 1);
-    name.resize(at);
-    if (!Digest::Parse(ref.digest)) {
-      return Usage("bad digest \"" + ref.digest + "\" in " + std::string(text), command);
-    }
-  } else if (auto colon = name.rfind(':');
-             colon != std::string::npos && name.find('/', colon) == std::string::npos) {
-    ref.tag = name.substr(colon + 1);
-    name.resize(colon);
-    if (!IsValidTag(ref.tag)) return Usage("bad tag \"" + ref.tag + "\" in " + std::string(text), command);
-  } else {
-    return Usage("\"" + std::string(text) + "\" names no tag or digest: give REPO:TAG or REPO@DIGEST",
-                 command);
-  }
-  if (auto slash = name.find('/'); slash != std::string::npos) {
-    std::string first = name.substr(0, slash);
-    if (first == RegistryHost(server) || first == server.HostPort()) {
-      name.erase(0, slash + 1);
-    } else if (first.find(':') != std::string::npos || first == "localhost") {
-      // A host by Docker's rule ('.' alone may be a namespace of ours: "my.org/app").
-      return Failed("\"" + std::string(text) + "\" names the registry " + first + ", not " +
-                    RegistryHost(server) + " where keepctl is logged in");
-    }
-  }
-  if (auto valid = ValidateRepoName(name); !valid) {
-    return Usage("bad repository name \"" + name + "\": " + valid.error().message, command);
-  }
-  ref.repository = std::move(name);
-  return ref;
+  return ParseImageRef(text, OwnHosts(server), command);
+}
+
+Result<std::string> ParseRepositoryRef(std::string_view text, const ServerUrl& server,
+                                       const std::string& command) {
+  return ParseRepositoryRef(text, OwnHosts(server), command);
 }
 
 std::string AcceptAnyManifest() {

@@ -9,6 +9,7 @@
 
 #include "cli/client.h"
 #include "cli/error.h"
+#include "cli/image_ref.h"
 
 #include "core/digest.h"
 
@@ -21,24 +22,16 @@
 
 namespace keep::cli {
 
-// "acme/app:v1" or "acme/app@sha256:<hex>", as the registry names it.
-struct ImageRef {
-  std::string repository;
-  std::string tag;     // "" when a digest was given
-  std::string digest;  // "" when a tag was given
-
-  const std::string& reference() const { return tag.empty() ? digest : tag; }
-  std::string ToString() const;
-};
-
 // How docker references name this registry: "host:port", without ":443".
 std::string RegistryHost(const ServerUrl& server);
 
-// Parses REPO:TAG or REPO@DIGEST. The registry's own host may lead
-// ("registry.example:5000/acme/app:v1"); another registry's is refused. A
-// Usage failure (for `command`'s help) when it names no tag or digest.
+// cli/image_ref.h's parsers for the server keepctl talks to: a host in the
+// reference must be RegistryHost(server) or server.HostPort().
 [[nodiscard]] Result<ImageRef> ParseImageRef(std::string_view text, const ServerUrl& server,
                                              const std::string& command);
+[[nodiscard]] Result<std::string> ParseRepositoryRef(std::string_view text,
+                                                     const ServerUrl& server,
+                                                     const std::string& command);
 
 // What the registry serves `ref` as (HEAD: Docker-Content-Digest,
 // Content-Type, Content-Length), accepting any manifest or index type.

@@ -205,5 +205,40 @@ TEST_F(KeepctlImagesTest, ImageShowListsThePlatformsOfAnIndex) {
   EXPECT_EQ(shown["untrusted_because"], "no trusted key signed it") << shown;
 }
 
+// Wherever keepctl takes an image, it reads it as docker writes it; a host
+// must be the server keepctl is logged in to.
+TEST_F(KeepctlImagesTest, ReferencesAreReadAsDockerWritesThem) {
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  const std::string host = "127.0.0.1:" + std::to_string(keepd_.port());
+  const std::string image = "acme/app@" + m.digest();
+  for (const std::string& ref :
+       {"docker://" + host + "/acme/app:v1", host + "/" + image, "acme/app:v1@" + m.digest(),
+        std::string("docker://acme/app:v1")}) {
+    SCOPED_TRACE(ref);
+    EXPECT_EQ(ValueOf(Ok({"image", "show", ref}), "image"), image);
+  }
+  EXPECT_EQ(Ok({"tag", "list", "docker://" + host + "/acme/app"}), "TAG\nv1\n");
+  KeepctlRun run = admin_.Run({"verify", host + "/acme/app:v1"});
+  EXPECT_EQ(run.exit_code, 1) << run;  // unsigned, and found
+  EXPECT_TRUE(Contains(run.out, "image: " + image)) << run;
+
+  // Another registry, Docker Hub, and a tag that names another digest: refused.
+  run = admin_.Run({"image", "show", "127.0.0.1:1/acme/app:v1"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "keepctl: \"127.0.0.1:1/acme/app:v1\" names the registry "
+                                "127.0.0.1:1, not " + host + " where keepctl is logged in"))
+      << run;
+  run = admin_.Run({"sign", "docker.io/library/alpine:3", "--key", "unused.key"});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "names Docker Hub; keepctl talks to one Keep server, " + host))
+      << run;
+  run = admin_.Run({"tag", "delete", "acme/app:v1@sha256:" + std::string(64, 'b')});
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_TRUE(Contains(run.err, "the tag acme/app:v1 names " + m.digest())) << run;
+  EXPECT_EQ(TagsOf(client_, "acme/app"), std::vector<std::string>{"v1"});
+  EXPECT_TRUE(Contains(Ok({"tag", "delete", "acme/app:v1@" + m.digest()}), "Deleted the tag"));
+  EXPECT_EQ(admin_.Run({"image", "show", "acme/app"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace keep::testkit

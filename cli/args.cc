@@ -5,15 +5,31 @@
 namespace keep::cli {
 namespace {
 
-constexpr std::string_view kGlobalFlagsHelp =
-    "Global flags (anywhere on the line):\n"
-    "  --server URL      the registry, e.g. https://registry.example:5000\n"
-    "                    (default: the one saved by `keepctl login`)\n"
-    "  --ca FILE         PEM certificate(s) to verify the registry's TLS certificate with\n"
-    "                    (default: the one saved by `keepctl login`, else the system's CAs)\n"
-    "  -o, --output FMT  table (default) or json: the server's answer as it is\n"
-    "  -h, --help        show help\n"
-    "  --version         show keepctl's version and the commit it was built from\n";
+constexpr GlobalFlag kGlobalFlags[] = {
+    {"server", "", "URL",
+     "the registry, e.g. https://registry.example:5000\n"
+     "(default: the one saved by `keepctl login`)"},
+    {"ca", "", "FILE",
+     "PEM certificate(s) to verify the registry's TLS certificate with\n"
+     "(default: the one saved by `keepctl login`, else the system's CAs)"},
+    {"output", "o", "FMT", "table (default) or json: the server's answer as it is"},
+    {"help", "h", "", "show help"},
+    {"version", "", "", "show keepctl's version and the commit it was built from"},
+};
+
+constexpr std::string_view kIntro =
+    "manage the users, robot accounts, namespaces, members, publisher keys and\n"
+    "trust policies of a Keep registry; list its repositories and tags; show, sign and\n"
+    "verify images; collect garbage\n";
+
+constexpr std::string_view kNotes =
+    "Start with `keepctl login`. It keeps the server, user, password and CA file in\n"
+    "$XDG_CONFIG_HOME/keep/keepctl.json (or ~/.config/keep/keepctl.json; the variable\n"
+    "KEEPCTL_CONFIG names another file), readable by you alone.\n"
+    "Images are named as docker names them: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST,\n"
+    "which may be led by docker:// and by the registry's HOST:PORT/ (no other registry's).\n"
+    "Run `keepctl COMMAND --help` for the flags of a command.\n"
+    "Exit status: 0 done, 1 failed, 2 bad command line.\n";
 
 const FlagSpec* FindFlag(const CommandSpec& command, std::string_view name) {
   for (const FlagSpec& f : command.flags) {
@@ -66,6 +82,17 @@ std::string Columns(const std::vector<std::pair<std::string, std::string>>& rows
     out += "  " + left + std::string(width - left.size() + 3, ' ') + text + "\n";
   }
   return out;
+}
+
+std::string GlobalFlagsHelp() {
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (const GlobalFlag& g : kGlobalFlags) {
+    std::string left = g.short_name.empty() ? "" : "-" + std::string(g.short_name) + ", ";
+    left += "--" + std::string(g.name);
+    if (!g.value_name.empty()) left += " " + std::string(g.value_name);
+    rows.emplace_back(left, std::string(g.help));
+  }
+  return "Global flags (anywhere on the line):\n" + Columns(rows);
 }
 
 std::string Where(const CommandSpec* command, std::string_view group) {
@@ -232,7 +259,8 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
       const FlagSpec* spec = command ? FindFlag(*command, name) : nullptr;
       if (!spec) {
         std::string what = "unknown flag --" + name;
-        std::vector<std::string_view> flags = {"server", "ca", "output", "help", "version"};
+        std::vector<std::string_view> flags;
+        for (const GlobalFlag& g : kGlobalFlags) flags.push_back(g.name);
         if (command) {
           what += " for " + command->FullName();
           for (const FlagSpec& f : command->flags) flags.push_back(f.name);
@@ -307,27 +335,24 @@ Result<Parsed> Parse(std::span<const CommandSpec> table, std::span<const std::st
   return Parsed{std::move(inv), {}};
 }
 
+std::span<const GlobalFlag> GlobalFlags() { return kGlobalFlags; }
+
+std::string SynopsisOf(const CommandSpec& command) { return Synopsis(command, Flags::kAll); }
+
+std::string_view HelpIntro() { return kIntro; }
+std::string_view HelpNotes() { return kNotes; }
+
 std::string TopHelp(std::span<const CommandSpec> table) {
   std::vector<std::pair<std::string, std::string>> rows;
   for (const CommandSpec& c : table) {
     rows.emplace_back(Synopsis(c, Flags::kNone), std::string(c.summary));
   }
-  return "keepctl: manage the users, robot accounts, namespaces, members, publisher keys and\n"
-         "trust policies of a Keep registry; list its repositories and tags; show, sign and\n"
-         "verify images; collect garbage\n"
+  return "keepctl: " + std::string(kIntro) +
          "\n"
          "Usage: keepctl [GLOBAL FLAGS] COMMAND [ARGUMENTS] [FLAGS]\n"
          "\n"
          "Commands:\n" +
-         Columns(rows) + "\n" + std::string(kGlobalFlagsHelp) +
-         "\n"
-         "Start with `keepctl login`. It keeps the server, user, password and CA file in\n"
-         "$XDG_CONFIG_HOME/keep/keepctl.json (or ~/.config/keep/keepctl.json; the variable\n"
-         "KEEPCTL_CONFIG names another file), readable by you alone.\n"
-         "Images are named as docker names them: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST,\n"
-         "which may be led by docker:// and by the registry's HOST:PORT/ (no other registry's).\n"
-         "Run `keepctl COMMAND --help` for the flags of a command.\n"
-         "Exit status: 0 done, 1 failed, 2 bad command line.\n";
+         Columns(rows) + "\n" + GlobalFlagsHelp() + "\n" + std::string(kNotes);
 }
 
 std::string GroupHelp(std::span<const CommandSpec> table, std::string_view group) {
@@ -337,7 +362,7 @@ std::string GroupHelp(std::span<const CommandSpec> table, std::string_view group
   }
   std::string g(group);
   return "Usage: keepctl " + g + " COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n" + Columns(rows) +
-         "\n" + std::string(kGlobalFlagsHelp) + "\nRun `keepctl " + g +
+         "\n" + GlobalFlagsHelp() + "\nRun `keepctl " + g +
          " COMMAND --help` for the flags of a command.\n";
 }
 
@@ -354,7 +379,7 @@ std::string CommandHelp(const CommandSpec& command) {
     }
     out += "\nFlags:\n" + Columns(rows);
   }
-  return out + "\n" + std::string(kGlobalFlagsHelp);
+  return out + "\n" + GlobalFlagsHelp();
 }
 
 }  // namespace keep::cli

@@ -79,6 +79,23 @@ struct Parsed {
 [[nodiscard]] Result<Parsed> Parse(std::span<const CommandSpec> table,
                                    std::span<const std::string> words);
 
+// The flags every command takes (--server, --ca, --output, --help, --version).
+struct GlobalFlag {
+  std::string_view name;        // "output"
+  std::string_view short_name;  // "o", or empty
+  std::string_view value_name;  // "FMT"; empty for a flag without a value
+  std::string_view help;        // may run over several lines
+};
+std::span<const GlobalFlag> GlobalFlags();
+
+// "user add NAME [--admin] [--password-stdin]": a command's words, arguments
+// and every flag.
+std::string SynopsisOf(const CommandSpec& command);
+// What keepctl is for, and the notes that close `keepctl --help` (login,
+// credentials, image names, exit status): for the manual page too.
+std::string_view HelpIntro();
+std::string_view HelpNotes();
+
 // The help texts: the whole tool, one group, one command.
 std::string TopHelp(std::span<const CommandSpec> table);
 std::string GroupHelp(std::span<const CommandSpec> table, std::string_view group);

@@ -197,6 +197,18 @@ const std::vector<CommandSpec> kCommands = {
      "Check every blob's digest and every manifest's references (admins only)",
      "Exit status 0 when nothing is wrong (or was repaired), 1 when problems remain.\n",
      Fsck},
+
+    {"", "completion", "bash|zsh|fish", 1, 1, {},
+     "Print a shell completion script for keepctl's commands and flags",
+     "bash: source <(keepctl completion bash), or save it as\n"
+     "/etc/bash_completion.d/keepctl. zsh: source <(keepctl completion zsh), or save it\n"
+     "as _keepctl in a directory of $fpath. fish: keepctl completion fish | source, or\n"
+     "save it as ~/.config/fish/completions/keepctl.fish. Works offline.\n",
+     Completion},
+    {"", "man", "", 0, 0, {}, "Print keepctl's manual page (roff)",
+     "Read it with `keepctl man | man -l -`; install it with\n"
+     "`keepctl man > /usr/local/share/man/man1/keepctl.1`. Works offline.\n",
+     ManPage},
 };
 
 }  // namespace

@@ -2,7 +2,8 @@
 // handlers, one file per area (commands_session.cc, commands_users.cc,
 // commands_robots.cc, commands_namespaces.cc, commands_keys.cc for keys and
 // trust policy, commands_sign.cc for sign and verify, commands_images.cc for
-// repositories, tags and images, commands_maintenance.cc for gc and fsck).
+// repositories, tags and images, commands_maintenance.cc for gc and fsck,
+// commands_docs.cc for shell completion and the manual page).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -102,5 +103,8 @@ Result<void> QuarantineDrop(const Invocation& inv);
 
 Result<void> Gc(const Invocation& inv);
 Result<void> Fsck(const Invocation& inv);
+// commands_docs.cc: written from CommandTable()
+Result<void> Completion(const Invocation& inv);
+Result<void> ManPage(const Invocation& inv);
 
 }  // namespace keep::cli

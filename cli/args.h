@@ -2,11 +2,11 @@
 // and the help texts.
 //
 // A command line is `keepctl [GLOBAL FLAGS] GROUP [COMMAND] ARGS... [FLAGS]`.
-// Global flags (--server, --ca, --output, --help) may stand anywhere; a
-// command's own flags come after its name. A flag's value is the next word
-// or follows '=' (`--role reader`, `--role=reader`); a boolean flag is
-// `--admin` or `--admin=true|false`; `--` ends the flags. The table itself is
-// in cli/commands.cc. Thread-safe: pure functions over constant data.
+// Global flags (--server, --ca, --output or -o, --help, --version) may stand
+// anywhere; a command's own flags come after its name. A flag's value is the
+// next word or follows '=' (`--role reader`, `--role=reader`); a boolean flag
+// is `--admin` or `--admin=true|false`; `--` ends the flags. The table itself
+// is in cli/commands.cc. Thread-safe: pure functions over constant data.
 #pragma once
 
 #include "cli/error.h"
@@ -25,7 +25,7 @@ enum class Format { kTable, kJson };
 struct Globals {
   std::optional<std::string> server;  // --server URL
   std::optional<std::string> ca;      // --ca FILE
-  Format output = Format::kTable;     // --output json|table
+  Format output = Format::kTable;     // --output json|table, or -o
 };
 
 struct FlagSpec {
@@ -68,14 +68,33 @@ struct Invocation {
   bool Flag(std::string_view flag) const { return Value(flag) == "true"; }
 };
 
-// Either a command to run, or a help text to print (then exit 0).
+// A command to run, a help text to print, or --version (then exit 0).
 struct Parsed {
   std::optional<Invocation> run;
   std::string help;
+  bool version = false;
+  Format output = Format::kTable;  // for --version: -o json asks for JSON
 };
 
 [[nodiscard]] Result<Parsed> Parse(std::span<const CommandSpec> table,
                                    std::span<const std::string> words);
+
+// The flags every command takes (--server, --ca, --output, --help, --version).
+struct GlobalFlag {
+  std::string_view name;        // "output"
+  std::string_view short_name;  // "o", or empty
+  std::string_view value_name;  // "FMT"; empty for a flag without a value
+  std::string_view help;        // may run over several lines
+};
+std::span<const GlobalFlag> GlobalFlags();
+
+// "user add NAME [--admin] [--password-stdin]": a command's words, arguments
+// and every flag.
+std::string SynopsisOf(const CommandSpec& command);
+// What keepctl is for, and the notes that close `keepctl --help` (login,
+// credentials, image names, exit status): for the manual page too.
+std::string_view HelpIntro();
+std::string_view HelpNotes();
 
 // The help texts: the whole tool, one group, one command.
 std::string TopHelp(std::span<const CommandSpec> table);

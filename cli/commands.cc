@@ -150,6 +150,31 @@ const std::vector<CommandSpec> kCommands = {
      "Show who signed an image and whether that meets its namespace's policy",
      "Exit status 0 when the image is trusted, 1 when it is not.\n", Verify},
 
+    {"repo", "list", "[NS]", 0, 1, {},
+     "List the repositories you may pull from, or those of one namespace",
+     "Reads the registry's catalog (/v2/_catalog), every page of it. A reader sees\n"
+     "only repositories that hold something the namespace's policy lets them pull.\n",
+     RepoList},
+    {"tag", "list", "REPO", 1, 1, {}, "List the tags of a repository",
+     "Reads /v2/REPO/tags/list, every page of it. A reader sees only the tags of\n"
+     "images the namespace's policy trusts.\n",
+     TagList},
+    {"tag", "delete", "REPO:TAG", 1, 1, {}, "Remove a tag; the manifest it named stays",
+     "Deletes the tag alone (DELETE /v2/REPO/manifests/TAG), so no confirmation is\n"
+     "asked: the manifest, its other tags and its signatures stay, and the digest\n"
+     "printed can be tagged again. REPO:TAG@DIGEST deletes the tag only while it\n"
+     "names that digest. Garbage collection (`keepctl gc`) removes a\n"
+     "manifest no tag names once it is older than the grace period. Needs delete\n"
+     "in the namespace (publisher or maintainer).\n",
+     TagDelete},
+    {"image", "show", "REPO:TAG|REPO@DIGEST", 1, 1, {},
+     "Show an image: digest, media type, platforms, size, signatures, trust",
+     "size counts the image's manifests, config and layers, each blob once (the\n"
+     "platforms of an index share some). trusted is the registry's verdict under\n"
+     "the namespace's policy, with the reason when it is no; unlike `keepctl\n"
+     "verify`, the exit status is 0 either way.\n",
+     ImageShow},
+
     {"quarantine", "list", "NS", 1, 1, {},
      "List the images of a namespace that its policy does not trust yet",
      "REMOVED_AFTER is when garbage collection removes a tagged one still unsigned.\n",
@@ -180,6 +205,18 @@ const std::vector<CommandSpec> kCommands = {
      "To restore: stop keepd, put the copy in place of metadata.db, remove\n"
      "metadata.db-wal if present, start keepd.\n",
      Backup},
+
+    {"", "completion", "bash|zsh|fish", 1, 1, {},
+     "Print a shell completion script for keepctl's commands and flags",
+     "bash: source <(keepctl completion bash), or save it as\n"
+     "/etc/bash_completion.d/keepctl. zsh: source <(keepctl completion zsh), or save it\n"
+     "as _keepctl in a directory of $fpath. fish: keepctl completion fish | source, or\n"
+     "save it as ~/.config/fish/completions/keepctl.fish. Works offline.\n",
+     Completion},
+    {"", "man", "", 0, 0, {}, "Print keepctl's manual page (roff)",
+     "Read it with `keepctl man | man -l -`; install it with\n"
+     "`keepctl man > /usr/local/share/man/man1/keepctl.1`. Works offline.\n",
+     ManPage},
 };
 
 }  // namespace

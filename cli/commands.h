@@ -1,8 +1,9 @@
 // cli/commands.h — keepctl's commands: the table (cli/commands.cc) and the
 // handlers, one file per area (commands_session.cc, commands_users.cc,
 // commands_robots.cc, commands_namespaces.cc, commands_keys.cc for keys and
-// trust policy, commands_sign.cc for sign and verify, commands_maintenance.cc
-// for gc and fsck).
+// trust policy, commands_sign.cc for sign and verify, commands_images.cc for
+// repositories, tags and images, commands_maintenance.cc for gc and fsck,
+// commands_docs.cc for shell completion and the manual page).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -91,6 +92,11 @@ Result<void> PolicySet(const Invocation& inv);
 
 Result<void> Sign(const Invocation& inv);
 Result<void> Verify(const Invocation& inv);
+// commands_images.cc
+Result<void> RepoList(const Invocation& inv);
+Result<void> TagList(const Invocation& inv);
+Result<void> TagDelete(const Invocation& inv);
+Result<void> ImageShow(const Invocation& inv);
 // commands_quarantine.cc
 Result<void> QuarantineList(const Invocation& inv);
 Result<void> QuarantineDrop(const Invocation& inv);
@@ -98,5 +104,8 @@ Result<void> QuarantineDrop(const Invocation& inv);
 Result<void> Gc(const Invocation& inv);
 Result<void> Fsck(const Invocation& inv);
 Result<void> Backup(const Invocation& inv);
+// commands_docs.cc: written from CommandTable()
+Result<void> Completion(const Invocation& inv);
+Result<void> ManPage(const Invocation& inv);
 
 }  // namespace keep::cli

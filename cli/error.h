@@ -21,7 +21,7 @@ enum class Exit : int { kOk = 0, kFailed = 1, kUsage = 2 };
 struct Failure {
   Exit exit = Exit::kFailed;
   std::string message;
-  std::string hint;  // printed on a line of its own; may be empty
+  std::string hint;  // printed after "hint: " on a line of its own (each line); may be empty
   int http_status = 0;  // the server's answer, when it was one
 };
 

@@ -3,7 +3,11 @@
 // on stderr and exits 0 (done), 1 (failed) or 2 (bad command line).
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/version.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <csignal>
 #include <exception>
 #include <iostream>
@@ -14,7 +18,12 @@ namespace {
 
 int Report(const keep::cli::Failure& f) {
   std::cerr << "keepctl: " << f.message << "\n";
-  if (!f.hint.empty()) std::cerr << "hint: " << f.hint << "\n";
+  // A hint of several lines: each on its own "hint: " line.
+  for (std::size_t at = 0; at < f.hint.size();) {
+    std::size_t end = std::min(f.hint.find('\n', at), f.hint.size());
+    std::cerr << "hint: " << f.hint.substr(at, end - at) << "\n";
+    at = end + 1;
+  }
   return static_cast<int>(f.exit);
 }
 
@@ -28,6 +37,15 @@ int main(int argc, char** argv) {
   try {
     auto parsed = Parse(CommandTable(), words);
     if (!parsed) return Report(parsed.error());
+    if (parsed->version) {
+      if (parsed->output == Format::kJson) {
+        PrintJson(std::cout, {{"version", keep::VersionText()}, {"commit", keep::CommitText()}});
+      } else {
+        std::cout << "keepctl " << keep::VersionText() << " (commit " << keep::CommitText()
+                  << ")\n";
+      }
+      return 0;
+    }
     if (!parsed->run) {
       std::cout << parsed->help;
       return 0;

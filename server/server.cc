@@ -2,6 +2,7 @@
 
 #include "auth/auth.h"
 #include "core/log_text.h"
+#include "core/version.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/session.h"
@@ -44,6 +45,7 @@ using tcp = asio::ip::tcp;
 constexpr const char* kUsage =
     "usage: keepd [--config FILE] [--allow-root]\n"
     "       keepd [--config FILE] --reset-admin-password [USER]\n"
+    "       keepd --version\n"
     "\n"
     "Keep's registry server. With no config file it runs with the embedded\n"
     "defaults: https on 0.0.0.0:5000, data in ./keep-data, a self-signed\n"
@@ -303,6 +305,9 @@ int Main(int argc, char** argv) {
       allow_root_flag = true;
     } else if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::cout << "keepd " << VersionText() << " (commit " << CommitText() << ")\n";
       return 0;
     } else {
       std::fprintf(stderr, "keepd: unknown argument \"%s\"\n%s", a.c_str(), kUsage);

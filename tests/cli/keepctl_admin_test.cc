@@ -249,6 +249,22 @@ TEST_F(KeepctlAdminTest, JsonOutputIsTheServersAnswer) {
   EXPECT_TRUE(added["password"].is_string()) << added;
 }
 
+// -o is --output, in each of the spellings kubectl users type.
+TEST_F(KeepctlAdminTest, DashOIsOutput) {
+  Ok({"namespace", "create", "acme"});
+  const std::string table = Ok({"namespace", "show", "acme"});
+  const nlohmann::json json = Json({"namespace", "show", "acme"});
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"-o", "json", "namespace", "show", "acme"},
+           {"namespace", "show", "acme", "-ojson"},
+           {"namespace", "-o=json", "show", "acme"}}) {
+    SCOPED_TRACE(args[0] + " " + args[1]);
+    EXPECT_EQ(nlohmann::json::parse(Ok(args), nullptr, false), json);
+  }
+  EXPECT_EQ(Ok({"namespace", "show", "acme", "-o", "table"}), table);
+  EXPECT_EQ(Ok({"-o", "json", "namespace", "show", "acme", "-o", "table"}), table);
+}
+
 TEST_F(KeepctlAdminTest, AReaderIsDeniedAdminCommands) {
   Ok({"namespace", "create", "acme"});
   Ok({"user", "add", "dave", "--password-stdin"}, kUserPassword);

@@ -6,6 +6,7 @@
 #include "tests/support/keepd_process.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <string_view>
@@ -15,6 +16,10 @@ namespace keep::testkit {
 
 class KeepctlServerTest : public ::testing::Test {
  protected:
+  // `config` is merged over the test keepd's (KeepdProcess).
+  explicit KeepctlServerTest(nlohmann::json config = nlohmann::json::object())
+      : keepd_(std::move(config)) {}
+
   void SetUp() override { Login(admin_, kAdminUser, kAdminPassword); }
 
   std::string Url() const { return "https://127.0.0.1:" + std::to_string(keepd_.port()); }

@@ -52,6 +52,10 @@ TEST(KeepctlHelp, BadCommandLinesExitTwoWithAHint) {
       {{"user", "add"}, "missing arguments"},
       {{"user", "show", "a", "b"}, "unexpected argument \"b\""},
       {{"--output", "yaml", "user", "list"}, "--output takes json or table"},
+      {{"-o", "yaml", "user", "list"}, "--output takes json or table"},
+      {{"user", "list", "-o"}, "the flag --output needs a value"},
+      {{"user", "list", "-o="}, "the flag --output needs a value"},
+      {{"user", "list", "-x"}, "unknown flag -x"},
       {{"user", "list", "--server"}, "the flag --server needs a value"},
       {{"member", "add", "acme", "bob"}, "the flag --role is required"},
       {{"member", "add", "acme", "bob", "--role", "owner"}, "reader, publisher or maintainer"},
@@ -75,6 +79,36 @@ TEST(KeepctlHelp, BadCommandLinesExitTwoWithAHint) {
     EXPECT_NE(run.err.find(expected), std::string::npos) << run;
     EXPECT_NE(run.err.find("--help` for usage"), std::string::npos) << run;
     EXPECT_EQ(run.out, "");
+  }
+}
+
+// A word one or two edits from a command, or the start of one, is named in a
+// hint; the exit status stays 2, and nothing runs.
+TEST(KeepctlHelp, AMistypedCommandOrFlagGetsADidYouMean) {
+  Keepctl keepctl;
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"namspace", "list"}, "keepctl: unknown command \"namspace\"\n"
+                             "hint: did you mean \"namespace\"?\n"},
+      {{"verfy", "acme/app:v1"}, "hint: did you mean \"verify\"?\n"},
+      {{"namespace", "lsit"}, "hint: did you mean \"list\"?\n"},
+      {{"quar", "list", "acme"}, "hint: did you mean \"quarantine\"?\n"},
+      {{"member", "add", "acme", "bob", "--rol", "reader"}, "hint: did you mean \"--role\"?\n"},
+      {{"--outptu", "json", "whoami"}, "hint: did you mean \"--output\"?\n"},
+  };
+  for (const auto& [args, expected] : cases) {
+    SCOPED_TRACE(args.front());
+    KeepctlRun run = keepctl.Run(args);
+    EXPECT_EQ(run.exit_code, 2) << run;
+    EXPECT_NE(run.err.find(expected), std::string::npos) << run;
+    EXPECT_NE(run.err.find("\nhint: run `keepctl"), std::string::npos) << run;
+    EXPECT_EQ(run.out, "");
+  }
+  // Nothing near: no guess.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"frobnicate"}, {"user", "xyzzy"}, {"zz"}}) {
+    KeepctlRun run = keepctl.Run(args);
+    EXPECT_EQ(run.exit_code, 2) << run;
+    EXPECT_EQ(run.err.find("did you mean"), std::string::npos) << run;
   }
 }
 

@@ -75,7 +75,12 @@ Keepctl::~Keepctl() {
 }
 
 KeepctlRun Keepctl::Run(const std::vector<std::string>& args, std::string_view stdin_data) const {
-  std::vector<std::string> argv = {KeepctlBinary()};
+  return RunProgram(KeepctlBinary(), args, stdin_data);
+}
+
+KeepctlRun Keepctl::RunProgram(const std::string& program, const std::vector<std::string>& args,
+                               std::string_view stdin_data) const {
+  std::vector<std::string> argv = {program};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -118,7 +123,8 @@ KeepctlRun Keepctl::Run(const std::vector<std::string>& args, std::string_view s
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       ::kill(pid, SIGKILL);
-      run.err += "\n[test: keepctl killed after " + std::to_string(kDeadline.count()) + " s]";
+      run.err += "\n[test: " + program + " killed after " + std::to_string(kDeadline.count()) +
+                 " s]";
       break;
     }
     if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;

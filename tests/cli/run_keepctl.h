@@ -33,6 +33,9 @@ class Keepctl {
   Keepctl& operator=(const Keepctl&) = delete;
 
   KeepctlRun Run(const std::vector<std::string>& args, std::string_view stdin_data = {}) const;
+  // Runs another program (keepd --version, say) the same way.
+  KeepctlRun RunProgram(const std::string& program, const std::vector<std::string>& args,
+                        std::string_view stdin_data = {}) const;
 
   // Environment variables of the next runs (HOME and XDG_CONFIG_HOME are set already).
   void SetEnv(const std::string& name, const std::string& value) { env_[name] = value; }

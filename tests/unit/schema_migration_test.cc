@@ -98,7 +98,7 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
     auto md = OpenSqliteMetadata(path);
     ASSERT_TRUE(md) << md.error().message;
     for (const char* ns : {"acme", "beta"}) {
-      ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}}));
+      ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}, 0}));
     }
     // Known by their key ids alone, as schema 3 knew them.
     const KeyMaterialOf ids_only = [](const PublisherKeyRecord&) {
@@ -189,7 +189,7 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
   {
     auto md = OpenSqliteMetadata(path);
     ASSERT_TRUE(md) << md.error().message;
-    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}}));
+    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}, 0}));
   }
   // A record whose signature manifest schema 3 deleted without it.
   Sql(path,

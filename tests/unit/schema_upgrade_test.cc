@@ -34,25 +34,42 @@ using schema_test::Sql;
 constexpr std::int64_t kDay = 24 * 3600;
 
 // The digests the fixtures use (each the SHA-256 of a label).
-constexpr const char* kV1Image = "sha256:fb52cbc8d3dbf518992128cf522607621555ae9c83dcd6604a6d8a2fdcf00dfe";
-constexpr const char* kV1Layer = "sha256:ff6bec04c07e20b560b414663f7c5e0e09f69365d73672f98217f501a53dc855";
-constexpr const char* kV1Base = "sha256:c0ff69a4ced6e306c2dc77aa2bbd045de29a0fa91e9359c35dbccd3aa8c52002";
-constexpr const char* kV2Image = "sha256:0ea89843fc1832805c68488ea44da59494f8ebafe1f99d6cd0eb5efb0f203b4a";
-constexpr const char* kV2Index = "sha256:8c5d41805a663fb769191f44e5637f575b791276b5fd18e6dfc1c7eb1e7f44aa";
-constexpr const char* kV2Layer = "sha256:d59a16b8ed1e2e555165752c3f04c8dfb0628fbb4ccfed44c38d87bfe72bb89a";
-constexpr const char* kV2Tool = "sha256:aa0e91b3e590d82500edd182a022143cf5ab7d15653e35bdf6f8a7864cdcfb7f";
-constexpr const char* kV3Signed = "sha256:ea83f72f146711c352a6e10720b1460eaa4609781b09697744ea630104535eef";
-constexpr const char* kV3Signature = "sha256:305d430edb2f360b9936feaf2345c2b8c01fdf6dedf5f6c2fda8d009c078f22e";
-constexpr const char* kV3Unsigned = "sha256:4372a52f3125d74307b834101ac8c721ec499647f2e6e962aa7e376a8f7c7b19";
-constexpr const char* kV3Gpg = "sha256:35c5252eb8d4dafc67f72048aabadee44d5e3abd3b92b68a088aff006598864f";
-constexpr const char* kV3Layer = "sha256:e98393e97d2a36c7a776784156a5874c463ffd600207e1676eaba5a1c53a710c";
-constexpr const char* kV3Strict = "sha256:1e3d709f99412328d65892b6973f3dd08a61ec61b6d39bd2e3912cc2b2b2a63a";
-constexpr const char* kV3Open = "sha256:c5d9d44e32311d39a6061e0ac2f0498161ca56d8c90f6c5a47c75bf67398e465";
+constexpr const char* kV1Image =
+    "sha256:fb52cbc8d3dbf518992128cf522607621555ae9c83dcd6604a6d8a2fdcf00dfe";
+constexpr const char* kV1Layer =
+    "sha256:ff6bec04c07e20b560b414663f7c5e0e09f69365d73672f98217f501a53dc855";
+constexpr const char* kV1Base =
+    "sha256:c0ff69a4ced6e306c2dc77aa2bbd045de29a0fa91e9359c35dbccd3aa8c52002";
+constexpr const char* kV2Image =
+    "sha256:0ea89843fc1832805c68488ea44da59494f8ebafe1f99d6cd0eb5efb0f203b4a";
+constexpr const char* kV2Index =
+    "sha256:8c5d41805a663fb769191f44e5637f575b791276b5fd18e6dfc1c7eb1e7f44aa";
+constexpr const char* kV2Layer =
+    "sha256:d59a16b8ed1e2e555165752c3f04c8dfb0628fbb4ccfed44c38d87bfe72bb89a";
+constexpr const char* kV2Tool =
+    "sha256:aa0e91b3e590d82500edd182a022143cf5ab7d15653e35bdf6f8a7864cdcfb7f";
+constexpr const char* kV3Signed =
+    "sha256:ea83f72f146711c352a6e10720b1460eaa4609781b09697744ea630104535eef";
+constexpr const char* kV3Signature =
+    "sha256:305d430edb2f360b9936feaf2345c2b8c01fdf6dedf5f6c2fda8d009c078f22e";
+constexpr const char* kV3Unsigned =
+    "sha256:4372a52f3125d74307b834101ac8c721ec499647f2e6e962aa7e376a8f7c7b19";
+constexpr const char* kV3Gpg =
+    "sha256:35c5252eb8d4dafc67f72048aabadee44d5e3abd3b92b68a088aff006598864f";
+constexpr const char* kV3Layer =
+    "sha256:e98393e97d2a36c7a776784156a5874c463ffd600207e1676eaba5a1c53a710c";
+constexpr const char* kV3Strict =
+    "sha256:1e3d709f99412328d65892b6973f3dd08a61ec61b6d39bd2e3912cc2b2b2a63a";
+constexpr const char* kV3Open =
+    "sha256:c5d9d44e32311d39a6061e0ac2f0498161ca56d8c90f6c5a47c75bf67398e465";
 // ids schema 3 gave: ecdsa.pub's DER as sent compressed, and with explicit
 // parameters; ed25519.pub (canonical already); the OpenPGP fingerprint.
-constexpr const char* kV3CompressedId = "52049a0ff57485e04be1d0020ec91e98c75e2f37f35065472ab2e5283507cd16";
-constexpr const char* kV3ExplicitId = "451260d7a978f3e6bd60f1605d0ff061674f198ef7643ecc2ac99dad3c5f8d85";
-constexpr const char* kEd25519Id = "abe3414936b9bf0819676a340780860779c0f19332c4bf4ba0aa861268249133";
+constexpr const char* kV3CompressedId =
+    "52049a0ff57485e04be1d0020ec91e98c75e2f37f35065472ab2e5283507cd16";
+constexpr const char* kV3ExplicitId =
+    "451260d7a978f3e6bd60f1605d0ff061674f198ef7643ecc2ac99dad3c5f8d85";
+constexpr const char* kEd25519Id =
+    "abe3414936b9bf0819676a340780860779c0f19332c4bf4ba0aa861268249133";
 constexpr const char* kGpgFingerprint = "05AEFE0E87DB63C26BD15AF509F6CDBC5DEB27FC";
 
 // A database made by schema `version` with its content, in a fresh directory.
@@ -205,7 +222,7 @@ TEST(SchemaUpgradeTest, FromSchemaTwoKeepsAccountsRolesAndImages) {
   EXPECT_FALSE(MayPush(md, *alice, "acme/app"));
   EXPECT_TRUE(MayPush(md, *bob, "acme/app"));
   EXPECT_TRUE(MayPush(md, *robot, "acme/app"));
-  EXPECT_FALSE(MayPush(md, *robot, "pub/tool"));  // outside its scope
+  EXPECT_FALSE(MayPush(md, *robot, "pub/tool"));     // outside its scope
   EXPECT_TRUE(MayPull(md, Identity{}, "pub/tool"));  // anonymous pull
   EXPECT_FALSE(MayPull(md, Identity{}, "acme/app"));
   auto robots = md.ListRobots();
@@ -358,8 +375,9 @@ TEST(SchemaUpgradeTest, FromSchemaThreeKeepsTrustAndRenamesKeys) {
   EXPECT_FALSE(*md.IsTrusted("acme/app", kV3Unsigned, 1));
   auto trusted_tags = md.TrustedTags("acme/app", 1);
   ASSERT_TRUE(trusted_tags);
-  EXPECT_EQ(*trusted_tags, (std::vector<std::string>{
-                               "gpg", "sha256-" + std::string(kV3Signed).substr(7) + ".sig", "v3"}));
+  EXPECT_EQ(*trusted_tags,
+            (std::vector<std::string>{"gpg", "sha256-" + std::string(kV3Signed).substr(7) + ".sig",
+                                      "v3"}));
   auto quarantined = md.Quarantined("acme/app", 1);
   ASSERT_TRUE(quarantined);
   ASSERT_EQ(quarantined->size(), 1u);

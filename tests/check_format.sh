@@ -7,7 +7,8 @@
 #
 # The change is the working tree against a base: $KEEP_CHECK_BASE when set,
 # else the merge-base with origin/main when that exists, else the previous
-# commit. No changed C++ file: it passes. clang-format runs with --dry-run
+# commit (files git does not track yet are not part of it). No changed C++
+# file: it passes. clang-format runs with --dry-run
 # -Werror on the changed lines of every changed .cc and .h file; clang-tidy,
 # with BUILD_DIR/compile_commands.json, on the changed lines of every changed
 # .cc file that the build compiles (a header's lines get clang-format only).

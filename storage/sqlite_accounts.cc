@@ -46,11 +46,16 @@ ALTER TABLE users ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 )sql";
 
-// Schema 2 had namespaces without their trust policy.
+// Schema 2 had namespaces without a trust policy: whoever could pull a
+// repository was served everything in it. Its namespaces keep that ("open")
+// until a maintainer chooses signing; quarantine would hide every image they
+// served and, one TTL later, have GC delete them. Namespaces created after
+// the upgrade get the default policy (quarantine).
 constexpr const char* kMigrateFrom2 = R"sql(
 ALTER TABLE namespaces ADD COLUMN mode TEXT NOT NULL DEFAULT 'quarantine';
 ALTER TABLE namespaces ADD COLUMN threshold INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE namespaces ADD COLUMN quarantine_ttl INTEGER NOT NULL DEFAULT 86400;
+UPDATE namespaces SET mode='open';
 )sql";
 
 // Schema 3 counted a quarantine TTL from each push alone. The upgrade is

@@ -219,7 +219,8 @@ TEST_F(KeepctlMaintenanceTest, ANonAdminIsDeniedWithTheServersMessage) {
   Login(dave, "dave", kUserPassword);
   HttpsClient as_dave = keepd_.AnonymousClient();
   as_dave.SetBasicAuth("dave", kUserPassword);
-  for (const std::string& call : {"gc", "fsck", "backup"}) {
+  for (const char* name : {"gc", "fsck", "backup"}) {
+    const std::string call = name;
     SCOPED_TRACE(call);
     Response denied = as_dave.Post("/admin/v1/" + call, "{}", kJson);
     ASSERT_TRUE(IsError(denied, 403, "DENIED")) << denied.body;

@@ -15,7 +15,7 @@ Identity User(const std::string& name, bool admin = false) {
   return who;
 }
 
-NamespaceAccess Role(const std::string& role) { return NamespaceAccess{true, false, role, {}}; }
+NamespaceAccess Role(const std::string& role) { return NamespaceAccess{true, false, role, {}, {}}; }
 
 std::string Decide(const Identity& who, Action action, const NamespaceAccess& standing,
                    const std::string& target = "acme/app") {
@@ -63,7 +63,7 @@ TEST(AccessTest, AdminsMayDoAnything) {
 
 TEST(AccessTest, AnonymousCallersPullOnlyWhereAllowed) {
   Identity anonymous;
-  NamespaceAccess open{true, true, "", {}};
+  NamespaceAccess open{true, true, "", {}, {}};
   EXPECT_EQ(Decide(anonymous, Action::kPull, NamespaceAccess{}), "unauthorized");
   EXPECT_EQ(Decide(anonymous, Action::kPull, open), "ok");
   EXPECT_EQ(Decide(anonymous, Action::kPush, open), "unauthorized");
@@ -77,7 +77,7 @@ TEST(AccessTest, AnonymousCallersPullOnlyWhereAllowed) {
 TEST(AccessTest, RobotsHaveTheirScopeAndNoAdminAccess) {
   Identity robot = User("robot+ci", /*admin=*/true);  // a robot is never admin, whatever the flag
   robot.robot = true;
-  NamespaceAccess scoped{true, false, "maintainer", std::vector<std::string>{"pull", "bogus"}};
+  NamespaceAccess scoped{true, false, "maintainer", std::vector<std::string>{"pull", "bogus"}, {}};
   EXPECT_EQ(Decide(robot, Action::kPull, scoped), "ok");
   EXPECT_EQ(Decide(robot, Action::kPush, scoped), "denied");  // roles don't apply to robots
   EXPECT_EQ(Decide(robot, Action::kPull, Role("publisher")), "denied");

@@ -6,6 +6,7 @@
 #include "storage/metadata.h"
 #include "trust/keys.h"
 
+#include "schema_test_support.h"
 #include "trust_testdata.h"
 
 #include <gtest/gtest.h>
@@ -61,30 +62,9 @@ TEST(SchemaMigrationTest, SchemaOneUsersSurviveTheUpgrade) {
   std::filesystem::remove_all(dir);
 }
 
-std::filesystem::path FreshDir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("keep-migration-" + name + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-void Sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
-// As keepd renames keys (server/server.cc): by trust/keys.h's canonical form.
-std::optional<CanonicalKeyForm> Canonical(const std::string& algorithm, const std::string& pem) {
-  if (algorithm.starts_with("openpgp-")) return std::nullopt;
-  auto key = ParsePublicKey(pem);
-  if (!key) return std::nullopt;
-  return CanonicalKeyForm{key->key_id(), key->pem()};
-}
+using schema_test::Canonical;
+using schema_test::FreshDir;
+using schema_test::Sql;
 
 PublisherKeyRecord KeyRecord(const std::string& ns, const std::string& name,
                              const std::string& algorithm, const std::string& pem) {
@@ -118,7 +98,7 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
     auto md = OpenSqliteMetadata(path);
     ASSERT_TRUE(md) << md.error().message;
     for (const char* ns : {"acme", "beta"}) {
-      ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}}));
+      ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{ns, false, 0, "admin", 0, {}, 0}));
     }
     // Known by their key ids alone, as schema 3 knew them.
     const KeyMaterialOf ids_only = [](const PublisherKeyRecord&) {
@@ -209,7 +189,7 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
   {
     auto md = OpenSqliteMetadata(path);
     ASSERT_TRUE(md) << md.error().message;
-    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}}));
+    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}, 0}));
   }
   // A record whose signature manifest schema 3 deleted without it.
   Sql(path,

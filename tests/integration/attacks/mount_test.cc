@@ -17,8 +17,8 @@ TEST_F(AttackTest, QuarantinedBlobsCannotBeMountedIntoAnotherNamespace) {
   NewKey("release");
   Manifest q = PushImage(client_, "acme/q", "v1", {.layer = "quarantined layer"});
   json body = json::parse(q.bytes);
-  for (const std::string digest : {DigestOf("quarantined layer"),
-                                   body["config"]["digest"].get<std::string>(), q.digest()}) {
+  for (const std::string& digest :
+       {DigestOf("quarantined layer"), body["config"]["digest"].get<std::string>(), q.digest()}) {
     Response r = Mount(eve_, digest, "acme/q");
     // Not mountable: an ordinary upload session, as the spec says, and no link.
     EXPECT_EQ(r.status, 202) << digest << " " << r.body;

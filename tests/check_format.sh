@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# tests/check_format.sh — the style checks of a change: clang-format
+# (.clang-format) and clang-tidy (.clang-tidy) on the C++ lines it changed,
+# so that code nobody touched never fails someone else's change.
+#
+#   tests/check_format.sh [BUILD_DIR]     (default: build)
+#
+# The change is the working tree against a base: $KEEP_CHECK_BASE when set,
+# else the merge-base with origin/main when that exists, else the previous
+# commit (files git does not track yet are not part of it). No changed C++
+# file: it passes. clang-format runs with --dry-run
+# -Werror on the changed lines of every changed .cc and .h file; clang-tidy,
+# with BUILD_DIR/compile_commands.json, on the changed lines of every changed
+# .cc file that the build compiles (a header's lines get clang-format only).
+# Exit status 1 on any finding, 2 when a tool or the build is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+
+for tool in clang-format clang-tidy; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "check_format: $tool is not installed (./keep.sh deps test installs it)" >&2
+    exit 2
+  fi
+done
+
+if [ -n "${KEEP_CHECK_BASE:-}" ]; then
+  base=$KEEP_CHECK_BASE
+elif base=$(git merge-base HEAD origin/main 2>/dev/null); then
+  :
+elif base=$(git rev-parse -q --verify 'HEAD~1^{commit}'); then
+  :
+else
+  echo "check_format: no base to compare with (a single commit); nothing to check"
+  exit 0
+fi
+
+mapfile -t files < <(git diff --name-only --diff-filter=ACMR "$base" -- '*.cc' '*.h')
+if [ ${#files[@]} -eq 0 ]; then
+  echo "check_format: no C++ file changed since $(git rev-parse --short "$base")"
+  exit 0
+fi
+
+if printf '%s\n' "${files[@]}" | grep -q '\.cc$' && [ ! -f "$build/compile_commands.json" ]; then
+  echo "check_format: $build/compile_commands.json is missing: configure with cmake first" >&2
+  exit 2
+fi
+
+# The line ranges of `file` the change added or modified, as "first:last"
+# per line (git diff -U0 hunk headers: @@ -a,b +first,count @@).
+changed_ranges() {
+  git diff -U0 "$base" -- "$1" | sed -n 's/^@@ -[0-9,]* +\([0-9]*\)\(,\([0-9]*\)\)\{0,1\} @@.*/\1 \3/p' |
+    while read -r first count; do
+      count=${count:-1}
+      [ "$count" -eq 0 ] && continue  # lines removed only
+      echo "$first:$((first + count - 1))"
+    done
+}
+
+status=0
+tidy_files=()
+tidy_filter=
+for f in "${files[@]}"; do
+  mapfile -t ranges < <(changed_ranges "$f")
+  [ ${#ranges[@]} -eq 0 ] && continue
+  lines=()
+  json=
+  for r in "${ranges[@]}"; do
+    lines+=("--lines=$r")
+    json+="${json:+,}[${r%%:*},${r##*:}]"
+  done
+  clang-format --dry-run -Werror "${lines[@]}" "$f" || status=1
+  if [[ $f == *.cc ]] && grep -q "\"file\": \".*/$f\"" "$build/compile_commands.json"; then
+    tidy_files+=("$f")
+    tidy_filter+="${tidy_filter:+,}{\"name\":\"$f\",\"lines\":[$json]}"
+  fi
+done
+
+if [ ${#tidy_files[@]} -gt 0 ]; then
+  # (The build's flags are GCC's: clang need not know every warning they name.)
+  clang-tidy -p "$build" --quiet --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option \
+    --line-filter="[$tidy_filter]" \
+    "${tidy_files[@]}" 2> >(grep -v 'warnings\{0,1\} generated\.$' >&2) || status=1
+fi
+
+if [ "$status" -eq 0 ]; then
+  echo "check_format: ${#files[@]} changed C++ file(s) since $(git rev-parse --short "$base") pass"
+else
+  echo "check_format: fix the findings above (clang-format -i --lines=... or by hand)" >&2
+fi
+exit "$status"

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 namespace keep::server {
 namespace {
@@ -91,31 +92,47 @@ Reply Malformed(http::status status, std::string_view message) {
 }
 
 // RFC 9112 §6.3: the body of a request with Transfer-Encoding is framed by
-// chunked, which must come last. Keep knows no other coding, so the field
-// must say "chunked" and nothing else; with anything else the body's length
-// is unknown, and reading on would take the body for the next request.
-bool FramedSoundly(const http::request_header<>& req) {
-  std::size_t codings = 0;
-  bool chunked = false;
+// chunked, which must come last, once. Keep decodes no other coding, so the
+// field must say "chunked" and nothing else. With chunked last after codings
+// HTTP registers (gzip, deflate, compress), the body is framed but keepd
+// cannot decode it: 501, as §6.1 asks. With anything else the body's length
+// is unknown, and reading on would take the body for the next request: 400.
+// Either way the connection is closed.
+enum class Framing { kSound, kUnknownLength, kCodingNotImplemented };
+
+bool RegisteredCoding(std::string_view c) {
+  for (std::string_view known : {"gzip", "x-gzip", "deflate", "compress", "x-compress"}) {
+    if (beast::iequals(c, known)) return true;
+  }
+  return false;
+}
+
+Framing FramingOf(const http::request_header<>& req) {
+  std::vector<std::string_view> codings;
   for (const auto& field : req) {
     if (field.name() != http::field::transfer_encoding) continue;
     std::string_view value = field.value();
+    std::size_t before = codings.size();
     std::size_t start = 0;
     while (start <= value.size()) {
       auto comma = value.find(',', start);
       std::string_view item = value.substr(start, comma == value.npos ? value.npos : comma - start);
       while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
       while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty()) {
-        ++codings;
-        chunked = beast::iequals(item, "chunked");
-      }
+      if (!item.empty()) codings.push_back(item);
       if (comma == value.npos) break;
       start = comma + 1;
     }
-    if (codings == 0) return false;  // an empty Transfer-Encoding
+    if (codings.size() == before) return Framing::kUnknownLength;  // an empty Transfer-Encoding
   }
-  return codings == 0 || (codings == 1 && chunked);
+  if (codings.empty() || (codings.size() == 1 && beast::iequals(codings[0], "chunked"))) {
+    return Framing::kSound;
+  }
+  if (!beast::iequals(codings.back(), "chunked")) return Framing::kUnknownLength;
+  for (std::size_t i = 0; i + 1 < codings.size(); ++i) {
+    if (!RegisteredCoding(codings[i])) return Framing::kUnknownLength;
+  }
+  return Framing::kCodingNotImplemented;
 }
 
 Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout) {
@@ -308,10 +325,14 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       }
       break;
     }
-    if (!FramedSoundly(parser.get())) {
-      Reply r = Malformed(http::status::bad_request,
-                          "Transfer-Encoding must be \"chunked\" alone: with any other coding "
-                          "the length of the request body cannot be told");
+    if (Framing framing = FramingOf(parser.get()); framing != Framing::kSound) {
+      Reply r = framing == Framing::kCodingNotImplemented
+                    ? Malformed(http::status::not_implemented,
+                                "keepd decodes no transfer coding but chunked: send the body "
+                                "with Transfer-Encoding: chunked alone, or with Content-Length")
+                    : Malformed(http::status::bad_request,
+                                "Transfer-Encoding must be \"chunked\" alone: with any other "
+                                "coding the length of the request body cannot be told");
       co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
       break;
     }

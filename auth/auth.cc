@@ -229,8 +229,8 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
   if (!*user || !password_ok || !Usable(**user)) {
     throttle_.Failure(address_key, now);
     throttle_.Failure(user_key, now);
-    std::string_view reason = !*user         ? "unknown user"
-                              : !password_ok ? "wrong password"
+    std::string_view reason = !*user              ? "unknown user"
+                              : !password_ok      ? "wrong password"
                               : (*user)->disabled ? "account disabled"
                                                   : "robot account expired";
     if (log_) log_(RefusedLogin{name, remote, reason});
@@ -239,9 +239,9 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
       return Fail(ErrorCode::kUnauthorized,
                   "the account \"" + (*user)->name + "\" is disabled; an admin can enable it");
     }
-    return Fail(ErrorCode::kUnauthorized,
-                "the robot account \"" + (*user)->name + "\" has expired; a maintainer of its "
-                "namespace can make a new one");
+    return Fail(ErrorCode::kUnauthorized, "the robot account \"" + (*user)->name +
+                                              "\" has expired; a maintainer of its "
+                                              "namespace can make a new one");
   }
   throttle_.Success(address_key);
   throttle_.Success(user_key);

@@ -52,7 +52,7 @@ struct StartupReport {
 [[nodiscard]] Result<StartupReport> CheckAtStart(BlobDriver& blobs, Metadata& metadata);
 
 struct BackupReport {
-  std::string path;        // the copy's file, under <data_dir>/backups/
+  std::string path;  // the copy's file, under <data_dir>/backups/
   std::uint64_t bytes = 0;
   std::int64_t taken_at = 0;  // unix seconds
 };
@@ -64,7 +64,6 @@ struct BackupReport {
 // file exclusively). Blob files are not copied: they never change once
 // written, so any file copy of blobs/ taken after the backup is consistent
 // with it (a blob the copy names may be missing only if GC removed it since).
-[[nodiscard]] Result<BackupReport> BackupMetadata(Metadata& metadata,
-                                                  const std::string& data_dir);
+[[nodiscard]] Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_dir);
 
 }  // namespace keep

@@ -101,12 +101,13 @@ Awaitable<Result<Reply>> BackupDatabase(Exchange& ex) {
   const auto& svc = ex.services();
   auto body = co_await ReadObject(ex, {});
   if (!body) co_return body.error();
-  auto report = co_await Offload(
-      svc, [&]() -> Result<BackupReport> { return BackupMetadata(svc.metadata, svc.config.data_dir); });
+  auto report = co_await Offload(svc, [&]() -> Result<BackupReport> {
+    return BackupMetadata(svc.metadata, svc.config.data_dir);
+  });
   if (!report) co_return report.error();
-  co_return JsonReply(http::status::created, {{"path", report->path},
-                                              {"bytes", report->bytes},
-                                              {"taken_at", report->taken_at}});
+  co_return JsonReply(
+      http::status::created,
+      {{"path", report->path}, {"bytes", report->bytes}, {"taken_at", report->taken_at}});
 }
 
 }  // namespace keep::server::handlers

@@ -26,9 +26,10 @@ std::string TaggedDigest(const fs::path& path, const std::string& repo, const st
   std::string digest;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
-                           "WHERE r.name = ?1 AND t.name = ?2", -1, &s,
-                           nullptr) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id "
+                           "WHERE r.name = ?1 AND t.name = ?2",
+                           -1, &s, nullptr) == SQLITE_OK) {
       sqlite3_bind_text(s, 1, repo.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(s, 2, tag.c_str(), -1, SQLITE_TRANSIENT);
       if (sqlite3_step(s) == SQLITE_ROW) {
@@ -66,7 +67,8 @@ TEST_F(BackupTest, ACopyIsWholePrivateAndTakenWhileKeepdServes) {
   ASSERT_EQ(r.status, 201) << r.body;
   json report = r.Json();
   fs::path copy = report["path"].get<std::string>();
-  EXPECT_EQ(fs::canonical(copy.parent_path()), fs::canonical(keepd_.data_dir() / "backups")) << copy;
+  EXPECT_EQ(fs::canonical(copy.parent_path()), fs::canonical(keepd_.data_dir() / "backups"))
+      << copy;
   EXPECT_EQ(copy.filename().string().rfind("metadata-", 0), 0u) << copy;
   EXPECT_EQ(copy.extension(), ".db");
   ASSERT_TRUE(fs::exists(copy));
@@ -141,17 +143,16 @@ TEST_F(BackupTest, ASecondKeepdOnTheSameDataDirectoryRefusesToStart) {
 }
 
 TEST_F(BackupTest, OnlyAdminsMayAndTheCallTakesNoFields) {
-  ASSERT_EQ(client_.Post("/admin/v1/users", R"({"name":"erin","password":"password-of-erin"})")
-                .status,
-            201);
+  ASSERT_EQ(
+      client_.Post("/admin/v1/users", R"({"name":"erin","password":"password-of-erin"})").status,
+      201);
   HttpsClient erin = keepd_.AnonymousClient();
   erin.SetBasicAuth("erin", "password-of-erin");
   EXPECT_EQ(StatusAndCode(erin.Post("/admin/v1/backup")), "403 DENIED");
   EXPECT_EQ(StatusAndCode(keepd_.AnonymousClient().Post("/admin/v1/backup")), "401 UNAUTHORIZED");
   Response bad = client_.Post("/admin/v1/backup", R"({"path":"/tmp/x"})");
   EXPECT_EQ(StatusAndCode(bad), "400 INVALID") << bad.body;
-  EXPECT_FALSE(fs::exists(keepd_.data_dir() / "backups"))
-      << "a refused call wrote a backup";
+  EXPECT_FALSE(fs::exists(keepd_.data_dir() / "backups")) << "a refused call wrote a backup";
 }
 
 }  // namespace

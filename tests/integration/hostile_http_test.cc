@@ -114,8 +114,9 @@ TEST_F(HostileHttpTest, ShortChunkExtensionsAndTrailersAreFine) {
 // the body but keepd cannot decode it: 501, and closed the same way.
 TEST_F(HostileHttpTest, TransferEncodingNotEndingInChunkedIsRefused) {
   const std::pair<const char*, int> cases[] = {
-      {"chunked, identity", 400}, {"identity", 400},      {"gzip, chunked", 501},
-      {"deflate, gzip, chunked", 501}, {"x-custom, chunked", 400}, {"chunked, chunked", 400},
+      {"chunked, identity", 400}, {"identity", 400},
+      {"gzip, chunked", 501},     {"deflate, gzip, chunked", 501},
+      {"x-custom, chunked", 400}, {"chunked, chunked", 400},
       {"chunked;q=1", 400},       {"x-custom", 400}};
   for (const auto& [te, status] : cases) {
     SCOPED_TRACE(te);

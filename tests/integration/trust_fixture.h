@@ -23,12 +23,10 @@ inline void AgeManifests(KeepdProcess& keepd, int seconds,
   keepd.Restart(KeepdProcess::Stop::kGraceful, [&] {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
-    std::string sql = "UPDATE manifests SET created_at = created_at - " +
-                      std::to_string(seconds) +
-                      "; UPDATE repo_blobs SET created_at = created_at - " +
-                      std::to_string(seconds) +
-                      "; UPDATE namespaces SET policy_since = policy_since - " +
-                      std::to_string(seconds);
+    std::string sql =
+        "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds) +
+        "; UPDATE repo_blobs SET created_at = created_at - " + std::to_string(seconds) +
+        "; UPDATE namespaces SET policy_since = policy_since - " + std::to_string(seconds);
     EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   });

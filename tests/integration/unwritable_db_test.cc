@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 std::vector<fs::path> DatabaseFiles(const KeepdProcess& keepd) {
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(keepd.data_dir())) {
-    if (entry.path().filename().string().rfind("metadata.db", 0) == 0) files.push_back(entry.path());
+    if (entry.path().filename().string().rfind("metadata.db", 0) == 0)
+      files.push_back(entry.path());
   }
   return files;
 }

@@ -63,7 +63,8 @@ std::uint16_t FreeLoopbackPort(const std::string& host) {
 
 // `text` with every `name` replaced by `value`.
 std::string ReplaceAll(std::string text, std::string_view name, const std::string& value) {
-  for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+  for (auto at = text.find(name); at != std::string::npos;
+       at = text.find(name, at + value.size())) {
     text.replace(at, name.size(), value);
   }
   return text;
@@ -244,7 +245,8 @@ void KeepdProcess::Restart(Stop how, const std::function<void()>& while_stopped)
   Terminate(how);
   if (while_stopped) while_stopped();
   if (!Launch()) {
-    throw std::runtime_error("keepd did not restart (" + Describe(last_exit_) + "):\n" + Messages());
+    throw std::runtime_error("keepd did not restart (" + Describe(last_exit_) + "):\n" +
+                             Messages());
   }
 }
 

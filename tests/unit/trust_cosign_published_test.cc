@@ -1,9 +1,10 @@
 // Keep's cosign verification against signatures that cosign itself (and, for
-// one, containers/image's own signer) made, not Keep: the published fixtures of the containers/image library, which Debian
-// ships in golang-github-containers-image-dev (keep.sh fetches that package
-// and unpacks the fixtures into tests/published/containers-image). Each fixture holds cosign's simple-signing payload and its
-// signature (the `dev.cosignproject.cosign/signature` annotation) for a real
-// image manifest, and cosign.pub the key that signed them.
+// one, containers/image's own signer) made, not Keep: the published fixtures of the
+// containers/image library, which Debian ships in golang-github-containers-image-dev (keep.sh
+// fetches that package and unpacks the fixtures into tests/published/containers-image). Each
+// fixture holds cosign's simple-signing payload and its signature (the
+// `dev.cosignproject.cosign/signature` annotation) for a real image manifest, and cosign.pub the
+// key that signed them.
 //
 // What is independent here is what cosign produced: the payload bytes, the
 // signature over them, the annotation's name and encoding, and the key's
@@ -106,7 +107,8 @@ TEST_F(PublishedCosignSignatures, KeepBuildsThePayloadCosignSignedByteForByte) {
 }
 
 TEST_F(PublishedCosignSignatures, CosignsSignaturesVerify) {
-  for (const char* file : {"dir-img-cosign-valid/signature-1", "dir-img-cosign-valid-2/signature-2"}) {
+  for (const char* file :
+       {"dir-img-cosign-valid/signature-1", "dir-img-cosign-valid-2/signature-2"}) {
     SCOPED_TRACE(file);
     auto v = Verify(ReadSignature(kFixtures / file), manifest_, "cosign-signed-single-sample");
     ASSERT_TRUE(v);

@@ -5,9 +5,12 @@
 #
 #   tests/check_format.sh [BUILD_DIR]     (default: build)
 #
-# The change is the working tree against a base: $KEEP_CHECK_BASE when set,
-# else the merge-base with origin/main when that exists, else the previous
-# commit (files git does not track yet are not part of it). No changed C++
+# The change is the working tree against a base: $KEEP_CHECK_BASE when set
+# (e.g. the merge-base of a branch under review), else the previous commit
+# (for a merge, its first parent: the whole branch merged). Files git does
+# not track yet are not part of it. A clone's origin/main is not used: where
+# it points depends on how the clone was made, and a far base would check
+# (and run clang-tidy on) every file changed since. No changed C++
 # file: it passes. clang-format runs with --dry-run
 # -Werror on the changed lines of every changed .cc and .h file; clang-tidy,
 # with BUILD_DIR/compile_commands.json, on the changed lines of every changed
@@ -26,8 +29,6 @@ done
 
 if [ -n "${KEEP_CHECK_BASE:-}" ]; then
   base=$KEEP_CHECK_BASE
-elif base=$(git merge-base HEAD origin/main 2>/dev/null); then
-  :
 elif base=$(git rev-parse -q --verify 'HEAD~1^{commit}'); then
   :
 else

@@ -101,18 +101,25 @@ Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_
   gmtime_r(&t, &utc);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
-  // Two backups within a second get -2, -3, ...: never overwrite one.
-  std::string path;
+  // Claims a name: its .partial file is created empty and exclusively (VACUUM
+  // INTO writes into an empty file), so two backups in one second, even at
+  // once, get -2, -3, ...; the final name is taken by link(), which never
+  // replaces a file, so an earlier copy is never overwritten.
+  std::string path, partial;
   for (int n = 1;; ++n) {
     path = dir + "/metadata-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db";
+    partial = path + ".partial";
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT &&
-        ::stat((path + ".partial").c_str(), &st) != 0 && errno == ENOENT) {
-      break;
+    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
+      int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0) {
+        ::close(fd);
+        break;
+      }
+      if (errno != EEXIST) return BackupError("create " + partial, errno);
     }
     if (n == 100) return BackupError("no free name for " + path, EEXIST);
   }
-  const std::string partial = path + ".partial";
   auto written = metadata.Snapshot(partial);
   if (!written) {
     ::unlink(partial.c_str());
@@ -121,7 +128,8 @@ Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_
   auto done = [&]() -> Result<void> {
     if (::chmod(partial.c_str(), 0600) != 0) return BackupError("chmod " + partial, errno);
     KEEP_TRY(SyncPath(partial, O_RDONLY));
-    if (::rename(partial.c_str(), path.c_str()) != 0) return BackupError("rename " + path, errno);
+    if (::link(partial.c_str(), path.c_str()) != 0) return BackupError("link " + path, errno);
+    ::unlink(partial.c_str());
     return SyncPath(dir, O_RDONLY | O_DIRECTORY);
   }();
   if (!done) {

@@ -59,7 +59,8 @@ struct BackupReport {
 
 // Writes a consistent copy of the metadata database, taken while requests go
 // on, to <data_dir>/backups/metadata-<UTC time>.db: written under a .partial
-// name, synced, then renamed, so a file with the final name is always whole.
+// name, synced, then linked to its final name, so a file with the final name
+// is always whole and never replaced. Safe to call concurrently.
 // It is the way to copy the database while keepd runs (keepd holds the live
 // file exclusively). Blob files are not copied: they never change once
 // written, so any file copy of blobs/ taken after the backup is consistent

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace keep::testkit {
 namespace {
@@ -100,6 +102,30 @@ TEST_F(BackupTest, NothingIsOverwritten) {
   }
   EXPECT_EQ(paths.size(), 3u);
   for (const auto& p : paths) EXPECT_EQ(IntegrityOf(p), "ok") << p;
+}
+
+TEST_F(BackupTest, BackupsAtOnceEachGetANameOfTheirOwn) {
+  constexpr int kAtOnce = 4;
+  std::vector<Response> answers(kAtOnce);
+  std::vector<std::thread> threads;
+  threads.reserve(kAtOnce);
+  for (int i = 0; i < kAtOnce; ++i) {
+    threads.emplace_back([&, i] {
+      HttpsClient c = keepd_.AdminClient();
+      answers[i] = c.Post("/admin/v1/backup");
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> paths;
+  for (const Response& r : answers) {
+    ASSERT_EQ(r.status, 201) << r.body;
+    paths.insert(r.Json()["path"].get<std::string>());
+  }
+  EXPECT_EQ(paths.size(), static_cast<std::size_t>(kAtOnce));
+  for (const auto& p : paths) EXPECT_EQ(IntegrityOf(p), "ok") << p;
+  for (const auto& entry : fs::directory_iterator(keepd_.data_dir() / "backups")) {
+    EXPECT_NE(entry.path().extension(), ".partial") << entry.path();
+  }
 }
 
 TEST_F(BackupTest, TheDocumentedRestoreBringsBackThatMoment) {

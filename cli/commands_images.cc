@@ -7,27 +7,12 @@
 #include "core/manifest.h"
 #include "core/names.h"
 
-#include <cstdio>
 #include <set>
 
 namespace keep::cli {
 namespace {
 
 using nlohmann::json;
-
-// "12.3 MiB" for a size in bytes.
-std::string HumanSize(std::int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  std::size_t unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, kUnits[unit]);
-  return text;
-}
 
 std::int64_t SizeOf(const json& descriptor) {
   const json& size = At(descriptor, "size");
@@ -220,7 +205,8 @@ Result<void> ImageShow(const Invocation& inv) {
   Show(inv, answer, [&] {
     std::cout << "image: " << ref->repository << "@" << top.digest.str() << "\n"
               << "media_type: " << top.media_type << "\n"
-              << "size: " << size.total() << " bytes (" << HumanSize(size.total()) << ")\n";
+              << "size: " << size.total() << " bytes ("
+              << HumanBytes(static_cast<double>(size.total())) << ")\n";
     if (index) {
       std::cout << "platforms:\n";
       const Column columns[] = {Field("PLATFORM", "platform"), Field("DIGEST", "digest"),

@@ -28,17 +28,7 @@ const json& ItemsOf(const json& list) {
 }
 
 std::string Bytes(const json& value) {
-  if (!value.is_number()) return Text(value);
-  double n = value.get<double>();
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (n >= 1024 && unit < 4) {
-    n /= 1024;
-    ++unit;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", n, kUnits[unit]);
-  return buf;
+  return value.is_number() ? HumanBytes(value.get<double>()) : Text(value);
 }
 
 std::string Seconds(const json& value) {

@@ -35,6 +35,8 @@ Column TimeField(std::string_view title, std::string key);
 std::string Text(const nlohmann::json& value);
 // Unix seconds as "2024-05-01T12:00:00Z"; "-" when absent or not a number.
 std::string IsoTime(const nlohmann::json& seconds);
+// A size in bytes as "512 B", "12.3 MiB" (binary units, up to TiB).
+std::string HumanBytes(double bytes);
 
 void PrintTable(std::ostream& out, const nlohmann::json& rows, std::span<const Column> columns,
                 std::string_view indent = "");

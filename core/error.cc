@@ -24,6 +24,7 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
     case ErrorCode::kMethodNotAllowed: return "UNSUPPORTED";
     case ErrorCode::kInsufficientStorage: return "UNKNOWN";
     case ErrorCode::kInternal: return "UNKNOWN";
+    case ErrorCode::kUnavailable: return "UNAVAILABLE";
     case ErrorCode::kConflict: return "CONFLICT";
     case ErrorCode::kInvalid: return "INVALID";
   }

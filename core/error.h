@@ -38,6 +38,7 @@ enum class ErrorCode {
   kMethodNotAllowed,    // route exists, verb does not: 405 UNSUPPORTED
   kInsufficientStorage, // 507: the disk is full
   kInternal,            // 500: a fault of ours; the message says where to look
+  kUnavailable,         // 503 UNAVAILABLE: an upstream registry cannot be reached
   // The admin API's own codes.
   kConflict,            // 409 CONFLICT: exists already, or still in use
   kInvalid,             // 400 INVALID: a bad field in a request body

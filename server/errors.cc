@@ -26,6 +26,7 @@ http::status StatusOf(ErrorCode code) {
     case ErrorCode::kMethodNotAllowed: return http::status::method_not_allowed;
     case ErrorCode::kInsufficientStorage: return http::status::insufficient_storage;
     case ErrorCode::kInternal: return http::status::internal_server_error;
+    case ErrorCode::kUnavailable: return http::status::service_unavailable;
     case ErrorCode::kConflict: return http::status::conflict;
     case ErrorCode::kInvalid: return http::status::bad_request;
   }

@@ -23,6 +23,26 @@ const F kPasswordStdin{"password-stdin", F::kBool, "", "read the password from s
 const F kPassphraseStdin{"passphrase-stdin", F::kBool, "",
                          "read the private key's passphrase from standard input"};
 
+const std::vector<FlagSpec> kMirrorFlags = {
+    {"upstream", F::kValue, "HOST|URL", "the upstream registry: docker.io, ghcr.io, host:port, https://..."},
+    {"repo", F::kList, "NAME", "an upstream repository to mirror; repeat for more"},
+    {"tag", F::kList, "TAG", "a tag or glob (3.20, 3.*) to mirror; repeat for more"},
+    {"target", F::kValue, "PREFIX", "where images land: TARGET/REPO (its namespace must exist)"},
+    {"pin", F::kList, "TAG=DIGEST", "vetting: the tag must have this digest upstream"},
+    {"signed-by", F::kList, "KEY.pem",
+     "vetting: upstream cosign signatures by this public key; repeat for more"},
+    {"threshold", F::kValue, "N", "how many --signed-by keys must have signed (default 1)"},
+    {"trust-on-first-sync", F::kBool, "",
+     "vetting: keep the first digest seen; hold later changes for keepctl mirror approve"},
+    {"interval", F::kValue, "DURATION", "sync on a schedule, e.g. 6h (default: on demand)"},
+    {"pull-through", F::kBool, "", "fetch allowed tags on a pull that misses"},
+    {"upstream-ca", F::kValue, "FILE", "CA certificates of the upstream (a path on the server)"},
+    {"username", F::kValue, "NAME", "the upstream account (the password comes from stdin)"},
+    kPasswordStdin,
+    {"reference-host", F::kValue, "HOST[:PORT]",
+     "the registry host named in the curator's signatures (default: the server's)"},
+};
+
 const std::vector<CommandSpec> kCommands = {
     {"", "login", "SERVER_URL", 0, 1,
      {{"user", F::kValue, "NAME", "the account to sign in as", true}, kPasswordStdin},
@@ -205,6 +225,42 @@ const std::vector<CommandSpec> kCommands = {
      "To restore: stop keepd, put the copy in place of metadata.db, remove\n"
      "metadata.db-wal if present, start keepd.\n",
      Backup},
+
+    {"mirror", "add", "NAME", 1, 1, kMirrorFlags,
+     "Mirror upstream images into a namespace, vetted and signed by the curator key",
+     "Needs --upstream, --repo, --tag, --target and at least one vetting rule: --pin,\n"
+     "--signed-by or --trust-on-first-sync (all given must hold). The namespace of\n"
+     "--target must exist; it is made to trust the curator key (keepctl mirror key).\n"
+     "--upstream is a registry host (docker.io, ghcr.io, host:port) or an https:// URL;\n"
+     "on docker.io a one-word --repo such as alpine means library/alpine. An image\n"
+     "lands at TARGET/REPO. Admins only.\n"
+     "Example: keepctl mirror add alpine --upstream docker.io --repo alpine --tag 3.20\n"
+     "  --target mirror --trust-on-first-sync\n",
+     MirrorAdd},
+    {"mirror", "list", "", 0, 0, {}, "List the mirror rules and how their last sync went", "",
+     MirrorList},
+    {"mirror", "show", "NAME", 1, 1, {},
+     "Show a mirror rule and each tag's state: synced, refused or held, and why", "",
+     MirrorShow},
+    {"mirror", "edit", "NAME", 1, 1, kMirrorFlags, "Change a mirror rule",
+     "Only the flags given change; a repeated flag (--repo, --tag, --pin, --signed-by)\n"
+     "replaces the whole list.\n",
+     MirrorEdit},
+    {"mirror", "remove", "NAME", 1, 1, {}, "Remove a mirror rule (what it synced stays)", "",
+     MirrorRemove},
+    {"mirror", "sync", "NAME", 1, 1, {},
+     "Sync a mirror rule now, showing each image and layer as it is fetched",
+     "Ends with a summary. Exit status 0 when every tag was synced or unchanged, 1 when\n"
+     "any was refused, held for approval or could not be fetched.\n",
+     MirrorSync},
+    {"mirror", "approve", "NAME REPOSITORY:TAG", 2, 2, {},
+     "Accept the changed upstream digest a trust-on-first-sync rule holds for a tag",
+     "Maintainers of the namespace. The next sync stores the approved digest.\n",
+     MirrorApprove},
+    {"mirror", "key", "", 0, 0, {}, "Print the curator's public key (PEM)",
+     "Everything the mirror stores is signed with it, in cosign's layout: verify with\n"
+     "cosign verify --key, or a skopeo/podman sigstoreSigned policy.\n",
+     MirrorKey},
 
     {"", "completion", "bash|zsh|fish", 1, 1, {},
      "Print a shell completion script for keepctl's commands and flags",

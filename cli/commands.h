@@ -3,7 +3,8 @@
 // commands_robots.cc, commands_namespaces.cc, commands_keys.cc for keys and
 // trust policy, commands_sign.cc for sign and verify, commands_images.cc for
 // repositories, tags and images, commands_maintenance.cc for gc and fsck,
-// commands_docs.cc for shell completion and the manual page).
+// commands_docs.cc for shell completion and the manual page, commands_mirrors.cc
+// for the curated mirror).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -71,6 +72,15 @@ Result<void> UserEnable(const Invocation& inv);
 Result<void> RobotCreate(const Invocation& inv);
 Result<void> RobotList(const Invocation& inv);
 Result<void> RobotRevoke(const Invocation& inv);
+
+Result<void> MirrorAdd(const Invocation& inv);
+Result<void> MirrorEdit(const Invocation& inv);
+Result<void> MirrorList(const Invocation& inv);
+Result<void> MirrorShow(const Invocation& inv);
+Result<void> MirrorRemove(const Invocation& inv);
+Result<void> MirrorSync(const Invocation& inv);
+Result<void> MirrorApprove(const Invocation& inv);
+Result<void> MirrorKey(const Invocation& inv);
 
 Result<void> NamespaceCreate(const Invocation& inv);
 Result<void> NamespaceList(const Invocation& inv);

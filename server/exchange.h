@@ -28,6 +28,10 @@
 #include <optional>
 #include <string>
 
+namespace keep::mirror {
+class Service;
+}  // namespace keep::mirror
+
 namespace keep::server {
 
 namespace asio = boost::asio;
@@ -52,6 +56,8 @@ struct Services {
   // Held by the one garbage collection or integrity check running; taken
   // and released on the same blocking-pool thread.
   std::mutex& maintenance;
+  // The curated mirror: rules, sync jobs, the curator key (mirror/service.h).
+  mirror::Service& mirrors;
 };
 
 // Runs fn on the blocking pool and resumes the caller with its result, so

@@ -1,5 +1,7 @@
 #include "server/router.h"
 
+#include "mirror/rule.h"
+
 #include <array>
 #include <vector>
 
@@ -65,6 +67,16 @@ const std::array kRoutes = {
     Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
     Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
     Route{V::post, Area::kBackup, Action::kAdmin, BackupDatabase},
+    Route{V::get, Area::kMirrors, Action::kAdmin, ListMirrors},
+    Route{V::post, Area::kMirrors, Action::kAdmin, CreateMirror},
+    Route{V::get, Area::kMirror, Action::kAdmin, ShowMirror},
+    Route{V::patch, Area::kMirror, Action::kAdmin, UpdateMirror},
+    Route{V::delete_, Area::kMirror, Action::kAdmin, DeleteMirror},
+    Route{V::post, Area::kMirrorSync, Action::kAdmin, StartMirrorSync},
+    Route{V::get, Area::kMirrorSync, Action::kAdmin, MirrorSyncStatus},
+    // Maintainers of the namespace of the repository in the body: checked by the handler.
+    Route{V::post, Area::kMirrorApprove, Action::kPerson, ApproveMirrorChange},
+    Route{V::get, Area::kMirrorKey, Action::kLogin, MirrorKey},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -133,6 +145,16 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   if (n == 1 && s[0] == "gc") return Area::kGc;
   if (n == 1 && s[0] == "fsck") return Area::kFsck;
   if (n == 1 && s[0] == "backup") return Area::kBackup;
+  if (n == 1 && s[0] == "mirror-key") return Area::kMirrorKey;
+  if (s[0] == "mirrors") {
+    if (n == 1) return Area::kMirrors;
+    params.name = std::string(s[1]);
+    KEEP_TRY(mirror::ValidateRuleName(params.name));
+    if (n == 2) return Area::kMirror;
+    if (n == 3 && s[2] == "sync") return Area::kMirrorSync;
+    if (n == 3 && s[2] == "approve") return Area::kMirrorApprove;
+    return NoEndpoint(path);
+  }
   if (s[0] == "users") {
     if (n == 1) return Area::kUsers;
     params.name = std::string(s[1]);

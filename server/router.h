@@ -17,6 +17,7 @@ enum class Area {
   // The admin API under /admin/v1/ (docs/admin-api.md).
   kWhoami, kUsers, kUser, kUserPassword, kRobots, kRobot, kNamespaces, kNamespace, kMembers,
   kMember, kKeys, kKey, kPolicy, kVerify, kGc, kFsck, kBackup, kQuarantine,
+  kMirrors, kMirror, kMirrorSync, kMirrorApprove, kMirrorKey,
 };
 
 struct Route {

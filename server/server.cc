@@ -8,6 +8,7 @@
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
+#include "mirror/service.h"
 #include "trust/keys.h"
 
 #include <fcntl.h>
@@ -192,6 +193,21 @@ Awaitable<void> ScheduledGc(const Services& svc) {
                    static_cast<long long>(g.blob_files.count),
                    static_cast<unsigned long long>(g.bytes_freed), g.expired_uploads, g.seconds);
     }
+  }
+}
+
+// Mirror rules with an interval are synced when it has passed (the first
+// time soon after start); the syncs run on threads of their own.
+Awaitable<void> ScheduledMirrorSyncs(const Services& svc) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::seconds(15));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    co_await Offload(svc, [&] {
+      svc.mirrors.StartDueSyncs();
+      return true;
+    });
   }
 }
 
@@ -402,8 +418,12 @@ int Main(int argc, char** argv) {
   asio::thread_pool blocking(4);
   BlobLocks blob_locks;
   std::mutex maintenance;
-  Services services{config,   **blobs,  **metadata, authenticator, *tokens,
-                    blocking, blob_locks, maintenance};
+  auto mirrors = mirror::Service::Open(
+      config.data_dir, mirror::ServiceDeps{**blobs, **metadata, blob_locks,
+                                           static_cast<std::size_t>(config.max_manifest_bytes)});
+  if (!mirrors) return Fatal(mirrors.error().message);
+  Services services{config,   **blobs,   **metadata,  authenticator, *tokens,
+                    blocking, blob_locks, maintenance, **mirrors};
   RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);
@@ -425,6 +445,7 @@ int Main(int argc, char** argv) {
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
+  asio::co_spawn(ioc, ScheduledMirrorSyncs(services), asio::detached);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     std::fprintf(stderr, "keepd: stopping\n");
@@ -441,6 +462,7 @@ int Main(int argc, char** argv) {
   ioc.run();
   for (auto& t : pool) t.join();
   blocking.join();
+  (*mirrors)->Stop();
   return 0;
 }
 

@@ -50,6 +50,25 @@ Result<bool> MountBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
   return true;
 }
 
+Result<bool> LinkStoredBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                            const Digest& d, const std::string& repo) {
+  auto held = locks.Lock(d.str());
+  auto stored = blobs.Stat(d);
+  if (!stored) return stored.error();
+  if (!*stored) return false;
+  PauseBeforeLinking();
+  KEEP_TRY(metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(**stored)));
+  return true;
+}
+
+Result<void> StoreSmallBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                            const Digest& d, std::string_view bytes, const std::string& repo) {
+  auto held = locks.Lock(d.str());
+  KEEP_TRY(blobs.PutSmall(d, bytes));
+  PauseBeforeLinking();
+  return metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(bytes.size()));
+}
+
 Result<void> StoreManifest(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                            const Digest& d, std::string_view bytes, const ManifestWrite& write) {
   auto held = locks.Lock(d.str());

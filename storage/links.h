@@ -94,6 +94,14 @@ class BlobLocks {
                                      const std::string& from, const std::string& to,
                                      const Digest& d);
 
+// Links blob d into repo when its file is stored (from any repository, or
+// none: a mirror that fetched it before); false (nothing done) when it is not.
+[[nodiscard]] Result<bool> LinkStoredBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                                          const Digest& d, const std::string& repo);
+// Stores small bytes (a signature's payload or config) as blob d and links it into repo.
+[[nodiscard]] Result<void> StoreSmallBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
+                                          const Digest& d, std::string_view bytes,
+                                          const std::string& repo);
 // Stores a manifest's bytes (digest d) and writes its metadata.
 [[nodiscard]] Result<void> StoreManifest(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                                          const Digest& d, std::string_view bytes,

@@ -203,6 +203,30 @@ struct ManifestRef {
   bool present = false;  // kBlob, kSelf: the repository links it; kChild: a manifest of it
 };
 
+// A mirror rule as stored (mirror/rule.h gives `spec` its meaning): the
+// rule's JSON without credentials, and the credentials sealed with a key
+// that is not in the database (mirror/secrets.h).
+struct MirrorRecord {
+  std::string name;
+  std::string spec;    // JSON text
+  std::string sealed;  // base64 of the sealed credentials, or empty
+  std::int64_t created_at = 0;
+  std::string created_by;
+  std::int64_t updated_at = 0;
+};
+
+// What the mirror knows of one tag of one repository of a rule.
+struct MirrorTagRecord {
+  std::string rule;
+  std::string repository;  // local
+  std::string tag;
+  std::string digest;      // the digest synced (served), or empty
+  std::string pending;     // a newer upstream digest held for approval, or empty
+  std::string state;       // "synced", "refused", "held"
+  std::string reason;      // why refused or held; empty when synced
+  std::int64_t updated_at = 0;
+};
+
 class Metadata {
  public:
   virtual ~Metadata() = default;
@@ -378,6 +402,22 @@ class Metadata {
   // Every reference of every manifest of the repository, own bytes included.
   [[nodiscard]] virtual Result<std::vector<ManifestRef>> ManifestRefs(
       const std::string& repo) = 0;
+
+  // Mirror rules and what they synced. CreateMirror: kConflict when the
+  // name is taken; UpdateMirror, DeleteMirror: false when there is none
+  // (deleting a rule deletes its tag records, not what it stored).
+  [[nodiscard]] virtual Result<void> CreateMirror(const MirrorRecord& rule) = 0;
+  [[nodiscard]] virtual Result<bool> UpdateMirror(const MirrorRecord& rule) = 0;
+  [[nodiscard]] virtual Result<std::optional<MirrorRecord>> GetMirror(const std::string& name) = 0;
+  [[nodiscard]] virtual Result<std::vector<MirrorRecord>> ListMirrors() = 0;
+  [[nodiscard]] virtual Result<bool> DeleteMirror(const std::string& name) = 0;
+  // Writes (inserts or replaces) the record of one tag of a rule.
+  [[nodiscard]] virtual Result<void> PutMirrorTag(const MirrorTagRecord& tag) = 0;
+  [[nodiscard]] virtual Result<std::optional<MirrorTagRecord>> GetMirrorTag(
+      const std::string& rule, const std::string& repository, const std::string& tag) = 0;
+  // A rule's tag records, by repository and tag.
+  [[nodiscard]] virtual Result<std::vector<MirrorTagRecord>> MirrorTags(
+      const std::string& rule) = 0;
 
   // Backups. Writes a consistent copy of the whole database, as of one
   // moment, to a new file at `path` (which must not exist), while requests

@@ -3,6 +3,7 @@
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_key_ids.h"
+#include "storage/sqlite_mirrors.h"
 #include "storage/sqlite_trust.h"
 #include "storage/sqlite_gc.h"
 
@@ -24,8 +25,8 @@ using sqlite::SqliteError;
 // 1: the first release; 2: robot accounts, namespaces and members;
 // 3: trust policies, publisher keys and signatures; 4: when a namespace's
 // policy last became stricter, and key ids from the key's canonical form
-// (storage/sqlite_key_ids.h).
-constexpr int kSchemaVersion = 4;
+// (storage/sqlite_key_ids.h); 5: mirror rules and their tags.
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -90,7 +91,7 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 class SqliteMetadata final : public Metadata {
  public:
   SqliteMetadata(const std::string& path, const KeyCanonicalizer& canonical)
-      : db_(path), accounts_(db_), trust_(db_), gc_(db_) {
+      : db_(path), accounts_(db_), trust_(db_), gc_(db_), mirrors_(db_) {
     Connection& w = db_.writer();
     int version = 0;
     {
@@ -107,6 +108,7 @@ class SqliteMetadata final : public Metadata {
     sqlite::TrustTables::Migrate(w, version);
     if (version > 0 && version < 4) sqlite::RenameKeysCanonically(w, canonical);
     sqlite::GcTables::Migrate(w);
+    sqlite::MirrorTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
   }
@@ -481,6 +483,23 @@ class SqliteMetadata final : public Metadata {
     return gc_.ManifestRefs(repo);
   }
 
+  Result<void> CreateMirror(const MirrorRecord& rule) override { return mirrors_.Create(rule); }
+  Result<bool> UpdateMirror(const MirrorRecord& rule) override { return mirrors_.Update(rule); }
+  Result<std::optional<MirrorRecord>> GetMirror(const std::string& name) override {
+    return mirrors_.Get(name);
+  }
+  Result<std::vector<MirrorRecord>> ListMirrors() override { return mirrors_.List(); }
+  Result<bool> DeleteMirror(const std::string& name) override { return mirrors_.Delete(name); }
+  Result<void> PutMirrorTag(const MirrorTagRecord& tag) override { return mirrors_.PutTag(tag); }
+  Result<std::optional<MirrorTagRecord>> GetMirrorTag(const std::string& rule,
+                                                      const std::string& repository,
+                                                      const std::string& tag) override {
+    return mirrors_.GetTag(rule, repository, tag);
+  }
+  Result<std::vector<MirrorTagRecord>> MirrorTags(const std::string& rule) override {
+    return mirrors_.Tags(rule);
+  }
+
   Result<void> Snapshot(const std::string& path) override {
     // VACUUM INTO reads in one transaction of its own: a consistent copy,
     // with writers going on meanwhile (WAL). Not through the statement cache:
@@ -593,6 +612,7 @@ class SqliteMetadata final : public Metadata {
   sqlite::AccountTables accounts_;
   sqlite::TrustTables trust_;
   sqlite::GcTables gc_;
+  sqlite::MirrorTables mirrors_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)

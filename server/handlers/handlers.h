@@ -86,5 +86,15 @@ GcOptions ConfiguredGc(const Config& config);
 Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
 Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
 Awaitable<Result<Reply>> BackupDatabase(Exchange& ex);
+// admin_mirrors.cc
+Awaitable<Result<Reply>> ListMirrors(Exchange& ex);
+Awaitable<Result<Reply>> CreateMirror(Exchange& ex);
+Awaitable<Result<Reply>> ShowMirror(Exchange& ex);
+Awaitable<Result<Reply>> UpdateMirror(Exchange& ex);
+Awaitable<Result<Reply>> DeleteMirror(Exchange& ex);
+Awaitable<Result<Reply>> StartMirrorSync(Exchange& ex);
+Awaitable<Result<Reply>> MirrorSyncStatus(Exchange& ex);
+Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex);
+Awaitable<Result<Reply>> MirrorKey(Exchange& ex);
 
 }  // namespace keep::server::handlers

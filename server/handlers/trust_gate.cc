@@ -21,16 +21,6 @@ std::string SignHint(const std::string& repo, const std::string& digest) {
 
 }  // namespace
 
-void Audit(const nlohmann::json& event) {
-  nlohmann::json line = event;
-  line["audit"] = true;
-  line["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count() / 1000.0;
-  std::string s = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::fwrite(s.data(), 1, s.size(), stderr);
-}
-
 Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo) {
   // AccessIn reads the policy with the namespace row (the default when none),
   // without GetNamespace's count of its repositories.

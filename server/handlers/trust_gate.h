@@ -5,14 +5,12 @@
 // metadata's (Metadata::IsTrusted).
 #pragma once
 
+#include "core/audit.h"
 #include "server/handlers/handlers.h"
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace keep::server::handlers {
-
-// One JSON line on stderr marked "audit": every trust decision.
-void Audit(const nlohmann::json& event);
 
 // The policy of the repository's namespace (the default one when the
 // namespace was never created).

@@ -1,0 +1,286 @@
+#include "mirror/rule.h"
+
+#include "core/digest.h"
+#include "core/names.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <set>
+
+namespace keep::mirror {
+namespace {
+
+using nlohmann::json;
+
+Error Bad(const std::string& what) { return Fail(ErrorCode::kInvalid, "mirror rule: " + what); }
+
+Result<void> OnlyMembers(const json& j, std::string_view where,
+                         std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      return Bad("unknown member \"" + key.substr(0, 64) + "\" in " + std::string(where) +
+                 " (known: " + list + ")");
+    }
+  }
+  return {};
+}
+
+Result<std::string> String(const json& j, const char* key, bool required) {
+  if (!j.contains(key)) {
+    if (required) return Bad(std::string("\"") + key + "\" is required");
+    return std::string();
+  }
+  if (!j[key].is_string()) return Bad(std::string("\"") + key + "\" must be a string");
+  return j[key].get<std::string>();
+}
+
+bool IsGlob(std::string_view pattern) {
+  return pattern.find_first_of("*?[") != std::string_view::npos;
+}
+
+// The upstream's API endpoint for what the user wrote.
+Result<void> ResolveUpstream(Rule& r) {
+  std::string u = r.upstream;
+  if (u == "docker.io" || u == "index.docker.io" || u == "registry-1.docker.io") {
+    r.url = "https://registry-1.docker.io";
+    r.docker_hub = true;
+    return {};
+  }
+  std::string scheme = "https://";
+  if (u.rfind("https://", 0) == 0) {
+    u = u.substr(8);
+  } else if (u.rfind("http://", 0) == 0) {
+    scheme = "http://";
+    u = u.substr(7);
+  }
+  while (!u.empty() && u.back() == '/') u.pop_back();
+  if (u.empty() || u.find_first_of("/?#@ ") != std::string::npos) {
+    return Bad("\"upstream\" must be a registry host (docker.io, ghcr.io, host:port) or an "
+               "https:// URL without a path; got \"" + r.upstream.substr(0, 100) + "\"");
+  }
+  r.url = scheme + u;
+  return {};
+}
+
+}  // namespace
+
+Result<void> ValidateRuleName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64 &&
+            std::isalnum(static_cast<unsigned char>(name[0])) &&
+            std::all_of(name.begin(), name.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                     c == '-';
+            });
+  if (!ok) {
+    return Fail(ErrorCode::kInvalid,
+                "a mirror rule's name is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with "
+                "a letter or digit");
+  }
+  return {};
+}
+
+std::string Rule::LocalRepository(std::string_view upstream_repo) const {
+  if (target.empty()) return std::string(upstream_repo);
+  return target + "/" + std::string(upstream_repo);
+}
+
+std::optional<std::string> Rule::UpstreamRepository(std::string_view local_repo) const {
+  for (const auto& repo : repositories) {
+    if (LocalRepository(repo) == local_repo) return repo;
+  }
+  return std::nullopt;
+}
+
+bool Rule::AllowsTag(std::string_view tag) const {
+  std::string t(tag);
+  for (const auto& pattern : tags) {
+    if (pattern == t) return true;
+    if (IsGlob(pattern) && fnmatch(pattern.c_str(), t.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+bool Rule::HasGlobs() const { return std::any_of(tags.begin(), tags.end(), IsGlob); }
+
+std::string Rule::Namespace() const {
+  std::string first = target.empty() ? repositories.front() : target;
+  return first.substr(0, first.find('/'));
+}
+
+Result<Rule> ParseRule(const json& j) {
+  if (!j.is_object()) return Bad("the body must be a JSON object");
+  KEEP_TRY(OnlyMembers(j, "the rule",
+                       {"name", "upstream", "ca_file", "username", "password", "password_set",
+                        "repositories", "tags", "target", "reference_host", "vetting",
+                        "interval_seconds", "pull_through"}));
+  Rule r;
+  auto name = String(j, "name", true);
+  if (!name) return name.error();
+  r.name = *name;
+  KEEP_TRY(ValidateRuleName(r.name));
+  auto upstream = String(j, "upstream", true);
+  if (!upstream) return upstream.error();
+  r.upstream = *upstream;
+  KEEP_TRY(ResolveUpstream(r));
+  for (auto [field, out] : {std::pair{"ca_file", &r.ca_file}, std::pair{"username", &r.username},
+                            std::pair{"password", &r.password}, std::pair{"target", &r.target},
+                            std::pair{"reference_host", &r.reference_host}}) {
+    auto v = String(j, field, false);
+    if (!v) return v.error();
+    *out = *v;
+  }
+  if (!r.ca_file.empty() && r.ca_file.front() != '/') {
+    return Bad("\"ca_file\" must be an absolute path on the registry's machine");
+  }
+  if (r.password.empty() != r.username.empty() && !j.contains("password_set")) {
+    return Bad("\"username\" and \"password\" go together");
+  }
+  if (r.reference_host.empty()) {
+    return Bad("\"reference_host\" is required: the host[:port] clients pull from, which the "
+               "curator's signatures name");
+  }
+  if (r.reference_host.find_first_of("/ @") != std::string::npos) {
+    return Bad("\"reference_host\" is a host[:port], like keep.example:5000");
+  }
+
+  if (!j.contains("repositories") || !j["repositories"].is_array() ||
+      j["repositories"].empty()) {
+    return Bad("\"repositories\" must be a non-empty list of upstream repository names");
+  }
+  std::set<std::string> seen;
+  for (const auto& item : j["repositories"]) {
+    if (!item.is_string()) return Bad("\"repositories\" holds strings");
+    std::string repo = item.get<std::string>();
+    if (r.docker_hub && repo.find('/') == std::string::npos) repo = "library/" + repo;
+    if (auto valid = ValidateRepoName(repo); !valid) {
+      return Bad("repository \"" + repo.substr(0, 100) + "\": " + valid.error().message);
+    }
+    if (auto local = ValidateRepoName(r.LocalRepository(repo)); !local) {
+      return Bad("repository \"" + repo.substr(0, 100) + "\" would land at " +
+                 r.LocalRepository(repo).substr(0, 100) + ": " + local.error().message);
+    }
+    if (seen.insert(repo).second) r.repositories.push_back(repo);
+  }
+  if (!r.target.empty()) {
+    if (auto valid = ValidateRepoName(r.target); !valid) {
+      return Bad("\"target\": " + valid.error().message);
+    }
+  }
+  KEEP_TRY(ValidateNamespaceName(r.Namespace()));
+
+  if (!j.contains("tags") || !j["tags"].is_array() || j["tags"].empty()) {
+    return Bad("\"tags\" must be a non-empty list of tags or globs (e.g. [\"3.20\", \"3.*\"])");
+  }
+  for (const auto& item : j["tags"]) {
+    if (!item.is_string() || item.get<std::string>().empty() ||
+        item.get<std::string>().size() > 128) {
+      return Bad("\"tags\" holds tags or globs of 1 to 128 characters");
+    }
+    std::string tag = item.get<std::string>();
+    if (!IsGlob(tag) && !IsValidTag(tag)) return Bad("\"" + tag + "\" is not a valid tag");
+    r.tags.push_back(tag);
+  }
+
+  if (!j.contains("vetting") || !j["vetting"].is_object()) {
+    return Bad("\"vetting\" is required: digests, signature and/or trust_on_first_sync");
+  }
+  const json& v = j["vetting"];
+  KEEP_TRY(OnlyMembers(v, "\"vetting\"", {"digests", "signature", "trust_on_first_sync"}));
+  if (v.contains("digests")) {
+    if (!v["digests"].is_object() || v["digests"].empty()) {
+      return Bad("\"vetting.digests\" maps each tag to its sha256 digest");
+    }
+    for (const auto& [tag, digest] : v["digests"].items()) {
+      if (!IsValidTag(tag)) return Bad("\"vetting.digests\": \"" + tag + "\" is not a tag");
+      if (!digest.is_string() || !Digest::Parse(digest.get<std::string>())) {
+        return Bad("\"vetting.digests\": the digest of tag " + tag +
+                   " must be sha256:<64 hex digits>");
+      }
+      if (!r.AllowsTag(tag)) {
+        return Bad("\"vetting.digests\" pins tag " + tag + ", which \"tags\" does not name");
+      }
+      r.vetting.digests[tag] = digest.get<std::string>();
+    }
+  }
+  if (v.contains("signature")) {
+    const json& s = v["signature"];
+    if (!s.is_object()) return Bad("\"vetting.signature\" must be an object");
+    KEEP_TRY(OnlyMembers(s, "\"vetting.signature\"", {"keys", "threshold"}));
+    if (!s.contains("keys") || !s["keys"].is_array() || s["keys"].empty()) {
+      return Bad("\"vetting.signature.keys\" must list the PEM public keys whose signatures "
+                 "vet an upstream image");
+    }
+    SignatureVetting sv;
+    std::set<std::string> ids;
+    for (const auto& pem : s["keys"]) {
+      if (!pem.is_string()) return Bad("\"vetting.signature.keys\" holds PEM strings");
+      auto key = ParsePublicKey(pem.get<std::string>());
+      if (!key) return Bad("\"vetting.signature.keys\": " + key.error().message);
+      if (ids.insert(key->key_id()).second) sv.keys.push_back(*key);
+    }
+    if (s.contains("threshold")) {
+      if (!s["threshold"].is_number_integer() || s["threshold"].get<std::int64_t>() < 1 ||
+          s["threshold"].get<std::int64_t>() > static_cast<std::int64_t>(sv.keys.size())) {
+        return Bad("\"vetting.signature.threshold\" must be between 1 and the number of "
+                   "distinct keys (" + std::to_string(sv.keys.size()) + ")");
+      }
+      sv.threshold = s["threshold"].get<std::int64_t>();
+    }
+    r.vetting.signature = std::move(sv);
+  }
+  if (v.contains("trust_on_first_sync")) {
+    if (!v["trust_on_first_sync"].is_boolean()) {
+      return Bad("\"vetting.trust_on_first_sync\" must be true or false");
+    }
+    r.vetting.trust_on_first_sync = v["trust_on_first_sync"].get<bool>();
+  }
+  if (r.vetting.digests.empty() && !r.vetting.signature && !r.vetting.trust_on_first_sync) {
+    return Bad("\"vetting\" names no rule: give digests, signature or trust_on_first_sync; "
+               "a mirror never takes upstream images unvetted");
+  }
+
+  if (j.contains("interval_seconds")) {
+    if (!j["interval_seconds"].is_number_integer() ||
+        j["interval_seconds"].get<std::int64_t>() < 0 ||
+        (j["interval_seconds"].get<std::int64_t>() > 0 &&
+         j["interval_seconds"].get<std::int64_t>() < 60)) {
+      return Bad("\"interval_seconds\" is 0 (sync on demand only) or at least 60");
+    }
+    r.interval_seconds = j["interval_seconds"].get<std::int64_t>();
+  }
+  if (j.contains("pull_through")) {
+    if (!j["pull_through"].is_boolean()) return Bad("\"pull_through\" must be true or false");
+    r.pull_through = j["pull_through"].get<bool>();
+  }
+  return r;
+}
+
+nlohmann::json RuleToJson(const Rule& r, bool include_password) {
+  json j = {{"name", r.name},
+            {"upstream", r.upstream},
+            {"repositories", r.repositories},
+            {"tags", r.tags},
+            {"target", r.target},
+            {"reference_host", r.reference_host},
+            {"interval_seconds", r.interval_seconds},
+            {"pull_through", r.pull_through}};
+  if (!r.ca_file.empty()) j["ca_file"] = r.ca_file;
+  if (!r.username.empty()) j["username"] = r.username;
+  if (include_password && !r.password.empty()) j["password"] = r.password;
+  if (!r.username.empty()) j["password_set"] = !r.password.empty();
+  json v = json::object();
+  if (!r.vetting.digests.empty()) v["digests"] = r.vetting.digests;
+  if (r.vetting.signature) {
+    json keys = json::array();
+    for (const auto& k : r.vetting.signature->keys) keys.push_back(k.pem());
+    v["signature"] = {{"keys", keys}, {"threshold", r.vetting.signature->threshold}};
+  }
+  if (r.vetting.trust_on_first_sync) v["trust_on_first_sync"] = true;
+  j["vetting"] = v;
+  return j;
+}
+
+}  // namespace keep::mirror

@@ -1,0 +1,94 @@
+// mirror/rule.h — a mirror rule: which upstream images are mirrored into
+// which local repositories, and how they are vetted (docs/mirror.md).
+//
+// A rule is JSON (the admin API's body, and what the database stores with
+// the credentials taken out):
+//
+//   {"name": "alpine",
+//    "upstream": "docker.io" | "https://registry.example[:port]" | "http://...",
+//    "ca_file": "/etc/keep/upstream-ca.pem",      (optional)
+//    "username": "...", "password": "...",        (optional; never shown back)
+//    "repositories": ["library/alpine"],          upstream names ("alpine" on docker.io
+//                                                 means "library/alpine")
+//    "tags": ["3.20", "3.19.*"],                  names or globs (* ? [...])
+//    "target": "mirror",                          local prefix: mirror/library/alpine
+//    "reference_host": "keep.example:5000",       the host named in curator signatures
+//    "vetting": {"digests": {"3.20": "sha256:..."},         pinned per tag
+//                "signature": {"keys": ["-----BEGIN PUBLIC KEY-----..."],
+//                              "threshold": 1},             upstream cosign signatures
+//                "trust_on_first_sync": true},              later changes held
+//    "interval_seconds": 3600,                    0: only on demand
+//    "pull_through": false}
+//
+// At least one vetting rule is required; when several are given, all must
+// hold. Parsing is strict: an unknown member is refused, naming it, so that
+// a misspelt vetting rule never silently vets nothing.
+#pragma once
+
+#include "core/error.h"
+#include "trust/keys.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keep::mirror {
+
+struct SignatureVetting {
+  std::vector<PublicKey> keys;  // distinct by key id
+  std::int64_t threshold = 1;   // distinct keys that must have signed
+};
+
+struct Vetting {
+  std::map<std::string, std::string> digests;  // tag -> "sha256:..."
+  std::optional<SignatureVetting> signature;
+  bool trust_on_first_sync = false;
+};
+
+struct Rule {
+  std::string name;
+  std::string upstream;  // as given
+  std::string url;       // the API endpoint: "https://registry-1.docker.io"
+  bool docker_hub = false;
+  std::string ca_file;
+  std::string username;
+  std::string password;  // never stored in `spec`; sealed (mirror/secrets.h)
+  std::vector<std::string> repositories;  // upstream names, library/ added for Docker Hub
+  std::vector<std::string> tags;
+  std::string target;
+  std::string reference_host;
+  Vetting vetting;
+  std::int64_t interval_seconds = 0;
+  bool pull_through = false;
+
+  // Where an upstream repository lands: target + "/" + name (or the name
+  // alone when target is empty).
+  std::string LocalRepository(std::string_view upstream_repo) const;
+  // The upstream repository a local one mirrors, when this rule maps it.
+  std::optional<std::string> UpstreamRepository(std::string_view local_repo) const;
+  // Whether a tag is one the rule names (exactly, or by a glob).
+  bool AllowsTag(std::string_view tag) const;
+  // Whether any tag pattern is a glob (the upstream's tag list is needed).
+  bool HasGlobs() const;
+  // The namespace its repositories land in.
+  std::string Namespace() const;
+};
+
+// Parses and checks a rule (kInvalid naming the member and what it must be).
+// `password` and `username` are taken from the JSON when present.
+[[nodiscard]] Result<Rule> ParseRule(const nlohmann::json& j);
+
+// The rule as JSON without the password: what is stored as its spec and what
+// the admin API shows ("password_set" says whether it has one).
+nlohmann::json RuleToJson(const Rule& rule, bool include_password = false);
+
+// Whether `name` is a valid rule name: 1-64 of [a-z0-9._-], starting with a
+// letter or digit.
+[[nodiscard]] Result<void> ValidateRuleName(std::string_view name);
+
+}  // namespace keep::mirror

@@ -1,0 +1,392 @@
+#include "mirror/service.h"
+
+#include "core/audit.h"
+#include "core/clock.h"
+#include "mirror/sync.h"
+#include "mirror/upstream.h"
+#include "trust/key_material.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace keep::mirror {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCuratorKeyName = "mirror-curator";
+constexpr std::size_t kEventsPerPage = 500;
+constexpr std::size_t kMaxEventsKept = 20000;
+
+Error NoRule(const std::string& name) {
+  return Fail(ErrorCode::kNotFound, "there is no mirror rule named " + name +
+                                        " (keepctl mirror list shows them)");
+}
+
+std::vector<std::string> StoredKeyMaterial(const PublisherKeyRecord& k) {
+  auto ids = KeyMaterialIds(k.algorithm, k.pem);
+  return ids ? std::move(*ids) : std::vector<std::string>();
+}
+
+// One sync of one rule: its events as they happen, and its report.
+struct Job {
+  std::uint64_t id = 0;
+  std::int64_t started_at = 0;
+  std::int64_t finished_at = 0;
+  bool done = false;
+  std::size_t dropped = 0;  // events dropped from the front (kMaxEventsKept)
+  std::vector<json> events;
+  json report;
+  std::thread thread;
+};
+
+}  // namespace
+
+struct Service::Impl {
+  ServiceDeps deps;
+  Curator curator;
+  SecretBox secrets;
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<Job>> jobs;  // GUARDED_BY(mu): the latest per rule
+  std::vector<std::shared_ptr<Job>> finished_threads;  // GUARDED_BY(mu): to join
+  std::uint64_t next_job = 1;                        // GUARDED_BY(mu)
+  std::atomic<bool> stopping{false};
+
+  Impl(ServiceDeps d, Curator c, SecretBox s)
+      : deps(d), curator(std::move(c)), secrets(std::move(s)) {}
+
+  // The stored rule, credentials opened.
+  Result<Rule> Load(const std::string& name) {
+    auto rec = deps.metadata.GetMirror(name);
+    if (!rec) return rec.error();
+    if (!*rec) return NoRule(name);
+    return Decode(**rec);
+  }
+
+  Result<Rule> Decode(const MirrorRecord& rec) {
+    auto spec = json::parse(rec.spec, nullptr, false);
+    if (spec.is_discarded()) {
+      return Fail(ErrorCode::kInternal, "mirror rule " + rec.name + " is damaged in the database");
+    }
+    auto rule = ParseRule(spec);
+    if (!rule) return rule.error();
+    if (!rec.sealed.empty()) {
+      auto opened = secrets.Open(rec.sealed);
+      if (!opened) return opened.error();
+      rule->password = *opened;
+    }
+    return rule;
+  }
+
+  MirrorRecord Encode(const Rule& rule, const std::string& by) {
+    MirrorRecord rec;
+    rec.name = rule.name;
+    rec.spec = RuleToJson(rule).dump();
+    if (!rule.password.empty()) rec.sealed = secrets.Seal(rule.password);
+    rec.created_by = by;
+    return rec;
+  }
+
+  // The namespace must exist; it is made to trust the curator key.
+  Result<void> TrustCurator(const Rule& rule, const std::string& by) {
+    std::string ns = rule.Namespace();
+    auto found = deps.metadata.GetNamespace(ns);
+    if (!found) return found.error();
+    if (!*found) {
+      return Fail(ErrorCode::kInvalid, "mirror rule: namespace " + ns +
+                                           " does not exist; create it first (keepctl namespace "
+                                           "create " + ns + ")");
+    }
+    const PublicKey& key = curator.public_key();
+    auto has = deps.metadata.GetKey(ns, key.key_id());
+    if (!has) return has.error();
+    if (*has) return {};  // trusted already (or revoked on purpose: left so)
+    PublisherKeyRecord rec{ns, key.key_id(), kCuratorKeyName, std::string(key.algorithm()),
+                           key.pem(), by, UnixNow(), false};
+    KEEP_TRY(deps.metadata.AddKey(rec, StoredKeyMaterial));
+    Audit({{"event", "key added"}, {"namespace", ns}, {"key_id", key.key_id()},
+           {"name", kCuratorKeyName}, {"user", by}});
+    return {};
+  }
+
+  // What `show` and `list` tell of a rule.
+  Result<json> Describe(const Rule& rule, const MirrorRecord& rec, bool with_tags) {
+    json j = RuleToJson(rule);
+    j["created_at"] = rec.created_at;
+    j["created_by"] = rec.created_by;
+    j["updated_at"] = rec.updated_at;
+    auto key = deps.metadata.GetKey(rule.Namespace(), curator.public_key().key_id());
+    if (!key) return key.error();
+    j["curator_trusted"] = *key && !(*key)->revoked;
+    {
+      std::lock_guard lock(mu);
+      auto it = jobs.find(rule.name);
+      if (it != jobs.end()) {
+        const Job& job = *it->second;
+        json last = {{"job", job.id}, {"started_at", job.started_at}, {"done", job.done}};
+        if (job.done) {
+          last["finished_at"] = job.finished_at;
+          for (const char* k : {"synced", "unchanged", "refused", "held", "failed"}) {
+            last[k] = job.report.value(k, 0);
+          }
+        }
+        j["last_sync"] = last;
+      }
+    }
+    if (with_tags) {
+      auto tags = deps.metadata.MirrorTags(rule.name);
+      if (!tags) return tags.error();
+      json list = json::array();
+      for (const auto& t : *tags) {
+        json item = {{"repository", t.repository}, {"tag", t.tag}, {"state", t.state},
+                     {"digest", t.digest}, {"updated_at", t.updated_at}};
+        if (!t.pending.empty()) item["pending"] = t.pending;
+        if (!t.reason.empty()) item["reason"] = t.reason;
+        list.push_back(std::move(item));
+      }
+      j["tags"] = std::move(list);
+    }
+    return j;
+  }
+
+  // Joins the threads of jobs that have ended. REQUIRES: mu not held.
+  void Reap() {
+    std::vector<std::shared_ptr<Job>> done;
+    {
+      std::lock_guard lock(mu);
+      done.swap(finished_threads);
+    }
+    for (auto& job : done) {
+      if (job->thread.joinable()) job->thread.join();
+    }
+  }
+
+  void RunJob(std::shared_ptr<Job> job, Rule rule) {
+    auto observe = [&](const json& event) {
+      std::lock_guard lock(mu);
+      if (job->events.size() >= kMaxEventsKept) {
+        job->events.erase(job->events.begin(), job->events.begin() + kMaxEventsKept / 2);
+        job->dropped += kMaxEventsKept / 2;
+      }
+      job->events.push_back(event);
+    };
+    json report;
+    UpstreamOptions options;
+    options.url = rule.url;
+    options.ca_file = rule.ca_file;
+    options.username = rule.username;
+    options.password = rule.password;
+    auto upstream = Upstream::Open(options);
+    if (!upstream) {
+      report = SyncReport{}.ToJson();
+      report["error"] = upstream.error().message;
+      observe({{"event", "error"}, {"message", upstream.error().message}});
+    } else {
+      SyncContext ctx{deps.blobs, deps.metadata, deps.locks, curator, deps.max_manifest_bytes,
+                      &stopping};
+      report = SyncRule(rule, **upstream, ctx, observe).ToJson();
+    }
+    report["rule"] = rule.name;
+    std::lock_guard lock(mu);
+    job->report = std::move(report);
+    job->done = true;
+    job->finished_at = UnixNow();
+    finished_threads.push_back(job);
+  }
+
+  Result<json> Start(const std::string& name) {
+    Reap();
+    auto rule = Load(name);
+    if (!rule) return rule.error();
+    std::lock_guard lock(mu);
+    if (stopping) return Fail(ErrorCode::kUnavailable, "keepd is stopping");
+    auto& slot = jobs[name];
+    if (slot && !slot->done) return json{{"job", slot->id}, {"running", true}};
+    auto job = std::make_shared<Job>();
+    job->id = next_job++;
+    job->started_at = UnixNow();
+    slot = job;
+    job->thread = std::thread([this, job, r = std::move(*rule)]() mutable {
+      RunJob(job, std::move(r));
+    });
+    return json{{"job", job->id}, {"running", true}};
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() { Stop(); }
+
+Result<std::unique_ptr<Service>> Service::Open(const std::string& data_dir, ServiceDeps deps) {
+  auto curator = Curator::LoadOrCreate(data_dir);
+  if (!curator) return curator.error();
+  auto secrets = SecretBox::LoadOrCreate(data_dir);
+  if (!secrets) return secrets.error();
+  return std::unique_ptr<Service>(
+      new Service(std::make_unique<Impl>(deps, std::move(*curator), std::move(*secrets))));
+}
+
+const Curator& Service::curator() const { return impl_->curator; }
+
+Result<json> Service::Create(const json& body, const std::string& by) {
+  if (body.is_object() && body.contains("password_set")) {
+    return Fail(ErrorCode::kInvalid, "mirror rule: \"password_set\" is shown, not set");
+  }
+  auto rule = ParseRule(body);
+  if (!rule) return rule.error();
+  KEEP_TRY(impl_->TrustCurator(*rule, by));
+  MirrorRecord rec = impl_->Encode(*rule, by);
+  KEEP_TRY(impl_->deps.metadata.CreateMirror(rec));
+  Audit({{"event", "mirror rule added"}, {"rule", rule->name}, {"user", by}});
+  return Show(rule->name);
+}
+
+Result<json> Service::Update(const std::string& name, const json& patch) {
+  if (!patch.is_object()) return Fail(ErrorCode::kInvalid, "the body must be a JSON object");
+  if (patch.contains("name") && patch["name"] != name) {
+    return Fail(ErrorCode::kInvalid, "a mirror rule's name cannot change; add a new rule");
+  }
+  if (patch.contains("password_set")) {
+    return Fail(ErrorCode::kInvalid, "mirror rule: \"password_set\" is shown, not set");
+  }
+  auto current = impl_->Load(name);
+  if (!current) return current.error();
+  json merged = RuleToJson(*current, true);
+  merged.erase("password_set");
+  for (const auto& [key, value] : patch.items()) {
+    if (value.is_null()) {
+      merged.erase(key);
+    } else {
+      merged[key] = value;
+    }
+  }
+  // New credentials replace both halves; a username alone keeps no old password.
+  if (patch.contains("username") && !patch.contains("password")) merged.erase("password");
+  auto rule = ParseRule(merged);
+  if (!rule) return rule.error();
+  KEEP_TRY(impl_->TrustCurator(*rule, "mirror"));
+  auto found = impl_->deps.metadata.UpdateMirror(impl_->Encode(*rule, ""));
+  if (!found) return found.error();
+  if (!*found) return NoRule(name);
+  return Show(name);
+}
+
+Result<json> Service::Show(const std::string& name) {
+  auto rec = impl_->deps.metadata.GetMirror(name);
+  if (!rec) return rec.error();
+  if (!*rec) return NoRule(name);
+  auto rule = impl_->Decode(**rec);
+  if (!rule) return rule.error();
+  return impl_->Describe(*rule, **rec, true);
+}
+
+Result<json> Service::List() {
+  auto recs = impl_->deps.metadata.ListMirrors();
+  if (!recs) return recs.error();
+  json list = json::array();
+  for (const auto& rec : *recs) {
+    auto rule = impl_->Decode(rec);
+    if (!rule) {
+      list.push_back({{"name", rec.name}, {"error", rule.error().message}});
+      continue;
+    }
+    auto described = impl_->Describe(*rule, rec, false);
+    if (!described) return described.error();
+    list.push_back(std::move(*described));
+  }
+  return json{{"mirrors", list}};
+}
+
+Result<void> Service::Remove(const std::string& name) {
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->jobs.find(name);
+    if (it != impl_->jobs.end() && !it->second->done) {
+      return Fail(ErrorCode::kConflict, "mirror rule " + name +
+                                            " is syncing; remove it when the sync has ended");
+    }
+  }
+  auto found = impl_->deps.metadata.DeleteMirror(name);
+  if (!found) return found.error();
+  if (!*found) return NoRule(name);
+  Audit({{"event", "mirror rule removed"}, {"rule", name}});
+  return {};
+}
+
+Result<json> Service::Approve(const std::string& name, const std::string& repository,
+                              const std::string& tag) {
+  auto rule = impl_->Load(name);
+  if (!rule) return rule.error();
+  auto rec = impl_->deps.metadata.GetMirrorTag(name, repository, tag);
+  if (!rec) return rec.error();
+  if (!*rec || (*rec)->state != "held" || (*rec)->pending.empty()) {
+    return Fail(ErrorCode::kConflict, "mirror rule " + name + " holds nothing for " +
+                                          repository + ":" + tag +
+                                          " (keepctl mirror show " + name + " lists what it holds)");
+  }
+  MirrorTagRecord approved = **rec;
+  approved.state = "approved";
+  approved.reason = "approved; the next sync stores " + approved.pending;
+  KEEP_TRY(impl_->deps.metadata.PutMirrorTag(approved));
+  Audit({{"event", "mirror change approved"}, {"rule", name}, {"repository", repository},
+         {"tag", tag}, {"digest", approved.pending}});
+  return json{{"repository", repository}, {"tag", tag}, {"approved", approved.pending}};
+}
+
+Result<json> Service::StartSync(const std::string& name) { return impl_->Start(name); }
+
+Result<json> Service::SyncStatus(const std::string& name, std::size_t after) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->jobs.find(name);
+  if (it == impl_->jobs.end()) {
+    return Fail(ErrorCode::kNotFound, "mirror rule " + name + " has not synced since keepd "
+                                      "started (keepctl mirror sync " + name + " starts one)");
+  }
+  const Job& job = *it->second;
+  json events = json::array();
+  std::size_t first = after > job.dropped ? after - job.dropped : 0;
+  std::size_t end = std::min(job.events.size(), first + kEventsPerPage);
+  for (std::size_t i = first; i < end; ++i) events.push_back(job.events[i]);
+  json out = {{"job", job.id},
+              {"started_at", job.started_at},
+              {"next", job.dropped + end},
+              {"events", events},
+              {"done", job.done && end == job.events.size()}};
+  if (job.done) out["report"] = job.report;
+  return out;
+}
+
+void Service::StartDueSyncs() {
+  auto recs = impl_->deps.metadata.ListMirrors();
+  if (!recs) return;
+  std::int64_t now = UnixNow();
+  for (const auto& rec : *recs) {
+    auto rule = impl_->Decode(rec);
+    if (!rule || rule->interval_seconds <= 0) continue;
+    std::int64_t last = 0;
+    {
+      std::lock_guard lock(impl_->mu);
+      auto it = impl_->jobs.find(rec.name);
+      if (it != impl_->jobs.end()) last = it->second->started_at;
+    }
+    if (last == 0 || now - last >= rule->interval_seconds) (void)impl_->Start(rec.name);
+  }
+}
+
+void Service::Stop() {
+  impl_->stopping = true;
+  std::vector<std::shared_ptr<Job>> all;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [name, job] : impl_->jobs) all.push_back(job);
+    for (auto& job : impl_->finished_threads) all.push_back(job);
+    impl_->finished_threads.clear();
+  }
+  for (auto& job : all) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+}
+
+}  // namespace keep::mirror

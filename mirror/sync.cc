@@ -1,0 +1,476 @@
+#include "mirror/sync.h"
+
+#include "core/audit.h"
+#include "core/clock.h"
+#include "core/manifest.h"
+#include "core/names.h"
+#include "trust/cosign.h"
+#include "trust/simple_signing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+namespace keep::mirror {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Refusals and failures carry their reason up to the tag's outcome.
+struct Verdict {
+  std::string state;  // "refused", "held", "failed"
+  std::string reason;
+};
+
+// The first error of a step: a digest check that failed refuses the image,
+// anything else (the upstream unreachable, a full disk) fails the tag.
+Verdict FromError(const Error& e, const std::string& what) {
+  if (e.code == ErrorCode::kDigestInvalid || e.code == ErrorCode::kSizeInvalid ||
+      e.code == ErrorCode::kManifestInvalid || e.code == ErrorCode::kTooLarge) {
+    return {"refused", what + ": " + e.message};
+  }
+  return {"failed", what + ": " + e.message};
+}
+
+class TagSync {
+ public:
+  TagSync(const Rule& rule, Upstream& upstream, SyncContext& ctx, SyncReport& report,
+          const SyncObserver& observe, std::string upstream_repo, std::string tag)
+      : rule_(rule),
+        upstream_(upstream),
+        ctx_(ctx),
+        report_(report),
+        observe_(observe),
+        upstream_repo_(std::move(upstream_repo)),
+        local_(rule.LocalRepository(upstream_repo_)),
+        tag_(std::move(tag)) {}
+
+  TagOutcome Run() {
+    TagOutcome out{local_, upstream_repo_, tag_, "", "", ""};
+    auto manifest = upstream_.GetManifest(upstream_repo_, tag_, ctx_.max_manifest_bytes);
+    if (!manifest) return Finish(out, FromError(manifest.error(), "reading the manifest"));
+    out.digest = manifest->digest.str();
+    auto parsed = ParseManifest(manifest->bytes, manifest->media_type);
+    if (!parsed) {
+      return Finish(out, {"refused", "the upstream manifest is not one Keep stores: " +
+                                         parsed.error().message});
+    }
+    auto previous = ctx_.metadata.GetMirrorTag(rule_.name, local_, tag_);
+    if (!previous) return Finish(out, FromError(previous.error(), "reading the tag's record"));
+    if (auto refusal = Vet(manifest->digest, *previous)) return Finish(out, *refusal);
+
+    if (auto held = AlreadyHeld(manifest->digest); held && *held) {
+      out.state = "unchanged";
+      return Record(out);
+    }
+    observe_({{"event", "image"},
+              {"repository", local_},
+              {"tag", tag_},
+              {"digest", out.digest},
+              {"media_type", parsed->media_type}});
+    if (auto failed = StoreImage(*manifest, *parsed)) return Finish(out, *failed);
+    if (auto failed = SignAndTag(*manifest, *parsed)) return Finish(out, *failed);
+    out.state = "synced";
+    return Record(out);
+  }
+
+ private:
+  // The rule's vetting of the upstream manifest `digest`; nullopt when it passes.
+  std::optional<Verdict> Vet(const Digest& digest,
+                             const std::optional<MirrorTagRecord>& previous) {
+    const Vetting& v = rule_.vetting;
+    if (!v.digests.empty()) {
+      auto pin = v.digests.find(tag_);
+      if (pin == v.digests.end()) {
+        return Verdict{"refused", "the rule pins no digest for tag " + tag_ +
+                                      " (vetting.digests); upstream has " + digest.str()};
+      }
+      if (pin->second != digest.str()) {
+        return Verdict{"refused", "upstream tag " + tag_ + " is " + digest.str() +
+                                      ", but the rule pins " + pin->second};
+      }
+    }
+    if (v.signature) {
+      if (auto refusal = VetSignatures(digest, *v.signature)) return refusal;
+    }
+    if (v.trust_on_first_sync && previous && !previous->digest.empty() &&
+        previous->digest != digest.str()) {
+      bool approved = previous->state == "approved" && previous->pending == digest.str();
+      if (!approved) {
+        return Verdict{"held", "upstream tag " + tag_ + " changed from " + previous->digest +
+                                   " to " + digest.str() + "; approve it with `keepctl mirror "
+                                   "approve " + rule_.name + " " + local_ + ":" + tag_ + "`"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The upstream's cosign signatures of `digest` (tag sha256-<hex>.sig) by
+  // the rule's keys: at least `threshold` distinct keys must have signed.
+  std::optional<Verdict> VetSignatures(const Digest& digest, const SignatureVetting& sv) {
+    if (digest.algorithm() != DigestAlgorithm::kSha256) {
+      return Verdict{"refused", "the upstream manifest is digested with " +
+                                    std::string(digest.algorithm_name()) +
+                                    "; cosign signatures are found by sha256 digests"};
+    }
+    std::string sig_tag = CosignSignatureTag(digest);
+    auto sig = upstream_.GetManifest(upstream_repo_, sig_tag, 1 << 20);
+    if (!sig) {
+      if (sig.error().code == ErrorCode::kManifestUnknown) {
+        return Verdict{"refused", "unsigned: upstream has no signature of " + digest.str() +
+                                      " (no tag " + sig_tag + ")"};
+      }
+      return FromError(sig.error(), "reading the upstream signature " + sig_tag);
+    }
+    auto manifest = ParseSignatureManifest(sig->bytes);
+    if (!manifest) return Verdict{"refused", "upstream signature: " + manifest.error().message};
+    auto layers = ReadCosignSignatures(*manifest);
+    if (!layers) return Verdict{"refused", "upstream signature: " + layers.error().message};
+    auto fetch = [&](const Digest& d) -> Result<std::string> {
+      std::uint64_t size = 0;
+      for (const auto& l : *layers) {
+        if (l.payload_digest == d) size = static_cast<std::uint64_t>(l.payload_size);
+      }
+      if (size == 0 || size > (1 << 20)) {
+        return Fail(ErrorCode::kSizeInvalid, "a signature payload must be 1 byte to 1 MiB");
+      }
+      std::string bytes;
+      KEEP_TRY(upstream_.FetchBlob(upstream_repo_, d, size, 0, [&](std::string_view chunk) {
+        bytes.append(chunk);
+        return Result<void>();
+      }));
+      return bytes;
+    };
+    auto verdicts = VerifyCosign(*layers, fetch, digest, upstream_repo_, sv.keys);
+    std::set<std::string> signers;
+    std::string reasons;
+    for (const auto& verdict : verdicts) {
+      if (verdict.verified) {
+        signers.insert(verdict.key_id);
+      } else {
+        reasons += (reasons.empty() ? "" : "; ") + verdict.reason;
+      }
+    }
+    if (static_cast<std::int64_t>(signers.size()) >= sv.threshold) return std::nullopt;
+    std::string why = std::to_string(signers.size()) + " of the rule's keys signed " +
+                      digest.str() + ", " + std::to_string(sv.threshold) + " needed";
+    if (!reasons.empty()) why += " (" + reasons + ")";
+    return Verdict{"refused", why};
+  }
+
+  // Whether the local tag already points at `digest`, signed by the curator.
+  Result<bool> AlreadyHeld(const Digest& digest) {
+    auto tagged = ctx_.metadata.GetTagged(local_, tag_);
+    if (!tagged) return tagged.error();
+    if (!*tagged || (*tagged)->digest != digest.str()) return false;
+    auto sigs = ctx_.metadata.SignaturesOf(local_, digest.str());
+    if (!sigs) return sigs.error();
+    const std::string& curator = ctx_.curator.public_key().key_id();
+    return std::any_of(sigs->begin(), sigs->end(),
+                       [&](const SignatureRecord& s) { return s.key_id == curator; });
+  }
+
+  // Fetches and stores every blob and child manifest of the image, then the
+  // manifest itself, untagged.
+  std::optional<Verdict> StoreImage(const UpstreamManifest& manifest,
+                                    const ParsedManifest& parsed) {
+    for (const auto& child : parsed.manifests) {
+      auto bytes = upstream_.GetManifest(upstream_repo_, child.digest.str(),
+                                         ctx_.max_manifest_bytes);
+      if (!bytes) return FromError(bytes.error(), "reading child manifest " + child.digest.str());
+      auto child_parsed = ParseManifest(bytes->bytes, bytes->media_type);
+      if (!child_parsed) {
+        return Verdict{"refused", "child manifest " + child.digest.str() + ": " +
+                                      child_parsed.error().message};
+      }
+      if (!child_parsed->manifests.empty()) {
+        return Verdict{"refused", "child manifest " + child.digest.str() +
+                                      " is itself an index; Keep mirrors one level of index"};
+      }
+      if (auto failed = StoreImage(*bytes, *child_parsed)) return failed;
+    }
+    std::vector<Descriptor> blobs;
+    if (parsed.config) blobs.push_back(*parsed.config);
+    for (const auto& layer : parsed.layers) {
+      if (!layer.foreign) blobs.push_back(layer);
+    }
+    for (const auto& blob : blobs) {
+      if (auto failed = StoreBlob(blob)) return failed;
+    }
+    auto write = WriteOf(manifest, parsed);
+    if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, manifest.digest,
+                                    manifest.bytes, write);
+        !stored) {
+      return FromError(stored.error(), "storing manifest " + manifest.digest.str());
+    }
+    return std::nullopt;
+  }
+
+  ManifestWrite WriteOf(const UpstreamManifest& manifest, const ParsedManifest& parsed) {
+    ManifestWrite w;
+    w.record = ManifestRecord{local_,
+                              manifest.digest.str(),
+                              parsed.media_type,
+                              static_cast<std::int64_t>(manifest.bytes.size()),
+                              parsed.artifact_type,
+                              parsed.subject ? parsed.subject->digest.str() : std::string(),
+                              parsed.annotations_json};
+    if (parsed.config) w.blobs.push_back(parsed.config->digest.str());
+    for (const auto& l : parsed.layers) {
+      if (!l.foreign) w.blobs.push_back(l.digest.str());
+    }
+    for (const auto& c : parsed.manifests) w.children.push_back(c.digest.str());
+    std::sort(w.blobs.begin(), w.blobs.end());
+    w.blobs.erase(std::unique(w.blobs.begin(), w.blobs.end()), w.blobs.end());
+    return w;
+  }
+
+  // One blob: linked when it is stored already, else streamed from upstream
+  // into a new blob whose digest is checked before it is published.
+  std::optional<Verdict> StoreBlob(const Descriptor& blob) {
+    const std::string what = "blob " + blob.digest.str();
+    auto linked = ctx_.metadata.LinkedBlobSize(local_, blob.digest.str());
+    if (!linked) return FromError(linked.error(), what);
+    if (*linked) {
+      ++report_.blobs_present;
+      return std::nullopt;
+    }
+    auto stored = LinkStoredBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, blob.digest, local_);
+    if (!stored) return FromError(stored.error(), what);
+    if (*stored) {
+      ++report_.blobs_present;
+      return std::nullopt;
+    }
+    if (blob.size < 0) return Verdict{"refused", what + " has a negative size"};
+    auto size = static_cast<std::uint64_t>(blob.size);
+    observe_({{"event", "blob"},
+              {"repository", local_},
+              {"digest", blob.digest.str()},
+              {"size", size}});
+    auto writer = ctx_.blobs.Create();
+    if (!writer) return FromError(writer.error(), what);
+    auto started = Clock::now();
+    auto last_report = started;
+    std::uint64_t received = 0;
+    auto fetched = upstream_.FetchBlob(
+        upstream_repo_, blob.digest, size, 0, [&](std::string_view chunk) -> Result<void> {
+          KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
+          received += chunk.size();
+          auto now = Clock::now();
+          if (now - last_report >= std::chrono::milliseconds(250)) {
+            last_report = now;
+            observe_(Progress(blob, received, size, started));
+          }
+          return {};
+        });
+    if (!fetched) return FromError(fetched.error(), "fetching " + what);
+    report_.bytes_fetched += received;
+    if ((*writer)->size() != size) {
+      return Verdict{"refused", what + ": upstream sent " + std::to_string((*writer)->size()) +
+                                    " bytes, the manifest says " + std::to_string(size)};
+    }
+    if (auto committed = CommitAndLink(ctx_.locks, ctx_.metadata, **writer, blob.digest, local_);
+        !committed) {
+      if (committed.error().code == ErrorCode::kDigestInvalid) {
+        Audit({{"event", "mirror blob refused"},
+               {"rule", rule_.name},
+               {"repository", local_},
+               {"digest", blob.digest.str()},
+               {"reason", "the bytes upstream sent do not match their digest"}});
+        return Verdict{"refused", what + ": the bytes upstream sent do not match their digest"};
+      }
+      return FromError(committed.error(), "storing " + what);
+    }
+    ++report_.blobs_fetched;
+    observe_(Progress(blob, received, size, started));
+    return std::nullopt;
+  }
+
+  json Progress(const Descriptor& blob, std::uint64_t received, std::uint64_t size,
+                Clock::time_point started) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return {{"event", "progress"},
+            {"repository", local_},
+            {"digest", blob.digest.str()},
+            {"received", received},
+            {"size", size},
+            {"bytes_per_second", seconds > 0 ? static_cast<double>(received) / seconds : 0.0}};
+  }
+
+  // Signs the stored manifest with the curator key (a cosign signature
+  // manifest at sha256-<hex>.sig, recorded as verified by the curator key),
+  // then points the tag at it.
+  std::optional<Verdict> SignAndTag(const UpstreamManifest& manifest,
+                                    const ParsedManifest& parsed) {
+    const Digest& digest = manifest.digest;
+    auto sigs = ctx_.metadata.SignaturesOf(local_, digest.str());
+    if (!sigs) return FromError(sigs.error(), "reading signatures");
+    const std::string& curator_id = ctx_.curator.public_key().key_id();
+    bool signed_already = std::any_of(sigs->begin(), sigs->end(), [&](const SignatureRecord& s) {
+      return s.key_id == curator_id;
+    });
+    if (!signed_already) {
+      std::string payload = MakeSimpleSigning(rule_.reference_host + "/" + local_, digest);
+      auto signature = Sign(ctx_.curator.private_key(), payload);
+      if (!signature) return FromError(signature.error(), "signing");
+      CosignManifest cm = BuildCosignManifest(payload, *signature);
+      for (const auto& [d, bytes] :
+           {std::pair{cm.config_digest, cm.config}, std::pair{cm.payload_digest, cm.payload}}) {
+        if (auto stored = StoreSmallBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, d, bytes, local_);
+            !stored) {
+          return FromError(stored.error(), "storing the curator signature");
+        }
+      }
+      auto sig_parsed = ParseManifest(cm.manifest, media::kOciManifest);
+      if (!sig_parsed) return FromError(sig_parsed.error(), "the curator signature");
+      UpstreamManifest sig_manifest{std::string(media::kOciManifest), cm.manifest,
+                                    cm.manifest_digest};
+      ManifestWrite w = WriteOf(sig_manifest, *sig_parsed);
+      w.tags = {CosignSignatureTag(digest)};
+      w.signatures = {SignatureRecord{local_, digest.str(), curator_id, kFormatCosign,
+                                      cm.manifest_digest.str(), UnixNow()}};
+      if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata,
+                                      cm.manifest_digest, cm.manifest, w);
+          !stored) {
+        return FromError(stored.error(), "storing the curator signature");
+      }
+    }
+    ManifestWrite tagged = WriteOf(manifest, parsed);
+    tagged.tags = {tag_};
+    if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, digest,
+                                    manifest.bytes, tagged);
+        !stored) {
+      return FromError(stored.error(), "tagging " + tag_);
+    }
+    return std::nullopt;
+  }
+
+  TagOutcome Finish(TagOutcome out, const Verdict& v) {
+    out.state = v.state;
+    out.reason = v.reason;
+    return Record(out);
+  }
+
+  // Writes the tag's record and the audit line, and tells the observer.
+  TagOutcome Record(TagOutcome out) {
+    auto previous = ctx_.metadata.GetMirrorTag(rule_.name, local_, tag_);
+    MirrorTagRecord rec;
+    if (previous && *previous) rec = **previous;
+    rec.rule = rule_.name;
+    rec.repository = local_;
+    rec.tag = tag_;
+    if (out.state == "synced" || out.state == "unchanged") {
+      rec.digest = out.digest;
+      rec.pending.clear();
+      rec.state = "synced";
+      rec.reason.clear();
+    } else if (out.state == "held") {
+      rec.pending = out.digest;
+      rec.state = "held";
+      rec.reason = out.reason;
+    } else if (out.state == "refused") {
+      rec.state = "refused";
+      rec.reason = out.reason;
+    } else if (rec.state.empty() || rec.state == "failed") {
+      // An upstream that cannot be read changes nothing of a tag's vetting
+      // state; a tag never synced records the failure.
+      rec.state = "failed";
+      rec.reason = out.reason;
+    }
+    if (auto written = ctx_.metadata.PutMirrorTag(rec); !written && out.reason.empty()) {
+      out.reason = "its record could not be written: " + written.error().message;
+    }
+    if (out.state != "unchanged") {
+      Audit({{"event", "mirror " + out.state},
+             {"rule", rule_.name},
+             {"upstream", upstream_.url() + "/" + upstream_repo_},
+             {"repository", local_},
+             {"tag", tag_},
+             {"digest", out.digest},
+             {"reason", out.reason}});
+    }
+    observe_({{"event", "tag"},
+              {"repository", local_},
+              {"tag", tag_},
+              {"digest", out.digest},
+              {"state", out.state},
+              {"reason", out.reason}});
+    report_.tags.push_back(out);
+    return out;
+  }
+
+  const Rule& rule_;
+  Upstream& upstream_;
+  SyncContext& ctx_;
+  SyncReport& report_;
+  const SyncObserver& observe_;
+  std::string upstream_repo_;
+  std::string local_;
+  std::string tag_;
+};
+
+}  // namespace
+
+int SyncReport::Count(std::string_view state) const {
+  return static_cast<int>(std::count_if(tags.begin(), tags.end(),
+                                        [&](const TagOutcome& t) { return t.state == state; }));
+}
+
+nlohmann::json SyncReport::ToJson() const {
+  json list = json::array();
+  for (const auto& t : tags) {
+    json item = {{"repository", t.repository},
+                 {"upstream", t.upstream},
+                 {"tag", t.tag},
+                 {"digest", t.digest},
+                 {"state", t.state}};
+    if (!t.reason.empty()) item["reason"] = t.reason;
+    list.push_back(std::move(item));
+  }
+  return {{"tags", list},
+          {"synced", Count("synced")},
+          {"unchanged", Count("unchanged")},
+          {"refused", Count("refused")},
+          {"held", Count("held")},
+          {"failed", Count("failed")},
+          {"bytes_fetched", bytes_fetched},
+          {"blobs_fetched", blobs_fetched},
+          {"blobs_present", blobs_present}};
+}
+
+SyncReport SyncRule(const Rule& rule, Upstream& upstream, SyncContext& ctx,
+                    const SyncObserver& observe) {
+  SyncReport report;
+  for (const auto& repo : rule.repositories) {
+    std::vector<std::string> tags;
+    if (rule.HasGlobs()) {
+      auto listed = upstream.ListTags(repo);
+      if (!listed) {
+        TagOutcome failed{rule.LocalRepository(repo), repo, "*", "", "failed",
+                          "listing the upstream's tags: " + listed.error().message};
+        observe({{"event", "tag"},
+                 {"repository", failed.repository},
+                 {"tag", failed.tag},
+                 {"state", failed.state},
+                 {"reason", failed.reason}});
+        report.tags.push_back(std::move(failed));
+        continue;
+      }
+      for (const auto& t : *listed) {
+        if (rule.AllowsTag(t) && IsValidTag(t) && !IsCosignSignatureTag(t)) tags.push_back(t);
+      }
+    } else {
+      tags = rule.tags;
+    }
+    std::sort(tags.begin(), tags.end());
+    tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+    for (const auto& tag : tags) {
+      if (ctx.stop && ctx.stop->load()) return report;
+      TagSync(rule, upstream, ctx, report, observe, repo, tag).Run();
+    }
+  }
+  return report;
+}
+
+}  // namespace keep::mirror

@@ -163,7 +163,8 @@ boost::system::result<Location, std::string> Resolve(const Location& base,
                                                      std::string_view reference) {
   auto ref = urls::parse_uri_reference(reference);
   if (!ref) return std::string("not a URL");
-  auto base_url = urls::parse_uri(base.Str());
+  std::string base_text = base.Str();  // the view below points into it
+  auto base_url = urls::parse_uri(base_text);
   if (!base_url) return std::string("not a URL");
   urls::url resolved;
   if (!urls::resolve(*base_url, *ref, resolved)) return std::string("cannot be resolved");
@@ -179,10 +180,6 @@ struct Failure {
 
 template <class T>
 using Step = boost::system::result<T, Failure>;
-
-[[noreturn]] void throw_exception_from_error(const Failure& f, const boost::source_location&) {
-  throw ErrorException(f.error);
-}
 
 Failure Final(Error error) { return Failure{std::move(error), false, std::nullopt}; }
 Failure Final(ErrorCode code, std::string message) {
@@ -834,9 +831,11 @@ const std::string& Upstream::url() const { return impl_->options.url; }
 
 Result<std::unique_ptr<Upstream>> Upstream::Open(UpstreamOptions options) {
   auto impl = std::make_unique<Impl>();
+  // A URL with user information may hold a password: it is not repeated.
+  std::string shown =
+      options.url.find('@') == std::string::npos ? " \"" + LogText(options.url, 200) + "\"" : "";
   auto bad = [&](const std::string& why) {
-    return Fail(ErrorCode::kInvalid,
-                "bad upstream URL \"" + LogText(options.url, 200) + "\": " + why);
+    return Fail(ErrorCode::kInvalid, "bad upstream URL" + shown + ": " + why);
   };
   auto url = urls::parse_absolute_uri(options.url);
   if (!url) return bad("expected https://HOST[:PORT] or http://HOST[:PORT]");

@@ -129,7 +129,7 @@ struct Location {
 };
 
 // The origin and target of an absolute http(s) URL; the reason why not else.
-boost::system::result<Location, std::string> ToLocation(urls::url_view url) {
+boost::system::result<Location, std::string> ToLocation(const urls::url_view& url) {
   Location out;
   std::string scheme = Lower(std::string(url.scheme()));
   if (scheme != "https" && scheme != "http") return std::string("it is neither https nor http");
@@ -424,6 +424,9 @@ struct Upstream::Impl {
     if (ec == beast::error::timeout || ec == asio::error::timed_out) {
       return Transient("no answer within " + std::to_string(options.timeout.count()) + " s (" +
                        step + ")" + where);
+    }
+    if (ec == http::error::partial_message || ec == ssl::error::stream_truncated) {
+      return Transient("the connection closed before the answer was complete" + where);
     }
     std::string reason = ec.message();
     if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(reason[0]));

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace keep::testkit {
 
@@ -56,6 +57,7 @@ void FakeUpstream::Accept() {
     // A client that goes quiet does not keep the server (and the test) alive.
     timeval timeout{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ++connections_;
     std::lock_guard lock(threads_mu_);
     threads_.emplace_back([this, fd] { Serve(fd); });
   }
@@ -76,12 +78,17 @@ void FakeUpstream::Serve(int fd) {
     http::read(socket, buffer, req, ec);
     if (ec) break;
     ++requests_;
+    int now = ++in_flight_;
+    for (int seen = max_concurrent_;
+         now > seen && !max_concurrent_.compare_exchange_weak(seen, now);) {
+    }
     FakeRequest request{std::string(req.method_string()), std::string(req.target()), req.base()};
     FakeResponse response;
     {
       std::lock_guard lock(handler_mu_);
       response = handler_(request);
     }
+    std::this_thread::sleep_for(response.delay);
     std::string head =
         "HTTP/1.1 " + std::to_string(response.status) + " " +
         std::string(http::obsolete_reason(static_cast<http::status>(response.status))) + "\r\n";
@@ -89,6 +96,7 @@ void FakeUpstream::Serve(int fd) {
     head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
     std::size_t body_bytes = response.cut_after.value_or(response.body.size());
     head.append(response.body, 0, body_bytes);
+    --in_flight_;
     asio::write(socket, asio::buffer(head), ec);
     if (ec || response.cut_after) break;
   }

@@ -11,6 +11,7 @@
 #include <boost/beast/http/fields.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -39,6 +40,8 @@ struct FakeResponse {
   // Send only this many bytes of the body (Content-Length still says all of
   // it), then close the connection.
   std::optional<std::size_t> cut_after;
+  // Wait this long before answering (outside the handler's lock).
+  std::chrono::milliseconds delay{0};
 };
 
 class FakeUpstream {
@@ -53,6 +56,9 @@ class FakeUpstream {
   std::uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int requests() const { return requests_; }
+  int connections() const { return connections_; }
+  // The most requests being answered at one time.
+  int max_concurrent() const { return max_concurrent_; }
 
  private:
   void Accept();
@@ -64,6 +70,9 @@ class FakeUpstream {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> max_concurrent_{0};
   std::thread acceptor_;
   std::mutex threads_mu_;
   std::vector<std::thread> threads_;

@@ -12,10 +12,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace keep::mirror {
 namespace {
@@ -494,6 +497,28 @@ TEST(FakeUpstreamTest, ACutTransferSaysHowManyBytesArrived) {
   auto tail = Fetch(*v, "acme/app", testkit::DigestOf(blob), blob.size(), 250000);
   ASSERT_TRUE(tail) << Message(tail.error());
   EXPECT_TRUE(*tail == blob.substr(250000));
+}
+
+TEST(FakeUpstreamTest, AtMostTheConnectionsAskedForAndThoseKeptAlive) {
+  std::string manifest = R"({"schemaVersion":2})";
+  FakeUpstream fake([&](const FakeRequest&) {
+    return FakeResponse{200, {{"Content-Type", testkit::mt::kOciManifest}}, manifest, {}, 100ms};
+  });
+  UpstreamOptions o = FakeOptions(fake);
+  o.connections = 2;
+  auto u = OpenOrFail(o);
+  ASSERT_TRUE(u);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  threads.reserve(6);
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] { ok += u->GetManifest("acme/app", "v1") ? 1 : 0; });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok, 6);
+  EXPECT_EQ(fake.requests(), 6);
+  EXPECT_EQ(fake.max_concurrent(), 2);
+  EXPECT_EQ(fake.connections(), 2) << "idle connections are reused";
 }
 
 TEST(FakeUpstreamTest, ReferrersNotOffered) {

@@ -64,6 +64,8 @@ using ChunkSink = std::function<Result<void>(std::string_view chunk)>;
 
 class Upstream {
  public:
+  // Checks the options (kInvalid for a bad URL or CA file) and loads the
+  // CAs; connects only when a call needs it.
   [[nodiscard]] static Result<std::unique_ptr<Upstream>> Open(UpstreamOptions options);
   ~Upstream();
   Upstream(const Upstream&) = delete;

@@ -15,11 +15,18 @@ namespace {
 
 using nlohmann::json;
 
+// A list of strings as "a, b, c".
+std::string Joined(const json& list) {
+  if (!list.is_array()) return Text(list);
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : ", ") + Text(item);
+  return out.empty() ? "-" : out;
+}
+
 const Column kRuleColumns[] = {
     Field("NAME", "name"), Field("UPSTREAM", "upstream"), Field("TARGET", "target"),
-    Column{"TAGS", [](const json& r) { return Text(At(r, "tags")); }},
-    Column{"LAST SYNC",
-           [](const json& r) {
+    Column{"TAGS", [](const json& r) { return Joined(At(r, "tags")); }},
+    Column{"LAST SYNC", [](const json& r) {
              const json& last = At(r, "last_sync");
              if (last.is_null()) return std::string("-");
              if (At(last, "done") != true) return std::string("running");
@@ -103,15 +110,15 @@ Result<json> RuleFromFlags(const Invocation& inv, const AdminClient& client, boo
     vetting["trust_on_first_sync"] = inv.Flag("trust-on-first-sync");
   }
   if (adding || !vetting.empty()) body["vetting"] = vetting;
-  return Result<json>(std::move(body));
+  return Result<json>(boost::system::in_place_value, std::move(body));
 }
 
 void PrintRule(const json& rule) {
   const Column lines[] = {
       Field("name", "name"),
       Field("upstream", "upstream"),
-      Column{"repositories", [](const json& r) { return Text(At(r, "repositories")); }},
-      Column{"tags", [](const json& r) { return Text(At(r, "tags")); }},
+      Column{"repositories", [](const json& r) { return Joined(At(r, "repositories")); }},
+      Column{"tags", [](const json& r) { return Joined(At(r, "tags")); }},
       Field("target", "target"),
       Field("reference_host", "reference_host"),
       Column{"credentials",

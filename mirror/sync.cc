@@ -149,7 +149,13 @@ class TagSync {
       if (verdict.verified) {
         signers.insert(verdict.key_id);
       } else {
-        reasons += (reasons.empty() ? "" : "; ") + verdict.reason;
+        // VerifyCosign speaks of the namespace's keys; here they are the rule's.
+        std::string reason = verdict.reason;
+        if (auto at = reason.find("any trusted key of the namespace"); at != std::string::npos) {
+          reason.replace(at, std::string_view("any trusted key of the namespace").size(),
+                         "any of the rule's keys");
+        }
+        reasons += (reasons.empty() ? "" : "; ") + reason;
       }
     }
     if (static_cast<std::int64_t>(signers.size()) >= sv.threshold) return std::nullopt;

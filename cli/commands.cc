@@ -37,6 +37,8 @@ const std::vector<FlagSpec> kMirrorFlags = {
     {"interval", F::kValue, "DURATION", "sync on a schedule, e.g. 6h (default: on demand)"},
     {"pull-through", F::kBool, "", "fetch allowed tags on a pull that misses"},
     {"upstream-ca", F::kValue, "FILE", "CA certificates of the upstream (a path on the server)"},
+    {"upstream-host", F::kValue, "HOST",
+     "the host clients name for the upstream (?ns=), e.g. docker.io for a Docker Hub cache"},
     {"username", F::kValue, "NAME", "the upstream account (the password comes from stdin)"},
     kPasswordStdin,
     {"reference-host", F::kValue, "HOST[:PORT]",

@@ -50,6 +50,7 @@ Result<json> RuleFromFlags(const Invocation& inv, const AdminClient& client, boo
   if (inv.Has("tag")) body["tags"] = inv.Values("tag");
   if (auto v = inv.Value("target")) body["target"] = *v;
   if (auto v = inv.Value("upstream-ca")) body["ca_file"] = *v;
+  if (auto v = inv.Value("upstream-host")) body["upstream_host"] = *v;
   if (auto v = inv.Value("reference-host")) {
     body["reference_host"] = *v;
   } else if (adding) {

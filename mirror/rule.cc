@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace keep::mirror {
@@ -110,10 +111,24 @@ std::string Rule::Namespace() const {
   return first.substr(0, first.find('/'));
 }
 
+std::string UpstreamHost(const Rule& rule) {
+  if (!rule.upstream_host.empty()) return rule.upstream_host;
+  if (rule.docker_hub) return "docker.io";
+  std::string host = rule.url.substr(rule.url.find("://") + 3);
+  return NormalizeHost(host);
+}
+
+std::string NormalizeHost(std::string_view ns) {
+  std::string host(ns);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (host == "index.docker.io" || host == "registry-1.docker.io") return "docker.io";
+  return host;
+}
+
 Result<Rule> ParseRule(const json& j) {
   if (!j.is_object()) return Bad("the body must be a JSON object");
   KEEP_TRY(OnlyMembers(j, "the rule",
-                       {"name", "upstream", "ca_file", "username", "password", "password_set",
+                       {"name", "upstream", "upstream_host", "ca_file", "username", "password", "password_set",
                         "repositories", "tags", "target", "reference_host", "vetting",
                         "interval_seconds", "pull_through"}));
   Rule r;
@@ -125,6 +140,15 @@ Result<Rule> ParseRule(const json& j) {
   if (!upstream) return upstream.error();
   r.upstream = *upstream;
   KEEP_TRY(ResolveUpstream(r));
+  auto host = String(j, "upstream_host", false);
+  if (!host) return host.error();
+  if (!host->empty()) {
+    if (host->find_first_of("/ @?#") != std::string::npos) {
+      return Bad("\"upstream_host\" is a registry host[:port], like docker.io or ghcr.io");
+    }
+    r.upstream_host = NormalizeHost(*host);
+    if (r.upstream_host == "docker.io") r.docker_hub = true;
+  }
   for (auto [field, out] : {std::pair{"ca_file", &r.ca_file}, std::pair{"username", &r.username},
                             std::pair{"password", &r.password}, std::pair{"target", &r.target},
                             std::pair{"reference_host", &r.reference_host}}) {
@@ -268,6 +292,7 @@ nlohmann::json RuleToJson(const Rule& r, bool include_password) {
             {"interval_seconds", r.interval_seconds},
             {"pull_through", r.pull_through}};
   if (!r.ca_file.empty()) j["ca_file"] = r.ca_file;
+  if (!r.upstream_host.empty()) j["upstream_host"] = r.upstream_host;
   if (!r.username.empty()) j["username"] = r.username;
   if (include_password && !r.password.empty()) j["password"] = r.password;
   if (!r.username.empty()) j["password_set"] = !r.password.empty();

@@ -6,6 +6,9 @@
 //
 //   {"name": "alpine",
 //    "upstream": "docker.io" | "https://registry.example[:port]" | "http://...",
+//    "upstream_host": "docker.io",                (optional) the host clients name for
+//                                                 this upstream, for one that stands in
+//                                                 for another (an internal Docker Hub cache)
 //    "ca_file": "/etc/keep/upstream-ca.pem",      (optional)
 //    "username": "...", "password": "...",        (optional; never shown back)
 //    "repositories": ["library/alpine"],          upstream names ("alpine" on docker.io
@@ -54,7 +57,8 @@ struct Rule {
   std::string name;
   std::string upstream;  // as given
   std::string url;       // the API endpoint: "https://registry-1.docker.io"
-  bool docker_hub = false;
+  bool docker_hub = false;  // Docker Hub, or a stand-in for it (upstream_host docker.io)
+  std::string upstream_host;  // as given, or empty
   std::string ca_file;
   std::string username;
   std::string password;  // never stored in `spec`; sealed (mirror/secrets.h)
@@ -78,6 +82,23 @@ struct Rule {
   // The namespace its repositories land in.
   std::string Namespace() const;
 };
+
+// How a repository name a client asked for maps onto a rule (see
+// Service::Resolve): the upstream repository and where it is kept here.
+struct Mapping {
+  std::string rule;
+  std::string upstream_repo;
+  std::string local_repo;
+  std::string ns;  // the ?ns= the mapping applied (echoed as OCI-Namespace), or empty
+  bool pull_through = false;
+};
+
+// The host a client's ?ns= names for the rule's upstream: "docker.io" for
+// Docker Hub, else the URL's host[:port].
+std::string UpstreamHost(const Rule& rule);
+// A ?ns= value as UpstreamHost writes it (lower case; Docker Hub's other
+// names are docker.io).
+std::string NormalizeHost(std::string_view ns);
 
 // Parses and checks a rule (kInvalid naming the member and what it must be).
 // `password` and `username` are taken from the JSON when present.

@@ -55,6 +55,56 @@ struct Service::Impl {
   std::uint64_t next_job = 1;                        // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};
 
+  // The rules, as last read from the database (every change here rereads
+  // them), for Resolve on the request path; and an upstream client per rule.
+  mutable std::mutex rules_mu;
+  std::shared_ptr<const std::vector<Rule>> rules;                // GUARDED_BY(rules_mu)
+  std::map<std::string, std::shared_ptr<Upstream>> upstreams;  // GUARDED_BY(rules_mu)
+
+  // Pull-throughs in flight, by rule, repository and tag: one fetch each.
+  struct Flight {
+    bool done = false;
+    Result<void> result;
+  };
+  std::mutex flights_mu;
+  std::condition_variable flights_cv;
+  std::map<std::string, std::shared_ptr<Flight>> flights;  // GUARDED_BY(flights_mu)
+
+  Result<void> ReloadRules() {
+    auto recs = deps.metadata.ListMirrors();
+    if (!recs) return recs.error();
+    auto loaded = std::make_shared<std::vector<Rule>>();
+    for (const auto& rec : *recs) {
+      auto rule = Decode(rec);
+      if (rule) loaded->push_back(std::move(*rule));
+    }
+    std::lock_guard lock(rules_mu);
+    rules = std::move(loaded);
+    upstreams.clear();
+    return {};
+  }
+
+  std::shared_ptr<const std::vector<Rule>> Rules() const {
+    std::lock_guard lock(rules_mu);
+    return rules;
+  }
+
+  Result<std::shared_ptr<Upstream>> UpstreamOf(const Rule& rule) {
+    std::lock_guard lock(rules_mu);
+    auto& slot = upstreams[rule.name];
+    if (!slot) {
+      UpstreamOptions options;
+      options.url = rule.url;
+      options.ca_file = rule.ca_file;
+      options.username = rule.username;
+      options.password = rule.password;
+      auto made = Upstream::Open(options);
+      if (!made) return made.error();
+      slot = std::move(*made);
+    }
+    return slot;
+  }
+
   Impl(ServiceDeps d, Curator c, SecretBox s)
       : deps(d), curator(std::move(c)), secrets(std::move(s)) {}
 
@@ -224,8 +274,9 @@ Result<std::unique_ptr<Service>> Service::Open(const std::string& data_dir, Serv
   if (!curator) return curator.error();
   auto secrets = SecretBox::LoadOrCreate(data_dir);
   if (!secrets) return secrets.error();
-  return std::unique_ptr<Service>(
-      new Service(std::make_unique<Impl>(deps, std::move(*curator), std::move(*secrets))));
+  auto impl = std::make_unique<Impl>(deps, std::move(*curator), std::move(*secrets));
+  KEEP_TRY(impl->ReloadRules());
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 
 const Curator& Service::curator() const { return impl_->curator; }
@@ -240,6 +291,7 @@ Result<json> Service::Create(const json& body, const std::string& by) {
   MirrorRecord rec = impl_->Encode(*rule, by);
   KEEP_TRY(impl_->deps.metadata.CreateMirror(rec));
   Audit({{"event", "mirror rule added"}, {"rule", rule->name}, {"user", by}});
+  KEEP_TRY(impl_->ReloadRules());
   return Show(rule->name);
 }
 
@@ -270,6 +322,7 @@ Result<json> Service::Update(const std::string& name, const json& patch) {
   auto found = impl_->deps.metadata.UpdateMirror(impl_->Encode(*rule, ""));
   if (!found) return found.error();
   if (!*found) return NoRule(name);
+  KEEP_TRY(impl_->ReloadRules());
   return Show(name);
 }
 
@@ -312,7 +365,7 @@ Result<void> Service::Remove(const std::string& name) {
   if (!found) return found.error();
   if (!*found) return NoRule(name);
   Audit({{"event", "mirror rule removed"}, {"rule", name}});
-  return {};
+  return impl_->ReloadRules();
 }
 
 Result<json> Service::Approve(const std::string& name, const std::string& repository,
@@ -336,6 +389,100 @@ Result<json> Service::Approve(const std::string& name, const std::string& reposi
 }
 
 Result<json> Service::StartSync(const std::string& name) { return impl_->Start(name); }
+
+std::optional<Mapping> Service::Resolve(std::string_view name,
+                                        const std::optional<std::string>& ns) const {
+  auto rules = impl_->Rules();
+  if (!rules) return std::nullopt;
+  auto mapping = [&](const Rule& rule, const std::string& upstream, std::string applied) {
+    return Mapping{rule.name, upstream, rule.LocalRepository(upstream), std::move(applied),
+                   rule.pull_through};
+  };
+  if (ns && !ns->empty()) {
+    std::string host = NormalizeHost(*ns);
+    for (const auto& rule : *rules) {
+      if (UpstreamHost(rule) != host) continue;
+      for (const auto& upstream : rule.repositories) {
+        if (upstream == name) return mapping(rule, upstream, host);
+      }
+    }
+  }
+  for (const auto& rule : *rules) {
+    if (auto upstream = rule.UpstreamRepository(name)) return mapping(rule, *upstream, "");
+  }
+  for (const auto& rule : *rules) {
+    if (!rule.docker_hub) continue;
+    for (const auto& upstream : rule.repositories) {
+      if (upstream == name) return mapping(rule, upstream, "");
+    }
+  }
+  return std::nullopt;
+}
+
+Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag) {
+  auto rules = impl_->Rules();
+  const Rule* rule = nullptr;
+  for (const auto& r : *rules) {
+    if (r.name == mapping.rule) rule = &r;
+  }
+  if (!rule) return NoRule(mapping.rule);
+  const std::string asked = mapping.upstream_repo + ":" + tag;
+  if (!rule->pull_through) {
+    return Fail(ErrorCode::kManifestUnknown,
+                "manifest " + tag + " of " + mapping.local_repo + " has not been synced, and "
+                "mirror rule " + rule->name + " does not pull through (keepctl mirror sync " +
+                rule->name + ")");
+  }
+  if (!rule->AllowsTag(tag)) {
+    std::string tags;
+    for (const auto& t : rule->tags) tags += (tags.empty() ? "" : ", ") + t;
+    return Fail(ErrorCode::kDenied, "mirror rule " + rule->name + " does not mirror tag " + tag +
+                                        " of " + mapping.upstream_repo + " (it mirrors: " + tags +
+                                        ")");
+  }
+  const std::string key = rule->name + "\n" + mapping.upstream_repo + "\n" + tag;
+  std::shared_ptr<Impl::Flight> flight;
+  bool leader = false;
+  {
+    std::unique_lock lock(impl_->flights_mu);
+    auto& slot = impl_->flights[key];
+    if (!slot) {
+      slot = std::make_shared<Impl::Flight>();
+      leader = true;
+    }
+    flight = slot;
+    if (!leader) {
+      impl_->flights_cv.wait(lock, [&] { return flight->done; });
+      return flight->result;
+    }
+  }
+  Result<void> result;
+  auto upstream = impl_->UpstreamOf(*rule);
+  if (!upstream) {
+    result = upstream.error();
+  } else {
+    SyncContext ctx{impl_->deps.blobs, impl_->deps.metadata, impl_->deps.locks, impl_->curator,
+                    impl_->deps.max_manifest_bytes, &impl_->stopping};
+    SyncReport report;
+    auto out = SyncTag(*rule, **upstream, ctx, [](const json&) {}, mapping.upstream_repo, tag,
+                       report);
+    if (out.state == "failed") {
+      result = Fail(ErrorCode::kUnavailable, "mirror rule " + rule->name + " could not fetch " +
+                                                 asked + " from its upstream: " + out.reason);
+    } else if (out.state != "synced" && out.state != "unchanged") {
+      result = Fail(ErrorCode::kDenied, "mirror rule " + rule->name + " " + out.state + " " +
+                                            asked + ": " + out.reason);
+    }
+  }
+  {
+    std::lock_guard lock(impl_->flights_mu);
+    flight->result = result;
+    flight->done = true;
+    impl_->flights.erase(key);
+  }
+  impl_->flights_cv.notify_all();
+  return result;
+}
 
 Result<json> Service::SyncStatus(const std::string& name, std::size_t after) {
   std::lock_guard lock(impl_->mu);

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace keep::mirror {
@@ -58,6 +59,22 @@ class Service {
   [[nodiscard]] Result<nlohmann::json> Approve(const std::string& name,
                                                const std::string& repository,
                                                const std::string& tag);
+
+  // The rule that serves a repository name a client asked for, when one
+  // does: with `ns` (the spec's ?ns=<upstream host>, sent by containerd for
+  // its mirrors), a rule for that upstream that mirrors the name; without
+  // it, a rule whose local repository is the name, or a Docker Hub rule that
+  // mirrors the name as Docker Hub calls it (dockerd's registry-mirrors ask
+  // for /v2/library/alpine/...). In memory: never blocks.
+  std::optional<Mapping> Resolve(std::string_view name,
+                                 const std::optional<std::string>& ns) const;
+
+  // Pull-through: fetches, vets, stores and signs `tag` of the mapping's
+  // upstream repository now, when its rule allows the tag. Concurrent calls
+  // for one tag share one fetch. kDenied saying which rule refused and why
+  // (a tag the rule does not name, failed vetting, a change held for
+  // approval); kUnavailable when the upstream cannot be read. Blocking.
+  [[nodiscard]] Result<void> PullThrough(const Mapping& mapping, const std::string& tag);
 
   // Starts a sync of the rule, or finds the one running: {"job": N, ...}.
   [[nodiscard]] Result<nlohmann::json> StartSync(const std::string& name);

@@ -445,6 +445,12 @@ nlohmann::json SyncReport::ToJson() const {
           {"blobs_present", blobs_present}};
 }
 
+TagOutcome SyncTag(const Rule& rule, Upstream& upstream, SyncContext& ctx,
+                   const SyncObserver& observe, const std::string& upstream_repo,
+                   const std::string& tag, SyncReport& report) {
+  return TagSync(rule, upstream, ctx, report, observe, upstream_repo, tag).Run();
+}
+
 SyncReport SyncRule(const Rule& rule, Upstream& upstream, SyncContext& ctx,
                     const SyncObserver& observe) {
   SyncReport report;

@@ -60,6 +60,11 @@ struct SyncReport {
 // "progress" | "tag"), for a person watching the sync.
 using SyncObserver = std::function<void(const nlohmann::json& event)>;
 
+// One tag of one upstream repository of the rule (what a pull-through does).
+TagOutcome SyncTag(const Rule& rule, Upstream& upstream, SyncContext& ctx,
+                   const SyncObserver& observe, const std::string& upstream_repo,
+                   const std::string& tag, SyncReport& report);
+
 SyncReport SyncRule(const Rule& rule, Upstream& upstream, SyncContext& ctx,
                     const SyncObserver& observe);
 

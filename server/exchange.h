@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/core.h"
+#include "mirror/rule.h"
 #include "storage/storage.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -129,6 +130,9 @@ class Exchange {
   const Services& services() const { return services_; }
   RouteParams params;
   Identity who;
+  // Set when a mirror rule serves the repository the client named (its
+  // name is then params.name's upstream name; mirror/service.h, Resolve).
+  std::optional<mirror::Mapping> mirror;
 
   bool has_body() const;
   bool body_consumed() const { return body_consumed_; }

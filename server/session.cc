@@ -1,5 +1,7 @@
 #include "server/session.h"
 
+#include "mirror/service.h"
+
 #include "core/names.h"
 #include "server/errors.h"
 #include "server/router.h"
@@ -212,12 +214,27 @@ std::string Challenge(const Config& cfg, std::string_view host, const std::strin
   return c;
 }
 
+// The reads a mirror rule may serve: manifests, blobs, tags and referrers.
+bool IsMirrorable(const Route& route) {
+  return (route.verb == http::verb::get || route.verb == http::verb::head) &&
+         (route.area == Area::kManifest || route.area == Area::kBlob ||
+          route.area == Area::kTags || route.area == Area::kReferrers);
+}
+
 // Routes, authenticates and authorises the request, then runs its handler.
 Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   const Services& svc = ex.services();
   auto match = MatchRoute(verb, ex.path());
   if (!match) co_return ErrorReply(match.error());
   ex.params = std::move(match->params);
+  // A name a mirror rule serves is read from where the rule keeps it: the
+  // access and trust decisions below are those of the local repository.
+  if (IsMirrorable(*match->route)) {
+    if (auto mapped = svc.mirrors.Resolve(ex.params.name, ex.query("ns"))) {
+      ex.params.name = mapped->local_repo;
+      ex.mirror = std::move(*mapped);
+    }
+  }
   Access access{match->route->action, ex.params.name};
   // Open routes (the token service) authenticate for themselves.
   Result<Identity> who = Identity{};
@@ -234,7 +251,10 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   }
   try {
     auto r = co_await match->route->handler(ex);
-    co_return r ? std::move(*r) : ErrorReply(r.error());
+    Reply reply = r ? std::move(*r) : ErrorReply(r.error());
+    // The spec's proxying section: the upstream namespace ?ns= selected.
+    if (ex.mirror && !ex.mirror->ns.empty()) reply.headers.set("OCI-Namespace", ex.mirror->ns);
+    co_return reply;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "keepd: handler for %s %s failed: %s\n",
                  std::string(ex.request().method_string()).c_str(), ex.path().c_str(), e.what());

@@ -2,6 +2,7 @@
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
 
+#include "mirror/service.h"
 #include "trust/cosign.h"
 
 #include <nlohmann/json.hpp>
@@ -115,6 +116,13 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   auto record = ref->is_digest() ? svc.metadata.GetManifest(repo, ref->digest().str())
                                  : svc.metadata.GetTagged(repo, ref->tag());
   if (!record) co_return record.error();
+  if (!*record && ex.mirror && !ref->is_digest()) {
+    // Pull-through: the mirror rule fetches, vets and signs the tag now.
+    auto pulled = co_await Offload(svc, [&] { return svc.mirrors.PullThrough(*ex.mirror, ref->tag()); });
+    if (!pulled) co_return pulled.error();
+    record = svc.metadata.GetTagged(repo, ref->tag());
+    if (!record) co_return record.error();
+  }
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
   KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest, ex.params.reference));

@@ -4,6 +4,8 @@
 // is answered with less, never refused.
 #include "server/handlers/handlers.h"
 
+#include "mirror/service.h"
+
 #include "core/base64.h"
 
 #include <sodium.h>
@@ -46,7 +48,12 @@ Result<TokenClaims> Claims(const Services& svc, const Identity& who,
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   c.expires_at = c.issued_at + svc.config.token_seconds;
-  for (const auto& g : requested) {
+  for (Grant g : requested) {
+    // A name a mirror rule serves is granted as the local repository it is
+    // read from (the request is mapped the same way before it is authorised).
+    if (g.type == "repository") {
+      if (auto mapped = svc.mirrors.Resolve(g.name, std::nullopt)) g.name = mapped->local_repo;
+    }
     auto permitted = PermittedActions(svc.metadata, who, g);
     if (!permitted) return permitted.error();
     c.access.push_back(Grant{g.type, g.name, std::move(*permitted)});

@@ -536,7 +536,10 @@ dockerd_start() {
   mkdir -p "$d/data" "$d/exec" "$d/config"
   # Its own config, not the host's /etc/docker/daemon.json; its identity key in
   # $T rather than /etc/docker/key.json.
-  jq -n --arg k "$d/key.json" '{"deprecated-key-path": $k}' >"$d/daemon.json"
+  # DOCKERD_MIRROR, when set, is its registry-mirrors entry (Docker Hub's pulls go there).
+  jq -n --arg k "$d/key.json" --arg m "${DOCKERD_MIRROR:-}" \
+    '{"deprecated-key-path": $k} + (if $m != "" then {"registry-mirrors": [$m]} else {} end)' \
+    >"$d/daemon.json"
   export DOCKER_CONFIG="$d/config"
   DOCKERD_LOG="$d/dockerd.log"
   # A short exec-root: containerd's socket path must fit in sun_path (108 bytes).
@@ -558,4 +561,72 @@ dockerd_start() {
     fail "dockerd did not come up on unix://$d/docker.sock within 30 s"
   fi
   log "dockerd pid $DOCKERD_PID on unix://$d/docker.sock ($("${DOCKER[@]}" version -f '{{.Server.Version}}'))"
+}
+
+# ---- upstream registries (for the mirror) -------------------------------------
+
+# upstream_start NAME: Debian's docker-registry (CNCF Distribution) over TLS
+# on a free loopback port, with a certificate of its own for 127.0.0.1, its
+# data in $T/NAME/data and its log (with the access log) in $T/NAME/log.
+# Sets UPSTREAM_HOST and UPSTREAM_HOST_<NAME> (127.0.0.1:PORT); its CA is
+# $T/NAME/ca.crt (also as $T/NAME/certs/ca.crt for skopeo's --cert-dir).
+upstream_start() {
+  need docker-registry openssl
+  local dir="$T/$1" port i
+  port=$(free_port)
+  mkdir -p "$dir/data" "$dir/certs"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=upstream $1" -addext "subjectAltName=IP:127.0.0.1" \
+    -keyout "$dir/tls.key" -out "$dir/ca.crt" 2>/dev/null
+  cp "$dir/ca.crt" "$dir/certs/ca.crt"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: {level: info, formatter: text}
+storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port, tls: {certificate: $dir/ca.crt, key: $dir/tls.key}}
+EOF
+  # REGISTRY_AUTH_FILE (exported for skopeo and podman) would be read by
+  # Distribution as its auth.file setting.
+  env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  E2E_PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    curl -s --cacert "$dir/ca.crt" -o /dev/null "https://127.0.0.1:$port/v2/" && break
+    sleep 0.1
+  done
+  curl -sf --cacert "$dir/ca.crt" -o /dev/null "https://127.0.0.1:$port/v2/" ||
+    fail "upstream $1 (docker-registry) did not start: $(tail -n 3 "$dir/log")"
+  UPSTREAM_HOST="127.0.0.1:$port"
+  printf -v "UPSTREAM_HOST_${1//-/_}" '%s' "$UPSTREAM_HOST"
+  log "upstream $1 (Distribution) at https://$UPSTREAM_HOST"
+}
+
+# upstream_copy NAME LAYOUT:TAG REPO:TAG: skopeo puts an image upstream.
+upstream_copy() {
+  local host_var="UPSTREAM_HOST_${1//-/_}"
+  run_logged "upstream-$RANDOM" skopeo copy --retry-times 0 --preserve-digests \
+    --dest-cert-dir "$T/$1/certs" "oci:$2" "docker://${!host_var}/$3"
+}
+
+# upstream_sign NAME KEY.pem REPO DIGEST: a cosign-layout signature of
+# DIGEST made with openssl (ECDSA P-256 over the simple-signing payload),
+# put upstream at REPO:sha256-<hex>.sig.
+upstream_sign() {
+  local name=$1 keyfile=$2 repo=$3 digest=$4 layout="$T/sig-$RANDOM" sig payload config
+  local host_var="UPSTREAM_HOST_${1//-/_}"
+  layout_init "$layout"
+  jq -cn --arg ref "${!host_var}/$repo" --arg d "$digest" \
+    '{critical:{identity:{"docker-reference":$ref},image:{"docker-manifest-digest":$d},
+      type:"cosign container image signature"},optional:null}' | tr -d '\n' >"$T/payload.json"
+  sig=$(openssl dgst -sha256 -sign "$keyfile" "$T/payload.json" | base64 -w0)
+  payload=$(layout_add_blob "$layout" "$T/payload.json")
+  jq -cn --arg p "$payload" '{architecture:"",created:"0001-01-01T00:00:00Z",os:"",
+      rootfs:{type:"layers",diff_ids:[$p]},config:{}}' >"$T/sigconfig.json"
+  config=$(layout_add_blob "$layout" "$T/sigconfig.json")
+  jq -n --argjson c "$(descriptor "$MT_OCI_CONFIG" "$layout" "$config")" \
+    --argjson l "$(descriptor application/vnd.dev.cosign.simplesigning.v1+json "$layout" "$payload" \
+      "$(jq -cn --arg s "$sig" '{annotations:{"dev.cosignproject.cosign/signature":$s}}')")" \
+    '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", config:$c, layers:[$l]}' \
+    >"$T/sigmanifest.json"
+  layout_tag "$layout" "$MT_OCI_MANIFEST" "$(layout_add_blob "$layout" "$T/sigmanifest.json")" sig
+  upstream_copy "$name" "$layout:sig" "$repo:sha256-${digest#sha256:}.sig"
 }

@@ -17,62 +17,13 @@ export XDG_CONFIG_HOME="$T/keepctl-config"
 unset KEEPCTL_CONFIG KEEPCTL_PASSWORD KEEPCTL_KEY_PASSPHRASE
 
 # ---- the upstream: Distribution over TLS ------------------------------------
-UP_PORT=$(free_port)
-UP_HOST="127.0.0.1:$UP_PORT"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-  -subj "/CN=upstream" -addext "subjectAltName=IP:127.0.0.1" \
-  -keyout "$T/up.key" -out "$T/up.crt" 2>/dev/null
-mkdir -p "$T/up-certs" "$T/up-data"
-cp "$T/up.crt" "$T/up-certs/ca.crt"
-cat >"$T/up.yml" <<EOF
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $T/up-data}
-  delete: {enabled: true}
-http:
-  addr: $UP_HOST
-  tls: {certificate: $T/up.crt, key: $T/up.key}
-EOF
-# (REGISTRY_AUTH_FILE, which lib.sh exports for skopeo and podman, would be
-# read by Distribution as its auth.file setting.)
-env -u REGISTRY_AUTH_FILE docker-registry serve "$T/up.yml" >"$T/upstream.log" 2>&1 &
-E2E_PIDS+=($!)
-for ((i = 0; i < 100; i++)); do
-  curl -s --cacert "$T/up.crt" -o /dev/null "https://$UP_HOST/v2/" && break
-  sleep 0.1
-done
-curl -sf --cacert "$T/up.crt" -o /dev/null "https://$UP_HOST/v2/" || fail "the upstream did not start"
-log "upstream (Distribution) at https://$UP_HOST"
+upstream_start up
+UP_HOST=$UPSTREAM_HOST
 
 # to_upstream LAYOUT:TAG REPO:TAG
-to_upstream() {
-  run_logged "up-$RANDOM" skopeo copy --retry-times 0 --preserve-digests --dest-cert-dir "$T/up-certs" \
-    "oci:$1" "docker://$UP_HOST/$2"
-}
-
-# sign_upstream KEY.pem REPO DIGEST: a cosign-layout signature of DIGEST,
-# made with openssl, put upstream at REPO:sha256-<hex>.sig.
-sign_upstream() {
-  local keyfile=$1 repo=$2 digest=$3 layout="$T/sig-$RANDOM"
-  layout_init "$layout"
-  jq -cn --arg ref "$UP_HOST/$repo" --arg d "$digest" \
-    '{critical:{identity:{"docker-reference":$ref},image:{"docker-manifest-digest":$d},
-      type:"cosign container image signature"},optional:null}' | tr -d '\n' >"$T/payload.json"
-  local sig payload config
-  sig=$(openssl dgst -sha256 -sign "$keyfile" "$T/payload.json" | base64 -w0)
-  payload=$(layout_add_blob "$layout" "$T/payload.json")
-  jq -cn --arg p "$payload" '{architecture:"",created:"0001-01-01T00:00:00Z",os:"",
-      rootfs:{type:"layers",diff_ids:[$p]},config:{}}' >"$T/sigconfig.json"
-  config=$(layout_add_blob "$layout" "$T/sigconfig.json")
-  jq -n --argjson c "$(descriptor "$MT_OCI_CONFIG" "$layout" "$config")" \
-    --argjson l "$(descriptor application/vnd.dev.cosign.simplesigning.v1+json "$layout" "$payload" \
-      "$(jq -cn --arg s "$sig" '{annotations:{"dev.cosignproject.cosign/signature":$s}}')")" \
-    '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", config:$c, layers:[$l]}' \
-    >"$T/sigmanifest.json"
-  layout_tag "$layout" "$MT_OCI_MANIFEST" "$(layout_add_blob "$layout" "$T/sigmanifest.json")" sig
-  to_upstream "$layout:sig" "$repo:sha256-${digest#sha256:}.sig"
-}
+to_upstream() { upstream_copy up "$1" "$2"; }
+# sign_upstream KEY.pem REPO DIGEST
+sign_upstream() { upstream_sign up "$1" "$2" "$3"; }
 
 openssl ecparam -name prime256v1 -genkey -noout -out "$T/publisher.pem"
 openssl pkey -in "$T/publisher.pem" -pubout -out "$T/publisher.pub"
@@ -108,7 +59,7 @@ reader_copy() {
 
 check "a rule that needs the publisher's signature; the curator key becomes trusted by the namespace"
 run_logged mirror-add "$KEEPCTL" mirror add signed --upstream "https://$UP_HOST" \
-  --upstream-ca "$T/up.crt" --repo acme/app --tag v1 --tag v2 --tag v3 --target mirror \
+  --upstream-ca "$T/up/ca.crt" --repo acme/app --tag v1 --tag v2 --tag v3 --target mirror \
   --signed-by "$T/publisher.pub"
 "$KEEPCTL" mirror key >"$T/curator.pub"
 curator_id=$(openssl pkey -pubin -in "$T/curator.pub" -outform DER | sha256sum | cut -d' ' -f1)
@@ -180,7 +131,7 @@ ok
 # ---- pinned digests -----------------------------------------------------------
 check "a digest pin that matches syncs; one that differs is refused"
 run_logged mirror-pin "$KEEPCTL" mirror add pinned --upstream "https://$UP_HOST" \
-  --upstream-ca "$T/up.crt" --repo acme/app --tag v2 --tag v3 --target mirror/pinned \
+  --upstream-ca "$T/up/ca.crt" --repo acme/app --tag v2 --tag v3 --target mirror/pinned \
   --pin "v2=$V2" --pin "v3=$V1"
 "$KEEPCTL" mirror sync pinned >"$T/sync-pin.log" 2>&1 || true
 sed 's/^/    | /' "$T/sync-pin.log"
@@ -195,7 +146,7 @@ ok
 check "trust on first sync: v1 synced; upstream v1 replaced; the change is held until approved"
 to_upstream "$T/v1:v1" acme/tofu:v1
 run_logged mirror-tofu "$KEEPCTL" mirror add tofu --upstream "https://$UP_HOST" \
-  --upstream-ca "$T/up.crt" --repo acme/tofu --tag v1 --target mirror --trust-on-first-sync
+  --upstream-ca "$T/up/ca.crt" --repo acme/tofu --tag v1 --target mirror --trust-on-first-sync
 run_logged sync-tofu1 "$KEEPCTL" mirror sync tofu
 to_upstream "$T/v2:v2" acme/tofu:v1
 if "$KEEPCTL" mirror sync tofu >"$T/sync-tofu2.log" 2>&1; then fail "a changed tag was not held"; fi
@@ -215,11 +166,11 @@ check "a layer whose bytes upstream do not match its digest: refused, nothing re
 make_test_image "$T/v4" v4
 V4=$IMG_MANIFEST V4_LAYER=${IMG_LAYERS[1]}
 to_upstream "$T/v4:v4" acme/bad:v4
-data="$T/up-data/docker/registry/v2/blobs/sha256/${V4_LAYER:7:2}/${V4_LAYER#sha256:}/data"
+data="$T/up/data/docker/registry/v2/blobs/sha256/${V4_LAYER:7:2}/${V4_LAYER#sha256:}/data"
 [[ -f $data ]] || fail "no blob file at $data"
 printf 'X' | dd of="$data" bs=1 seek=100 conv=notrunc status=none
 run_logged mirror-bad "$KEEPCTL" mirror add bad --upstream "https://$UP_HOST" \
-  --upstream-ca "$T/up.crt" --repo acme/bad --tag v4 --target mirror --trust-on-first-sync
+  --upstream-ca "$T/up/ca.crt" --repo acme/bad --tag v4 --target mirror --trust-on-first-sync
 if "$KEEPCTL" mirror sync bad >"$T/sync-bad.log" 2>&1; then fail "bad bytes were synced"; fi
 grep -q "mirror/acme/bad:v4  refused: blob $V4_LAYER: the bytes upstream sent do not match their digest" \
   "$T/sync-bad.log" || fail "not refused for its digest: $(cat "$T/sync-bad.log")"

@@ -184,6 +184,11 @@ class SyncPrinter {
         std::cout << "  fetching " << Short(Text(At(e, "digest"))) << " ("
                   << HumanBytes(At(e, "size").get<double>()) << ")\n";
       }
+    } else if (kind == "resume") {
+      EndBar();
+      std::cout << "  resuming " << Short(Text(At(e, "digest"))) << " at "
+                << HumanBytes(At(e, "offset").get<double>()) << " of "
+                << HumanBytes(At(e, "size").get<double>()) << "\n";
     } else if (kind == "progress") {
       double received = At(e, "received").get<double>();
       double size = At(e, "size").get<double>();

@@ -254,13 +254,26 @@ class TagSync {
               {"repository", local_},
               {"digest", blob.digest.str()},
               {"size", size}});
-    auto writer = ctx_.blobs.Create();
+    // The bytes stream into an upload session of their own, named by the
+    // digest: a fetch cut short (the upstream gone mid-layer) leaves them
+    // there, and the next sync asks only for the rest (a Range request).
+    // Housekeeping removes a session left unfinished past upload_ttl.
+    const std::string session = FetchSession(blob.digest);
+    auto writer = OpenSession(session, size);
     if (!writer) return FromError(writer.error(), what);
+    const std::uint64_t offset = (*writer)->size();
+    if (offset > 0) {
+      observe_({{"event", "resume"},
+                {"repository", local_},
+                {"digest", blob.digest.str()},
+                {"offset", offset},
+                {"size", size}});
+    }
     auto started = Clock::now();
     auto last_report = started;
-    std::uint64_t received = 0;
+    std::uint64_t received = offset;
     auto fetched = upstream_.FetchBlob(
-        upstream_repo_, blob.digest, size, 0, [&](std::string_view chunk) -> Result<void> {
+        upstream_repo_, blob.digest, size, offset, [&](std::string_view chunk) -> Result<void> {
           KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
           received += chunk.size();
           auto now = Clock::now();
@@ -270,14 +283,22 @@ class TagSync {
           }
           return {};
         });
-    if (!fetched) return FromError(fetched.error(), "fetching " + what);
-    report_.bytes_fetched += received;
+    report_.bytes_fetched += received - offset;
+    if (!fetched) {
+      return FromError(fetched.error(), "fetching " + what + " (" + std::to_string(received) +
+                                            " of " + std::to_string(size) +
+                                            " bytes kept for the next sync)");
+    }
     if ((*writer)->size() != size) {
-      return Verdict{"refused", what + ": upstream sent " + std::to_string((*writer)->size()) +
+      writer->reset();
+      DropSession(session);
+      return Verdict{"refused", what + ": upstream sent " + std::to_string(received) +
                                     " bytes, the manifest says " + std::to_string(size)};
     }
-    if (auto committed = CommitAndLink(ctx_.locks, ctx_.metadata, **writer, blob.digest, local_);
-        !committed) {
+    auto committed = CommitAndLink(ctx_.locks, ctx_.metadata, **writer, blob.digest, local_);
+    writer->reset();
+    if (committed || committed.error().code == ErrorCode::kDigestInvalid) DropSession(session);
+    if (!committed) {
       if (committed.error().code == ErrorCode::kDigestInvalid) {
         Audit({{"event", "mirror blob refused"},
                {"rule", rule_.name},
@@ -291,6 +312,42 @@ class TagSync {
     ++report_.blobs_fetched;
     observe_(Progress(blob, received, size, started));
     return std::nullopt;
+  }
+
+  // The upload session a fetch of `digest` streams into: the same for every
+  // sync, so that one cut short resumes where it stopped.
+  static std::string FetchSession(const Digest& digest) {
+    Hasher h(DigestAlgorithm::kSha256);
+    h.Update("keep mirror fetch " + digest.str());
+    return h.Finish().hex().substr(0, 32);
+  }
+
+  // The session's writer, made when there is none; a session holding more
+  // than the blob's size is started again.
+  Result<std::unique_ptr<BlobWriter>> OpenSession(const std::string& session,
+                                                  std::uint64_t size) {
+    auto held = ctx_.blobs.UploadSize(session);
+    if (held && *held > size) {
+      DropSession(session);
+      held = Fail(ErrorCode::kBlobUploadUnknown, "started again");
+    }
+    if (!held) {
+      if (held.error().code != ErrorCode::kBlobUploadUnknown) return held.error();
+      (void)ctx_.metadata.DeleteUpload(session);
+      KEEP_TRY(ctx_.metadata.CreateUpload(session, local_));
+      KEEP_TRY(ctx_.blobs.CreateUpload(session));
+    }
+    auto writer = ctx_.blobs.ResumeUpload(session);
+    if (!writer) {
+      return Fail(writer.error().code,
+                  "another sync is fetching it now (" + writer.error().message + ")");
+    }
+    return writer;
+  }
+
+  void DropSession(const std::string& session) {
+    (void)ctx_.blobs.DeleteUpload(session);
+    (void)ctx_.metadata.DeleteUpload(session);
   }
 
   json Progress(const Descriptor& blob, std::uint64_t received, std::uint64_t size,

@@ -600,6 +600,26 @@ EOF
   log "upstream $1 (Distribution) at https://$UPSTREAM_HOST"
 }
 
+# upstream_stop NAME: SIGKILL, as a crash or a cut network would end it.
+upstream_stop() {
+  local pid
+  pid=$(pgrep -f "docker-registry serve $T/$1/config.yml") || fail "upstream $1 is not running"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+# upstream_restart NAME: starts a stopped upstream again, on its port and data.
+upstream_restart() {
+  local dir="$T/$1" host_var="UPSTREAM_HOST_${1//-/_}" i
+  env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >>"$dir/log" 2>&1 &
+  E2E_PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    curl -s --cacert "$dir/ca.crt" -o /dev/null "https://${!host_var}/v2/" && return 0
+    sleep 0.1
+  done
+  fail "upstream $1 did not start again"
+}
+
 # upstream_copy NAME LAYOUT:TAG REPO:TAG: skopeo puts an image upstream.
 upstream_copy() {
   local host_var="UPSTREAM_HOST_${1//-/_}"

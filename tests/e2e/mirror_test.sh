@@ -179,8 +179,49 @@ expect_eq "the manifest is not stored (admin GET by digest)" 404 "$code"
 code=$(kcurl -o /dev/null -w '%{http_code}' "$KEEP_URL/v2/mirror/acme/bad/blobs/$V4_LAYER")
 expect_eq "the bad layer is not stored" 404 "$code"
 
+# ---- an interrupted sync -----------------------------------------------------------
+check "a sync cut off mid-layer (the upstream killed) resumes where it stopped, fetching only the rest"
+make_image "$T/big" amd64 $((48 << 20))
+layout_tag "$T/big" "$MT_OCI_MANIFEST" "$IMG_MANIFEST" v1
+BIG=$IMG_MANIFEST BIG_CONFIG=$IMG_CONFIG BIG_LAYERS=("${IMG_LAYERS[@]}")
+to_upstream "$T/big:v1" acme/big:v1
+run_logged mirror-big "$KEEPCTL" mirror add big --upstream "https://$UP_HOST" \
+  --upstream-ca "$T/up/ca.crt" --repo acme/big --tag v1 --target mirror --trust-on-first-sync
+"$KEEPCTL" mirror sync big >"$T/sync-big1.log" 2>&1 &
+sync_pid=$!
+partial_file=""
+for ((i = 0; i < 1000; i++)); do
+  partial_file=$(find "$KEEP_DATA/uploads" -type f -size +4M 2>/dev/null | head -n 1)
+  [[ -n $partial_file ]] && break
+  sleep 0.01
+done
+[[ -n $partial_file ]] || fail "the fetch of the big layer never got past 4 MiB"
+upstream_stop up
+if wait "$sync_pid"; then fail "the sync succeeded although the upstream was killed mid-layer"; fi
+partial=$(stat -c %s "$partial_file")
+grep -q "mirror/acme/big:v1  failed: fetching blob ${BIG_LAYERS[0]}" "$T/sync-big1.log" ||
+  fail "not failed on the big layer: $(tail -n 3 "$T/sync-big1.log")"
+log "killed the upstream with $partial of $(size_of "$(layout_blob "$T/big" "${BIG_LAYERS[0]}")") bytes kept"
+code=$(kcurl -o /dev/null -w '%{http_code}' "$KEEP_URL/v2/mirror/acme/big/manifests/$BIG")
+expect_eq "nothing of the cut image is readable (admin GET by digest)" 404 "$code"
+upstream_restart up
+"$KEEPCTL" -o json mirror sync big >"$T/sync-big2.json" 2>"$T/sync-big2.err" ||
+  fail "the second sync failed: $(cat "$T/sync-big2.err")"
+want=$(($(size_of "$(layout_blob "$T/big" "${BIG_LAYERS[0]}")") - partial +
+  $(size_of "$(layout_blob "$T/big" "${BIG_LAYERS[1]}")")))
+expect_eq "bytes fetched by the second sync (the rest of the cut layer, then the other)" "$want" \
+  "$(jq -r .bytes_fetched "$T/sync-big2.json")"
+grep -q "GET /v2/acme/big/blobs/${BIG_LAYERS[0]} HTTP/1.1\" 206" "$T/up/log" ||
+  fail "the upstream answered no Range request for the cut layer with 206"
+ok "a Range request, answered 206, fetched the rest"
+reader_copy mirror/acme/big:v1 "oci:$T/out-big:v1" >"$T/pull-big.log" 2>&1 ||
+  fail "the resumed image is not served: $(tail -n 3 "$T/pull-big.log")"
+cmp -s "$(layout_blob "$T/big" "${BIG_LAYERS[0]}")" "$(layout_blob "$T/out-big" "${BIG_LAYERS[0]}")" ||
+  fail "the resumed layer differs from upstream's"
+ok "the resumed layer is byte for byte upstream's"
+
 check "keepctl mirror list shows the rules"
 "$KEEPCTL" mirror list >"$T/list.log"
 sed 's/^/    | /' "$T/list.log"
-for r in signed pinned tofu bad; do grep -q "^$r " "$T/list.log" || fail "rule $r not listed"; done
+for r in signed pinned tofu bad big; do grep -q "^$r " "$T/list.log" || fail "rule $r not listed"; done
 ok

@@ -28,6 +28,8 @@ const std::vector<FlagSpec> kMirrorFlags = {
     {"repo", F::kList, "NAME", "an upstream repository to mirror; repeat for more"},
     {"tag", F::kList, "TAG", "a tag or glob (3.20, 3.*) to mirror; repeat for more"},
     {"target", F::kValue, "PREFIX", "where images land: TARGET/REPO (its namespace must exist)"},
+    {"platform", F::kList, "OS/ARCH",
+     "keep only this platform of a multi-platform image (linux/amd64); repeat for more"},
     {"pin", F::kList, "TAG=DIGEST", "vetting: the tag must have this digest upstream"},
     {"signed-by", F::kList, "KEY.pem",
      "vetting: upstream cosign signatures by this public key; repeat for more"},

@@ -49,6 +49,7 @@ Result<json> RuleFromFlags(const Invocation& inv, const AdminClient& client, boo
   if (inv.Has("repo")) body["repositories"] = inv.Values("repo");
   if (inv.Has("tag")) body["tags"] = inv.Values("tag");
   if (auto v = inv.Value("target")) body["target"] = *v;
+  if (inv.Has("platform")) body["platforms"] = inv.Values("platform");
   if (auto v = inv.Value("upstream-ca")) body["ca_file"] = *v;
   if (auto v = inv.Value("upstream-host")) body["upstream_host"] = *v;
   if (auto v = inv.Value("reference-host")) {
@@ -121,6 +122,11 @@ void PrintRule(const json& rule) {
       Column{"repositories", [](const json& r) { return Joined(At(r, "repositories")); }},
       Column{"tags", [](const json& r) { return Joined(At(r, "tags")); }},
       Field("target", "target"),
+      Column{"platforms",
+             [](const json& r) {
+               return At(r, "platforms").is_null() ? std::string("all")
+                                                   : Joined(At(r, "platforms"));
+             }},
       Field("reference_host", "reference_host"),
       Column{"credentials",
              [](const json& r) {

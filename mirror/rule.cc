@@ -104,6 +104,17 @@ bool Rule::AllowsTag(std::string_view tag) const {
   return false;
 }
 
+bool Rule::KeepsPlatform(std::string_view os, std::string_view arch,
+                         std::string_view variant) const {
+  if (platforms.empty()) return true;
+  std::string base = std::string(os) + "/" + std::string(arch);
+  for (const auto& p : platforms) {
+    if (p == base) return true;
+    if (!variant.empty() && p == base + "/" + std::string(variant)) return true;
+  }
+  return false;
+}
+
 bool Rule::HasGlobs() const { return std::any_of(tags.begin(), tags.end(), IsGlob); }
 
 std::string Rule::Namespace() const {
@@ -129,7 +140,7 @@ Result<Rule> ParseRule(const json& j) {
   if (!j.is_object()) return Bad("the body must be a JSON object");
   KEEP_TRY(OnlyMembers(j, "the rule",
                        {"name", "upstream", "upstream_host", "ca_file", "username", "password", "password_set",
-                        "repositories", "tags", "target", "reference_host", "vetting",
+                        "repositories", "tags", "target", "platforms", "reference_host", "vetting",
                         "interval_seconds", "pull_through"}));
   Rule r;
   auto name = String(j, "name", true);
@@ -206,6 +217,25 @@ Result<Rule> ParseRule(const json& j) {
     std::string tag = item.get<std::string>();
     if (!IsGlob(tag) && !IsValidTag(tag)) return Bad("\"" + tag + "\" is not a valid tag");
     r.tags.push_back(tag);
+  }
+
+  if (j.contains("platforms")) {
+    if (!j["platforms"].is_array()) return Bad("\"platforms\" is a list like [\"linux/amd64\"]");
+    for (const auto& item : j["platforms"]) {
+      std::string p = item.is_string() ? item.get<std::string>() : std::string();
+      auto slashes = std::count(p.begin(), p.end(), '/');
+      bool ok = (slashes == 1 || slashes == 2) && p.front() != '/' && p.back() != '/' &&
+                p.find("//") == std::string::npos && p.size() <= 64 &&
+                std::all_of(p.begin(), p.end(), [](char c) {
+                  return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
+                         c == '-' || c == '.';
+                });
+      if (!ok) {
+        return Bad("\"platforms\": \"" + p.substr(0, 64) +
+                   "\" is not os/arch or os/arch/variant (e.g. linux/amd64, linux/arm64/v8)");
+      }
+      r.platforms.push_back(p);
+    }
   }
 
   if (!j.contains("vetting") || !j["vetting"].is_object()) {
@@ -293,6 +323,7 @@ nlohmann::json RuleToJson(const Rule& r, bool include_password) {
             {"pull_through", r.pull_through}};
   if (!r.ca_file.empty()) j["ca_file"] = r.ca_file;
   if (!r.upstream_host.empty()) j["upstream_host"] = r.upstream_host;
+  if (!r.platforms.empty()) j["platforms"] = r.platforms;
   if (!r.username.empty()) j["username"] = r.username;
   if (include_password && !r.password.empty()) j["password"] = r.password;
   if (!r.username.empty()) j["password_set"] = !r.password.empty();

@@ -15,6 +15,8 @@
 //                                                 means "library/alpine")
 //    "tags": ["3.20", "3.19.*"],                  names or globs (* ? [...])
 //    "target": "mirror",                          local prefix: mirror/library/alpine
+//    "platforms": ["linux/amd64", "linux/arm64"], (optional) the platforms of an index
+//                                                 kept; the index itself is kept whole
 //    "reference_host": "keep.example:5000",       the host named in curator signatures
 //    "vetting": {"digests": {"3.20": "sha256:..."},         pinned per tag
 //                "signature": {"keys": ["-----BEGIN PUBLIC KEY-----..."],
@@ -65,6 +67,7 @@ struct Rule {
   std::vector<std::string> repositories;  // upstream names, library/ added for Docker Hub
   std::vector<std::string> tags;
   std::string target;
+  std::vector<std::string> platforms;  // "os/arch[/variant]"; empty: all
   std::string reference_host;
   Vetting vetting;
   std::int64_t interval_seconds = 0;
@@ -77,6 +80,9 @@ struct Rule {
   std::optional<std::string> UpstreamRepository(std::string_view local_repo) const;
   // Whether a tag is one the rule names (exactly, or by a glob).
   bool AllowsTag(std::string_view tag) const;
+  // Whether an index's child for this platform is kept ("os/arch[/variant]";
+  // a rule naming os/arch keeps every variant of it).
+  bool KeepsPlatform(std::string_view os, std::string_view arch, std::string_view variant) const;
   // Whether any tag pattern is a glob (the upstream's tag list is needed).
   bool HasGlobs() const;
   // The namespace its repositories land in.

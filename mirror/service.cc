@@ -419,6 +419,18 @@ std::optional<Mapping> Service::Resolve(std::string_view name,
   return std::nullopt;
 }
 
+std::string Service::WhyMissing(const Mapping& mapping) const {
+  auto rules = impl_->Rules();
+  for (const auto& rule : *rules) {
+    if (rule.name != mapping.rule || rule.platforms.empty()) continue;
+    std::string list;
+    for (const auto& p : rule.platforms) list += (list.empty() ? "" : ", ") + p;
+    return "mirror rule " + rule.name + " keeps only the platforms " + list +
+           " of what it mirrors; an image for another platform is not held here";
+  }
+  return {};
+}
+
 Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag) {
   auto rules = impl_->Rules();
   const Rule* rule = nullptr;

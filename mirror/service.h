@@ -76,6 +76,10 @@ class Service {
   // approval); kUnavailable when the upstream cannot be read. Blocking.
   [[nodiscard]] Result<void> PullThrough(const Mapping& mapping, const std::string& tag);
 
+  // Why a manifest a mapped repository lacks is not here, when the rule
+  // tells: the platforms it keeps. Empty otherwise.
+  std::string WhyMissing(const Mapping& mapping) const;
+
   // Starts a sync of the rule, or finds the one running: {"job": N, ...}.
   [[nodiscard]] Result<nlohmann::json> StartSync(const std::string& name);
   // The rule's latest sync: its events from index `after` on (at most a

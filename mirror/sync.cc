@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 namespace keep::mirror {
@@ -181,7 +182,11 @@ class TagSync {
   // manifest itself, untagged.
   std::optional<Verdict> StoreImage(const UpstreamManifest& manifest,
                                     const ParsedManifest& parsed) {
-    for (const auto& child : parsed.manifests) {
+    auto kept = KeptChildren(manifest, parsed);
+    if (!parsed.manifests.empty() && kept.empty()) {
+      return Verdict{"refused", "the index holds none of the platforms the rule keeps"};
+    }
+    for (const auto& child : kept) {
       auto bytes = upstream_.GetManifest(upstream_repo_, child.digest.str(),
                                          ctx_.max_manifest_bytes);
       if (!bytes) return FromError(bytes.error(), "reading child manifest " + child.digest.str());
@@ -213,6 +218,41 @@ class TagSync {
     return std::nullopt;
   }
 
+  // An index's children on the platforms the rule keeps (all of them when
+  // it names none, and for a child without a platform).
+  std::vector<Descriptor> KeptChildren(const UpstreamManifest& manifest,
+                                       const ParsedManifest& parsed) {
+    if (parsed.manifests.empty() || rule_.platforms.empty()) return parsed.manifests;
+    // The platform of each child, by digest, from the index's own JSON.
+    auto j = json::parse(manifest.bytes, nullptr, false);
+    std::map<std::string, const json*> platforms;
+    if (j.is_object() && j.contains("manifests") && j["manifests"].is_array()) {
+      for (const auto& entry : j["manifests"]) {
+        if (entry.is_object() && entry.contains("digest") && entry["digest"].is_string() &&
+            entry.contains("platform") && entry["platform"].is_object()) {
+          platforms[entry["digest"].get<std::string>()] = &entry["platform"];
+        }
+      }
+    }
+    std::vector<Descriptor> kept;
+    for (const auto& child : parsed.manifests) {
+      auto it = platforms.find(child.digest.str());
+      if (it == platforms.end()) {
+        kept.push_back(child);
+        continue;
+      }
+      const json& platform = *it->second;
+      auto field = [&](const char* key) {
+        return platform.contains(key) && platform[key].is_string() ? platform[key].get<std::string>()
+                                                                   : std::string();
+      };
+      if (rule_.KeepsPlatform(field("os"), field("architecture"), field("variant"))) {
+        kept.push_back(child);
+      }
+    }
+    return kept;
+  }
+
   ManifestWrite WriteOf(const UpstreamManifest& manifest, const ParsedManifest& parsed) {
     ManifestWrite w;
     w.record = ManifestRecord{local_,
@@ -226,7 +266,9 @@ class TagSync {
     for (const auto& l : parsed.layers) {
       if (!l.foreign) w.blobs.push_back(l.digest.str());
     }
-    for (const auto& c : parsed.manifests) w.children.push_back(c.digest.str());
+    // An index records the children it keeps: those of other platforms are
+    // not here, and GC and fsck look for no more.
+    for (const auto& c : KeptChildren(manifest, parsed)) w.children.push_back(c.digest.str());
     std::sort(w.blobs.begin(), w.blobs.end());
     w.blobs.erase(std::unique(w.blobs.begin(), w.blobs.end()), w.blobs.end());
     return w;

@@ -123,6 +123,11 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
     record = svc.metadata.GetTagged(repo, ref->tag());
     if (!record) co_return record.error();
   }
+  if (!*record && ex.mirror && ref->is_digest()) {
+    if (auto why = svc.mirrors.WhyMissing(*ex.mirror); !why.empty()) {
+      co_return Fail(ErrorCode::kDenied, "manifest " + ref->str() + " is not in " + repo + ": " + why);
+    }
+  }
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
   KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest, ex.params.reference));

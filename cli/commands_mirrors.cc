@@ -296,7 +296,7 @@ Result<void> MirrorShow(const Invocation& inv) {
   if (!rule) return rule.error();
   Show(inv, *rule, [&] {
     PrintRule(*rule);
-    const json& tags = At(*rule, "tags");
+    const json& tags = At(*rule, "tag_states");
     if (!tags.is_array() || tags.empty()) {
       std::cout << "synced tags: none yet\n";
       return;

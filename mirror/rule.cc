@@ -58,6 +58,12 @@ Result<void> ResolveUpstream(Rule& r) {
     u = u.substr(7);
   }
   while (!u.empty() && u.back() == '/') u.pop_back();
+  // Not echoed: what comes before the '@' is likely a password.
+  if (u.find('@') != std::string::npos) {
+    return Bad(
+        "\"upstream\" must not hold credentials (user:password@host); give them as "
+        "\"username\" and \"password\", which are stored sealed");
+  }
   if (u.empty() || u.find_first_of("/?#@ ") != std::string::npos) {
     return Bad("\"upstream\" must be a registry host (docker.io, ghcr.io, host:port) or an "
                "https:// URL without a path; got \"" + r.upstream.substr(0, 100) + "\"");

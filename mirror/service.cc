@@ -108,22 +108,24 @@ struct Service::Impl {
   Impl(ServiceDeps d, Curator c, SecretBox s)
       : deps(d), curator(std::move(c)), secrets(std::move(s)) {}
 
-  // The stored rule, credentials opened.
-  Result<Rule> Load(const std::string& name) {
+  // The stored rule, credentials opened unless `open_credentials` is false
+  // (they are about to be replaced, and may be unreadable: a lost
+  // mirror-secrets.key).
+  Result<Rule> Load(const std::string& name, bool open_credentials = true) {
     auto rec = deps.metadata.GetMirror(name);
     if (!rec) return rec.error();
     if (!*rec) return NoRule(name);
-    return Decode(**rec);
+    return Decode(**rec, open_credentials);
   }
 
-  Result<Rule> Decode(const MirrorRecord& rec) {
+  Result<Rule> Decode(const MirrorRecord& rec, bool open_credentials = true) {
     auto spec = json::parse(rec.spec, nullptr, false);
     if (spec.is_discarded()) {
       return Fail(ErrorCode::kInternal, "mirror rule " + rec.name + " is damaged in the database");
     }
     auto rule = ParseRule(spec);
     if (!rule) return rule.error();
-    if (!rec.sealed.empty()) {
+    if (open_credentials && !rec.sealed.empty()) {
       auto opened = secrets.Open(rec.sealed);
       if (!opened) return opened.error();
       rule->password = *opened;
@@ -197,7 +199,8 @@ struct Service::Impl {
         if (!t.reason.empty()) item["reason"] = t.reason;
         list.push_back(std::move(item));
       }
-      j["tags"] = std::move(list);
+      // Not "tags": that is the rule's own member (its tag patterns).
+      j["tag_states"] = std::move(list);
     }
     return j;
   }
@@ -303,7 +306,9 @@ Result<json> Service::Update(const std::string& name, const json& patch) {
   if (patch.contains("password_set")) {
     return Fail(ErrorCode::kInvalid, "mirror rule: \"password_set\" is shown, not set");
   }
-  auto current = impl_->Load(name);
+  // New credentials replace the stored ones, which need not be readable.
+  bool replaces = patch.contains("password") || patch.contains("username");
+  auto current = impl_->Load(name, !replaces);
   if (!current) return current.error();
   json merged = RuleToJson(*current, true);
   merged.erase("password_set");

@@ -82,9 +82,9 @@ ok
 
 check "mirror show lists each tag's state and why"
 "$KEEPCTL" -o json mirror show signed >"$T/show1.json"
-expect_eq "v1 state" synced "$(jq -r '.tags[] | select(.tag == "v1") | .state' "$T/show1.json")"
-expect_eq "v1 digest" "$V1" "$(jq -r '.tags[] | select(.tag == "v1") | .digest' "$T/show1.json")"
-expect_eq "v2 state" refused "$(jq -r '.tags[] | select(.tag == "v2") | .state' "$T/show1.json")"
+expect_eq "v1 state" synced "$(jq -r '.tag_states[] | select(.tag == "v1") | .state' "$T/show1.json")"
+expect_eq "v1 digest" "$V1" "$(jq -r '.tag_states[] | select(.tag == "v1") | .digest' "$T/show1.json")"
+expect_eq "v2 state" refused "$(jq -r '.tag_states[] | select(.tag == "v2") | .state' "$T/show1.json")"
 grep -q '"event":"mirror refused"' "$KEEP_ERR" || fail "no audit line for the refusals"
 
 check "the reader pulls v1 with skopeo, byte for byte what upstream has"

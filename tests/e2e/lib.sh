@@ -620,11 +620,12 @@ upstream_restart() {
   fail "upstream $1 did not start again"
 }
 
-# upstream_copy NAME LAYOUT:TAG REPO:TAG: skopeo puts an image upstream.
+# upstream_copy NAME LAYOUT:TAG REPO:TAG [SKOPEO-ARGS...]: skopeo puts an
+# image upstream (--all for every platform of an index).
 upstream_copy() {
   local host_var="UPSTREAM_HOST_${1//-/_}"
   run_logged "upstream-$RANDOM" skopeo copy --retry-times 0 --preserve-digests \
-    --dest-cert-dir "$T/$1/certs" "oci:$2" "docker://${!host_var}/$3"
+    --dest-cert-dir "$T/$1/certs" "${@:4}" "oci:$2" "docker://${!host_var}/$3"
 }
 
 # upstream_sign NAME KEY.pem REPO DIGEST: a cosign-layout signature of

@@ -73,7 +73,7 @@ expect_eq "image ID docker pulled" "$APP_CONFIG" "$("${DOCKER[@]}" image inspect
 keep_log_has '.path == "/v2/library/app/manifests/v1" and .status == 200' ||
   fail "dockerd did not pull the manifest from Keep"
 expect_eq "stored in the hub namespace, signed by the curator" synced \
-  "$("$KEEPCTL" -o json mirror show hub | jq -r '.tags[] | select(.tag == "v1") | .state')"
+  "$("$KEEPCTL" -o json mirror show hub | jq -r '.tag_states[] | select(.tag == "v1") | .state')"
 
 check "a tag the rule does not allow is refused by Keep (and docker's pull fails)"
 if "${DOCKER[@]}" pull app:v9 >"$T/docker-v9.log" 2>&1; then fail "docker pulled a tag no rule allows"; fi

@@ -179,6 +179,28 @@ expect_eq "the manifest is not stored (admin GET by digest)" 404 "$code"
 code=$(kcurl -o /dev/null -w '%{http_code}' "$KEEP_URL/v2/mirror/acme/bad/blobs/$V4_LAYER")
 expect_eq "the bad layer is not stored" 404 "$code"
 
+# ---- platforms ----------------------------------------------------------------------
+check "a rule keeping linux/amd64 of a two-platform index: the index whole, amd64 pulled, arm64 refused naming the rule"
+make_multiarch_image "$T/multi" v1
+upstream_copy up "$T/multi:v1" acme/multi:v1 --all
+run_logged mirror-multi "$KEEPCTL" mirror add multi --upstream "https://$UP_HOST" \
+  --upstream-ca "$T/up/ca.crt" --repo acme/multi --tag v1 --target mirror --trust-on-first-sync \
+  --platform linux/amd64
+run_logged sync-multi "$KEEPCTL" mirror sync multi
+reader_copy mirror/acme/multi:v1 "oci:$T/out-multi:v1" >"$T/pull-multi.log" 2>&1 ||
+  fail "the reader could not pull the kept platform: $(tail -n 3 "$T/pull-multi.log")"
+expect_eq "the image pulled is amd64's" "$AMD64_MANIFEST" "$(layout_manifest_digest "$T/out-multi" v1)"
+code=$(kcurl -o /dev/null -w '%{http_code}' -H "Accept: $MT_OCI_INDEX" "$KEEP_URL/v2/mirror/acme/multi/manifests/$MULTI_INDEX")
+expect_eq "the index, as upstream published it" 200 "$code"
+if skopeo copy --retry-times 0 --override-arch arm64 --src-cert-dir "$CERT_DIR" \
+  --src-creds rdr:reader-password-1 "docker://$KEEP_HOST/mirror/acme/multi:v1" "oci:$T/out-arm:v1" \
+  >"$T/pull-arm.log" 2>&1; then
+  fail "a platform the rule does not keep was pulled"
+fi
+grep -q "mirror rule multi keeps only the platforms linux/amd64" "$T/pull-arm.log" ||
+  fail "not Keep's message: $(tail -n 2 "$T/pull-arm.log")"
+ok "$(grep -o 'denied:.*' "$T/pull-arm.log" | head -n 1 | cut -c1-160)"
+
 # ---- an interrupted sync -----------------------------------------------------------
 check "a sync cut off mid-layer (the upstream killed) resumes where it stopped, fetching only the rest"
 make_image "$T/big" amd64 $((48 << 20))
@@ -223,5 +245,5 @@ ok "the resumed layer is byte for byte upstream's"
 check "keepctl mirror list shows the rules"
 "$KEEPCTL" mirror list >"$T/list.log"
 sed 's/^/    | /' "$T/list.log"
-for r in signed pinned tofu bad big; do grep -q "^$r " "$T/list.log" || fail "rule $r not listed"; done
+for r in signed pinned tofu bad big multi; do grep -q "^$r " "$T/list.log" || fail "rule $r not listed"; done
 ok

@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init mirror_pull "${1:-}" "${2:-}"
 [[ -n "${KEEPCTL:-}" ]] || fail "usage: $0 PATH/TO/keepd PATH/TO/keepctl"
-need skopeo ctr
+need skopeo ctr podman
 keep_start
 export XDG_CONFIG_HOME="$T/keepctl-config"
 unset KEEPCTL_CONFIG KEEPCTL_PASSWORD KEEPCTL_KEY_PASSPHRASE
@@ -113,6 +113,21 @@ fi
 grep -q "mirror rule ghcr refused acme/tool:v2: 0 of the rule's keys signed" "$T/skopeo-v2.log" ||
   fail "not Keep's message: $(tail -n 2 "$T/skopeo-v2.log")"
 ok "$(grep -o 'denied:.*' "$T/skopeo-v2.log" | head -n 1 | cut -c1-200)"
+
+check "podman, with a registries.conf mirror of ghcr.io at Keep's ghcr prefix, pulls ghcr.io/acme/tool:v1 through Keep"
+podman_init
+cat >"$T/registries.conf" <<EOF
+[[registry]]
+location = "ghcr.io"
+[[registry.mirror]]
+location = "$KEEP_HOST/ghcr"
+EOF
+CONTAINERS_REGISTRIES_CONF="$T/registries.conf" run_logged podman-pull "${PODMAN[@]}" pull \
+  --cert-dir "$CERT_DIR" ghcr.io/acme/tool:v1
+expect_eq "image ID podman pulled" "${TOOL_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' ghcr.io/acme/tool:v1)"
+keep_log_has '.path == "/v2/ghcr/acme/tool/manifests/v1" and .status == 200' ||
+  fail "podman did not pull through Keep"
 
 check "two concurrent pulls of an uncached image: each layer is fetched from upstream once"
 for i in 1 2; do

@@ -60,8 +60,7 @@ Result<json> RuleFromFlags(const Invocation& inv, const AdminClient& client, boo
   if (auto v = inv.Value("username")) {
     body["username"] = *v;
     if (!inv.Flag("password-stdin")) {
-      return Usage("--username needs --password-stdin (the upstream's password or token)",
-                   command);
+      return Usage("--username needs --password-stdin (the upstream's password or token)", command);
     }
     std::string password;
     std::getline(std::cin, password);
@@ -81,8 +80,7 @@ Result<json> RuleFromFlags(const Invocation& inv, const AdminClient& client, boo
     for (const auto& pin : inv.Values("pin")) {
       auto eq = pin.find('=');
       if (eq == std::string::npos || eq == 0 || eq + 1 == pin.size()) {
-        return Usage("--pin takes TAG=DIGEST, e.g. --pin 3.20=sha256:<64 hex>, not \"" + pin +
-                         "\"",
+        return Usage("--pin takes TAG=DIGEST, e.g. --pin 3.20=sha256:<64 hex>, not \"" + pin + "\"",
                      command);
       }
       pins[pin.substr(0, eq)] = pin.substr(eq + 1);
@@ -144,8 +142,8 @@ void PrintRule(const json& rule) {
                if (!At(v, "signature").is_null()) {
                  const json& s = At(v, "signature");
                  out += std::string(out.empty() ? "" : ", ") + "signed by " +
-                        Text(At(s, "threshold")) + " of " +
-                        std::to_string(At(s, "keys").size()) + " key(s)";
+                        Text(At(s, "threshold")) + " of " + std::to_string(At(s, "keys").size()) +
+                        " key(s)";
                }
                if (At(v, "trust_on_first_sync") == true) {
                  out += std::string(out.empty() ? "" : ", ") + "trust on first sync";
@@ -164,8 +162,9 @@ void PrintRule(const json& rule) {
              [](const json& r) {
                return At(r, "curator_trusted") == true
                           ? std::string("trusted by the namespace")
-                          : std::string("NOT trusted by the namespace: what this rule syncs is "
-                                        "not served");
+                          : std::string(
+                                "NOT trusted by the namespace: what this rule syncs is "
+                                "not served");
              }},
   };
   PrintObject(std::cout, rule, lines);
@@ -374,8 +373,9 @@ Result<void> MirrorApprove(const Invocation& inv) {
   }
   auto client = ConnectSaved(inv);
   if (!client) return client.error();
-  auto answer = client->Post(PathOf({"mirrors", inv.args[0], "approve"}),
-                             {{"repository", ref.substr(0, colon)}, {"tag", ref.substr(colon + 1)}});
+  auto answer =
+      client->Post(PathOf({"mirrors", inv.args[0], "approve"}),
+                   {{"repository", ref.substr(0, colon)}, {"tag", ref.substr(colon + 1)}});
   if (!answer) return answer.error();
   Show(inv, *answer, [&] {
     std::cout << "Approved " << Text(At(*answer, "approved")) << " for " << ref

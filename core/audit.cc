@@ -13,7 +13,8 @@ void Audit(const nlohmann::json& event) {
   line["audit"] = true;
   line["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
                      std::chrono::system_clock::now().time_since_epoch())
-                     .count() / 1000.0;
+                     .count() /
+                 1000.0;
   std::string s = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::fwrite(s.data(), 1, s.size(), stderr);
 }

@@ -32,16 +32,16 @@ enum class ErrorCode {
   kUnsupported,
   kTooManyRequests,
   // Keep's own refinements; each maps onto one OCI code on the wire.
-  kRangeInvalid,        // BLOB_UPLOAD_INVALID / 416: range not satisfiable
-  kTooLarge,            // SIZE_INVALID / 413: a bounded body was too big
-  kNotFound,            // no such route: 404 with code NOT_FOUND
-  kMethodNotAllowed,    // route exists, verb does not: 405 UNSUPPORTED
-  kInsufficientStorage, // 507: the disk is full
-  kInternal,            // 500: a fault of ours; the message says where to look
-  kUnavailable,         // 503 UNAVAILABLE: an upstream registry cannot be reached
+  kRangeInvalid,         // BLOB_UPLOAD_INVALID / 416: range not satisfiable
+  kTooLarge,             // SIZE_INVALID / 413: a bounded body was too big
+  kNotFound,             // no such route: 404 with code NOT_FOUND
+  kMethodNotAllowed,     // route exists, verb does not: 405 UNSUPPORTED
+  kInsufficientStorage,  // 507: the disk is full
+  kInternal,             // 500: a fault of ours; the message says where to look
+  kUnavailable,          // 503 UNAVAILABLE: an upstream registry cannot be reached
   // The admin API's own codes.
-  kConflict,            // 409 CONFLICT: exists already, or still in use
-  kInvalid,             // 400 INVALID: a bad field in a request body
+  kConflict,  // 409 CONFLICT: exists already, or still in use
+  kInvalid,   // 400 INVALID: a bad field in a request body
 };
 
 // The code as it appears in the OCI error JSON, e.g. "BLOB_UNKNOWN".

@@ -35,7 +35,8 @@ Result<void> WritePrivate(const std::string& path, std::string_view bytes) {
   std::string tmp = path + ".tmp";
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(ErrorCode::kInternal, "cannot create " + tmp + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Fail(ErrorCode::kInternal, "cannot create " + tmp + ": " + std::strerror(errno));
   bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
             ::fsync(fd) == 0;
   ::close(fd);
@@ -108,10 +109,9 @@ Result<std::string> SecretBox::Open(std::string_view sealed) const {
   }
   const auto* nonce = reinterpret_cast<const unsigned char*>(raw->data());
   std::string plain(raw->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
-  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()),
-                                 nonce + crypto_secretbox_NONCEBYTES,
-                                 raw->size() - crypto_secretbox_NONCEBYTES, nonce,
-                                 key_.data()) != 0) {
+  if (crypto_secretbox_open_easy(
+          reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,
+          raw->size() - crypto_secretbox_NONCEBYTES, nonce, key_.data()) != 0) {
     return Fail(ErrorCode::kInternal,
                 "stored credentials cannot be opened with mirror-secrets.key (was it replaced?); "
                 "give the rule its password again");

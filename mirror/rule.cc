@@ -65,8 +65,10 @@ Result<void> ResolveUpstream(Rule& r) {
         "\"username\" and \"password\", which are stored sealed");
   }
   if (u.empty() || u.find_first_of("/?#@ ") != std::string::npos) {
-    return Bad("\"upstream\" must be a registry host (docker.io, ghcr.io, host:port) or an "
-               "https:// URL without a path; got \"" + r.upstream.substr(0, 100) + "\"");
+    return Bad(
+        "\"upstream\" must be a registry host (docker.io, ghcr.io, host:port) or an "
+        "https:// URL without a path; got \"" +
+        r.upstream.substr(0, 100) + "\"");
   }
   r.url = scheme + u;
   return {};
@@ -75,12 +77,11 @@ Result<void> ResolveUpstream(Rule& r) {
 }  // namespace
 
 Result<void> ValidateRuleName(std::string_view name) {
-  bool ok = !name.empty() && name.size() <= 64 &&
-            std::isalnum(static_cast<unsigned char>(name[0])) &&
-            std::all_of(name.begin(), name.end(), [](char c) {
-              return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                     c == '-';
-            });
+  bool ok =
+      !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      });
   if (!ok) {
     return Fail(ErrorCode::kInvalid,
                 "a mirror rule's name is 1 to 64 of a-z, 0-9, '.', '_' and '-', starting with "
@@ -145,9 +146,9 @@ std::string NormalizeHost(std::string_view ns) {
 Result<Rule> ParseRule(const json& j) {
   if (!j.is_object()) return Bad("the body must be a JSON object");
   KEEP_TRY(OnlyMembers(j, "the rule",
-                       {"name", "upstream", "upstream_host", "ca_file", "username", "password", "password_set",
-                        "repositories", "tags", "target", "platforms", "reference_host", "vetting",
-                        "interval_seconds", "pull_through"}));
+                       {"name", "upstream", "upstream_host", "ca_file", "username", "password",
+                        "password_set", "repositories", "tags", "target", "platforms",
+                        "reference_host", "vetting", "interval_seconds", "pull_through"}));
   Rule r;
   auto name = String(j, "name", true);
   if (!name) return name.error();
@@ -180,15 +181,15 @@ Result<Rule> ParseRule(const json& j) {
     return Bad("\"username\" and \"password\" go together");
   }
   if (r.reference_host.empty()) {
-    return Bad("\"reference_host\" is required: the host[:port] clients pull from, which the "
-               "curator's signatures name");
+    return Bad(
+        "\"reference_host\" is required: the host[:port] clients pull from, which the "
+        "curator's signatures name");
   }
   if (r.reference_host.find_first_of("/ @") != std::string::npos) {
     return Bad("\"reference_host\" is a host[:port], like keep.example:5000");
   }
 
-  if (!j.contains("repositories") || !j["repositories"].is_array() ||
-      j["repositories"].empty()) {
+  if (!j.contains("repositories") || !j["repositories"].is_array() || j["repositories"].empty()) {
     return Bad("\"repositories\" must be a non-empty list of upstream repository names");
   }
   std::set<std::string> seen;
@@ -270,8 +271,9 @@ Result<Rule> ParseRule(const json& j) {
     if (!s.is_object()) return Bad("\"vetting.signature\" must be an object");
     KEEP_TRY(OnlyMembers(s, "\"vetting.signature\"", {"keys", "threshold"}));
     if (!s.contains("keys") || !s["keys"].is_array() || s["keys"].empty()) {
-      return Bad("\"vetting.signature.keys\" must list the PEM public keys whose signatures "
-                 "vet an upstream image");
+      return Bad(
+          "\"vetting.signature.keys\" must list the PEM public keys whose signatures "
+          "vet an upstream image");
     }
     SignatureVetting sv;
     std::set<std::string> ids;
@@ -284,8 +286,10 @@ Result<Rule> ParseRule(const json& j) {
     if (s.contains("threshold")) {
       if (!s["threshold"].is_number_integer() || s["threshold"].get<std::int64_t>() < 1 ||
           s["threshold"].get<std::int64_t>() > static_cast<std::int64_t>(sv.keys.size())) {
-        return Bad("\"vetting.signature.threshold\" must be between 1 and the number of "
-                   "distinct keys (" + std::to_string(sv.keys.size()) + ")");
+        return Bad(
+            "\"vetting.signature.threshold\" must be between 1 and the number of "
+            "distinct keys (" +
+            std::to_string(sv.keys.size()) + ")");
       }
       sv.threshold = s["threshold"].get<std::int64_t>();
     }
@@ -298,8 +302,9 @@ Result<Rule> ParseRule(const json& j) {
     r.vetting.trust_on_first_sync = v["trust_on_first_sync"].get<bool>();
   }
   if (r.vetting.digests.empty() && !r.vetting.signature && !r.vetting.trust_on_first_sync) {
-    return Bad("\"vetting\" names no rule: give digests, signature or trust_on_first_sync; "
-               "a mirror never takes upstream images unvetted");
+    return Bad(
+        "\"vetting\" names no rule: give digests, signature or trust_on_first_sync; "
+        "a mirror never takes upstream images unvetted");
   }
 
   if (j.contains("interval_seconds")) {

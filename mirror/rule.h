@@ -57,13 +57,13 @@ struct Vetting {
 
 struct Rule {
   std::string name;
-  std::string upstream;  // as given
-  std::string url;       // the API endpoint: "https://registry-1.docker.io"
-  bool docker_hub = false;  // Docker Hub, or a stand-in for it (upstream_host docker.io)
+  std::string upstream;       // as given
+  std::string url;            // the API endpoint: "https://registry-1.docker.io"
+  bool docker_hub = false;    // Docker Hub, or a stand-in for it (upstream_host docker.io)
   std::string upstream_host;  // as given, or empty
   std::string ca_file;
   std::string username;
-  std::string password;  // never stored in `spec`; sealed (mirror/secrets.h)
+  std::string password;                   // never stored in `spec`; sealed (mirror/secrets.h)
   std::vector<std::string> repositories;  // upstream names, library/ added for Docker Hub
   std::vector<std::string> tags;
   std::string target;

@@ -22,8 +22,8 @@ constexpr std::size_t kEventsPerPage = 500;
 constexpr std::size_t kMaxEventsKept = 20000;
 
 Error NoRule(const std::string& name) {
-  return Fail(ErrorCode::kNotFound, "there is no mirror rule named " + name +
-                                        " (keepctl mirror list shows them)");
+  return Fail(ErrorCode::kNotFound,
+              "there is no mirror rule named " + name + " (keepctl mirror list shows them)");
 }
 
 std::vector<std::string> StoredKeyMaterial(const PublisherKeyRecord& k) {
@@ -50,15 +50,15 @@ struct Service::Impl {
   Curator curator;
   SecretBox secrets;
   std::mutex mu;
-  std::map<std::string, std::shared_ptr<Job>> jobs;  // GUARDED_BY(mu): the latest per rule
+  std::map<std::string, std::shared_ptr<Job>> jobs;    // GUARDED_BY(mu): the latest per rule
   std::vector<std::shared_ptr<Job>> finished_threads;  // GUARDED_BY(mu): to join
-  std::uint64_t next_job = 1;                        // GUARDED_BY(mu)
+  std::uint64_t next_job = 1;                          // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};
 
   // The rules, as last read from the database (every change here rereads
   // them), for Resolve on the request path; and an upstream client per rule.
   mutable std::mutex rules_mu;
-  std::shared_ptr<const std::vector<Rule>> rules;                // GUARDED_BY(rules_mu)
+  std::shared_ptr<const std::vector<Rule>> rules;              // GUARDED_BY(rules_mu)
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;  // GUARDED_BY(rules_mu)
 
   // Pull-throughs in flight, by rule, repository and tag: one fetch each.
@@ -150,17 +150,21 @@ struct Service::Impl {
     if (!*found) {
       return Fail(ErrorCode::kInvalid, "mirror rule: namespace " + ns +
                                            " does not exist; create it first (keepctl namespace "
-                                           "create " + ns + ")");
+                                           "create " +
+                                           ns + ")");
     }
     const PublicKey& key = curator.public_key();
     auto has = deps.metadata.GetKey(ns, key.key_id());
     if (!has) return has.error();
     if (*has) return {};  // trusted already (or revoked on purpose: left so)
-    PublisherKeyRecord rec{ns, key.key_id(), kCuratorKeyName, std::string(key.algorithm()),
-                           key.pem(), by, UnixNow(), false};
+    PublisherKeyRecord rec{ns,        key.key_id(), kCuratorKeyName, std::string(key.algorithm()),
+                           key.pem(), by,           UnixNow(),       false};
     KEEP_TRY(deps.metadata.AddKey(rec, StoredKeyMaterial));
-    Audit({{"event", "key added"}, {"namespace", ns}, {"key_id", key.key_id()},
-           {"name", kCuratorKeyName}, {"user", by}});
+    Audit({{"event", "key added"},
+           {"namespace", ns},
+           {"key_id", key.key_id()},
+           {"name", kCuratorKeyName},
+           {"user", by}});
     return {};
   }
 
@@ -193,8 +197,11 @@ struct Service::Impl {
       if (!tags) return tags.error();
       json list = json::array();
       for (const auto& t : *tags) {
-        json item = {{"repository", t.repository}, {"tag", t.tag}, {"state", t.state},
-                     {"digest", t.digest}, {"updated_at", t.updated_at}};
+        json item = {{"repository", t.repository},
+                     {"tag", t.tag},
+                     {"state", t.state},
+                     {"digest", t.digest},
+                     {"updated_at", t.updated_at}};
         if (!t.pending.empty()) item["pending"] = t.pending;
         if (!t.reason.empty()) item["reason"] = t.reason;
         list.push_back(std::move(item));
@@ -238,8 +245,8 @@ struct Service::Impl {
       report["error"] = upstream.error().message;
       observe({{"event", "error"}, {"message", upstream.error().message}});
     } else {
-      SyncContext ctx{deps.blobs, deps.metadata, deps.locks, curator, deps.max_manifest_bytes,
-                      &stopping};
+      SyncContext ctx{deps.blobs, deps.metadata,           deps.locks,
+                      curator,    deps.max_manifest_bytes, &stopping};
       report = SyncRule(rule, **upstream, ctx, observe).ToJson();
     }
     report["rule"] = rule.name;
@@ -262,9 +269,8 @@ struct Service::Impl {
     job->id = next_job++;
     job->started_at = UnixNow();
     slot = job;
-    job->thread = std::thread([this, job, r = std::move(*rule)]() mutable {
-      RunJob(job, std::move(r));
-    });
+    job->thread =
+        std::thread([this, job, r = std::move(*rule)]() mutable { RunJob(job, std::move(r)); });
     return json{{"job", job->id}, {"running", true}};
   }
 };
@@ -362,8 +368,8 @@ Result<void> Service::Remove(const std::string& name) {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->jobs.find(name);
     if (it != impl_->jobs.end() && !it->second->done) {
-      return Fail(ErrorCode::kConflict, "mirror rule " + name +
-                                            " is syncing; remove it when the sync has ended");
+      return Fail(ErrorCode::kConflict,
+                  "mirror rule " + name + " is syncing; remove it when the sync has ended");
     }
   }
   auto found = impl_->deps.metadata.DeleteMirror(name);
@@ -380,16 +386,19 @@ Result<json> Service::Approve(const std::string& name, const std::string& reposi
   auto rec = impl_->deps.metadata.GetMirrorTag(name, repository, tag);
   if (!rec) return rec.error();
   if (!*rec || (*rec)->state != "held" || (*rec)->pending.empty()) {
-    return Fail(ErrorCode::kConflict, "mirror rule " + name + " holds nothing for " +
-                                          repository + ":" + tag +
-                                          " (keepctl mirror show " + name + " lists what it holds)");
+    return Fail(ErrorCode::kConflict, "mirror rule " + name + " holds nothing for " + repository +
+                                          ":" + tag + " (keepctl mirror show " + name +
+                                          " lists what it holds)");
   }
   MirrorTagRecord approved = **rec;
   approved.state = "approved";
   approved.reason = "approved; the next sync stores " + approved.pending;
   KEEP_TRY(impl_->deps.metadata.PutMirrorTag(approved));
-  Audit({{"event", "mirror change approved"}, {"rule", name}, {"repository", repository},
-         {"tag", tag}, {"digest", approved.pending}});
+  Audit({{"event", "mirror change approved"},
+         {"rule", name},
+         {"repository", repository},
+         {"tag", tag},
+         {"digest", approved.pending}});
   return json{{"repository", repository}, {"tag", tag}, {"approved", approved.pending}};
 }
 
@@ -446,9 +455,10 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
   const std::string asked = mapping.upstream_repo + ":" + tag;
   if (!rule->pull_through) {
     return Fail(ErrorCode::kManifestUnknown,
-                "manifest " + tag + " of " + mapping.local_repo + " has not been synced, and "
-                "mirror rule " + rule->name + " does not pull through (keepctl mirror sync " +
-                rule->name + ")");
+                "manifest " + tag + " of " + mapping.local_repo +
+                    " has not been synced, and "
+                    "mirror rule " +
+                    rule->name + " does not pull through (keepctl mirror sync " + rule->name + ")");
   }
   if (!rule->AllowsTag(tag)) {
     std::string tags;
@@ -478,11 +488,11 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
   if (!upstream) {
     result = upstream.error();
   } else {
-    SyncContext ctx{impl_->deps.blobs, impl_->deps.metadata, impl_->deps.locks, impl_->curator,
-                    impl_->deps.max_manifest_bytes, &impl_->stopping};
+    SyncContext ctx{impl_->deps.blobs, impl_->deps.metadata,           impl_->deps.locks,
+                    impl_->curator,    impl_->deps.max_manifest_bytes, &impl_->stopping};
     SyncReport report;
-    auto out = SyncTag(*rule, **upstream, ctx, [](const json&) {}, mapping.upstream_repo, tag,
-                       report);
+    auto out = SyncTag(
+        *rule, **upstream, ctx, [](const json&) {}, mapping.upstream_repo, tag, report);
     if (out.state == "failed") {
       result = Fail(ErrorCode::kUnavailable, "mirror rule " + rule->name + " could not fetch " +
                                                  asked + " from its upstream: " + out.reason);
@@ -505,8 +515,10 @@ Result<json> Service::SyncStatus(const std::string& name, std::size_t after) {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->jobs.find(name);
   if (it == impl_->jobs.end()) {
-    return Fail(ErrorCode::kNotFound, "mirror rule " + name + " has not synced since keepd "
-                                      "started (keepctl mirror sync " + name + " starts one)");
+    return Fail(ErrorCode::kNotFound, "mirror rule " + name +
+                                          " has not synced since keepd "
+                                          "started (keepctl mirror sync " +
+                                          name + " starts one)");
   }
   const Job& job = *it->second;
   json events = json::array();

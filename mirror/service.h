@@ -49,8 +49,7 @@ class Service {
   [[nodiscard]] Result<nlohmann::json> Create(const nlohmann::json& body, const std::string& by);
   // Merges `patch` (members of a rule; null removes an optional one) over
   // the stored rule; "name" cannot change.
-  [[nodiscard]] Result<nlohmann::json> Update(const std::string& name,
-                                              const nlohmann::json& patch);
+  [[nodiscard]] Result<nlohmann::json> Update(const std::string& name, const nlohmann::json& patch);
   [[nodiscard]] Result<nlohmann::json> Show(const std::string& name);
   [[nodiscard]] Result<nlohmann::json> List();
   [[nodiscard]] Result<void> Remove(const std::string& name);
@@ -66,8 +65,7 @@ class Service {
   // it, a rule whose local repository is the name, or a Docker Hub rule that
   // mirrors the name as Docker Hub calls it (dockerd's registry-mirrors ask
   // for /v2/library/alpine/...). In memory: never blocks.
-  std::optional<Mapping> Resolve(std::string_view name,
-                                 const std::optional<std::string>& ns) const;
+  std::optional<Mapping> Resolve(std::string_view name, const std::optional<std::string>& ns) const;
 
   // Pull-through: fetches, vets, stores and signs `tag` of the mapping's
   // upstream repository now, when its rule allows the tag. Concurrent calls

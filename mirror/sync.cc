@@ -38,13 +38,8 @@ class TagSync {
  public:
   TagSync(const Rule& rule, Upstream& upstream, SyncContext& ctx, SyncReport& report,
           const SyncObserver& observe, std::string upstream_repo, std::string tag)
-      : rule_(rule),
-        upstream_(upstream),
-        ctx_(ctx),
-        report_(report),
-        observe_(observe),
-        upstream_repo_(std::move(upstream_repo)),
-        local_(rule.LocalRepository(upstream_repo_)),
+      : rule_(rule), upstream_(upstream), ctx_(ctx), report_(report), observe_(observe),
+        upstream_repo_(std::move(upstream_repo)), local_(rule.LocalRepository(upstream_repo_)),
         tag_(std::move(tag)) {}
 
   TagOutcome Run() {
@@ -78,8 +73,7 @@ class TagSync {
 
  private:
   // The rule's vetting of the upstream manifest `digest`; nullopt when it passes.
-  std::optional<Verdict> Vet(const Digest& digest,
-                             const std::optional<MirrorTagRecord>& previous) {
+  std::optional<Verdict> Vet(const Digest& digest, const std::optional<MirrorTagRecord>& previous) {
     const Vetting& v = rule_.vetting;
     if (!v.digests.empty()) {
       auto pin = v.digests.find(tag_);
@@ -100,8 +94,10 @@ class TagSync {
       bool approved = previous->state == "approved" && previous->pending == digest.str();
       if (!approved) {
         return Verdict{"held", "upstream tag " + tag_ + " changed from " + previous->digest +
-                                   " to " + digest.str() + "; approve it with `keepctl mirror "
-                                   "approve " + rule_.name + " " + local_ + ":" + tag_ + "`"};
+                                   " to " + digest.str() +
+                                   "; approve it with `keepctl mirror "
+                                   "approve " +
+                                   rule_.name + " " + local_ + ":" + tag_ + "`"};
       }
     }
     return std::nullopt;
@@ -187,8 +183,8 @@ class TagSync {
       return Verdict{"refused", "the index holds none of the platforms the rule keeps"};
     }
     for (const auto& child : kept) {
-      auto bytes = upstream_.GetManifest(upstream_repo_, child.digest.str(),
-                                         ctx_.max_manifest_bytes);
+      auto bytes =
+          upstream_.GetManifest(upstream_repo_, child.digest.str(), ctx_.max_manifest_bytes);
       if (!bytes) return FromError(bytes.error(), "reading child manifest " + child.digest.str());
       auto child_parsed = ParseManifest(bytes->bytes, bytes->media_type);
       if (!child_parsed) {
@@ -243,8 +239,9 @@ class TagSync {
       }
       const json& platform = *it->second;
       auto field = [&](const char* key) {
-        return platform.contains(key) && platform[key].is_string() ? platform[key].get<std::string>()
-                                                                   : std::string();
+        return platform.contains(key) && platform[key].is_string()
+                   ? platform[key].get<std::string>()
+                   : std::string();
       };
       if (rule_.KeepsPlatform(field("os"), field("architecture"), field("variant"))) {
         kept.push_back(child);
@@ -292,10 +289,8 @@ class TagSync {
     }
     if (blob.size < 0) return Verdict{"refused", what + " has a negative size"};
     auto size = static_cast<std::uint64_t>(blob.size);
-    observe_({{"event", "blob"},
-              {"repository", local_},
-              {"digest", blob.digest.str()},
-              {"size", size}});
+    observe_(
+        {{"event", "blob"}, {"repository", local_}, {"digest", blob.digest.str()}, {"size", size}});
     // The bytes stream into an upload session of their own, named by the
     // digest: a fetch cut short (the upstream gone mid-layer) leaves them
     // there, and the next sync asks only for the rest (a Range request).
@@ -314,17 +309,17 @@ class TagSync {
     auto started = Clock::now();
     auto last_report = started;
     std::uint64_t received = offset;
-    auto fetched = upstream_.FetchBlob(
-        upstream_repo_, blob.digest, size, offset, [&](std::string_view chunk) -> Result<void> {
-          KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
-          received += chunk.size();
-          auto now = Clock::now();
-          if (now - last_report >= std::chrono::milliseconds(250)) {
-            last_report = now;
-            observe_(Progress(blob, received, size, started));
-          }
-          return {};
-        });
+    auto fetched = upstream_.FetchBlob(upstream_repo_, blob.digest, size, offset,
+                                       [&](std::string_view chunk) -> Result<void> {
+                                         KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
+                                         received += chunk.size();
+                                         auto now = Clock::now();
+                                         if (now - last_report >= std::chrono::milliseconds(250)) {
+                                           last_report = now;
+                                           observe_(Progress(blob, received, size, started));
+                                         }
+                                         return {};
+                                       });
     report_.bytes_fetched += received - offset;
     if (!fetched) {
       return FromError(fetched.error(), "fetching " + what + " (" + std::to_string(received) +
@@ -366,8 +361,7 @@ class TagSync {
 
   // The session's writer, made when there is none; a session holding more
   // than the blob's size is started again.
-  Result<std::unique_ptr<BlobWriter>> OpenSession(const std::string& session,
-                                                  std::uint64_t size) {
+  Result<std::unique_ptr<BlobWriter>> OpenSession(const std::string& session, std::uint64_t size) {
     auto held = ctx_.blobs.UploadSize(session);
     if (held && *held > size) {
       DropSession(session);
@@ -435,16 +429,16 @@ class TagSync {
       w.tags = {CosignSignatureTag(digest)};
       w.signatures = {SignatureRecord{local_, digest.str(), curator_id, kFormatCosign,
                                       cm.manifest_digest.str(), UnixNow()}};
-      if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata,
-                                      cm.manifest_digest, cm.manifest, w);
+      if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, cm.manifest_digest,
+                                      cm.manifest, w);
           !stored) {
         return FromError(stored.error(), "storing the curator signature");
       }
     }
     ManifestWrite tagged = WriteOf(manifest, parsed);
     tagged.tags = {tag_};
-    if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, digest,
-                                    manifest.bytes, tagged);
+    if (auto stored =
+            StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, digest, manifest.bytes, tagged);
         !stored) {
       return FromError(stored.error(), "tagging " + tag_);
     }
@@ -558,7 +552,11 @@ SyncReport SyncRule(const Rule& rule, Upstream& upstream, SyncContext& ctx,
     if (rule.HasGlobs()) {
       auto listed = upstream.ListTags(repo);
       if (!listed) {
-        TagOutcome failed{rule.LocalRepository(repo), repo, "*", "", "failed",
+        TagOutcome failed{rule.LocalRepository(repo),
+                          repo,
+                          "*",
+                          "",
+                          "failed",
                           "listing the upstream's tags: " + listed.error().message};
         observe({{"event", "tag"},
                  {"repository", failed.repository},

@@ -44,7 +44,7 @@ namespace keep::mirror {
 struct UpstreamOptions {
   // "https://host[:port]" or "http://host[:port]"; no path, query or userinfo.
   std::string url;
-  std::string ca_file;  // PEM CA certificates; empty: the system's CAs
+  std::string ca_file;   // PEM CA certificates; empty: the system's CAs
   std::string username;  // with password: Basic, or the token service's credentials
   std::string password;
   std::chrono::seconds timeout{60};  // per network step (connect, each read or write)
@@ -98,7 +98,7 @@ class Upstream {
   // GET /v2/<repo>/referrers/<digest>: the image index's JSON text, or
   // nullopt when the upstream does not offer the referrers API (404).
   [[nodiscard]] Result<std::optional<std::string>> Referrers(std::string_view repo,
-                                                            const Digest& digest);
+                                                             const Digest& digest);
 
  private:
   struct Impl;

@@ -12,12 +12,40 @@
 namespace keep::server {
 
 enum class Area {
-  kBase, kCatalog, kTags, kManifest, kBlob, kUploads, kUpload, kReferrers, kToken,
+  kBase,
+  kCatalog,
+  kTags,
+  kManifest,
+  kBlob,
+  kUploads,
+  kUpload,
+  kReferrers,
+  kToken,
   kSignatures,  // the signature extension API: /extensions/v2/<name>/signatures/<digest>
   // The admin API under /admin/v1/ (docs/admin-api.md).
-  kWhoami, kUsers, kUser, kUserPassword, kRobots, kRobot, kNamespaces, kNamespace, kMembers,
-  kMember, kKeys, kKey, kPolicy, kVerify, kGc, kFsck, kBackup, kQuarantine,
-  kMirrors, kMirror, kMirrorSync, kMirrorApprove, kMirrorKey,
+  kWhoami,
+  kUsers,
+  kUser,
+  kUserPassword,
+  kRobots,
+  kRobot,
+  kNamespaces,
+  kNamespace,
+  kMembers,
+  kMember,
+  kKeys,
+  kKey,
+  kPolicy,
+  kVerify,
+  kGc,
+  kFsck,
+  kBackup,
+  kQuarantine,
+  kMirrors,
+  kMirror,
+  kMirrorSync,
+  kMirrorApprove,
+  kMirrorKey,
 };
 
 struct Route {

@@ -3,12 +3,12 @@
 #include "auth/auth.h"
 #include "core/log_text.h"
 #include "core/version.h"
+#include "mirror/service.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
-#include "mirror/service.h"
 #include "trust/keys.h"
 
 #include <fcntl.h>
@@ -422,7 +422,7 @@ int Main(int argc, char** argv) {
       config.data_dir, mirror::ServiceDeps{**blobs, **metadata, blob_locks,
                                            static_cast<std::size_t>(config.max_manifest_bytes)});
   if (!mirrors) return Fatal(mirrors.error().message);
-  Services services{config,   **blobs,   **metadata,  authenticator, *tokens,
+  Services services{config,   **blobs,    **metadata,  authenticator, *tokens,
                     blocking, blob_locks, maintenance, **mirrors};
   RecoverAtStart(services);
 

@@ -217,8 +217,8 @@ std::string Challenge(const Config& cfg, std::string_view host, const std::strin
 // The reads a mirror rule may serve: manifests, blobs, tags and referrers.
 bool IsMirrorable(const Route& route) {
   return (route.verb == http::verb::get || route.verb == http::verb::head) &&
-         (route.area == Area::kManifest || route.area == Area::kBlob ||
-          route.area == Area::kTags || route.area == Area::kReferrers);
+         (route.area == Area::kManifest || route.area == Area::kBlob || route.area == Area::kTags ||
+          route.area == Area::kReferrers);
 }
 
 // Routes, authenticates and authorises the request, then runs its handler.

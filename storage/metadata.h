@@ -220,10 +220,10 @@ struct MirrorTagRecord {
   std::string rule;
   std::string repository;  // local
   std::string tag;
-  std::string digest;      // the digest synced (served), or empty
-  std::string pending;     // a newer upstream digest held for approval, or empty
-  std::string state;       // "synced", "refused", "held"
-  std::string reason;      // why refused or held; empty when synced
+  std::string digest;   // the digest synced (served), or empty
+  std::string pending;  // a newer upstream digest held for approval, or empty
+  std::string state;    // "synced", "refused", "held"
+  std::string reason;   // why refused or held; empty when synced
   std::int64_t updated_at = 0;
 };
 

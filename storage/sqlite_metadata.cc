@@ -2,10 +2,10 @@
 #include "storage/metadata.h"
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_db.h"
+#include "storage/sqlite_gc.h"
 #include "storage/sqlite_key_ids.h"
 #include "storage/sqlite_mirrors.h"
 #include "storage/sqlite_trust.h"
-#include "storage/sqlite_gc.h"
 
 #include <atomic>
 #include <chrono>

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS mirror_tags(
 )sql";
 
 constexpr const char* kRuleCols = "name, spec, sealed, created_at, created_by, updated_at";
-constexpr const char* kTagCols = "rule, repository, tag, digest, pending, state, reason, updated_at";
+constexpr const char* kTagCols =
+    "rule, repository, tag, digest, pending, state, reason, updated_at";
 
 MirrorRecord ReadRule(Stmt& s) {
   return MirrorRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Text(4), s.Int(5)};
@@ -70,7 +71,8 @@ Result<bool> MirrorTables::Update(const MirrorRecord& rule) {
 
 Result<std::optional<MirrorRecord>> MirrorTables::Get(const std::string& name) {
   return Guard([&]() -> Result<std::optional<MirrorRecord>> {
-    static const std::string sql = std::string("SELECT ") + kRuleCols + " FROM mirrors WHERE name=?1";
+    static const std::string sql =
+        std::string("SELECT ") + kRuleCols + " FROM mirrors WHERE name=?1";
     auto s = db_.Reader().Prepare(sql.c_str());
     s.Bind(1, name);
     if (!s.Step()) return std::optional<MirrorRecord>();
@@ -80,7 +82,8 @@ Result<std::optional<MirrorRecord>> MirrorTables::Get(const std::string& name) {
 
 Result<std::vector<MirrorRecord>> MirrorTables::List() {
   return Guard([&]() -> Result<std::vector<MirrorRecord>> {
-    static const std::string sql = std::string("SELECT ") + kRuleCols + " FROM mirrors ORDER BY name";
+    static const std::string sql =
+        std::string("SELECT ") + kRuleCols + " FROM mirrors ORDER BY name";
     auto s = db_.Reader().Prepare(sql.c_str());
     std::vector<MirrorRecord> out;
     while (s.Step()) out.push_back(ReadRule(s));

@@ -107,9 +107,9 @@ Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex) {
 
 Awaitable<Result<Reply>> MirrorKey(Exchange& ex) {
   const PublicKey& key = ex.services().mirrors.curator().public_key();
-  co_return Answer(http::status::ok, {{"key_id", key.key_id()},
-                                      {"algorithm", key.algorithm()},
-                                      {"public_key", key.pem()}});
+  co_return Answer(
+      http::status::ok,
+      {{"key_id", key.key_id()}, {"algorithm", key.algorithm()}, {"public_key", key.pem()}});
 }
 
 }  // namespace keep::server::handlers

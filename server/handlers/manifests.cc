@@ -118,14 +118,16 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!record) co_return record.error();
   if (!*record && ex.mirror && !ref->is_digest()) {
     // Pull-through: the mirror rule fetches, vets and signs the tag now.
-    auto pulled = co_await Offload(svc, [&] { return svc.mirrors.PullThrough(*ex.mirror, ref->tag()); });
+    auto pulled =
+        co_await Offload(svc, [&] { return svc.mirrors.PullThrough(*ex.mirror, ref->tag()); });
     if (!pulled) co_return pulled.error();
     record = svc.metadata.GetTagged(repo, ref->tag());
     if (!record) co_return record.error();
   }
   if (!*record && ex.mirror && ref->is_digest()) {
     if (auto why = svc.mirrors.WhyMissing(*ex.mirror); !why.empty()) {
-      co_return Fail(ErrorCode::kDenied, "manifest " + ref->str() + " is not in " + repo + ": " + why);
+      co_return Fail(ErrorCode::kDenied,
+                     "manifest " + ref->str() + " is not in " + repo + ": " + why);
     }
   }
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());

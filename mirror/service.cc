@@ -31,8 +31,10 @@ std::vector<std::string> StoredKeyMaterial(const PublisherKeyRecord& k) {
   return ids ? std::move(*ids) : std::vector<std::string>();
 }
 
-// One sync of one rule: its events as they happen, and its report.
-struct Job {
+// One sync of one rule: its events as they happen, and its report. Its
+// thread is joined (Impl::Reap, Service::Stop) before the Job goes.
+struct Job {  // NOLINT(bugprone-exception-escape): std::thread's destructor, never reached joinable
+
   std::uint64_t id = 0;
   std::int64_t started_at = 0;
   std::int64_t finished_at = 0;
@@ -106,7 +108,7 @@ struct Service::Impl {
   }
 
   Impl(ServiceDeps d, Curator c, SecretBox s)
-      : deps(d), curator(std::move(c)), secrets(std::move(s)) {}
+      : deps(d), curator(std::move(c)), secrets(s) {}
 
   // The stored rule, credentials opened unless `open_credentials` is false
   // (they are about to be replaced, and may be unreadable: a lost
@@ -224,7 +226,7 @@ struct Service::Impl {
     }
   }
 
-  void RunJob(std::shared_ptr<Job> job, Rule rule) {
+  void RunJob(const std::shared_ptr<Job>& job, const Rule& rule) {
     auto observe = [&](const json& event) {
       std::lock_guard lock(mu);
       if (job->events.size() >= kMaxEventsKept) {
@@ -270,7 +272,7 @@ struct Service::Impl {
     job->started_at = UnixNow();
     slot = job;
     job->thread =
-        std::thread([this, job, r = std::move(*rule)]() mutable { RunJob(job, std::move(r)); });
+        std::thread([this, job, r = std::move(*rule)]() mutable { RunJob(job, r); });
     return json{{"job", job->id}, {"running", true}};
   }
 };
@@ -283,7 +285,7 @@ Result<std::unique_ptr<Service>> Service::Open(const std::string& data_dir, Serv
   if (!curator) return curator.error();
   auto secrets = SecretBox::LoadOrCreate(data_dir);
   if (!secrets) return secrets.error();
-  auto impl = std::make_unique<Impl>(deps, std::move(*curator), std::move(*secrets));
+  auto impl = std::make_unique<Impl>(deps, std::move(*curator), *secrets);
   KEEP_TRY(impl->ReloadRules());
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }

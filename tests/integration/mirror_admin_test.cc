@@ -152,7 +152,7 @@ TEST_F(MirrorAdminTest, BadRulesAndUnknownRulesAreRefusedClearly) {
   EXPECT_TRUE(IsError(r, 409, "CONFLICT")) << r.body;
   EXPECT_EQ(client_.Get("/admin/v1/mirrors").Json()["mirrors"].size(), 1u);
 
-  for (Response unknown :
+  for (const Response& unknown :
        {client_.Get("/admin/v1/mirrors/ghost"),
         client_.Patch("/admin/v1/mirrors/ghost", R"({"tags":["v2"]})"),
         client_.Delete("/admin/v1/mirrors/ghost"), client_.Post("/admin/v1/mirrors/ghost/sync"),

@@ -429,7 +429,7 @@ TEST(MirrorRule, ValidateRuleName) {
         std::string_view("a.b_c-d"), std::string_view(longest)}) {
     EXPECT_TRUE(ValidateRuleName(good)) << good;
   }
-  for (std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("-lead"), std::string(".lead"), std::string("Upper"),
         std::string("a/b"), std::string("a b"), std::string(65, 'x')}) {
     auto r = ValidateRuleName(bad);
@@ -507,7 +507,7 @@ TEST_F(MirrorKeys, TamperedSealedTextIsRefused) {
     ASSERT_FALSE(opened);
     EXPECT_EQ(opened.error().code, ErrorCode::kInternal);
   }
-  for (std::string bad : {std::string(), std::string("not base64!"),
+  for (const std::string& bad : {std::string(), std::string("not base64!"),
                           EncodeBase64(raw->substr(0, 10)), sealed.substr(0, sealed.size() / 2)}) {
     auto opened = box->Open(bad);
     ASSERT_FALSE(opened) << bad;

@@ -272,7 +272,7 @@ struct Service::Impl {
     job->started_at = UnixNow();
     slot = job;
     job->thread =
-        std::thread([this, job, r = std::move(*rule)]() mutable { RunJob(job, r); });
+        std::thread([this, job, r = std::move(*rule)]() { RunJob(job, r); });
     return json{{"job", job->id}, {"running", true}};
   }
 };

@@ -20,7 +20,8 @@
 //    "reference_host": "keep.example:5000",       the host named in curator signatures
 //    "vetting": {"digests": {"3.20": "sha256:..."},         pinned per tag
 //                "signature": {"keys": ["-----BEGIN PUBLIC KEY-----..."],
-//                              "threshold": 1},             upstream cosign signatures
+//                              "threshold": 1},             upstream signatures (cosign
+//                                                           tag, referrers, bundles)
 //                "trust_on_first_sync": true},              later changes held
 //    "interval_seconds": 3600,                    0: only on demand
 //    "pull_through": false}

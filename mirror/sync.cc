@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/manifest.h"
 #include "core/names.h"
+#include "mirror/vetting.h"
 #include "trust/cosign.h"
 #include "trust/simple_signing.h"
 
@@ -106,59 +107,21 @@ class TagSync {
   // The upstream's cosign signatures of `digest` (tag sha256-<hex>.sig) by
   // the rule's keys: at least `threshold` distinct keys must have signed.
   std::optional<Verdict> VetSignatures(const Digest& digest, const SignatureVetting& sv) {
-    if (digest.algorithm() != DigestAlgorithm::kSha256) {
-      return Verdict{"refused", "the upstream manifest is digested with " +
-                                    std::string(digest.algorithm_name()) +
-                                    "; cosign signatures are found by sha256 digests"};
+    auto found = FindUpstreamSignatures(upstream_, upstream_repo_, digest, sv.keys);
+    if (!found) {
+      if (found.error().code == ErrorCode::kDigestInvalid) {
+        return Verdict{"refused", found.error().message};
+      }
+      return FromError(found.error(), "reading the upstream's signatures of " + digest.str());
     }
-    std::string sig_tag = CosignSignatureTag(digest);
-    auto sig = upstream_.GetManifest(upstream_repo_, sig_tag, 1 << 20);
-    if (!sig) {
-      if (sig.error().code == ErrorCode::kManifestUnknown) {
-        return Verdict{"refused", "unsigned: upstream has no signature of " + digest.str() +
-                                      " (no tag " + sig_tag + ")"};
-      }
-      return FromError(sig.error(), "reading the upstream signature " + sig_tag);
+    if (static_cast<std::int64_t>(found->signers.size()) >= sv.threshold) return std::nullopt;
+    if (!found->found_any) {
+      return Verdict{"refused", "unsigned: upstream has no signature of " + digest.str() +
+                                    " (looked for: " + found->where + ")"};
     }
-    auto manifest = ParseSignatureManifest(sig->bytes);
-    if (!manifest) return Verdict{"refused", "upstream signature: " + manifest.error().message};
-    auto layers = ReadCosignSignatures(*manifest);
-    if (!layers) return Verdict{"refused", "upstream signature: " + layers.error().message};
-    auto fetch = [&](const Digest& d) -> Result<std::string> {
-      std::uint64_t size = 0;
-      for (const auto& l : *layers) {
-        if (l.payload_digest == d) size = static_cast<std::uint64_t>(l.payload_size);
-      }
-      if (size == 0 || size > (1 << 20)) {
-        return Fail(ErrorCode::kSizeInvalid, "a signature payload must be 1 byte to 1 MiB");
-      }
-      std::string bytes;
-      KEEP_TRY(upstream_.FetchBlob(upstream_repo_, d, size, 0, [&](std::string_view chunk) {
-        bytes.append(chunk);
-        return Result<void>();
-      }));
-      return bytes;
-    };
-    auto verdicts = VerifyCosign(*layers, fetch, digest, upstream_repo_, sv.keys);
-    std::set<std::string> signers;
-    std::string reasons;
-    for (const auto& verdict : verdicts) {
-      if (verdict.verified) {
-        signers.insert(verdict.key_id);
-      } else {
-        // VerifyCosign speaks of the namespace's keys; here they are the rule's.
-        std::string reason = verdict.reason;
-        if (auto at = reason.find("any trusted key of the namespace"); at != std::string::npos) {
-          reason.replace(at, std::string_view("any trusted key of the namespace").size(),
-                         "any of the rule's keys");
-        }
-        reasons += (reasons.empty() ? "" : "; ") + reason;
-      }
-    }
-    if (static_cast<std::int64_t>(signers.size()) >= sv.threshold) return std::nullopt;
-    std::string why = std::to_string(signers.size()) + " of the rule's keys signed " +
+    std::string why = std::to_string(found->signers.size()) + " of the rule's keys signed " +
                       digest.str() + ", " + std::to_string(sv.threshold) + " needed";
-    if (!reasons.empty()) why += " (" + reasons + ")";
+    if (!found->reasons.empty()) why += " (" + found->reasons + ")";
     return Verdict{"refused", why};
   }
 

@@ -1,0 +1,169 @@
+#include "mirror/vetting.h"
+
+#include "trust/cosign.h"
+#include "trust/sigstore_bundle.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace keep::mirror {
+namespace {
+
+using nlohmann::json;
+
+// VerifyCosign and VerifyBundles speak of the namespace's keys; here they
+// are the rule's.
+std::string RuleWords(std::string reason) {
+  constexpr std::string_view kNamespace = "any trusted key of the namespace";
+  if (auto at = reason.find(kNamespace); at != std::string::npos) {
+    reason.replace(at, kNamespace.size(), "any of the rule's keys");
+  }
+  return reason;
+}
+
+class Finder {
+ public:
+  Finder(Upstream& upstream, const std::string& repo, const Digest& digest,
+         const std::vector<PublicKey>& keys)
+      : upstream_(upstream), repo_(repo), digest_(digest), keys_(keys) {}
+
+  // The blobs of one signature manifest, by digest, bounded by their sizes.
+  PayloadFetcher Fetcher() {
+    return [this](const Digest& d) -> Result<std::string> {
+      auto size = sizes_.find(d.str());
+      if (size == sizes_.end() || size->second <= 0 || size->second > (1 << 20)) {
+        return Fail(ErrorCode::kSizeInvalid, "a signature's blob must be 1 byte to 1 MiB");
+      }
+      std::string bytes;
+      KEEP_TRY(upstream_.FetchBlob(repo_, d, static_cast<std::uint64_t>(size->second), 0,
+                                   [&](std::string_view chunk) {
+                                     bytes.append(chunk);
+                                     return Result<void>();
+                                   }));
+      return bytes;
+    };
+  }
+
+  void Note(SignatureFindings& f, const std::string& why) {
+    f.reasons += (f.reasons.empty() ? "" : "; ") + RuleWords(why);
+  }
+
+  // A cosign signature manifest (tag layout or referrer form).
+  void Cosign(SignatureFindings& f, const json& manifest, const std::string& what) {
+    auto layers = ReadCosignSignatures(manifest);
+    if (!layers) return Note(f, what + ": " + layers.error().message);
+    for (const auto& l : *layers) sizes_[l.payload_digest.str()] = l.payload_size;
+    for (const auto& v : VerifyCosign(*layers, Fetcher(), digest_, repo_, keys_)) {
+      if (v.verified) {
+        f.signers.insert(v.key_id);
+      } else {
+        Note(f, what + ": " + v.reason);
+      }
+    }
+  }
+
+  // A sigstore bundle referrer: each bundle must be a signature (cosign's
+  // signing statement), not an attestation.
+  void Bundles(SignatureFindings& f, const json& manifest, const std::string& what) {
+    auto layers = ReadBundleLayers(manifest);
+    if (!layers) return Note(f, what + ": " + layers.error().message);
+    for (const auto& l : *layers) sizes_[l.digest.str()] = l.size;
+    for (const auto& v : VerifyBundles(*layers, Fetcher(), digest_, repo_, keys_)) {
+      if (v.verified && v.is_signature) {
+        f.signers.insert(v.key_ids.begin(), v.key_ids.end());
+      } else if (!v.verified) {
+        Note(f, what + ": " + v.reason);
+      }
+    }
+  }
+
+  Result<SignatureFindings> Run() {
+    SignatureFindings f;
+    const std::string tag = CosignSignatureTag(digest_);
+    f.where = "tag " + tag + " and the referrers API";
+    auto sig = upstream_.GetManifest(repo_, tag, 1 << 20);
+    if (sig) {
+      f.found_any = true;
+      auto manifest = ParseSignatureManifest(sig->bytes);
+      if (manifest) {
+        Cosign(f, *manifest, "signature " + tag);
+      } else {
+        Note(f, "signature " + tag + ": " + manifest.error().message);
+      }
+    } else if (sig.error().code != ErrorCode::kManifestUnknown) {
+      return sig.error();
+    }
+
+    auto index = upstream_.Referrers(repo_, digest_);
+    if (!index) return index.error();
+    if (!*index) {
+      f.where = "tag " + tag + "; the upstream has no referrers API";
+      return f;
+    }
+    auto listed = json::parse(**index, nullptr, false);
+    if (!listed.is_object() || !listed.contains("manifests") || !listed["manifests"].is_array()) {
+      Note(f, "the upstream's referrers answer is not an image index");
+      return f;
+    }
+    std::size_t examined = 0;
+    for (const auto& entry : listed["manifests"]) {
+      if (!entry.is_object() || !entry.contains("digest") || !entry["digest"].is_string()) continue;
+      std::string type = entry.value("artifactType", "");
+      bool bundle = IsSigstoreBundleMediaType(type);
+      if (!bundle && type != kCosignArtifactSigType) continue;
+      if (++examined > kMaxReferrersVetted) break;
+      auto d = Digest::Parse(entry["digest"].get<std::string>());
+      if (!d) continue;
+      const std::string what = "referrer " + d->str();
+      auto got = upstream_.GetManifest(repo_, d->str(), 1 << 20);
+      if (!got) {
+        if (got.error().code == ErrorCode::kUnavailable) return got.error();
+        Note(f, what + ": " + got.error().message);
+        continue;
+      }
+      f.found_any = true;
+      auto manifest = ParseSignatureManifest(got->bytes);
+      if (!manifest) {
+        Note(f, what + ": " + manifest.error().message);
+        continue;
+      }
+      // A referrer counts for the manifest its own subject names, whatever
+      // the index said.
+      const json* subject = manifest->contains("subject") ? &(*manifest)["subject"] : nullptr;
+      if (!subject || !subject->is_object() || subject->value("digest", "") != digest_.str()) {
+        Note(f, what + " does not name " + digest_.str() + " as its subject");
+        continue;
+      }
+      if (bundle || IsSigstoreBundleManifest(*manifest)) {
+        Bundles(f, *manifest, what);
+      } else {
+        Cosign(f, *manifest, what);
+      }
+    }
+    return f;
+  }
+
+ private:
+  Upstream& upstream_;
+  const std::string& repo_;
+  const Digest& digest_;
+  const std::vector<PublicKey>& keys_;
+  std::map<std::string, std::int64_t> sizes_;
+};
+
+}  // namespace
+
+Result<SignatureFindings> FindUpstreamSignatures(Upstream& upstream, const std::string& repo,
+                                                 const Digest& digest,
+                                                 const std::vector<PublicKey>& keys) {
+  if (digest.algorithm() != DigestAlgorithm::kSha256) {
+    return Fail(ErrorCode::kDigestInvalid,
+                "the upstream manifest is digested with " +
+                    std::string(digest.algorithm_name()) +
+                    "; signatures are found by sha256 digests");
+  }
+  return Finder(upstream, repo, digest, keys).Run();
+}
+
+}  // namespace keep::mirror

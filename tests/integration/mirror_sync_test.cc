@@ -1,0 +1,158 @@
+// A mirror whose upstream is another keepd, with token auth and credentials
+// (the Docker token flow, as ghcr.io or a private registry asks for it), and
+// signatures found where OCI 1.1 clients put them: among the referrers
+// (cosign's referrer form and sigstore bundles, cosign v3), as well as at the
+// cosign tag. The upstream is the fixture's keepd (namespace acme); the
+// mirror is a second keepd.
+#include "tests/integration/trust_fixture.h"
+
+#include <chrono>
+#include <thread>
+
+namespace keep::testkit {
+namespace {
+
+class MirrorSyncTest : public TrustTest {
+ protected:
+  void SetUp() override {
+    TrustTest::SetUp();
+    ASSERT_EQ(mirror_client_.Post("/admin/v1/namespaces", R"({"name":"mirror"})").status, 201);
+  }
+
+  // A rule on the mirror for acme/<repo>:v1 of the upstream, vetted by the
+  // signatures of `keys` (PEM), with the upstream admin's credentials.
+  Response AddRule(const std::string& name, const std::string& repo,
+                   const std::vector<std::string>& keys,
+                   const std::string& password = kAdminPassword) {
+    json rule = {{"name", name},
+                 {"upstream", "https://127.0.0.1:" + std::to_string(keepd_.port())},
+                 {"ca_file", keepd_.ca_file()},
+                 {"username", kAdminUser},
+                 {"password", password},
+                 {"repositories", {"acme/" + repo}},
+                 {"tags", {"v1"}},
+                 {"target", "mirror"},
+                 {"reference_host", "mirror.example"},
+                 {"vetting", {{"signature", {{"keys", keys}}}}}};
+    return mirror_client_.Post("/admin/v1/mirrors", rule.dump());
+  }
+
+  // Syncs the rule and returns the state of its one tag and the reason.
+  std::pair<std::string, std::string> Sync(const std::string& name) {
+    Response started = mirror_client_.Post("/admin/v1/mirrors/" + name + "/sync");
+    EXPECT_EQ(started.status, 202) << started.body;
+    json status;
+    for (int i = 0; i < 300; ++i) {
+      status = mirror_client_.Get("/admin/v1/mirrors/" + name + "/sync?after=1000000").Json();
+      if (status.value("done", false)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(status.value("done", false)) << status.dump();
+    const json& tags = status["report"]["tags"];
+    if (!tags.is_array() || tags.size() != 1) {
+      ADD_FAILURE() << status.dump();
+      return {};
+    }
+    return {tags[0].value("state", ""), tags[0].value("reason", "")};
+  }
+
+  // What a reader of the mirror's namespace is served of mirror/acme/<repo>:v1.
+  Response MirrorReaderGet(const std::string& repo, const Manifest& m) {
+    return mirror_reader_.Get(ManifestPath("mirror/acme/" + repo, "v1"),
+                              {{"Accept", m.media_type}});
+  }
+
+  void AddMirrorReader() {
+    ASSERT_EQ(mirror_client_.Post("/admin/v1/users",
+                                  R"({"name":"rita","password":"password-of-rita"})").status,
+              201);
+    ASSERT_EQ(mirror_client_.Put("/admin/v1/namespaces/mirror/members/rita",
+                                 R"({"role":"reader"})").status,
+              200);
+    mirror_reader_.SetBasicAuth("rita", "password-of-rita");
+  }
+
+  KeepdProcess mirror_;
+  HttpsClient mirror_client_ = mirror_.AdminClient();
+  HttpsClient mirror_reader_ = mirror_.AnonymousClient();
+};
+
+TEST_F(MirrorSyncTest, ABundleReferrerVetsAnImageFromAnUpstreamWithTokenAuth) {
+  Signer signer = NewKey("ci", true, "ecdsa-p256");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "bundled layer"});
+  ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  AddMirrorReader();
+
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "synced") << reason;
+  Response got = MirrorReaderGet("app", m);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.body, m.bytes);
+  EXPECT_EQ(mirror_reader_.Get(BlobPath("mirror/acme/app", DigestOf("bundled layer"))).body,
+            "bundled layer");
+  // The upstream handed out tokens for the mirror's requests, which found
+  // the signature through its referrers API.
+  bool token = false, referrers = false;
+  for (const auto& line : keepd_.RequestLog()) {
+    std::string path = line.value("path", "");
+    token |= path == "/token" && line.value("status", 0) == 200;
+    referrers |= path == "/v2/acme/app/referrers/" + m.digest() && line.value("status", 0) == 200;
+  }
+  EXPECT_TRUE(token);
+  EXPECT_TRUE(referrers);
+}
+
+TEST_F(MirrorSyncTest, ACosignReferrerVetsAnImage) {
+  Signer signer = NewKey("release");
+  Manifest m = PushImage(client_, "acme/tool", "v1", {.layer = "tool layer"});
+  ASSERT_EQ(PushSignature("acme/tool", m, signer, /*as_referrer=*/true).status, 201);
+  ASSERT_EQ(AddRule("tool", "tool", {signer.key.public_key().pem()}).status, 201);
+  auto [state, reason] = Sync("tool");
+  EXPECT_EQ(state, "synced") << reason;
+}
+
+TEST_F(MirrorSyncTest, AReferrerByAnotherKeyIsRefusedAndNothingIsServed) {
+  Signer publisher = NewKey("publisher", true, "ecdsa-p256");
+  Signer other = NewKey("other", false);
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "refused layer"});
+  ASSERT_EQ(PushBundle("acme/app", m, publisher).status, 201);
+  // The rule trusts another key than the one that signed upstream.
+  ASSERT_EQ(AddRule("app", "app", {other.key.public_key().pem()}).status, 201);
+  AddMirrorReader();
+
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "refused");
+  EXPECT_NE(reason.find("0 of the rule's keys signed " + m.digest()), std::string::npos) << reason;
+  EXPECT_EQ(MirrorReaderGet("app", m).status, 404);
+  EXPECT_EQ(mirror_client_.Get(ManifestPath("mirror/acme/app", m.digest()),
+                               {{"Accept", m.media_type}}).status,
+            404);
+}
+
+TEST_F(MirrorSyncTest, AnUnsignedImageIsRefusedSayingWhereSignaturesWereLookedFor) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "unsigned layer"});
+  // The upstream serves it to its admin although it is quarantined there.
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "refused");
+  EXPECT_NE(reason.find("unsigned: upstream has no signature of " + m.digest()),
+            std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("the referrers API"), std::string::npos) << reason;
+}
+
+TEST_F(MirrorSyncTest, WrongUpstreamCredentialsFailTheSyncSayingSo) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "private layer"});
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}, "not-the-password").status, 201);
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "failed");
+  EXPECT_NE(reason.find("credentials"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("not-the-password"), std::string::npos) << reason;
+}
+
+}  // namespace
+}  // namespace keep::testkit

@@ -7,6 +7,7 @@
 #include "trust/key_material.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -71,6 +72,16 @@ struct Service::Impl {
   std::mutex flights_mu;
   std::condition_variable flights_cv;
   std::map<std::string, std::shared_ptr<Flight>> flights;  // GUARDED_BY(flights_mu)
+  // Pull-throughs that failed lately, by the same key, until when: a client
+  // retrying (or many asking) does not make Keep ask the upstream each time.
+  // Any change to the rules, or an approval, forgets them.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point, Error>>
+      refusals;  // GUARDED_BY(flights_mu)
+
+  void ForgetRefusals() {
+    std::lock_guard lock(flights_mu);
+    refusals.clear();
+  }
 
   Result<void> ReloadRules() {
     auto recs = deps.metadata.ListMirrors();
@@ -80,9 +91,12 @@ struct Service::Impl {
       auto rule = Decode(rec);
       if (rule) loaded->push_back(std::move(*rule));
     }
-    std::lock_guard lock(rules_mu);
-    rules = std::move(loaded);
-    upstreams.clear();
+    {
+      std::lock_guard lock(rules_mu);
+      rules = std::move(loaded);
+      upstreams.clear();
+    }
+    ForgetRefusals();
     return {};
   }
 
@@ -396,6 +410,7 @@ Result<json> Service::Approve(const std::string& name, const std::string& reposi
   approved.state = "approved";
   approved.reason = "approved; the next sync stores " + approved.pending;
   KEEP_TRY(impl_->deps.metadata.PutMirrorTag(approved));
+  impl_->ForgetRefusals();
   Audit({{"event", "mirror change approved"},
          {"rule", name},
          {"repository", repository},
@@ -474,6 +489,11 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
   bool leader = false;
   {
     std::unique_lock lock(impl_->flights_mu);
+    auto refused = impl_->refusals.find(key);
+    if (refused != impl_->refusals.end()) {
+      if (std::chrono::steady_clock::now() < refused->second.first) return refused->second.second;
+      impl_->refusals.erase(refused);
+    }
     auto& slot = impl_->flights[key];
     if (!slot) {
       slot = std::make_shared<Impl::Flight>();
@@ -508,6 +528,11 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
     flight->result = result;
     flight->done = true;
     impl_->flights.erase(key);
+    if (!result) {
+      auto hold = result.error().code == ErrorCode::kUnavailable ? std::chrono::seconds(5)
+                                                                 : std::chrono::seconds(30);
+      impl_->refusals[key] = {std::chrono::steady_clock::now() + hold, result.error()};
+    }
   }
   impl_->flights_cv.notify_all();
   return result;

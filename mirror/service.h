@@ -71,7 +71,10 @@ class Service {
   // upstream repository now, when its rule allows the tag. Concurrent calls
   // for one tag share one fetch. kDenied saying which rule refused and why
   // (a tag the rule does not name, failed vetting, a change held for
-  // approval); kUnavailable when the upstream cannot be read. Blocking.
+  // approval); kUnavailable when the upstream cannot be read. A failure is
+  // remembered for 30 s (5 s when the upstream could not be read), or until
+  // the rules change or a change is approved, so that clients retrying do
+  // not make Keep ask the upstream each time. Blocking.
   [[nodiscard]] Result<void> PullThrough(const Mapping& mapping, const std::string& tag);
 
   // Why a manifest a mapped repository lacks is not here, when the rule

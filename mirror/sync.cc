@@ -6,10 +6,12 @@
 #include "core/names.h"
 #include "mirror/vetting.h"
 #include "trust/cosign.h"
+#include "trust/sigstore_bundle.h"
 #include "trust/simple_signing.h"
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -369,34 +371,16 @@ class TagSync {
     auto sigs = ctx_.metadata.SignaturesOf(local_, digest.str());
     if (!sigs) return FromError(sigs.error(), "reading signatures");
     const std::string& curator_id = ctx_.curator.public_key().key_id();
-    bool signed_already = std::any_of(sigs->begin(), sigs->end(), [&](const SignatureRecord& s) {
-      return s.key_id == curator_id;
-    });
-    if (!signed_already) {
-      std::string payload = MakeSimpleSigning(rule_.reference_host + "/" + local_, digest);
-      auto signature = Sign(ctx_.curator.private_key(), payload);
-      if (!signature) return FromError(signature.error(), "signing");
-      CosignManifest cm = BuildCosignManifest(payload, *signature);
-      for (const auto& [d, bytes] :
-           {std::pair{cm.config_digest, cm.config}, std::pair{cm.payload_digest, cm.payload}}) {
-        if (auto stored = StoreSmallBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, d, bytes, local_);
-            !stored) {
-          return FromError(stored.error(), "storing the curator signature");
-        }
-      }
-      auto sig_parsed = ParseManifest(cm.manifest, media::kOciManifest);
-      if (!sig_parsed) return FromError(sig_parsed.error(), "the curator signature");
-      UpstreamManifest sig_manifest{std::string(media::kOciManifest), cm.manifest,
-                                    cm.manifest_digest};
-      ManifestWrite w = WriteOf(sig_manifest, *sig_parsed);
-      w.tags = {CosignSignatureTag(digest)};
-      w.signatures = {SignatureRecord{local_, digest.str(), curator_id, kFormatCosign,
-                                      cm.manifest_digest.str(), UnixNow()}};
-      if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, cm.manifest_digest,
-                                      cm.manifest, w);
-          !stored) {
-        return FromError(stored.error(), "storing the curator signature");
-      }
+    auto signed_as = [&](std::string_view format) {
+      return std::any_of(sigs->begin(), sigs->end(), [&](const SignatureRecord& s) {
+        return s.key_id == curator_id && s.format == format;
+      });
+    };
+    if (!signed_as(kFormatCosign)) {
+      if (auto failed = SignCosign(digest)) return failed;
+    }
+    if (!signed_as(kFormatSigstoreBundle)) {
+      if (auto failed = SignBundle(manifest, parsed)) return failed;
     }
     ManifestWrite tagged = WriteOf(manifest, parsed);
     tagged.tags = {tag_};
@@ -406,6 +390,69 @@ class TagSync {
       return FromError(stored.error(), "tagging " + tag_);
     }
     return std::nullopt;
+  }
+
+  // Stores a signature artifact the curator made: its blobs, then its
+  // manifest with the signature it carries, recorded as verified by the
+  // curator key.
+  std::optional<Verdict> StoreSignature(const std::vector<std::pair<Digest, std::string>>& blobs,
+                                        const Digest& manifest_digest, const std::string& bytes,
+                                        std::vector<std::string> tags, const char* format,
+                                        const Digest& target) {
+    for (const auto& [d, content] : blobs) {
+      if (auto stored = StoreSmallBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, d, content, local_);
+          !stored) {
+        return FromError(stored.error(), "storing the curator signature");
+      }
+    }
+    auto parsed = ParseManifest(bytes, media::kOciManifest);
+    if (!parsed) return FromError(parsed.error(), "the curator signature");
+    ManifestWrite w =
+        WriteOf(UpstreamManifest{std::string(media::kOciManifest), bytes, manifest_digest}, *parsed);
+    w.tags = std::move(tags);
+    w.signatures = {SignatureRecord{local_, target.str(), ctx_.curator.public_key().key_id(),
+                                    format, manifest_digest.str(), UnixNow()}};
+    if (auto stored =
+            StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, manifest_digest, bytes, w);
+        !stored) {
+      return FromError(stored.error(), "storing the curator signature");
+    }
+    return std::nullopt;
+  }
+
+  // cosign's tag layout: a signature manifest at sha256-<hex>.sig.
+  std::optional<Verdict> SignCosign(const Digest& digest) {
+    std::string payload = MakeSimpleSigning(rule_.reference_host + "/" + local_, digest);
+    auto signature = Sign(ctx_.curator.private_key(), payload);
+    if (!signature) return FromError(signature.error(), "signing");
+    CosignManifest cm = BuildCosignManifest(payload, *signature);
+    return StoreSignature({{cm.config_digest, cm.config}, {cm.payload_digest, cm.payload}},
+                          cm.manifest_digest, cm.manifest, {CosignSignatureTag(digest)},
+                          kFormatCosign, digest);
+  }
+
+  // cosign v3's form: a sigstore bundle (a DSSE envelope over cosign's
+  // signing statement) attached as a referrer of the image.
+  std::optional<Verdict> SignBundle(const UpstreamManifest& manifest,
+                                    const ParsedManifest& parsed) {
+    const Digest& digest = manifest.digest;
+    std::string statement = MakeSignStatement(digest);
+    auto signature = Sign(ctx_.curator.private_key(), DssePae(kInTotoPayloadType, statement));
+    if (!signature) return FromError(signature.error(), "signing");
+    BundleManifest bm = BuildBundleManifest(
+        digest, parsed.media_type, static_cast<std::int64_t>(manifest.bytes.size()), statement,
+        *signature, ctx_.curator.public_key(), Rfc3339Now());
+    return StoreSignature({{bm.config_digest, bm.config}, {bm.bundle_digest, bm.bundle}},
+                          bm.manifest_digest, bm.manifest, {}, kFormatSigstoreBundle, digest);
+  }
+
+  static std::string Rfc3339Now() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
   }
 
   TagOutcome Finish(TagOutcome out, const Verdict& v) {

@@ -48,15 +48,20 @@ Result<TokenClaims> Claims(const Services& svc, const Identity& who,
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   c.expires_at = c.issued_at + svc.config.token_seconds;
-  for (Grant g : requested) {
-    // A name a mirror rule serves is granted as the local repository it is
-    // read from (the request is mapped the same way before it is authorised).
-    if (g.type == "repository") {
-      if (auto mapped = svc.mirrors.Resolve(g.name, std::nullopt)) g.name = mapped->local_repo;
-    }
+  for (const Grant& g : requested) {
     auto permitted = PermittedActions(svc.metadata, who, g);
     if (!permitted) return permitted.error();
     c.access.push_back(Grant{g.type, g.name, std::move(*permitted)});
+    // A read of a name a mirror rule serves is mapped to the rule's local
+    // repository before it is authorised: that repository is granted too,
+    // for what the caller may do there.
+    if (g.type != "repository") continue;
+    auto mapped = svc.mirrors.Resolve(g.name, std::nullopt);
+    if (!mapped || mapped->local_repo == g.name) continue;
+    Grant local{g.type, mapped->local_repo, g.actions};
+    auto local_permitted = PermittedActions(svc.metadata, who, local);
+    if (!local_permitted) return local_permitted.error();
+    c.access.push_back(Grant{g.type, mapped->local_repo, std::move(*local_permitted)});
   }
   return c;
 }

@@ -2,8 +2,9 @@
 # e2e_mirror: the curated mirror against a real upstream, Debian's
 # docker-registry (CNCF Distribution) over TLS, filled by skopeo. keepctl adds
 # rules and syncs them; what passes vetting is stored, signed by the curator
-# key and pulled by a reader with skopeo; the curator's signature verifies
-# with openssl alone. Each vetting rule is seen passing and failing: an
+# key and pulled by a reader with skopeo; the curator's cosign signature
+# verifies with openssl alone, its sigstore bundle with sigstore's JavaScript
+# verifier. Each vetting rule is seen passing and failing: an
 # unsigned image, a signature by another key, a pinned digest that differs,
 # a tag that changed after its first sync (held until approved), and an
 # upstream that serves a layer whose bytes do not match its digest.
@@ -11,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init mirror "${1:-}" "${2:-}"
 [[ -n "${KEEPCTL:-}" ]] || fail "usage: $0 PATH/TO/keepd PATH/TO/keepctl"
-need skopeo docker-registry openssl
+need skopeo docker-registry openssl node
 keep_start
 export XDG_CONFIG_HOME="$T/keepctl-config"
 unset KEEPCTL_CONFIG KEEPCTL_PASSWORD KEEPCTL_KEY_PASSPHRASE
@@ -121,6 +122,21 @@ openssl pkeyutl -verify -pubin -inkey "$T/curator.pub" -rawin -in "$T/curator-pa
   -sigfile "$T/curator-sig.bin" >"$T/openssl-verify.log" 2>&1 ||
   fail "openssl: $(cat "$T/openssl-verify.log")"
 ok "$(cat "$T/openssl-verify.log")"
+
+check "the curator's sigstore bundle, a referrer a reader sees, verifies with sigstore's JavaScript verifier"
+SIGSTORE_JS=$(cd "$(dirname "$0")/sigstore" && pwd)
+[[ -d $SIGSTORE_JS/node_modules/@sigstore/verify ]] ||
+  fail "sigstore's JavaScript libraries are not installed in $SIGSTORE_JS: run ./keep.sh deps test"
+referrers=$(curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 \
+  "$KEEP_URL/v2/mirror/acme/app/referrers/$V1")
+bundle_ref=$(jq -r '[.manifests[] | select(.artifactType | startswith("application/vnd.dev.sigstore.bundle"))][0].digest' <<<"$referrers")
+[[ $bundle_ref == sha256:* ]] || fail "no sigstore bundle among the referrers a reader sees: $referrers"
+bundle_blob=$(curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 -H "Accept: $MT_OCI_MANIFEST" \
+  "$KEEP_URL/v2/mirror/acme/app/manifests/$bundle_ref" | jq -r '.layers[0].digest')
+curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 -o "$T/curator-bundle.json" \
+  "$KEEP_URL/v2/mirror/acme/app/blobs/$bundle_blob"
+run_logged verify-bundle node "$SIGSTORE_JS/client.js" verify "$T/curator-bundle.json" "$T/curator.pub" "$V1"
+ok "@sigstore/verify accepts the curator's bundle for $V1"
 
 check "a second sync fetches nothing again"
 "$KEEPCTL" mirror sync signed >"$T/sync2.log" 2>&1 || true

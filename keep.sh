@@ -133,22 +133,18 @@ run_tests() {
   install_packages "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
   install_sigstore_js
   fetch_published_fixtures
-  # keepd once more with ASan and UBSan, in a dir of its own: the integration
-  # suite runs against it too (the test integration_sanitized).
-  local sanitize_build=$ROOT/build-sanitize
-  # -O1 -g1, as ASan advises: reports keep file and line, and the build is
-  # quicker than the main one's -O2 -g.
-  cmake -S "$ROOT" -B "$sanitize_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEEP_TESTS=OFF \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DKEEP_SANITIZE=address,undefined >/dev/null
-  cmake --build "$sanitize_build" --target keepd -j"$(nproc)"
-  CMAKE_OPTIONS=(-DKEEP_SANITIZED_KEEPD="$sanitize_build/keepd")
-  KEEP_WERROR=ON build  # CI fails on a compiler warning; ctest runs tests/check_format.sh
-  # The libFuzzer targets (tests/fuzz): a clang build with sanitizers in a dir
-  # of its own, which the fuzz_short test runs for a few seconds per target.
+  # A clang build with ASan and UBSan, in a dir of its own: the libFuzzer
+  # targets (tests/fuzz), which the fuzz_short test runs for a few seconds
+  # each, and keepd from the same instrumented libraries, which the whole
+  # integration suite runs against too (the test integration_sanitized).
+  # -O1 -g1, as ASan advises: reports keep file and line, and it builds
+  # quicker than the main build's -O2 -g.
   local fuzz_build=$ROOT/build-fuzz
   cmake -S "$ROOT" -B "$fuzz_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_CXX_COMPILER=clang++ -DKEEP_FUZZ=ON >/dev/null
-  cmake --build "$fuzz_build" --target keep_fuzz -j"$(nproc)"
+  cmake --build "$fuzz_build" --target keep_fuzz keepd -j"$(nproc)"
+  CMAKE_OPTIONS=(-DKEEP_SANITIZED_KEEPD="$fuzz_build/keepd")
+  KEEP_WERROR=ON build  # CI fails on a compiler warning; ctest runs tests/check_format.sh
   cd "$BUILD"
   # ctest counts a skipped test as passed: every skip is printed with its
   # reason, and one that tests/allowed_skips.txt does not name fails the run.

@@ -364,7 +364,9 @@ const std::vector<CommandSpec> kCommands = {
      0,
      {{"repair", F::kBool, "", "move corrupt blobs to quarantine and drop links to missing ones"}},
      "Check every blob's digest and every manifest's references (admins only)",
-     "Exit status 0 when nothing is wrong (or was repaired), 1 when problems remain.\n",
+     "Exit status 0 when nothing is wrong (or was repaired), 1 when problems remain.\n"
+     "On a terminal its progress is drawn on stderr (KEEPCTL_PROGRESS=always: as lines\n"
+     "elsewhere too).\n",
      Fsck},
     {"",
      "backup",

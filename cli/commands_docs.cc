@@ -315,14 +315,18 @@ std::string Man(Table table) {
     if (!g.value_name.empty()) left += " " + std::string(g.value_name);
     out += ".TP\n.B " + Roff(left) + "\n" + Roff(g.help) + "\n";
   }
-  out += ".SH ENVIRONMENT\n"
-         ".TP\n.B KEEPCTL_CONFIG\nthe credentials file (default "
-         "$XDG_CONFIG_HOME/keep/keepctl.json, or ~/.config/keep/keepctl.json)\n"
-         ".TP\n.B KEEPCTL_USER, KEEPCTL_PASSWORD, KEEPCTL_SERVER, KEEPCTL_CA\n"
-         "credentials that stand in for a saved login, for every command (CI)\n"
-         ".TP\n.B KEEPCTL_KEY_PASSPHRASE\nthe passphrase of an encrypted signing key\n"
-         ".SH EXIT STATUS\n"
-         "0 done, 1 failed (the server's message is printed), 2 bad command line.\n";
+  out +=
+      ".SH ENVIRONMENT\n"
+      ".TP\n.B KEEPCTL_CONFIG\nthe credentials file (default "
+      "$XDG_CONFIG_HOME/keep/keepctl.json, or ~/.config/keep/keepctl.json)\n"
+      ".TP\n.B KEEPCTL_USER, KEEPCTL_PASSWORD, KEEPCTL_SERVER, KEEPCTL_CA\n"
+      "credentials that stand in for a saved login, for every command (CI)\n"
+      ".TP\n.B KEEPCTL_KEY_PASSPHRASE\nthe passphrase of an encrypted signing key\n"
+      ".TP\n.B KEEPCTL_PROGRESS\n"
+      "always: gc and fsck write their progress on stderr, a line per change, even off a "
+      "terminal\n"
+      ".SH EXIT STATUS\n"
+      "0 done, 1 failed (the server's message is printed), 2 bad command line.\n";
   return out;
 }
 

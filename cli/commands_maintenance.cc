@@ -1,11 +1,20 @@
 // keepctl gc, fsck and backup: the registry's garbage collection, integrity
 // check and database copy (POST /admin/v1/gc, /fsck, /backup), their reports
-// as a summary and a list.
+// as a summary and a list, and their progress on stderr while they run.
 #include "cli/commands.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 #include <vector>
 
 namespace keep::cli {
@@ -72,6 +81,93 @@ void PrintOthers(const json& report, const std::set<std::string>& known) {
   }
 }
 
+// The server's progress of a gc or fsck, drawn on stderr while the call runs
+// (GET /admin/v1/maintenance, polled on a connection of its own): one line
+// redrawn in place on a terminal; with KEEPCTL_PROGRESS=always, a line per
+// change, for logs. Ends with the state the server gives once it is done.
+// Quiet with -o json, off a terminal, and against a server that does not say.
+class ProgressWatch {
+ public:
+  explicit ProgressWatch(const Invocation& inv) {
+    const char* forced = std::getenv("KEEPCTL_PROGRESS");
+    terminal_ = ::isatty(STDERR_FILENO) == 1;
+    bool wanted = terminal_ || (forced != nullptr && std::string_view(forced) == "always");
+    if (inv.globals.output == Format::kJson || !wanted) return;
+    auto client = ConnectSaved(inv);
+    if (!client) return;
+    client_.emplace(std::move(*client));
+    thread_ = std::thread([this] { Poll(); });
+  }
+  ProgressWatch(const ProgressWatch&) = delete;
+  ProgressWatch& operator=(const ProgressWatch&) = delete;
+  ~ProgressWatch() { Stop(); }
+
+  // Stops polling and draws the final state.
+  void Stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (auto state = client_->Get("/maintenance"); state && At(*state, "running") == false) {
+      Draw(*state);
+    }
+    if (terminal_ && drawn_) std::cerr << "\n";
+    std::cerr.flush();
+  }
+
+ private:
+  void Poll() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      auto state = client_->Get("/maintenance");
+      if (!state) return;  // an older server: no progress to show
+      if (At(*state, "running") == true) Draw(*state);
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; });
+    }
+  }
+
+  void Draw(const json& state) {
+    auto number = [&](const char* key) {
+      const json& v = At(state, key);
+      return v.is_number() ? v.get<double>() : 0.0;
+    };
+    double done = number("done"), total = number("total"), bytes = number("bytes");
+    std::string line = Text(At(state, "operation")) + ": " + Text(At(state, "phase")) + " " +
+                       std::to_string(static_cast<long long>(done));
+    if (total > 0) {
+      constexpr int kWidth = 24;
+      int filled = std::clamp(static_cast<int>(kWidth * done / total), 0, kWidth);
+      line += "/" + std::to_string(static_cast<long long>(total)) + " [" +
+              std::string(filled, '#') + std::string(kWidth - filled, ' ') + "]";
+    }
+    if (bytes > 0) line += " " + HumanBytes(bytes);
+    line += " " + Seconds(At(state, "seconds"));
+    if (line == last_) return;
+    last_ = line;
+    if (terminal_) {
+      std::cerr << "\r" << line << "\033[K";
+    } else {
+      std::cerr << line << "\n";
+    }
+    std::cerr.flush();
+    drawn_ = true;
+  }
+
+  bool terminal_ = false;
+  std::optional<AdminClient> client_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  std::string last_;   // the poller's, then Stop's once it has joined
+  bool drawn_ = false;
+};
+
 }  // namespace
 
 Result<void> Gc(const Invocation& inv) {
@@ -83,7 +179,9 @@ Result<void> Gc(const Invocation& inv) {
   }
   auto client = ConnectSaved(inv);
   if (!client) return client.error();
+  ProgressWatch watch(inv);
   auto report = client->Post("/gc", body);
+  watch.Stop();
   if (!report) return report.error();
   Show(inv, *report, [&] {
     const json& r = *report;
@@ -109,7 +207,9 @@ Result<void> Fsck(const Invocation& inv) {
   const bool repair = inv.Flag("repair");
   auto client = ConnectSaved(inv);
   if (!client) return client.error();
+  ProgressWatch watch(inv);
   auto report = client->Post("/fsck", {{"repair", repair}});
+  watch.Stop();
   if (!report) return report.error();
   const json& r = *report;
   const std::int64_t corrupt = CountOf(At(r, "corrupt"));

@@ -109,9 +109,12 @@ class Finder {
     std::size_t examined = 0;
     for (const auto& entry : listed["manifests"]) {
       if (!entry.is_object() || !entry.contains("digest") || !entry["digest"].is_string()) continue;
+      // Sigstore bundles and cosign's referrer form announce themselves by
+      // their artifactType; a cosign signature pushed without one shows its
+      // config's type. Other referrers (SBOMs, attestations) are skipped.
       std::string type = entry.value("artifactType", "");
       bool bundle = IsSigstoreBundleMediaType(type);
-      if (!bundle && type != kCosignArtifactSigType) continue;
+      if (!bundle && type != kCosignArtifactSigType && type != kOciImageConfigMediaType) continue;
       if (++examined > kMaxReferrersVetted) break;
       auto d = Digest::Parse(entry["digest"].get<std::string>());
       if (!d) continue;
@@ -122,12 +125,14 @@ class Finder {
         Note(f, what + ": " + got.error().message);
         continue;
       }
-      f.found_any = true;
       auto manifest = ParseSignatureManifest(got->bytes);
       if (!manifest) {
         Note(f, what + ": " + manifest.error().message);
         continue;
       }
+      bundle = bundle || IsSigstoreBundleManifest(*manifest);
+      if (!bundle && !IsCosignSignatureManifest(*manifest)) continue;  // an image, not a signature
+      f.found_any = true;
       // A referrer counts for the manifest its own subject names, whatever
       // the index said.
       const json* subject = manifest->contains("subject") ? &(*manifest)["subject"] : nullptr;
@@ -135,7 +140,7 @@ class Finder {
         Note(f, what + " does not name " + digest_.str() + " as its subject");
         continue;
       }
-      if (bundle || IsSigstoreBundleManifest(*manifest)) {
+      if (bundle) {
         Bundles(f, *manifest, what);
       } else {
         Cosign(f, *manifest, what);

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "mirror/rule.h"
+#include "server/maintenance_status.h"
 #include "storage/storage.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -59,6 +60,8 @@ struct Services {
   std::mutex& maintenance;
   // The curated mirror: rules, sync jobs, the curator key (mirror/service.h).
   mirror::Service& mirrors;
+  // What the running (or last) garbage collection or integrity check did.
+  MaintenanceStatus& maintenance_status;
 };
 
 // Runs fn on the blocking pool and resumes the caller with its result, so

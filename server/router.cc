@@ -67,6 +67,7 @@ const std::array kRoutes = {
     Route{V::post, Area::kGc, Action::kAdmin, CollectGarbage},
     Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
     Route{V::post, Area::kBackup, Action::kAdmin, BackupDatabase},
+    Route{V::get, Area::kMaintenance, Action::kAdmin, MaintenanceState},
     Route{V::get, Area::kMirrors, Action::kAdmin, ListMirrors},
     Route{V::post, Area::kMirrors, Action::kAdmin, CreateMirror},
     Route{V::get, Area::kMirror, Action::kAdmin, ShowMirror},
@@ -146,6 +147,7 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   if (n == 1 && s[0] == "fsck") return Area::kFsck;
   if (n == 1 && s[0] == "backup") return Area::kBackup;
   if (n == 1 && s[0] == "mirror-key") return Area::kMirrorKey;
+  if (n == 1 && s[0] == "maintenance") return Area::kMaintenance;
   if (s[0] == "mirrors") {
     if (n == 1) return Area::kMirrors;
     params.name = std::string(s[1]);

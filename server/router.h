@@ -46,6 +46,7 @@ enum class Area {
   kMirrorSync,
   kMirrorApprove,
   kMirrorKey,
+  kMaintenance,
 };
 
 struct Route {

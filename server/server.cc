@@ -177,7 +177,12 @@ Awaitable<void> ScheduledGc(const Services& svc) {
     auto r = co_await Offload(svc, [&]() -> std::optional<Result<GcReport>> {
       std::unique_lock running(svc.maintenance, std::try_to_lock);
       if (!running) return std::nullopt;
-      return RunGc(svc.blobs, svc.metadata, svc.blob_locks, handlers::ConfiguredGc(svc.config));
+      GcOptions options = handlers::ConfiguredGc(svc.config);
+      options.progress = svc.maintenance_status.Reporter();
+      svc.maintenance_status.Start("gc");
+      auto report = RunGc(svc.blobs, svc.metadata, svc.blob_locks, options);
+      svc.maintenance_status.Finish(static_cast<bool>(report));
+      return report;
     });
     if (!r) {
       std::fprintf(stderr, "keepd: scheduled garbage collection skipped: another is running\n");
@@ -422,8 +427,9 @@ int Main(int argc, char** argv) {
       config.data_dir, mirror::ServiceDeps{**blobs, **metadata, blob_locks,
                                            static_cast<std::size_t>(config.max_manifest_bytes)});
   if (!mirrors) return Fatal(mirrors.error().message);
+  MaintenanceStatus maintenance_status;
   Services services{config,   **blobs,    **metadata,  authenticator, *tokens,
-                    blocking, blob_locks, maintenance, **mirrors};
+                    blocking, blob_locks, maintenance, **mirrors,     maintenance_status};
   RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);

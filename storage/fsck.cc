@@ -1,5 +1,6 @@
 #include "storage/fsck.h"
 
+#include <algorithm>
 #include <memory>
 #include <unordered_map>
 
@@ -40,36 +41,57 @@ Result<bool> FileStored(BlobDriver& blobs, const std::string& digest) {
 }
 
 // 1. Every blob file, re-hashed.
-Result<void> CheckFiles(BlobDriver& blobs, BlobLocks& locks, FsckReport& report) {
-  return blobs.ForEachBlob([&](const BlobFile& f) -> Result<void> {
-    if (!f.digest) {
-      report.stray_files.Add(f.path);
-      return {};
-    }
-    ++report.blobs_checked;
-    auto actual = Rehash(blobs, *f.digest, report.bytes_checked);
-    if (!actual) return actual.error();
-    if (!*actual || **actual == *f.digest) return {};
-    const std::string digest = f.digest->str();
-    report.corrupt.Add(digest + " (its bytes hash to " + (*actual)->str() + ")");
-    if (!report.repair) return {};
-    // A push may have stored good bytes meanwhile: look again under the
-    // lock that pushes of this digest take (storage/links.h).
-    auto held = locks.Lock(digest);
-    std::uint64_t ignored = 0;
-    auto again = Rehash(blobs, *f.digest, ignored);
-    if (!again) return again.error();
-    if (!*again || **again == *f.digest) return {};
-    auto to = blobs.Quarantine(*f.digest);
-    if (!to) return to.error();
-    report.quarantined.Add(*to);
+Result<void> CheckFile(BlobDriver& blobs, BlobLocks& locks, FsckReport& report, const BlobFile& f) {
+  if (!f.digest) {
+    report.stray_files.Add(f.path);
     return {};
+  }
+  ++report.blobs_checked;
+  auto actual = Rehash(blobs, *f.digest, report.bytes_checked);
+  if (!actual) return actual.error();
+  if (!*actual || **actual == *f.digest) return {};
+  const std::string digest = f.digest->str();
+  report.corrupt.Add(digest + " (its bytes hash to " + (*actual)->str() + ")");
+  if (!report.repair) return {};
+  // A push may have stored good bytes meanwhile: look again under the
+  // lock that pushes of this digest take (storage/links.h).
+  auto held = locks.Lock(digest);
+  std::uint64_t ignored = 0;
+  auto again = Rehash(blobs, *f.digest, ignored);
+  if (!again) return again.error();
+  if (!*again || **again == *f.digest) return {};
+  auto to = blobs.Quarantine(*f.digest);
+  if (!to) return to.error();
+  report.quarantined.Add(*to);
+  return {};
+}
+
+Result<void> CheckFiles(BlobDriver& blobs, BlobLocks& locks, FsckReport& report,
+                        const ProgressFn& progress) {
+  MaintenanceProgress p{"blob files"};
+  if (progress) {  // counted first, so that a person sees how far it has come
+    KEEP_TRY(blobs.ForEachBlob([&](const BlobFile&) -> Result<void> {
+      ++p.total;
+      return {};
+    }));
+    progress(p);
+  }
+  return blobs.ForEachBlob([&](const BlobFile& f) -> Result<void> {
+    auto checked = CheckFile(blobs, locks, report, f);
+    if (progress) {
+      ++p.done;
+      p.total = std::max(p.total, p.done);  // files made meanwhile
+      p.bytes = report.bytes_checked;
+      progress(p);
+    }
+    return checked;
   });
 }
 
 // 2. Every blob link, against its file (after quarantining, in a repair).
-Result<void> CheckLinks(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
-                        FsckReport& report) {
+Result<void> CheckLinks(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks, FsckReport& report,
+                        const ProgressFn& progress) {
+  MaintenanceProgress p{"links"};
   std::vector<std::string> missing;
   std::string last;  // links come in digest order: one stat per blob
   bool last_missing = false;
@@ -87,6 +109,8 @@ Result<void> CheckLinks(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
       }
       if (last_missing) report.missing_blobs.Add(link.repo + "@" + link.digest);
     }
+    p.done += page->size();
+    if (progress) progress(p);
     more = page->size() == static_cast<std::size_t>(kPage);
     if (more) after = page->back();
   }
@@ -104,7 +128,9 @@ Result<void> CheckLinks(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
 }
 
 // 3. Every manifest's references.
-Result<void> CheckManifests(BlobDriver& blobs, Metadata& metadata, FsckReport& report) {
+Result<void> CheckManifests(BlobDriver& blobs, Metadata& metadata, FsckReport& report,
+                            const ProgressFn& progress) {
+  MaintenanceProgress p{"manifests"};
   for (std::string after;;) {
     auto repos = metadata.ListRepos(after, kPage);
     if (!repos) return repos.error();
@@ -132,6 +158,8 @@ Result<void> CheckManifests(BlobDriver& blobs, Metadata& metadata, FsckReport& r
                                     (ref.kind == ManifestRef::Kind::kSelf ? "" : " " + ref.target) +
                                     " " + where);
       }
+      ++p.done;
+      if (progress) progress(p);
     }
     if (repos->size() < static_cast<std::size_t>(kPage)) break;
     after = repos->back();
@@ -141,13 +169,14 @@ Result<void> CheckManifests(BlobDriver& blobs, Metadata& metadata, FsckReport& r
 
 }  // namespace
 
-Result<FsckReport> RunFsck(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks, bool repair) {
+Result<FsckReport> RunFsck(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks, bool repair,
+                           const ProgressFn& progress) {
   const auto started = std::chrono::steady_clock::now();
   FsckReport report;
   report.repair = repair;
-  KEEP_TRY(CheckFiles(blobs, locks, report));
-  KEEP_TRY(CheckLinks(blobs, metadata, locks, report));
-  KEEP_TRY(CheckManifests(blobs, metadata, report));
+  KEEP_TRY(CheckFiles(blobs, locks, report, progress));
+  KEEP_TRY(CheckLinks(blobs, metadata, locks, report, progress));
+  KEEP_TRY(CheckManifests(blobs, metadata, report, progress));
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -30,7 +30,9 @@ struct FsckReport {
   double seconds = 0;
 };
 
+// `progress`, when given, is told after each blob file (with the number of
+// files counted first), each page of links and each repository.
 [[nodiscard]] Result<FsckReport> RunFsck(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
-                                         bool repair);
+                                         bool repair, const ProgressFn& progress = {});
 
 }  // namespace keep

@@ -22,6 +22,10 @@ Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
 
   // 1. Each repository: its unreachable manifests and its unreferenced old links.
   std::unordered_map<std::string, std::int64_t> planned_unlinks;  // dry run: per digest
+  MaintenanceProgress progress{"repositories"};
+  auto tell = [&] {
+    if (options.progress) options.progress(progress);
+  };
   for (std::string after;;) {
     auto repos = metadata.ListRepos(after, kReposPerPage);
     if (!repos) return repos.error();
@@ -33,13 +37,19 @@ Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
         report.blob_links.Add(repo + "@" + link.digest);
         if (options.dry_run) ++planned_unlinks[link.digest];
       }
+      ++progress.done;
+      tell();
     }
     if (repos->size() < static_cast<std::size_t>(kReposPerPage)) break;
     after = repos->back();
   }
 
   // 2. Blob files that no repository links (any more) and that are old.
+  progress = MaintenanceProgress{"blob files"};
   KEEP_TRY(blobs.ForEachBlob([&](const BlobFile& f) -> Result<void> {
+    ++progress.done;
+    progress.bytes += f.size;
+    tell();
     if (!f.digest || f.published_at >= report.cutoff) return {};
     const std::string digest = f.digest->str();
     auto links = metadata.CountLinks(digest);

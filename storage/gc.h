@@ -31,6 +31,7 @@ struct GcOptions {
   bool delete_untagged = true;
   // Upload sessions older than this are removed too; 0: leave them.
   std::chrono::seconds upload_ttl{0};
+  ProgressFn progress;  // told after each repository and each blob file; may be empty
 };
 
 struct GcReport {

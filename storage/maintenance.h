@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,17 @@ struct Listing {
     if (items.size() < kMaxListed) items.push_back(std::move(item));
   }
 };
+
+// How far a garbage collection or an integrity check has come, for a person
+// watching it (GET /admin/v1/maintenance, keepctl's progress line).
+struct MaintenanceProgress {
+  std::string phase;        // "repositories", "blob files", "links", "manifests"
+  std::uint64_t done = 0;   // items of the phase done so far
+  std::uint64_t total = 0;  // items in the phase, when known before; 0: unknown
+  std::uint64_t bytes = 0;  // bytes read so far (the integrity check's hashing)
+};
+// Called from the thread running the work, after each item; it must be quick.
+using ProgressFn = std::function<void(const MaintenanceProgress&)>;
 
 struct PurgeReport {
   int expired = 0;          // sessions older than the TTL

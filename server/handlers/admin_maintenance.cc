@@ -1,7 +1,8 @@
 // The admin API's garbage collection, integrity check and database backup
 // (docs/admin-api.md). GC and the check run on the blocking pool, one at a
 // time: a second call while one runs gets 409 CONFLICT. A backup runs beside
-// either (it only reads).
+// either (it only reads). GET /admin/v1/maintenance tells how far the one
+// running has come.
 #include "server/handlers/admin_json.h"
 
 #include <chrono>
@@ -71,10 +72,14 @@ Awaitable<Result<Reply>> CollectGarbage(Exchange& ex) {
     options.grace = std::chrono::seconds(**grace);
   }
   if (*untagged) options.delete_untagged = **untagged;
+  options.progress = svc.maintenance_status.Reporter();
   auto report = co_await Offload(svc, [&]() -> Result<GcReport> {
     std::unique_lock running(svc.maintenance, std::try_to_lock);
     if (!running) return Busy();
-    return RunGc(svc.blobs, svc.metadata, svc.blob_locks, options);
+    svc.maintenance_status.Start("gc");
+    auto r = RunGc(svc.blobs, svc.metadata, svc.blob_locks, options);
+    svc.maintenance_status.Finish(static_cast<bool>(r));
+    return r;
   });
   if (!report) co_return report.error();
   co_return JsonReply(http::status::ok, GcJson(*report));
@@ -91,10 +96,18 @@ Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex) {
   auto report = co_await Offload(svc, [&]() -> Result<FsckReport> {
     std::unique_lock running(svc.maintenance, std::try_to_lock);
     if (!running) return Busy();
-    return RunFsck(svc.blobs, svc.metadata, svc.blob_locks, fix);
+    svc.maintenance_status.Start("fsck");
+    auto r =
+        RunFsck(svc.blobs, svc.metadata, svc.blob_locks, fix, svc.maintenance_status.Reporter());
+    svc.maintenance_status.Finish(static_cast<bool>(r));
+    return r;
   });
   if (!report) co_return report.error();
   co_return JsonReply(http::status::ok, FsckJson(*report));
+}
+
+Awaitable<Result<Reply>> MaintenanceState(Exchange& ex) {
+  co_return JsonReply(http::status::ok, ex.services().maintenance_status.ToJson());
 }
 
 Awaitable<Result<Reply>> BackupDatabase(Exchange& ex) {

@@ -86,6 +86,7 @@ GcOptions ConfiguredGc(const Config& config);
 Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
 Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
 Awaitable<Result<Reply>> BackupDatabase(Exchange& ex);
+Awaitable<Result<Reply>> MaintenanceState(Exchange& ex);
 // admin_mirrors.cc
 Awaitable<Result<Reply>> ListMirrors(Exchange& ex);
 Awaitable<Result<Reply>> CreateMirror(Exchange& ex);

@@ -207,6 +207,34 @@ TEST_F(KeepctlMaintenanceTest, FsckNamesACorruptBlobAndRepairQuarantinesIt) {
   ExpectPulls("v1", m);
 }
 
+// Off a terminal keepctl draws no progress unless KEEPCTL_PROGRESS=always;
+// then it writes the server's progress (GET /admin/v1/maintenance) on
+// stderr, a line per change, ending with the state the run ended in.
+TEST_F(KeepctlMaintenanceTest, ProgressGoesToStderrWhenAsked) {
+  EXPECT_EQ(client_.Get("/admin/v1/maintenance").Json(), json({{"running", false}}));
+  PushImage(client_, kRepo, "v1", {.layer = "a layer to watch"});
+  admin_.SetEnv("KEEPCTL_PROGRESS", "always");
+
+  KeepctlRun run = admin_.Run({"fsck"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  EXPECT_TRUE(Contains(run.err, "fsck: manifests 1 ")) << run;  // the last phase: 1 repository
+  EXPECT_EQ(Summary(run.out, "corrupt"), "0") << run;           // the report is unchanged
+  json state = client_.Get("/admin/v1/maintenance").Json();
+  EXPECT_EQ(state["running"], false) << state;
+  EXPECT_EQ(state["operation"], "fsck") << state;
+  EXPECT_EQ(state["ok"], true) << state;
+  EXPECT_EQ(state["phase"], "manifests") << state;
+
+  run = admin_.Run({"gc", "--dry-run"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  // Its last phase: the 3 blob files (config, layer, manifest), their bytes.
+  EXPECT_TRUE(Contains(run.err, "gc: blob files 3 ")) << run;
+
+  run = admin_.Run({"-o", "json", "fsck"});
+  EXPECT_EQ(run.exit_code, 0) << run;
+  EXPECT_EQ(run.err, "") << run;  // nothing but the report with -o json
+}
+
 TEST_F(KeepctlMaintenanceTest, ANonAdminIsDeniedWithTheServersMessage) {
   Ok({"namespace", "create", "acme"});
   Ok({"user", "add", "dave", "--password-stdin"}, kUserPassword);

@@ -407,8 +407,8 @@ class TagSync {
     }
     auto parsed = ParseManifest(bytes, media::kOciManifest);
     if (!parsed) return FromError(parsed.error(), "the curator signature");
-    ManifestWrite w =
-        WriteOf(UpstreamManifest{std::string(media::kOciManifest), bytes, manifest_digest}, *parsed);
+    ManifestWrite w = WriteOf(
+        UpstreamManifest{std::string(media::kOciManifest), bytes, manifest_digest}, *parsed);
     w.tags = std::move(tags);
     w.signatures = {SignatureRecord{local_, target.str(), ctx_.curator.public_key().key_id(),
                                     format, manifest_digest.str(), UnixNow()}};

@@ -163,10 +163,9 @@ Result<SignatureFindings> FindUpstreamSignatures(Upstream& upstream, const std::
                                                  const Digest& digest,
                                                  const std::vector<PublicKey>& keys) {
   if (digest.algorithm() != DigestAlgorithm::kSha256) {
-    return Fail(ErrorCode::kDigestInvalid,
-                "the upstream manifest is digested with " +
-                    std::string(digest.algorithm_name()) +
-                    "; signatures are found by sha256 digests");
+    return Fail(ErrorCode::kDigestInvalid, "the upstream manifest is digested with " +
+                                               std::string(digest.algorithm_name()) +
+                                               "; signatures are found by sha256 digests");
   }
   return Finder(upstream, repo, digest, keys).Run();
 }

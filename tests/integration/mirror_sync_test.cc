@@ -63,11 +63,12 @@ class MirrorSyncTest : public TrustTest {
   }
 
   void AddMirrorReader() {
-    ASSERT_EQ(mirror_client_.Post("/admin/v1/users",
-                                  R"({"name":"rita","password":"password-of-rita"})").status,
-              201);
-    ASSERT_EQ(mirror_client_.Put("/admin/v1/namespaces/mirror/members/rita",
-                                 R"({"role":"reader"})").status,
+    ASSERT_EQ(
+        mirror_client_.Post("/admin/v1/users", R"({"name":"rita","password":"password-of-rita"})")
+            .status,
+        201);
+    ASSERT_EQ(mirror_client_.Put("/admin/v1/namespaces/mirror/members/rita", R"({"role":"reader"})")
+                  .status,
               200);
     mirror_reader_.SetBasicAuth("rita", "password-of-rita");
   }
@@ -125,9 +126,10 @@ TEST_F(MirrorSyncTest, AReferrerByAnotherKeyIsRefusedAndNothingIsServed) {
   EXPECT_EQ(state, "refused");
   EXPECT_NE(reason.find("0 of the rule's keys signed " + m.digest()), std::string::npos) << reason;
   EXPECT_EQ(MirrorReaderGet("app", m).status, 404);
-  EXPECT_EQ(mirror_client_.Get(ManifestPath("mirror/acme/app", m.digest()),
-                               {{"Accept", m.media_type}}).status,
-            404);
+  EXPECT_EQ(
+      mirror_client_.Get(ManifestPath("mirror/acme/app", m.digest()), {{"Accept", m.media_type}})
+          .status,
+      404);
 }
 
 TEST_F(MirrorSyncTest, AnUnsignedImageIsRefusedSayingWhereSignaturesWereLookedFor) {
@@ -137,8 +139,7 @@ TEST_F(MirrorSyncTest, AnUnsignedImageIsRefusedSayingWhereSignaturesWereLookedFo
   ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
   auto [state, reason] = Sync("app");
   EXPECT_EQ(state, "refused");
-  EXPECT_NE(reason.find("unsigned: upstream has no signature of " + m.digest()),
-            std::string::npos)
+  EXPECT_NE(reason.find("unsigned: upstream has no signature of " + m.digest()), std::string::npos)
       << reason;
   EXPECT_NE(reason.find("the referrers API"), std::string::npos) << reason;
 }

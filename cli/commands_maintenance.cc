@@ -100,7 +100,12 @@ class ProgressWatch {
   }
   ProgressWatch(const ProgressWatch&) = delete;
   ProgressWatch& operator=(const ProgressWatch&) = delete;
-  ~ProgressWatch() { Stop(); }
+  ~ProgressWatch() {
+    try {
+      Stop();
+    } catch (...) {  // progress is a courtesy: it never ends keepctl
+    }
+  }
 
   // Stops polling and draws the final state.
   void Stop() {

@@ -435,6 +435,9 @@ int Main(int argc, char** argv) {
   auto listen = ParseListen(config.listen);
   int threads = config.threads > 0 ? config.threads
                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Outlives the io_context: destroying it destroys the sessions still
+  // suspended at shutdown, whose counters count down on their way out.
+  std::atomic<int> connections{0};
   asio::io_context ioc{threads};
   tcp::acceptor acceptor(ioc);
   boost::system::error_code ec;
@@ -447,7 +450,6 @@ int Main(int argc, char** argv) {
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
 
-  std::atomic<int> connections{0};
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);

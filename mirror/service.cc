@@ -59,7 +59,8 @@ struct Service::Impl {
   std::atomic<bool> stopping{false};
 
   // The rules, as last read from the database (every change here rereads
-  // them), for Resolve on the request path; and an upstream client per rule.
+  // them), for Resolve on the request path; and an upstream client per rule,
+  // for its syncs and pull-throughs alike.
   mutable std::mutex rules_mu;
   std::shared_ptr<const std::vector<Rule>> rules;              // GUARDED_BY(rules_mu)
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;  // GUARDED_BY(rules_mu)
@@ -250,12 +251,8 @@ struct Service::Impl {
       job->events.push_back(event);
     };
     json report;
-    UpstreamOptions options;
-    options.url = rule.url;
-    options.ca_file = rule.ca_file;
-    options.username = rule.username;
-    options.password = rule.password;
-    auto upstream = Upstream::Open(options);
+    // The rule's one client: syncs and pull-throughs share its connection bound.
+    auto upstream = UpstreamOf(rule);
     if (!upstream) {
       report = SyncReport{}.ToJson();
       report["error"] = upstream.error().message;

@@ -628,14 +628,13 @@ upstream_copy() {
     --dest-cert-dir "$T/$1/certs" "${@:4}" "oci:$2" "docker://${!host_var}/$3"
 }
 
-# upstream_sign NAME KEY.pem REPO DIGEST: a cosign-layout signature of
-# DIGEST made with openssl (ECDSA P-256 over the simple-signing payload),
-# put upstream at REPO:sha256-<hex>.sig.
-upstream_sign() {
-  local name=$1 keyfile=$2 repo=$3 digest=$4 layout="$T/sig-$RANDOM" sig payload config
-  local host_var="UPSTREAM_HOST_${1//-/_}"
+# cosign_layout_sign KEY.pem LAYOUT REFERENCE DIGEST: a cosign-layout
+# signature of DIGEST (ECDSA P-256 over the simple-signing payload naming
+# REFERENCE, made with openssl alone) in a new OCI layout, tagged "sig".
+cosign_layout_sign() {
+  local keyfile=$1 layout=$2 ref=$3 digest=$4 sig payload config
   layout_init "$layout"
-  jq -cn --arg ref "${!host_var}/$repo" --arg d "$digest" \
+  jq -cn --arg ref "$ref" --arg d "$digest" \
     '{critical:{identity:{"docker-reference":$ref},image:{"docker-manifest-digest":$d},
       type:"cosign container image signature"},optional:null}' | tr -d '\n' >"$T/payload.json"
   sig=$(openssl dgst -sha256 -sign "$keyfile" "$T/payload.json" | base64 -w0)
@@ -649,5 +648,12 @@ upstream_sign() {
     '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", config:$c, layers:[$l]}' \
     >"$T/sigmanifest.json"
   layout_tag "$layout" "$MT_OCI_MANIFEST" "$(layout_add_blob "$layout" "$T/sigmanifest.json")" sig
-  upstream_copy "$name" "$layout:sig" "$repo:sha256-${digest#sha256:}.sig"
+}
+
+# upstream_sign NAME KEY.pem REPO DIGEST: a cosign-layout signature of
+# DIGEST (cosign_layout_sign), put upstream at REPO:sha256-<hex>.sig.
+upstream_sign() {
+  local host_var="UPSTREAM_HOST_${1//-/_}" layout="$T/sig-$RANDOM"
+  cosign_layout_sign "$2" "$layout" "${!host_var}/$3" "$4"
+  upstream_copy "$1" "$layout:sig" "$3:sha256-${4#sha256:}.sig"
 }

@@ -54,25 +54,7 @@ ok "$(grep -o 'denied:.*' "$T/pull-unsigned.log" | head -n1 | cut -c1-160)"
 
 # sign_with KEY.pem LAYOUT: a cosign-layout signature of $DIGEST in a new OCI
 # layout, tagged "sig"; made with openssl only.
-sign_with() {
-  local keyfile=$1 layout=$2
-  layout_init "$layout"
-  jq -cn --arg ref "$KEEP_HOST/signed/app" --arg d "$DIGEST" \
-    '{critical:{identity:{"docker-reference":$ref},image:{"docker-manifest-digest":$d},
-      type:"cosign container image signature"},optional:null}' | tr -d '\n' >"$T/payload.json"
-  local sig payload config
-  sig=$(openssl dgst -sha256 -sign "$keyfile" "$T/payload.json" | base64 -w0)
-  payload=$(layout_add_blob "$layout" "$T/payload.json")
-  jq -cn --arg p "$payload" '{architecture:"",created:"0001-01-01T00:00:00Z",os:"",
-      rootfs:{type:"layers",diff_ids:[$p]},config:{}}' >"$T/sigconfig.json"
-  config=$(layout_add_blob "$layout" "$T/sigconfig.json")
-  jq -n --argjson c "$(descriptor "$MT_OCI_CONFIG" "$layout" "$config")" \
-    --argjson l "$(descriptor application/vnd.dev.cosign.simplesigning.v1+json "$layout" "$payload" \
-      "$(jq -cn --arg s "$sig" '{annotations:{"dev.cosignproject.cosign/signature":$s}}')")" \
-    '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json", config:$c, layers:[$l]}' \
-    >"$T/sigmanifest.json"
-  layout_tag "$layout" "$MT_OCI_MANIFEST" "$(layout_add_blob "$layout" "$T/sigmanifest.json")" sig
-}
+sign_with() { cosign_layout_sign "$1" "$2" "$KEEP_HOST/signed/app" "$DIGEST"; }
 SIG_TAG="sha256-${DIGEST#sha256:}.sig"
 
 check "a signature by a key the namespace does not trust is refused"

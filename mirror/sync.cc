@@ -116,7 +116,10 @@ class TagSync {
       }
       return FromError(found.error(), "reading the upstream's signatures of " + digest.str());
     }
-    if (static_cast<std::int64_t>(found->signers.size()) >= sv.threshold) return std::nullopt;
+    if (static_cast<std::int64_t>(found->signers.size()) >= sv.threshold) {
+      kept_ = std::move(found->kept);
+      return std::nullopt;
+    }
     if (!found->found_any) {
       return Verdict{"refused", "unsigned: upstream has no signature of " + digest.str() +
                                     " (looked for: " + found->where + ")"};
@@ -382,6 +385,7 @@ class TagSync {
     if (!signed_as(kFormatSigstoreBundle)) {
       if (auto failed = SignBundle(manifest, parsed)) return failed;
     }
+    if (auto failed = KeepUpstreamReferrers(digest)) return failed;
     ManifestWrite tagged = WriteOf(manifest, parsed);
     tagged.tags = {tag_};
     if (auto stored =
@@ -420,15 +424,51 @@ class TagSync {
     return std::nullopt;
   }
 
-  // cosign's tag layout: a signature manifest at sha256-<hex>.sig.
+  // cosign's tag layout: a signature manifest at sha256-<hex>.sig, holding
+  // the upstream's signature layers that verified and then the curator's, as
+  // cosign appends a signer's layer.
   std::optional<Verdict> SignCosign(const Digest& digest) {
     std::string payload = MakeSimpleSigning(rule_.reference_host + "/" + local_, digest);
     auto signature = Sign(ctx_.curator.private_key(), payload);
     if (!signature) return FromError(signature.error(), "signing");
-    CosignManifest cm = BuildCosignManifest(payload, *signature);
-    return StoreSignature({{cm.config_digest, cm.config}, {cm.payload_digest, cm.payload}},
-                          cm.manifest_digest, cm.manifest, {CosignSignatureTag(digest)},
+    CosignManifest cm = BuildCosignManifest(payload, *signature, kept_.cosign_layers);
+    std::vector<std::pair<Digest, std::string>> blobs{{cm.config_digest, cm.config},
+                                                      {cm.payload_digest, cm.payload}};
+    for (const auto& layer : kept_.cosign_layers) {
+      auto d = Digest::Parse(layer.value("digest", ""));
+      auto bytes = d ? kept_.blobs.find(d->str()) : kept_.blobs.end();
+      if (bytes == kept_.blobs.end()) return Verdict{"failed", "a kept signature lost its payload"};
+      blobs.emplace_back(*d, bytes->second);
+    }
+    return StoreSignature(blobs, cm.manifest_digest, cm.manifest, {CosignSignatureTag(digest)},
                           kFormatCosign, digest);
+  }
+
+  // The upstream's signature referrers that verified with the rule's keys,
+  // kept byte for byte beside the image (their subject is its digest, which
+  // the mirror keeps), vouched for by the curator.
+  std::optional<Verdict> KeepUpstreamReferrers(const Digest& digest) {
+    for (const auto& referrer : kept_.referrers) {
+      auto held = ctx_.metadata.GetManifest(local_, referrer.digest.str());
+      if (!held) return FromError(held.error(), "reading " + referrer.digest.str());
+      if (*held) continue;
+      auto parsed = ParseManifest(referrer.manifest, media::kOciManifest);
+      if (!parsed) continue;  // trust/ read it strictly already; nothing else is kept
+      std::vector<std::pair<Digest, std::string>> blobs;
+      std::vector<Descriptor> wanted;
+      if (parsed->config) wanted.push_back(*parsed->config);
+      wanted.insert(wanted.end(), parsed->layers.begin(), parsed->layers.end());
+      for (const auto& d : wanted) {
+        auto bytes = kept_.blobs.find(d.digest.str());
+        if (bytes == kept_.blobs.end()) return Verdict{"failed", "a kept signature lost a blob"};
+        blobs.emplace_back(d.digest, bytes->second);
+      }
+      if (auto failed = StoreSignature(blobs, referrer.digest, referrer.manifest, {},
+                                       kFormatMirrored, digest)) {
+        return failed;
+      }
+    }
+    return std::nullopt;
   }
 
   // cosign v3's form: a sigstore bundle (a DSSE envelope over cosign's
@@ -517,6 +557,7 @@ class TagSync {
   std::string upstream_repo_;
   std::string local_;
   std::string tag_;
+  KeptSignatures kept_;  // the upstream's signatures that verified, to keep
 };
 
 }  // namespace

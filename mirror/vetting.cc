@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 
 namespace keep::mirror {
 namespace {
@@ -35,47 +36,106 @@ class Finder {
       if (size == sizes_.end() || size->second <= 0 || size->second > (1 << 20)) {
         return Fail(ErrorCode::kSizeInvalid, "a signature's blob must be 1 byte to 1 MiB");
       }
-      std::string bytes;
-      KEEP_TRY(upstream_.FetchBlob(repo_, d, static_cast<std::uint64_t>(size->second), 0,
-                                   [&](std::string_view chunk) {
-                                     bytes.append(chunk);
-                                     return Result<void>();
-                                   }));
-      return bytes;
+      return Blob(d, static_cast<std::uint64_t>(size->second));
     };
+  }
+
+  // A small blob of a signature artifact, fetched once; the caller checks
+  // its digest (VerifyCosign, VerifyBundles), or Keep checks it (KeepBlob).
+  Result<std::string> Blob(const Digest& d, std::uint64_t size) {
+    if (auto held = fetched_.find(d.str()); held != fetched_.end()) return held->second;
+    std::string bytes;
+    KEEP_TRY(upstream_.FetchBlob(repo_, d, size, 0, [&](std::string_view chunk) {
+      bytes.append(chunk);
+      return Result<void>();
+    }));
+    fetched_[d.str()] = bytes;
+    return bytes;
+  }
+
+  // Adds a blob to what is kept, when it is there and matches its digest.
+  bool KeepBlob(SignatureFindings& f, const Digest& d, std::uint64_t size) {
+    auto bytes = Blob(d, size);
+    if (!bytes || bytes->size() != size) return false;
+    Hasher h(d.algorithm());
+    h.Update(*bytes);
+    if (!(h.Finish() == d)) return false;
+    f.kept.blobs[d.str()] = std::move(*bytes);
+    return true;
+  }
+
+  // Keeps a referrer whose every signature verified: its manifest, config
+  // and layers (the layers were checked against their digests already).
+  void KeepReferrer(SignatureFindings& f, const Digest& digest, const std::string& bytes,
+                    const json& manifest) {
+    const json& config = manifest.at("config");
+    auto config_digest = Digest::Parse(config.value("digest", ""));
+    std::int64_t config_size = config.value("size", std::int64_t{-1});
+    if (!config_digest || config_size < 0 || config_size > (64 << 10) ||
+        !KeepBlob(f, *config_digest, static_cast<std::uint64_t>(config_size))) {
+      return;
+    }
+    for (const auto& layer : manifest.at("layers")) {
+      auto d = Digest::Parse(layer.value("digest", ""));
+      std::int64_t size = layer.value("size", std::int64_t{-1});
+      if (!d || size <= 0 || size > (1 << 20) ||
+          !KeepBlob(f, *d, static_cast<std::uint64_t>(size))) {
+        return;
+      }
+    }
+    f.kept.referrers.push_back({digest, bytes});
   }
 
   void Note(SignatureFindings& f, const std::string& why) {
     f.reasons += (f.reasons.empty() ? "" : "; ") + RuleWords(why);
   }
 
-  // A cosign signature manifest (tag layout or referrer form).
-  void Cosign(SignatureFindings& f, const json& manifest, const std::string& what) {
+  // A cosign signature manifest: the tag layout, or the referrer form (then
+  // `referrer` is its digest and `bytes` its text). A layer is kept when it
+  // verified and carries nothing Keep cannot check; a referrer, when all its
+  // layers are.
+  void Cosign(SignatureFindings& f, const json& manifest, const std::string& what,
+              const std::optional<Digest>& referrer = std::nullopt, const std::string& bytes = {}) {
     auto layers = ReadCosignSignatures(manifest);
     if (!layers) return Note(f, what + ": " + layers.error().message);
     for (const auto& l : *layers) sizes_[l.payload_digest.str()] = l.payload_size;
-    for (const auto& v : VerifyCosign(*layers, Fetcher(), digest_, repo_, keys_)) {
+    auto verdicts = VerifyCosign(*layers, Fetcher(), digest_, repo_, keys_);
+    bool all_kept = !verdicts.empty();
+    for (std::size_t i = 0; i < verdicts.size(); ++i) {
+      const auto& v = verdicts[i];
       if (v.verified) {
         f.signers.insert(v.key_id);
       } else {
         Note(f, what + ": " + v.reason);
       }
+      const bool keep = v.verified && v.unverified_material.empty();
+      all_kept = all_kept && keep;
+      if (keep && !referrer &&
+          KeepBlob(f, v.payload_digest, static_cast<std::uint64_t>((*layers)[i].payload_size))) {
+        f.kept.cosign_layers.push_back(manifest.at("layers").at(i));
+      }
     }
+    if (referrer && all_kept) KeepReferrer(f, *referrer, bytes, manifest);
   }
 
   // A sigstore bundle referrer: each bundle must be a signature (cosign's
   // signing statement), not an attestation.
-  void Bundles(SignatureFindings& f, const json& manifest, const std::string& what) {
+  void Bundles(SignatureFindings& f, const json& manifest, const std::string& what,
+               const Digest& referrer, const std::string& bytes) {
     auto layers = ReadBundleLayers(manifest);
     if (!layers) return Note(f, what + ": " + layers.error().message);
     for (const auto& l : *layers) sizes_[l.digest.str()] = l.size;
-    for (const auto& v : VerifyBundles(*layers, Fetcher(), digest_, repo_, keys_)) {
+    auto verdicts = VerifyBundles(*layers, Fetcher(), digest_, repo_, keys_);
+    bool all_kept = !verdicts.empty();
+    for (const auto& v : verdicts) {
       if (v.verified && v.is_signature) {
         f.signers.insert(v.key_ids.begin(), v.key_ids.end());
       } else if (!v.verified) {
         Note(f, what + ": " + v.reason);
       }
+      all_kept = all_kept && v.verified && v.is_signature && v.unverified_material.empty();
     }
+    if (all_kept) KeepReferrer(f, referrer, bytes, manifest);
   }
 
   Result<SignatureFindings> Run() {
@@ -98,8 +158,16 @@ class Finder {
     auto index = upstream_.Referrers(repo_, digest_);
     if (!index) return index.error();
     if (!*index) {
-      f.where = "tag " + tag + "; the upstream has no referrers API";
-      return f;
+      // An upstream without the referrers API: the spec's fallback, an image
+      // index tagged "sha256-<hex>" that the pushing client keeps up to date.
+      const std::string fallback = std::string(digest_.algorithm_name()) + "-" + digest_.hex();
+      f.where = "tags " + tag + " and " + fallback + " (the upstream has no referrers API)";
+      auto tagged = upstream_.GetManifest(repo_, fallback, 1 << 20);
+      if (!tagged) {
+        if (tagged.error().code == ErrorCode::kManifestUnknown) return f;
+        return tagged.error();
+      }
+      index = std::optional<std::string>(std::move(tagged->bytes));
     }
     auto listed = json::parse(**index, nullptr, false);
     if (!listed.is_object() || !listed.contains("manifests") || !listed["manifests"].is_array()) {
@@ -141,9 +209,9 @@ class Finder {
         continue;
       }
       if (bundle) {
-        Bundles(f, *manifest, what);
+        Bundles(f, *manifest, what, *d, got->bytes);
       } else {
-        Cosign(f, *manifest, what);
+        Cosign(f, *manifest, what, *d, got->bytes);
       }
     }
     return f;
@@ -155,6 +223,7 @@ class Finder {
   const Digest& digest_;
   const std::vector<PublicKey>& keys_;
   std::map<std::string, std::int64_t> sizes_;
+  std::map<std::string, std::string> fetched_;
 };
 
 }  // namespace

@@ -38,6 +38,12 @@ inline constexpr const char* kFormatSigstoreBundle = "sigstore-bundle";  // cosi
 // provenance attestation): verified, kept and served as a referrer, but it
 // does not count towards its subject's trust.
 inline constexpr const char* kFormatSigstoreAttestation = "sigstore-attestation";
+// A signature artifact an upstream published (a sigstore bundle or cosign
+// referrer), kept by the curated mirror beside the image it mirrored after it
+// verified with the mirror rule's keys. Recorded under the curator's key,
+// which vouches for it: served while the curator key is trusted, but it does
+// not count towards its subject's trust (the curator's own signature does).
+inline constexpr const char* kFormatMirrored = "mirrored";
 
 // The key id recorded, once per artifact, when a signature artifact holds a
 // signature that no trusted key verified (beside ones that did, or any in

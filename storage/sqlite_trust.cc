@@ -74,9 +74,10 @@ namespace {
 //   counts towards its image through the signatures that did verify, but is
 //   withheld: its other bytes are nobody's word.
 #define KEEP_TRUSTED_CTE                                                                  \
-  "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0),"  \
+  "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0)," \
   "signed(d) AS ("                                                                        \
-  "  SELECT target FROM signatures WHERE repo_id=?1 AND format<>'sigstore-attestation'"   \
+  "  SELECT target FROM signatures WHERE repo_id=?1"                                      \
+  "    AND format NOT IN ('sigstore-attestation', 'mirrored')"                            \
   "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"          \
   "images(d) AS ("                                                                        \
   "  SELECT d FROM signed"                                                                \

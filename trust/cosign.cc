@@ -354,15 +354,32 @@ Result<void> CheckCosignConfig(std::string_view config, const std::vector<Cosign
   return CheckConfigMembers(*parsed, layers.size());
 }
 
-CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature) {
+CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature,
+                                   const std::vector<json>& earlier) {
   Digest payload_digest = Sha256Of(payload);
-  // cosign's config: an empty image whose one "layer" is the payload.
+  json layers = json::array();
+  json diff_ids = json::array();
+  json history = json::array();
+  for (const json& layer : earlier) {
+    layers.push_back(layer);
+    diff_ids.push_back(layer.at("digest"));
+    history.push_back({{"created", "0001-01-01T00:00:00Z"}});
+  }
+  layers.push_back({
+      {"mediaType", std::string(kCosignSimpleSigningMediaType)},
+      {"digest", payload_digest.str()},
+      {"size", payload.size()},
+      {"annotations", {{std::string(kCosignSignatureAnnotation), EncodeBase64(signature)}}},
+  });
+  diff_ids.push_back(payload_digest.str());
+  history.push_back({{"created", "0001-01-01T00:00:00Z"}});
+  // cosign's config: an empty image whose "layers" are the payloads.
   json config = {
       {"architecture", ""},
       {"os", ""},
       {"created", "0001-01-01T00:00:00Z"},
-      {"history", json::array({{{"created", "0001-01-01T00:00:00Z"}}})},
-      {"rootfs", {{"type", "layers"}, {"diff_ids", json::array({payload_digest.str()})}}},
+      {"history", std::move(history)},
+      {"rootfs", {{"type", "layers"}, {"diff_ids", std::move(diff_ids)}}},
       {"config", json::object()},
   };
   std::string config_bytes = config.dump();
@@ -374,12 +391,7 @@ CosignManifest BuildCosignManifest(std::string_view payload, std::string_view si
        {{"mediaType", std::string(kOciImageConfigMediaType)},
         {"digest", config_digest.str()},
         {"size", config_bytes.size()}}},
-      {"layers", json::array({{
-                     {"mediaType", std::string(kCosignSimpleSigningMediaType)},
-                     {"digest", payload_digest.str()},
-                     {"size", payload.size()},
-                     {"annotations", {{std::string(kCosignSignatureAnnotation), EncodeBase64(signature)}}},
-                 }})},
+      {"layers", std::move(layers)},
   };
   std::string manifest_bytes = manifest.dump();
   Digest manifest_digest = Sha256Of(manifest_bytes);

@@ -142,8 +142,12 @@ struct CosignManifest {
   Digest manifest_digest;
 };
 // `signature` is raw bytes (from Sign); it is base64-encoded into the
-// annotation.
-CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature);
+// annotation. `earlier` are signature layers of other signers to keep before
+// the new one, as their manifest listed them (descriptors ReadCosignSignatures
+// accepted), the way cosign appends a signer to a signature manifest; their
+// payloads are already stored.
+CosignManifest BuildCosignManifest(std::string_view payload, std::string_view signature,
+                                   const std::vector<nlohmann::json>& earlier = {});
 
 // The outcome for one signature layer.
 struct CosignVerdict {

@@ -198,12 +198,18 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   if (!keys) co_return keys.error();
   json list = json::array();
   json attestations = json::array();  // verified, but not signatures (trust/sigstore_bundle.h)
+  json mirrored = json::array();      // kept by the curated mirror (kFormatMirrored)
   std::set<std::string> seen;  // one entry per key and format: the first such signature
   for (const auto& s : *signatures) {
     if (s.key_id == kUnverifiedKeyId) continue;  // the mark of an artifact withheld
     if (s.format == kFormatSigstoreAttestation) {
       attestations.push_back({{"key_id", s.key_id}, {"manifest", s.signature},
                               {"verified_at", s.verified_at}});
+      continue;
+    }
+    if (s.format == kFormatMirrored) {  // the upstream publisher's, vouched for by the curator
+      mirrored.push_back(
+          {{"vouched_by", s.key_id}, {"manifest", s.signature}, {"verified_at", s.verified_at}});
       continue;
     }
     if (!seen.insert(s.key_id + " " + s.format).second) continue;
@@ -227,7 +233,8 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
                                          {"policy", PolicyJson(*policy)},
                                          {"trusted", *trusted},
                                          {"signatures", std::move(list)},
-                                         {"attestations", std::move(attestations)}});
+                                         {"attestations", std::move(attestations)},
+                                         {"upstream_signatures", std::move(mirrored)}});
 }
 
 namespace admin {

@@ -109,8 +109,14 @@ expect_eq "GET of the unsigned manifest by digest (even for the admin)" 404 "$co
 check "the curator's signature verifies with openssl and the key keepctl mirror key prints"
 sig_tag="sha256-${V1#sha256:}.sig"
 fetch_manifest mirror/acme/app "$sig_tag" "$MT_OCI_MANIFEST" "$T/curator-sig.json"
-payload_digest=$(jq -r '.layers[0].digest' "$T/curator-sig.json")
-jq -r '.layers[0].annotations["dev.cosignproject.cosign/signature"]' "$T/curator-sig.json" |
+# The publisher's layer, kept as upstream published it, then the curator's.
+expect_eq "layers of the signature manifest" 2 "$(jq '.layers | length' "$T/curator-sig.json")"
+kcurl -o "$T/publisher-payload.json" \
+  "$KEEP_URL/v2/mirror/acme/app/blobs/$(jq -r '.layers[0].digest' "$T/curator-sig.json")"
+expect_eq "the publisher's payload signs v1 too" "$V1" \
+  "$(jq -r '.critical.image["docker-manifest-digest"]' "$T/publisher-payload.json")"
+payload_digest=$(jq -r '.layers[-1].digest' "$T/curator-sig.json")
+jq -r '.layers[-1].annotations["dev.cosignproject.cosign/signature"]' "$T/curator-sig.json" |
   base64 -d >"$T/curator-sig.bin"
 kcurl -o "$T/curator-payload.json" "$KEEP_URL/v2/mirror/acme/app/blobs/$payload_digest"
 expect_eq "payload digest" "$payload_digest" "sha256:$(sha256_of "$T/curator-payload.json")"

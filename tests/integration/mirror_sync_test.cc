@@ -7,6 +7,7 @@
 #include "tests/integration/trust_fixture.h"
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace keep::testkit {
@@ -102,6 +103,70 @@ TEST_F(MirrorSyncTest, ABundleReferrerVetsAnImageFromAnUpstreamWithTokenAuth) {
   }
   EXPECT_TRUE(token);
   EXPECT_TRUE(referrers);
+}
+
+TEST_F(MirrorSyncTest, ThePublishersBundleIsKeptBesideTheCuratorsForReaders) {
+  Signer signer = NewKey("ci", true, "ecdsa-p256");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "layer kept with its signature"});
+  Manifest publishers;
+  ASSERT_EQ(PushBundle("acme/app", m, signer, "", &publishers).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  AddMirrorReader();
+  auto [state, reason] = Sync("app");
+  ASSERT_EQ(state, "synced") << reason;
+
+  // A reader finds the publisher's bundle among the referrers, byte for
+  // byte, beside the curator's, and can fetch it and its bundle.
+  Response referrers = mirror_reader_.Get(ReferrersPath("mirror/acme/app", m.digest()));
+  ASSERT_EQ(referrers.status, 200) << referrers.body;
+  std::set<std::string> listed;
+  const json index = referrers.Json();
+  for (const auto& entry : index["manifests"]) listed.insert(entry.value("digest", ""));
+  EXPECT_EQ(listed.size(), 2u) << referrers.body;
+  EXPECT_TRUE(listed.contains(publishers.digest())) << referrers.body;
+  Response got = mirror_reader_.Get(ManifestPath("mirror/acme/app", publishers.digest()),
+                                    {{"Accept", publishers.media_type}});
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.body, publishers.bytes);
+  std::string bundle = json::parse(publishers.bytes)["layers"][0].value("digest", "");
+  EXPECT_EQ(mirror_reader_.Get(BlobPath("mirror/acme/app", bundle)).status, 200);
+  // The verify answer names it as the upstream's, vouched for by the
+  // curator, apart from the signatures that count.
+  json verified =
+      mirror_client_.Get("/admin/v1/verify?repository=mirror/acme/app&reference=" + m.digest())
+          .Json();
+  ASSERT_EQ(verified["upstream_signatures"].size(), 1u) << verified.dump();
+  EXPECT_EQ(verified["upstream_signatures"][0].value("manifest", ""), publishers.digest());
+  for (const auto& s : verified["signatures"]) {
+    EXPECT_NE(s.value("signature", ""), publishers.digest()) << verified.dump();
+  }
+}
+
+TEST_F(MirrorSyncTest, ThePublishersCosignLayerStandsBeforeTheCuratorsAtTheSignatureTag) {
+  Signer signer = NewKey("release");
+  Manifest m = PushImage(client_, "acme/tool", "v1", {.layer = "tool layer with its .sig"});
+  Manifest publishers;
+  ASSERT_EQ(PushSignature("acme/tool", m, signer, false, &publishers).status, 201);
+  ASSERT_EQ(AddRule("tool", "tool", {signer.key.public_key().pem()}).status, 201);
+  AddMirrorReader();
+  auto [state, reason] = Sync("tool");
+  ASSERT_EQ(state, "synced") << reason;
+
+  const std::string tag = CosignSignatureTag(Digest::Parse(m.digest()).value());
+  Response sig = mirror_reader_.Get(ManifestPath("mirror/acme/tool", tag),
+                                    {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+  ASSERT_EQ(sig.status, 200) << sig.body;
+  json layers = json::parse(sig.body)["layers"];
+  ASSERT_EQ(layers.size(), 2u) << sig.body;
+  EXPECT_EQ(layers[0], json::parse(publishers.bytes)["layers"][0]);
+  // The publisher's payload is served with it; the second layer is the
+  // curator's, naming the mirror's repository.
+  EXPECT_EQ(mirror_reader_.Get(BlobPath("mirror/acme/tool", layers[0].value("digest", ""))).status,
+            200);
+  std::string curator_payload =
+      mirror_reader_.Get(BlobPath("mirror/acme/tool", layers[1].value("digest", ""))).body;
+  EXPECT_NE(curator_payload.find("mirror.example/mirror/acme/tool"), std::string::npos)
+      << curator_payload;
 }
 
 TEST_F(MirrorSyncTest, ACosignReferrerVetsAnImage) {

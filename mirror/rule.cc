@@ -102,7 +102,50 @@ std::optional<std::string> Rule::UpstreamRepository(std::string_view local_repo)
   return std::nullopt;
 }
 
+bool IsSignatureTag(std::string_view tag) {
+  constexpr std::string_view kPrefix = "sha256-";
+  if (tag.ends_with(".sig")) tag.remove_suffix(4);
+  if (!tag.starts_with(kPrefix) || tag.size() != kPrefix.size() + 64) return false;
+  return std::all_of(tag.begin() + kPrefix.size(), tag.end(), [](char c) {
+    return std::isxdigit(static_cast<unsigned char>(c)) &&
+           !std::isupper(static_cast<unsigned char>(c));
+  });
+}
+
+bool IsHostAndPort(std::string_view host) {
+  std::string_view name = host;
+  if (host.starts_with('[')) {  // an IPv6 literal, [::1]:5000
+    auto close = host.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    std::string_view inside = host.substr(1, close - 1);
+    if (!std::all_of(inside.begin(), inside.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return false;
+    }
+    std::string_view rest = host.substr(close + 1);
+    return rest.empty() || (rest.size() >= 2 && rest.size() <= 6 && rest.front() == ':' &&
+                            std::all_of(rest.begin() + 1, rest.end(), [](char c) {
+                              return std::isdigit(static_cast<unsigned char>(c));
+                            }));
+  }
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    std::string_view port = host.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) {
+          return std::isdigit(static_cast<unsigned char>(c));
+        })) {
+      return false;
+    }
+    name = host.substr(0, colon);
+  }
+  return !name.empty() && name.size() <= 253 && name.front() != '.' && name.front() != '-' &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+         });
+}
+
 bool Rule::AllowsTag(std::string_view tag) const {
+  if (IsSignatureTag(tag)) return false;
   std::string t(tag);
   for (const auto& pattern : tags) {
     if (pattern == t) return true;
@@ -161,7 +204,7 @@ Result<Rule> ParseRule(const json& j) {
   auto host = String(j, "upstream_host", false);
   if (!host) return host.error();
   if (!host->empty()) {
-    if (host->find_first_of("/ @?#") != std::string::npos) {
+    if (!IsHostAndPort(*host)) {
       return Bad("\"upstream_host\" is a registry host[:port], like docker.io or ghcr.io");
     }
     r.upstream_host = NormalizeHost(*host);
@@ -185,7 +228,7 @@ Result<Rule> ParseRule(const json& j) {
         "\"reference_host\" is required: the host[:port] clients pull from, which the "
         "curator's signatures name");
   }
-  if (r.reference_host.find_first_of("/ @") != std::string::npos) {
+  if (!IsHostAndPort(r.reference_host)) {
     return Bad("\"reference_host\" is a host[:port], like keep.example:5000");
   }
 
@@ -212,6 +255,16 @@ Result<Rule> ParseRule(const json& j) {
     }
   }
   KEEP_TRY(ValidateNamespaceName(r.Namespace()));
+  // One rule lands in one namespace: the one whose existence was checked and
+  // which trusts the curator for it.
+  for (const auto& repo : r.repositories) {
+    std::string local = r.LocalRepository(repo);
+    if (local.substr(0, local.find('/')) != r.Namespace()) {
+      return Bad("repositories " + r.repositories.front() + " and " + repo +
+                 " would land in different namespaces; give a \"target\" (a namespace, or a "
+                 "prefix in one), or one rule per namespace");
+    }
+  }
 
   if (!j.contains("tags") || !j["tags"].is_array() || j["tags"].empty()) {
     return Bad("\"tags\" must be a non-empty list of tags or globs (e.g. [\"3.20\", \"3.*\"])");
@@ -223,6 +276,11 @@ Result<Rule> ParseRule(const json& j) {
     }
     std::string tag = item.get<std::string>();
     if (!IsGlob(tag) && !IsValidTag(tag)) return Bad("\"" + tag + "\" is not a valid tag");
+    if (IsSignatureTag(tag)) {
+      return Bad("\"" + tag +
+                 "\" is a signature tag: the mirror keeps the signatures that vet an image "
+                 "with it, and signs what it keeps itself");
+    }
     r.tags.push_back(tag);
   }
 

@@ -79,7 +79,8 @@ struct Rule {
   std::string LocalRepository(std::string_view upstream_repo) const;
   // The upstream repository a local one mirrors, when this rule maps it.
   std::optional<std::string> UpstreamRepository(std::string_view local_repo) const;
-  // Whether a tag is one the rule names (exactly, or by a glob).
+  // Whether a tag is one the rule names (exactly, or by a glob); never a
+  // signature tag (IsSignatureTag): the mirror signs what it keeps itself.
   bool AllowsTag(std::string_view tag) const;
   // Whether an index's child for this platform is kept ("os/arch[/variant]";
   // a rule naming os/arch keeps every variant of it).
@@ -90,6 +91,13 @@ struct Rule {
   std::string Namespace() const;
 };
 
+// A tag that holds signatures, not an image: cosign's "sha256-<hex>.sig" and
+// the referrers API's fallback "sha256-<hex>".
+bool IsSignatureTag(std::string_view tag);
+
+// "host[:port]": letters, digits, '.' and '-', and an optional port.
+bool IsHostAndPort(std::string_view host);
+
 // How a repository name a client asked for maps onto a rule (see
 // Service::Resolve): the upstream repository and where it is kept here.
 struct Mapping {
@@ -98,6 +106,10 @@ struct Mapping {
   std::string local_repo;
   std::string ns;  // the ?ns= the mapping applied (echoed as OCI-Namespace), or empty
   bool pull_through = false;
+  // Mapped because a Docker Hub rule mirrors the name as Docker Hub calls
+  // it (dockerd's registry-mirrors), with no ?ns=: a local namespace of that
+  // name comes first (the caller checks).
+  bool by_docker_hub_name = false;
 };
 
 // The host a client's ?ns= names for the rule's upstream: "docker.io" for

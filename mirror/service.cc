@@ -6,11 +6,13 @@
 #include "mirror/upstream.h"
 #include "trust/key_material.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace keep::mirror {
@@ -78,10 +80,49 @@ struct Service::Impl {
   // Any change to the rules, or an approval, forgets them.
   std::map<std::string, std::pair<std::chrono::steady_clock::time_point, Error>>
       refusals;  // GUARDED_BY(flights_mu)
+  // The upstream's tags of a repository a glob rule mirrors, by rule and
+  // repository, until when: a pull of a tag the rule allows only by a glob
+  // is fetched when the upstream lists it, so that made-up tags cost the
+  // upstream one tag list a minute, not a request each.
+  std::map<std::string, std::pair<std::chrono::steady_clock::time_point,
+                                  std::shared_ptr<const std::set<std::string>>>>
+      tag_lists;  // GUARDED_BY(flights_mu)
 
   void ForgetRefusals() {
     std::lock_guard lock(flights_mu);
     refusals.clear();
+    tag_lists.clear();
+  }
+
+  // Remembers a refusal; the map never holds more than kMaxRefusals.
+  void Remember(const std::string& key, const Error& e, std::chrono::seconds hold) {
+    constexpr std::size_t kMaxRefusals = 4096;
+    auto now = std::chrono::steady_clock::now();
+    if (refusals.size() >= kMaxRefusals) {
+      std::erase_if(refusals, [&](const auto& r) { return r.second.first <= now; });
+      if (refusals.size() >= kMaxRefusals) refusals.clear();
+    }
+    refusals[key] = {now + hold, e};
+  }
+
+  // Whether the upstream lists `tag` for `repo` (its tag list read at most
+  // once a minute).
+  Result<bool> UpstreamHasTag(const Rule& rule, Upstream& upstream, const std::string& repo,
+                              const std::string& tag) {
+    const std::string key = rule.name + "\n" + repo;
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(flights_mu);
+      auto it = tag_lists.find(key);
+      if (it != tag_lists.end() && now < it->second.first) return it->second.second->contains(tag);
+    }
+    auto listed = upstream.ListTags(repo);
+    if (!listed) return listed.error();
+    auto tags = std::make_shared<const std::set<std::string>>(listed->begin(), listed->end());
+    std::lock_guard lock(flights_mu);
+    if (tag_lists.size() >= 1024) tag_lists.clear();
+    tag_lists[key] = {now + std::chrono::seconds(60), tags};
+    return tags->contains(tag);
   }
 
   Result<void> ReloadRules() {
@@ -342,6 +383,17 @@ Result<json> Service::Update(const std::string& name, const json& patch) {
   if (patch.contains("username") && !patch.contains("password")) merged.erase("password");
   auto rule = ParseRule(merged);
   if (!rule) return rule.error();
+  // Stored credentials were given for one upstream: they never follow the
+  // rule to another host or trust anchor unless given again.
+  const bool moves = rule->url != current->url || rule->upstream_host != current->upstream_host ||
+                     rule->ca_file != current->ca_file;
+  if (moves && !current->username.empty() && !replaces) {
+    return Fail(ErrorCode::kInvalid,
+                "mirror rule " + name +
+                    " has credentials for its current upstream; changing \"upstream\", "
+                    "\"upstream_host\" or \"ca_file\" takes \"username\" and \"password\" "
+                    "again (or null for both, to drop them)");
+  }
   KEEP_TRY(impl_->TrustCurator(*rule, "mirror"));
   auto found = impl_->deps.metadata.UpdateMirror(impl_->Encode(*rule, ""));
   if (!found) return found.error();
@@ -441,7 +493,10 @@ std::optional<Mapping> Service::Resolve(std::string_view name,
   for (const auto& rule : *rules) {
     if (!rule.docker_hub) continue;
     for (const auto& upstream : rule.repositories) {
-      if (upstream == name) return mapping(rule, upstream, "");
+      if (upstream != name) continue;
+      Mapping m = mapping(rule, upstream, "");
+      m.by_docker_hub_name = true;
+      return m;
     }
   }
   return std::nullopt;
@@ -480,6 +535,21 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
     return Fail(ErrorCode::kDenied, "mirror rule " + rule->name + " does not mirror tag " + tag +
                                         " of " + mapping.upstream_repo + " (it mirrors: " + tags +
                                         ")");
+  }
+  if (std::find(rule->tags.begin(), rule->tags.end(), tag) == rule->tags.end()) {
+    auto upstream = impl_->UpstreamOf(*rule);
+    if (!upstream) return upstream.error();
+    auto listed = impl_->UpstreamHasTag(*rule, **upstream, mapping.upstream_repo, tag);
+    if (!listed) {
+      return Fail(ErrorCode::kUnavailable,
+                  "mirror rule " + rule->name + " could not list the tags of " +
+                      mapping.upstream_repo + " upstream: " + listed.error().message);
+    }
+    if (!*listed) {
+      return Fail(ErrorCode::kManifestUnknown, "manifest " + tag + " of " + mapping.local_repo +
+                                                   " is unknown: the upstream has no tag " + tag +
+                                                   " in " + mapping.upstream_repo);
+    }
   }
   const std::string key = rule->name + "\n" + mapping.upstream_repo + "\n" + tag;
   std::shared_ptr<Impl::Flight> flight;
@@ -528,7 +598,7 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
     if (!result) {
       auto hold = result.error().code == ErrorCode::kUnavailable ? std::chrono::seconds(5)
                                                                  : std::chrono::seconds(30);
-      impl_->refusals[key] = {std::chrono::steady_clock::now() + hold, result.error()};
+      impl_->Remember(key, result.error(), hold);
     }
   }
   impl_->flights_cv.notify_all();

@@ -64,7 +64,8 @@ class Service {
   // its mirrors), a rule for that upstream that mirrors the name; without
   // it, a rule whose local repository is the name, or a Docker Hub rule that
   // mirrors the name as Docker Hub calls it (dockerd's registry-mirrors ask
-  // for /v2/library/alpine/...). In memory: never blocks.
+  // for /v2/library/alpine/...; Mapping::by_docker_hub_name, which a local
+  // namespace of that name overrides). In memory: never blocks.
   std::optional<Mapping> Resolve(std::string_view name, const std::optional<std::string>& ns) const;
 
   // Pull-through: fetches, vets, stores and signs `tag` of the mapping's

@@ -243,17 +243,32 @@ class TagSync {
   // into a new blob whose digest is checked before it is published.
   std::optional<Verdict> StoreBlob(const Descriptor& blob) {
     const std::string what = "blob " + blob.digest.str();
+    // One fetch of a blob per rule at a time: a pull-through that needs a
+    // layer another is fetching waits for it, then finds it linked.
+    auto fetching = ctx_.locks.Lock("mirror fetch " + rule_.name + " " + blob.digest.str());
     auto linked = ctx_.metadata.LinkedBlobSize(local_, blob.digest.str());
     if (!linked) return FromError(linked.error(), what);
     if (*linked) {
       ++report_.blobs_present;
       return std::nullopt;
     }
-    auto stored = LinkStoredBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, blob.digest, local_);
-    if (!stored) return FromError(stored.error(), what);
-    if (*stored) {
-      ++report_.blobs_present;
-      return std::nullopt;
+    // A blob this rule fetched for another of its repositories is linked,
+    // not fetched again. One Keep holds for anything else is fetched all the
+    // same: an upstream that only names a digest must not make Keep serve
+    // bytes it never sent (a private layer of another namespace, whose
+    // digest leaked, would become readable here).
+    for (const auto& repo : rule_.repositories) {
+      std::string sibling = rule_.LocalRepository(repo);
+      if (sibling == local_) continue;
+      auto there = ctx_.metadata.LinkedBlobSize(sibling, blob.digest.str());
+      if (!there) return FromError(there.error(), what);
+      if (!*there) continue;
+      auto stored = LinkStoredBlob(ctx_.locks, ctx_.blobs, ctx_.metadata, blob.digest, local_);
+      if (!stored) return FromError(stored.error(), what);
+      if (*stored) {
+        ++report_.blobs_present;
+        return std::nullopt;
+      }
     }
     if (blob.size < 0) return Verdict{"refused", what + " has a negative size"};
     auto size = static_cast<std::uint64_t>(blob.size);
@@ -263,7 +278,7 @@ class TagSync {
     // digest: a fetch cut short (the upstream gone mid-layer) leaves them
     // there, and the next sync asks only for the rest (a Range request).
     // Housekeeping removes a session left unfinished past upload_ttl.
-    const std::string session = FetchSession(blob.digest);
+    const std::string session = FetchSession(rule_.name, blob.digest);
     auto writer = OpenSession(session, size);
     if (!writer) return FromError(writer.error(), what);
     const std::uint64_t offset = (*writer)->size();
@@ -277,17 +292,20 @@ class TagSync {
     auto started = Clock::now();
     auto last_report = started;
     std::uint64_t received = offset;
-    auto fetched = upstream_.FetchBlob(upstream_repo_, blob.digest, size, offset,
-                                       [&](std::string_view chunk) -> Result<void> {
-                                         KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
-                                         received += chunk.size();
-                                         auto now = Clock::now();
-                                         if (now - last_report >= std::chrono::milliseconds(250)) {
-                                           last_report = now;
-                                           observe_(Progress(blob, received, size, started));
-                                         }
-                                         return {};
-                                       });
+    auto fetched = upstream_.FetchBlob(
+        upstream_repo_, blob.digest, size, offset, [&](std::string_view chunk) -> Result<void> {
+          if (ctx_.stop && ctx_.stop->load()) {
+            return Fail(ErrorCode::kUnavailable, "keepd is stopping");
+          }
+          KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
+          received += chunk.size();
+          auto now = Clock::now();
+          if (now - last_report >= std::chrono::milliseconds(250)) {
+            last_report = now;
+            observe_(Progress(blob, received, size, started));
+          }
+          return {};
+        });
     report_.bytes_fetched += received - offset;
     if (!fetched) {
       return FromError(fetched.error(), "fetching " + what + " (" + std::to_string(received) +
@@ -320,10 +338,10 @@ class TagSync {
   }
 
   // The upload session a fetch of `digest` streams into: the same for every
-  // sync, so that one cut short resumes where it stopped.
-  static std::string FetchSession(const Digest& digest) {
+  // sync of the rule, so that one cut short resumes where it stopped.
+  static std::string FetchSession(const std::string& rule, const Digest& digest) {
     Hasher h(DigestAlgorithm::kSha256);
-    h.Update("keep mirror fetch " + digest.str());
+    h.Update("keep mirror fetch " + rule + " " + digest.str());
     return h.Finish().hex().substr(0, 32);
   }
 

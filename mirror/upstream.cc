@@ -62,6 +62,9 @@ constexpr std::size_t kTokenBodyBytes = 1 << 20;   // a token service's JSON
 constexpr std::size_t kTagPageBytes = 4 << 20;     // one page of a tag list
 constexpr std::size_t kReferrersBytes = 4 << 20;
 constexpr int kMaxTagPages = 100;
+// At most this many tags of one repository (Docker Hub's largest have a few
+// tens of thousands).
+constexpr std::size_t kMaxTags = 100000;
 constexpr int kMaxRedirects = 5;
 constexpr auto kMaxRetrySleep = std::chrono::seconds(30);
 constexpr auto kDefaultTokenLifetime = std::chrono::seconds(60);
@@ -697,7 +700,9 @@ struct Upstream::Impl {
     auto lifetime = kDefaultTokenLifetime;
     if (j.contains("expires_in") && j["expires_in"].is_number_integer() &&
         j["expires_in"].get<std::int64_t>() > 0) {
-      lifetime = std::chrono::seconds(j["expires_in"].get<std::int64_t>());
+      // A token is asked for again at least daily, whatever the service says.
+      lifetime = std::chrono::seconds(
+          std::min<std::int64_t>(j["expires_in"].get<std::int64_t>(), 24 * 3600));
     }
     auto margin = std::min<std::chrono::seconds>(kTokenMargin, lifetime / 2);
     std::lock_guard lock(auth_mu);
@@ -977,7 +982,13 @@ Result<std::vector<std::string>> Upstream::ListTags(std::string_view repo) {
           if (!t.is_string()) {
             return Final(ErrorCode::kUnavailable, u.Prefix(what) + ": a tag is not a string");
           }
-          page_tags.push_back(t.get<std::string>());
+          // Tags longer than the spec allows are nobody's: skipped.
+          if (t.get_ref<const std::string&>().size() <= 128)
+            page_tags.push_back(t.get<std::string>());
+        }
+        if (tags.size() + page_tags.size() > kMaxTags) {
+          return Final(ErrorCode::kUnavailable,
+                       u.Prefix(what) + ": more than " + std::to_string(kMaxTags) + " tags");
         }
       }
       tags.insert(tags.end(), page_tags.begin(), page_tags.end());

@@ -60,6 +60,10 @@ struct Services {
   std::mutex& maintenance;
   // The curated mirror: rules, sync jobs, the curator key (mirror/service.h).
   mirror::Service& mirrors;
+  // Threads for pull-throughs, which wait on upstreams for as long as a
+  // layer takes: apart from `blocking`, so that they never hold up logins,
+  // pushes or anything else that blocks.
+  asio::thread_pool& pull_through;
   // What the running (or last) garbage collection or integrity check did.
   MaintenanceStatus& maintenance_status;
 };
@@ -67,11 +71,11 @@ struct Services {
 // Runs fn on the blocking pool and resumes the caller with its result, so
 // that an fsync or an Argon2id check never stalls the I/O threads.
 template <class F>
-Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
+Awaitable<std::invoke_result_t<F&>> OffloadTo(asio::thread_pool& pool, F fn) {
   std::optional<std::invoke_result_t<F&>> result;
   co_await asio::async_initiate<const asio::use_awaitable_t<>, void()>(
       [&](auto handler) {
-        asio::post(svc.blocking, [&, handler = std::move(handler)]() mutable {
+        asio::post(pool, [&, handler = std::move(handler)]() mutable {
           result.emplace(fn());
           // Resume the caller on its own executor.
           asio::post(std::move(handler));
@@ -79,6 +83,10 @@ Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
       },
       asio::use_awaitable);
   co_return std::move(*result);
+}
+template <class F>
+Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
+  co_return co_await OffloadTo(svc.blocking, std::move(fn));
 }
 
 // Parses a query string or an x-www-form-urlencoded body, percent-decoding.

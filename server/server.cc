@@ -421,6 +421,7 @@ int Main(int argc, char** argv) {
   Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds),
                               *tokens, config.service, LogRefusedLogin);
   asio::thread_pool blocking(4);
+  asio::thread_pool pull_through(4);
   BlobLocks blob_locks;
   std::mutex maintenance;
   auto mirrors = mirror::Service::Open(
@@ -428,8 +429,8 @@ int Main(int argc, char** argv) {
                                            static_cast<std::size_t>(config.max_manifest_bytes)});
   if (!mirrors) return Fatal(mirrors.error().message);
   MaintenanceStatus maintenance_status;
-  Services services{config,   **blobs,    **metadata,  authenticator, *tokens,
-                    blocking, blob_locks, maintenance, **mirrors,     maintenance_status};
+  Services services{config,     **blobs,     **metadata, authenticator, *tokens,           blocking,
+                    blob_locks, maintenance, **mirrors,  pull_through,  maintenance_status};
   RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);
@@ -469,8 +470,11 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
-  blocking.join();
+  // Syncs and pull-throughs are asked to stop (between tags, and between
+  // the chunks of a layer), and waited for.
   (*mirrors)->Stop();
+  pull_through.join();
+  blocking.join();
   return 0;
 }
 

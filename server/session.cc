@@ -231,8 +231,18 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   // access and trust decisions below are those of the local repository.
   if (IsMirrorable(*match->route)) {
     if (auto mapped = svc.mirrors.Resolve(ex.params.name, ex.query("ns"))) {
-      ex.params.name = mapped->local_repo;
-      ex.mirror = std::move(*mapped);
+      // A Docker Hub name never hides a local namespace of the same name:
+      // its own repositories, members and policy come first.
+      bool hidden = false;
+      if (mapped->by_docker_hub_name) {
+        auto local = svc.metadata.AccessIn(std::string(NamespaceOf(ex.params.name)), 0);
+        if (!local) co_return ErrorReply(local.error());
+        hidden = local->exists;
+      }
+      if (!hidden) {
+        ex.params.name = mapped->local_repo;
+        ex.mirror = std::move(*mapped);
+      }
     }
   }
   Access access{match->route->action, ex.params.name};

@@ -118,8 +118,8 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   if (!record) co_return record.error();
   if (!*record && ex.mirror && !ref->is_digest()) {
     // Pull-through: the mirror rule fetches, vets and signs the tag now.
-    auto pulled =
-        co_await Offload(svc, [&] { return svc.mirrors.PullThrough(*ex.mirror, ref->tag()); });
+    auto pulled = co_await OffloadTo(
+        svc.pull_through, [&] { return svc.mirrors.PullThrough(*ex.mirror, ref->tag()); });
     if (!pulled) co_return pulled.error();
     record = svc.metadata.GetTagged(repo, ref->tag());
     if (!record) co_return record.error();

@@ -3,6 +3,7 @@
 // or the namespace is open), and the check of signatures as they are pushed.
 #include "server/handlers/trust_gate.h"
 
+#include "mirror/service.h"
 #include "trust/trust.h"
 
 #include <nlohmann/json.hpp>
@@ -121,8 +122,19 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) return keys.error();
     std::vector<PublicKey> trusted;  // the PEM keys (OpenPGP keys sign GPG signatures)
+    // The mirror's curator key vouches only for what the mirror synced and
+    // signed itself, under the vetting of the rule that brought it: a copy of
+    // its signature pushed by anyone counts for nothing, or a push right in
+    // one namespace that trusts the curator would turn everything the curator
+    // ever signed, under any rule, into a trusted image there.
+    const std::string& curator = svc.mirrors.curator().public_key().key_id();
+    bool trusts_curator = false;
     for (const auto& k : *keys) {
       if (k.revoked) continue;
+      if (k.key_id == curator) {
+        trusts_curator = true;
+        continue;
+      }
       if (auto parsed = ParsePublicKey(k.pem)) trusted.push_back(std::move(*parsed));
     }
     auto fetch = [&](const Digest& d) { return svc.blobs.ReadSmall(d, 1 << 20); };
@@ -221,12 +233,17 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
            {"reasons", reasons},
            {"withheld_from_readers", withheld}});
     if (!any_verified && enforce) {
-      return Fail(ErrorCode::kDenied,
-                  "signature for " + target->str() + " refused: " +
-                      (trusted.empty() ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
-                                             " trusts no ECDSA or Ed25519 keys yet; a maintainer "
-                                             "adds one with keepctl key add"
-                                       : reasons));
+      std::string why = trusted.empty()
+                            ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
+                                  " trusts no ECDSA or Ed25519 keys yet; a maintainer "
+                                  "adds one with keepctl key add"
+                            : reasons;
+      if (trusts_curator) {
+        why +=
+            " (the mirror-curator key counts only for what the mirror syncs and signs "
+            "itself, never for a signature pushed)";
+      }
+      return Fail(ErrorCode::kDenied, "signature for " + target->str() + " refused: " + why);
     }
     return incoming;
   }

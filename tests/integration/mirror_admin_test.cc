@@ -404,10 +404,64 @@ TEST_F(MirrorAdminTest, SyncFromAnUnreachableUpstreamFailsItsTags) {
   EXPECT_EQ(client_.Get(ManifestPath("mirror/acme/app", "v1")).status, 404);
 }
 
+TEST_F(MirrorAdminTest, StoredCredentialsNeverFollowTheRuleToAnotherUpstream) {
+  json rule = Rule("app");
+  rule["username"] = "robot";
+  rule["password"] = kPassword;
+  ASSERT_EQ(Create(rule).status, 201);
+  // An admin's slip (or a stolen admin session) must not send the sealed
+  // password to a host of their choosing: moving the rule takes it again.
+  for (const char* patch :
+       {R"({"upstream":"https://collector.example"})", R"({"upstream_host":"collector.example"})",
+        R"({"ca_file":"/etc/ssl/certs/ca-certificates.crt"})"}) {
+    SCOPED_TRACE(patch);
+    Response r = client_.Patch("/admin/v1/mirrors/app", patch);
+    EXPECT_TRUE(IsError(r, 400, "INVALID")) << r.body;
+    EXPECT_NE(ErrorMessage(r).find("\"username\" and \"password\" again"), std::string::npos)
+        << r.body;
+    EXPECT_EQ(Show("app").value("upstream", ""), kDownUpstream);
+  }
+  // With the credentials given again, or dropped, it moves.
+  Response r = client_.Patch(
+      "/admin/v1/mirrors/app",
+      json{{"upstream", "https://collector.example"}, {"username", "robot"}, {"password", "pw2"}}
+          .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json().value("upstream", ""), "https://collector.example");
+  r = client_.Patch("/admin/v1/mirrors/app",
+                    R"({"upstream":"https://127.0.0.1:1","username":null,"password":null})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(r.Json().contains("username")) << r.body;
+}
+
+TEST_F(MirrorAdminTest, ADockerHubNameNeverHidesALocalNamespace) {
+  // A Docker Hub rule mirroring acme/app, and a local namespace acme whose
+  // own acme/app:v1 its members push and pull.
+  json rule = Rule("hub");
+  rule["upstream"] = kDownUpstream;
+  rule["upstream_host"] = "docker.io";
+  rule["pull_through"] = true;
+  ASSERT_EQ(Create(rule).status, 201);
+  ASSERT_EQ(client_.Post("/admin/v1/namespaces", R"({"name":"acme"})").status, 201);
+  Manifest local = PushImage(client_, "acme/app", "v1", {.layer = "acme's own layer"});
+
+  // Without ?ns=, acme/app is acme's: its policy, its content.
+  Response r = client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", local.media_type}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, local.bytes);
+  EXPECT_EQ(client_.Get(BlobPath("acme/app", DigestOf("acme's own layer"))).body,
+            "acme's own layer");
+  // With ?ns=docker.io the client asks for Docker Hub's acme/app: the rule's.
+  r = client_.Get(ManifestPath("acme/app", "v1") + "?ns=docker.io", {{"Accept", local.media_type}});
+  EXPECT_TRUE(IsError(r, 503, "UNAVAILABLE")) << r.body;
+  EXPECT_NE(ErrorMessage(r).find("mirror rule hub"), std::string::npos) << r.body;
+  EXPECT_EQ(r.Header("OCI-Namespace"), "docker.io");
+}
+
 TEST_F(MirrorAdminTest, PullThroughMapsNamesOntoTheRule) {
   json rule = Rule("hub");
   rule["pull_through"] = true;
-  rule["tags"] = {"v*"};
+  rule["tags"] = {"v1", "v2*"};
   ASSERT_EQ(Create(rule).status, 201);
   const std::string local = ManifestPath("mirror/acme/app", "v1");
   const std::string by_ns = ManifestPath("acme/app", "v1") + "?ns=127.0.0.1:1";

@@ -169,6 +169,110 @@ TEST_F(MirrorSyncTest, ThePublishersCosignLayerStandsBeforeTheCuratorsAtTheSigna
       << curator_payload;
 }
 
+TEST_F(MirrorSyncTest, ACopyOfTheCuratorsSignaturePushedElsewhereCountsForNothing) {
+  Signer signer = NewKey("ci", true, "ecdsa-p256");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "vetted upstream layer"});
+  ASSERT_EQ(PushBundle("acme/app", m, signer).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  auto [state, reason] = Sync("app");
+  ASSERT_EQ(state, "synced") << reason;
+
+  // Namespace prod trusts the curator too (a rule of its own lands there).
+  ASSERT_EQ(mirror_client_.Post("/admin/v1/namespaces", R"({"name":"prod"})").status, 201);
+  json prod_rule = {{"name", "prod"},
+                    {"upstream", "https://127.0.0.1:1"},
+                    {"repositories", {"other/tool"}},
+                    {"tags", {"v1"}},
+                    {"target", "prod"},
+                    {"reference_host", "mirror.example"},
+                    {"vetting", {{"trust_on_first_sync", true}}}};
+  ASSERT_EQ(mirror_client_.Post("/admin/v1/mirrors", prod_rule.dump()).status, 201);
+
+  // A publisher of prod pushes an image, then a copy of the curator's bundle
+  // for it, fetched from where the mirror serves it.
+  std::string config_digest = json::parse(m.bytes)["config"].value("digest", "");
+  PushBlob(mirror_client_, "prod/app", client_.Get(BlobPath("acme/app", config_digest)).body);
+  PushBlob(mirror_client_, "prod/app", "vetted upstream layer");
+  ASSERT_EQ(PutManifest(mirror_client_, "prod/app", m.digest(), m).status, 201);
+  json referrers = mirror_client_.Get(ReferrersPath("mirror/acme/app", m.digest())).Json();
+  std::string curators;
+  for (const auto& entry : referrers["manifests"]) {
+    std::string d = entry.value("digest", "");
+    Response got = mirror_client_.Get(ManifestPath("mirror/acme/app", d),
+                                      {{"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+    if (got.body.find("\"2026-11-25T12:00:00Z\"") == std::string::npos) curators = got.body;
+  }
+  ASSERT_FALSE(curators.empty()) << referrers.dump();
+  json copy = json::parse(curators);
+  for (const json* d : {&copy["config"], &copy["layers"][0]}) {
+    std::string blob = mirror_client_.Get(BlobPath("mirror/acme/app", d->value("digest", ""))).body;
+    PushBlob(mirror_client_, "prod/app", blob);
+  }
+  Manifest pushed{"application/vnd.oci.image.manifest.v1+json", curators};
+  Response r = PutManifest(mirror_client_, "prod/app", pushed.digest(), pushed);
+  EXPECT_TRUE(IsError(r, 403, "DENIED")) << r.body;
+  EXPECT_NE(ErrorMessage(r).find("mirror-curator key counts only for what the mirror syncs"),
+            std::string::npos)
+      << r.body;
+  json verified =
+      mirror_client_.Get("/admin/v1/verify?repository=prod/app&reference=" + m.digest()).Json();
+  EXPECT_FALSE(verified.value("trusted", true)) << verified.dump();
+}
+
+TEST_F(MirrorSyncTest, ALayerKeepHoldsOnlyElsewhereIsFetchedNotLinked) {
+  // Keep holds a layer in a private namespace; an upstream image names the
+  // same digest. Linking it would serve it to the mirror's readers on the
+  // upstream's word alone; the mirror fetches it, so the upstream must have
+  // the bytes.
+  ASSERT_EQ(mirror_client_.Post("/admin/v1/namespaces", R"({"name":"secret"})").status, 201);
+  PushImage(mirror_client_, "secret/app", "v1", {.layer = "a layer in two places"});
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "a layer in two places"});
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  auto [state, reason] = Sync("app");
+  ASSERT_EQ(state, "synced") << reason;
+  const std::string layer = "/v2/acme/app/blobs/" + DigestOf("a layer in two places");
+  bool fetched = false;
+  for (const auto& line : keepd_.RequestLog()) {
+    fetched |= line.value("path", "") == layer && line.value("status", 0) == 200;
+  }
+  EXPECT_TRUE(fetched) << "the upstream was never asked for the layer";
+}
+
+TEST_F(MirrorSyncTest, APullThroughByGlobAsksTheUpstreamsTagListFirst) {
+  Signer signer = NewKey("ci");
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "pulled through by glob"});
+  ASSERT_EQ(PushSignature("acme/app", m, signer).status, 201);
+  ASSERT_EQ(AddRule("app", "app", {signer.key.public_key().pem()}).status, 201);
+  ASSERT_EQ(mirror_client_.Patch("/admin/v1/mirrors/app", R"({"tags":["v*"],"pull_through":true})")
+                .status,
+            200);
+  AddMirrorReader();
+  // Made-up tags the glob allows: refused from the upstream's tag list, read
+  // once, without asking for their manifests.
+  for (const char* tag : {"v9", "v8", "v7x"}) {
+    Response r = mirror_reader_.Get(ManifestPath("mirror/acme/app", tag));
+    EXPECT_TRUE(IsError(r, 404, "MANIFEST_UNKNOWN")) << r.body;
+    EXPECT_NE(ErrorMessage(r).find("the upstream has no tag " + std::string(tag)),
+              std::string::npos)
+        << r.body;
+  }
+  int lists = 0, manifests = 0;
+  for (const auto& line : keepd_.RequestLog()) {
+    std::string path = line.value("path", "");
+    if (line.value("method", "") != "GET" || line.value("status", 0) == 401) continue;
+    lists += path == "/v2/acme/app/tags/list";
+    manifests += path.starts_with("/v2/acme/app/manifests/v") ? 1 : 0;
+  }
+  EXPECT_EQ(lists, 1);
+  EXPECT_EQ(manifests, 0);
+  // A tag the upstream has is pulled through.
+  Response got = MirrorReaderGet("app", m);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.body, m.bytes);
+}
+
 TEST_F(MirrorSyncTest, ACosignReferrerVetsAnImage) {
   Signer signer = NewKey("release");
   Manifest m = PushImage(client_, "acme/tool", "v1", {.layer = "tool layer"});

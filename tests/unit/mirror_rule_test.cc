@@ -333,6 +333,59 @@ TEST(MirrorRule, AllowsTagByNameOrGlob) {
   EXPECT_FALSE(r.AllowsTag("v3"));
 }
 
+TEST(MirrorRule, SignatureTagsAreNeverMirroredAsImages) {
+  const std::string hex(64, 'a');
+  json j = Base();
+  j["tags"] = {"*"};
+  Rule r = Parsed(j);
+  // A glob that matches everything still leaves signature tags to the
+  // mirror, which keeps the signatures that vetted an image and signs itself.
+  for (const std::string& tag : {"sha256-" + hex + ".sig", "sha256-" + hex}) {
+    EXPECT_TRUE(IsSignatureTag(tag)) << tag;
+    EXPECT_FALSE(r.AllowsTag(tag)) << tag;
+    json named = Base();
+    named["tags"] = {tag};
+    ExpectRefused(named, {tag, "signature tag"});
+  }
+  for (const std::string& tag : {"sha256-" + hex.substr(1), "sha256-" + std::string(64, 'A'),
+                                 "sha512-" + hex, "sha256-" + hex + ".att", std::string("v1")}) {
+    EXPECT_FALSE(IsSignatureTag(tag)) << tag;
+    EXPECT_TRUE(r.AllowsTag(tag)) << tag;
+  }
+}
+
+TEST(MirrorRule, HostsAreHostAndPortOnly) {
+  for (const char* yes :
+       {"docker.io", "ghcr.io", "127.0.0.1:5000", "keep-1.example", "[::1]:5000", "[fd00::1]"}) {
+    EXPECT_TRUE(IsHostAndPort(yes)) << yes;
+  }
+  for (const char* no :
+       {"", "a b", "host\r\nX-Injected: 1", "host,other", "\"quoted\"", "host:", "host:123456",
+        "host:port", ".host", "-host", "[::1", "[]", "host/path", "user@host", "[::1]:x"}) {
+    EXPECT_FALSE(IsHostAndPort(no)) << no;
+  }
+  // upstream_host is echoed to clients in OCI-Namespace; reference_host is
+  // written into the curator's signatures.
+  json j = Base();
+  j["upstream_host"] = "docker.io\r\nX-Injected: 1";
+  ExpectRefused(j, {"upstream_host", "host[:port]"});
+  j = Base();
+  j["reference_host"] = "keep.example:5000,evil";
+  ExpectRefused(j, {"reference_host", "host[:port]"});
+}
+
+TEST(MirrorRule, OneRuleLandsInOneNamespace) {
+  json j = Base();
+  j["target"] = "";
+  j["repositories"] = {"acme/app", "other/app"};
+  ExpectRefused(j, {"acme/app", "other/app", "different namespaces"});
+  j["repositories"] = {"acme/app", "acme/tool"};
+  EXPECT_EQ(Parsed(j).Namespace(), "acme");
+  j["target"] = "mirror";
+  j["repositories"] = {"acme/app", "other/app"};
+  EXPECT_EQ(Parsed(j).Namespace(), "mirror");
+}
+
 TEST(MirrorRule, LocalAndUpstreamRepositories) {
   json j = Base();
   j["repositories"] = {"acme/app", "acme/tools/cli"};

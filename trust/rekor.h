@@ -1,11 +1,12 @@
 // trust/rekor.h — transparency-log (Rekor) material that signature artifacts
 // carry, read against a closed schema and bound to the signature it logs.
 //
-// Keep holds no Rekor public keys yet (they come with keyless support), so
-// it cannot check that a log vouched for anything: a signed entry timestamp,
-// a checkpoint's signatures and a log id are taken as they are. What Keep
-// can and does check is that such material says nothing of its own: each
-// field is bounded and typed, and the log entry it carries describes the very
+// This header holds no Rekor public keys, so it cannot check that a log
+// vouched for anything: a signed entry timestamp, a checkpoint's signatures
+// and a log id are taken as they are here (trust/tlog.h verifies them with a
+// trust root's log keys, for keyless signatures). What Keep can and does
+// check is that such material says nothing of its own: each field is
+// bounded and typed, and the log entry it carries describes the very
 // signature beside it (same signed bytes, same signature, same key), so
 // that a pusher without the signing key cannot use it to carry bytes of
 // their choosing to readers.

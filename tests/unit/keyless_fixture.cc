@@ -339,6 +339,7 @@ json Sigstore::Entry(const std::string& body, const EntryOptions& o) const {
   }
   if (o.proof) {
     std::vector<std::string> leaves;
+    leaves.reserve(7);
     for (int i = 0; i < 7; ++i) leaves.push_back("other entry " + std::to_string(i));
     leaves[5] = body;
     const std::string root = TreeHash(leaves, 0, leaves.size());

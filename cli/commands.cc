@@ -270,6 +270,31 @@ const std::vector<CommandSpec> kCommands = {
      "Exit status 0 when the image is trusted, 1 when it is not.\n",
      Verify},
 
+    {"",
+     "verify-bundle",
+     "FILE|sha256:DIGEST",
+     1,
+     1,
+     {{"bundle", F::kValue, "FILE", "the sigstore bundle (v0.1 to v0.3)", true},
+      {"certificate-identity", F::kValue, "SUBJECT",
+       "the signing certificate's subject (SubjectAltName URI or email), exactly"},
+      {"certificate-identity-regexp", F::kValue, "REGEX",
+       "or a regular expression that must match the subject whole"},
+      {"certificate-oidc-issuer", F::kValue, "URL", "the certificate's OIDC issuer, exactly"},
+      {"key", F::kValue, "FILE", "verify with this PEM public key instead of an identity"},
+      {"trusted-root", F::kValue, "FILE",
+       "sigstore's trusted_root.json (default: KEEPCTL_TRUSTED_ROOT)"},
+      {"staging", F::kBool, "", "accepted for the conformance protocol; the trust root decides"}},
+     "Verify a sigstore bundle of a file or digest, offline, as the registry does",
+     "The verify half of sigstore-conformance's CLI protocol. Checks the signature,\n"
+     "that its transparency-log entries are for this very artifact, signature and\n"
+     "certificate, that a log of the trust root vouches for them (signed entry\n"
+     "timestamp, inclusion proof and signed checkpoint), that the certificate chains\n"
+     "to a Fulcio CA of the trust root at that time with a valid SCT, and that it\n"
+     "names the identity given. Nothing is fetched: it works air-gapped.\n"
+     "Exit status 0 when it verifies, 1 with the failed check on stderr otherwise.\n",
+     VerifyBundle},
+
     {"repo",
      "list",
      "[NS]",

@@ -102,6 +102,7 @@ Result<void> PolicySet(const Invocation& inv);
 
 Result<void> Sign(const Invocation& inv);
 Result<void> Verify(const Invocation& inv);
+Result<void> VerifyBundle(const Invocation& inv);
 // commands_images.cc
 Result<void> RepoList(const Invocation& inv);
 Result<void> TagList(const Invocation& inv);

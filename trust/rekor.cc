@@ -4,6 +4,7 @@
 #include "core/digest.h"
 #include "trust/openssl_util.h"
 #include "trust/schema.h"
+#include "trust/tlog.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -26,7 +27,7 @@ using trust_internal::StringAt;
 
 // Bounds on what a log entry may hold: a PEM key, a signature, a hash.
 constexpr std::size_t kMaxBodyBytes = 16 << 10;
-constexpr std::size_t kMaxPemBytes = 4 << 10;
+constexpr std::size_t kMaxPemBytes = 8 << 10;
 constexpr std::size_t kMaxSignatureBytes = 512;
 constexpr std::size_t kMaxSetBytes = 256;
 constexpr std::size_t kMaxCheckpointBytes = 4 << 10;
@@ -83,16 +84,18 @@ Result<std::string> ReadBase64(const json& parent, const char* name, std::size_t
 }
 
 // The top of a log entry body: apiVersion 0.0.1, `kind`, and a spec object.
-Result<json> ReadBody(std::string_view body, std::string_view kind, const std::string& where) {
+Result<json> ReadBody(std::string_view body, std::string_view kind, const std::string& where,
+                      std::string_view version = "0.0.1") {
   auto parsed = ParseStrictJson(body);
   if (!parsed) return Bad(where + " is not a log entry: " + parsed.error().message);
   if (!parsed->is_object()) return Bad(where + " is not a JSON object");
   if (auto extra = ExtraMember(*parsed, {"apiVersion", "kind", "spec"})) return Extra(where, *extra);
   const std::string* api = StringAt(*parsed, "apiVersion");
   const std::string* got = StringAt(*parsed, "kind");
-  if (api == nullptr || got == nullptr || *api != "0.0.1" || *got != kind) {
-    return Bad(where + " is not a " + std::string(kind) + " v0.0.1 entry (kind \"" +
-               Shown(got ? *got : "") + "\", apiVersion \"" + Shown(api ? *api : "") + "\")");
+  if (api == nullptr || got == nullptr || *api != version || *got != kind) {
+    return Bad(where + " is not a " + std::string(kind) + " v" + std::string(version) +
+               " entry (kind \"" + Shown(got ? *got : "") + "\", apiVersion \"" +
+               Shown(api ? *api : "") + "\")");
   }
   if (ObjectAt(*parsed, "spec") == nullptr) return Bad(where + ".spec is not an object");
   return std::move(*parsed);
@@ -160,8 +163,19 @@ Result<RekorSet> ReadRekorSet(std::string_view annotation) {
   auto body_bytes = ReadBase64(*payload, "body", kMaxBodyBytes, at);
   if (!body_bytes) return body_bytes.error();
 
-  const std::string body_at = at + ".body";
-  auto body = ReadBody(*body_bytes, "hashedrekord", body_at);
+  auto read = ReadHashedRekordBody(*body_bytes, at + ".body");
+  if (!read) return read.error();
+  auto log_id_bytes = trust_internal::HexToBytes(*log_id);
+  read->signed_entry_timestamp = std::move(*timestamp);
+  read->body = std::move(*body_bytes);
+  read->integrated_time = (*payload)["integratedTime"].get<std::int64_t>();
+  read->log_index = (*payload)["logIndex"].get<std::int64_t>();
+  read->log_id = std::move(log_id_bytes);
+  return std::move(*read);
+}
+
+Result<RekorSet> ReadHashedRekordBody(std::string_view body_bytes, const std::string& body_at) {
+  auto body = ReadBody(body_bytes, "hashedrekord", body_at);
   if (!body) return body.error();
   const json& spec = (*body)["spec"];
   if (auto extra = ExtraMember(spec, {"data", "signature"})) return Extra(body_at + ".spec", *extra);
@@ -181,7 +195,11 @@ Result<RekorSet> ReadRekorSet(std::string_view annotation) {
   if (auto extra = ExtraMember(*key, {"content"})) return Extra(sig_at + ".publicKey", *extra);
   auto pem = ReadBase64(*key, "content", kMaxPemBytes, sig_at + ".publicKey");
   if (!pem) return pem.error();
-  return RekorSet{std::move(*hash), std::move(*content), std::move(*pem)};
+  RekorSet out;
+  out.payload_sha256 = std::move(*hash);
+  out.signature = std::move(*content);
+  out.public_key_pem = std::move(*pem);
+  return out;
 }
 
 Result<void> BindRekorSet(const RekorSet& set, std::string_view payload,
@@ -205,96 +223,18 @@ Result<void> BindRekorSet(const RekorSet& set, std::string_view payload,
 
 Result<DsseLogEntry> ReadTlogEntry(const json& entry) {
   const std::string where = "a tlogEntries member";
-  if (!entry.is_object()) return Bad(where + " is not an object");
-  if (auto extra = ExtraMember(entry, {"logIndex", "logId", "kindVersion", "integratedTime",
-                                       "inclusionPromise", "inclusionProof",
-                                       "canonicalizedBody"})) {
-    return Extra(where, *extra);
-  }
-  // int64 members are decimal strings in protobuf's JSON, left out when 0.
-  for (const char* name : {"logIndex", "integratedTime"}) {
-    if (entry.contains(name) && !(entry[name].is_string() && IsDecimal(entry[name].get<std::string>()))) {
-      return Bad(where + "." + name + " is not a decimal string");
-    }
-  }
-  const json* log_id = ObjectAt(entry, "logId");
-  if (log_id == nullptr) return Bad(where + ".logId is missing or not an object");
-  if (auto extra = ExtraMember(*log_id, {"keyId"})) return Extra(where + ".logId", *extra);
-  if (auto id = ReadBase64(*log_id, "keyId", kSha256Bytes, where + ".logId"); !id) return id.error();
-  const json* kind = ObjectAt(entry, "kindVersion");
-  if (kind == nullptr) return Bad(where + ".kindVersion is missing or not an object");
-  if (auto extra = ExtraMember(*kind, {"kind", "version"})) return Extra(where + ".kindVersion", *extra);
-  const std::string* kind_name = StringAt(*kind, "kind");
-  const std::string* version = StringAt(*kind, "version");
-  if (kind_name == nullptr || version == nullptr || *kind_name != "dsse" || *version != "0.0.1") {
+  auto read = ReadLogEntry(entry);
+  if (!read) return read.error();
+  if (read->kind != "dsse" || read->version != "0.0.1") {
     return Bad(where + ".kindVersion is not dsse 0.0.1, the entry of a DSSE envelope (kind \"" +
-               Shown(kind_name ? *kind_name : "") + "\", version \"" +
-               Shown(version ? *version : "") + "\")");
+               Shown(read->kind) + "\", version \"" + Shown(read->version) + "\")");
   }
-  if (auto it = entry.find("inclusionPromise"); it != entry.end()) {
-    if (!it->is_object()) return Bad(where + ".inclusionPromise is not an object");
-    if (auto extra = ExtraMember(*it, {"signedEntryTimestamp"})) {
-      return Extra(where + ".inclusionPromise", *extra);
-    }
-    auto set = ReadBase64(*it, "signedEntryTimestamp", kMaxSetBytes, where + ".inclusionPromise");
-    if (!set) return set.error();
-  }
-  auto body_bytes = ReadBase64(entry, "canonicalizedBody", kMaxBodyBytes, where);
-  if (!body_bytes) return body_bytes.error();
+  if (read->body.size() > kMaxBodyBytes) return Bad(where + ".canonicalizedBody is too large");
+  return ReadDsseBody(read->body, where + ".canonicalizedBody");
+}
 
-  if (auto it = entry.find("inclusionProof"); it != entry.end()) {
-    const std::string at = where + ".inclusionProof";
-    if (!it->is_object()) return Bad(at + " is not an object");
-    const json& proof = *it;
-    if (auto extra = ExtraMember(proof, {"logIndex", "rootHash", "treeSize", "hashes", "checkpoint"})) {
-      return Extra(at, *extra);
-    }
-    std::int64_t numbers[2] = {0, 0};
-    const char* names[2] = {"logIndex", "treeSize"};
-    for (int i = 0; i < 2; ++i) {
-      if (!proof.contains(names[i])) continue;
-      const json& v = proof[names[i]];
-      if (!v.is_string() || !IsDecimal(v.get<std::string>())) {
-        return Bad(at + "." + names[i] + " is not a decimal string");
-      }
-      numbers[i] = std::stoll(v.get<std::string>());
-    }
-    auto root = ReadBase64(proof, "rootHash", kSha256Bytes, at);
-    if (!root) return root.error();
-    if (root->size() != kSha256Bytes) return Bad(at + ".rootHash is not a SHA-256 hash");
-    auto hashes = proof.find("hashes");
-    std::vector<std::string> path;
-    if (hashes != proof.end()) {
-      if (!hashes->is_array() || hashes->size() > kMaxInclusionHashes) {
-        return Bad(at + ".hashes is not an array of at most " +
-                   std::to_string(kMaxInclusionHashes) + " hashes");
-      }
-      for (const json& h : *hashes) {
-        auto bytes = h.is_string() ? DecodeBoundedBase64(h.get<std::string>(), kSha256Bytes)
-                                   : std::nullopt;
-        if (!bytes || bytes->size() != kSha256Bytes) {
-          return Bad(at + ".hashes holds something other than a base64 SHA-256 hash");
-        }
-        path.push_back(std::move(*bytes));
-      }
-    }
-    if (!VerifyInclusion(*body_bytes, numbers[0], numbers[1], path, *root)) {
-      return Bad(at + " does not lead from the entry's body to its rootHash");
-    }
-    const json* checkpoint = ObjectAt(proof, "checkpoint");
-    if (checkpoint == nullptr) return Bad(at + ".checkpoint is missing or not an object");
-    if (auto extra = ExtraMember(*checkpoint, {"envelope"})) return Extra(at + ".checkpoint", *extra);
-    const std::string* note = StringAt(*checkpoint, "envelope");
-    if (note == nullptr) return Bad(at + ".checkpoint.envelope is not a string");
-    auto parsed = ParseCheckpoint(*note);
-    if (!parsed) return Bad(at + ".checkpoint: " + parsed.error().message);
-    if (parsed->tree_size != numbers[1] || parsed->root_hash != *root) {
-      return Bad(at + ".checkpoint is not of the proof's treeSize and rootHash");
-    }
-  }
-
-  const std::string body_at = where + ".canonicalizedBody";
-  auto body = ReadBody(*body_bytes, "dsse", body_at);
+Result<DsseLogEntry> ReadDsseBody(std::string_view body_bytes, const std::string& body_at) {
+  auto body = ReadBody(body_bytes, "dsse", body_at);
   if (!body) return body.error();
   const json& spec = (*body)["spec"];
   const std::string spec_at = body_at + ".spec";
@@ -322,6 +262,51 @@ Result<DsseLogEntry> ReadTlogEntry(const json& entry) {
     auto verifier = ReadBase64(s, "verifier", kMaxPemBytes, spec_at + ".signatures[]");
     if (!verifier) return verifier.error();
     out.signatures.push_back({std::move(*sig), std::move(*verifier)});
+  }
+  return out;
+}
+
+Result<DsseLogEntry> ReadIntotoBody(std::string_view body_bytes, const std::string& body_at) {
+  auto body = ReadBody(body_bytes, "intoto", body_at, "0.0.2");
+  if (!body) return body.error();
+  const json& spec = (*body)["spec"];
+  const std::string spec_at = body_at + ".spec";
+  if (auto extra = ExtraMember(spec, {"content"})) return Extra(spec_at, *extra);
+  const json* content = ObjectAt(spec, "content");
+  const std::string content_at = spec_at + ".content";
+  if (content == nullptr) return Bad(content_at + " is missing or not an object");
+  if (auto extra = ExtraMember(*content, {"envelope", "hash", "payloadHash"})) {
+    return Extra(content_at, *extra);
+  }
+  // hash is the SHA-256 of the envelope as Rekor re-serialised it: its form
+  // is checked, not its value (as for dsse's envelopeHash).
+  if (auto hash = ReadSha256(*content, "hash", content_at); !hash) return hash.error();
+  auto payload_hash = ReadSha256(*content, "payloadHash", content_at);
+  if (!payload_hash) return payload_hash.error();
+  const json* envelope = ObjectAt(*content, "envelope");
+  const std::string env_at = content_at + ".envelope";
+  if (envelope == nullptr) return Bad(env_at + " is missing or not an object");
+  if (auto extra = ExtraMember(*envelope, {"payload", "payloadType", "signatures"})) {
+    return Extra(env_at, *extra);
+  }
+  DsseLogEntry out{std::move(*payload_hash), {}};
+  auto signatures = envelope->find("signatures");
+  if (signatures == envelope->end() || !signatures->is_array() || signatures->empty() ||
+      signatures->size() > 8) {
+    return Bad(env_at + ".signatures is not an array of 1 to 8 signatures");
+  }
+  const std::string sig_at = env_at + ".signatures[]";
+  for (const json& s : *signatures) {
+    if (!s.is_object()) return Bad(env_at + ".signatures holds a non-object");
+    if (auto extra = ExtraMember(s, {"sig", "publicKey", "keyid"})) return Extra(sig_at, *extra);
+    // The signature is base64 twice: the envelope's base64 text, encoded again.
+    auto text = ReadBase64(s, "sig", 2 * kMaxSignatureBytes, sig_at);
+    if (!text) return text.error();
+    auto sig = DecodeBoundedBase64(*text, kMaxSignatureBytes);
+    if (!sig) return Bad(sig_at + ".sig is not base64 of a base64 signature");
+    auto key = ReadBase64(s, "publicKey", kMaxPemBytes, sig_at);
+    if (!key) return key.error();
+    out.signatures.push_back({std::move(*sig), std::move(*key)});
   }
   return out;
 }
@@ -358,6 +343,7 @@ Result<void> BindTlogEntry(const DsseLogEntry& entry, std::string_view payload,
 
 Result<Checkpoint> ParseCheckpoint(std::string_view note) {
   if (note.size() > kMaxCheckpointBytes) return Bad("the checkpoint is too large");
+  const std::string_view whole = note;
   auto next_line = [&](std::string_view& line) {
     auto end = note.find('\n');
     if (end == std::string_view::npos) return false;
@@ -388,8 +374,10 @@ Result<Checkpoint> ParseCheckpoint(std::string_view note) {
     return Bad("the checkpoint has a line after its root hash that is not the blank line "
                "(extension lines other than \"Timestamp: <decimal>\" are refused)");
   }
+  const std::string_view text = whole.substr(0, whole.size() - note.size() - 1);
   // "— " is U+2014 EM DASH and a space.
   constexpr std::string_view kDash = "\xe2\x80\x94 ";
+  std::vector<Checkpoint::Signature> signatures;
   std::size_t count = 0;
   std::string_view line;
   while (next_line(line)) {
@@ -405,10 +393,12 @@ Result<Checkpoint> ParseCheckpoint(std::string_view note) {
     }
     auto sig = DecodeBoundedBase64(line.substr(space + 1), 4 + kMaxSignatureBytes);
     if (!sig || sig->size() < 5) return Bad("a checkpoint signature is not base64 of a key hash and a signature");
+    signatures.push_back({std::string(line.substr(0, space)), sig->substr(0, 4), sig->substr(4)});
   }
   if (!note.empty()) return Bad("the checkpoint does not end with a newline");
   if (count == 0) return Bad("the checkpoint has no signature line");
-  return Checkpoint{std::string(origin), std::stoll(std::string(size)), std::move(*hash)};
+  return Checkpoint{std::string(origin), std::stoll(std::string(size)), std::move(*hash),
+                    std::string(text), std::move(signatures)};
 }
 
 bool VerifyInclusion(std::string_view leaf, std::int64_t index, std::int64_t tree_size,

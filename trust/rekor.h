@@ -1,11 +1,12 @@
 // trust/rekor.h — transparency-log (Rekor) material that signature artifacts
 // carry, read against a closed schema and bound to the signature it logs.
 //
-// Keep holds no Rekor public keys yet (they come with keyless support), so
-// it cannot check that a log vouched for anything: a signed entry timestamp,
-// a checkpoint's signatures and a log id are taken as they are. What Keep
-// can and does check is that such material says nothing of its own: each
-// field is bounded and typed, and the log entry it carries describes the very
+// This header holds no Rekor public keys, so it cannot check that a log
+// vouched for anything: a signed entry timestamp, a checkpoint's signatures
+// and a log id are taken as they are here (trust/tlog.h verifies them with a
+// trust root's log keys, for keyless signatures). What Keep can and does
+// check is that such material says nothing of its own: each field is
+// bounded and typed, and the log entry it carries describes the very
 // signature beside it (same signed bytes, same signature, same key), so
 // that a pusher without the signing key cannot use it to carry bytes of
 // their choosing to readers.
@@ -41,11 +42,23 @@ struct RekorSet {
   std::string payload_sha256;  // spec.data.hash.value: 64 lower-case hex
   std::string signature;       // spec.signature.content, decoded
   std::string public_key_pem;  // spec.signature.publicKey.content, decoded
+  // The annotation's other parts (empty or 0 for a body read on its own):
+  // what a log key verifies (trust/tlog.h).
+  std::string signed_entry_timestamp;  // decoded
+  std::string body;                    // Payload.body, decoded
+  std::int64_t integrated_time = 0;
+  std::int64_t log_index = 0;
+  std::string log_id;  // Payload.logID, as raw bytes
 };
 
 // Reads cosign's Rekor bundle annotation. kInvalid saying which member is
 // unexpected, missing, of the wrong type or too large.
 [[nodiscard]] Result<RekorSet> ReadRekorSet(std::string_view annotation);
+
+// Reads the body of a hashedrekord v0.0.1 entry (its spec's hash,
+// signature and key); `where` names it in messages. kInvalid.
+[[nodiscard]] Result<RekorSet> ReadHashedRekordBody(std::string_view body,
+                                                    const std::string& where);
 
 // Binds a Rekor bundle to the layer it sits on: it logs `payload` (sha256)
 // and `signature` (byte for byte), under a public key (or a certificate's
@@ -75,6 +88,13 @@ inline constexpr std::size_t kMaxInclusionHashes = 64;
 // a signed note of that tree size and root hash. kInvalid naming the member.
 [[nodiscard]] Result<DsseLogEntry> ReadTlogEntry(const nlohmann::json& entry);
 
+// Reads the body of a dsse v0.0.1 entry; `where` names it. kInvalid.
+[[nodiscard]] Result<DsseLogEntry> ReadDsseBody(std::string_view body, const std::string& where);
+// Reads the body of an intoto v0.0.2 entry into the same shape: its
+// payloadHash, and each envelope signature (decoded from the base64 text
+// that the entry encodes once more) with its publicKey (PEM). kInvalid.
+[[nodiscard]] Result<DsseLogEntry> ReadIntotoBody(std::string_view body, const std::string& where);
+
 // Binds a log entry to the envelope beside it: it logs the envelope's
 // `payload` (sha256) and exactly its `signatures` (decoded), each under a
 // verifier key that verifies it over `pae` and, where `signers[i]` is not
@@ -91,6 +111,13 @@ struct Checkpoint {
   std::string origin;
   std::int64_t tree_size = 0;
   std::string root_hash;  // decoded, 32 bytes
+  std::string text;       // what the signatures sign: the note up to its blank line
+  struct Signature {
+    std::string name;
+    std::string key_hint;   // 4 bytes
+    std::string signature;  // the rest
+  };
+  std::vector<Signature> signatures;
 };
 // kInvalid saying which line is malformed. Extension lines (between the root
 // hash and the blank line) are refused, nothing checks them, except the one

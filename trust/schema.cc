@@ -124,6 +124,16 @@ bool IsLowerHex(std::string_view text, std::size_t size) {
   return true;
 }
 
+std::string HexToBytes(std::string_view text) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
+    out.push_back(static_cast<char>((nibble(text[i]) << 4) | nibble(text[i + 1])));
+  }
+  return out;
+}
+
 bool IsDecimal(std::string_view text) {
   if (text.empty() || text.size() > 19 || (text.size() > 1 && text[0] == '0')) return false;
   for (char c : text) {

@@ -57,6 +57,9 @@ namespace keep::trust_internal {
 // that fits an int64: how protobuf's JSON writes int64.
 [[nodiscard]] bool IsDecimal(std::string_view text);
 
+// The bytes that lower-case hex `text` spells. REQUIRES: IsLowerHex(text, text.size()).
+[[nodiscard]] std::string HexToBytes(std::string_view text);
+
 // The bytes of standard, padded base64 text, if it is that and decodes to 1
 // to `max_bytes` bytes.
 [[nodiscard]] std::optional<std::string> DecodeBoundedBase64(std::string_view text,

@@ -11,6 +11,15 @@
 //                           in-toto statements) attached as OCI referrers
 //   trust/rekor.h           the transparency-log material both carry: read
 //                           against a closed schema, bound to the signature
+//   trust/trusted_root.h    a sigstore trust root: Fulcio CAs, Rekor and CT
+//                           log keys, timestamp authorities, validity windows
+//   trust/tlog.h            Rekor v1 entries of every kind, and their SET and
+//                           signed checkpoint verified with a log key
+//   trust/fulcio.h          Fulcio certificates: chain at signing time,
+//                           embedded SCT, the identity they name
+//   trust/keyless.h         keyless signatures: trusted identities, the
+//                           material a bundle or cosign layer carries, and
+//                           the offline verification of it
 //   trust/openpgp.h         OpenPGP keys and signed messages ("GPG simple
 //                           signing", skopeo/podman --sign-by), via librnp
 //   trust/key_material.h    which keys, PEM or OpenPGP, are one key
@@ -24,9 +33,13 @@
 #pragma once
 
 #include "trust/cosign.h"
+#include "trust/fulcio.h"
 #include "trust/key_material.h"
+#include "trust/keyless.h"
 #include "trust/keys.h"
 #include "trust/openpgp.h"
 #include "trust/rekor.h"
 #include "trust/sigstore_bundle.h"
 #include "trust/simple_signing.h"
+#include "trust/tlog.h"
+#include "trust/trusted_root.h"

@@ -1,0 +1,117 @@
+// A private sigstore, made with OpenSSL for the keyless tests: a Fulcio-like
+// root and intermediate CA issuing short-lived leaf certificates with Fulcio
+// extensions and an embedded SCT from a test CT log; a Rekor-like log key
+// making signed entry timestamps, a Merkle tree with inclusion proofs and
+// signed checkpoints; a trusted_root.json naming them; and the bundles and
+// log entries a signer would get. Every part can be broken on purpose.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keep::keyless_test {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const;
+};
+struct X509Free {
+  void operator()(X509* p) const;
+};
+using KeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using CertOwner = std::unique_ptr<X509, X509Free>;
+
+KeyPtr NewP256();
+std::string SpkiDer(EVP_PKEY* key);
+std::string SpkiPem(EVP_PKEY* key);
+std::string CertDer(X509* cert);
+std::string CertPem(X509* cert);
+std::string Sha256Raw(const std::string& data);
+std::string Hex(const std::string& bytes);
+// ECDSA over SHA-256, DER.
+std::string SignP256(EVP_PKEY* key, const std::string& data);
+
+inline constexpr std::int64_t kSignedAt = 1'700'000'000;  // 2023-11-14T22:13:20Z
+inline constexpr char kIssuer[] = "https://token.actions.githubusercontent.com";
+inline constexpr char kSubject[] =
+    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.0";
+
+struct LeafOptions {
+  std::string issuer = kIssuer;
+  bool legacy_issuer = false;  // .1.1 (raw) instead of .1.8 (UTF8String)
+  std::string subject_uri = kSubject;
+  std::int64_t not_before = kSignedAt - 60;
+  std::int64_t not_after = kSignedAt + 540;
+  std::map<std::string, std::string> extensions = {
+      {"1.3.6.1.4.1.57264.1.12", "https://github.com/acme/app"},
+      {"1.3.6.1.4.1.57264.1.14", "refs/tags/v1.2.0"}};
+  bool sct = true;
+  EVP_PKEY* sct_key = nullptr;  // default: the test CT log's
+  bool code_signing = true;
+};
+
+struct Leaf {
+  CertOwner cert;
+  KeyPtr key;
+};
+
+class Sigstore {
+ public:
+  Sigstore();
+
+  Leaf IssueLeaf(const LeafOptions& options = {});
+  // A leaf from another CA, with an SCT from this CT log.
+  Leaf IssueUntrustedLeaf();
+
+  // The trusted_root.json naming this CA, Rekor log and CT log.
+  nlohmann::json TrustedRoot() const;
+
+  // A log entry in a bundle's form for `body`, at `integrated_time`, with a
+  // SET and/or an inclusion proof in a tree of 7 leaves (this one at index 5)
+  // and its checkpoint.
+  struct EntryOptions {
+    std::int64_t integrated_time = kSignedAt;
+    bool set = true;
+    bool proof = true;
+    EVP_PKEY* log_key = nullptr;         // default: the Rekor key
+    EVP_PKEY* checkpoint_key = nullptr;  // default: log_key
+    std::string kind = "hashedrekord";
+    std::string version = "0.0.1";
+  };
+  nlohmann::json Entry(const std::string& body, const EntryOptions& options) const;
+
+  // hashedrekord v0.0.1 body for an artifact digest (hex), signature and
+  // certificate or key PEM.
+  static std::string HashedRekordBody(const std::string& sha256_hex, const std::string& signature,
+                                      const std::string& pem);
+  // dsse v0.0.1 body.
+  static std::string DsseBody(const std::string& payload, const std::string& signature,
+                              const std::string& pem);
+
+  // A message-signature bundle for `artifact` signed by `leaf`.
+  nlohmann::json MessageBundle(
+      const std::string& artifact, const Leaf& leaf, const EntryOptions& options,
+      const std::string& media_type = "application/vnd.dev.sigstore.bundle.v0.3+json") const;
+  // A DSSE bundle of an in-toto statement naming `subject_sha256_hex`.
+  nlohmann::json DsseBundle(const std::string& subject_sha256_hex, const Leaf& leaf,
+                            const EntryOptions& options) const;
+
+  EVP_PKEY* rekor_key() const { return rekor_key_.get(); }
+  EVP_PKEY* ct_key() const { return ct_key_.get(); }
+
+  std::int64_t ca_start = kSignedAt - 86400;
+  std::optional<std::int64_t> ca_end;
+
+ private:
+  KeyPtr root_key_, inter_key_, ct_key_, rekor_key_, other_root_key_;
+  CertOwner root_, inter_, other_root_;
+};
+
+}  // namespace keep::keyless_test

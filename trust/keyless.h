@@ -1,0 +1,169 @@
+// trust/keyless.h — keyless (Fulcio/Rekor) signatures: who may sign, what a
+// signature carries, and the offline check that it was made by a trusted
+// identity.
+//
+// A keyless signature carries: a certificate (Fulcio) for a key that made
+// the signature, one or more transparency-log entries (Rekor v1) that logged
+// it, and the signed content: either a signature over the artifact's bytes
+// (a "message signature", what `cosign sign-blob` and cosign's tag layout
+// make) or a DSSE envelope of an in-toto statement naming the artifact. It
+// comes as a sigstore bundle v0.1-v0.3 (ReadSignedMaterial) or as cosign's
+// layer annotations (CosignKeylessMaterial).
+//
+// VerifySigned checks, in this order, each refusal naming the check:
+//   1. content: the signature verifies with the certificate's key (or with a
+//      trusted key, for a bundle signed with a key), over the artifact
+//      (message: its digest, which the bundle's messageDigest hint must
+//      equal) or over the envelope's pre-authentication encoding (DSSE: the
+//      in-toto statement's subjects must include the artifact's digest);
+//   2. binding: every log entry logs this very content: for hashedrekord the
+//      artifact's digest, this signature and this certificate (or key); for
+//      dsse and intoto the payload's digest and exactly the envelope's
+//      signatures under this certificate. (A valid entry for something else
+//      is the bypass this closes.)
+//   3. log: every entry is vouched for by a log of a trust root (trust/tlog.h:
+//      its signed entry timestamp, its inclusion proof and signed checkpoint),
+//      its integrated time not in the future; that time is the signing time;
+//   4. certificate: at every signing time, the certificate is valid and
+//      chains to a certificate authority of that trust root (trust/fulcio.h),
+//      and its embedded SCT verifies with a CT log key of the trust root;
+//   5. identity: the certificate's OIDC issuer and subject match a trusted
+//      identity (issuer exactly; subject exactly or by a regular expression
+//      that must match it whole), and every extension the identity requires
+//      has exactly the required value.
+// A keyless signature with no log entry is refused (nothing says when it was
+// made). RFC 3161 timestamps are not verified yet: they are counted, not
+// used, and a signature that needs one (a Rekor v2 entry) is refused.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "trust/fulcio.h"
+#include "trust/keys.h"
+#include "trust/tlog.h"
+#include "trust/trusted_root.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keep {
+
+// A trusted signer by identity.
+struct KeylessIdentity {
+  std::string name;    // how the policy counts it (once toward a threshold)
+  std::string issuer;  // the OIDC issuer, exactly
+  // The subject: exactly `subject`, or, when `subject_regex` is set, any
+  // subject that this ECMAScript regular expression matches whole.
+  std::string subject;
+  std::string subject_regex;
+  // Required Fulcio extensions by dotted OID (or a name of
+  // kFulcioExtensionNames) and their exact values.
+  std::map<std::string, std::string> extensions;
+};
+
+// Names accepted for Fulcio extensions in KeylessIdentity::extensions.
+struct FulcioExtensionName {
+  std::string_view name;
+  std::string_view oid;
+};
+inline constexpr FulcioExtensionName kFulcioExtensionNames[] = {
+    {"build-signer-uri", "1.3.6.1.4.1.57264.1.9"},
+    {"build-signer-digest", "1.3.6.1.4.1.57264.1.10"},
+    {"runner-environment", "1.3.6.1.4.1.57264.1.11"},
+    {"source-repository-uri", "1.3.6.1.4.1.57264.1.12"},
+    {"source-repository-digest", "1.3.6.1.4.1.57264.1.13"},
+    {"source-repository-ref", "1.3.6.1.4.1.57264.1.14"},
+    {"source-repository-identifier", "1.3.6.1.4.1.57264.1.15"},
+    {"source-repository-owner-uri", "1.3.6.1.4.1.57264.1.16"},
+    {"source-repository-owner-identifier", "1.3.6.1.4.1.57264.1.17"},
+    {"build-config-uri", "1.3.6.1.4.1.57264.1.18"},
+    {"build-config-digest", "1.3.6.1.4.1.57264.1.19"},
+    {"build-trigger", "1.3.6.1.4.1.57264.1.20"},
+    {"run-invocation-uri", "1.3.6.1.4.1.57264.1.21"},
+    {"source-repository-visibility-at-signing", "1.3.6.1.4.1.57264.1.22"},
+};
+
+// kInvalid unless the identity is usable: a name, an issuer, exactly one of
+// subject and subject_regex (a regular expression that compiles), and
+// extensions named by a dotted Fulcio OID or a known name, each with a value.
+[[nodiscard]] Result<void> CheckIdentity(const KeylessIdentity& identity);
+
+// Whether `cert` names `identity`; kInvalid saying which part differs.
+[[nodiscard]] Result<void> MatchIdentity(const KeylessIdentity& identity,
+                                         const CertificateIdentity& cert);
+
+// What one signature carries, whichever artifact it came in.
+struct SignedMaterial {
+  // The signer: a certificate chain, leaf first (DER), or none (a bundle
+  // signed with a key; `key_hint` is then the bundle's hint, if any).
+  std::vector<std::string> certificates;
+  std::string key_hint;
+  // The content: a message signature ...
+  bool is_dsse = false;
+  std::string signature;            // raw
+  std::string message_digest_hint;  // the bundle's messageDigest (sha256, raw), if any
+  // ... or a DSSE envelope.
+  std::string payload_type;
+  std::string payload;
+  std::vector<std::string> dsse_signatures;  // raw
+  std::vector<LogEntry> log_entries;
+  std::size_t rfc3161_timestamps = 0;  // carried, not verified
+};
+
+// At most this many bytes of bundle.
+inline constexpr std::size_t kMaxSignedBundleBytes = 1 << 20;
+
+// Reads a sigstore bundle (media types of v0.1, v0.2 and v0.3), with either
+// content, and a certificate, certificate chain or public key hint. The
+// bundle's schema is closed; kInvalid naming the member.
+[[nodiscard]] Result<SignedMaterial> ReadSignedMaterial(std::string_view bundle);
+
+// The material of one cosign signature layer: its `signature` over
+// `payload` (the simple-signing payload, whose sha256 is the artifact),
+// the certificate and chain annotations (PEM; the chain may be empty), and
+// its Rekor bundle annotation when it has one.
+[[nodiscard]] Result<SignedMaterial> CosignKeylessMaterial(std::string_view payload,
+                                                           std::string_view signature,
+                                                           std::string_view certificate_pem,
+                                                           std::string_view chain_pem,
+                                                           const RekorSet* rekor);
+
+// What is being verified: the artifact's sha256 digest and, when the caller
+// has them, its bytes (needed only for an Ed25519 message signature).
+struct SignedArtifact {
+  Digest digest;
+  std::optional<std::string> bytes;
+};
+
+// Who may have signed.
+struct TrustedSigners {
+  std::vector<KeylessIdentity> identities;
+  std::vector<PublicKey> keys;
+};
+
+struct SignedVerdict {
+  bool verified = false;
+  std::string signer;  // verified: the identity's name, or the key's id
+  std::string reason;  // not verified: which check failed
+  // Verified with a certificate: what it names, and the signing time(s)
+  // the log(s) vouched for (seconds since the epoch).
+  CertificateIdentity certificate;
+  std::vector<std::int64_t> signing_times;
+};
+
+// Checks `material` for `artifact` as described above, against any of
+// `roots` (the first one that verifies the log entries is used for the
+// certificate as well), with `now` the current time in seconds since the
+// epoch.
+[[nodiscard]] SignedVerdict VerifySigned(const SignedMaterial& material,
+                                         const SignedArtifact& artifact,
+                                         const std::vector<TrustedRoot>& roots,
+                                         const TrustedSigners& signers, std::int64_t now);
+
+}  // namespace keep

@@ -1,0 +1,109 @@
+// trust/tlog.h — transparency-log (Rekor v1) entries of any kind Keep reads,
+// and the proof, against a trust root's log keys, that a log holds them.
+//
+// trust/rekor.h reads the entries that signature artifacts carry and binds
+// what they log to the signature beside them; it holds no log key. This
+// header adds what a log key makes possible:
+//
+//   * ReadLogEntry: a sigstore bundle's tlogEntries member (protobuf-specs
+//     TransparencyLogEntry) of kind hashedrekord 0.0.1, dsse 0.0.1 or intoto
+//     0.0.2, read against its closed schema; its inclusion proof, when
+//     present, is recomputed to its root hash at once.
+//   * ReadLoggedContent: what its body logs (an artifact's or a payload's
+//     sha256, and the signatures with the key or certificate of each).
+//   * VerifyLogEntry: the time the log vouches for, proven by a signed entry
+//     timestamp (the log's signature over the canonical JSON of
+//     {body, integratedTime, logID, logIndex}) or by the inclusion proof and
+//     a checkpoint (a signed note) signed by the log's key, or both: each one
+//     present must verify. The log is the trust root's log of the entry's
+//     logId whose validity window holds the integrated time, and that time
+//     may not be in the future.
+//
+// Rekor v2 entries (hashedrekord 0.0.2, no integrated time, an RFC 3161
+// timestamp instead) are not read yet: ReadLogEntry refuses them, saying so.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include "core/error.h"
+#include "trust/rekor.h"
+#include "trust/trusted_root.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keep {
+
+struct InclusionProof {
+  std::int64_t log_index = 0;
+  std::int64_t tree_size = 0;
+  std::string root_hash;  // 32 bytes
+  std::vector<std::string> hashes;
+  std::string checkpoint;  // the signed note, as carried
+};
+
+// One log entry, whichever artifact carried it.
+struct LogEntry {
+  std::string kind;     // "hashedrekord", "dsse", "intoto"
+  std::string version;  // "0.0.1", "0.0.2"
+  std::int64_t log_index = 0;
+  std::string log_id;  // raw bytes (32: the SHA-256 of the log's DER key)
+  std::optional<std::int64_t> integrated_time;
+  std::string signed_entry_timestamp;  // raw DER signature; empty when none
+  std::optional<InclusionProof> proof;
+  std::string body;  // the canonicalized body, decoded
+};
+
+// At most this many bytes of body (an intoto entry holds its whole envelope).
+inline constexpr std::size_t kMaxLogEntryBody = 256 << 10;
+
+// Reads a tlogEntries member, as described above. kInvalid naming the member.
+[[nodiscard]] Result<LogEntry> ReadLogEntry(const nlohmann::json& entry);
+
+// The entry of cosign's Rekor bundle annotation (ReadRekorSet), which has
+// the same parts but no inclusion proof.
+[[nodiscard]] LogEntry LogEntryOf(const RekorSet& set);
+
+// What an entry's body logs.
+struct LoggedContent {
+  std::string kind;
+  // hashedrekord: the artifact's sha256; dsse and intoto: the payload's; in
+  // lower-case hex.
+  std::string sha256;
+  // Each logged signature (raw bytes) with its key or certificate, PEM.
+  std::vector<DsseLogEntry::Signature> signatures;
+};
+[[nodiscard]] Result<LoggedContent> ReadLoggedContent(const LogEntry& entry);
+
+// What VerifyLogEntry proved.
+struct LogProof {
+  const TrustedLog* log = nullptr;  // the trust root's log that vouched
+  std::int64_t integrated_time = 0;
+  bool set_verified = false;
+  bool checkpoint_verified = false;
+};
+
+// Allowed clock difference between the log and this host, in seconds.
+inline constexpr std::int64_t kMaxClockSkew = 60;
+
+// Verifies the entry's signed entry timestamp and/or inclusion proof and
+// checkpoint against `root`'s tlogs, as described above; `now` is seconds
+// since the epoch. kInvalid saying which check failed.
+[[nodiscard]] Result<LogProof> VerifyLogEntry(const LogEntry& entry, const TrustedRoot& root,
+                                              std::int64_t now);
+
+// The canonical JSON a signed entry timestamp signs.
+[[nodiscard]] std::string SetPayload(const LogEntry& entry);
+
+// kInvalid unless one signature line of the checkpoint `note` is by `log`
+// (key hint: the first 4 bytes of its log id) and verifies over the note's
+// text, and the note is of `tree_size` and `root_hash`.
+[[nodiscard]] Result<void> VerifyCheckpoint(std::string_view note, const TrustedLog& log,
+                                            std::int64_t tree_size, std::string_view root_hash);
+
+}  // namespace keep

@@ -325,6 +325,8 @@ std::string Man(Table table) {
       ".TP\n.B KEEPCTL_PROGRESS\n"
       "always: gc and fsck write their progress on stderr, a line per change, even off a "
       "terminal\n"
+      ".TP\n.B KEEPCTL_TRUSTED_ROOT\n"
+      "sigstore's trusted_root.json for verify-bundle, when --trusted-root is not given\n"
       ".SH EXIT STATUS\n"
       "0 done, 1 failed (the server's message is printed), 2 bad command line.\n";
   return out;

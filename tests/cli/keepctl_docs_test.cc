@@ -169,7 +169,7 @@ TEST(KeepctlMan, TheManualPageNamesEveryCommandAndFlag) {
   EXPECT_EQ(man.out.rfind(".TH KEEPCTL 1 ", 0), 0u) << man.out.substr(0, 200);
   for (const Listed& c : commands) {
     SCOPED_TRACE(Join(c.words));
-    EXPECT_TRUE(Contains(man.out, ".B keepctl " + Join(c.words))) << Join(c.words);
+    EXPECT_TRUE(Contains(man.out, ".B keepctl " + RoffDashes(Join(c.words)))) << Join(c.words);
     for (const auto& flag : c.shown) {
       EXPECT_TRUE(Contains(man.out, ".B " + RoffDashes(flag) + "\n") ||
                   Contains(man.out, ".B " + RoffDashes(flag) + " "))

@@ -6,6 +6,9 @@
 #include "mirror/upstream.h"
 #include "trust/key_material.h"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -68,10 +71,19 @@ struct Service::Impl {
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;  // GUARDED_BY(rules_mu)
 
   // Pull-throughs in flight, by rule, repository and tag: one fetch each.
+  // A flight is vetted once its image passed vetting and is pending (its
+  // manifests served, its blobs followed while they arrive), done when it
+  // is stored, signed and tagged, or failed.
   struct Flight {
+    bool vetted = false;
     bool done = false;
     Result<void> result;
   };
+  // What pull-throughs vetted and are fetching.
+  PendingImages pending;
+  // Pull-throughs run here, and finish after the request that started them
+  // has its answer.
+  boost::asio::thread_pool pull_jobs{4};
   std::mutex flights_mu;
   std::condition_variable flights_cv;
   std::map<std::string, std::shared_ptr<Flight>> flights;  // GUARDED_BY(flights_mu)
@@ -299,8 +311,8 @@ struct Service::Impl {
       report["error"] = upstream.error().message;
       observe({{"event", "error"}, {"message", upstream.error().message}});
     } else {
-      SyncContext ctx{deps.blobs, deps.metadata,           deps.locks,
-                      curator,    deps.max_manifest_bytes, &stopping};
+      SyncContext ctx{deps.blobs, deps.metadata, deps.locks, curator, deps.max_manifest_bytes,
+                      &stopping,  nullptr,       {}};
       report = SyncRule(rule, **upstream, ctx, observe).ToJson();
     }
     report["rule"] = rule.name;
@@ -568,41 +580,76 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
     }
     flight = slot;
     if (!leader) {
-      impl_->flights_cv.wait(lock, [&] { return flight->done; });
-      return flight->result;
+      impl_->flights_cv.wait(lock, [&] { return flight->vetted || flight->done; });
+      if (flight->done) return flight->result;
+      return {};
     }
   }
-  Result<void> result;
-  auto upstream = impl_->UpstreamOf(*rule);
-  if (!upstream) {
-    result = upstream.error();
-  } else {
-    SyncContext ctx{impl_->deps.blobs, impl_->deps.metadata,           impl_->deps.locks,
-                    impl_->curator,    impl_->deps.max_manifest_bytes, &impl_->stopping};
-    SyncReport report;
-    auto out = SyncTag(
-        *rule, **upstream, ctx, [](const json&) {}, mapping.upstream_repo, tag, report);
-    if (out.state == "failed") {
-      result = Fail(ErrorCode::kUnavailable, "mirror rule " + rule->name + " could not fetch " +
-                                                 asked + " from its upstream: " + out.reason);
-    } else if (out.state != "synced" && out.state != "unchanged") {
-      result = Fail(ErrorCode::kDenied, "mirror rule " + rule->name + " " + out.state + " " +
-                                            asked + ": " + out.reason);
+  // The leader runs the pull-through as a job of its own, and answers (as
+  // the others waiting for the same tag do) once the image passed vetting
+  // and is pending, or the job ended.
+  Impl* impl = impl_.get();
+  const Rule job_rule = *rule;
+  const Mapping job_mapping = mapping;
+  boost::asio::post(impl->pull_jobs, [impl, job_rule, job_mapping, tag, key, flight] {
+    Result<void> result;
+    auto vetted = [&] {
+      std::lock_guard lock(impl->flights_mu);
+      flight->vetted = true;
+      impl->flights_cv.notify_all();
+    };
+    const std::string asked = job_mapping.upstream_repo + ":" + tag;
+    auto upstream = impl->UpstreamOf(job_rule);
+    if (!upstream) {
+      result = upstream.error();
+    } else {
+      SyncContext ctx{impl->deps.blobs,
+                      impl->deps.metadata,
+                      impl->deps.locks,
+                      impl->curator,
+                      impl->deps.max_manifest_bytes,
+                      &impl->stopping,
+                      &impl->pending,
+                      vetted};
+      SyncReport report;
+      auto out = SyncTag(
+          job_rule, **upstream, ctx, [](const json&) {}, job_mapping.upstream_repo, tag, report);
+      if (out.state == "failed") {
+        result =
+            Fail(ErrorCode::kUnavailable, "mirror rule " + job_rule.name + " could not fetch " +
+                                              asked + " from its upstream: " + out.reason);
+      } else if (out.state != "synced" && out.state != "unchanged") {
+        result = Fail(ErrorCode::kDenied, "mirror rule " + job_rule.name + " " + out.state + " " +
+                                              asked + ": " + out.reason);
+      }
     }
-  }
-  {
-    std::lock_guard lock(impl_->flights_mu);
-    flight->result = result;
-    flight->done = true;
-    impl_->flights.erase(key);
-    if (!result) {
-      auto hold = result.error().code == ErrorCode::kUnavailable ? std::chrono::seconds(5)
-                                                                 : std::chrono::seconds(30);
-      impl_->Remember(key, result.error(), hold);
+    {
+      std::lock_guard lock(impl->flights_mu);
+      flight->result = result;
+      flight->done = true;
+      impl->flights.erase(key);
+      if (!result) {
+        auto hold = result.error().code == ErrorCode::kUnavailable ? std::chrono::seconds(5)
+                                                                   : std::chrono::seconds(30);
+        impl->Remember(key, result.error(), hold);
+      }
     }
-  }
-  impl_->flights_cv.notify_all();
-  return result;
+    impl->flights_cv.notify_all();
+  });
+  std::unique_lock lock(impl_->flights_mu);
+  impl_->flights_cv.wait(lock, [&] { return flight->vetted || flight->done; });
+  if (flight->done) return flight->result;
+  return {};
+}
+
+std::optional<PendingManifest> Service::PendingManifestOf(const std::string& repository,
+                                                          const std::string& reference) const {
+  return impl_->pending.Manifest(repository, reference);
+}
+
+std::shared_ptr<GrowingBlob> Service::PendingBlob(const std::string& repository,
+                                                  const std::string& digest) const {
+  return impl_->pending.Blob(repository, digest);
 }
 
 Result<json> Service::SyncStatus(const std::string& name, std::size_t after) {
@@ -647,6 +694,7 @@ void Service::StartDueSyncs() {
 
 void Service::Stop() {
   impl_->stopping = true;
+  impl_->pull_jobs.join();
   std::vector<std::shared_ptr<Job>> all;
   {
     std::lock_guard lock(impl_->mu);

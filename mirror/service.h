@@ -13,6 +13,7 @@
 #pragma once
 
 #include "mirror/keys.h"
+#include "mirror/pending.h"
 #include "mirror/rule.h"
 #include "storage/storage.h"
 
@@ -69,14 +70,23 @@ class Service {
   std::optional<Mapping> Resolve(std::string_view name, const std::optional<std::string>& ns) const;
 
   // Pull-through: fetches, vets, stores and signs `tag` of the mapping's
-  // upstream repository now, when its rule allows the tag. Concurrent calls
-  // for one tag share one fetch. kDenied saying which rule refused and why
+  // upstream repository now, when its rule allows the tag; answers once the
+  // image passed vetting (it is then pending: PendingManifestOf, PendingBlob)
+  // or the pull-through ended, which it goes on to do on threads of its own.
+  // Concurrent calls for one tag share one fetch. kDenied saying which rule refused and why
   // (a tag the rule does not name, failed vetting, a change held for
   // approval); kUnavailable when the upstream cannot be read. A failure is
   // remembered for 30 s (5 s when the upstream could not be read), or until
   // the rules change or a change is approved, so that clients retrying do
   // not make Keep ask the upstream each time. Blocking.
   [[nodiscard]] Result<void> PullThrough(const Mapping& mapping, const std::string& tag);
+
+  // What a pull-through vetted and is still fetching (mirror/pending.h): a
+  // manifest of `repository` by tag or digest, and a blob being fetched.
+  std::optional<PendingManifest> PendingManifestOf(const std::string& repository,
+                                                   const std::string& reference) const;
+  std::shared_ptr<GrowingBlob> PendingBlob(const std::string& repository,
+                                           const std::string& digest) const;
 
   // Why a manifest a mapped repository lacks is not here, when the rule
   // tells: the platforms it keeps. Empty otherwise.

@@ -68,7 +68,13 @@ class TagSync {
               {"tag", tag_},
               {"digest", out.digest},
               {"media_type", parsed->media_type}});
-    if (auto failed = StoreImage(*manifest, *parsed)) return Finish(out, *failed);
+    Plan plan;
+    if (auto failed = MakePlan(*manifest, *parsed, plan)) return Finish(out, *failed);
+    // A pull-through serves what passed vetting while its blobs arrive.
+    PendingGuard pending(ctx_.pending);
+    if (ctx_.pending) pending.handle = ctx_.pending->Add(Pending(plan));
+    if (ctx_.vetted) ctx_.vetted();
+    if (auto failed = StoreImage(plan)) return Finish(out, *failed);
     if (auto failed = SignAndTag(*manifest, *parsed)) return Finish(out, *failed);
     out.state = "synced";
     return Record(out);
@@ -142,10 +148,17 @@ class TagSync {
                        [&](const SignatureRecord& s) { return s.key_id == curator; });
   }
 
-  // Fetches and stores every blob and child manifest of the image, then the
-  // manifest itself, untagged.
-  std::optional<Verdict> StoreImage(const UpstreamManifest& manifest,
-                                    const ParsedManifest& parsed) {
+  // What an image is made of, read before anything of it is stored: its
+  // manifests (the kept children of an index first, then the image's own)
+  // and every blob they reference, once each.
+  struct Plan {
+    std::vector<std::pair<UpstreamManifest, ParsedManifest>> manifests;
+    std::vector<Descriptor> blobs;
+    std::map<std::string, std::shared_ptr<GrowingBlob>> growing;  // pull-through: by digest
+  };
+
+  std::optional<Verdict> MakePlan(const UpstreamManifest& manifest, const ParsedManifest& parsed,
+                                  Plan& plan) {
     auto kept = KeptChildren(manifest, parsed);
     if (!parsed.manifests.empty() && kept.empty()) {
       return Verdict{"refused", "the index holds none of the platforms the rule keeps"};
@@ -163,7 +176,7 @@ class TagSync {
         return Verdict{"refused", "child manifest " + child.digest.str() +
                                       " is itself an index; Keep mirrors one level of index"};
       }
-      if (auto failed = StoreImage(*bytes, *child_parsed)) return failed;
+      if (auto failed = MakePlan(*bytes, *child_parsed, plan)) return failed;
     }
     std::vector<Descriptor> blobs;
     if (parsed.config) blobs.push_back(*parsed.config);
@@ -171,13 +184,76 @@ class TagSync {
       if (!layer.foreign) blobs.push_back(layer);
     }
     for (const auto& blob : blobs) {
-      if (auto failed = StoreBlob(blob)) return failed;
+      bool listed = std::any_of(plan.blobs.begin(), plan.blobs.end(),
+                                [&](const Descriptor& d) { return d.digest == blob.digest; });
+      if (!listed) plan.blobs.push_back(blob);
     }
-    auto write = WriteOf(manifest, parsed);
-    if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, manifest.digest,
-                                    manifest.bytes, write);
-        !stored) {
-      return FromError(stored.error(), "storing manifest " + manifest.digest.str());
+    plan.manifests.emplace_back(manifest, parsed);
+    return std::nullopt;
+  }
+
+  // A pull-through's pending entries: the manifests, the tagged one first,
+  // and a GrowingBlob for each blob this repository does not hold yet.
+  PendingImages::Image Pending(Plan& plan) {
+    PendingImages::Image image{local_, tag_, {}, {}};
+    for (auto it = plan.manifests.rbegin(); it != plan.manifests.rend(); ++it) {
+      image.manifests.push_back(
+          PendingManifest{it->second.media_type, it->first.bytes, it->first.digest});
+    }
+    for (const auto& blob : plan.blobs) {
+      auto linked = ctx_.metadata.LinkedBlobSize(local_, blob.digest.str());
+      if (blob.size < 0 || !linked || *linked) continue;
+      auto g = std::make_shared<GrowingBlob>(static_cast<std::uint64_t>(blob.size),
+                                             FetchSession(rule_.name, blob.digest));
+      plan.growing[blob.digest.str()] = g;
+      image.blobs[blob.digest.str()] = g;
+    }
+    return image;
+  }
+
+  // Removes an image's pending entries when the sync is done with it (its
+  // readers keep the GrowingBlobs they follow).
+  struct PendingGuard {
+    explicit PendingGuard(PendingImages* images) : images(images) {}
+    ~PendingGuard() {
+      if (images && handle) images->Remove(handle);
+    }
+    PendingGuard(const PendingGuard&) = delete;
+    PendingGuard& operator=(const PendingGuard&) = delete;
+    PendingImages* images;
+    std::uint64_t handle = 0;
+  };
+
+  // Fetches and stores every blob of the plan (those a reader waits for
+  // first), then its manifests, the image's own last, untagged.
+  std::optional<Verdict> StoreImage(Plan& plan) {
+    std::vector<Descriptor> left = plan.blobs;
+    while (!left.empty()) {
+      auto next = std::find_if(left.begin(), left.end(), [&](const Descriptor& d) {
+        auto g = plan.growing.find(d.digest.str());
+        return g != plan.growing.end() && g->second->wanted();
+      });
+      if (next == left.end()) next = left.begin();
+      Descriptor blob = *next;
+      left.erase(next);
+      auto g = plan.growing.find(blob.digest.str());
+      GrowingBlob* growing = g == plan.growing.end() ? nullptr : g->second.get();
+      auto failed = StoreBlob(blob, growing);
+      if (growing) growing->Finish(!failed);
+      if (failed) {
+        for (auto& [digest, other] : plan.growing) {
+          if (other->state() != GrowingBlob::State::kVerified) other->Finish(false);
+        }
+        return failed;
+      }
+    }
+    for (const auto& [manifest, parsed] : plan.manifests) {
+      auto write = WriteOf(manifest, parsed);
+      if (auto stored = StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, manifest.digest,
+                                      manifest.bytes, write);
+          !stored) {
+        return FromError(stored.error(), "storing manifest " + manifest.digest.str());
+      }
     }
     return std::nullopt;
   }
@@ -241,7 +317,7 @@ class TagSync {
 
   // One blob: linked when it is stored already, else streamed from upstream
   // into a new blob whose digest is checked before it is published.
-  std::optional<Verdict> StoreBlob(const Descriptor& blob) {
+  std::optional<Verdict> StoreBlob(const Descriptor& blob, GrowingBlob* growing) {
     const std::string what = "blob " + blob.digest.str();
     // One fetch of a blob per rule at a time: a pull-through that needs a
     // layer another is fetching waits for it, then finds it linked.
@@ -282,6 +358,7 @@ class TagSync {
     auto writer = OpenSession(session, size);
     if (!writer) return FromError(writer.error(), what);
     const std::uint64_t offset = (*writer)->size();
+    if (growing) growing->Grew(offset);
     if (offset > 0) {
       observe_({{"event", "resume"},
                 {"repository", local_},
@@ -299,6 +376,7 @@ class TagSync {
           }
           KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
           received += chunk.size();
+          if (growing) growing->Grew(received);
           auto now = Clock::now();
           if (now - last_report >= std::chrono::milliseconds(250)) {
             last_report = now;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "mirror/keys.h"
+#include "mirror/pending.h"
 #include "mirror/rule.h"
 #include "mirror/upstream.h"
 #include "storage/storage.h"
@@ -32,6 +33,10 @@ struct SyncContext {
   std::size_t max_manifest_bytes = 4 << 20;
   // When set and true, the sync ends before its next tag.
   const std::atomic<bool>* stop = nullptr;
+  // Pull-through: where an image that passed vetting is published while its
+  // blobs are fetched, and what is told when it is (both may be null).
+  PendingImages* pending = nullptr;
+  std::function<void()> vetted;
 };
 
 // What became of one tag.

@@ -31,6 +31,7 @@
 #include <string>
 
 namespace keep::mirror {
+class GrowingBlob;
 class Service;
 }  // namespace keep::mirror
 
@@ -108,6 +109,10 @@ struct Reply {
   std::unique_ptr<BlobReader> blob;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
+  // When set, `blob` is still being written (a pull-through's layer): the
+  // body follows it, never past what it may read, and is cut short if it
+  // fails (mirror/pending.h).
+  std::shared_ptr<const mirror::GrowingBlob> growing;
 
   static Reply Json(http::status status, std::string body);
   static Reply Empty(http::status status);

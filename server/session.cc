@@ -7,6 +7,8 @@
 #include "server/router.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse.hpp>
 #include <nlohmann/json.hpp>
@@ -59,8 +61,32 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   if (hec) co_return Sent{0, false};
   std::unique_ptr<char[]> buf(new char[kBlobChunk]);
   Sent sent;
+  // A blob still arriving (a pull-through's layer) is followed: what may be
+  // read of it is sent as it comes; a fetch that failed cuts the body short.
+  std::optional<asio::steady_timer> wait;
+  auto last_progress = std::chrono::steady_clock::now();
   while (remaining > 0) {
-    auto n = reader.ReadAt(buf.get(), std::min<std::uint64_t>(kBlobChunk, remaining), offset);
+    std::uint64_t want = std::min<std::uint64_t>(kBlobChunk, remaining);
+    if (reply.growing) {
+      using State = mirror::GrowingBlob::State;
+      std::uint64_t readable = reply.growing->readable();
+      if (offset >= readable) {
+        if (reply.growing->state() == State::kFailed ||
+            std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(timeout)) {
+          std::fprintf(stderr,
+                       "keepd: a pull-through's blob did not arrive whole; closing the "
+                       "connection\n");
+          co_return Sent{sent.bytes, false};
+        }
+        if (!wait) wait.emplace(co_await asio::this_coro::executor);
+        wait->expires_after(std::chrono::milliseconds(10));
+        co_await wait->async_wait(kAwait);
+        continue;
+      }
+      last_progress = std::chrono::steady_clock::now();
+      want = std::min<std::uint64_t>(want, readable - offset);
+    }
+    auto n = reader.ReadAt(buf.get(), want, offset);
     if (!n || *n == 0) {
       std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
       co_return Sent{sent.bytes, false};

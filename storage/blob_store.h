@@ -90,6 +90,12 @@ class BlobDriver {
   // An exclusive appending writer; Commit publishes the upload as a blob.
   [[nodiscard]] virtual Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) = 0;
   [[nodiscard]] virtual Result<void> DeleteUpload(const std::string& id) = 0;
+  // A reader of an upload session's data as written so far, for a reader
+  // that follows a write in progress (the curated mirror streams a layer to
+  // a client while it arrives): size() is the size when opened, and ReadAt
+  // reads what was appended since too. It keeps reading the same data after
+  // the session is committed or deleted. kBlobUploadUnknown when absent.
+  [[nodiscard]] virtual Result<std::unique_ptr<BlobReader>> OpenUpload(const std::string& id) = 0;
   // The ids of all upload sessions that have data.
   [[nodiscard]] virtual Result<std::vector<std::string>> ListUploads() = 0;
 };

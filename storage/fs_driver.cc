@@ -357,6 +357,21 @@ class FsDriver final : public BlobDriver {
     return {};
   }
 
+  Result<std::unique_ptr<BlobReader>> OpenUpload(const std::string& id) override {
+    int fd = ::open(paths::Upload(root_, id).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+      return IoError("open upload", errno);
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return IoError("stat upload", err);
+    }
+    return std::unique_ptr<BlobReader>(new FsReader(fd, static_cast<std::uint64_t>(st.st_size)));
+  }
+
   Result<std::vector<std::string>> ListUploads() override {
     std::vector<std::string> ids;
     std::error_code ec;

@@ -2,6 +2,13 @@
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
 
+#include "mirror/service.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <cstdio>
 
 namespace keep::server::handlers {
@@ -23,12 +30,62 @@ Error SizeMismatch(const Digest& digest, std::uint64_t on_disk, std::int64_t rec
                   "push it again");
 }
 
+Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int64_t linked);
+
+// A blob a pull-through is fetching now: the body follows its upload
+// session while the bytes arrive (the last byte once its digest matched).
+// Waits for the fetch to begin, which it does sooner for being asked for.
+Awaitable<Result<Reply>> GrowingBlobReply(Exchange& ex, const Digest& digest,
+                                          std::shared_ptr<mirror::GrowingBlob> growing) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  KEEP_CO_TRY(CheckPendingServable(svc, ex.who, repo, "blob " + digest.str() + " of " + repo));
+  growing->Want();
+  std::unique_ptr<BlobReader> reader;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    if (growing->state() == mirror::GrowingBlob::State::kFailed) {
+      co_return Fail(ErrorCode::kUnavailable, "blob " + digest.str() + " of " + repo +
+                                                  " could not be fetched from the mirror's "
+                                                  "upstream; try again");
+    }
+    auto linked = svc.metadata.LinkedBlobSize(repo, digest.str());
+    if (!linked) co_return linked.error();
+    if (*linked) co_return co_await StoredBlobReply(ex, digest, **linked);  // stored meanwhile
+    if (growing->state() != mirror::GrowingBlob::State::kWaiting) {
+      auto opened = svc.blobs.OpenUpload(growing->session());
+      if (opened) {
+        reader = std::move(*opened);
+        break;
+      }
+      if (opened.error().code != ErrorCode::kBlobUploadUnknown) co_return opened.error();
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return Fail(ErrorCode::kUnavailable, "keepd is stopping");
+  }
+  Reply r;
+  r.headers.set(http::field::content_type, "application/octet-stream");
+  r.headers.set("Docker-Content-Digest", digest.str());
+  r.headers.set(http::field::etag, "\"" + digest.str() + "\"");
+  r.length = growing->size();
+  r.blob = std::move(reader);
+  r.growing = std::move(growing);
+  co_return r;
+}
+
 }  // namespace
 
 Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
   const auto& svc = ex.services();
   auto digest = Digest::Parse(ex.params.reference);
   if (!digest) co_return digest.error();
+  // A pull-through's blob, arriving or stored, until its image is signed.
+  if (ex.mirror) {
+    if (auto growing = svc.mirrors.PendingBlob(ex.params.name, digest->str())) {
+      co_return co_await GrowingBlobReply(ex, *digest, std::move(growing));
+    }
+  }
   auto linked = svc.metadata.LinkedBlobSize(ex.params.name, digest->str());
   if (!linked) co_return linked.error();
   if (!*linked) {
@@ -36,6 +93,14 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
                    "blob " + digest->str() + " is not in repository " + ex.params.name);
   }
   KEEP_CO_TRY(CheckBlobServable(svc, ex.who, ex.params.name, digest->str()));
+  co_return co_await StoredBlobReply(ex, *digest, **linked);
+}
+
+namespace {
+
+Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int64_t linked) {
+  const auto& svc = ex.services();
+  const Digest* digest = &d;
   auto reader = svc.blobs.Open(*digest);
   if (!reader) {
     if (reader.error().code == ErrorCode::kBlobUnknown) {
@@ -46,7 +111,7 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     co_return reader.error();
   }
   std::uint64_t size = (*reader)->size();
-  if (size != static_cast<std::uint64_t>(**linked)) co_return SizeMismatch(*digest, size, **linked);
+  if (size != static_cast<std::uint64_t>(linked)) co_return SizeMismatch(*digest, size, linked);
   // A sample of reads is re-hashed whole before a byte is sent: a blob
   // damaged on disk is quarantined and refused, never served.
   if (SampleRead(svc)) {
@@ -84,6 +149,8 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
   r.blob = std::move(*reader);
   co_return r;
 }
+
+}  // namespace
 
 Awaitable<Result<Reply>> DeleteBlob(Exchange& ex) {
   const auto& svc = ex.services();

@@ -105,6 +105,26 @@ Result<std::vector<std::string>> PushTags(const Exchange& ex, const Reference& r
   return tags;
 }
 
+// A manifest a pull-through vetted and is still storing (mirror/pending.h).
+Result<Reply> PendingManifestReply(Exchange& ex, const Reference& ref,
+                                   mirror::PendingManifest pending) {
+  const auto& svc = ex.services();
+  const std::string& repo = ex.params.name;
+  KEEP_TRY(CheckPendingServable(
+      svc, ex.who, repo, "manifest " + repo + (ref.is_digest() ? "@" : ":") + ex.params.reference));
+  if (!ref.is_digest() && !Accepts(ex.header_list(http::field::accept), pending.media_type)) {
+    return Fail(ErrorCode::kManifestUnknown,
+                "manifest " + ref.str() + " is a " + pending.media_type +
+                    ", which the client's Accept header does not allow");
+  }
+  Reply r;
+  r.headers.set(http::field::content_type, pending.media_type);
+  r.headers.set("Docker-Content-Digest", pending.digest.str());
+  r.headers.set(http::field::etag, "\"" + pending.digest.str() + "\"");
+  r.body = std::move(pending.bytes);
+  return r;
+}
+
 }  // namespace
 
 Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
@@ -113,6 +133,13 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   auto ref = Reference::Parse(ex.params.reference);
   if (!ref) co_return Unknown(svc.metadata, repo, ex.params.reference);
 
+  // What a pull-through vetted is served as it is until its image is
+  // stored, signed and tagged.
+  if (ex.mirror) {
+    if (auto pending = svc.mirrors.PendingManifestOf(repo, ex.params.reference)) {
+      co_return PendingManifestReply(ex, *ref, std::move(*pending));
+    }
+  }
   auto record = ref->is_digest() ? svc.metadata.GetManifest(repo, ref->digest().str())
                                  : svc.metadata.GetTagged(repo, ref->tag());
   if (!record) co_return record.error();
@@ -123,6 +150,12 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
     if (!pulled) co_return pulled.error();
     record = svc.metadata.GetTagged(repo, ref->tag());
     if (!record) co_return record.error();
+  }
+  if (!*record && ex.mirror) {
+    // Vetted by the pull-through just now; its blobs are still arriving.
+    if (auto pending = svc.mirrors.PendingManifestOf(repo, ex.params.reference)) {
+      co_return PendingManifestReply(ex, *ref, std::move(*pending));
+    }
   }
   if (!*record && ex.mirror && ref->is_digest()) {
     if (auto why = svc.mirrors.WhyMissing(*ex.mirror); !why.empty()) {

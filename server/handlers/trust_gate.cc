@@ -75,6 +75,22 @@ Result<void> CheckManifestServable(const Services& svc, const Identity& who,
   return Withheld(what, repo, **threshold);
 }
 
+Result<void> CheckPendingServable(const Services& svc, const Identity& who, const std::string& repo,
+                                  std::string_view what) {
+  auto threshold = TrustedViewThreshold(svc, who, repo);
+  if (!threshold) return threshold.error();
+  if (!*threshold) return {};
+  if (**threshold <= 1) {
+    auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
+    if (!keys) return keys.error();
+    const std::string& curator = svc.mirrors.curator().public_key().key_id();
+    for (const auto& k : *keys) {
+      if (k.key_id == curator && !k.revoked) return {};
+    }
+  }
+  return Withheld(std::string(what), repo, **threshold);
+}
+
 Result<void> CheckBlobServable(const Services& svc, const Identity& who, const std::string& repo,
                                const std::string& digest) {
   auto threshold = TrustedViewThreshold(svc, who, repo);

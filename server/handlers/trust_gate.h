@@ -34,6 +34,12 @@ namespace keep::server::handlers {
                                                  const std::string& repo,
                                                  const std::string& digest,
                                                  std::string_view asked);
+// What a pull-through vetted while it still fetches it (mirror/pending.h) is
+// what the curator is about to sign: kDenied unless `who` sees everything in
+// `repo`, or the namespace trusts the curator key and one signature is
+// enough. `what` names it for the refusal ("manifest repo:tag").
+[[nodiscard]] Result<void> CheckPendingServable(const Services& svc, const Identity& who,
+                                                const std::string& repo, std::string_view what);
 // kDenied unless `who` may be served that blob (a mount's source too).
 [[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
                                              const std::string& repo, const std::string& digest);

@@ -94,10 +94,17 @@ void FakeUpstream::Serve(int fd) {
         std::string(http::obsolete_reason(static_cast<http::status>(response.status))) + "\r\n";
     for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
     head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
-    std::size_t body_bytes = response.cut_after.value_or(response.body.size());
+    std::size_t body_bytes =
+        response.cut_after.value_or(response.pause_after.value_or(response.body.size()));
     head.append(response.body, 0, body_bytes);
     --in_flight_;
     asio::write(socket, asio::buffer(head), ec);
+    if (!ec && response.pause_after && !response.cut_after) {
+      if (response.paused) response.paused();
+      asio::write(
+          socket,
+          asio::buffer(response.body.data() + body_bytes, response.body.size() - body_bytes), ec);
+    }
     if (ec || response.cut_after) break;
   }
   socket.close(ec);

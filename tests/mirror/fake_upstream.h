@@ -42,6 +42,10 @@ struct FakeResponse {
   std::optional<std::size_t> cut_after;
   // Wait this long before answering (outside the handler's lock).
   std::chrono::milliseconds delay{0};
+  // Send only this many bytes of the body, then call `paused` (outside the
+  // handler's lock; it may wait for the test), then send the rest.
+  std::optional<std::size_t> pause_after;
+  std::function<void()> paused;
 };
 
 class FakeUpstream {

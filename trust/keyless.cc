@@ -269,7 +269,14 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
         ok = Bad("log: " + proof.error().message);
         break;
       }
-      times.push_back(proof->integrated_time);
+      // Only a time the log signed; an unsigned integratedTime is the
+      // bundle's word, and would choose the certificate's validity.
+      if (proof->signed_time) times.push_back(*proof->signed_time);
+    }
+    if (ok && leaf && times.empty()) {
+      ok =
+          Bad("log: no signed time (an inclusion proof alone does not sign integratedTime, and no "
+              "entry has a signed entry timestamp)");
     }
     for (std::size_t i = 0; ok && leaf && i < times.size(); ++i) {
       auto chain = VerifyCertificateChain(leaf.get(), root, times[i]);

@@ -151,8 +151,9 @@ struct SignedVerdict {
   bool verified = false;
   std::string signer;  // verified: the identity's name, or the key's id
   std::string reason;  // not verified: which check failed
-  // Verified with a certificate: what it names, and the signing time(s)
-  // the log(s) vouched for (seconds since the epoch).
+  // Verified with a certificate: what it names. The signing time(s) the
+  // log(s) signed (seconds since the epoch); none for a key-signed bundle
+  // whose entries have no signed entry timestamp, or that has no entry.
   CertificateIdentity certificate;
   std::vector<std::int64_t> signing_times;
 };

@@ -115,9 +115,16 @@ Result<void> ReadMaterial(const json& material, int version, SignedMaterial& out
     for (const json& entry : *entries) {
       auto read = ReadLogEntry(entry);
       if (!read) return Bad(read.error().message);
-      // From v0.2 on, an entry must carry its inclusion proof.
+      // From v0.2 on, an entry must carry its inclusion proof and its
+      // checkpoint. A v0.1 bundle's proof may lack the checkpoint: the
+      // proof is then not used, and the entry's SET must vouch for it.
       if (version >= 2 && !read->proof) {
         return Bad("a tlogEntries member has no inclusionProof (required from bundle v0.2 on)");
+      }
+      if (version >= 2 && read->proof->checkpoint.empty()) {
+        return Bad(
+            "a tlogEntries member's inclusionProof has no checkpoint (required from bundle "
+            "v0.2 on)");
       }
       out.log_entries.push_back(std::move(*read));
     }

@@ -83,12 +83,78 @@ TEST(TrustKeyless, ABundleFromV02OnNeedsAnInclusionProof) {
                 "no inclusionProof");
 }
 
-TEST(TrustKeyless, ProofAndCheckpointWithoutSetVerify) {
+// An inclusion proof and its checkpoint show that the log holds the body;
+// they do not sign integratedTime, which the bundle could then choose.
+TEST(TrustKeyless, ProofAndCheckpointWithoutSetGiveNoSigningTime) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf();
   Sigstore::EntryOptions o;
   o.set = false;
-  EXPECT_TRUE(Verify(s.MessageBundle(kArtifact, leaf, o), s).verified);
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, o), s), "log: no signed time");
+}
+
+TEST(TrustKeyless, AnUnsignedIntegratedTimeCannotRescueAnExpiredLeaf) {
+  Sigstore s;
+  Leaf expired = s.IssueLeaf({.not_before = kSignedAt - 1200, .not_after = kSignedAt - 600});
+  // No SET, and integratedTime moved inside the leaf's window.
+  Sigstore::EntryOptions o;
+  o.set = false;
+  o.integrated_time = kSignedAt - 900;
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, expired, o), s), "log: no signed time");
+}
+
+// A bundle signed with a key depends on no certificate's validity, so a
+// proof and checkpoint without a SET are enough; it reports no signing time.
+TEST(TrustKeyless, AKeySignedBundleWithAProofAndNoSetVerifies) {
+  Sigstore s;
+  keyless_test::KeyPtr key = keyless_test::NewP256();
+  const std::string sig = keyless_test::SignP256(key.get(), kArtifact);
+  const std::string pem = keyless_test::SpkiPem(key.get());
+  json bundle = {
+      {"mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json"},
+      {"verificationMaterial",
+       {{"publicKey", {{"hint", "k"}}},
+        {"tlogEntries",
+         json::array({s.Entry(Sigstore::HashedRekordBody(Sha256Of(kArtifact).hex(), sig, pem),
+                              {.set = false})})}}},
+      {"messageSignature", {{"signature", EncodeBase64(sig)}}}};
+  auto material = ReadSignedMaterial(bundle.dump());
+  ASSERT_TRUE(material) << material.error().message;
+  SignedVerdict v = VerifySigned(*material, ArtifactOf(kArtifact), {RootOf(s)},
+                                 {{}, {ParsePublicKey(pem).value()}}, kNow);
+  EXPECT_TRUE(v.verified) << v.reason;
+  EXPECT_TRUE(v.signing_times.empty());
+}
+
+// VerifyLogEntry recomputes the proof from the body it is given, whoever
+// read the entry.
+TEST(TrustKeyless, AProofForAnotherBodyIsRefused) {
+  Sigstore s;
+  auto entry = ReadLogEntry(s.Entry("body A", {.set = false}));
+  ASSERT_TRUE(entry) << entry.error().message;
+  ASSERT_TRUE(VerifyLogEntry(*entry, RootOf(s), kNow));
+  entry->body = "body B";
+  auto proof = VerifyLogEntry(*entry, RootOf(s), kNow);
+  ASSERT_FALSE(proof);
+  EXPECT_NE(proof.error().message.find("does not lead from the entry's body"), std::string::npos)
+      << proof.error().message;
+}
+
+TEST(TrustKeyless, AV01ProofWithoutCheckpointLeavesTheSetAlone) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string v01 = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  json bundle = s.MessageBundle(kArtifact, leaf, {}, v01);
+  bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  SignedVerdict v = Verify(bundle, s);
+  EXPECT_TRUE(v.verified) << v.reason;
+  // Not from v0.2 on, and never without a SET.
+  json v03 = s.MessageBundle(kArtifact, leaf, {});
+  v03["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  ExpectRefused(Verify(v03, s), "checkpoint");
+  json no_set = s.MessageBundle(kArtifact, leaf, {.set = false}, v01);
+  no_set["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  EXPECT_FALSE(Verify(no_set, s).verified);
 }
 
 TEST(TrustKeyless, DsseBundleVerifies) {

@@ -93,10 +93,13 @@ Result<void> CheckContent(const SignedMaterial& m, const SignedArtifact& artifac
     }
     return {};
   }
+  // One signer: every signature the envelope holds is its own.
   const std::string pae = DssePae(m.payload_type, m.payload);
-  bool any = false;
-  for (const std::string& sig : m.dsse_signatures) any = any || VerifyWithKey(key, pae, sig);
-  if (!any) return Bad("content: no envelope signature verifies with the signer's key");
+  for (const std::string& sig : m.dsse_signatures) {
+    if (!VerifyWithKey(key, pae, sig)) {
+      return Bad("content: an envelope signature does not verify with the signer's key");
+    }
+  }
   return CheckStatement(m, artifact.digest);
 }
 
@@ -137,10 +140,15 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
   if (logged->signatures.size() != m.dsse_signatures.size()) {
     return Bad("binding: the log entry logs another number of signatures than the envelope holds");
   }
+  // One to one: each envelope signature answers one logged signature.
+  std::vector<bool> matched(m.dsse_signatures.size(), false);
   for (const DsseLogEntry::Signature& s : logged->signatures) {
-    bool held = false;
-    for (const std::string& sig : m.dsse_signatures) held = held || sig == s.sig;
-    if (!held) return Bad("binding: the log entry logs a signature the envelope does not hold");
+    std::size_t i = 0;
+    while (i < m.dsse_signatures.size() && (matched[i] || m.dsse_signatures[i] != s.sig)) ++i;
+    if (i == m.dsse_signatures.size()) {
+      return Bad("binding: the log entry logs a signature the envelope does not hold");
+    }
+    matched[i] = true;
     if (!SameSigner(s.verifier_pem, signer)) {
       return Bad("binding: the log entry logs another certificate or key");
     }

@@ -5,6 +5,7 @@
 
 #include "core/base64.h"
 #include "keyless_fixture.h"
+#include "trust/sigstore_bundle.h"
 
 #include <gtest/gtest.h>
 
@@ -162,6 +163,58 @@ TEST(TrustKeyless, DsseBundleVerifies) {
   Leaf leaf = s.IssueLeaf();
   SignedVerdict v = Verify(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}), s);
   EXPECT_TRUE(v.verified) << v.reason;
+}
+
+// A DSSE bundle by `leaf` whose envelope holds `envelope` and whose log
+// entry logs `logged`, each signature under the leaf's certificate.
+json DsseWith(const Sigstore& s, const Leaf& leaf, const std::vector<std::string>& envelope,
+              const std::vector<std::string>& logged) {
+  json bundle = s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {});
+  const std::string pem = keyless_test::CertPem(leaf.cert.get());
+  const std::string statement =
+      DecodeBase64(bundle["dsseEnvelope"]["payload"].get<std::string>()).value();
+  json body = json::parse(Sigstore::DsseBody(statement, "x", pem));
+  body["spec"]["signatures"] = json::array();
+  for (const std::string& sig : logged) {
+    body["spec"]["signatures"].push_back(
+        {{"signature", EncodeBase64(sig)}, {"verifier", EncodeBase64(pem)}});
+  }
+  bundle["dsseEnvelope"]["signatures"] = json::array();
+  for (const std::string& sig : envelope) {
+    bundle["dsseEnvelope"]["signatures"].push_back({{"sig", EncodeBase64(sig)}, {"keyid", ""}});
+  }
+  bundle["verificationMaterial"]["tlogEntries"] =
+      json::array({s.Entry(body.dump(), {.kind = "dsse"})});
+  return bundle;
+}
+
+std::string DssePaeOf(const json& bundle) {
+  return DssePae(bundle["dsseEnvelope"]["payloadType"].get<std::string>(),
+                 DecodeBase64(bundle["dsseEnvelope"]["payload"].get<std::string>()).value());
+}
+
+TEST(TrustKeyless, DsseSignaturesAreBoundOneToOne) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string pae = DssePaeOf(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}));
+  // Two valid signatures by the leaf (ECDSA differs each time).
+  const std::string s1 = keyless_test::SignP256(leaf.key.get(), pae);
+  const std::string s2 = keyless_test::SignP256(leaf.key.get(), pae);
+  EXPECT_TRUE(Verify(DsseWith(s, leaf, {s1, s2}, {s2, s1}), s).verified);
+  // The log holds s2 twice; the envelope's s1 is logged nowhere.
+  ExpectRefused(Verify(DsseWith(s, leaf, {s1, s2}, {s2, s2}), s),
+                "binding: the log entry logs a signature the envelope does not hold");
+}
+
+TEST(TrustKeyless, EveryEnvelopeSignatureMustVerify) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  keyless_test::KeyPtr other = keyless_test::NewP256();
+  const std::string pae = DssePaeOf(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}));
+  const std::string good = keyless_test::SignP256(leaf.key.get(), pae);
+  const std::string stranger = keyless_test::SignP256(other.get(), pae);
+  ExpectRefused(Verify(DsseWith(s, leaf, {good, stranger}, {good, stranger}), s),
+                "content: an envelope signature does not verify with the signer's key");
 }
 
 TEST(TrustKeyless, DsseStatementForAnotherArtifactIsRefused) {

@@ -55,6 +55,8 @@ struct LeafOptions {
   bool sct = true;
   EVP_PKEY* sct_key = nullptr;  // default: the test CT log's
   bool code_signing = true;
+  std::string key_usage = "critical,digitalSignature";
+  bool ca = false;  // basicConstraints CA:TRUE: a CA certificate as the leaf
 };
 
 struct Leaf {

@@ -473,6 +473,19 @@ TEST(TrustKeyless, CertificateWithoutCodeSigningIsRefused) {
   ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s), "code signing");
 }
 
+TEST(TrustKeyless, ALeafThatIsACaIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf({.key_usage = "critical,digitalSignature,keyCertSign", .ca = true});
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s),
+                "certificate: the signing certificate is a certificate authority");
+}
+
+TEST(TrustKeyless, ALeafWithoutDigitalSignatureIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf({.key_usage = "critical,keyEncipherment"});
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s), "digitalSignature");
+}
+
 TEST(TrustKeyless, IntegratedTimeInTheFutureIsRefused) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf();

@@ -18,8 +18,6 @@ using trust_internal::IsLowerHex;
 using trust_internal::ParseStrictJson;
 using trust_internal::Shown;
 
-constexpr std::size_t kMaxSubjectRegex = 1024;
-
 Error Bad(std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); }
 
 std::string OidOf(const std::string& name) {
@@ -158,7 +156,7 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
 
 }  // namespace
 
-Result<void> CheckIdentity(const KeylessIdentity& id) {
+Result<void> CheckIdentity(KeylessIdentity& id) {
   if (id.name.empty()) return Bad("the identity has no name");
   if (id.issuer.empty()) return Bad("the identity " + Shown(id.name) + " has no issuer");
   if (id.subject.empty() == id.subject_regex.empty()) {
@@ -167,10 +165,14 @@ Result<void> CheckIdentity(const KeylessIdentity& id) {
                "regular expression");
   }
   if (!id.subject_regex.empty()) {
-    if (id.subject_regex.size() > kMaxSubjectRegex)
-      return Bad("the subject regular expression is too long");
+    if (id.subject_regex.size() > kMaxSubjectRegex) {
+      return Bad("the identity " + Shown(id.name) +
+                 "'s subject regular expression is longer than " +
+                 std::to_string(kMaxSubjectRegex) + " bytes");
+    }
     try {
-      std::regex compiled(id.subject_regex, std::regex::ECMAScript);
+      id.subject_pattern = std::make_shared<const SubjectPattern>(
+          SubjectPattern{id.subject_regex, std::regex(id.subject_regex, std::regex::ECMAScript)});
     } catch (const std::regex_error&) {
       return Bad("the identity " + Shown(id.name) +
                  "'s subject regular expression does not compile");
@@ -190,11 +192,19 @@ Result<void> MatchIdentity(const KeylessIdentity& id, const CertificateIdentity&
     return Bad("identity: the certificate's issuer \"" + Shown(cert.issuer) + "\" is not \"" +
                Shown(id.issuer) + "\"");
   }
+  if (cert.subject.size() > kMaxMatchedSubject) {
+    return Bad("identity: the certificate's subject is longer than " +
+               std::to_string(kMaxMatchedSubject) + " bytes");
+  }
   bool subject_ok = false;
   if (!id.subject_regex.empty()) {
     try {
-      subject_ok =
-          std::regex_match(cert.subject, std::regex(id.subject_regex, std::regex::ECMAScript));
+      if (id.subject_pattern && id.subject_pattern->source == id.subject_regex) {
+        subject_ok = std::regex_match(cert.subject, id.subject_pattern->compiled);
+      } else if (id.subject_regex.size() <= kMaxSubjectRegex) {
+        subject_ok =
+            std::regex_match(cert.subject, std::regex(id.subject_regex, std::regex::ECMAScript));
+      }
     } catch (const std::regex_error&) {
       subject_ok = false;  // a pattern too complex for the subject: no match
     }

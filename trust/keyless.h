@@ -47,12 +47,20 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace keep {
+
+// A subject regular expression, compiled once.
+struct SubjectPattern {
+  std::string source;
+  std::regex compiled;
+};
 
 // A trusted signer by identity.
 struct KeylessIdentity {
@@ -65,7 +73,17 @@ struct KeylessIdentity {
   // Required Fulcio extensions by dotted OID (or a name of
   // kFulcioExtensionNames) and their exact values.
   std::map<std::string, std::string> extensions;
+  // subject_regex compiled, by CheckIdentity. MatchIdentity uses it while
+  // its source is subject_regex, and compiles the expression itself (each
+  // time) otherwise.
+  std::shared_ptr<const SubjectPattern> subject_pattern;
 };
+
+// At most this many bytes of subject regular expression, and of subject to
+// match (std::regex recurses on the subject's length: a longer subject is
+// refused, not matched).
+inline constexpr std::size_t kMaxSubjectRegex = 1024;
+inline constexpr std::size_t kMaxMatchedSubject = 4096;
 
 // Names accepted for Fulcio extensions in KeylessIdentity::extensions.
 struct FulcioExtensionName {
@@ -90,11 +108,13 @@ inline constexpr FulcioExtensionName kFulcioExtensionNames[] = {
 };
 
 // kInvalid unless the identity is usable: a name, an issuer, exactly one of
-// subject and subject_regex (a regular expression that compiles), and
-// extensions named by a dotted Fulcio OID or a known name, each with a value.
-[[nodiscard]] Result<void> CheckIdentity(const KeylessIdentity& identity);
+// subject and subject_regex (a regular expression of at most
+// kMaxSubjectRegex bytes that compiles), and extensions named by a dotted
+// Fulcio OID or a known name, each with a value. Sets subject_pattern.
+[[nodiscard]] Result<void> CheckIdentity(KeylessIdentity& identity);
 
-// Whether `cert` names `identity`; kInvalid saying which part differs.
+// Whether `cert` names `identity`; kInvalid saying which part differs (a
+// subject longer than kMaxMatchedSubject matches nothing).
 [[nodiscard]] Result<void> MatchIdentity(const KeylessIdentity& identity,
                                          const CertificateIdentity& cert);
 

@@ -11,6 +11,8 @@
 
 #include <openssl/x509.h>
 
+#include <chrono>
+
 namespace keep {
 namespace {
 
@@ -580,6 +582,23 @@ TEST(TrustKeylessIdentity, ChecksItsShape) {
   id = Release();
   id.issuer.clear();
   EXPECT_FALSE(CheckIdentity(id));
+}
+
+TEST(TrustKeylessIdentity, AVeryLongSubjectIsRefusedQuickly) {
+  KeylessIdentity id = Release();
+  id.subject.clear();
+  id.subject_regex = "https://github\\.com/a*";
+  ASSERT_TRUE(CheckIdentity(id));
+  CertificateIdentity cert{kIssuer, "https://github.com/aaa", {}};
+  EXPECT_TRUE(MatchIdentity(id, cert));
+  cert.subject = "https://github.com/" + std::string(16 << 10, 'a');
+  const auto start = std::chrono::steady_clock::now();
+  auto match = MatchIdentity(id, cert);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  ASSERT_FALSE(match);
+  EXPECT_NE(match.error().message.find("identity: the certificate's subject is longer than"),
+            std::string::npos)
+      << match.error().message;
 }
 
 }  // namespace

@@ -300,7 +300,9 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
       auto chain = VerifyCertificateChain(leaf.get(), root, times[i]);
       if (!chain) {
         ok = Bad("certificate: " + chain.error().message);
-      } else if (i == 0 && !root.ctlogs.empty()) {
+      } else if (i == 0 && root.ctlogs.empty()) {
+        ok = Bad("sct: the trust root names no CT log to check the certificate's SCT");
+      } else if (i == 0) {
         if (auto sct = VerifyEmbeddedSct(leaf.get(), chain->issuer.get(), root); !sct) {
           ok = Bad("sct: " + sct.error().message);
         }

@@ -433,6 +433,18 @@ TEST(TrustKeyless, SctFromAnUnknownLogIsRefused) {
   ExpectRefused(Verify(s.MessageBundle(kArtifact, bare, {}), s), "has no embedded SCT");
 }
 
+TEST(TrustKeyless, ATrustRootWithoutCtLogsIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  json root = s.TrustedRoot();
+  root["ctlogs"] = json::array();
+  auto material = ReadSignedMaterial(s.MessageBundle(kArtifact, leaf, {}).dump());
+  ASSERT_TRUE(material) << material.error().message;
+  ExpectRefused(VerifySigned(*material, ArtifactOf(kArtifact),
+                             {ParseTrustedRoot(root.dump()).value()}, {{Release()}, {}}, kNow),
+                "sct: the trust root names no CT log to check the certificate's SCT");
+}
+
 TEST(TrustKeyless, ATamperedSctIsRefused) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf();

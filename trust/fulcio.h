@@ -18,10 +18,11 @@
 // (trust/trusted_root.h) valid at the signing time: only the trust root's
 // certificates are used to build the chain, the last one the anchor; any
 // certificate a bundle carries besides its leaf is ignored, as the
-// protobuf-specs bundle allows. OpenSSL verifies the chain at that time;
-// the leaf must allow code signing (extended key usage), must not be a
-// certificate authority (basicConstraints CA or a keyCertSign key usage)
-// and, when it has a key usage, must allow digitalSignature.
+// protobuf-specs bundle allows (trust/keyless.h refuses a root among them).
+// OpenSSL verifies the chain at that time; the leaf must allow code signing
+// (extended key usage), must not be a certificate authority
+// (basicConstraints CA or a keyCertSign key usage) and, when it has a key
+// usage, must allow digitalSignature.
 //
 // The SCT embedded in the leaf (RFC 6962, a precertificate timestamp) is
 // verified with a CT log key of the trust root: over the leaf's

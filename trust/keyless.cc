@@ -154,6 +154,31 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
   return {};
 }
 
+// Step 4's first part: a bundle carries its leaf and at most intermediates.
+// A root (self-signed, or one of a trust root's anchors) is refused, as
+// sigstore's clients do, though only the trust root's certificates build
+// the chain.
+Result<void> CheckCarriedChain(const std::vector<std::string>& certificates,
+                               const std::vector<TrustedRoot>& roots) {
+  for (const std::string& der : certificates) {
+    auto cert = ParseCertificateDer(der);
+    if (!cert) return Bad("certificate: the bundle's chain holds " + cert.error().message);
+    bool root = X509_self_signed(cert->get(), 1) == 1;
+    ERR_clear_error();
+    for (const TrustedRoot& trusted : roots) {
+      for (const TrustedAuthority& ca : trusted.certificate_authorities) {
+        root = root || (!ca.chain_der.empty() && ca.chain_der.back() == der);
+      }
+    }
+    if (root) {
+      return Bad(
+          "certificate: the bundle's chain holds a root certificate; a bundle carries the leaf "
+          "and at most intermediates");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> CheckIdentity(KeylessIdentity& id) {
@@ -264,6 +289,9 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
     signer.leaf_der = m.certificates.front();
     signer.key = X509_get0_pubkey(leaf.get());
     if (signer.key == nullptr) return refuse(Bad("certificate: the leaf's key is unreadable"));
+    if (auto carried = CheckCarriedChain(m.certificates, roots); !carried) {
+      return refuse(carried.error());
+    }
     if (auto content = CheckContent(m, artifact, signer.key); !content)
       return refuse(content.error());
     if (m.log_entries.empty()) {

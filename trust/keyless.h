@@ -23,10 +23,18 @@
 //      is the bypass this closes.)
 //   3. log: every entry is vouched for by a log of a trust root (trust/tlog.h:
 //      its signed entry timestamp, its inclusion proof and signed checkpoint),
-//      its integrated time not in the future; that time is the signing time;
-//   4. certificate: at every signing time, the certificate is valid and
-//      chains to a certificate authority of that trust root (trust/fulcio.h),
-//      and its embedded SCT verifies with a CT log key of the trust root;
+//      its integrated time not in the future. A signing time is one the log
+//      signed: the integrated time under a verified signed entry timestamp.
+//      An inclusion proof and checkpoint alone prove the entry logged, not
+//      when (they do not cover integratedTime), so a certificate-signed
+//      signature with no signed time is refused; a key-signed one may have
+//      none, as no certificate's validity depends on it;
+//   4. certificate: the bundle carries its leaf and at most intermediates
+//      (a self-signed certificate or a trust root's anchor among them is
+//      refused); at every signing time, the leaf is valid and chains to a
+//      certificate authority of that trust root (trust/fulcio.h), and its
+//      embedded SCT verifies with a CT log key of the trust root (one that
+//      names no CT log is refused);
 //   5. identity: the certificate's OIDC issuer and subject match a trusted
 //      identity (issuer exactly; subject exactly or by a regular expression
 //      that must match it whole), and every extension the identity requires
@@ -146,8 +154,13 @@ inline constexpr std::size_t kMaxSignedBundleBytes = 1 << 20;
 
 // The material of one cosign signature layer: its `signature` over
 // `payload` (the simple-signing payload, whose sha256 is the artifact),
-// the certificate and chain annotations (PEM; the chain may be empty), and
-// its Rekor bundle annotation when it has one.
+// the certificate and chain annotations (PEM; the chain may be empty, and
+// is read for its form only: the trust root's certificates build the
+// chain), and its Rekor bundle annotation when it has one.
+// The caller must check what the payload says: VerifySigned proves only
+// that a trusted identity signed these bytes, and the image they name is
+// the payload's critical.image.docker-manifest-digest, which must be the
+// manifest being verified (as for a key-signed layer).
 [[nodiscard]] Result<SignedMaterial> CosignKeylessMaterial(std::string_view payload,
                                                            std::string_view signature,
                                                            std::string_view certificate_pem,

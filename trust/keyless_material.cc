@@ -254,10 +254,11 @@ Result<SignedMaterial> CosignKeylessMaterial(std::string_view payload, std::stri
     return Fail(ErrorCode::kInvalid, "the certificate annotation is not one PEM certificate");
   }
   out.certificates.push_back(CertificateDer(leaf->front().get()));
+  // The chain annotation is read for its form only: cosign puts the root
+  // there, and only the trust root's certificates build the chain.
   if (chain_pem.find_first_not_of(" \t\r\n") != std::string_view::npos) {
     auto chain = ParseCertificatesPem(chain_pem);
     if (!chain) return Fail(ErrorCode::kInvalid, "the chain annotation: " + chain.error().message);
-    for (const CertPtr& cert : *chain) out.certificates.push_back(CertificateDer(cert.get()));
   }
   if (signature.empty()) return Fail(ErrorCode::kInvalid, "the signature is empty");
   out.signature = std::string(signature);

@@ -293,6 +293,8 @@ Leaf Sigstore::IssueUntrustedLeaf() {
   return MakeLeaf(LeafOptions{}, other_root_.get(), other_root_key_.get(), ct_key_.get());
 }
 
+std::string Sigstore::OtherRootDer() const { return CertDer(other_root_.get()); }
+
 json Sigstore::TrustedRoot() const {
   auto log = [](EVP_PKEY* key, const std::string& url) {
     return json{{"baseUrl", url},

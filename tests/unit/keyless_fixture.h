@@ -105,6 +105,9 @@ class Sigstore {
   nlohmann::json DsseBundle(const std::string& subject_sha256_hex, const Leaf& leaf,
                             const EntryOptions& options) const;
 
+  // A self-signed root certificate of another CA (DER).
+  std::string OtherRootDer() const;
+
   EVP_PKEY* rekor_key() const { return rekor_key_.get(); }
   EVP_PKEY* ct_key() const { return ct_key_.get(); }
 

@@ -473,6 +473,27 @@ TEST(TrustKeyless, UntrustedCaIsRefused) {
                 "certificate: the certificate does not chain");
 }
 
+// A bundle's chain is the leaf and at most intermediates (as a v0.1 or v0.2
+// bundle's x509CertificateChain carries them).
+json WithChain(json bundle, const std::vector<std::string>& more) {
+  json& material = bundle["verificationMaterial"];
+  json& certs = material["x509CertificateChain"]["certificates"];
+  for (const std::string& der : more) certs.push_back({{"rawBytes", EncodeBase64(der)}});
+  return bundle;
+}
+
+TEST(TrustKeyless, ABundleChainHoldingARootIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string v02 = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+  json bundle = s.MessageBundle(kArtifact, leaf, {}, v02);
+  const std::vector<std::string> chain = RootOf(s).certificate_authorities.at(0).chain_der;
+  EXPECT_TRUE(Verify(WithChain(bundle, {chain.at(0)}), s).verified);
+  const std::string want = "certificate: the bundle's chain holds a root certificate";
+  ExpectRefused(Verify(WithChain(bundle, {chain.at(0), chain.at(1)}), s), want);
+  ExpectRefused(Verify(WithChain(bundle, {s.OtherRootDer()}), s), want);
+}
+
 TEST(TrustKeyless, CaOutsideItsValidityWindowIsRefused) {
   Sigstore s;
   s.ca_end = kSignedAt - 1;

@@ -40,8 +40,11 @@
 //      that must match it whole), and every extension the identity requires
 //      has exactly the required value.
 // A keyless signature with no log entry is refused (nothing says when it was
-// made). RFC 3161 timestamps are not verified yet: they are counted, not
-// used, and a signature that needs one (a Rekor v2 entry) is refused.
+// made). A signature made with a trusted key and carrying no log entry is
+// verified by the key alone: no log is asked for (one that carries entries
+// must have each of them vouched for). RFC 3161 timestamps are not verified
+// yet: they are counted, not used, and a signature that needs one (a Rekor
+// v2 entry) is refused.
 //
 // Pure functions; thread-safe.
 #pragma once

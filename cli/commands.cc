@@ -290,8 +290,12 @@ const std::vector<CommandSpec> kCommands = {
      "that its transparency-log entries are for this very artifact, signature and\n"
      "certificate, that a log of the trust root vouches for them (signed entry\n"
      "timestamp, inclusion proof and signed checkpoint), that the certificate chains\n"
-     "to a Fulcio CA of the trust root at that time with a valid SCT, and that it\n"
-     "names the identity given. Nothing is fetched: it works air-gapped.\n"
+     "to a Fulcio CA of the trust root at the time the log signed (its signed entry\n"
+     "timestamp: an inclusion proof alone gives no time) with a valid SCT, and that\n"
+     "it names the identity given. Nothing is fetched: it works air-gapped.\n"
+     "With --key, the key vouches for the signature: a bundle with no\n"
+     "transparency-log entry verifies without any log, and one whose entries have\n"
+     "an inclusion proof but no signed entry timestamp verifies without a time.\n"
      "Exit status 0 when it verifies, 1 with the failed check on stderr otherwise.\n",
      VerifyBundle},
 

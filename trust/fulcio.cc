@@ -189,6 +189,16 @@ Result<VerifiedChain> VerifyCertificateChain(X509* leaf, const TrustedRoot& root
       (X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN) == 0) {
     return Bad("the certificate does not allow code signing (extended key usage)");
   }
+  if (X509_check_ca(leaf) != 0) {
+    ERR_clear_error();
+    return Bad(
+        "the signing certificate is a certificate authority (basicConstraints CA, or a "
+        "keyCertSign key usage), not a leaf");
+  }
+  if ((X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) != 0 &&
+      (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0) {
+    return Bad("the certificate's key usage does not allow digitalSignature");
+  }
   std::string why =
       "no certificate authority of the trusted root is valid at the signing time " + TimeText(time);
   for (const TrustedAuthority& ca : root.certificate_authorities) {

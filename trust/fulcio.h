@@ -18,8 +18,11 @@
 // (trust/trusted_root.h) valid at the signing time: only the trust root's
 // certificates are used to build the chain, the last one the anchor; any
 // certificate a bundle carries besides its leaf is ignored, as the
-// protobuf-specs bundle allows. OpenSSL verifies the chain at that time, and
-// the leaf must allow code signing (extended key usage).
+// protobuf-specs bundle allows (trust/keyless.h refuses a root among them).
+// OpenSSL verifies the chain at that time; the leaf must allow code signing
+// (extended key usage), must not be a certificate authority
+// (basicConstraints CA or a keyCertSign key usage) and, when it has a key
+// usage, must allow digitalSignature.
 //
 // The SCT embedded in the leaf (RFC 6962, a precertificate timestamp) is
 // verified with a CT log key of the trust root: over the leaf's
@@ -79,7 +82,8 @@ struct VerifiedChain {
 
 // Verifies that `leaf` chains to a certificate authority of `root` whose
 // window holds `time` (seconds since the epoch), with every certificate
-// valid at `time`, and allows code signing. kInvalid saying what failed.
+// valid at `time`, is no CA, and allows code signing (and digitalSignature,
+// when it has a key usage). kInvalid saying what failed.
 [[nodiscard]] Result<VerifiedChain> VerifyCertificateChain(X509* leaf, const TrustedRoot& root,
                                                            std::int64_t time);
 

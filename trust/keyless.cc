@@ -18,8 +18,6 @@ using trust_internal::IsLowerHex;
 using trust_internal::ParseStrictJson;
 using trust_internal::Shown;
 
-constexpr std::size_t kMaxSubjectRegex = 1024;
-
 Error Bad(std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); }
 
 std::string OidOf(const std::string& name) {
@@ -93,10 +91,13 @@ Result<void> CheckContent(const SignedMaterial& m, const SignedArtifact& artifac
     }
     return {};
   }
+  // One signer: every signature the envelope holds is its own.
   const std::string pae = DssePae(m.payload_type, m.payload);
-  bool any = false;
-  for (const std::string& sig : m.dsse_signatures) any = any || VerifyWithKey(key, pae, sig);
-  if (!any) return Bad("content: no envelope signature verifies with the signer's key");
+  for (const std::string& sig : m.dsse_signatures) {
+    if (!VerifyWithKey(key, pae, sig)) {
+      return Bad("content: an envelope signature does not verify with the signer's key");
+    }
+  }
   return CheckStatement(m, artifact.digest);
 }
 
@@ -137,10 +138,15 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
   if (logged->signatures.size() != m.dsse_signatures.size()) {
     return Bad("binding: the log entry logs another number of signatures than the envelope holds");
   }
+  // One to one: each envelope signature answers one logged signature.
+  std::vector<bool> matched(m.dsse_signatures.size(), false);
   for (const DsseLogEntry::Signature& s : logged->signatures) {
-    bool held = false;
-    for (const std::string& sig : m.dsse_signatures) held = held || sig == s.sig;
-    if (!held) return Bad("binding: the log entry logs a signature the envelope does not hold");
+    std::size_t i = 0;
+    while (i < m.dsse_signatures.size() && (matched[i] || m.dsse_signatures[i] != s.sig)) ++i;
+    if (i == m.dsse_signatures.size()) {
+      return Bad("binding: the log entry logs a signature the envelope does not hold");
+    }
+    matched[i] = true;
     if (!SameSigner(s.verifier_pem, signer)) {
       return Bad("binding: the log entry logs another certificate or key");
     }
@@ -148,9 +154,34 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
   return {};
 }
 
+// Step 4's first part: a bundle carries its leaf and at most intermediates.
+// A root (self-signed, or one of a trust root's anchors) is refused, as
+// sigstore's clients do, though only the trust root's certificates build
+// the chain.
+Result<void> CheckCarriedChain(const std::vector<std::string>& certificates,
+                               const std::vector<TrustedRoot>& roots) {
+  for (const std::string& der : certificates) {
+    auto cert = ParseCertificateDer(der);
+    if (!cert) return Bad("certificate: the bundle's chain holds " + cert.error().message);
+    bool root = X509_self_signed(cert->get(), 1) == 1;
+    ERR_clear_error();
+    for (const TrustedRoot& trusted : roots) {
+      for (const TrustedAuthority& ca : trusted.certificate_authorities) {
+        root = root || (!ca.chain_der.empty() && ca.chain_der.back() == der);
+      }
+    }
+    if (root) {
+      return Bad(
+          "certificate: the bundle's chain holds a root certificate; a bundle carries the leaf "
+          "and at most intermediates");
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
-Result<void> CheckIdentity(const KeylessIdentity& id) {
+Result<void> CheckIdentity(KeylessIdentity& id) {
   if (id.name.empty()) return Bad("the identity has no name");
   if (id.issuer.empty()) return Bad("the identity " + Shown(id.name) + " has no issuer");
   if (id.subject.empty() == id.subject_regex.empty()) {
@@ -159,10 +190,14 @@ Result<void> CheckIdentity(const KeylessIdentity& id) {
                "regular expression");
   }
   if (!id.subject_regex.empty()) {
-    if (id.subject_regex.size() > kMaxSubjectRegex)
-      return Bad("the subject regular expression is too long");
+    if (id.subject_regex.size() > kMaxSubjectRegex) {
+      return Bad("the identity " + Shown(id.name) +
+                 "'s subject regular expression is longer than " +
+                 std::to_string(kMaxSubjectRegex) + " bytes");
+    }
     try {
-      std::regex compiled(id.subject_regex, std::regex::ECMAScript);
+      id.subject_pattern = std::make_shared<const SubjectPattern>(
+          SubjectPattern{id.subject_regex, std::regex(id.subject_regex, std::regex::ECMAScript)});
     } catch (const std::regex_error&) {
       return Bad("the identity " + Shown(id.name) +
                  "'s subject regular expression does not compile");
@@ -182,11 +217,19 @@ Result<void> MatchIdentity(const KeylessIdentity& id, const CertificateIdentity&
     return Bad("identity: the certificate's issuer \"" + Shown(cert.issuer) + "\" is not \"" +
                Shown(id.issuer) + "\"");
   }
+  if (cert.subject.size() > kMaxMatchedSubject) {
+    return Bad("identity: the certificate's subject is longer than " +
+               std::to_string(kMaxMatchedSubject) + " bytes");
+  }
   bool subject_ok = false;
   if (!id.subject_regex.empty()) {
     try {
-      subject_ok =
-          std::regex_match(cert.subject, std::regex(id.subject_regex, std::regex::ECMAScript));
+      if (id.subject_pattern && id.subject_pattern->source == id.subject_regex) {
+        subject_ok = std::regex_match(cert.subject, id.subject_pattern->compiled);
+      } else if (id.subject_regex.size() <= kMaxSubjectRegex) {
+        subject_ok =
+            std::regex_match(cert.subject, std::regex(id.subject_regex, std::regex::ECMAScript));
+      }
     } catch (const std::regex_error&) {
       subject_ok = false;  // a pattern too complex for the subject: no match
     }
@@ -246,6 +289,9 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
     signer.leaf_der = m.certificates.front();
     signer.key = X509_get0_pubkey(leaf.get());
     if (signer.key == nullptr) return refuse(Bad("certificate: the leaf's key is unreadable"));
+    if (auto carried = CheckCarriedChain(m.certificates, roots); !carried) {
+      return refuse(carried.error());
+    }
     if (auto content = CheckContent(m, artifact, signer.key); !content)
       return refuse(content.error());
     if (m.log_entries.empty()) {
@@ -269,13 +315,22 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
         ok = Bad("log: " + proof.error().message);
         break;
       }
-      times.push_back(proof->integrated_time);
+      // Only a time the log signed; an unsigned integratedTime is the
+      // bundle's word, and would choose the certificate's validity.
+      if (proof->signed_time) times.push_back(*proof->signed_time);
+    }
+    if (ok && leaf && times.empty()) {
+      ok =
+          Bad("log: no signed time (an inclusion proof alone does not sign integratedTime, and no "
+              "entry has a signed entry timestamp)");
     }
     for (std::size_t i = 0; ok && leaf && i < times.size(); ++i) {
       auto chain = VerifyCertificateChain(leaf.get(), root, times[i]);
       if (!chain) {
         ok = Bad("certificate: " + chain.error().message);
-      } else if (i == 0 && !root.ctlogs.empty()) {
+      } else if (i == 0 && root.ctlogs.empty()) {
+        ok = Bad("sct: the trust root names no CT log to check the certificate's SCT");
+      } else if (i == 0) {
         if (auto sct = VerifyEmbeddedSct(leaf.get(), chain->issuer.get(), root); !sct) {
           ok = Bad("sct: " + sct.error().message);
         }

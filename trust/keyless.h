@@ -23,17 +23,28 @@
 //      is the bypass this closes.)
 //   3. log: every entry is vouched for by a log of a trust root (trust/tlog.h:
 //      its signed entry timestamp, its inclusion proof and signed checkpoint),
-//      its integrated time not in the future; that time is the signing time;
-//   4. certificate: at every signing time, the certificate is valid and
-//      chains to a certificate authority of that trust root (trust/fulcio.h),
-//      and its embedded SCT verifies with a CT log key of the trust root;
+//      its integrated time not in the future. A signing time is one the log
+//      signed: the integrated time under a verified signed entry timestamp.
+//      An inclusion proof and checkpoint alone prove the entry logged, not
+//      when (they do not cover integratedTime), so a certificate-signed
+//      signature with no signed time is refused; a key-signed one may have
+//      none, as no certificate's validity depends on it;
+//   4. certificate: the bundle carries its leaf and at most intermediates
+//      (a self-signed certificate or a trust root's anchor among them is
+//      refused); at every signing time, the leaf is valid and chains to a
+//      certificate authority of that trust root (trust/fulcio.h), and its
+//      embedded SCT verifies with a CT log key of the trust root (one that
+//      names no CT log is refused);
 //   5. identity: the certificate's OIDC issuer and subject match a trusted
 //      identity (issuer exactly; subject exactly or by a regular expression
 //      that must match it whole), and every extension the identity requires
 //      has exactly the required value.
 // A keyless signature with no log entry is refused (nothing says when it was
-// made). RFC 3161 timestamps are not verified yet: they are counted, not
-// used, and a signature that needs one (a Rekor v2 entry) is refused.
+// made). A signature made with a trusted key and carrying no log entry is
+// verified by the key alone: no log is asked for (one that carries entries
+// must have each of them vouched for). RFC 3161 timestamps are not verified
+// yet: they are counted, not used, and a signature that needs one (a Rekor
+// v2 entry) is refused.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -47,12 +58,20 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace keep {
+
+// A subject regular expression, compiled once.
+struct SubjectPattern {
+  std::string source;
+  std::regex compiled;
+};
 
 // A trusted signer by identity.
 struct KeylessIdentity {
@@ -65,7 +84,17 @@ struct KeylessIdentity {
   // Required Fulcio extensions by dotted OID (or a name of
   // kFulcioExtensionNames) and their exact values.
   std::map<std::string, std::string> extensions;
+  // subject_regex compiled, by CheckIdentity. MatchIdentity uses it while
+  // its source is subject_regex, and compiles the expression itself (each
+  // time) otherwise.
+  std::shared_ptr<const SubjectPattern> subject_pattern;
 };
+
+// At most this many bytes of subject regular expression, and of subject to
+// match (std::regex recurses on the subject's length: a longer subject is
+// refused, not matched).
+inline constexpr std::size_t kMaxSubjectRegex = 1024;
+inline constexpr std::size_t kMaxMatchedSubject = 4096;
 
 // Names accepted for Fulcio extensions in KeylessIdentity::extensions.
 struct FulcioExtensionName {
@@ -90,11 +119,13 @@ inline constexpr FulcioExtensionName kFulcioExtensionNames[] = {
 };
 
 // kInvalid unless the identity is usable: a name, an issuer, exactly one of
-// subject and subject_regex (a regular expression that compiles), and
-// extensions named by a dotted Fulcio OID or a known name, each with a value.
-[[nodiscard]] Result<void> CheckIdentity(const KeylessIdentity& identity);
+// subject and subject_regex (a regular expression of at most
+// kMaxSubjectRegex bytes that compiles), and extensions named by a dotted
+// Fulcio OID or a known name, each with a value. Sets subject_pattern.
+[[nodiscard]] Result<void> CheckIdentity(KeylessIdentity& identity);
 
-// Whether `cert` names `identity`; kInvalid saying which part differs.
+// Whether `cert` names `identity`; kInvalid saying which part differs (a
+// subject longer than kMaxMatchedSubject matches nothing).
 [[nodiscard]] Result<void> MatchIdentity(const KeylessIdentity& identity,
                                          const CertificateIdentity& cert);
 
@@ -126,8 +157,13 @@ inline constexpr std::size_t kMaxSignedBundleBytes = 1 << 20;
 
 // The material of one cosign signature layer: its `signature` over
 // `payload` (the simple-signing payload, whose sha256 is the artifact),
-// the certificate and chain annotations (PEM; the chain may be empty), and
-// its Rekor bundle annotation when it has one.
+// the certificate and chain annotations (PEM; the chain may be empty, and
+// is read for its form only: the trust root's certificates build the
+// chain), and its Rekor bundle annotation when it has one.
+// The caller must check what the payload says: VerifySigned proves only
+// that a trusted identity signed these bytes, and the image they name is
+// the payload's critical.image.docker-manifest-digest, which must be the
+// manifest being verified (as for a key-signed layer).
 [[nodiscard]] Result<SignedMaterial> CosignKeylessMaterial(std::string_view payload,
                                                            std::string_view signature,
                                                            std::string_view certificate_pem,
@@ -151,8 +187,9 @@ struct SignedVerdict {
   bool verified = false;
   std::string signer;  // verified: the identity's name, or the key's id
   std::string reason;  // not verified: which check failed
-  // Verified with a certificate: what it names, and the signing time(s)
-  // the log(s) vouched for (seconds since the epoch).
+  // Verified with a certificate: what it names. The signing time(s) the
+  // log(s) signed (seconds since the epoch); none for a key-signed bundle
+  // whose entries have no signed entry timestamp, or that has no entry.
   CertificateIdentity certificate;
   std::vector<std::int64_t> signing_times;
 };

@@ -115,9 +115,16 @@ Result<void> ReadMaterial(const json& material, int version, SignedMaterial& out
     for (const json& entry : *entries) {
       auto read = ReadLogEntry(entry);
       if (!read) return Bad(read.error().message);
-      // From v0.2 on, an entry must carry its inclusion proof.
+      // From v0.2 on, an entry must carry its inclusion proof and its
+      // checkpoint. A v0.1 bundle's proof may lack the checkpoint: the
+      // proof is then not used, and the entry's SET must vouch for it.
       if (version >= 2 && !read->proof) {
         return Bad("a tlogEntries member has no inclusionProof (required from bundle v0.2 on)");
+      }
+      if (version >= 2 && read->proof->checkpoint.empty()) {
+        return Bad(
+            "a tlogEntries member's inclusionProof has no checkpoint (required from bundle "
+            "v0.2 on)");
       }
       out.log_entries.push_back(std::move(*read));
     }
@@ -247,10 +254,11 @@ Result<SignedMaterial> CosignKeylessMaterial(std::string_view payload, std::stri
     return Fail(ErrorCode::kInvalid, "the certificate annotation is not one PEM certificate");
   }
   out.certificates.push_back(CertificateDer(leaf->front().get()));
+  // The chain annotation is read for its form only: cosign puts the root
+  // there, and only the trust root's certificates build the chain.
   if (chain_pem.find_first_not_of(" \t\r\n") != std::string_view::npos) {
     auto chain = ParseCertificatesPem(chain_pem);
     if (!chain) return Fail(ErrorCode::kInvalid, "the chain annotation: " + chain.error().message);
-    for (const CertPtr& cert : *chain) out.certificates.push_back(CertificateDer(cert.get()));
   }
   if (signature.empty()) return Fail(ErrorCode::kInvalid, "the signature is empty");
   out.signature = std::string(signature);

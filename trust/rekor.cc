@@ -229,6 +229,9 @@ Result<DsseLogEntry> ReadTlogEntry(const json& entry) {
     return Bad(where + ".kindVersion is not dsse 0.0.1, the entry of a DSSE envelope (kind \"" +
                Shown(read->kind) + "\", version \"" + Shown(read->version) + "\")");
   }
+  if (read->proof && read->proof->checkpoint.empty()) {
+    return Bad(where + ".inclusionProof.checkpoint is missing");
+  }
   if (read->body.size() > kMaxBodyBytes) return Bad(where + ".canonicalizedBody is too large");
   return ReadDsseBody(read->body, where + ".canonicalizedBody");
 }

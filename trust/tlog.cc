@@ -22,6 +22,16 @@ constexpr std::size_t kMaxKindText = 32;
 
 Error Bad(std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); }
 
+// The logs among `logs` with this raw log id, whatever their window.
+std::vector<const TrustedLog*> LogsWithId(const std::vector<TrustedLog>& logs,
+                                          std::string_view log_id) {
+  std::vector<const TrustedLog*> out;
+  for (const TrustedLog& log : logs) {
+    if (log.log_id == log_id) out.push_back(&log);
+  }
+  return out;
+}
+
 Error Extra(const std::string& where, const std::string& member) {
   return Bad(where + " has an unexpected member \"" + Shown(member) +
              "\"; a signature artifact carries nothing else");
@@ -95,8 +105,9 @@ Result<InclusionProof> ReadProof(const json& proof, std::string_view body, const
   if (!VerifyInclusion(body, out.log_index, out.tree_size, out.hashes, out.root_hash)) {
     return Bad(at + " does not lead from the entry's body to its rootHash");
   }
+  if (!proof.contains("checkpoint")) return out;  // a v0.1 bundle's proof may have none
   const json* checkpoint = ObjectAt(proof, "checkpoint");
-  if (checkpoint == nullptr) return Bad(at + ".checkpoint is missing or not an object");
+  if (checkpoint == nullptr) return Bad(at + ".checkpoint is not an object");
   if (auto extra = ExtraMember(*checkpoint, {"envelope"})) return Extra(at + ".checkpoint", *extra);
   const std::string* note = StringAt(*checkpoint, "envelope");
   if (note == nullptr) return Bad(at + ".checkpoint.envelope is not a string");
@@ -240,27 +251,40 @@ Result<LogProof> VerifyLogEntry(const LogEntry& entry, const TrustedRoot& root, 
   if (time > now + kMaxClockSkew) {
     return Bad("the log entry's integratedTime (" + std::to_string(time) + ") is in the future");
   }
-  auto logs = LogsFor(root.tlogs, entry.log_id, time);
-  if (logs.empty()) {
+  const bool has_set = !entry.signed_entry_timestamp.empty();
+  const bool has_checkpoint = entry.proof && !entry.proof->checkpoint.empty();
+  if (!has_set && !has_checkpoint) {
     return Bad(
-        "the log entry is from no transparency log of the trusted root valid at its "
-        "integratedTime (logId " +
-        Hex(entry.log_id) + ")");
+        "the log entry has neither a signed entry timestamp nor an inclusion proof with a "
+        "checkpoint");
   }
-  if (entry.signed_entry_timestamp.empty() && !entry.proof) {
-    return Bad("the log entry has neither a signed entry timestamp nor an inclusion proof");
+  // Whoever read the entry, the proof is recomputed from this very body.
+  if (entry.proof && !VerifyInclusion(entry.body, entry.proof->log_index, entry.proof->tree_size,
+                                      entry.proof->hashes, entry.proof->root_hash)) {
+    return Bad(
+        "the log entry's inclusion proof does not lead from the entry's body to its root hash");
+  }
+  // A SET signs integratedTime: the log is the one whose window holds it. A
+  // checkpoint says nothing of when the entry was logged: any log of the id.
+  auto logs =
+      has_set ? LogsFor(root.tlogs, entry.log_id, time) : LogsWithId(root.tlogs, entry.log_id);
+  if (logs.empty()) {
+    return Bad(std::string("the log entry is from no transparency log of the trusted root") +
+               (has_set ? " valid at its integratedTime" : "") + " (logId " + Hex(entry.log_id) +
+               ")");
   }
   std::string why;
   for (const TrustedLog* log : logs) {
-    LogProof proof{log, time, false, false};
-    if (!entry.signed_entry_timestamp.empty()) {
+    LogProof proof{log, std::nullopt, false, false};
+    if (has_set) {
       if (!VerifyWithKey(log->key.get(), SetPayload(entry), entry.signed_entry_timestamp)) {
         why = "the log entry's signed entry timestamp does not verify with the log's key";
         continue;
       }
       proof.set_verified = true;
+      proof.signed_time = time;
     }
-    if (entry.proof) {
+    if (has_checkpoint) {
       auto checked = VerifyCheckpoint(entry.proof->checkpoint, *log, entry.proof->tree_size,
                                       entry.proof->root_hash);
       if (!checked) {

@@ -8,16 +8,22 @@
 //   * ReadLogEntry: a sigstore bundle's tlogEntries member (protobuf-specs
 //     TransparencyLogEntry) of kind hashedrekord 0.0.1, dsse 0.0.1 or intoto
 //     0.0.2, read against its closed schema; its inclusion proof, when
-//     present, is recomputed to its root hash at once.
+//     present, is recomputed to its root hash at once, and its checkpoint,
+//     when present, must be of that tree (a v0.1 bundle's proof may have
+//     none: the bundle reader decides).
 //   * ReadLoggedContent: what its body logs (an artifact's or a payload's
 //     sha256, and the signatures with the key or certificate of each).
-//   * VerifyLogEntry: the time the log vouches for, proven by a signed entry
-//     timestamp (the log's signature over the canonical JSON of
-//     {body, integratedTime, logID, logIndex}) or by the inclusion proof and
-//     a checkpoint (a signed note) signed by the log's key, or both: each one
-//     present must verify. The log is the trust root's log of the entry's
-//     logId whose validity window holds the integrated time, and that time
-//     may not be in the future.
+//   * VerifyLogEntry: that a log of the trust root holds the entry, proven
+//     by a signed entry timestamp (the log's signature over the canonical
+//     JSON of {body, integratedTime, logID, logIndex}) or by the inclusion
+//     proof, recomputed from the body, and its checkpoint (a signed note)
+//     signed by the log's key, or both: each one present must verify.
+//     Only a verified SET gives a time: it signs integratedTime, and the
+//     log is then the trust root's log of the entry's logId whose validity
+//     window holds that time. A proof and checkpoint show that the log
+//     holds the body, not when it was logged (integratedTime is not in
+//     them): they are checked against any log of that logId, and give no
+//     time. integratedTime may not be in the future either way.
 //
 // Rekor v2 entries (hashedrekord 0.0.2, no integrated time, an RFC 3161
 // timestamp instead) are not read yet: ReadLogEntry refuses them, saying so.
@@ -83,7 +89,10 @@ struct LoggedContent {
 // What VerifyLogEntry proved.
 struct LogProof {
   const TrustedLog* log = nullptr;  // the trust root's log that vouched
-  std::int64_t integrated_time = 0;
+  // The time the log signed: integratedTime under a verified SET; none for
+  // an entry proven by its inclusion proof and checkpoint alone. (An RFC
+  // 3161 timestamp will be another source of signed times.)
+  std::optional<std::int64_t> signed_time;
   bool set_verified = false;
   bool checkpoint_verified = false;
 };

@@ -4,6 +4,7 @@
 #include "tests/cli/run_keepctl.h"
 #include "tests/unit/keyless_fixture.h"
 
+#include "core/base64.h"
 #include "core/digest.h"
 
 #include <gtest/gtest.h>
@@ -55,6 +56,31 @@ TEST_F(VerifyBundleTest, RefusesAnotherIdentityOrArtifactSayingWhy) {
   run = Verify(keyless_test::kSubject, Sha256Of("other").str());
   EXPECT_EQ(run.exit_code, 1) << run;
   EXPECT_NE(run.err.find("content:"), std::string::npos) << run;
+}
+
+TEST_F(VerifyBundleTest, RefusesACertificateWithoutASignedTime) {
+  keyless_test::Leaf leaf = sigstore.IssueLeaf();
+  Write(dir / "bundle.json", sigstore.MessageBundle(kArtifact, leaf, {.set = false}).dump());
+  KeepctlRun run = Verify(keyless_test::kSubject, (dir / "artifact").string());
+  EXPECT_EQ(run.exit_code, 1) << run;
+  EXPECT_NE(run.err.find("log: no signed time"), std::string::npos) << run;
+}
+
+// As its help says: with --key, a bundle without log entries verifies by
+// the key alone.
+TEST_F(VerifyBundleTest, AKeyBundleWithoutLogEntriesVerifiesByTheKey) {
+  keyless_test::KeyPtr key = keyless_test::NewP256();
+  Write(dir / "key.pub", keyless_test::SpkiPem(key.get()));
+  const nlohmann::json bundle = {
+      {"mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json"},
+      {"verificationMaterial", {{"publicKey", {{"hint", "k"}}}}},
+      {"messageSignature",
+       {{"signature", EncodeBase64(keyless_test::SignP256(key.get(), kArtifact))}}}};
+  Write(dir / "key-bundle.json", bundle.dump());
+  KeepctlRun run = keepctl.Run({"verify-bundle", "--bundle", (dir / "key-bundle.json").string(),
+                                "--key", (dir / "key.pub").string(), "--trusted-root",
+                                (dir / "trusted_root.json").string(), (dir / "artifact").string()});
+  EXPECT_EQ(run.exit_code, 0) << run;
 }
 
 TEST_F(VerifyBundleTest, NeedsATrustRootAndOneKindOfSigner) {

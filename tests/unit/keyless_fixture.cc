@@ -144,10 +144,12 @@ void EmbedSct(X509* leaf, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* ct_key) 
 
 Leaf MakeLeaf(const LeafOptions& o, X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* ct_key) {
   Leaf leaf{nullptr, NewP256()};
-  leaf.cert = NewCert(leaf.key.get(), "", o.not_before, o.not_after);
+  // A CA needs a subject name; a Fulcio leaf has none.
+  leaf.cert = NewCert(leaf.key.get(), o.ca ? "test-ca-as-leaf" : "", o.not_before, o.not_after);
   X509* cert = leaf.cert.get();
   X509_set_issuer_name(cert, X509_get_subject_name(issuer));
-  AddExt(cert, issuer, NID_key_usage, "critical,digitalSignature");
+  if (o.ca) AddExt(cert, issuer, NID_basic_constraints, "critical,CA:TRUE");
+  AddExt(cert, issuer, NID_key_usage, o.key_usage.c_str());
   AddExt(cert, issuer, NID_ext_key_usage, o.code_signing ? "codeSigning" : "emailProtection");
   AddExt(cert, issuer, NID_subject_key_identifier, "hash");
   AddExt(cert, issuer, NID_authority_key_identifier, "keyid:always");
@@ -290,6 +292,8 @@ Leaf Sigstore::IssueLeaf(const LeafOptions& options) {
 Leaf Sigstore::IssueUntrustedLeaf() {
   return MakeLeaf(LeafOptions{}, other_root_.get(), other_root_key_.get(), ct_key_.get());
 }
+
+std::string Sigstore::OtherRootDer() const { return CertDer(other_root_.get()); }
 
 json Sigstore::TrustedRoot() const {
   auto log = [](EVP_PKEY* key, const std::string& url) {

@@ -55,6 +55,8 @@ struct LeafOptions {
   bool sct = true;
   EVP_PKEY* sct_key = nullptr;  // default: the test CT log's
   bool code_signing = true;
+  std::string key_usage = "critical,digitalSignature";
+  bool ca = false;  // basicConstraints CA:TRUE: a CA certificate as the leaf
 };
 
 struct Leaf {
@@ -102,6 +104,9 @@ class Sigstore {
   // A DSSE bundle of an in-toto statement naming `subject_sha256_hex`.
   nlohmann::json DsseBundle(const std::string& subject_sha256_hex, const Leaf& leaf,
                             const EntryOptions& options) const;
+
+  // A self-signed root certificate of another CA (DER).
+  std::string OtherRootDer() const;
 
   EVP_PKEY* rekor_key() const { return rekor_key_.get(); }
   EVP_PKEY* ct_key() const { return ct_key_.get(); }

@@ -5,10 +5,13 @@
 
 #include "core/base64.h"
 #include "keyless_fixture.h"
+#include "trust/sigstore_bundle.h"
 
 #include <gtest/gtest.h>
 
 #include <openssl/x509.h>
+
+#include <chrono>
 
 namespace keep {
 namespace {
@@ -83,12 +86,78 @@ TEST(TrustKeyless, ABundleFromV02OnNeedsAnInclusionProof) {
                 "no inclusionProof");
 }
 
-TEST(TrustKeyless, ProofAndCheckpointWithoutSetVerify) {
+// An inclusion proof and its checkpoint show that the log holds the body;
+// they do not sign integratedTime, which the bundle could then choose.
+TEST(TrustKeyless, ProofAndCheckpointWithoutSetGiveNoSigningTime) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf();
   Sigstore::EntryOptions o;
   o.set = false;
-  EXPECT_TRUE(Verify(s.MessageBundle(kArtifact, leaf, o), s).verified);
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, o), s), "log: no signed time");
+}
+
+TEST(TrustKeyless, AnUnsignedIntegratedTimeCannotRescueAnExpiredLeaf) {
+  Sigstore s;
+  Leaf expired = s.IssueLeaf({.not_before = kSignedAt - 1200, .not_after = kSignedAt - 600});
+  // No SET, and integratedTime moved inside the leaf's window.
+  Sigstore::EntryOptions o;
+  o.set = false;
+  o.integrated_time = kSignedAt - 900;
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, expired, o), s), "log: no signed time");
+}
+
+// A bundle signed with a key depends on no certificate's validity, so a
+// proof and checkpoint without a SET are enough; it reports no signing time.
+TEST(TrustKeyless, AKeySignedBundleWithAProofAndNoSetVerifies) {
+  Sigstore s;
+  keyless_test::KeyPtr key = keyless_test::NewP256();
+  const std::string sig = keyless_test::SignP256(key.get(), kArtifact);
+  const std::string pem = keyless_test::SpkiPem(key.get());
+  json bundle = {
+      {"mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json"},
+      {"verificationMaterial",
+       {{"publicKey", {{"hint", "k"}}},
+        {"tlogEntries",
+         json::array({s.Entry(Sigstore::HashedRekordBody(Sha256Of(kArtifact).hex(), sig, pem),
+                              {.set = false})})}}},
+      {"messageSignature", {{"signature", EncodeBase64(sig)}}}};
+  auto material = ReadSignedMaterial(bundle.dump());
+  ASSERT_TRUE(material) << material.error().message;
+  SignedVerdict v = VerifySigned(*material, ArtifactOf(kArtifact), {RootOf(s)},
+                                 {{}, {ParsePublicKey(pem).value()}}, kNow);
+  EXPECT_TRUE(v.verified) << v.reason;
+  EXPECT_TRUE(v.signing_times.empty());
+}
+
+// VerifyLogEntry recomputes the proof from the body it is given, whoever
+// read the entry.
+TEST(TrustKeyless, AProofForAnotherBodyIsRefused) {
+  Sigstore s;
+  auto entry = ReadLogEntry(s.Entry("body A", {.set = false}));
+  ASSERT_TRUE(entry) << entry.error().message;
+  ASSERT_TRUE(VerifyLogEntry(*entry, RootOf(s), kNow));
+  entry->body = "body B";
+  auto proof = VerifyLogEntry(*entry, RootOf(s), kNow);
+  ASSERT_FALSE(proof);
+  EXPECT_NE(proof.error().message.find("does not lead from the entry's body"), std::string::npos)
+      << proof.error().message;
+}
+
+TEST(TrustKeyless, AV01ProofWithoutCheckpointLeavesTheSetAlone) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string v01 = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  json bundle = s.MessageBundle(kArtifact, leaf, {}, v01);
+  bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  SignedVerdict v = Verify(bundle, s);
+  EXPECT_TRUE(v.verified) << v.reason;
+  // Not from v0.2 on, and never without a SET.
+  json v03 = s.MessageBundle(kArtifact, leaf, {});
+  v03["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  ExpectRefused(Verify(v03, s), "checkpoint");
+  json no_set = s.MessageBundle(kArtifact, leaf, {.set = false}, v01);
+  no_set["verificationMaterial"]["tlogEntries"][0]["inclusionProof"].erase("checkpoint");
+  EXPECT_FALSE(Verify(no_set, s).verified);
 }
 
 TEST(TrustKeyless, DsseBundleVerifies) {
@@ -96,6 +165,58 @@ TEST(TrustKeyless, DsseBundleVerifies) {
   Leaf leaf = s.IssueLeaf();
   SignedVerdict v = Verify(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}), s);
   EXPECT_TRUE(v.verified) << v.reason;
+}
+
+// A DSSE bundle by `leaf` whose envelope holds `envelope` and whose log
+// entry logs `logged`, each signature under the leaf's certificate.
+json DsseWith(const Sigstore& s, const Leaf& leaf, const std::vector<std::string>& envelope,
+              const std::vector<std::string>& logged) {
+  json bundle = s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {});
+  const std::string pem = keyless_test::CertPem(leaf.cert.get());
+  const std::string statement =
+      DecodeBase64(bundle["dsseEnvelope"]["payload"].get<std::string>()).value();
+  json body = json::parse(Sigstore::DsseBody(statement, "x", pem));
+  body["spec"]["signatures"] = json::array();
+  for (const std::string& sig : logged) {
+    body["spec"]["signatures"].push_back(
+        {{"signature", EncodeBase64(sig)}, {"verifier", EncodeBase64(pem)}});
+  }
+  bundle["dsseEnvelope"]["signatures"] = json::array();
+  for (const std::string& sig : envelope) {
+    bundle["dsseEnvelope"]["signatures"].push_back({{"sig", EncodeBase64(sig)}, {"keyid", ""}});
+  }
+  bundle["verificationMaterial"]["tlogEntries"] =
+      json::array({s.Entry(body.dump(), {.kind = "dsse"})});
+  return bundle;
+}
+
+std::string DssePaeOf(const json& bundle) {
+  return DssePae(bundle["dsseEnvelope"]["payloadType"].get<std::string>(),
+                 DecodeBase64(bundle["dsseEnvelope"]["payload"].get<std::string>()).value());
+}
+
+TEST(TrustKeyless, DsseSignaturesAreBoundOneToOne) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string pae = DssePaeOf(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}));
+  // Two valid signatures by the leaf (ECDSA differs each time).
+  const std::string s1 = keyless_test::SignP256(leaf.key.get(), pae);
+  const std::string s2 = keyless_test::SignP256(leaf.key.get(), pae);
+  EXPECT_TRUE(Verify(DsseWith(s, leaf, {s1, s2}, {s2, s1}), s).verified);
+  // The log holds s2 twice; the envelope's s1 is logged nowhere.
+  ExpectRefused(Verify(DsseWith(s, leaf, {s1, s2}, {s2, s2}), s),
+                "binding: the log entry logs a signature the envelope does not hold");
+}
+
+TEST(TrustKeyless, EveryEnvelopeSignatureMustVerify) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  keyless_test::KeyPtr other = keyless_test::NewP256();
+  const std::string pae = DssePaeOf(s.DsseBundle(Sha256Of(kArtifact).hex(), leaf, {}));
+  const std::string good = keyless_test::SignP256(leaf.key.get(), pae);
+  const std::string stranger = keyless_test::SignP256(other.get(), pae);
+  ExpectRefused(Verify(DsseWith(s, leaf, {good, stranger}, {good, stranger}), s),
+                "content: an envelope signature does not verify with the signer's key");
 }
 
 TEST(TrustKeyless, DsseStatementForAnotherArtifactIsRefused) {
@@ -312,6 +433,18 @@ TEST(TrustKeyless, SctFromAnUnknownLogIsRefused) {
   ExpectRefused(Verify(s.MessageBundle(kArtifact, bare, {}), s), "has no embedded SCT");
 }
 
+TEST(TrustKeyless, ATrustRootWithoutCtLogsIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  json root = s.TrustedRoot();
+  root["ctlogs"] = json::array();
+  auto material = ReadSignedMaterial(s.MessageBundle(kArtifact, leaf, {}).dump());
+  ASSERT_TRUE(material) << material.error().message;
+  ExpectRefused(VerifySigned(*material, ArtifactOf(kArtifact),
+                             {ParseTrustedRoot(root.dump()).value()}, {{Release()}, {}}, kNow),
+                "sct: the trust root names no CT log to check the certificate's SCT");
+}
+
 TEST(TrustKeyless, ATamperedSctIsRefused) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf();
@@ -340,6 +473,27 @@ TEST(TrustKeyless, UntrustedCaIsRefused) {
                 "certificate: the certificate does not chain");
 }
 
+// A bundle's chain is the leaf and at most intermediates (as a v0.1 or v0.2
+// bundle's x509CertificateChain carries them).
+json WithChain(json bundle, const std::vector<std::string>& more) {
+  json& material = bundle["verificationMaterial"];
+  json& certs = material["x509CertificateChain"]["certificates"];
+  for (const std::string& der : more) certs.push_back({{"rawBytes", EncodeBase64(der)}});
+  return bundle;
+}
+
+TEST(TrustKeyless, ABundleChainHoldingARootIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf();
+  const std::string v02 = "application/vnd.dev.sigstore.bundle+json;version=0.2";
+  json bundle = s.MessageBundle(kArtifact, leaf, {}, v02);
+  const std::vector<std::string> chain = RootOf(s).certificate_authorities.at(0).chain_der;
+  EXPECT_TRUE(Verify(WithChain(bundle, {chain.at(0)}), s).verified);
+  const std::string want = "certificate: the bundle's chain holds a root certificate";
+  ExpectRefused(Verify(WithChain(bundle, {chain.at(0), chain.at(1)}), s), want);
+  ExpectRefused(Verify(WithChain(bundle, {s.OtherRootDer()}), s), want);
+}
+
 TEST(TrustKeyless, CaOutsideItsValidityWindowIsRefused) {
   Sigstore s;
   s.ca_end = kSignedAt - 1;
@@ -352,6 +506,19 @@ TEST(TrustKeyless, CertificateWithoutCodeSigningIsRefused) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf({.code_signing = false});
   ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s), "code signing");
+}
+
+TEST(TrustKeyless, ALeafThatIsACaIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf({.key_usage = "critical,digitalSignature,keyCertSign", .ca = true});
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s),
+                "certificate: the signing certificate is a certificate authority");
+}
+
+TEST(TrustKeyless, ALeafWithoutDigitalSignatureIsRefused) {
+  Sigstore s;
+  Leaf leaf = s.IssueLeaf({.key_usage = "critical,keyEncipherment"});
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s), "digitalSignature");
 }
 
 TEST(TrustKeyless, IntegratedTimeInTheFutureIsRefused) {
@@ -448,6 +615,23 @@ TEST(TrustKeylessIdentity, ChecksItsShape) {
   id = Release();
   id.issuer.clear();
   EXPECT_FALSE(CheckIdentity(id));
+}
+
+TEST(TrustKeylessIdentity, AVeryLongSubjectIsRefusedQuickly) {
+  KeylessIdentity id = Release();
+  id.subject.clear();
+  id.subject_regex = "https://github\\.com/a*";
+  ASSERT_TRUE(CheckIdentity(id));
+  CertificateIdentity cert{kIssuer, "https://github.com/aaa", {}};
+  EXPECT_TRUE(MatchIdentity(id, cert));
+  cert.subject = "https://github.com/" + std::string(16 << 10, 'a');
+  const auto start = std::chrono::steady_clock::now();
+  auto match = MatchIdentity(id, cert);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(100));
+  ASSERT_FALSE(match);
+  EXPECT_NE(match.error().message.find("identity: the certificate's subject is longer than"),
+            std::string::npos)
+      << match.error().message;
 }
 
 }  // namespace

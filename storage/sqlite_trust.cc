@@ -308,8 +308,9 @@ Result<bool> TrustTables::RevokeIdentity(const std::string& ns, const std::strin
     auto s = c.Prepare(
         "UPDATE trusted_identities SET revoked=1 WHERE namespace=?1 AND name=?2 AND revoked=0");
     s.Bind(1, ns).Bind(2, name).Run();
-    found = c.Changes() > 0 || IdentityOn(c, ns, name).has_value();
-    if (c.Changes() > 0) {  // what the identity alone signed is quarantined from now on
+    const bool revoked_now = c.Changes() > 0;
+    found = revoked_now || IdentityOn(c, ns, name).has_value();  // or revoked already
+    if (revoked_now) {  // what the identity alone signed is quarantined from now on
       auto t = c.Prepare("UPDATE namespaces SET policy_since=?2 WHERE name=?1");
       t.Bind(1, ns).Bind(2, Now()).Run();
     }

@@ -144,6 +144,21 @@ TEST_F(KeylessTablesTest, AnIdentityCountsOnceAndOnlyInItsNamespace) {
   EXPECT_FALSE(Trusted(3));
 }
 
+TEST_F(KeylessTablesTest, AKeyAndAnIdentityAreTwoSigners) {
+  const std::string key_id(64, 'a');
+  PublisherKeyRecord key{"acme", key_id, "ci", "ed25519", "pem", "admin", 0, false};
+  ASSERT_TRUE(
+      md_->AddKey(key, [](const PublisherKeyRecord&) { return std::vector<std::string>(); }));
+  ASSERT_TRUE(md_->AddIdentity(Release("acme")));
+  Sign("by the key", key_id);
+  EXPECT_FALSE(Trusted(2));
+  Sign("by the identity", IdentitySignerId("release"));
+  EXPECT_TRUE(Trusted(2));
+  ASSERT_TRUE(md_->RevokeIdentity("acme", "release"));
+  EXPECT_FALSE(Trusted(2));
+  EXPECT_TRUE(Trusted(1)) << "the key's signature still counts";
+}
+
 TEST_F(KeylessTablesTest, RevokingAnIdentityQuarantinesWhatOnlyItSigned) {
   ASSERT_TRUE(md_->AddIdentity(Release("acme")));
   Sign("bundle", IdentitySignerId("release"));

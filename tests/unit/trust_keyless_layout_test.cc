@@ -40,7 +40,7 @@ class KeylessLayoutTest : public ::testing::Test {
   }
 
   // A cosign layer signed by `leaf`, with its annotations as cosign writes them.
-  CosignLayer Layer(const kt::Leaf& leaf, const std::string& chain) {
+  CosignLayer Layer(const kt::Leaf& leaf, const std::string& chain, bool timestamp = false) {
     const std::string payload = MakeSimpleSigning("registry.example/acme/app", kImage);
     const std::string sig = kt::SignP256(leaf.key.get(), payload);
     blobs_[Sha256Of(payload).str()] = payload;
@@ -53,6 +53,10 @@ class KeylessLayoutTest : public ::testing::Test {
                     {std::string(kCosignRekorBundleAnnotation),
                      sigstore_.CosignRekorAnnotation(payload, sig, leaf, {})}}}};
     if (!chain.empty()) layer["annotations"][std::string(kCosignChainAnnotation)] = chain;
+    if (timestamp) {
+      layer["annotations"][std::string(kCosignTimestampAnnotation)] =
+          json{{"SignedRFC3161Timestamp", EncodeBase64("not checked")}}.dump();
+    }
     CosignManifest cm = BuildCosignManifest(payload, sig);
     json manifest = json::parse(cm.manifest);
     manifest["layers"] = json::array({layer});
@@ -104,6 +108,16 @@ TEST_F(KeylessLayoutTest, AChainOfOtherCertificatesIsUnverifiedMaterial) {
   ASSERT_TRUE(v[0].verified) << v[0].reason;
   EXPECT_NE(v[0].unverified_material.find("not the trust root's"), std::string::npos)
       << v[0].unverified_material;
+}
+
+TEST_F(KeylessLayoutTest, ATimestampIsUnverifiedMaterial) {
+  auto v =
+      VerifyCosign({Layer(sigstore_.IssueLeaf(), "", true)}, Fetcher(), kImage, kRepo, {}, &trust_);
+  ASSERT_TRUE(v[0].verified) << v[0].reason;
+  EXPECT_NE(v[0].unverified_material.find("RFC 3161 timestamp"), std::string::npos)
+      << v[0].unverified_material;
+  EXPECT_EQ(v[0].unverified_material.find("certificate"), std::string::npos)
+      << "the certificate is verified: " << v[0].unverified_material;
 }
 
 TEST_F(KeylessLayoutTest, AKeylessBundleOfCosignsStatementIsASignature) {

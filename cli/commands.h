@@ -4,7 +4,8 @@
 // trust policy, commands_sign.cc for sign and verify, commands_images.cc for
 // repositories, tags and images, commands_maintenance.cc for gc and fsck,
 // commands_docs.cc for shell completion and the manual page, commands_mirrors.cc
-// for the curated mirror).
+// for the curated mirror, commands_identities.cc for keyless identities and trust
+// roots).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -97,6 +98,15 @@ Result<void> KeyAdd(const Invocation& inv);
 Result<void> KeyList(const Invocation& inv);
 Result<void> KeyShow(const Invocation& inv);
 Result<void> KeyRevoke(const Invocation& inv);
+// commands_identities.cc
+Result<void> IdentityAdd(const Invocation& inv);
+Result<void> IdentityList(const Invocation& inv);
+Result<void> IdentityShow(const Invocation& inv);
+Result<void> IdentityRemove(const Invocation& inv);
+Result<void> TrustRootSet(const Invocation& inv);
+Result<void> TrustRootList(const Invocation& inv);
+Result<void> TrustRootShow(const Invocation& inv);
+Result<void> TrustRootRemove(const Invocation& inv);
 Result<void> PolicyShow(const Invocation& inv);
 Result<void> PolicySet(const Invocation& inv);
 

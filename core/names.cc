@@ -86,6 +86,15 @@ Result<void> ValidateAccountName(std::string_view name) {
   return {};
 }
 
+Result<void> ValidateSignerName(std::string_view what, std::string_view name) {
+  if (!ValidateAccountName(name)) {
+    return Fail(ErrorCode::kInvalid, "invalid " + std::string(what) +
+                                         " name; use 1 to 64 lowercase letters, digits, '.', '_' "
+                                         "or '-', starting with a letter or digit");
+  }
+  return {};
+}
+
 Result<void> ValidateRobotName(std::string_view name) {
   if (name.substr(0, kRobotPrefix.size()) == kRobotPrefix) name.remove_prefix(kRobotPrefix.size());
   return ValidateAccountName(name);

@@ -35,6 +35,10 @@ inline constexpr std::string_view kRobotPrefix = "robot+";
 // "<name>" or "robot+<name>". kInvalid.
 [[nodiscard]] Result<void> ValidateRobotName(std::string_view name);
 
+// The name of a keyless identity or of a trust root: the grammar of account
+// names; `what` ("identity", "trust root") names it in the refusal. kInvalid.
+[[nodiscard]] Result<void> ValidateSignerName(std::string_view what, std::string_view name);
+
 // A manifest reference: a tag or a digest.
 struct Reference {
   std::variant<std::string, Digest> value;

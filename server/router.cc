@@ -57,6 +57,14 @@ const std::array kRoutes = {
     Route{V::get, Area::kKeys, Action::kMaintain, ListKeys},
     Route{V::post, Area::kKeys, Action::kMaintain, AddKey},
     Route{V::delete_, Area::kKey, Action::kMaintain, RevokeKey},
+    Route{V::get, Area::kIdentities, Action::kMaintain, ListIdentities},
+    Route{V::post, Area::kIdentities, Action::kMaintain, AddIdentity},
+    Route{V::get, Area::kIdentity, Action::kMaintain, ShowIdentity},
+    Route{V::delete_, Area::kIdentity, Action::kMaintain, RevokeIdentity},
+    Route{V::get, Area::kTrustRoots, Action::kAdmin, ListTrustRoots},
+    Route{V::get, Area::kTrustRoot, Action::kAdmin, ShowTrustRoot},
+    Route{V::put, Area::kTrustRoot, Action::kAdmin, SetTrustRoot},
+    Route{V::delete_, Area::kTrustRoot, Action::kAdmin, DeleteTrustRoot},
     Route{V::get, Area::kPolicy, Action::kMaintain, GetPolicy},
     Route{V::put, Area::kPolicy, Action::kMaintain, SetPolicy},
     // Needs pull on the repository named in the query: checked by the handler.
@@ -148,6 +156,13 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   if (n == 1 && s[0] == "backup") return Area::kBackup;
   if (n == 1 && s[0] == "mirror-key") return Area::kMirrorKey;
   if (n == 1 && s[0] == "maintenance") return Area::kMaintenance;
+  if (s[0] == "trust-roots") {
+    if (n == 1) return Area::kTrustRoots;
+    params.name = std::string(s[1]);
+    KEEP_TRY(ValidateSignerName("trust root", params.name));
+    if (n == 2) return Area::kTrustRoot;
+    return NoEndpoint(path);
+  }
   if (s[0] == "mirrors") {
     if (n == 1) return Area::kMirrors;
     params.name = std::string(s[1]);
@@ -176,6 +191,12 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
     if (n == 3 && s[2] == "members") return Area::kMembers;
     if (n == 3 && s[2] == "keys") return Area::kKeys;
     if (n == 3 && s[2] == "policy") return Area::kPolicy;
+    if (n == 3 && s[2] == "identities") return Area::kIdentities;
+    if (n == 4 && s[2] == "identities") {
+      params.reference = std::string(s[3]);
+      KEEP_TRY(ValidateSignerName("identity", params.reference));
+      return Area::kIdentity;
+    }
     if (n == 4 && s[2] == "keys") {
       params.reference = std::string(s[3]);
       // 64 lowercase hex (a PEM key's SPKI digest) or an OpenPGP fingerprint.

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keep {
@@ -131,6 +132,38 @@ struct PublisherKeyRecord {
   std::string added_by;
   std::int64_t added_at = 0;
   bool revoked = false;
+};
+
+// A keyless signer a namespace trusts (trust/keyless.h, KeylessIdentity):
+// an OIDC issuer and a subject (exact, or a regular expression that must
+// match it whole), with the Fulcio certificate extensions it requires.
+struct TrustedIdentityRecord {
+  std::string ns;
+  std::string name;  // counts once toward the threshold, as IdentitySignerId(name)
+  std::string issuer;
+  std::string subject;                 // exactly this subject, or empty ...
+  std::string subject_regex;           // ... and this expression instead
+  std::string extensions_json = "{}";  // {"<OID or name>": "<value>", ...}
+  std::string added_by;
+  std::int64_t added_at = 0;
+  bool revoked = false;
+};
+
+// The signer id a keyless signature verified for identity `name` is
+// recorded under (SignatureRecord::key_id). No key id has this form (they
+// are hex), so an identity and a key never count as one another.
+inline constexpr std::string_view kIdentitySignerPrefix = "identity:";
+inline std::string IdentitySignerId(std::string_view name) {
+  return std::string(kIdentitySignerPrefix) + std::string(name);
+}
+
+// A sigstore trust root the registry verifies keyless signatures against
+// (trust/trusted_root.h): several may be installed, each by name.
+struct TrustRootRecord {
+  std::string name;
+  std::string content;  // the trusted_root.json text, as given
+  std::string added_by;
+  std::int64_t added_at = 0;
 };
 
 // The ids of a publisher key's material besides its key_id (as
@@ -354,6 +387,23 @@ class Metadata {
   // quarantine clock (NamespaceRecord::policy_since).
   [[nodiscard]] virtual Result<bool> RevokeKey(const std::string& ns,
                                                const std::string& key_id) = 0;
+  // Keyless identities, managed like keys: kConflict when the namespace has
+  // an identity of that name already, revoked or not (a revoked name would
+  // make the signatures recorded under it count again).
+  [[nodiscard]] virtual Result<void> AddIdentity(const TrustedIdentityRecord& identity) = 0;
+  [[nodiscard]] virtual Result<std::optional<TrustedIdentityRecord>> GetIdentity(
+      const std::string& ns, const std::string& name) = 0;
+  [[nodiscard]] virtual Result<std::vector<TrustedIdentityRecord>> ListIdentities(
+      const std::string& ns) = 0;
+  // false when the namespace has no such identity. Restarts the namespace's
+  // quarantine clock, as RevokeKey does.
+  [[nodiscard]] virtual Result<bool> RevokeIdentity(const std::string& ns,
+                                                    const std::string& name) = 0;
+  // Trust roots: SetTrustRoot inserts or replaces by name; DeleteTrustRoot
+  // is false when there is none of that name.
+  [[nodiscard]] virtual Result<void> SetTrustRoot(const TrustRootRecord& root) = 0;
+  [[nodiscard]] virtual Result<std::vector<TrustRootRecord>> ListTrustRoots() = 0;
+  [[nodiscard]] virtual Result<bool> DeleteTrustRoot(const std::string& name) = 0;
   // Extension-API signatures of `target` in `repo`: stored (with the
   // verified record, when there is one, in the same transaction) and listed.
   [[nodiscard]] virtual Result<void> StoreSignature(const std::string& repo,
@@ -367,9 +417,9 @@ class Metadata {
       const std::string& repo, const std::string& target) = 0;
   // What a reader may receive (DESIGN.md, "What a caller may receive"),
   // from recorded verification results only: a manifest of `repo` is
-  // trusted when at least `threshold` distinct, unrevoked keys of its
-  // namespace signed it, when a trusted index of the repository references
-  // it, or when it is a signature artifact of a trusted manifest every
+  // trusted when at least `threshold` distinct, unrevoked signers of its
+  // namespace (keys, and identities under IdentitySignerId) signed it, when a trusted index of the
+  // repository references it, or when it is a signature artifact of a trusted manifest every
   // signature of which a still-trusted key verified. A blob is servable when
   // it is a trusted manifest or a trusted manifest references it. Deleting a
   // signature artifact deletes its records.

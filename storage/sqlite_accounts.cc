@@ -341,11 +341,13 @@ Result<bool> AccountTables::DeleteNamespace(const std::string& name) {
     auto s = c.Prepare("DELETE FROM namespaces WHERE name=?1");
     s.Bind(1, name).Run();
     removed = c.Changes() > 0;
-    // Robots scoped to it lose that scope with it, and its keys go too.
+    // Robots scoped to it lose that scope with it, and its keys and identities go too.
     auto t = c.Prepare("DELETE FROM robot_scopes WHERE namespace=?1");
     t.Bind(1, name).Run();
     auto k = c.Prepare("DELETE FROM publisher_keys WHERE namespace=?1");
     k.Bind(1, name).Run();
+    auto i = c.Prepare("DELETE FROM trusted_identities WHERE namespace=?1");
+    i.Bind(1, name).Run();
   }));
   return removed;
 }

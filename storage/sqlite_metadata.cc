@@ -25,8 +25,9 @@ using sqlite::SqliteError;
 // 1: the first release; 2: robot accounts, namespaces and members;
 // 3: trust policies, publisher keys and signatures; 4: when a namespace's
 // policy last became stricter, and key ids from the key's canonical form
-// (storage/sqlite_key_ids.h); 5: mirror rules and their tags.
-constexpr int kSchemaVersion = 5;
+// (storage/sqlite_key_ids.h); 5: mirror rules and their tags; 6: keyless
+// identities of namespaces and the trust roots (storage/sqlite_trust.cc).
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -423,6 +424,26 @@ class SqliteMetadata final : public Metadata {
   }
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id) override {
     return trust_.RevokeKey(ns, key_id);
+  }
+  Result<void> AddIdentity(const TrustedIdentityRecord& identity) override {
+    return trust_.AddIdentity(identity);
+  }
+  Result<std::optional<TrustedIdentityRecord>> GetIdentity(const std::string& ns,
+                                                           const std::string& name) override {
+    return trust_.GetIdentity(ns, name);
+  }
+  Result<std::vector<TrustedIdentityRecord>> ListIdentities(const std::string& ns) override {
+    return trust_.ListIdentities(ns);
+  }
+  Result<bool> RevokeIdentity(const std::string& ns, const std::string& name) override {
+    return trust_.RevokeIdentity(ns, name);
+  }
+  Result<void> SetTrustRoot(const TrustRootRecord& root) override {
+    return trust_.SetTrustRoot(root);
+  }
+  Result<std::vector<TrustRootRecord>> ListTrustRoots() override { return trust_.ListTrustRoots(); }
+  Result<bool> DeleteTrustRoot(const std::string& name) override {
+    return trust_.DeleteTrustRoot(name);
   }
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,

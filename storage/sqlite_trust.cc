@@ -34,6 +34,24 @@ CREATE TABLE IF NOT EXISTS stored_signatures(
   created_at INTEGER NOT NULL,
   PRIMARY KEY(repo_id, target, name)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS signatures_by_artifact ON signatures(repo_id, signature);
+-- Schema 6: keyless signers (their signatures are recorded under
+-- 'identity:' || name) and the sigstore trust roots they are checked against.
+CREATE TABLE IF NOT EXISTS trusted_identities(
+  namespace TEXT NOT NULL,
+  name TEXT NOT NULL,
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  subject_regex TEXT NOT NULL,
+  extensions TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at INTEGER NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(namespace, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trust_roots(
+  name TEXT PRIMARY KEY,
+  content TEXT NOT NULL,
+  added_by TEXT NOT NULL,
+  added_at INTEGER NOT NULL) WITHOUT ROWID;
 -- A signature artifact's records go with it: deleted through the API,
 -- dropped from quarantine or collected, it no longer vouches for anything.
 -- (Extension-API signatures are named "<digest>@<id>", never a manifest.)
@@ -64,8 +82,10 @@ namespace {
 // What a reader of repository ?1 may receive, given its namespace ?2 and the
 // policy's threshold ?3 (DESIGN.md, "What a caller may receive"), derived
 // from recorded verification results only, never from names or tags:
-// - signed: manifests that at least ?3 distinct unrevoked keys of the
-//   namespace signed (attestations do not count);
+// - live: the namespace's unrevoked signers: its keys, and its keyless
+//   identities as IdentitySignerId names them ('identity:' || name);
+// - signed: manifests that at least ?3 distinct live signers signed
+//   (attestations do not count);
 // - images: those, and the children of a signed index (its platforms);
 // - artifacts: signature artifacts (cosign signature manifests, sigstore
 //   bundle referrers) of an image, when every signature they hold was
@@ -73,19 +93,21 @@ namespace {
 //   signature no such key verified (recorded under kUnverifiedKeyId) still
 //   counts towards its image through the signatures that did verify, but is
 //   withheld: its other bytes are nobody's word.
-#define KEEP_TRUSTED_CTE                                                                  \
-  "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0)," \
-  "signed(d) AS ("                                                                        \
-  "  SELECT target FROM signatures WHERE repo_id=?1"                                      \
-  "    AND format NOT IN ('sigstore-attestation', 'mirrored')"                            \
-  "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"          \
-  "images(d) AS ("                                                                        \
-  "  SELECT d FROM signed"                                                                \
-  "  UNION SELECT r.target FROM manifest_refs r"                                          \
-  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN signed),"                        \
-  "artifacts(d) AS ("                                                                     \
-  "  SELECT signature FROM signatures WHERE repo_id=?1 AND format<>'gpg'"                 \
-  "    AND target IN images GROUP BY signature HAVING min(key_id IN live) = 1),"          \
+#define KEEP_TRUSTED_CTE                                                                \
+  "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0" \
+  "  UNION ALL SELECT 'identity:' || name FROM trusted_identities"                      \
+  "    WHERE namespace=?2 AND revoked=0),"                                              \
+  "signed(d) AS ("                                                                      \
+  "  SELECT target FROM signatures WHERE repo_id=?1"                                    \
+  "    AND format NOT IN ('sigstore-attestation', 'mirrored')"                          \
+  "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"        \
+  "images(d) AS ("                                                                      \
+  "  SELECT d FROM signed"                                                              \
+  "  UNION SELECT r.target FROM manifest_refs r"                                        \
+  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN signed),"                      \
+  "artifacts(d) AS ("                                                                   \
+  "  SELECT signature FROM signatures WHERE repo_id=?1 AND format<>'gpg'"               \
+  "    AND target IN images GROUP BY signature HAVING min(key_id IN live) = 1),"        \
   "trusted(d) AS (SELECT d FROM images UNION SELECT d FROM artifacts) "
 
 std::int64_t RepoIdOf(Database& db, const std::string& repo) {
@@ -218,6 +240,109 @@ Result<bool> TrustTables::RevokeKey(const std::string& ns, const std::string& ke
       auto t = c.Prepare("UPDATE namespaces SET policy_since=?2 WHERE name=?1");
       t.Bind(1, ns).Bind(2, Now()).Run();
     }
+  }));
+  return found;
+}
+
+namespace {
+
+TrustedIdentityRecord ReadIdentity(Stmt& s, const std::string& ns) {
+  return TrustedIdentityRecord{ns,        s.Text(0), s.Text(1), s.Text(2),    s.Text(3),
+                               s.Text(4), s.Text(5), s.Int(6),  s.Int(7) != 0};
+}
+
+std::optional<TrustedIdentityRecord> IdentityOn(Connection& c, const std::string& ns,
+                                                const std::string& name) {
+  auto s = c.Prepare(
+      "SELECT name, issuer, subject, subject_regex, extensions, added_by, added_at, revoked "
+      "FROM trusted_identities WHERE namespace=?1 AND name=?2");
+  s.Bind(1, ns).Bind(2, name);
+  if (!s.Step()) return std::nullopt;
+  return ReadIdentity(s, ns);
+}
+
+}  // namespace
+
+Result<void> TrustTables::AddIdentity(const TrustedIdentityRecord& id) {
+  return db_.Write([&](Connection& c) {
+    if (auto existing = IdentityOn(c, id.ns, id.name)) {
+      throw ErrorException(
+          Fail(ErrorCode::kConflict,
+               "namespace " + id.ns + " has an identity named \"" + id.name + "\" already" +
+                   (existing->revoked ? ", and it is revoked: a revoked identity's name cannot be "
+                                        "used again (its signatures would count again); choose "
+                                        "another name"
+                                      : "; remove it first, or choose another name")));
+    }
+    auto s = c.Prepare(
+        "INSERT INTO trusted_identities(namespace, name, issuer, subject, subject_regex, "
+        "extensions, added_by, added_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    s.Bind(1, id.ns).Bind(2, id.name).Bind(3, id.issuer).Bind(4, id.subject);
+    s.Bind(5, id.subject_regex).Bind(6, id.extensions_json).Bind(7, id.added_by).Bind(8, Now());
+    s.Run();
+  });
+}
+
+Result<std::optional<TrustedIdentityRecord>> TrustTables::GetIdentity(const std::string& ns,
+                                                                      const std::string& name) {
+  return Guard([&]() -> Result<std::optional<TrustedIdentityRecord>> {
+    return IdentityOn(db_.Reader(), ns, name);
+  });
+}
+
+Result<std::vector<TrustedIdentityRecord>> TrustTables::ListIdentities(const std::string& ns) {
+  return Guard([&]() -> Result<std::vector<TrustedIdentityRecord>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT name, issuer, subject, subject_regex, extensions, added_by, added_at, revoked "
+        "FROM trusted_identities WHERE namespace=?1 ORDER BY added_at, name");
+    s.Bind(1, ns);
+    std::vector<TrustedIdentityRecord> out;
+    while (s.Step()) out.push_back(ReadIdentity(s, ns));
+    return out;
+  });
+}
+
+Result<bool> TrustTables::RevokeIdentity(const std::string& ns, const std::string& name) {
+  bool found = false;
+  KEEP_TRY(db_.Write([&](Connection& c) {
+    auto s = c.Prepare(
+        "UPDATE trusted_identities SET revoked=1 WHERE namespace=?1 AND name=?2 AND revoked=0");
+    s.Bind(1, ns).Bind(2, name).Run();
+    const bool revoked_now = c.Changes() > 0;
+    found = revoked_now || IdentityOn(c, ns, name).has_value();  // or revoked already
+    if (revoked_now) {  // what the identity alone signed is quarantined from now on
+      auto t = c.Prepare("UPDATE namespaces SET policy_since=?2 WHERE name=?1");
+      t.Bind(1, ns).Bind(2, Now()).Run();
+    }
+  }));
+  return found;
+}
+
+Result<void> TrustTables::SetTrustRoot(const TrustRootRecord& root) {
+  return db_.Write([&](Connection& c) {
+    auto s = c.Prepare(
+        "INSERT OR REPLACE INTO trust_roots(name, content, added_by, added_at) "
+        "VALUES(?1, ?2, ?3, ?4)");
+    s.Bind(1, root.name).Bind(2, root.content).Bind(3, root.added_by).Bind(4, Now()).Run();
+  });
+}
+
+Result<std::vector<TrustRootRecord>> TrustTables::ListTrustRoots() {
+  return Guard([&]() -> Result<std::vector<TrustRootRecord>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT name, content, added_by, added_at FROM trust_roots ORDER BY name");
+    std::vector<TrustRootRecord> out;
+    while (s.Step()) out.push_back(TrustRootRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+    return out;
+  });
+}
+
+Result<bool> TrustTables::DeleteTrustRoot(const std::string& name) {
+  bool found = false;
+  KEEP_TRY(db_.Write([&](Connection& c) {
+    auto s = c.Prepare("DELETE FROM trust_roots WHERE name=?1");
+    s.Bind(1, name).Run();
+    found = c.Changes() > 0;
   }));
   return found;
 }

@@ -1,5 +1,6 @@
 // storage/sqlite_trust.h — the trust tables of the SQLite metadata database:
-// publisher keys of each namespace, verified signatures, and the queries
+// publisher keys and keyless identities of each namespace, the trust roots,
+// verified signatures, and the queries
 // that decide which manifests and blobs are servable. Internal to storage/.
 //
 // Thread-safe, as the Database it uses.
@@ -32,6 +33,14 @@ class TrustTables {
                                                    const std::string& key_id);
   Result<std::vector<PublisherKeyRecord>> ListKeys(const std::string& ns);
   Result<bool> RevokeKey(const std::string& ns, const std::string& key_id);
+  Result<void> AddIdentity(const TrustedIdentityRecord& identity);
+  Result<std::optional<TrustedIdentityRecord>> GetIdentity(const std::string& ns,
+                                                           const std::string& name);
+  Result<std::vector<TrustedIdentityRecord>> ListIdentities(const std::string& ns);
+  Result<bool> RevokeIdentity(const std::string& ns, const std::string& name);
+  Result<void> SetTrustRoot(const TrustRootRecord& root);
+  Result<std::vector<TrustRootRecord>> ListTrustRoots();
+  Result<bool> DeleteTrustRoot(const std::string& name);
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,
                               const std::optional<SignatureRecord>& verified);

@@ -2,6 +2,7 @@
 
 #include "core/base64.h"
 #include "core/manifest.h"
+#include "trust/fulcio.h"
 #include "trust/schema.h"
 #include "trust/simple_signing.h"
 
@@ -132,6 +133,7 @@ Result<void> ReadAnnotations(const json& annotations, const std::string& where, 
                      std::to_string(kMaxCertificateText) + " bytes");
     }
     unchecked.push_back("a signing certificate (" + std::string(kCosignCertificateAnnotation) + ")");
+    out.certificate_pem = *cert;
   }
   if (const std::string* chain = StringAt(annotations, kCosignChainAnnotation)) {
     if (!chain->empty() && (chain->size() > kMaxChainText || !IsPemCertificates(*chain))) {
@@ -140,6 +142,7 @@ Result<void> ReadAnnotations(const json& annotations, const std::string& where, 
     }
     if (!chain->empty()) {
       unchecked.push_back("a certificate chain (" + std::string(kCosignChainAnnotation) + ")");
+      out.chain_pem = *chain;
     }
   }
   if (const std::string* stamp = StringAt(annotations, kCosignTimestampAnnotation)) {
@@ -152,14 +155,14 @@ Result<void> ReadAnnotations(const json& annotations, const std::string& where, 
                      "\"<base64 of at most " + std::to_string(kMaxTimestampBytes) + " bytes>\"}");
     }
     unchecked.push_back("an RFC 3161 timestamp (" + std::string(kCosignTimestampAnnotation) + ")");
+    out.has_timestamp = true;
   }
   for (const std::string& u : unchecked) {
     out.unverified_material += (out.unverified_material.empty() ? "" : ", ") + u;
   }
   if (!out.unverified_material.empty()) {
-    out.unverified_material = "it carries " + out.unverified_material +
-                              " that Keep cannot verify: Keep trusts keys and holds no Fulcio or "
-                              "timestamp authority roots yet";
+    out.unverified_material =
+        "it carries " + out.unverified_material + " that no trusted key vouches for";
   }
   return {};
 }
@@ -168,7 +171,7 @@ Result<CosignLayer> ReadLayer(const json& layer, std::size_t index) {
   const std::string where = "layer " + std::to_string(index);
   auto digest = ReadDescriptor(layer, where, true, {kCosignSimpleSigningMediaType});
   if (!digest) return digest.error();
-  CosignLayer out{*digest, layer["size"].get<std::int64_t>(), {}, {}, {}};
+  CosignLayer out{*digest, layer["size"].get<std::int64_t>(), {}, {}, {}, {}, {}, false};
   auto annotations = layer.find("annotations");
   if (annotations == layer.end() || !annotations->is_object()) {
     return Invalid(where + " has no annotations, so no \"" +
@@ -400,15 +403,66 @@ CosignManifest BuildCosignManifest(std::string_view payload, std::string_view si
                         std::move(manifest_digest)};
 }
 
+namespace {
+
+// A layer no trusted key verified, checked as a keyless signature of
+// `payload` (trust/keyless.h). On success the verdict names the identity and
+// says what of the layer is still nobody's word: a chain that is not the
+// trust roots' own certificates, a timestamp.
+void VerifyKeylessLayer(const CosignLayer& layer, const std::string& payload,
+                        const KeylessTrust& keyless, CosignVerdict& verdict) {
+  auto material = CosignKeylessMaterial(payload, layer.signature, layer.certificate_pem,
+                                        layer.chain_pem, layer.rekor ? &*layer.rekor : nullptr);
+  if (!material) {
+    verdict.reason = "keyless signature: " + material.error().message;
+    return;
+  }
+  SignedVerdict signed_by =
+      VerifySigned(*material, SignedArtifact{Sha256Of(payload), payload}, keyless.roots,
+                   TrustedSigners{keyless.identities, {}}, keyless.now);
+  if (!signed_by.verified) {
+    verdict.reason = "keyless signature: " + signed_by.reason;
+    return;
+  }
+  verdict.identity = signed_by.signer;
+  verdict.unverified_material.clear();  // the certificate is verified now
+  std::vector<std::string> unchecked;
+  // The chain annotation played no part (the trust root's certificates
+  // built the chain): served, it must say nothing the trust root does not.
+  std::vector<std::string> chain;
+  if (layer.chain_pem.find_first_not_of(" \t\r\n") != std::string::npos) {
+    auto parsed = ParseCertificatesPem(layer.chain_pem);
+    if (parsed) {
+      for (const auto& cert : *parsed) chain.push_back(CertificateDer(cert.get()));
+    } else {
+      chain.emplace_back();  // unreadable: no trust root's certificate
+    }
+  }
+  if (!ChainOfTrustedRoots(chain, keyless.roots)) {
+    unchecked.push_back("a certificate chain (" + std::string(kCosignChainAnnotation) +
+                        ") holding certificates that are not the trust root's");
+  }
+  if (layer.has_timestamp) {
+    unchecked.push_back("an RFC 3161 timestamp (" + std::string(kCosignTimestampAnnotation) +
+                        "), which Keep does not verify yet");
+  }
+  for (const std::string& u : unchecked) {
+    verdict.unverified_material += (verdict.unverified_material.empty() ? "it carries " : "; ") + u;
+  }
+}
+
+}  // namespace
+
 std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                                         const PayloadFetcher& fetch, const Digest& target,
                                         std::string_view repository,
-                                        const std::vector<PublicKey>& trusted_keys) {
+                                        const std::vector<PublicKey>& trusted_keys,
+                                        const KeylessTrust* keyless) {
   std::vector<CosignVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const CosignLayer& layer : layers) {
     CosignVerdict& verdict =
-        verdicts.emplace_back(CosignVerdict{layer.payload_digest, false, false, {}, {}, {}});
+        verdicts.emplace_back(CosignVerdict{layer.payload_digest, false, false, {}, {}, {}, {}});
     auto payload = fetch(layer.payload_digest);
     if (!payload) {
       verdict.reason = "payload " + layer.payload_digest.str() + ": " + payload.error().message;
@@ -455,7 +509,10 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
         continue;
       }
     }
-    if (signer == nullptr) {
+    if (signer == nullptr && keyless != nullptr && !layer.certificate_pem.empty()) {
+      VerifyKeylessLayer(layer, *payload, *keyless, verdict);
+      if (verdict.identity.empty()) continue;
+    } else if (signer == nullptr) {
       verdict.reason = trusted_keys.empty()
                            ? "the namespace has no trusted keys to verify signatures with"
                            : "the signature does not verify with any trusted key of the namespace";
@@ -463,11 +520,12 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
     }
     // Only now, with the bytes authenticated, are the payload's claims read.
     if (auto checked = CheckPayload(*parsed, target, repository); !checked) {
+      verdict.identity.clear();
       verdict.reason = checked.error().message;
       continue;
     }
     verdict.verified = true;
-    verdict.key_id = signer->key_id();
+    if (signer != nullptr) verdict.key_id = signer->key_id();
   }
   return verdicts;
 }

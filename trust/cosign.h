@@ -27,11 +27,13 @@
 //   * a layer's annotations: the signature, and optionally cosign's Rekor
 //     bundle (kCosignRekorBundleAnnotation, trust/rekor.h: bound to this very
 //     payload, signature and key), certificate, chain and RFC 3161 timestamp.
-// Keep trusts keys, not identities, and holds no Rekor, Fulcio or TSA roots
-// yet: a certificate, chain or timestamp cannot be checked at all. A layer
-// carrying one still verifies by its key, but its verdict's
-// `unverified_material` says so, so that the caller can withhold the artifact
-// from readers while counting its signature.
+// A layer signed by a trusted key may carry a certificate, chain or
+// timestamp that no key vouches for: it still verifies by its key, but its
+// verdict's `unverified_material` says so, so that the caller can withhold
+// the artifact from readers while counting its signature. A layer signed
+// keylessly verifies by its certificate against the installed trust roots
+// and the namespace's identities (VerifyCosign's `keyless`); RFC 3161
+// timestamps are not checked yet, and stay unverified material.
 //
 // Unchecked still: the JSON text's own freedom (whitespace, member order,
 // string escapes: Go's protojson even varies its whitespace on purpose), and
@@ -44,6 +46,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "trust/keyless.h"
 #include "trust/keys.h"
 #include "trust/rekor.h"
 
@@ -90,9 +93,16 @@ struct CosignLayer {
   // cosign's Rekor bundle annotation, when the layer has one (VerifyCosign
   // binds it to the payload, the signature and the key).
   std::optional<RekorSet> rekor;
-  // What the layer carries that Keep cannot check (certificate, chain,
-  // timestamp), in words; empty when nothing.
+  // What the layer carries that no trusted key vouches for (certificate,
+  // chain, timestamp), in words; empty when nothing. A layer that verifies
+  // keylessly is judged again (VerifyCosign): its certificate is then
+  // verified, and a chain of the trust root's own certificates is nothing new.
   std::string unverified_material;
+  // cosign's certificate and chain annotations (PEM, as given; empty when
+  // absent), and whether it carries an RFC 3161 timestamp.
+  std::string certificate_pem;
+  std::string chain_pem;
+  bool has_timestamp = false;
 };
 
 // Parses the JSON text of a signature artifact's manifest (cosign's or a
@@ -157,7 +167,10 @@ struct CosignVerdict {
   // layer's Rekor bundle, if any, is bound to it (a layer signed by a key the
   // namespace does not trust is still well formed).
   bool well_formed = false;
-  std::string key_id;  // verified: the id of the trusted key that signed it
+  std::string key_id;  // verified by a key: the id of the trusted key that signed it
+  // Verified by a certificate (keyless): the name of the trusted identity it
+  // names (KeylessIdentity::name); key_id is then empty.
+  std::string identity;
   std::string reason;  // not verified: which check failed, for logs and clients
   // What the layer carries that no key signed and Keep cannot check yet (a
   // Fulcio certificate or chain, an RFC 3161 timestamp), with the reason;
@@ -177,10 +190,17 @@ using PayloadFetcher = std::function<Result<std::string>(const Digest&)>;
 // well formed); and only then, the payload passes CheckPayload for `target`
 // in `repository`. One verdict per layer, in the same order;
 // counting distinct signers against a threshold is the caller's policy.
+//
+// With `keyless`, a layer carrying a certificate that no trusted key verified
+// is checked as a keyless signature (trust/keyless.h, VerifySigned: its
+// signature over the payload, its Rekor bundle against a log of a trust root,
+// the certificate's chain and SCT at the logged time, and the identity it
+// names), then CheckPayload as above; the verdict names the identity.
 [[nodiscard]] std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
                                                       const PayloadFetcher& fetch,
                                                       const Digest& target,
                                                       std::string_view repository,
-                                                      const std::vector<PublicKey>& trusted_keys);
+                                                      const std::vector<PublicKey>& trusted_keys,
+                                                      const KeylessTrust* keyless = nullptr);
 
 }  // namespace keep

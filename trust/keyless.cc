@@ -367,4 +367,18 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
   return refuse(mismatch);
 }
 
+bool ChainOfTrustedRoots(const std::vector<std::string>& chain,
+                         const std::vector<TrustedRoot>& roots) {
+  for (const std::string& der : chain) {
+    bool known = false;
+    for (const TrustedRoot& root : roots) {
+      for (const TrustedAuthority& ca : root.certificate_authorities) {
+        for (const std::string& cert : ca.chain_der) known = known || cert == der;
+      }
+    }
+    if (!known) return false;
+  }
+  return true;
+}
+
 }  // namespace keep

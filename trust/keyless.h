@@ -203,4 +203,20 @@ struct SignedVerdict {
                                          const std::vector<TrustedRoot>& roots,
                                          const TrustedSigners& signers, std::int64_t now);
 
+// What keyless signatures pushed to a namespace are checked against: the
+// installed trust roots, the namespace's live identities, and the current
+// time (seconds since the epoch).
+struct KeylessTrust {
+  std::vector<TrustedRoot> roots;
+  std::vector<KeylessIdentity> identities;
+  std::int64_t now = 0;
+};
+
+// Whether every certificate of `chain` (DER; what a signature carries beside
+// its leaf) is one of the certificate authorities' certificates of `roots`.
+// Verification ignores such certificates (trust/fulcio.h); a registry that
+// serves them checks that they say nothing new.
+[[nodiscard]] bool ChainOfTrustedRoots(const std::vector<std::string>& chain,
+                                       const std::vector<TrustedRoot>& roots);
+
 }  // namespace keep

@@ -66,8 +66,8 @@ Result<void> ReadMaterial(const json& material, Envelope& out) {
   const json* key = ObjectAt(material, "publicKey");
   if (key == nullptr) {
     return fail(material.contains("certificate") || material.contains("x509CertificateChain")
-                    ? "the bundle is signed with a certificate (keyless); Keep trusts the "
-                      "namespace's keys, so sign with cosign sign --key"
+                    ? "the bundle is signed with a certificate (keyless), which is not "
+                      "checked here; sign with cosign sign --key"
                     : "the bundle's verificationMaterial has no publicKey");
   }
   const std::string where = "the bundle's verificationMaterial";
@@ -273,6 +273,78 @@ std::string UnverifiedMaterial(const Envelope& envelope,
   return out;
 }
 
+// Whether the bundle is signed with a certificate (a keyless bundle).
+bool IsCertificateBundle(std::string_view bytes) {
+  auto parsed = ParseStrictJson(bytes);
+  const json* material = parsed ? ObjectAt(*parsed, "verificationMaterial") : nullptr;
+  return material != nullptr &&
+         (material->contains("certificate") || material->contains("x509CertificateChain"));
+}
+
+// A keyless bundle's checks (VerifyBundles, with `keyless`) into `verdict`.
+void VerifyKeylessBundle(const BundleLayer& layer, std::string_view bytes, const Digest& target,
+                         std::string_view repository, const KeylessTrust& keyless,
+                         BundleVerdict& verdict) {
+  const std::string which = "bundle " + layer.digest.str();
+  auto parsed = ParseStrictJson(bytes);
+  const std::string* media_type = parsed ? StringAt(*parsed, "mediaType") : nullptr;
+  if (media_type == nullptr || !IsSigstoreBundleMediaType(*media_type)) {
+    verdict.reason = which + ": the bundle's mediaType is not " +
+                     std::string(kSigstoreBundleMediaType) + ", as its layer says";
+    return;
+  }
+  auto material = ReadSignedMaterial(bytes);
+  if (!material) {
+    verdict.reason = which + ": " + material.error().message;
+    return;
+  }
+  SignedVerdict signed_by =
+      VerifySigned(*material, SignedArtifact{target, std::nullopt}, keyless.roots,
+                   TrustedSigners{keyless.identities, {}}, keyless.now);
+  if (!signed_by.verified) {
+    verdict.reason = which + ": keyless signature: " + signed_by.reason;
+    return;
+  }
+  // Only now, with the bytes authenticated, is the statement read.
+  std::string predicate;
+  if (material->is_dsse) {
+    auto checked = CheckStatement(material->payload, target, repository);
+    if (!checked) {
+      verdict.reason = which + ": " + checked.error().message;
+      return;
+    }
+    predicate = *checked;
+  }
+  if (!layer.predicate_type_annotation.empty() && layer.predicate_type_annotation != predicate) {
+    verdict.reason = which + ": the manifest's dev.sigstore.bundle.predicateType annotation \"" +
+                     Shown(layer.predicate_type_annotation) + "\" is not the " +
+                     (material->is_dsse ? "statement's predicate type \"" + Shown(predicate) + "\""
+                                        : std::string("predicate of a message signature (none)"));
+    return;
+  }
+  verdict.verified = true;
+  verdict.identity = signed_by.signer;
+  verdict.predicate_type = predicate;
+  verdict.is_signature = !material->is_dsse || predicate == kCosignSignPredicateType;
+  std::vector<std::string> unchecked;
+  if (material->rfc3161_timestamps > 0) {
+    unchecked.push_back(std::to_string(material->rfc3161_timestamps) +
+                        " RFC 3161 timestamp(s), which Keep does not verify yet");
+  }
+  const std::vector<std::string> chain(material->certificates.begin() + 1,
+                                       material->certificates.end());
+  if (!ChainOfTrustedRoots(chain, keyless.roots)) {
+    unchecked.push_back("certificates besides the leaf that are not the trust root's");
+  }
+  if (material->is_dsse && material->dsse_signatures.size() > 1) {
+    unchecked.push_back(std::to_string(material->dsse_signatures.size()) +
+                        " envelope signatures, of which Keep checks that one verifies");
+  }
+  for (const std::string& u : unchecked) {
+    verdict.unverified_material += (verdict.unverified_material.empty() ? "it carries " : "; ") + u;
+  }
+}
+
 }  // namespace
 
 bool IsSigstoreBundleMediaType(std::string_view media_type) {
@@ -444,12 +516,13 @@ std::string DssePae(std::string_view payload_type, std::string_view payload) {
 std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                          const PayloadFetcher& fetch, const Digest& target,
                                          std::string_view repository,
-                                         const std::vector<PublicKey>& trusted_keys) {
+                                         const std::vector<PublicKey>& trusted_keys,
+                                         const KeylessTrust* keyless) {
   std::vector<BundleVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const BundleLayer& layer : layers) {
     BundleVerdict& verdict =
-        verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}, {}});
+        verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}, {}, {}});
     const std::string which = "bundle " + layer.digest.str();
     if (layer.size > kMaxBundleSize) {
       verdict.reason = which + " is larger than " + std::to_string(kMaxBundleSize) + " bytes";
@@ -469,6 +542,10 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
     if (static_cast<std::int64_t>(bytes->size()) != layer.size) {
       verdict.reason = which + " is " + std::to_string(bytes->size()) +
                        " bytes, but its layer says " + std::to_string(layer.size);
+      continue;
+    }
+    if (keyless != nullptr && IsCertificateBundle(*bytes)) {
+      VerifyKeylessBundle(layer, *bytes, target, repository, *keyless, verdict);
       continue;
     }
     auto envelope = ReadBundle(*bytes);

@@ -31,7 +31,7 @@
 //
 // What Keep checks, per bundle: the blob matches its digest and size; it is a
 // v0.3 bundle holding a DSSE envelope of an in-toto statement, with a public
-// key (not a certificate: Keep trusts keys, not identities); a signature in
+// key (a certificate is the keyless path, below); a signature in
 // the envelope verifies with a trusted key; and only then, the statement's
 // subject names the signed manifest's sha256 and, when that subject also has
 // a "name" (an image reference, as `cosign attest` writes), the name is the
@@ -77,6 +77,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "trust/cosign.h"
+#include "trust/keyless.h"
 #include "trust/keys.h"
 #include "trust/rekor.h"
 
@@ -135,7 +136,9 @@ struct BundleVerdict {
   bool verified = false;        // a trusted key signed it and it names the target
   bool is_signature = false;    // verified, with cosign's sign predicate
   std::string predicate_type;   // verified: the statement's predicate type
-  std::vector<std::string> key_ids;  // verified: the distinct trusted keys that signed
+  std::vector<std::string> key_ids;  // verified by keys: the distinct trusted keys that signed
+  // Verified by a certificate (keyless): the trusted identity's name.
+  std::string identity;
   std::string reason;           // not verified: which check failed
   // What the bundle carries that no key signed and Keep cannot check yet
   // (RFC 3161 timestamps; a key hint or keyid other than the verifying key's
@@ -147,11 +150,23 @@ struct BundleVerdict {
 // Checks each bundle (fetched by digest) as described above, against
 // `target`, the manifest the referrer's subject names, pushed to
 // `repository`. One verdict per layer, in order.
+//
+// With `keyless`, a bundle signed with a certificate (cosign v3 without
+// --key) is verified as trust/keyless.h says (VerifySigned: the content, the
+// binding of its log entries, the logs of a trust root, the certificate's
+// chain and SCT at the signing time, and the identity it names) and, for a
+// DSSE envelope, its statement as above (the subject, the repository, the
+// predicate type); a message signature must be over the target's digest and
+// counts as a signature. What such a bundle carries beyond that (RFC 3161
+// timestamps, certificates that are not the trust root's, envelope
+// signatures besides the one checked) is its unverified_material. Without
+// `keyless`, such a bundle is refused.
 [[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                                        const PayloadFetcher& fetch,
                                                        const Digest& target,
                                                        std::string_view repository,
-                                                       const std::vector<PublicKey>& trusted_keys);
+                                                       const std::vector<PublicKey>& trusted_keys,
+                                                       const KeylessTrust* keyless = nullptr);
 
 // cosign's signing statement for `target` (a sha256 digest), as JSON bytes.
 [[nodiscard]] std::string MakeSignStatement(const Digest& target);

@@ -196,6 +196,8 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
   if (!signatures) co_return signatures.error();
   auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(*repo)));
   if (!keys) co_return keys.error();
+  auto identities = svc.metadata.ListIdentities(std::string(NamespaceOf(*repo)));
+  if (!identities) co_return identities.error();
   json list = json::array();
   json attestations = json::array();  // verified, but not signatures (trust/sigstore_bundle.h)
   json mirrored = json::array();      // kept by the curated mirror (kFormatMirrored)
@@ -220,6 +222,14 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
       if (k.key_id == s.key_id) {
         entry["key_name"] = k.name;
         entry["revoked"] = k.revoked;
+      }
+    }
+    for (const auto& id : *identities) {  // a keyless signer: key_name is its name
+      if (IdentitySignerId(id.name) == s.key_id) {
+        entry["key_name"] = id.name;
+        entry["identity"] = {
+            {"issuer", id.issuer}, {"subject", id.subject}, {"subject_regex", id.subject_regex}};
+        entry["revoked"] = id.revoked;
       }
     }
     list.push_back(std::move(entry));

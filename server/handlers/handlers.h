@@ -80,6 +80,15 @@ Awaitable<Result<Reply>> SetPolicy(Exchange& ex);
 Awaitable<Result<Reply>> Verify(Exchange& ex);
 Awaitable<Result<Reply>> ListQuarantine(Exchange& ex);
 Awaitable<Result<Reply>> DropQuarantined(Exchange& ex);
+// admin_keyless.cc
+Awaitable<Result<Reply>> ListIdentities(Exchange& ex);
+Awaitable<Result<Reply>> AddIdentity(Exchange& ex);
+Awaitable<Result<Reply>> ShowIdentity(Exchange& ex);
+Awaitable<Result<Reply>> RevokeIdentity(Exchange& ex);
+Awaitable<Result<Reply>> ListTrustRoots(Exchange& ex);
+Awaitable<Result<Reply>> ShowTrustRoot(Exchange& ex);
+Awaitable<Result<Reply>> SetTrustRoot(Exchange& ex);
+Awaitable<Result<Reply>> DeleteTrustRoot(Exchange& ex);
 // admin_maintenance.cc
 // The options of garbage collection as the config sets them.
 GcOptions ConfiguredGc(const Config& config);

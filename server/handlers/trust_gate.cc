@@ -3,6 +3,7 @@
 // or the namespace is open), and the check of signatures as they are pushed.
 #include "server/handlers/trust_gate.h"
 
+#include "core/clock.h"
 #include "mirror/service.h"
 #include "trust/trust.h"
 
@@ -113,6 +114,47 @@ Result<bool> HasServableContent(const Services& svc, const Identity& who,
   return svc.metadata.HasTrusted(repo, **threshold);
 }
 
+Result<KeylessIdentity> KeylessIdentityOf(const TrustedIdentityRecord& r) {
+  KeylessIdentity id{r.name, r.issuer, r.subject, r.subject_regex, {}, nullptr};
+  auto extensions = nlohmann::json::parse(r.extensions_json, nullptr, false);
+  if (!extensions.is_object()) {
+    return Fail(ErrorCode::kInternal, "the stored extensions of identity " + r.name +
+                                          " of namespace " + r.ns + " are not a JSON object");
+  }
+  for (const auto& [name, value] : extensions.items()) {
+    if (!value.is_string()) {
+      return Fail(ErrorCode::kInternal, "the stored extension " + name + " of identity " + r.name +
+                                            " of namespace " + r.ns + " is not a string");
+    }
+    id.extensions.emplace(name, value.get<std::string>());
+  }
+  return id;
+}
+
+Result<KeylessTrust> KeylessTrustOf(Metadata& md, const std::string& ns) {
+  KeylessTrust out;
+  out.now = UnixNow();
+  auto identities = md.ListIdentities(ns);
+  if (!identities) return identities.error();
+  for (const TrustedIdentityRecord& r : *identities) {
+    if (r.revoked) continue;
+    auto id = KeylessIdentityOf(r);
+    if (!id) return id.error();
+    out.identities.push_back(std::move(*id));
+  }
+  auto roots = md.ListTrustRoots();
+  if (!roots) return roots.error();
+  for (const TrustRootRecord& r : *roots) {
+    auto root = ParseTrustedRoot(r.content);
+    if (!root) {  // checked when it was installed: the database was edited since
+      Audit({{"event", "trust root unusable"}, {"name", r.name}, {"reason", root.error().message}});
+      continue;
+    }
+    out.roots.push_back(std::move(*root));
+  }
+  return out;
+}
+
 Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
                                                    const std::string& repo,
                                                    const std::optional<std::string>& tag,
@@ -153,6 +195,9 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       }
       if (auto parsed = ParsePublicKey(k.pem)) trusted.push_back(std::move(*parsed));
     }
+    // Keyless signatures: the namespace's identities, under the trust roots.
+    auto keyless = KeylessTrustOf(svc.metadata, std::string(NamespaceOf(repo)));
+    if (!keyless) return keyless.error();
     auto fetch = [&](const Digest& d) { return svc.blobs.ReadSmall(d, 1 << 20); };
     std::string reasons;
     auto refused = [&](const std::string& why) {
@@ -167,7 +212,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     if (bundle) {
       auto layers = ReadBundleLayers(manifest);
       if (!layers) return layers.error();
-      auto verdicts = VerifyBundles(*layers, fetch, *target, repo, trusted);
+      auto verdicts = VerifyBundles(*layers, fetch, *target, repo, trusted, &*keyless);
       // Every bundle must verify, and all be signatures or all attestations:
       // one referrer is one signature (or one attestation).
       bool signatures = false;
@@ -193,6 +238,10 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
         for (const auto& key_id : v.key_ids) {
           verified.push_back(SignatureRecord{repo, target->str(), key_id, format, digest.str(), 0});
         }
+        if (!v.identity.empty()) {
+          verified.push_back(SignatureRecord{repo, target->str(), IdentitySignerId(v.identity),
+                                             format, digest.str(), 0});
+        }
       }
     } else {
       auto layers = ReadCosignSignatures(manifest);
@@ -202,7 +251,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       auto config = svc.blobs.ReadSmall(*config_digest, 64 << 10);
       if (!config) return config.error();
       KEEP_TRY(CheckCosignConfig(*config, *layers));
-      auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted);
+      auto verdicts = VerifyCosign(*layers, fetch, *target, repo, trusted, &*keyless);
       for (const auto& v : verdicts) {
         // A layer by a key this namespace does not trust may stand beside
         // good ones, but every layer must be a signature.
@@ -215,7 +264,9 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       // count, but the artifact is withheld from readers.
       for (const auto& v : verdicts) {
         if (v.verified) {
-          verified.push_back(SignatureRecord{repo, target->str(), v.key_id, kFormatCosign, digest.str(), 0});
+          const std::string signer = v.identity.empty() ? v.key_id : IdentitySignerId(v.identity);
+          verified.push_back(
+              SignatureRecord{repo, target->str(), signer, kFormatCosign, digest.str(), 0});
         } else {
           refused(v.reason);
           withhold(v.reason);
@@ -249,10 +300,11 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
            {"reasons", reasons},
            {"withheld_from_readers", withheld}});
     if (!any_verified && enforce) {
-      std::string why = trusted.empty()
+      std::string why = trusted.empty() && keyless->identities.empty()
                             ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
-                                  " trusts no ECDSA or Ed25519 keys yet; a maintainer "
-                                  "adds one with keepctl key add"
+                                  " trusts no ECDSA or Ed25519 keys and no keyless identities "
+                                  "yet; a maintainer adds one with keepctl key add or keepctl "
+                                  "identity add"
                             : reasons;
       if (trusts_curator) {
         why +=

@@ -7,6 +7,7 @@
 
 #include "core/audit.h"
 #include "server/handlers/handlers.h"
+#include "trust/keyless.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -47,6 +48,15 @@ namespace keep::server::handlers {
 [[nodiscard]] Result<bool> HasServableContent(const Services& svc, const Identity& who,
                                               const std::string& repo);
 
+// The keyless identity a stored record names (its extensions JSON read
+// back); kInternal when what is stored is not what the admin API wrote.
+[[nodiscard]] Result<KeylessIdentity> KeylessIdentityOf(const TrustedIdentityRecord& record);
+
+// What keyless signatures pushed to namespace `ns` are checked against: every
+// installed trust root (one that no longer parses is skipped, and logged),
+// the namespace's unrevoked identities, and the current time.
+[[nodiscard]] Result<KeylessTrust> KeylessTrustOf(Metadata& md, const std::string& ns);
+
 // What CheckIncoming found: the verified signatures to record with the
 // manifest, and the namespace's standing (read once per push).
 struct Incoming {
@@ -58,8 +68,10 @@ struct Incoming {
 // For a manifest being pushed: a signature manifest (tag "sha256-<hex>.sig";
 // a manifest with cosign signature layers and a `subject`, the OCI 1.1
 // referrer form; or a sigstore bundle referrer, cosign v3) has its signatures
-// verified against the namespace's keys, and those that verify are returned,
-// to be recorded with it; when none does, kDenied says why (unless the
+// verified against the namespace's keys and, for keyless signatures, its
+// identities and the installed trust roots (KeylessTrustOf); those that
+// verify are returned, to be recorded with it (an identity's under
+// IdentitySignerId); when none does, kDenied says why (unless the
 // namespace is open). In strict mode, any other push needs enough stored
 // signatures first, except an untagged image manifest (a platform of an
 // index, trusted through its signed index). Blocking: it reads payload blobs.

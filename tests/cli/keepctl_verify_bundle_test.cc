@@ -1,8 +1,8 @@
 // keepctl verify-bundle: the conformance protocol's verify command, run as a
 // person would on bundles from a private sigstore the test makes
-// (tests/unit/keyless_fixture.h). No keepd: the command is offline.
+// (tests/support/keyless_fixture.h). No keepd: the command is offline.
 #include "tests/cli/run_keepctl.h"
-#include "tests/unit/keyless_fixture.h"
+#include "tests/support/keyless_fixture.h"
 
 #include "core/base64.h"
 #include "core/digest.h"

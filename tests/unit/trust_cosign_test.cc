@@ -163,7 +163,14 @@ class TrustCosignVerify : public ::testing::Test {
   }
 
   CosignLayer Layer(const std::string& payload, const std::string& signature) const {
-    return CosignLayer{Sha256Of(payload), static_cast<std::int64_t>(payload.size()), signature, {}, {}};
+    return CosignLayer{Sha256Of(payload),
+                       static_cast<std::int64_t>(payload.size()),
+                       signature,
+                       {},
+                       {},
+                       {},
+                       {},
+                       false};
   }
 
   std::vector<CosignVerdict> Verify(const std::vector<CosignLayer>& layers,

@@ -1,10 +1,10 @@
 // Keyless verification against a private sigstore made by the test
-// (keyless_fixture.h): one happy path per bundle kind, then each check
+// (tests/support/keyless_fixture.h): one happy path per bundle kind, then each check
 // failing alone.
 #include "trust/keyless.h"
 
 #include "core/base64.h"
-#include "keyless_fixture.h"
+#include "tests/support/keyless_fixture.h"
 #include "trust/sigstore_bundle.h"
 
 #include <gtest/gtest.h>

@@ -104,6 +104,15 @@ class Sigstore {
   // A DSSE bundle of an in-toto statement naming `subject_sha256_hex`.
   nlohmann::json DsseBundle(const std::string& subject_sha256_hex, const Leaf& leaf,
                             const EntryOptions& options) const;
+  // A DSSE bundle of `statement` (in-toto JSON, e.g. cosign's signing one).
+  nlohmann::json DsseBundleOf(const std::string& statement, const Leaf& leaf,
+                              const EntryOptions& options) const;
+  // cosign's "dev.sigstore.cosign/bundle" layer annotation (a Rekor SET over
+  // a hashedrekord entry) for `signature` over `payload` by `leaf`.
+  std::string CosignRekorAnnotation(const std::string& payload, const std::string& signature,
+                                    const Leaf& leaf, const EntryOptions& options) const;
+  // The CA chain (intermediate, root) as PEM, as cosign's chain annotation.
+  std::string ChainPem() const;
 
   // A self-signed root certificate of another CA (DER).
   std::string OtherRootDer() const;

@@ -1,4 +1,4 @@
-#include "keyless_fixture.h"
+#include "tests/support/keyless_fixture.h"
 
 #include "core/base64.h"
 
@@ -410,12 +410,38 @@ json Sigstore::MessageBundle(const std::string& artifact, const Leaf& leaf,
 
 json Sigstore::DsseBundle(const std::string& subject_sha256_hex, const Leaf& leaf,
                           const EntryOptions& options) const {
-  const std::string type = "application/vnd.in-toto+json";
   const std::string statement = json{
       {"_type", "https://in-toto.io/Statement/v1"},
       {"subject", json::array({{{"name", "app"}, {"digest", {{"sha256", subject_sha256_hex}}}}})},
       {"predicateType", "https://slsa.dev/provenance/v1"},
       {"predicate", json::object()}}.dump();
+  return DsseBundleOf(statement, leaf, options);
+}
+
+std::string Sigstore::CosignRekorAnnotation(const std::string& payload,
+                                            const std::string& signature, const Leaf& leaf,
+                                            const EntryOptions& options) const {
+  const std::string body =
+      HashedRekordBody(Hex(Sha256Raw(payload)), signature, CertPem(leaf.cert.get()));
+  EntryOptions o = options;
+  o.proof = false;
+  o.set = true;
+  json entry = Entry(body, o);
+  EVP_PKEY* log_key = o.log_key ? o.log_key : rekor_key_.get();
+  json annotation = {{"SignedEntryTimestamp", entry["inclusionPromise"]["signedEntryTimestamp"]},
+                     {"Payload",
+                      {{"body", EncodeBase64(body)},
+                       {"integratedTime", o.integrated_time},
+                       {"logIndex", 1005},
+                       {"logID", Hex(Sha256Raw(SpkiDer(log_key)))}}}};
+  return annotation.dump();
+}
+
+std::string Sigstore::ChainPem() const { return CertPem(inter_.get()) + CertPem(root_.get()); }
+
+json Sigstore::DsseBundleOf(const std::string& statement, const Leaf& leaf,
+                            const EntryOptions& options) const {
+  const std::string type = "application/vnd.in-toto+json";
   const std::string pae = "DSSEv1 " + std::to_string(type.size()) + " " + type + " " +
                           std::to_string(statement.size()) + " " + statement;
   const std::string sig = SignP256(leaf.key.get(), pae);

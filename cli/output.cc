@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include "core/clock.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -47,12 +49,7 @@ std::string HumanBytes(double bytes) {
 
 std::string IsoTime(const nlohmann::json& seconds) {
   if (!seconds.is_number()) return "-";
-  std::time_t t = seconds.get<std::time_t>();
-  std::tm tm{};
-  if (!::gmtime_r(&t, &tm)) return Text(seconds);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return Rfc3339Utc(seconds.get<std::int64_t>());
 }
 
 void PrintTable(std::ostream& out, const nlohmann::json& rows, std::span<const Column> columns,

@@ -582,14 +582,7 @@ class TagSync {
                           bm.manifest_digest, bm.manifest, {}, kFormatSigstoreBundle, digest);
   }
 
-  static std::string Rfc3339Now() {
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-  }
+  static std::string Rfc3339Now() { return Rfc3339Utc(UnixNow()); }
 
   TagOutcome Finish(TagOutcome out, const Verdict& v) {
     out.state = v.state;

@@ -1,6 +1,7 @@
 #include "server/server.h"
 
 #include "auth/auth.h"
+#include "core/clock.h"
 #include "core/log_text.h"
 #include "core/version.h"
 #include "mirror/service.h"
@@ -148,12 +149,7 @@ Awaitable<void> Housekeeping(const Services& svc) {
 
 // "2024-05-01T12:00:00Z" for a time point.
 std::string Utc(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return Rfc3339Utc(std::chrono::system_clock::to_time_t(t));
 }
 
 // Garbage collection every gc.interval_hours, on the blocking pool; skipped

@@ -1,5 +1,6 @@
 #include "trust/fulcio.h"
 
+#include "core/clock.h"
 #include "trust/openssl_util.h"
 
 #include <openssl/ct.h>
@@ -47,14 +48,7 @@ std::string SpkiDer(X509* cert) {
   return out;
 }
 
-std::string TimeText(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string TimeText(std::int64_t t) { return Rfc3339Utc(t); }
 
 // The certificate's notBefore and notAfter, as seconds since the epoch.
 bool Validity(X509* cert, std::int64_t& not_before, std::int64_t& not_after) {

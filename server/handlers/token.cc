@@ -4,6 +4,7 @@
 // is answered with less, never refused.
 #include "server/handlers/handlers.h"
 
+#include "core/clock.h"
 #include "mirror/service.h"
 
 #include "core/base64.h"
@@ -21,14 +22,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string Rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Rfc3339(std::int64_t t) { return Rfc3339Utc(t); }
 
 Result<void> CheckService(const Services& svc, const std::optional<std::string>& service) {
   if (service && !service->empty() && *service != svc.config.service) {

@@ -1,6 +1,7 @@
 #include "tests/support/keyless_fixture.h"
 
 #include "core/base64.h"
+#include "core/clock.h"
 
 #include <openssl/ct.h>
 #include <openssl/ec.h>
@@ -26,14 +27,7 @@ void Check(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(std::string("fixture: ") + what);
 }
 
-std::string Rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Rfc3339(std::int64_t t) { return Rfc3339Utc(t); }
 
 void AddExt(X509* cert, X509* issuer, int nid, const char* value) {
   X509V3_CTX ctx;

@@ -236,7 +236,7 @@ until kadmin "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced/sync?after=100000
   sleep 0.05
 done
 ksync=$(awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}')
-synced=$(kadmin "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced" | jq -r '.tags[0].state')
+synced=$(kadmin "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced" | jq -r '.tag_states[0].state')
 [ "$synced" = synced ] || { echo "Keep's sync did not sync: $synced" >&2; exit 1; }
 
 start=$(now)

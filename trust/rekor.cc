@@ -16,6 +16,7 @@ namespace keep {
 namespace {
 
 using nlohmann::json;
+using trust_internal::Base64Member;
 using trust_internal::DecodeBoundedBase64;
 using trust_internal::ExtraMember;
 using trust_internal::IsDecimal;
@@ -69,18 +70,6 @@ Result<std::string> ReadSha256(const json& parent, const char* name, const std::
     return Bad(at + " is not {\"algorithm\":\"sha256\",\"value\":\"<64 lower-case hex>\"}");
   }
   return *value;
-}
-
-// The decoded base64 string member `name`, 1 to `max` bytes.
-Result<std::string> ReadBase64(const json& parent, const char* name, std::size_t max,
-                               const std::string& where) {
-  const std::string* text = StringAt(parent, name);
-  auto bytes = text ? DecodeBoundedBase64(*text, max) : std::nullopt;
-  if (!bytes) {
-    return Bad(where + "." + name + " is not standard base64 of 1 to " + std::to_string(max) +
-               " bytes");
-  }
-  return std::move(*bytes);
 }
 
 // The top of a log entry body: apiVersion 0.0.1, `kind`, and a spec object.
@@ -142,7 +131,7 @@ Result<RekorSet> ReadRekorSet(std::string_view annotation) {
   const json& set = *parsed;
   if (!set.is_object()) return Bad(where + " is not a JSON object");
   if (auto extra = ExtraMember(set, {"SignedEntryTimestamp", "Payload"})) return Extra(where, *extra);
-  auto timestamp = ReadBase64(set, "SignedEntryTimestamp", kMaxSetBytes, where);
+  auto timestamp = Base64Member(set, "SignedEntryTimestamp", kMaxSetBytes, where);
   if (!timestamp) return timestamp.error();
   const json* payload = ObjectAt(set, "Payload");
   if (payload == nullptr) return Bad(where + ".Payload is missing or not an object");
@@ -160,7 +149,7 @@ Result<RekorSet> ReadRekorSet(std::string_view annotation) {
   if (log_id == nullptr || !IsLowerHex(*log_id, 64)) {
     return Bad(at + ".logID is not 64 lower-case hex digits");
   }
-  auto body_bytes = ReadBase64(*payload, "body", kMaxBodyBytes, at);
+  auto body_bytes = Base64Member(*payload, "body", kMaxBodyBytes, at);
   if (!body_bytes) return body_bytes.error();
 
   auto read = ReadHashedRekordBody(*body_bytes, at + ".body");
@@ -188,12 +177,12 @@ Result<RekorSet> ReadHashedRekordBody(std::string_view body_bytes, const std::st
   if (signature == nullptr) return Bad(body_at + ".spec.signature is not an object");
   const std::string sig_at = body_at + ".spec.signature";
   if (auto extra = ExtraMember(*signature, {"content", "publicKey"})) return Extra(sig_at, *extra);
-  auto content = ReadBase64(*signature, "content", kMaxSignatureBytes, sig_at);
+  auto content = Base64Member(*signature, "content", kMaxSignatureBytes, sig_at);
   if (!content) return content.error();
   const json* key = ObjectAt(*signature, "publicKey");
   if (key == nullptr) return Bad(sig_at + ".publicKey is not an object");
   if (auto extra = ExtraMember(*key, {"content"})) return Extra(sig_at + ".publicKey", *extra);
-  auto pem = ReadBase64(*key, "content", kMaxPemBytes, sig_at + ".publicKey");
+  auto pem = Base64Member(*key, "content", kMaxPemBytes, sig_at + ".publicKey");
   if (!pem) return pem.error();
   RekorSet out;
   out.payload_sha256 = std::move(*hash);
@@ -260,9 +249,9 @@ Result<DsseLogEntry> ReadDsseBody(std::string_view body_bytes, const std::string
     if (auto extra = ExtraMember(s, {"signature", "verifier"})) {
       return Extra(spec_at + ".signatures[]", *extra);
     }
-    auto sig = ReadBase64(s, "signature", kMaxSignatureBytes, spec_at + ".signatures[]");
+    auto sig = Base64Member(s, "signature", kMaxSignatureBytes, spec_at + ".signatures[]");
     if (!sig) return sig.error();
-    auto verifier = ReadBase64(s, "verifier", kMaxPemBytes, spec_at + ".signatures[]");
+    auto verifier = Base64Member(s, "verifier", kMaxPemBytes, spec_at + ".signatures[]");
     if (!verifier) return verifier.error();
     out.signatures.push_back({std::move(*sig), std::move(*verifier)});
   }
@@ -303,11 +292,11 @@ Result<DsseLogEntry> ReadIntotoBody(std::string_view body_bytes, const std::stri
     if (!s.is_object()) return Bad(env_at + ".signatures holds a non-object");
     if (auto extra = ExtraMember(s, {"sig", "publicKey", "keyid"})) return Extra(sig_at, *extra);
     // The signature is base64 twice: the envelope's base64 text, encoded again.
-    auto text = ReadBase64(s, "sig", 2 * kMaxSignatureBytes, sig_at);
+    auto text = Base64Member(s, "sig", 2 * kMaxSignatureBytes, sig_at);
     if (!text) return text.error();
     auto sig = DecodeBoundedBase64(*text, kMaxSignatureBytes);
     if (!sig) return Bad(sig_at + ".sig is not base64 of a base64 signature");
-    auto key = ReadBase64(s, "publicKey", kMaxPemBytes, sig_at);
+    auto key = Base64Member(s, "publicKey", kMaxPemBytes, sig_at);
     if (!key) return key.error();
     out.signatures.push_back({std::move(*sig), std::move(*key)});
   }

@@ -150,4 +150,15 @@ std::optional<std::string> DecodeBoundedBase64(std::string_view text, std::size_
   return bytes;
 }
 
+Result<std::string> Base64Member(const nlohmann::json& parent, const char* name,
+                                 std::size_t max_bytes, const std::string& where) {
+  const std::string* text = StringAt(parent, name);
+  auto bytes = text ? DecodeBoundedBase64(*text, max_bytes) : std::nullopt;
+  if (!bytes) {
+    return Fail(ErrorCode::kInvalid, where + "." + name + " is not standard base64 of 1 to " +
+                                         std::to_string(max_bytes) + " bytes");
+  }
+  return std::move(*bytes);
+}
+
 }  // namespace keep::trust_internal

@@ -65,4 +65,9 @@ namespace keep::trust_internal {
 [[nodiscard]] std::optional<std::string> DecodeBoundedBase64(std::string_view text,
                                                              std::size_t max_bytes);
 
+// The decoded base64 string member `name` of `parent` (DecodeBoundedBase64),
+// else kInvalid saying "<where>.<name> is not standard base64 of 1 to <max> bytes".
+[[nodiscard]] Result<std::string> Base64Member(const nlohmann::json& parent, const char* name,
+                                               std::size_t max_bytes, const std::string& where);
+
 }  // namespace keep::trust_internal

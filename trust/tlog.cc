@@ -9,6 +9,7 @@ namespace keep {
 namespace {
 
 using nlohmann::json;
+using trust_internal::Base64Member;
 using trust_internal::DecodeBoundedBase64;
 using trust_internal::ExtraMember;
 using trust_internal::IsDecimal;
@@ -60,17 +61,6 @@ Result<std::optional<std::int64_t>> DecimalAt(const json& parent, const char* na
   return std::optional<std::int64_t>(std::stoll(it->get<std::string>()));
 }
 
-Result<std::string> Base64At(const json& parent, const char* name, std::size_t max,
-                             const std::string& where) {
-  const std::string* text = StringAt(parent, name);
-  auto bytes = text ? DecodeBoundedBase64(*text, max) : std::nullopt;
-  if (!bytes) {
-    return Bad(where + "." + name + " is not standard base64 of 1 to " + std::to_string(max) +
-               " bytes");
-  }
-  return std::move(*bytes);
-}
-
 Result<InclusionProof> ReadProof(const json& proof, std::string_view body, const std::string& at) {
   if (!proof.is_object()) return Bad(at + " is not an object");
   if (auto extra =
@@ -84,7 +74,7 @@ Result<InclusionProof> ReadProof(const json& proof, std::string_view body, const
   if (!size) return size.error();
   out.log_index = index->value_or(0);
   out.tree_size = size->value_or(0);
-  auto root = Base64At(proof, "rootHash", kSha256Bytes, at);
+  auto root = Base64Member(proof, "rootHash", kSha256Bytes, at);
   if (!root) return root.error();
   if (root->size() != kSha256Bytes) return Bad(at + ".rootHash is not a SHA-256 hash");
   out.root_hash = std::move(*root);
@@ -141,7 +131,7 @@ Result<LogEntry> ReadLogEntry(const json& entry) {
   const json* log_id = ObjectAt(entry, "logId");
   if (log_id == nullptr) return Bad(where + ".logId is missing or not an object");
   if (auto extra = ExtraMember(*log_id, {"keyId"})) return Extra(where + ".logId", *extra);
-  auto id = Base64At(*log_id, "keyId", kSha256Bytes, where + ".logId");
+  auto id = Base64Member(*log_id, "keyId", kSha256Bytes, where + ".logId");
   if (!id) return id.error();
   out.log_id = std::move(*id);
   const json* kind = ObjectAt(entry, "kindVersion");
@@ -161,11 +151,11 @@ Result<LogEntry> ReadLogEntry(const json& entry) {
     if (auto extra = ExtraMember(*it, {"signedEntryTimestamp"})) {
       return Extra(where + ".inclusionPromise", *extra);
     }
-    auto set = Base64At(*it, "signedEntryTimestamp", kMaxSetBytes, where + ".inclusionPromise");
+    auto set = Base64Member(*it, "signedEntryTimestamp", kMaxSetBytes, where + ".inclusionPromise");
     if (!set) return set.error();
     out.signed_entry_timestamp = std::move(*set);
   }
-  auto body = Base64At(entry, "canonicalizedBody", kMaxLogEntryBody, where);
+  auto body = Base64Member(entry, "canonicalizedBody", kMaxLogEntryBody, where);
   if (!body) return body.error();
   out.body = std::move(*body);
   if (auto it = entry.find("inclusionProof"); it != entry.end()) {

@@ -135,6 +135,17 @@ Result<void> TrustRootSet(const Invocation& inv) {
               << "): " << Text(At(*set, "certificate_authorities")) << " certificate authorities, "
               << Text(At(*set, "tlogs")) << " transparency logs, " << Text(At(*set, "ctlogs"))
               << " CT logs\n";
+    const nlohmann::json& again = At(*set, "reverified");
+    auto count = [&](const char* key) {
+      const nlohmann::json& n = At(again, key);
+      return n.is_number_integer() ? n.get<long long>() : 0;
+    };
+    if (count("restored") + count("withdrawn") > 0) {
+      std::cout << "Verified again the keyless signatures a replaced or removed root vouched "
+                   "for: "
+                << count("restored") << " verify under the installed roots, " << count("withdrawn")
+                << " do not and are withheld\n";
+    }
   });
   return {};
 }

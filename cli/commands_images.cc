@@ -52,18 +52,28 @@ class SizeTally {
 // Why /admin/v1/verify's answer is not trusted, in words: how many trusted
 // keys signed and how many the policy needs.
 std::string WhyNotTrusted(const json& verification) {
-  std::set<std::string> counted, revoked;
+  std::set<std::string> counted, revoked, withdrawn;
   const json& signatures = At(verification, "signatures");
   for (const auto& s : signatures.is_array() ? signatures : json::array()) {
-    (At(s, "revoked") == true ? revoked : counted).insert(Text(At(s, "key_id")));
+    (At(s, "revoked") == true                 ? revoked
+     : At(s, "trust_root_installed") == false ? withdrawn
+                                              : counted)
+        .insert(Text(At(s, "key_id")));
   }
-  for (const auto& id : counted) revoked.erase(id);
+  for (const auto& id : counted) {
+    revoked.erase(id);
+    withdrawn.erase(id);
+  }
   const std::string needed = Text(At(At(verification, "policy"), "threshold"));
   std::string why = counted.empty() ? "no trusted key signed it"
                                     : "signed by " + std::to_string(counted.size()) +
                                           " trusted key(s) of the " + needed + " needed";
   if (!revoked.empty()) {
     why += "; " + std::to_string(revoked.size()) + " more signed with a revoked key";
+  }
+  if (!withdrawn.empty()) {
+    why += "; " + std::to_string(withdrawn.size()) +
+           " more signed keylessly under a trust root no longer installed";
   }
   return why;
 }

@@ -511,7 +511,7 @@ class TagSync {
         UpstreamManifest{std::string(media::kOciManifest), bytes, manifest_digest}, *parsed);
     w.tags = std::move(tags);
     w.signatures = {SignatureRecord{local_, target.str(), ctx_.curator.public_key().key_id(),
-                                    format, manifest_digest.str(), UnixNow()}};
+                                    format, manifest_digest.str(), UnixNow(), "", true}};
     if (auto stored =
             StoreManifest(ctx_.locks, ctx_.blobs, ctx_.metadata, manifest_digest, bytes, w);
         !stored) {

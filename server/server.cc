@@ -7,6 +7,7 @@
 #include "mirror/service.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
+#include "server/handlers/trust_gate.h"
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
@@ -115,6 +116,17 @@ void PurgeAndLog(const Services& svc) {
 // of the blob store and the database.
 void RecoverAtStart(const Services& svc) {
   PurgeAndLog(svc);
+  // Keyless signatures whose trust root changed while this keepd was not
+  // running (or that schema 6 recorded without one) are verified again.
+  if (auto again = handlers::ReverifyUnvouched(svc); !again) {
+    std::fprintf(stderr, "keepd: verifying keyless signatures again failed: %s\n",
+                 again.error().message.c_str());
+  } else if (const std::int64_t all = again->restored + again->withdrawn; all > 0) {
+    std::fprintf(stderr,
+                 "keepd: verified %lld keyless signature artifacts again under the installed "
+                 "trust roots; %lld are vouched for by none and do not count\n",
+                 static_cast<long long>(all), static_cast<long long>(again->withdrawn));
+  }
   auto r = CheckAtStart(svc.blobs, svc.metadata);
   if (!r) {
     std::fprintf(stderr, "keepd: the start-up check failed: %s\n", r.error().message.c_str());

@@ -60,6 +60,19 @@ struct SignatureRecord {
   std::string format;     // one of kFormat*
   std::string signature;  // where it came from: the signature manifest's digest
   std::int64_t verified_at = 0;
+  // A keyless signature's: the trust root that vouched for it (its digest,
+  // TrustedRoot::digest); empty for a key's. The record counts only while a
+  // root of that digest is installed, which `vouched` says when read back.
+  std::string trust_root;
+  bool vouched = true;
+};
+
+// A signature artifact of `repo` that holds a keyless signature whose trust
+// root is no longer installed (SignatureRecord::trust_root).
+struct UnvouchedSignature {
+  std::string repo;
+  std::string target;
+  std::string signature;
 };
 
 // What a manifest PUT writes in one transaction.
@@ -164,6 +177,7 @@ struct TrustRootRecord {
   std::string content;  // the trusted_root.json text, as given
   std::string added_by;
   std::int64_t added_at = 0;
+  std::string digest;  // of content, "sha256:<hex>", as the store computed it
 };
 
 // The ids of a publisher key's material besides its key_id (as
@@ -404,6 +418,16 @@ class Metadata {
   [[nodiscard]] virtual Result<void> SetTrustRoot(const TrustRootRecord& root) = 0;
   [[nodiscard]] virtual Result<std::vector<TrustRootRecord>> ListTrustRoots() = 0;
   [[nodiscard]] virtual Result<bool> DeleteTrustRoot(const std::string& name) = 0;
+  // Signature artifacts with a keyless record whose trust root is not
+  // installed (removed, or replaced by other content), at most `limit`,
+  // after the one named by (`after_repo`, `after_signature`).
+  [[nodiscard]] virtual Result<std::vector<UnvouchedSignature>> UnvouchedSignatures(
+      const std::string& after_repo, const std::string& after_signature, std::size_t limit) = 0;
+  // Replaces the records of signature artifact `signature` in `repo` with
+  // `records` (what verifying it again found), in one transaction.
+  [[nodiscard]] virtual Result<void> ReplaceSignatureRecords(
+      const std::string& repo, const std::string& signature,
+      const std::vector<SignatureRecord>& records) = 0;
   // Extension-API signatures of `target` in `repo`: stored (with the
   // verified record, when there is one, in the same transaction) and listed.
   [[nodiscard]] virtual Result<void> StoreSignature(const std::string& repo,

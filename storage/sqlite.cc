@@ -79,4 +79,10 @@ Error DbError(const SqliteError& e) {
   return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }
 
+bool HasColumn(Connection& c, std::string_view table, std::string_view column) {
+  auto s = c.Prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name=?2");
+  s.Bind(1, table).Bind(2, column);
+  return s.Step();
+}
+
 }  // namespace keep::sqlite

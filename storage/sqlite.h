@@ -82,6 +82,9 @@ class Connection {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
+// Whether `table` has a column named `column` (for migrations).
+bool HasColumn(Connection& c, std::string_view table, std::string_view column);
+
 // Thrown by Stmt/Connection; the metadata layer turns it into an Error.
 struct SqliteError : std::runtime_error {
   explicit SqliteError(const std::string& what, int code = SQLITE_ERROR)

@@ -66,14 +66,6 @@ constexpr const char* kAddPolicySince =
 constexpr const char* kMigrateFrom3 =
     "UPDATE namespaces SET policy_since=CAST(strftime('%s', 'now') AS INTEGER)";
 
-bool HasColumn(Connection& c, const char* table, std::string_view column) {
-  auto s = c.Prepare(("PRAGMA table_info(" + std::string(table) + ")").c_str());
-  while (s.Step()) {
-    if (s.Text(1) == column) return true;
-  }
-  return false;
-}
-
 constexpr const char* kUserCols =
     "id, name, password_hash, admin, disabled, robot, expires_at, created_at, created_by";
 

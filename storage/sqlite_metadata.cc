@@ -27,7 +27,7 @@ using sqlite::SqliteError;
 // policy last became stricter, and key ids from the key's canonical form
 // (storage/sqlite_key_ids.h); 5: mirror rules and their tags; 6: keyless
 // identities of namespaces and the trust roots (storage/sqlite_trust.cc).
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -444,6 +444,15 @@ class SqliteMetadata final : public Metadata {
   Result<std::vector<TrustRootRecord>> ListTrustRoots() override { return trust_.ListTrustRoots(); }
   Result<bool> DeleteTrustRoot(const std::string& name) override {
     return trust_.DeleteTrustRoot(name);
+  }
+  Result<std::vector<UnvouchedSignature>> UnvouchedSignatures(const std::string& after_repo,
+                                                              const std::string& after_signature,
+                                                              std::size_t limit) override {
+    return trust_.UnvouchedSignatures(after_repo, after_signature, limit);
+  }
+  Result<void> ReplaceSignatureRecords(const std::string& repo, const std::string& signature,
+                                       const std::vector<SignatureRecord>& records) override {
+    return trust_.ReplaceSignatureRecords(repo, signature, records);
   }
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,

@@ -1,5 +1,6 @@
 #include "storage/sqlite_trust.h"
 
+#include "core/digest.h"
 #include "core/names.h"
 
 #include <set>
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS signatures(
   format TEXT NOT NULL,
   signature TEXT NOT NULL,
   verified_at INTEGER NOT NULL,
+  trust_root TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(repo_id, target, key_id, signature)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS stored_signatures(
   repo_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
@@ -51,7 +53,11 @@ CREATE TABLE IF NOT EXISTS trust_roots(
   name TEXT PRIMARY KEY,
   content TEXT NOT NULL,
   added_by TEXT NOT NULL,
-  added_at INTEGER NOT NULL) WITHOUT ROWID;
+  added_at INTEGER NOT NULL,
+  digest TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+-- Schema 7: a keyless signature's record names the trust root (by the
+-- digest of its text) that vouched for it, and counts only while a root of
+-- that digest is installed.
 -- A signature artifact's records go with it: deleted through the API,
 -- dropped from quarantine or collected, it no longer vouches for anything.
 -- (Extension-API signatures are named "<digest>@<id>", never a manifest.)
@@ -60,6 +66,16 @@ BEGIN
   DELETE FROM signatures WHERE repo_id=OLD.repo_id AND signature=OLD.digest;
 END;
 )sql";
+
+// Schema 6 recorded keyless signatures without the trust root that vouched
+// for them: each is marked as vouched for by no installed root (it does not
+// count) until keepd verifies it again at start (the admin's Reverify).
+constexpr const char* kAddSignatureRoot =
+    "ALTER TABLE signatures ADD COLUMN trust_root TEXT NOT NULL DEFAULT ''";
+constexpr const char* kAddRootDigest =
+    "ALTER TABLE trust_roots ADD COLUMN digest TEXT NOT NULL DEFAULT ''";
+constexpr const char* kMarkUnvouched =
+    "UPDATE signatures SET trust_root='unknown' WHERE key_id LIKE 'identity:%'";
 
 // Schema 3 had no such trigger: the records its deleted artifacts left.
 constexpr const char* kMigrateFrom3 = R"sql(
@@ -72,9 +88,9 @@ DELETE FROM signatures WHERE format<>'gpg' AND NOT EXISTS (SELECT 1 FROM manifes
 void TrustTables::Record(Connection& c, const SignatureRecord& sig) {
   auto s = c.Prepare(
       "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
-      "verified_at) SELECT id, ?2, ?3, ?4, ?5, ?6 FROM repositories WHERE name=?1");
+      "verified_at, trust_root) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM repositories WHERE name=?1");
   s.Bind(1, sig.repo).Bind(2, sig.target).Bind(3, sig.key_id).Bind(4, sig.format);
-  s.Bind(5, sig.signature).Bind(6, Now()).Run();
+  s.Bind(5, sig.signature).Bind(6, Now()).Bind(7, sig.trust_root).Run();
 }
 
 namespace {
@@ -84,22 +100,28 @@ namespace {
 // from recorded verification results only, never from names or tags:
 // - live: the namespace's unrevoked signers: its keys, and its keyless
 //   identities as IdentitySignerId names them ('identity:' || name);
-// - signed: manifests that at least ?3 distinct live signers signed
-//   (attestations do not count);
+// - vouched: the signature records whose trust root is installed as it was
+//   when it vouched for them (a key's records need none);
+// - signed: manifests that at least ?3 distinct live signers signed, by
+//   vouched records (attestations do not count);
 // - images: those, and the children of a signed index (its platforms);
 // - artifacts: signature artifacts (cosign signature manifests, sigstore
 //   bundle referrers) of an image, when every signature they hold was
 //   verified by a key the namespace still trusts. One that also carries a
-//   signature no such key verified (recorded under kUnverifiedKeyId) still
-//   counts towards its image through the signatures that did verify, but is
-//   withheld: its other bytes are nobody's word.
+//   signature no such key verified (recorded under kUnverifiedKeyId), or
+//   one whose trust root is gone, still counts towards its image through the
+//   signatures that did verify, but is withheld: its other bytes are
+//   nobody's word.
 #define KEEP_TRUSTED_CTE                                                                \
   "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0" \
   "  UNION ALL SELECT 'identity:' || name FROM trusted_identities"                      \
   "    WHERE namespace=?2 AND revoked=0),"                                              \
+  "vouched(target, key_id, format, signature) AS ("                                     \
+  "  SELECT target, key_id, format, signature FROM signatures WHERE repo_id=?1"         \
+  "    AND (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))),"         \
   "signed(d) AS ("                                                                      \
-  "  SELECT target FROM signatures WHERE repo_id=?1"                                    \
-  "    AND format NOT IN ('sigstore-attestation', 'mirrored')"                          \
+  "  SELECT target FROM vouched"                                                        \
+  "    WHERE format NOT IN ('sigstore-attestation', 'mirrored')"                        \
   "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"        \
   "images(d) AS ("                                                                      \
   "  SELECT d FROM signed"                                                              \
@@ -107,7 +129,8 @@ namespace {
   "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN signed),"                      \
   "artifacts(d) AS ("                                                                   \
   "  SELECT signature FROM signatures WHERE repo_id=?1 AND format<>'gpg'"               \
-  "    AND target IN images GROUP BY signature HAVING min(key_id IN live) = 1),"        \
+  "    AND target IN images GROUP BY signature HAVING min(key_id IN live AND"           \
+  "    (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))) = 1),"        \
   "trusted(d) AS (SELECT d FROM images UNION SELECT d FROM artifacts) "
 
 std::int64_t RepoIdOf(Database& db, const std::string& repo) {
@@ -121,6 +144,20 @@ std::int64_t RepoIdOf(Database& db, const std::string& repo) {
 void TrustTables::Migrate(Connection& c, int from) {
   c.Exec(kTables);
   if (from == 3) c.Exec(kMigrateFrom3);
+  if (!HasColumn(c, "signatures", "trust_root")) {
+    c.Exec(kAddSignatureRoot);
+    c.Exec(kMarkUnvouched);
+  }
+  if (!HasColumn(c, "trust_roots", "digest")) {
+    c.Exec(kAddRootDigest);
+    auto s = c.Prepare("SELECT name, content FROM trust_roots");
+    std::vector<std::pair<std::string, std::string>> roots;
+    while (s.Step()) roots.emplace_back(s.Text(0), s.Text(1));
+    for (const auto& [name, content] : roots) {
+      auto u = c.Prepare("UPDATE trust_roots SET digest=?2 WHERE name=?1");
+      u.Bind(1, name).Bind(2, Sha256Of(content).str()).Run();
+    }
+  }
 }
 
 std::vector<std::string> TrustTables::TrustedSet(Connection& c, std::int64_t repo_id,
@@ -321,18 +358,21 @@ Result<bool> TrustTables::RevokeIdentity(const std::string& ns, const std::strin
 Result<void> TrustTables::SetTrustRoot(const TrustRootRecord& root) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(
-        "INSERT OR REPLACE INTO trust_roots(name, content, added_by, added_at) "
-        "VALUES(?1, ?2, ?3, ?4)");
-    s.Bind(1, root.name).Bind(2, root.content).Bind(3, root.added_by).Bind(4, Now()).Run();
+        "INSERT OR REPLACE INTO trust_roots(name, content, added_by, added_at, digest) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    s.Bind(1, root.name).Bind(2, root.content).Bind(3, root.added_by).Bind(4, Now());
+    s.Bind(5, Sha256Of(root.content).str()).Run();
   });
 }
 
 Result<std::vector<TrustRootRecord>> TrustTables::ListTrustRoots() {
   return Guard([&]() -> Result<std::vector<TrustRootRecord>> {
     auto s = db_.Reader().Prepare(
-        "SELECT name, content, added_by, added_at FROM trust_roots ORDER BY name");
+        "SELECT name, content, added_by, added_at, digest FROM trust_roots ORDER BY name");
     std::vector<TrustRootRecord> out;
-    while (s.Step()) out.push_back(TrustRootRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+    while (s.Step()) {
+      out.push_back(TrustRootRecord{s.Text(0), s.Text(1), s.Text(2), s.Int(3), s.Text(4)});
+    }
     return out;
   });
 }
@@ -345,6 +385,33 @@ Result<bool> TrustTables::DeleteTrustRoot(const std::string& name) {
     found = c.Changes() > 0;
   }));
   return found;
+}
+
+Result<std::vector<UnvouchedSignature>> TrustTables::UnvouchedSignatures(
+    const std::string& after_repo, const std::string& after_signature, std::size_t limit) {
+  return Guard([&]() -> Result<std::vector<UnvouchedSignature>> {
+    auto s = db_.Reader().Prepare(
+        "SELECT r.name, min(s.target), s.signature FROM signatures s JOIN repositories r ON "
+        "r.id=s.repo_id WHERE s.trust_root<>'' AND s.trust_root NOT IN (SELECT digest FROM "
+        "trust_roots) AND (r.name, s.signature) > (?1, ?2) GROUP BY r.name, s.signature "
+        "ORDER BY r.name, s.signature LIMIT ?3");
+    s.Bind(1, after_repo).Bind(2, after_signature).Bind(3, static_cast<std::int64_t>(limit));
+    std::vector<UnvouchedSignature> out;
+    while (s.Step()) out.push_back(UnvouchedSignature{s.Text(0), s.Text(1), s.Text(2)});
+    return out;
+  });
+}
+
+Result<void> TrustTables::ReplaceSignatureRecords(const std::string& repo,
+                                                  const std::string& signature,
+                                                  const std::vector<SignatureRecord>& records) {
+  return db_.Write([&](Connection& c) {
+    auto s = c.Prepare(
+        "DELETE FROM signatures WHERE signature=?2 AND repo_id=(SELECT id FROM repositories "
+        "WHERE name=?1)");
+    s.Bind(1, repo).Bind(2, signature).Run();
+    for (const auto& r : records) Record(c, r);
+  });
 }
 
 Result<void> TrustTables::StoreSignature(const std::string& repo, const std::string& target,
@@ -381,13 +448,15 @@ Result<std::vector<SignatureRecord>> TrustTables::SignaturesOf(const std::string
                                                                const std::string& target) {
   return Guard([&]() -> Result<std::vector<SignatureRecord>> {
     auto s = db_.Reader().Prepare(
-        "SELECT s.key_id, s.format, s.signature, s.verified_at FROM signatures s "
+        "SELECT s.key_id, s.format, s.signature, s.verified_at, s.trust_root, "
+        "s.trust_root='' OR s.trust_root IN (SELECT digest FROM trust_roots) FROM signatures s "
         "JOIN repositories r ON r.id=s.repo_id WHERE r.name=?1 AND s.target=?2 "
         "ORDER BY s.verified_at, s.key_id");
     s.Bind(1, repo).Bind(2, target);
     std::vector<SignatureRecord> out;
     while (s.Step()) {
-      out.push_back(SignatureRecord{repo, target, s.Text(0), s.Text(1), s.Text(2), s.Int(3)});
+      out.push_back(SignatureRecord{repo, target, s.Text(0), s.Text(1), s.Text(2), s.Int(3),
+                                    s.Text(4), s.Int(5) != 0});
     }
     return out;
   });

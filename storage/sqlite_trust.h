@@ -41,6 +41,11 @@ class TrustTables {
   Result<void> SetTrustRoot(const TrustRootRecord& root);
   Result<std::vector<TrustRootRecord>> ListTrustRoots();
   Result<bool> DeleteTrustRoot(const std::string& name);
+  Result<std::vector<UnvouchedSignature>> UnvouchedSignatures(const std::string& after_repo,
+                                                              const std::string& after_signature,
+                                                              std::size_t limit);
+  Result<void> ReplaceSignatureRecords(const std::string& repo, const std::string& signature,
+                                       const std::vector<SignatureRecord>& records);
   Result<void> StoreSignature(const std::string& repo, const std::string& target,
                               const StoredSignature& signature,
                               const std::optional<SignatureRecord>& verified);

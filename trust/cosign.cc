@@ -425,6 +425,7 @@ void VerifyKeylessLayer(const CosignLayer& layer, const std::string& payload,
     return;
   }
   verdict.identity = signed_by.signer;
+  verdict.trust_root = signed_by.trust_root;
   verdict.unverified_material.clear();  // the certificate is verified now
   std::vector<std::string> unchecked;
   // The chain annotation played no part (the trust root's certificates
@@ -461,8 +462,8 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
   std::vector<CosignVerdict> verdicts;
   verdicts.reserve(layers.size());
   for (const CosignLayer& layer : layers) {
-    CosignVerdict& verdict =
-        verdicts.emplace_back(CosignVerdict{layer.payload_digest, false, false, {}, {}, {}, {}});
+    CosignVerdict& verdict = verdicts.emplace_back(
+        CosignVerdict{layer.payload_digest, false, false, {}, {}, {}, {}, {}});
     auto payload = fetch(layer.payload_digest);
     if (!payload) {
       verdict.reason = "payload " + layer.payload_digest.str() + ": " + payload.error().message;

@@ -171,6 +171,7 @@ struct CosignVerdict {
   // Verified by a certificate (keyless): the name of the trusted identity it
   // names (KeylessIdentity::name); key_id is then empty.
   std::string identity;
+  std::string trust_root;  // with identity: the trust root that vouched for it
   std::string reason;  // not verified: which check failed, for logs and clients
   // What the layer carries that no key signed and Keep cannot check yet (a
   // Fulcio certificate or chain, an RFC 3161 timestamp), with the reason;

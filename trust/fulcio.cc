@@ -183,7 +183,7 @@ Result<VerifiedChain> VerifyCertificateChain(X509* leaf, const TrustedRoot& root
       (X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN) == 0) {
     return Bad("the certificate does not allow code signing (extended key usage)");
   }
-  if (X509_check_ca(leaf) != 0) {
+  if (X509_check_ca(leaf) != 0 || (X509_get_extension_flags(leaf) & EXFLAG_CA) != 0) {
     ERR_clear_error();
     return Bad(
         "the signing certificate is a certificate authority (basicConstraints CA, or a "

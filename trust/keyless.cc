@@ -360,6 +360,7 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
     if (match) {
       out.verified = true;
       out.signer = id.name;
+      out.trust_root = used->digest;
       return out;
     }
     mismatch = match.error();

@@ -192,6 +192,10 @@ struct SignedVerdict {
   // whose entries have no signed entry timestamp, or that has no entry.
   CertificateIdentity certificate;
   std::vector<std::int64_t> signing_times;
+  // Verified by an identity: the digest of the trust root that vouched for
+  // the certificate and log entries (TrustedRoot::digest). What it verified
+  // counts only while that root, in that version, is installed.
+  std::string trust_root;
 };
 
 // Checks `material` for `artifact` as described above, against any of

@@ -324,6 +324,7 @@ void VerifyKeylessBundle(const BundleLayer& layer, std::string_view bytes, const
   }
   verdict.verified = true;
   verdict.identity = signed_by.signer;
+  verdict.trust_root = signed_by.trust_root;
   verdict.predicate_type = predicate;
   verdict.is_signature = !material->is_dsse || predicate == kCosignSignPredicateType;
   std::vector<std::string> unchecked;
@@ -522,7 +523,7 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
   verdicts.reserve(layers.size());
   for (const BundleLayer& layer : layers) {
     BundleVerdict& verdict =
-        verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}, {}, {}});
+        verdicts.emplace_back(BundleVerdict{layer.digest, false, false, {}, {}, {}, {}, {}, {}});
     const std::string which = "bundle " + layer.digest.str();
     if (layer.size > kMaxBundleSize) {
       verdict.reason = which + " is larger than " + std::to_string(kMaxBundleSize) + " bytes";

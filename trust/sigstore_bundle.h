@@ -137,8 +137,10 @@ struct BundleVerdict {
   bool is_signature = false;    // verified, with cosign's sign predicate
   std::string predicate_type;   // verified: the statement's predicate type
   std::vector<std::string> key_ids;  // verified by keys: the distinct trusted keys that signed
-  // Verified by a certificate (keyless): the trusted identity's name.
+  // Verified by a certificate (keyless): the trusted identity's name, and the
+  // trust root that vouched for it.
   std::string identity;
+  std::string trust_root;
   std::string reason;           // not verified: which check failed
   // What the bundle carries that no key signed and Keep cannot check yet
   // (RFC 3161 timestamps; a key hint or keyid other than the verifying key's

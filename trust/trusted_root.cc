@@ -287,6 +287,7 @@ Result<TrustedRoot> ParseTrustedRoot(std::string_view text) {
                "\") is not a TrustedRoot v0.1 or v0.2 media type");
   }
   TrustedRoot out;
+  out.digest = Sha256Of(text).str();
   if (auto r = ReadList(root, "tlogs", ReadLog, out.tlogs); !r) return r.error();
   if (auto r = ReadList(root, "ctlogs", ReadLog, out.ctlogs); !r) return r.error();
   if (auto r = ReadList(root, "certificateAuthorities", ReadAuthority, out.certificate_authorities);

@@ -76,6 +76,9 @@ struct TrustedAuthority {
 };
 
 struct TrustedRoot {
+  // The digest of the text it was read from ("sha256:<hex>"): which root,
+  // in which version, vouched for a keyless signature (SignedVerdict).
+  std::string digest;
   std::vector<TrustedLog> tlogs;
   std::vector<TrustedLog> ctlogs;
   std::vector<TrustedAuthority> certificate_authorities;

@@ -113,11 +113,13 @@ Result<TrustedIdentityRecord> ReadIdentity(const json& body, const std::string& 
   return r;
 }
 
+json ReverifiedJson(const Reverified& r) {
+  return {{"restored", r.restored}, {"withdrawn", r.withdrawn}};
+}
+
 json RootJson(const TrustRootRecord& r, const TrustedRoot* parsed) {
-  json out = {{"name", r.name},
-              {"sha256", Sha256Of(r.content).str()},
-              {"added_by", r.added_by},
-              {"added_at", r.added_at}};
+  json out = {
+      {"name", r.name}, {"sha256", r.digest}, {"added_by", r.added_by}, {"added_at", r.added_at}};
   if (parsed != nullptr) {
     out["certificate_authorities"] = parsed->certificate_authorities.size();
     out["tlogs"] = parsed->tlogs.size();
@@ -227,16 +229,23 @@ Awaitable<Result<Reply>> SetTrustRoot(Exchange& ex) {
                    "trusted_root: it names no Fulcio certificate authority or no transparency "
                    "log, so it can verify no keyless signature");
   }
-  TrustRootRecord record{ex.params.name, **text, ex.who.user, 0};
+  TrustRootRecord record{ex.params.name, **text, ex.who.user, 0, ""};
   KEEP_CO_TRY(md.SetTrustRoot(record));
   Audit({{"event", "trust root set"},
          {"name", record.name},
          {"sha256", Sha256Of(record.content).str()},
          {"user", ex.who.user}});
+  // What the root this one replaces vouched for is verified again now.
+  auto reverified =
+      co_await Offload(ex.services(), [&] { return ReverifyUnvouched(ex.services()); });
+  if (!reverified) co_return reverified.error();
   auto roots = md.ListTrustRoots();
   if (!roots) co_return roots.error();
   for (const auto& r : *roots) {
-    if (r.name == record.name) co_return JsonReply(http::status::ok, RootJson(r, &*parsed));
+    if (r.name != record.name) continue;
+    json out = RootJson(r, &*parsed);
+    out["reverified"] = ReverifiedJson(*reverified);
+    co_return JsonReply(http::status::ok, out);
   }
   co_return Fail(ErrorCode::kInternal, "the trust root " + record.name + " was not stored");
 }
@@ -246,6 +255,11 @@ Awaitable<Result<Reply>> DeleteTrustRoot(Exchange& ex) {
   if (!removed) co_return removed.error();
   if (!*removed) co_return Fail(ErrorCode::kNotFound, "no trust root named " + ex.params.name);
   Audit({{"event", "trust root removed"}, {"name", ex.params.name}, {"user", ex.who.user}});
+  // What it vouched for counts no more (the metadata's trust decision says
+  // so already); what another installed root vouches for is verified again.
+  auto reverified =
+      co_await Offload(ex.services(), [&] { return ReverifyUnvouched(ex.services()); });
+  if (!reverified) co_return reverified.error();
   co_return Reply::Empty(http::status::no_content);
 }
 

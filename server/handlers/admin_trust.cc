@@ -232,6 +232,10 @@ Awaitable<Result<Reply>> Verify(Exchange& ex) {
         entry["revoked"] = id.revoked;
       }
     }
+    if (!s.trust_root.empty()) {  // keyless: the trust root that vouched for it, if still there
+      entry["trust_root"] = s.trust_root;
+      entry["trust_root_installed"] = s.vouched;
+    }
     list.push_back(std::move(entry));
   }
   auto trusted = policy->mode == "open"

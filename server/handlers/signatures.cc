@@ -122,7 +122,8 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
          {"reason", signer ? std::string() : signer.error().message}});
   if (!signer && policy->mode != "open") co_return signer.error();
   std::optional<SignatureRecord> verified;
-  if (signer) verified = SignatureRecord{repo, target->str(), *signer, kFormatGpg, sig.name, 0};
+  if (signer)
+    verified = SignatureRecord{repo, target->str(), *signer, kFormatGpg, sig.name, 0, "", true};
   KEEP_CO_TRY(svc.metadata.StoreSignature(repo, target->str(), sig, verified));
   co_return Reply::Empty(http::status::created);
 }

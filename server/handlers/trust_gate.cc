@@ -236,11 +236,12 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
         // and served, but does not count as a signature of its subject.
         const char* format = v.is_signature ? kFormatSigstoreBundle : kFormatSigstoreAttestation;
         for (const auto& key_id : v.key_ids) {
-          verified.push_back(SignatureRecord{repo, target->str(), key_id, format, digest.str(), 0});
+          verified.push_back(
+              SignatureRecord{repo, target->str(), key_id, format, digest.str(), 0, "", true});
         }
         if (!v.identity.empty()) {
           verified.push_back(SignatureRecord{repo, target->str(), IdentitySignerId(v.identity),
-                                             format, digest.str(), 0});
+                                             format, digest.str(), 0, v.trust_root, true});
         }
       }
     } else {
@@ -265,8 +266,8 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       for (const auto& v : verdicts) {
         if (v.verified) {
           const std::string signer = v.identity.empty() ? v.key_id : IdentitySignerId(v.identity);
-          verified.push_back(
-              SignatureRecord{repo, target->str(), signer, kFormatCosign, digest.str(), 0});
+          verified.push_back(SignatureRecord{repo, target->str(), signer, kFormatCosign,
+                                             digest.str(), 0, v.trust_root, true});
         } else {
           refused(v.reason);
           withhold(v.reason);
@@ -277,7 +278,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     if (!withheld.empty()) {  // recorded as a mark no key matches (kUnverifiedKeyId)
       verified.push_back(SignatureRecord{repo, target->str(), kUnverifiedKeyId,
                                          bundle ? kFormatSigstoreBundle : kFormatCosign,
-                                         digest.str(), 0});
+                                         digest.str(), 0, "", true});
     }
     const bool any_verified =
         std::any_of(verified.begin(), verified.end(),
@@ -329,6 +330,59 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     }
   }
   return incoming;
+}
+
+Result<Reverified> ReverifyUnvouched(const Services& svc) {
+  Reverified out;
+  Identity keepd;  // who the audit log names for the checks below
+  keepd.user = "keepd";
+  std::string after_repo, after_signature;
+  for (;;) {
+    auto page = svc.metadata.UnvouchedSignatures(after_repo, after_signature, 200);
+    if (!page) return page.error();
+    for (const UnvouchedSignature& u : *page) {
+      after_repo = u.repo;
+      after_signature = u.signature;
+      auto digest = Digest::Parse(u.signature);
+      auto target = Digest::Parse(u.target);
+      if (!digest || !target) continue;  // not a manifest's record (never keyless)
+      auto body = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
+      auto verified = [&]() -> Result<Incoming> {
+        if (!body) return body.error();
+        // As it was pushed: a referrer names its subject, cosign's tag layout
+        // its target by the tag.
+        auto manifest = nlohmann::json::parse(*body, nullptr, false);
+        std::optional<Digest> subject;
+        if (manifest.is_object() && manifest.contains("subject") &&
+            manifest["subject"].is_object() && manifest["subject"].contains("digest") &&
+            manifest["subject"]["digest"].is_string()) {
+          auto parsed = Digest::Parse(manifest["subject"]["digest"].get<std::string>());
+          if (!parsed) return parsed.error();
+          subject = *parsed;
+        }
+        std::optional<std::string> tag;
+        if (!subject) tag = CosignSignatureTag(*target);
+        return CheckIncoming(svc, keepd, u.repo, tag, *digest, *body, subject, false);
+      }();
+      const bool restored =
+          verified && std::any_of(verified->signatures.begin(), verified->signatures.end(),
+                                  [](const SignatureRecord& r) { return !r.trust_root.empty(); });
+      // One that does not verify now keeps its records: they count for
+      // nothing while no installed root vouches for them, and a root put
+      // back restores them.
+      if (restored)
+        KEEP_TRY(svc.metadata.ReplaceSignatureRecords(u.repo, u.signature, verified->signatures));
+      ++(restored ? out.restored : out.withdrawn);
+      Audit(
+          {{"event", restored ? "keyless signature verified again" : "keyless signature withdrawn"},
+           {"repository", u.repo},
+           {"target", u.target},
+           {"signature", u.signature},
+           {"reason", verified ? std::string() : verified.error().message}});
+    }
+    if (page->size() < 200) break;
+  }
+  return out;
 }
 
 }  // namespace keep::server::handlers

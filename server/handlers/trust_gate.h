@@ -80,4 +80,20 @@ struct Incoming {
     const std::optional<std::string>& tag, const Digest& digest, std::string_view body,
     const std::optional<Digest>& subject, bool is_index_child_candidate);
 
+// What ReverifyUnvouched did: signature artifacts verified again under an
+// installed trust root, and those no installed root vouches for any more.
+struct Reverified {
+  std::int64_t restored = 0;
+  std::int64_t withdrawn = 0;
+};
+
+// Verifies again, as CheckIncoming does a push, every signature artifact
+// holding a keyless signature whose trust root is no longer installed as it
+// was (removed, or replaced by other content; SignatureRecord::trust_root).
+// One that verifies has its records replaced by what it verifies as now;
+// one that does not keeps records that count for nothing until a root
+// vouches for them again. Run after a trust root changes, and at start (the
+// upgrade to schema 7 and a change made through another keepd). Blocking.
+[[nodiscard]] Result<Reverified> ReverifyUnvouched(const Services& svc);
+
 }  // namespace keep::server::handlers

@@ -190,6 +190,60 @@ TEST_F(KeylessTest, AWrongTrustRootIsRefused) {
   EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
 }
 
+// A trust root vouches for what it verified only while it is installed: an
+// admin who removes a compromised private sigstore, or replaces a root with
+// material that no longer vouches for a signature, withdraws what it
+// verified at the next request; putting it back restores it.
+TEST_F(KeylessTest, RemovingTheTrustRootWithdrawsWhatItVerified) {
+  TrustRelease();
+  Manifest bundled = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(
+      PushKeylessBundle("acme/app", bundled, SignBundle(bundled, sigstore_.IssueLeaf())).status,
+      201);
+  Manifest tagged = PushImage(client_, "acme/app", "v2", {.layer = "cosign layout"});
+  ASSERT_EQ(PushCosignKeyless("acme/app", tagged, sigstore_.IssueLeaf()).status, 201);
+  ASSERT_EQ(ReaderGet("acme/app", "v1", bundled).status, 200);
+  ASSERT_EQ(ReaderGet("acme/app", "v2", tagged).status, 200);
+
+  Response removed = client_.Delete("/admin/v1/trust-roots/test");
+  ASSERT_EQ(removed.status, 204) << removed.body;
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", bundled)), "403 DENIED");
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v2", tagged)), "403 DENIED");
+  json v = client_.Get("/admin/v1/verify?repository=acme/app&reference=v1").Json();
+  EXPECT_EQ(v["trusted"], false) << v;
+
+  // The same root again, under another name: the same text vouches again.
+  Response back = SetRoot("test-again", sigstore_.TrustedRoot());
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(ReaderGet("acme/app", "v1", bundled).status, 200);
+  EXPECT_EQ(ReaderGet("acme/app", "v2", tagged).status, 200);
+}
+
+TEST_F(KeylessTest, ReplacingTheTrustRootReverifiesWhatItVerified) {
+  TrustRelease();
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  ASSERT_EQ(PushKeylessBundle("acme/app", m, SignBundle(m, sigstore_.IssueLeaf())).status, 201);
+  ASSERT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+
+  // A rotation that keeps the CA and logs (here: one more CT log) keeps it servable.
+  kt::Sigstore other;
+  const json other_root = other.TrustedRoot();
+  json rotated = sigstore_.TrustedRoot();
+  for (const auto& log : other_root["ctlogs"]) rotated["ctlogs"].push_back(log);
+  Response kept = SetRoot("test", rotated);
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  EXPECT_EQ(kept.Json()["reverified"]["restored"], 1) << kept.body;
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+
+  // Material that no longer vouches for it (another sigstore's) withdraws it.
+  Response replaced = SetRoot("test", other_root);
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_EQ(replaced.Json()["reverified"]["withdrawn"], 1) << replaced.body;
+  EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED");
+  ASSERT_EQ(SetRoot("test", sigstore_.TrustedRoot()).status, 200);
+  EXPECT_EQ(ReaderGet("acme/app", "v1", m).status, 200);
+}
+
 TEST_F(KeylessTest, ACertificateFromAnotherCaIsRefused) {
   TrustRelease();
   Manifest m = PushImage(client_, "acme/app", "v1");

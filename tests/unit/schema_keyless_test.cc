@@ -3,6 +3,9 @@
 // the threshold, like a key, under IdentitySignerId(name), only in its own
 // namespace and only while it is not revoked; revoking it restarts the
 // namespace's quarantine clock, and its name cannot come back.
+// Schema 7: a keyless signature's record names the trust root that vouched
+// for it, and counts only while a root of that content is installed; a
+// schema 6 database's keyless records count for nothing until verified again.
 #include "core/clock.h"
 #include "core/digest.h"
 #include "storage/metadata.h"
@@ -62,10 +65,11 @@ class KeylessTablesTest : public ::testing::Test {
                           "",         "{}"};
   }
 
-  // A signature artifact recording `signer` as having signed the image.
-  void Sign(const std::string& label, const std::string& signer) {
+  // A signature artifact recording `signer` as having signed the image,
+  // vouched for by the trust root of digest `root` (none: a key's).
+  void Sign(const std::string& label, const std::string& signer, const std::string& root = "") {
     const std::string artifact = Sha256Of(label).str();
-    SignatureRecord sig{"acme/app", image_, signer, kFormatSigstoreBundle, artifact, 0};
+    SignatureRecord sig{"acme/app", image_, signer, kFormatSigstoreBundle, artifact, 0, root, true};
     ManifestRecord r = Record(artifact);
     r.subject = image_;
     ASSERT_TRUE(md_->PutManifest(ManifestWrite{r, {}, {}, {}, {sig}}));
@@ -91,7 +95,7 @@ TEST(SchemaKeylessTest, ASchemaFiveDatabaseGainsIdentitiesAndTrustRoots) {
     ASSERT_TRUE(md) << md.error().message;
     ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}, 0}));
   }
-  EXPECT_EQ(UserVersion(path), 6);
+  EXPECT_EQ(UserVersion(path), 7);
   // As schema 5 left it: no keyless tables.
   Sql(path, "DROP TABLE trusted_identities; DROP TABLE trust_roots; PRAGMA user_version=5");
   {
@@ -101,11 +105,12 @@ TEST(SchemaKeylessTest, ASchemaFiveDatabaseGainsIdentitiesAndTrustRoots) {
     ASSERT_TRUE(ids) << ids.error().message;
     EXPECT_TRUE(ids->empty());
     ASSERT_TRUE((*md)->AddIdentity(Release("acme")));
-    ASSERT_TRUE((*md)->SetTrustRoot(TrustRootRecord{"public-good", "{}", "admin", 0}));
+    ASSERT_TRUE((*md)->SetTrustRoot(TrustRootRecord{"public-good", "{}", "admin", 0, ""}));
     auto roots = (*md)->ListTrustRoots();
     ASSERT_TRUE(roots && roots->size() == 1u);
+    EXPECT_EQ((*roots)[0].digest, Sha256Of("{}").str());
   }
-  EXPECT_EQ(UserVersion(path), 6);
+  EXPECT_EQ(UserVersion(path), 7);
   std::filesystem::remove_all(dir);
 }
 
@@ -184,9 +189,9 @@ TEST_F(KeylessTablesTest, RevokingAnIdentityQuarantinesWhatOnlyItSigned) {
 }
 
 TEST_F(KeylessTablesTest, TrustRootsAreSetReplacedAndDeletedByName) {
-  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "first", "admin", 0}));
-  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"private", "mine", "admin", 0}));
-  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "second", "root", 0}));
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "first", "admin", 0, ""}));
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"private", "mine", "admin", 0, ""}));
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "second", "root", 0, ""}));
   auto roots = md_->ListTrustRoots();
   ASSERT_TRUE(roots);
   ASSERT_EQ(roots->size(), 2u);
@@ -199,6 +204,111 @@ TEST_F(KeylessTablesTest, TrustRootsAreSetReplacedAndDeletedByName) {
   removed = md_->DeleteTrustRoot("private");
   ASSERT_TRUE(removed);
   EXPECT_FALSE(*removed);
+}
+
+TEST_F(KeylessTablesTest, AKeylessSignatureCountsWhileItsTrustRootIsInstalled) {
+  ASSERT_TRUE(md_->AddIdentity(Release("acme")));
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "first", "admin", 0, ""}));
+  Sign("bundle", IdentitySignerId("release"), Sha256Of("first").str());
+  EXPECT_TRUE(Trusted(1));
+  auto unvouched = md_->UnvouchedSignatures("", "", 10);
+  ASSERT_TRUE(unvouched);
+  EXPECT_TRUE(unvouched->empty());
+
+  // Replaced by other content: the record no longer counts, and is listed.
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "second", "admin", 0, ""}));
+  EXPECT_FALSE(Trusted(1));
+  auto sigs = md_->SignaturesOf("acme/app", image_);
+  ASSERT_TRUE(sigs && sigs->size() == 1u);
+  EXPECT_FALSE((*sigs)[0].vouched);
+  EXPECT_EQ((*sigs)[0].trust_root, Sha256Of("first").str());
+  unvouched = md_->UnvouchedSignatures("", "", 10);
+  ASSERT_TRUE(unvouched);
+  ASSERT_EQ(unvouched->size(), 1u);
+  EXPECT_EQ((*unvouched)[0].repo, "acme/app");
+  EXPECT_EQ((*unvouched)[0].target, image_);
+  EXPECT_EQ((*unvouched)[0].signature, Sha256Of("bundle").str());
+  // Paged after it: nothing more.
+  unvouched = md_->UnvouchedSignatures("acme/app", Sha256Of("bundle").str(), 10);
+  ASSERT_TRUE(unvouched);
+  EXPECT_TRUE(unvouched->empty());
+
+  // The same content under another name vouches again.
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"again", "first", "admin", 0, ""}));
+  EXPECT_TRUE(Trusted(1));
+  ASSERT_TRUE(md_->DeleteTrustRoot("again"));
+  EXPECT_FALSE(Trusted(1));
+
+  // Verified again under the root installed now: its records are replaced.
+  SignatureRecord again{"acme/app",
+                        image_,
+                        IdentitySignerId("release"),
+                        kFormatSigstoreBundle,
+                        Sha256Of("bundle").str(),
+                        0,
+                        Sha256Of("second").str(),
+                        true};
+  ASSERT_TRUE(md_->ReplaceSignatureRecords("acme/app", Sha256Of("bundle").str(), {again}));
+  EXPECT_TRUE(Trusted(1));
+  sigs = md_->SignaturesOf("acme/app", image_);
+  ASSERT_TRUE(sigs && sigs->size() == 1u);
+  EXPECT_TRUE((*sigs)[0].vouched);
+
+  // Removing the root withdraws it again.
+  ASSERT_TRUE(md_->DeleteTrustRoot("public-good"));
+  EXPECT_FALSE(Trusted(1));
+}
+
+TEST(SchemaKeylessTest, ASchemaSixDatabasesKeylessRecordsCountOnlyOnceVerifiedAgain) {
+  auto dir = FreshDir("schema-six");
+  const std::string path = (dir / "metadata.db").string();
+  const std::string image = Sha256Of("image").str();
+  {
+    auto md = OpenSqliteMetadata(path);
+    ASSERT_TRUE(md) << md.error().message;
+    ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}, 0}));
+    ASSERT_TRUE((*md)->AddIdentity(Release("acme")));
+    ASSERT_TRUE((*md)->SetTrustRoot(TrustRootRecord{"public-good", "content", "admin", 0, ""}));
+    ManifestRecord r{"acme/app", image, "application/vnd.oci.image.manifest.v1+json", 10, "",
+                     "",         "{}"};
+    ASSERT_TRUE((*md)->PutManifest(ManifestWrite{r, {}, {}, {"v1"}, {}}));
+    SignatureRecord sig{"acme/app",
+                        image,
+                        IdentitySignerId("release"),
+                        kFormatSigstoreBundle,
+                        Sha256Of("bundle").str(),
+                        0,
+                        "",
+                        true};
+    ManifestRecord b = r;
+    b.digest = Sha256Of("bundle").str();
+    b.subject = image;
+    ASSERT_TRUE((*md)->PutManifest(ManifestWrite{b, {}, {}, {}, {sig}}));
+  }
+  // As schema 6 left it: no trust root in the records, no digest of the roots.
+  Sql(path,
+      "CREATE TABLE s6 AS SELECT repo_id, target, key_id, format, signature, verified_at FROM "
+      "signatures; DROP TABLE signatures; CREATE TABLE signatures(repo_id INTEGER NOT NULL "
+      "REFERENCES repositories(id) ON DELETE CASCADE, target TEXT NOT NULL, key_id TEXT NOT "
+      "NULL, format TEXT NOT NULL, signature TEXT NOT NULL, verified_at INTEGER NOT NULL, "
+      "PRIMARY KEY(repo_id, target, key_id, signature)) WITHOUT ROWID; INSERT INTO signatures "
+      "SELECT * FROM s6; DROP TABLE s6; ALTER TABLE trust_roots DROP COLUMN digest; "
+      "PRAGMA user_version=6");
+  auto md = OpenSqliteMetadata(path);
+  ASSERT_TRUE(md) << md.error().message;
+  EXPECT_EQ(UserVersion(path), 7);
+  auto roots = (*md)->ListTrustRoots();
+  ASSERT_TRUE(roots && roots->size() == 1u);
+  EXPECT_EQ((*roots)[0].digest, Sha256Of("content").str());
+  auto trusted = (*md)->IsTrusted("acme/app", image, 1);
+  ASSERT_TRUE(trusted);
+  EXPECT_FALSE(*trusted);
+  auto unvouched = (*md)->UnvouchedSignatures("", "", 10);
+  ASSERT_TRUE(unvouched);
+  ASSERT_EQ(unvouched->size(), 1u);
+  EXPECT_EQ((*unvouched)[0].signature, Sha256Of("bundle").str());
+  md->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(KeylessTablesTest, DeletingANamespaceDeletesItsIdentities) {

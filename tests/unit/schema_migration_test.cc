@@ -115,13 +115,21 @@ TEST(SchemaMigrationTest, SchemaThreeKeysAreRenamedByTheirCanonicalForm) {
       // The signature manifests the records came from (records follow them).
       "INSERT INTO manifests VALUES(1, 'sha256:s1', 'm', 1, '', NULL, '{}', 1),"
       "(2, 'sha256:s1', 'm', 1, '', NULL, '{}', 1), (2, 'sha256:s2', 'm', 1, '', NULL, '{}', 1);"
-      "INSERT INTO signatures VALUES"
-      "(1, '" + target + "', '" + a.key_id + "', 'cosign', 'sha256:s1', 1),"
-      "(1, '" + target + "', '" + b.key_id + "', 'cosign', 'sha256:s1', 1),"
-      "(2, '" + target + "', '" + c.key_id + "', 'cosign', 'sha256:s1', 1),"
-      "(2, '" + target + "', '" + d.key_id + "', 'cosign', 'sha256:s2', 1);"
-      "UPDATE publisher_keys SET added_at=1000 WHERE name='ci';"
-      "UPDATE publisher_keys SET added_at=2000 WHERE name='ci-again';");
+      "INSERT INTO signatures(repo_id, target, key_id, format, signature, verified_at) VALUES"
+      "(1, '" +
+          target + "', '" + a.key_id +
+          "', 'cosign', 'sha256:s1', 1),"
+          "(1, '" +
+          target + "', '" + b.key_id +
+          "', 'cosign', 'sha256:s1', 1),"
+          "(2, '" +
+          target + "', '" + c.key_id +
+          "', 'cosign', 'sha256:s1', 1),"
+          "(2, '" +
+          target + "', '" + d.key_id +
+          "', 'cosign', 'sha256:s2', 1);"
+          "UPDATE publisher_keys SET added_at=1000 WHERE name='ci';"
+          "UPDATE publisher_keys SET added_at=2000 WHERE name='ci-again';");
   {
     // What schema 3 decided: one key met threshold 2, and the acme key stayed trusted.
     auto md = OpenSqliteMetadata(path);
@@ -194,7 +202,8 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
   // A record whose signature manifest schema 3 deleted without it.
   Sql(path,
       "INSERT INTO repositories(id, name, created_at) VALUES(1, 'acme/app', 1);"
-      "INSERT INTO signatures VALUES(1, 'sha256:t', 'k', 'cosign', 'sha256:gone', 1);"
+      "INSERT INTO signatures(repo_id, target, key_id, format, signature, verified_at) VALUES(1, "
+      "'sha256:t', 'k', 'cosign', 'sha256:gone', 1);"
       "ALTER TABLE namespaces DROP COLUMN policy_since; PRAGMA user_version=3");
   auto before = UnixNow();
   auto md = OpenSqliteMetadata(path);

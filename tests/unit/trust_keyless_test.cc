@@ -43,7 +43,7 @@ SignedVerdict Verify(const json& bundle, const Sigstore& s,
                      const std::vector<KeylessIdentity>& ids = {Release()},
                      const std::string& artifact = kArtifact, std::int64_t now = kNow) {
   auto material = ReadSignedMaterial(bundle.dump());
-  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}};
+  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}, {}};
   return VerifySigned(*material, ArtifactOf(artifact), {RootOf(s)}, {ids, {}}, now);
 }
 
@@ -62,6 +62,8 @@ TEST(TrustKeyless, MessageBundleV03WithProofAndSetVerifies) {
   EXPECT_EQ(v.certificate.subject, kSubject);
   EXPECT_EQ(v.certificate.issuer, kIssuer);
   EXPECT_EQ(v.signing_times, std::vector<std::int64_t>{kSignedAt});
+  // The root that vouched, by the digest of its text: what the record names.
+  EXPECT_EQ(v.trust_root, Sha256Of(s.TrustedRoot().dump()).str());
 }
 
 TEST(TrustKeyless, MessageBundleV01WithOnlyASetVerifies) {
@@ -512,6 +514,11 @@ TEST(TrustKeyless, ALeafThatIsACaIsRefused) {
   Sigstore s;
   Leaf leaf = s.IssueLeaf({.key_usage = "critical,digitalSignature,keyCertSign", .ca = true});
   ExpectRefused(Verify(s.MessageBundle(kArtifact, leaf, {}), s),
+                "certificate: the signing certificate is a certificate authority");
+  // basicConstraints CA:TRUE alone, its key usage without keyCertSign (which
+  // OpenSSL's X509_check_ca does not count as a CA): refused as well.
+  Leaf ca_only = s.IssueLeaf({.ca = true});
+  ExpectRefused(Verify(s.MessageBundle(kArtifact, ca_only, {}), s),
                 "certificate: the signing certificate is a certificate authority");
 }
 

@@ -14,6 +14,17 @@
 //       Verifies the bundle with @sigstore/verify against KEY.pub alone (no
 //       transparency log), then checks that its statement signs DIGEST with
 //       cosign's predicate.
+//   node client.js verify-keyless BUNDLE.json TRUSTED_ROOT.json ARTIFACT ISSUER SUBJECT
+//       Verifies a bundle signed with a Fulcio certificate, offline, against
+//       TRUSTED_ROOT.json (sigstore's trusted_root.json) with @sigstore/verify:
+//       one transparency-log entry and one SCT at least, no timestamp
+//       authority; the certificate's OIDC issuer must be ISSUER and its
+//       SubjectAltName exactly SUBJECT. ARTIFACT is a file or sha256:HEX
+//       (a message signature needs the file: its signature is over the
+//       bytes). The bundle must be for the artifact: a message signature's
+//       messageDigest is its digest, a DSSE envelope's in-toto statement
+//       names it among its subjects. keepctl_agree_test runs it beside
+//       `keepctl verify-bundle`.
 // Exits 1 with the error on stderr when anything fails.
 'use strict';
 const crypto = require('crypto');
@@ -83,11 +94,67 @@ function verify(bundleFile, pubFile, digest) {
   console.log('verified');
 }
 
+// The artifact named on the command line: its digest (hex), and its bytes
+// when it is a file.
+function readArtifact(arg) {
+  const named = /^sha256:([0-9a-f]{64})$/.exec(arg);
+  if (named && !fs.existsSync(arg)) return { hex: named[1], bytes: undefined };
+  const bytes = fs.readFileSync(arg);
+  return { hex: crypto.createHash('sha256').update(bytes).digest('hex'), bytes };
+}
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function verifyKeyless(bundleFile, rootFile, artifactArg, issuer, subject) {
+  const { bundleFromJSON } = require('@sigstore/bundle');
+  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+  // The trust root's protobuf reader, as @sigstore/verify itself loads it.
+  const specs = require(require.resolve('@sigstore/protobuf-specs', {
+    paths: [require.resolve('@sigstore/verify')],
+  }));
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
+  const root = specs.TrustedRoot.fromJSON(JSON.parse(fs.readFileSync(rootFile, 'utf8')));
+  const artifact = readArtifact(artifactArg);
+  const isMessage = bundle.content.$case === 'messageSignature';
+  if (isMessage && artifact.bytes === undefined) {
+    throw new Error('a message signature is verified over the artifact itself: give its file');
+  }
+  const trust = toTrustMaterial(root);
+  const verifier = new Verifier(trust, { tlogThreshold: 1, ctlogThreshold: 1, tsaThreshold: 0 });
+  // The policy's subject is a pattern that @sigstore/verify searches for in
+  // the SubjectAltName: anchored and escaped, it asks for SUBJECT exactly.
+  const policy = {
+    subjectAlternativeName: new RegExp(`^${escapeRegExp(subject)}$`),
+    extensions: { issuer },
+  };
+  verifier.verify(toSignedEntity(bundle, artifact.bytes), policy);
+  if (isMessage) {
+    const digest = bundle.content.messageSignature.messageDigest;
+    if (!digest || digest.digest.toString('hex') !== artifact.hex) {
+      throw new Error(`the bundle's messageDigest is not sha256:${artifact.hex}`);
+    }
+  } else {
+    const envelope = bundle.content.dsseEnvelope;
+    if (envelope.payloadType !== IN_TOTO) throw new Error(`payload type ${envelope.payloadType}`);
+    const statement = JSON.parse(envelope.payload.toString('utf8'));
+    if (!(statement.subject || []).some((s) => s.digest && s.digest.sha256 === artifact.hex)) {
+      throw new Error(`the statement does not name sha256:${artifact.hex}`);
+    }
+  }
+  console.log('verified');
+}
+
 (async () => {
   const [command, ...args] = process.argv.slice(2);
   if (command === 'attach' && args.length === 3) return attach(...args);
   if (command === 'verify' && args.length === 3) return verify(...args);
-  throw new Error('usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | verify BUNDLE.json KEY.pub DIGEST');
+  if (command === 'verify-keyless' && args.length === 5) return verifyKeyless(...args);
+  throw new Error(
+    'usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | verify BUNDLE.json KEY.pub DIGEST | ' +
+      'verify-keyless BUNDLE.json TRUSTED_ROOT.json ARTIFACT ISSUER SUBJECT',
+  );
 })().catch((err) => {
   let e = err;
   const lines = [];

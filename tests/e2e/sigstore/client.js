@@ -10,6 +10,13 @@
 //       KEEP_USER and KEEP_PASSWORD. The host "keep.test" is looked up as
 //       127.0.0.1 (@sigstore/oci speaks plain HTTP to 127.0.0.1 itself);
 //       NODE_EXTRA_CA_CERTS names the CA. Prints the referrer's digest.
+//   node client.js attach-bundle HOST:PORT/REPO DIGEST BUNDLE.json
+//       Attaches a sigstore bundle made elsewhere (the keyless e2e test's
+//       private sigstore) to the image as an OCI 1.1 referrer, its bytes
+//       unchanged, with the annotations cosign v3 gives it: the content kind
+//       (dsse-envelope or message-signature) and, for an envelope, the
+//       statement's predicate type. Credentials, host and CA as for attach.
+//       Prints the referrer's digest.
 //   node client.js verify BUNDLE.json KEY.pub DIGEST
 //       Verifies the bundle with @sigstore/verify against KEY.pub alone (no
 //       transparency log), then checks that its statement signs DIGEST with
@@ -64,6 +71,29 @@ async function attach(image, digest, keyFile) {
   console.log(artifact.digest);
 }
 
+async function attachBundle(image, digest, bundleFile) {
+  const { bundleFromJSON, BUNDLE_V03_MEDIA_TYPE } = require('@sigstore/bundle');
+  const { attachArtifactToImage } = require('@sigstore/oci');
+  const bytes = fs.readFileSync(bundleFile);
+  // sigstore's own parser must accept it before it is sent.
+  const bundle = bundleFromJSON(JSON.parse(bytes.toString('utf8')));
+  const annotations = { 'dev.sigstore.bundle.content': 'message-signature' };
+  if (bundle.content.$case === 'dsseEnvelope') {
+    const statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+    annotations['dev.sigstore.bundle.content'] = 'dsse-envelope';
+    annotations['dev.sigstore.bundle.predicateType'] = statement.predicateType;
+  }
+  const artifact = await attachArtifactToImage({
+    imageName: image,
+    imageDigest: digest,
+    artifact: bytes,
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    annotations,
+    credentials: { username: process.env.KEEP_USER, password: process.env.KEEP_PASSWORD },
+  });
+  console.log(artifact.digest);
+}
+
 function verify(bundleFile, pubFile, digest) {
   const { bundleFromJSON } = require('@sigstore/bundle');
   const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
@@ -86,8 +116,12 @@ function verify(bundleFile, pubFile, digest) {
 (async () => {
   const [command, ...args] = process.argv.slice(2);
   if (command === 'attach' && args.length === 3) return attach(...args);
+  if (command === 'attach-bundle' && args.length === 3) return attachBundle(...args);
   if (command === 'verify' && args.length === 3) return verify(...args);
-  throw new Error('usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | verify BUNDLE.json KEY.pub DIGEST');
+  throw new Error(
+    'usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | attach-bundle HOST:PORT/REPO DIGEST BUNDLE.json' +
+      ' | verify BUNDLE.json KEY.pub DIGEST',
+  );
 })().catch((err) => {
   let e = err;
   const lines = [];

@@ -1,6 +1,7 @@
 // A cosign v3 client built from sigstore's JavaScript libraries, for the
-// e2e_cosign_bundle test: it signs and attaches bundles the way cosign v3
-// does, and verifies bundles with sigstore's own verifier.
+// e2e_cosign_bundle and e2e_keyless tests: it signs and attaches bundles the
+// way cosign v3 does (or attaches one made elsewhere), and verifies bundles
+// with sigstore's own verifier.
 //
 //   node client.js attach HOST:PORT/REPO DIGEST KEY.pem
 //       Signs cosign's image-signing statement for DIGEST with KEY.pem in a

@@ -11,7 +11,9 @@
 # release workflow's signatures make the pulls work: cosign's keyless
 # signature moved in by skopeo at the tag sha256-<hex>.sig for one image, a
 # sigstore bundle attached as an OCI 1.1 referrer by sigstore's JavaScript
-# client for the other. keepctl identity remove quarantines both again.
+# client for the other; the bundle a reader gets through the referrers API
+# verifies with sigstore's own verifier against the same trust root. keepctl
+# identity remove quarantines both images again.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init keyless "${1:-}" "${2:-}"
@@ -161,9 +163,24 @@ expect_eq "v2 trusted" true "$(jq -r .trusted <<<"$verdict")"
 expect_eq "v2 signed by" identity:release "$(jq -r '.signatures[0].key_id' <<<"$verdict")"
 expect_eq "v2 signature format" sigstore-bundle "$(jq -r '.signatures[0].format' <<<"$verdict")"
 expect_eq "v2 signature manifest" "$REFERRER" "$(jq -r '.signatures[0].signature' <<<"$verdict")"
-expect_eq "referrers of v2 the reader sees" "$REFERRER" \
-  "$(curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 \
-    "$KEEP_URL/v2/signed/app/referrers/$D2" | jq -r '.manifests[0].digest')"
+
+check "the reader fetches the bundle through the referrers API; sigstore's verifier accepts it against the trust root"
+# rdr_get PATH [CURL-ARGS...]: GET $KEEP_URL/v2/signed/app/PATH as the reader.
+rdr_get() {
+  curl -sS --fail --cacert "$KEEP_CA" -u rdr:reader-password-1 "${@:2}" "$KEEP_URL/v2/signed/app/$1"
+}
+expect_eq "referrer of v2 the reader sees" "$REFERRER" \
+  "$(rdr_get "referrers/$D2" | jq -r '.manifests[0].digest')"
+bundle_blob=$(rdr_get "manifests/$REFERRER" -H "Accept: $MT_OCI_MANIFEST" | jq -r '.layers[0].digest')
+rdr_get "blobs/$bundle_blob" -o "$T/bundle-served.json"
+cmp -s "$T/bundle-served.json" "$T/keyless/bundle-v2.json" || fail "the bundle served differs from the one attached"
+run_logged verify-keyless node "$SIGSTORE_JS/client.js" verify-keyless "$T/bundle-served.json" \
+  "$T/keyless/trusted_root.json" "$ISSUER" "$WORKFLOW" "$D2"
+if node "$SIGSTORE_JS/client.js" verify-keyless "$T/bundle-served.json" "$T/keyless/trusted_root.json" \
+  "$ISSUER" "$STRANGER" "$D2" >"$T/verify-keyless-stranger.log" 2>&1; then
+  fail "sigstore's verifier accepted the bundle as another workflow's"
+fi
+ok
 
 check "keepctl identity remove quarantines both images again"
 run_logged identity-remove "$KEEPCTL" identity remove signed release

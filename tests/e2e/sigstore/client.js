@@ -22,6 +22,11 @@
 //       Verifies the bundle with @sigstore/verify against KEY.pub alone (no
 //       transparency log), then checks that its statement signs DIGEST with
 //       cosign's predicate.
+//   node client.js verify-keyless BUNDLE.json TRUSTED_ROOT.json ISSUER SUBJECT DIGEST
+//       Verifies a keyless bundle with @sigstore/verify against the trust
+//       root (the certificate's chain and SCT, the transparency-log entry),
+//       requires the certificate to name ISSUER and SUBJECT, then checks that
+//       its statement signs DIGEST with cosign's predicate.
 // Exits 1 with the error on stderr when anything fails.
 'use strict';
 const crypto = require('crypto');
@@ -95,14 +100,8 @@ async function attachBundle(image, digest, bundleFile) {
   console.log(artifact.digest);
 }
 
-function verify(bundleFile, pubFile, digest) {
-  const { bundleFromJSON } = require('@sigstore/bundle');
-  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
-  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
-  const publicKey = crypto.createPublicKey(fs.readFileSync(pubFile));
-  const root = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
-  const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
-  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundle));
+// The statement of a DSSE bundle must be cosign's signature of `digest`.
+function checkSignStatement(bundle, digest) {
   const envelope = bundle.content.dsseEnvelope;
   if (envelope.payloadType !== IN_TOTO) throw new Error(`payload type ${envelope.payloadType}`);
   const statement = JSON.parse(envelope.payload.toString('utf8'));
@@ -111,6 +110,32 @@ function verify(bundleFile, pubFile, digest) {
   if (!statement.subject.some((s) => s.digest && s.digest.sha256 === hex)) {
     throw new Error(`the statement does not sign ${digest}`);
   }
+}
+
+function verify(bundleFile, pubFile, digest) {
+  const { bundleFromJSON } = require('@sigstore/bundle');
+  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
+  const publicKey = crypto.createPublicKey(fs.readFileSync(pubFile));
+  const root = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
+  const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
+  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundle));
+  checkSignStatement(bundle, digest);
+  console.log('verified');
+}
+
+function verifyKeyless(bundleFile, rootFile, issuer, subject, digest) {
+  const { bundleFromJSON } = require('@sigstore/bundle');
+  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+  // A dependency of @sigstore/bundle, at the version the lock file pins.
+  const { TrustedRoot } = require('@sigstore/protobuf-specs');
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
+  const root = TrustedRoot.fromJSON(JSON.parse(fs.readFileSync(rootFile, 'utf8')));
+  new Verifier(toTrustMaterial(root)).verify(toSignedEntity(bundle), {
+    subjectAlternativeName: subject,
+    extensions: { issuer },
+  });
+  checkSignStatement(bundle, digest);
   console.log('verified');
 }
 
@@ -119,9 +144,10 @@ function verify(bundleFile, pubFile, digest) {
   if (command === 'attach' && args.length === 3) return attach(...args);
   if (command === 'attach-bundle' && args.length === 3) return attachBundle(...args);
   if (command === 'verify' && args.length === 3) return verify(...args);
+  if (command === 'verify-keyless' && args.length === 5) return verifyKeyless(...args);
   throw new Error(
     'usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | attach-bundle HOST:PORT/REPO DIGEST BUNDLE.json' +
-      ' | verify BUNDLE.json KEY.pub DIGEST',
+      ' | verify BUNDLE.json KEY.pub DIGEST | verify-keyless BUNDLE.json TRUSTED_ROOT.json ISSUER SUBJECT DIGEST',
   );
 })().catch((err) => {
   let e = err;

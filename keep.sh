@@ -28,7 +28,7 @@ install_packages() {
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Node.js and npm run sigstore's JavaScript libraries in e2e_cosign_bundle.
+# Node.js and npm run sigstore's JavaScript libraries in e2e_cosign_bundle and e2e_keyless.
 # Debian's packages only when no node/npm is there already: a machine may
 # have Node.js from elsewhere, and Debian's npm would fight it.
 install_node() {
@@ -36,7 +36,7 @@ install_node() {
   install_packages nodejs npm
 }
 
-# sigstore's JavaScript libraries for e2e_cosign_bundle, pinned by
+# sigstore's JavaScript libraries for e2e_cosign_bundle and e2e_keyless, pinned by
 # tests/e2e/sigstore/package-lock.json, installed into node_modules there
 # now so that the test itself needs no network. npm ci runs again only when
 # the lock file changed since the last install.

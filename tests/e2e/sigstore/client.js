@@ -1,6 +1,7 @@
 // A cosign v3 client built from sigstore's JavaScript libraries, for the
-// e2e_cosign_bundle test: it signs and attaches bundles the way cosign v3
-// does, and verifies bundles with sigstore's own verifier.
+// e2e_cosign_bundle and e2e_keyless tests: it signs and attaches bundles the
+// way cosign v3 does (or attaches one made elsewhere), and verifies bundles
+// with sigstore's own verifier.
 //
 //   node client.js attach HOST:PORT/REPO DIGEST KEY.pem
 //       Signs cosign's image-signing statement for DIGEST with KEY.pem in a
@@ -10,6 +11,13 @@
 //       KEEP_USER and KEEP_PASSWORD. The host "keep.test" is looked up as
 //       127.0.0.1 (@sigstore/oci speaks plain HTTP to 127.0.0.1 itself);
 //       NODE_EXTRA_CA_CERTS names the CA. Prints the referrer's digest.
+//   node client.js attach-bundle HOST:PORT/REPO DIGEST BUNDLE.json
+//       Attaches a sigstore bundle made elsewhere (the keyless e2e test's
+//       private sigstore) to the image as an OCI 1.1 referrer, its bytes
+//       unchanged, with the annotations cosign v3 gives it: the content kind
+//       (dsse-envelope or message-signature) and, for an envelope, the
+//       statement's predicate type. Credentials, host and CA as for attach.
+//       Prints the referrer's digest.
 //   node client.js verify BUNDLE.json KEY.pub DIGEST
 //       Verifies the bundle with @sigstore/verify against KEY.pub alone (no
 //       transparency log), then checks that its statement signs DIGEST with
@@ -75,14 +83,31 @@ async function attach(image, digest, keyFile) {
   console.log(artifact.digest);
 }
 
-function verify(bundleFile, pubFile, digest) {
-  const { bundleFromJSON } = require('@sigstore/bundle');
-  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
-  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
-  const publicKey = crypto.createPublicKey(fs.readFileSync(pubFile));
-  const root = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
-  const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
-  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundle));
+async function attachBundle(image, digest, bundleFile) {
+  const { bundleFromJSON, BUNDLE_V03_MEDIA_TYPE } = require('@sigstore/bundle');
+  const { attachArtifactToImage } = require('@sigstore/oci');
+  const bytes = fs.readFileSync(bundleFile);
+  // sigstore's own parser must accept it before it is sent.
+  const bundle = bundleFromJSON(JSON.parse(bytes.toString('utf8')));
+  const annotations = { 'dev.sigstore.bundle.content': 'message-signature' };
+  if (bundle.content.$case === 'dsseEnvelope') {
+    const statement = JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8'));
+    annotations['dev.sigstore.bundle.content'] = 'dsse-envelope';
+    annotations['dev.sigstore.bundle.predicateType'] = statement.predicateType;
+  }
+  const artifact = await attachArtifactToImage({
+    imageName: image,
+    imageDigest: digest,
+    artifact: bytes,
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    annotations,
+    credentials: { username: process.env.KEEP_USER, password: process.env.KEEP_PASSWORD },
+  });
+  console.log(artifact.digest);
+}
+
+// The statement of a DSSE bundle must be cosign's signature of `digest`.
+function checkSignStatement(bundle, digest) {
   const envelope = bundle.content.dsseEnvelope;
   if (envelope.payloadType !== IN_TOTO) throw new Error(`payload type ${envelope.payloadType}`);
   const statement = JSON.parse(envelope.payload.toString('utf8'));
@@ -91,6 +116,17 @@ function verify(bundleFile, pubFile, digest) {
   if (!statement.subject.some((s) => s.digest && s.digest.sha256 === hex)) {
     throw new Error(`the statement does not sign ${digest}`);
   }
+}
+
+function verify(bundleFile, pubFile, digest) {
+  const { bundleFromJSON } = require('@sigstore/bundle');
+  const { Verifier, toSignedEntity, toTrustMaterial } = require('@sigstore/verify');
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundleFile, 'utf8')));
+  const publicKey = crypto.createPublicKey(fs.readFileSync(pubFile));
+  const root = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
+  const trust = toTrustMaterial(root, () => ({ publicKey, validFor: () => true }));
+  new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, tsaThreshold: 0 }).verify(toSignedEntity(bundle));
+  checkSignStatement(bundle, digest);
   console.log('verified');
 }
 
@@ -149,11 +185,12 @@ function verifyKeyless(bundleFile, rootFile, artifactArg, issuer, subject) {
 (async () => {
   const [command, ...args] = process.argv.slice(2);
   if (command === 'attach' && args.length === 3) return attach(...args);
+  if (command === 'attach-bundle' && args.length === 3) return attachBundle(...args);
   if (command === 'verify' && args.length === 3) return verify(...args);
   if (command === 'verify-keyless' && args.length === 5) return verifyKeyless(...args);
   throw new Error(
-    'usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | verify BUNDLE.json KEY.pub DIGEST | ' +
-      'verify-keyless BUNDLE.json TRUSTED_ROOT.json ARTIFACT ISSUER SUBJECT',
+    'usage: client.js attach HOST:PORT/REPO DIGEST KEY.pem | attach-bundle HOST:PORT/REPO DIGEST BUNDLE.json' +
+      ' | verify BUNDLE.json KEY.pub DIGEST | verify-keyless BUNDLE.json TRUSTED_ROOT.json ARTIFACT ISSUER SUBJECT',
   );
 })().catch((err) => {
   let e = err;

@@ -182,6 +182,15 @@ if node "$SIGSTORE_JS/client.js" verify-keyless "$T/bundle-served.json" "$T/keyl
 fi
 ok
 
+check "keepctl trust-root remove withdraws what the root vouched for; setting it back restores it"
+run_logged trust-root-remove "$KEEPCTL" trust-root remove private-sigstore
+expect_refused v1 pull-v1-rootless
+expect_refused v2 pull-v2-rootless
+run_logged trust-root-set-again "$KEEPCTL" trust-root set private-sigstore "$T/keyless/trusted_root.json"
+expect_served v1 "$D1" pull-v1-root-back
+expect_served v2 "$D2" pull-v2-root-back
+ok
+
 check "keepctl identity remove quarantines both images again"
 run_logged identity-remove "$KEEPCTL" identity remove signed release
 expect_refused v1 pull-v1-revoked

@@ -144,6 +144,10 @@ void PrintRule(const json& rule) {
                  out += std::string(out.empty() ? "" : ", ") + "signed by " +
                         Text(At(s, "threshold")) + " of " + std::to_string(At(s, "keys").size()) +
                         " key(s)";
+                 if (At(s, "identities").is_array()) {
+                   out += " and " + std::to_string(At(s, "identities").size()) +
+                          " keyless identit" + (At(s, "identities").size() == 1 ? "y" : "ies");
+                 }
                }
                if (At(v, "trust_on_first_sync") == true) {
                  out += std::string(out.empty() ? "" : ", ") + "trust on first sync";

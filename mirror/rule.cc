@@ -74,7 +74,60 @@ Result<void> ResolveUpstream(Rule& r) {
   return {};
 }
 
+// One of "vetting.signature.identities": {"name", "issuer", "subject" or
+// "subject_regex", "extensions"}, checked as the admin API checks a
+// namespace's identities (trust/keyless.h, CheckIdentity). `index` names
+// one without a name.
+Result<KeylessIdentity> ReadIdentity(const json& i, std::size_t index) {
+  const std::string where = "\"vetting.signature.identities\"[" + std::to_string(index) + "]";
+  if (!i.is_object()) return Bad(where + " must be an object");
+  KEEP_TRY(OnlyMembers(i, where, {"name", "issuer", "subject", "subject_regex", "extensions"}));
+  auto text = [&](const char* member, std::string& out) -> Result<void> {
+    if (!i.contains(member)) return {};
+    if (!i[member].is_string() || i[member].get_ref<const std::string&>().empty() ||
+        i[member].get_ref<const std::string&>().size() > kMaxSubjectRegex) {
+      return Bad(where + "." + member + " must be a string of 1 to " +
+                 std::to_string(kMaxSubjectRegex) + " characters");
+    }
+    out = i[member].get<std::string>();
+    return {};
+  };
+  KeylessIdentity id;
+  KEEP_TRY(text("name", id.name));
+  KEEP_TRY(text("issuer", id.issuer));
+  KEEP_TRY(text("subject", id.subject));
+  KEEP_TRY(text("subject_regex", id.subject_regex));
+  if (id.name.empty()) id.name = "identity-" + std::to_string(index + 1);
+  if (id.issuer.empty() || id.subject.empty() == id.subject_regex.empty()) {
+    return Bad(where +
+               " needs \"issuer\" (the OIDC issuer) and exactly one of \"subject\" and "
+               "\"subject_regex\"");
+  }
+  if (i.contains("extensions")) {
+    const json& e = i["extensions"];
+    if (!e.is_object() || e.size() > 16) {
+      return Bad(where +
+                 ".extensions must be an object of at most 16 \"<name or OID>\": "
+                 "\"<value>\" members");
+    }
+    for (const auto& [key, value] : e.items()) {
+      if (!value.is_string() || value.get_ref<const std::string&>().empty()) {
+        return Bad(where + ".extensions." + key.substr(0, 64) + " must be a non-empty string");
+      }
+      id.extensions[key] = value.get<std::string>();
+    }
+  }
+  if (auto checked = CheckIdentity(id); !checked) {
+    return Bad(where + ": " + checked.error().message);
+  }
+  return id;
+}
+
 }  // namespace
+
+std::string IdentitySignerOf(const KeylessIdentity& identity) {
+  return std::string(kRuleIdentityPrefix) + identity.name;
+}
 
 Result<void> ValidateRuleName(std::string_view name) {
   bool ok =
@@ -327,27 +380,42 @@ Result<Rule> ParseRule(const json& j) {
   if (v.contains("signature")) {
     const json& s = v["signature"];
     if (!s.is_object()) return Bad("\"vetting.signature\" must be an object");
-    KEEP_TRY(OnlyMembers(s, "\"vetting.signature\"", {"keys", "threshold"}));
-    if (!s.contains("keys") || !s["keys"].is_array() || s["keys"].empty()) {
+    KEEP_TRY(OnlyMembers(s, "\"vetting.signature\"", {"keys", "identities", "threshold"}));
+    const bool has_keys = s.contains("keys") && s["keys"].is_array() && !s["keys"].empty();
+    const bool has_identities =
+        s.contains("identities") && s["identities"].is_array() && !s["identities"].empty();
+    if ((s.contains("keys") && !s["keys"].is_array()) ||
+        (s.contains("identities") && !s["identities"].is_array()) ||
+        (!has_keys && !has_identities)) {
       return Bad(
-          "\"vetting.signature.keys\" must list the PEM public keys whose signatures "
-          "vet an upstream image");
+          "\"vetting.signature\" must list the PEM public keys (\"keys\") and/or the keyless "
+          "identities (\"identities\") whose signatures vet an upstream image");
     }
     SignatureVetting sv;
     std::set<std::string> ids;
-    for (const auto& pem : s["keys"]) {
+    for (const auto& pem : has_keys ? s["keys"] : json::array()) {
       if (!pem.is_string()) return Bad("\"vetting.signature.keys\" holds PEM strings");
       auto key = ParsePublicKey(pem.get<std::string>());
       if (!key) return Bad("\"vetting.signature.keys\": " + key.error().message);
       if (ids.insert(key->key_id()).second) sv.keys.push_back(*key);
     }
+    for (const auto& i : has_identities ? s["identities"] : json::array()) {
+      auto identity = ReadIdentity(i, sv.identities.size());
+      if (!identity) return identity.error();
+      if (!ids.insert(IdentitySignerOf(*identity)).second) {
+        return Bad("\"vetting.signature.identities\" names identity \"" + identity->name +
+                   "\" twice");
+      }
+      sv.identities.push_back(std::move(*identity));
+    }
+    const std::int64_t signers = static_cast<std::int64_t>(sv.keys.size() + sv.identities.size());
     if (s.contains("threshold")) {
       if (!s["threshold"].is_number_integer() || s["threshold"].get<std::int64_t>() < 1 ||
-          s["threshold"].get<std::int64_t>() > static_cast<std::int64_t>(sv.keys.size())) {
+          s["threshold"].get<std::int64_t>() > signers) {
         return Bad(
             "\"vetting.signature.threshold\" must be between 1 and the number of "
-            "distinct keys (" +
-            std::to_string(sv.keys.size()) + ")");
+            "distinct keys and identities (" +
+            std::to_string(signers) + ")");
       }
       sv.threshold = s["threshold"].get<std::int64_t>();
     }
@@ -402,6 +470,20 @@ nlohmann::json RuleToJson(const Rule& r, bool include_password) {
     json keys = json::array();
     for (const auto& k : r.vetting.signature->keys) keys.push_back(k.pem());
     v["signature"] = {{"keys", keys}, {"threshold", r.vetting.signature->threshold}};
+    if (!r.vetting.signature->identities.empty()) {
+      json identities = json::array();
+      for (const auto& id : r.vetting.signature->identities) {
+        json one = {{"name", id.name}, {"issuer", id.issuer}};
+        if (id.subject_regex.empty()) {
+          one["subject"] = id.subject;
+        } else {
+          one["subject_regex"] = id.subject_regex;
+        }
+        if (!id.extensions.empty()) one["extensions"] = id.extensions;
+        identities.push_back(std::move(one));
+      }
+      v["signature"]["identities"] = std::move(identities);
+    }
   }
   if (r.vetting.trust_on_first_sync) v["trust_on_first_sync"] = true;
   j["vetting"] = v;

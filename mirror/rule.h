@@ -20,8 +20,11 @@
 //    "reference_host": "keep.example:5000",       the host named in curator signatures
 //    "vetting": {"digests": {"3.20": "sha256:..."},         pinned per tag
 //                "signature": {"keys": ["-----BEGIN PUBLIC KEY-----..."],
+//                              "identities": [{"issuer": "https://token.actions...",
+//                                              "subject_regex": "https://github.com/..."}],
 //                              "threshold": 1},             upstream signatures (cosign
-//                                                           tag, referrers, bundles)
+//                                                           tag, referrers, bundles), by
+//                                                           key or keyless identity
 //                "trust_on_first_sync": true},              later changes held
 //    "interval_seconds": 3600,                    0: only on demand
 //    "pull_through": false}
@@ -32,6 +35,7 @@
 #pragma once
 
 #include "core/error.h"
+#include "trust/keyless.h"
 #include "trust/keys.h"
 
 #include <nlohmann/json.hpp>
@@ -47,8 +51,17 @@ namespace keep::mirror {
 
 struct SignatureVetting {
   std::vector<PublicKey> keys;  // distinct by key id
-  std::int64_t threshold = 1;   // distinct keys that must have signed
+  // Keyless signers (Fulcio certificates, logged in Rekor), checked against
+  // the trust roots installed in Keep (keepctl trust-root set), as a
+  // namespace's identities are.
+  std::vector<KeylessIdentity> identities;  // distinct by name
+  std::int64_t threshold = 1;               // distinct keys and identities that must have signed
 };
+
+// How a rule's identity counts among the signers of an upstream image
+// (SignatureFindings::signers).
+inline constexpr std::string_view kRuleIdentityPrefix = "identity:";
+[[nodiscard]] std::string IdentitySignerOf(const KeylessIdentity& identity);
 
 struct Vetting {
   std::map<std::string, std::string> digests;  // tag -> "sha256:..."

@@ -115,7 +115,14 @@ class TagSync {
   // The upstream's cosign signatures of `digest` (tag sha256-<hex>.sig) by
   // the rule's keys: at least `threshold` distinct keys must have signed.
   std::optional<Verdict> VetSignatures(const Digest& digest, const SignatureVetting& sv) {
-    auto found = FindUpstreamSignatures(upstream_, upstream_repo_, digest, sv.keys);
+    std::optional<KeylessTrust> keyless;
+    if (!sv.identities.empty()) {
+      auto roots = InstalledTrustRoots(ctx_.metadata);
+      if (!roots) return FromError(roots.error(), "reading the installed trust roots");
+      keyless = KeylessTrust{std::move(*roots), sv.identities, UnixNow()};
+    }
+    auto found = FindUpstreamSignatures(upstream_, upstream_repo_, digest, sv.keys,
+                                        keyless ? &*keyless : nullptr);
     if (!found) {
       if (found.error().code == ErrorCode::kDigestInvalid) {
         return Verdict{"refused", found.error().message};

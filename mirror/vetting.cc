@@ -1,5 +1,7 @@
 #include "mirror/vetting.h"
 
+#include "core/audit.h"
+#include "mirror/rule.h"
 #include "trust/cosign.h"
 #include "trust/sigstore_bundle.h"
 
@@ -26,8 +28,8 @@ std::string RuleWords(std::string reason) {
 class Finder {
  public:
   Finder(Upstream& upstream, const std::string& repo, const Digest& digest,
-         const std::vector<PublicKey>& keys)
-      : upstream_(upstream), repo_(repo), digest_(digest), keys_(keys) {}
+         const std::vector<PublicKey>& keys, const KeylessTrust* keyless)
+      : upstream_(upstream), repo_(repo), digest_(digest), keys_(keys), keyless_(keyless) {}
 
   // The blobs of one signature manifest, by digest, bounded by their sizes.
   PayloadFetcher Fetcher() {
@@ -99,12 +101,13 @@ class Finder {
     auto layers = ReadCosignSignatures(manifest);
     if (!layers) return Note(f, what + ": " + layers.error().message);
     for (const auto& l : *layers) sizes_[l.payload_digest.str()] = l.payload_size;
-    auto verdicts = VerifyCosign(*layers, Fetcher(), digest_, repo_, keys_);
+    auto verdicts = VerifyCosign(*layers, Fetcher(), digest_, repo_, keys_, keyless_);
     bool all_kept = !verdicts.empty();
     for (std::size_t i = 0; i < verdicts.size(); ++i) {
       const auto& v = verdicts[i];
       if (v.verified) {
-        f.signers.insert(v.key_id);
+        f.signers.insert(v.identity.empty() ? v.key_id
+                                            : std::string(kRuleIdentityPrefix) + v.identity);
       } else {
         Note(f, what + ": " + v.reason);
       }
@@ -125,11 +128,12 @@ class Finder {
     auto layers = ReadBundleLayers(manifest);
     if (!layers) return Note(f, what + ": " + layers.error().message);
     for (const auto& l : *layers) sizes_[l.digest.str()] = l.size;
-    auto verdicts = VerifyBundles(*layers, Fetcher(), digest_, repo_, keys_);
+    auto verdicts = VerifyBundles(*layers, Fetcher(), digest_, repo_, keys_, keyless_);
     bool all_kept = !verdicts.empty();
     for (const auto& v : verdicts) {
       if (v.verified && v.is_signature) {
         f.signers.insert(v.key_ids.begin(), v.key_ids.end());
+        if (!v.identity.empty()) f.signers.insert(std::string(kRuleIdentityPrefix) + v.identity);
       } else if (!v.verified) {
         Note(f, what + ": " + v.reason);
       }
@@ -222,21 +226,38 @@ class Finder {
   const std::string& repo_;
   const Digest& digest_;
   const std::vector<PublicKey>& keys_;
+  const KeylessTrust* keyless_;
   std::map<std::string, std::int64_t> sizes_;
   std::map<std::string, std::string> fetched_;
 };
 
 }  // namespace
 
+Result<std::vector<TrustedRoot>> InstalledTrustRoots(Metadata& md) {
+  auto records = md.ListTrustRoots();
+  if (!records) return records.error();
+  std::vector<TrustedRoot> out;
+  for (const TrustRootRecord& r : *records) {
+    auto root = ParseTrustedRoot(r.content);
+    if (!root) {
+      Audit({{"event", "trust root unusable"}, {"name", r.name}, {"reason", root.error().message}});
+      continue;
+    }
+    out.push_back(std::move(*root));
+  }
+  return out;
+}
+
 Result<SignatureFindings> FindUpstreamSignatures(Upstream& upstream, const std::string& repo,
                                                  const Digest& digest,
-                                                 const std::vector<PublicKey>& keys) {
+                                                 const std::vector<PublicKey>& keys,
+                                                 const KeylessTrust* keyless) {
   if (digest.algorithm() != DigestAlgorithm::kSha256) {
     return Fail(ErrorCode::kDigestInvalid, "the upstream manifest is digested with " +
                                                std::string(digest.algorithm_name()) +
                                                "; signatures are found by sha256 digests");
   }
-  return Finder(upstream, repo, digest, keys).Run();
+  return Finder(upstream, repo, digest, keys, keyless).Run();
 }
 
 }  // namespace keep::mirror

@@ -12,6 +12,8 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "mirror/upstream.h"
+#include "storage/metadata.h"
+#include "trust/keyless.h"
 #include "trust/keys.h"
 
 #include <nlohmann/json.hpp>
@@ -44,7 +46,8 @@ struct KeptSignatures {
 };
 
 struct SignatureFindings {
-  std::set<std::string> signers;  // ids of the rule's keys that signed
+  // The rule's keys (by id) and identities (IdentitySignerOf) that signed.
+  std::set<std::string> signers;
   bool found_any = false;         // any signature at all, good or not
   std::string where;              // where signatures were looked for, for messages
   std::string reasons;            // why signatures found did not count
@@ -54,11 +57,18 @@ struct SignatureFindings {
 // At most this many referrers of one manifest are examined.
 inline constexpr std::size_t kMaxReferrersVetted = 16;
 
+// The trust roots installed in Keep (keepctl trust-root set), parsed; one
+// that no longer parses (the database was edited since it was checked) is
+// skipped, and logged. What keyless signatures are verified against, pushed
+// to a namespace or found upstream by a rule.
+[[nodiscard]] Result<std::vector<TrustedRoot>> InstalledTrustRoots(Metadata& md);
+
 // kUnavailable (and the like) only when the upstream could not be asked;
-// signatures that do not verify are findings, not errors.
-[[nodiscard]] Result<SignatureFindings> FindUpstreamSignatures(Upstream& upstream,
-                                                               const std::string& repo,
-                                                               const Digest& digest,
-                                                               const std::vector<PublicKey>& keys);
+// signatures that do not verify are findings, not errors. Keyless
+// signatures count when `keyless` (the rule's identities, under the trust
+// roots installed in Keep) vouches for them.
+[[nodiscard]] Result<SignatureFindings> FindUpstreamSignatures(
+    Upstream& upstream, const std::string& repo, const Digest& digest,
+    const std::vector<PublicKey>& keys, const KeylessTrust* keyless = nullptr);
 
 }  // namespace keep::mirror

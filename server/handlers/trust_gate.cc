@@ -5,6 +5,7 @@
 
 #include "core/clock.h"
 #include "mirror/service.h"
+#include "mirror/vetting.h"
 #include "trust/trust.h"
 
 #include <nlohmann/json.hpp>
@@ -142,16 +143,9 @@ Result<KeylessTrust> KeylessTrustOf(Metadata& md, const std::string& ns) {
     if (!id) return id.error();
     out.identities.push_back(std::move(*id));
   }
-  auto roots = md.ListTrustRoots();
+  auto roots = mirror::InstalledTrustRoots(md);
   if (!roots) return roots.error();
-  for (const TrustRootRecord& r : *roots) {
-    auto root = ParseTrustedRoot(r.content);
-    if (!root) {  // checked when it was installed: the database was edited since
-      Audit({{"event", "trust root unusable"}, {"name", r.name}, {"reason", root.error().message}});
-      continue;
-    }
-    out.roots.push_back(std::move(*root));
-  }
+  out.roots = std::move(*roots);
   return out;
 }
 

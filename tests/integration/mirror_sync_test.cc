@@ -4,7 +4,7 @@
 // (cosign's referrer form and sigstore bundles, cosign v3), as well as at the
 // cosign tag. The upstream is the fixture's keepd (namespace acme); the
 // mirror is a second keepd.
-#include "tests/integration/trust_fixture.h"
+#include "tests/integration/keyless_trust_fixture.h"
 
 #include <chrono>
 #include <set>
@@ -13,10 +13,10 @@
 namespace keep::testkit {
 namespace {
 
-class MirrorSyncTest : public TrustTest {
+class MirrorSyncTest : public KeylessTest {
  protected:
   void SetUp() override {
-    TrustTest::SetUp();
+    KeylessTest::SetUp();
     ASSERT_EQ(mirror_client_.Post("/admin/v1/namespaces", R"({"name":"mirror"})").status, 201);
   }
 
@@ -25,6 +25,12 @@ class MirrorSyncTest : public TrustTest {
   Response AddRule(const std::string& name, const std::string& repo,
                    const std::vector<std::string>& keys,
                    const std::string& password = kAdminPassword) {
+    return AddRuleVettedBy(name, repo, {{"keys", keys}}, password);
+  }
+
+  // The same, vetted by `signature` (vetting.signature: keys, identities).
+  Response AddRuleVettedBy(const std::string& name, const std::string& repo, const json& signature,
+                           const std::string& password = kAdminPassword) {
     json rule = {{"name", name},
                  {"upstream", "https://127.0.0.1:" + std::to_string(keepd_.port())},
                  {"ca_file", keepd_.ca_file()},
@@ -34,7 +40,7 @@ class MirrorSyncTest : public TrustTest {
                  {"tags", {"v1"}},
                  {"target", "mirror"},
                  {"reference_host", "mirror.example"},
-                 {"vetting", {{"signature", {{"keys", keys}}}}}};
+                 {"vetting", {{"signature", signature}}}};
     return mirror_client_.Post("/admin/v1/mirrors", rule.dump());
   }
 
@@ -322,6 +328,69 @@ TEST_F(MirrorSyncTest, WrongUpstreamCredentialsFailTheSyncSayingSo) {
   EXPECT_EQ(state, "failed");
   EXPECT_NE(reason.find("credentials"), std::string::npos) << reason;
   EXPECT_EQ(reason.find("not-the-password"), std::string::npos) << reason;
+}
+
+// Keyless signatures vet through a rule's identities, under the trust roots
+// installed in the mirror's Keep: the upstream's sigstore bundle by the
+// release workflow of acme/app counts once the mirror has that sigstore's
+// root, and an identity that names another workflow refuses it.
+TEST_F(MirrorSyncTest, AKeylessBundleVetsAnImageUnderTheMirrorsTrustRoots) {
+  TrustRelease();  // the upstream accepts the signature
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "keyless upstream layer"});
+  ASSERT_EQ(PushKeylessBundle("acme/app", m, SignBundle(m, sigstore_.IssueLeaf())).status, 201);
+  json release = {{"issuer", kt::kIssuer},
+                  {"subject_regex", "https://github\\.com/acme/app/\\.github/workflows/.*"},
+                  {"extensions", {{"source-repository-uri", "https://github.com/acme/app"}}}};
+  Response added = AddRuleVettedBy("app", "app", {{"identities", {release}}});
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(added.Json()["vetting"]["signature"]["identities"][0]["name"], "identity-1")
+      << added.body;
+  AddMirrorReader();
+
+  // The mirror has no trust root yet: nothing vouches for the log entry.
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "refused") << reason;
+  EXPECT_NE(reason.find("log: no trust root"), std::string::npos) << reason;
+  EXPECT_EQ(StatusAndCode(MirrorReaderGet("app", m)), "404 MANIFEST_UNKNOWN");
+
+  Response root = mirror_client_.Put("/admin/v1/trust-roots/test",
+                                     json{{"trusted_root", sigstore_.TrustedRoot().dump()}}.dump());
+  ASSERT_EQ(root.status, 200) << root.body;
+  std::tie(state, reason) = Sync("app");
+  EXPECT_EQ(state, "synced") << reason;
+  Response got = MirrorReaderGet("app", m);
+  EXPECT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.body, m.bytes);
+}
+
+TEST_F(MirrorSyncTest, AKeylessSignatureByAnotherWorkflowIsRefused) {
+  TrustRelease();
+  ASSERT_EQ(mirror_client_
+                .Put("/admin/v1/trust-roots/test",
+                     json{{"trusted_root", sigstore_.TrustedRoot().dump()}}.dump())
+                .status,
+            200);
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "cosign keyless layer"});
+  ASSERT_EQ(PushCosignKeyless("acme/app", m, sigstore_.IssueLeaf()).status, 201);
+  json other = {
+      {"name", "other"},
+      {"issuer", kt::kIssuer},
+      {"subject", "https://github.com/acme/other/.github/workflows/release.yml@refs/tags/v1"}};
+  ASSERT_EQ(AddRuleVettedBy("app", "app", {{"identities", {other}}}).status, 201);
+  AddMirrorReader();
+  auto [state, reason] = Sync("app");
+  EXPECT_EQ(state, "refused") << reason;
+  EXPECT_NE(reason.find("identity: the certificate's subject"), std::string::npos) << reason;
+  EXPECT_EQ(StatusAndCode(MirrorReaderGet("app", m)), "404 MANIFEST_UNKNOWN");
+
+  // Bad identities are refused when the rule is written, naming the member.
+  json bad = {{"issuer", kt::kIssuer}, {"subject", "x"}, {"subject_regex", "y"}};
+  Response refused = AddRuleVettedBy("bad", "app", {{"identities", {bad}}});
+  EXPECT_EQ(StatusAndCode(refused), "400 INVALID");
+  EXPECT_NE(ErrorMessage(refused).find("vetting.signature.identities\"[0]"), std::string::npos)
+      << ErrorMessage(refused);
+  json threshold = {{"identities", {other}}, {"threshold", 2}};
+  EXPECT_EQ(StatusAndCode(AddRuleVettedBy("bad", "app", threshold)), "400 INVALID");
 }
 
 }  // namespace

@@ -135,7 +135,49 @@ TEST(MirrorRule, BadPemKeyIsRefused) {
   j["vetting"]["signature"]["keys"] = {42};
   ExpectRefused(j, {"\"vetting.signature.keys\""});
   j["vetting"]["signature"]["keys"] = json::array();
-  ExpectRefused(j, {"\"vetting.signature.keys\""});
+  ExpectRefused(j, {"\"vetting.signature\" must list", "\"identities\""});
+}
+
+TEST(MirrorRule, KeylessIdentitiesAreReadLikeANamespacesAndCountTowardTheThreshold) {
+  json j = Base();
+  json release = {{"issuer", "https://token.actions.githubusercontent.com"},
+                  {"subject_regex", "https://github\\.com/acme/app/.*"},
+                  {"extensions", {{"source-repository-ref", "refs/tags/v1"}}}};
+  j["vetting"] = {{"signature", {{"identities", {release}}, {"threshold", 1}}}};
+  auto r = ParseRule(j);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->vetting.signature->identities.size(), 1u);
+  EXPECT_EQ(r->vetting.signature->identities[0].name, "identity-1");
+  EXPECT_EQ(IdentitySignerOf(r->vetting.signature->identities[0]), "identity:identity-1");
+  // Written back as given, and read again the same.
+  json back = RuleToJson(*r, false);
+  EXPECT_EQ(back["vetting"]["signature"]["identities"][0]["subject_regex"],
+            "https://github\\.com/acme/app/.*");
+  auto again = ParseRule(back);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->vetting.signature->identities[0].extensions,
+            r->vetting.signature->identities[0].extensions);
+
+  // With a key: two signers, so a threshold of 2 is allowed, 3 is not.
+  j["vetting"]["signature"]["keys"] = {NewPublicPem()};
+  j["vetting"]["signature"]["threshold"] = 2;
+  EXPECT_TRUE(ParseRule(j));
+  j["vetting"]["signature"]["threshold"] = 3;
+  ExpectRefused(j, {"threshold", "keys and identities (2)"});
+
+  j["vetting"]["signature"]["threshold"] = 1;
+  j["vetting"]["signature"]["identities"][0]["subject_regex"] = "https://github.com/acme/(";
+  ExpectRefused(j, {"\"vetting.signature.identities\"[0]"});
+  j["vetting"]["signature"]["identities"][0].erase("subject_regex");
+  ExpectRefused(j, {"exactly one of \"subject\" and \"subject_regex\""});
+  j["vetting"]["signature"]["identities"][0]["subject"] = "s";
+  j["vetting"]["signature"]["identities"][0]["colour"] = "blue";
+  ExpectRefused(j, {"unknown member \"colour\""});
+  j["vetting"]["signature"]["identities"][0].erase("colour");
+  j["vetting"]["signature"]["identities"] = {j["vetting"]["signature"]["identities"][0],
+                                             j["vetting"]["signature"]["identities"][0]};
+  j["vetting"]["signature"]["identities"][1]["name"] = "identity-1";
+  ExpectRefused(j, {"names identity \"identity-1\" twice"});
 }
 
 TEST(MirrorRule, ThresholdIsBetweenOneAndTheDistinctKeys) {

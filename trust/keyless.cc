@@ -179,6 +179,21 @@ Result<void> CheckCarriedChain(const std::vector<std::string>& certificates,
   return {};
 }
 
+// Step 4: a carried timestamp, over the signature (DSSE: one of the
+// envelope's, all made by the one signer), verified against `root`; its
+// time.
+Result<std::int64_t> TimestampTime(const std::string& der, const SignedMaterial& m,
+                                   const TrustedRoot& root, std::int64_t now) {
+  Error why = Bad("timestamp: the material holds no signature");
+  const std::vector<std::string> one{m.signature};
+  for (const std::string& sig : m.is_dsse ? m.dsse_signatures : one) {
+    auto stamp = VerifyTimestamp(der, sig, root, now);
+    if (stamp) return stamp->time;
+    why = Bad("timestamp: " + stamp.error().message);
+  }
+  return why;
+}
+
 }  // namespace
 
 Result<void> CheckIdentity(KeylessIdentity& id) {
@@ -319,10 +334,18 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
       // bundle's word, and would choose the certificate's validity.
       if (proof->signed_time) times.push_back(*proof->signed_time);
     }
+    for (std::size_t i = 0; ok && i < m.rfc3161_timestamps.size(); ++i) {
+      auto time = TimestampTime(m.rfc3161_timestamps[i], m, root, now);
+      if (time) {
+        times.push_back(*time);
+      } else {
+        ok = time.error();
+      }
+    }
     if (ok && leaf && times.empty()) {
-      ok =
-          Bad("log: no signed time (an inclusion proof alone does not sign integratedTime, and no "
-              "entry has a signed entry timestamp)");
+      ok = Bad(
+          "log: no signed time (an inclusion proof alone does not sign when the entry was logged, "
+          "no entry has a signed entry timestamp, and no RFC 3161 timestamp is carried)");
     }
     for (std::size_t i = 0; ok && leaf && i < times.size(); ++i) {
       auto chain = VerifyCertificateChain(leaf.get(), root, times[i]);

@@ -116,9 +116,29 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
                           const SignedArtifact& artifact, const Signer& signer) {
   auto logged = ReadLoggedContent(entry);
   if (!logged) return Bad("binding: " + logged.error().message);
+  if (logged->kind == "hashedrekord" && m.is_dsse) {
+    // Rekor v2 logs an envelope as a hashedrekord of its pre-authentication
+    // encoding and its one signature.
+    if (entry.version != "0.0.2") {
+      return Bad("binding: the log entry is a hashedrekord " + entry.version +
+                 ", the bundle a DSSE envelope");
+    }
+    if (m.dsse_signatures.size() != 1) {
+      return Bad("binding: a hashedrekord entry logs one signature, and the envelope holds " +
+                 std::to_string(m.dsse_signatures.size()));
+    }
+    if (logged->sha256 != Sha256Of(DssePae(m.payload_type, m.payload)).hex()) {
+      return Bad("binding: the log entry is for another envelope (sha256 " + logged->sha256 + ")");
+    }
+    if (logged->signatures.at(0).sig != m.dsse_signatures.front()) {
+      return Bad("binding: the log entry logs another signature");
+    }
+    if (!SameSigner(logged->signatures.at(0).verifier_pem, signer)) {
+      return Bad("binding: the log entry logs another certificate or key");
+    }
+    return {};
+  }
   if (logged->kind == "hashedrekord") {
-    if (m.is_dsse)
-      return Bad("binding: the log entry is a hashedrekord, the bundle a DSSE envelope");
     if (logged->sha256 != artifact.digest.hex()) {
       return Bad("binding: the log entry is for another artifact (sha256 " + logged->sha256 + ")");
     }

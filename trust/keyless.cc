@@ -1,5 +1,6 @@
 #include "trust/keyless.h"
 
+#include "core/clock.h"
 #include "trust/openssl_util.h"
 #include "trust/schema.h"
 #include "trust/sigstore_bundle.h"
@@ -360,6 +361,17 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
         times.push_back(*time);
       } else {
         ok = time.error();
+      }
+    }
+    // A Rekor v2 entry's checkpoint says nothing of when it was logged: its
+    // log must have been valid at every signing time.
+    for (std::size_t i = 0; ok && i < m.log_entries.size(); ++i) {
+      for (std::int64_t t : IsRekorV2(m.log_entries[i]) ? times : std::vector<std::int64_t>{}) {
+        if (LogsFor(root.tlogs, m.log_entries[i].log_id, t).empty()) {
+          ok = Bad("log: the Rekor v2 entry's log is not valid at the signing time " +
+                   Rfc3339Utc(t));
+          break;
+        }
       }
     }
     if (ok && leaf && times.empty()) {

@@ -26,8 +26,8 @@
 //      valid entry for something else is the bypass this closes.)
 //   3. log: every entry is vouched for by a log of a trust root (trust/tlog.h:
 //      its signed entry timestamp, its inclusion proof and signed checkpoint;
-//      a Rekor v2 entry by its proof and checkpoint only), its integrated
-//      time, if any, not in the future;
+//      a Rekor v2 entry by its proof and checkpoint only, from a log valid at
+//      every signing time), its integrated time, if any, not in the future;
 //   4. timestamp: every RFC 3161 timestamp carried verifies against a
 //      timestamp authority of that trust root (trust/timestamp.h) over the
 //      signature (DSSE: one of the envelope's signatures).

@@ -33,7 +33,8 @@
 // ignored), which VerifyLogEntry requires and checks against the logs of
 // the entry's logId (the checkpoint signature's key hint is its first 4
 // bytes), whatever their window, and which give no time: when the signature
-// was made is for an RFC 3161 timestamp to say (trust/timestamp.h).
+// was made is for an RFC 3161 timestamp to say (trust/timestamp.h), and
+// VerifySigned (trust/keyless.h) then requires a log of that id valid then.
 //
 // Pure functions; thread-safe.
 #pragma once

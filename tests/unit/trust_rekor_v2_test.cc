@@ -2,6 +2,7 @@
 // checkpoint, no integrated time, no SET) timed by RFC 3161 timestamps,
 // against the private sigstore (tests/support/keyless_fixture.h).
 #include "core/base64.h"
+#include "core/clock.h"
 #include "tests/support/keyless_fixture.h"
 #include "trust/keyless.h"
 #include "trust/tlog.h"
@@ -139,6 +140,23 @@ TEST(TrustRekorV2, AnEntryOfALogOutsideTheTrustRootIsRefused) {
   json bundle = s.MessageBundle(kArtifact, s.IssueLeaf(), o);
   s.AddTimestamp(bundle);
   ExpectRefused(Verify(bundle, s), "log: the log entry is from no transparency log");
+}
+
+TEST(TrustRekorV2, ItsLogMustBeValidAtTheTimestampsTime) {
+  Sigstore s;
+  json bundle = s.MessageBundle(kArtifact, s.IssueLeaf(), V2());
+  s.AddTimestamp(bundle);
+  json trusted = s.TrustedRoot();
+  trusted["tlogs"][0]["publicKey"]["validFor"]["end"] = Rfc3339Utc(kSignedAt - 1);
+  TrustedRoot root = ParseTrustedRoot(trusted.dump()).value();
+  auto material = ReadSignedMaterial(bundle.dump()).value();
+  SignedVerdict v =
+      VerifySigned(material, {Sha256Of(kArtifact), kArtifact}, {root}, {{Release()}, {}}, kNow);
+  ExpectRefused(v, "log: the Rekor v2 entry's log is not valid at the signing time");
+  trusted["tlogs"][0]["publicKey"]["validFor"]["end"] = Rfc3339Utc(kSignedAt);
+  root = ParseTrustedRoot(trusted.dump()).value();
+  v = VerifySigned(material, {Sha256Of(kArtifact), kArtifact}, {root}, {{Release()}, {}}, kNow);
+  EXPECT_TRUE(v.verified) << v.reason;
 }
 
 TEST(TrustRekorV2, ATimeOrASetOfItsOwnIsRefused) {

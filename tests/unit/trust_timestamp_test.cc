@@ -189,5 +189,27 @@ TEST(TrustTimestamp, VerifyTimestampSaysWhoVouched) {
   EXPECT_FALSE(VerifyTimestamp(std::string(kMaxTimestampBytes + 1, '0'), "sig", root, kNow));
 }
 
+TEST(TrustTimestamp, TruncatedOrExtendedDerIsRefused) {
+  Sigstore s;
+  TrustedRoot root = RootOf(s);
+  for (bool response : {true, false}) {
+    const std::string der = s.Timestamp("sig", {.response = response});
+    ASSERT_TRUE(VerifyTimestamp(der, "sig", root, kNow));
+    for (std::size_t size = 0; size < der.size(); size += 7) {
+      EXPECT_FALSE(VerifyTimestamp(der.substr(0, size), "sig", root, kNow)) << size;
+    }
+    EXPECT_FALSE(VerifyTimestamp(der + '\0', "sig", root, kNow));
+    // Another genTime (the hour's last digit), or another signature byte.
+    std::string flipped = der;
+    const std::size_t at = der.find("2023111422");
+    ASSERT_NE(at, std::string::npos);
+    flipped[at + 9] = '3';
+    EXPECT_FALSE(VerifyTimestamp(flipped, "sig", root, kNow));
+    flipped = der;
+    flipped.back() = static_cast<char>(flipped.back() ^ 1);
+    EXPECT_FALSE(VerifyTimestamp(flipped, "sig", root, kNow));
+  }
+}
+
 }  // namespace
 }  // namespace keep

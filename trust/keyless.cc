@@ -215,6 +215,24 @@ Result<std::int64_t> TimestampTime(const std::string& der, const SignedMaterial&
   return why;
 }
 
+// A Rekor v2 entry's checkpoint says nothing of when it was logged: a log
+// of its id valid at each signing time must have signed it.
+Result<void> CheckV2LogWindow(const LogEntry& entry, const TrustedRoot& root,
+                              const std::vector<std::int64_t>& times) {
+  if (!IsRekorV2(entry) || !entry.proof) return {};
+  for (std::int64_t t : times) {
+    bool signed_then = false;
+    for (const TrustedLog* log : LogsFor(root.tlogs, entry.log_id, t)) {
+      signed_then = signed_then || VerifyCheckpoint(entry.proof->checkpoint, *log,
+                                                    entry.proof->tree_size, entry.proof->root_hash);
+    }
+    if (!signed_then) {
+      return Bad("log: the Rekor v2 entry's log is not valid at the signing time " + Rfc3339Utc(t));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> CheckIdentity(KeylessIdentity& id) {
@@ -363,16 +381,8 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
         ok = time.error();
       }
     }
-    // A Rekor v2 entry's checkpoint says nothing of when it was logged: its
-    // log must have been valid at every signing time.
     for (std::size_t i = 0; ok && i < m.log_entries.size(); ++i) {
-      for (std::int64_t t : IsRekorV2(m.log_entries[i]) ? times : std::vector<std::int64_t>{}) {
-        if (LogsFor(root.tlogs, m.log_entries[i].log_id, t).empty()) {
-          ok = Bad("log: the Rekor v2 entry's log is not valid at the signing time " +
-                   Rfc3339Utc(t));
-          break;
-        }
-      }
+      if (auto valid = CheckV2LogWindow(m.log_entries[i], root, times); !valid) ok = valid;
     }
     if (ok && leaf && times.empty()) {
       ok = Bad(

@@ -28,7 +28,6 @@ Error Invalid(std::string why) {
 constexpr std::size_t kMaxSignatureText = 1024;      // base64 of a DER ECDSA or Ed25519 signature
 constexpr std::size_t kMaxCertificateText = 16 << 10;
 constexpr std::size_t kMaxChainText = 64 << 10;
-constexpr std::size_t kMaxTimestampBytes = 16 << 10;
 constexpr std::size_t kMaxMediaType = 255;
 
 Error Unexpected(const std::string& where, const std::string& member, std::string_view note = {}) {

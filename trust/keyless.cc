@@ -1,5 +1,6 @@
 #include "trust/keyless.h"
 
+#include "core/clock.h"
 #include "trust/openssl_util.h"
 #include "trust/schema.h"
 #include "trust/sigstore_bundle.h"
@@ -116,9 +117,29 @@ Result<void> CheckBinding(const LogEntry& entry, const SignedMaterial& m,
                           const SignedArtifact& artifact, const Signer& signer) {
   auto logged = ReadLoggedContent(entry);
   if (!logged) return Bad("binding: " + logged.error().message);
+  if (logged->kind == "hashedrekord" && m.is_dsse) {
+    // Rekor v2 logs an envelope as a hashedrekord of its pre-authentication
+    // encoding and its one signature.
+    if (entry.version != "0.0.2") {
+      return Bad("binding: the log entry is a hashedrekord " + entry.version +
+                 ", the bundle a DSSE envelope");
+    }
+    if (m.dsse_signatures.size() != 1) {
+      return Bad("binding: a hashedrekord entry logs one signature, and the envelope holds " +
+                 std::to_string(m.dsse_signatures.size()));
+    }
+    if (logged->sha256 != Sha256Of(DssePae(m.payload_type, m.payload)).hex()) {
+      return Bad("binding: the log entry is for another envelope (sha256 " + logged->sha256 + ")");
+    }
+    if (logged->signatures.at(0).sig != m.dsse_signatures.front()) {
+      return Bad("binding: the log entry logs another signature");
+    }
+    if (!SameSigner(logged->signatures.at(0).verifier_pem, signer)) {
+      return Bad("binding: the log entry logs another certificate or key");
+    }
+    return {};
+  }
   if (logged->kind == "hashedrekord") {
-    if (m.is_dsse)
-      return Bad("binding: the log entry is a hashedrekord, the bundle a DSSE envelope");
     if (logged->sha256 != artifact.digest.hex()) {
       return Bad("binding: the log entry is for another artifact (sha256 " + logged->sha256 + ")");
     }
@@ -174,6 +195,39 @@ Result<void> CheckCarriedChain(const std::vector<std::string>& certificates,
       return Bad(
           "certificate: the bundle's chain holds a root certificate; a bundle carries the leaf "
           "and at most intermediates");
+    }
+  }
+  return {};
+}
+
+// Step 4: a carried timestamp, over the signature (DSSE: one of the
+// envelope's, all made by the one signer), verified against `root`; its
+// time.
+Result<std::int64_t> TimestampTime(const std::string& der, const SignedMaterial& m,
+                                   const TrustedRoot& root, std::int64_t now) {
+  Error why = Bad("timestamp: the material holds no signature");
+  const std::vector<std::string> one{m.signature};
+  for (const std::string& sig : m.is_dsse ? m.dsse_signatures : one) {
+    auto stamp = VerifyTimestamp(der, sig, root, now);
+    if (stamp) return stamp->time;
+    why = Bad("timestamp: " + stamp.error().message);
+  }
+  return why;
+}
+
+// A Rekor v2 entry's checkpoint says nothing of when it was logged: a log
+// of its id valid at each signing time must have signed it.
+Result<void> CheckV2LogWindow(const LogEntry& entry, const TrustedRoot& root,
+                              const std::vector<std::int64_t>& times) {
+  if (!IsRekorV2(entry) || !entry.proof) return {};
+  for (std::int64_t t : times) {
+    bool signed_then = false;
+    for (const TrustedLog* log : LogsFor(root.tlogs, entry.log_id, t)) {
+      signed_then = signed_then || VerifyCheckpoint(entry.proof->checkpoint, *log,
+                                                    entry.proof->tree_size, entry.proof->root_hash);
+    }
+    if (!signed_then) {
+      return Bad("log: the Rekor v2 entry's log is not valid at the signing time " + Rfc3339Utc(t));
     }
   }
   return {};
@@ -319,10 +373,21 @@ SignedVerdict VerifySigned(const SignedMaterial& m, const SignedArtifact& artifa
       // bundle's word, and would choose the certificate's validity.
       if (proof->signed_time) times.push_back(*proof->signed_time);
     }
+    for (std::size_t i = 0; ok && i < m.rfc3161_timestamps.size(); ++i) {
+      auto time = TimestampTime(m.rfc3161_timestamps[i], m, root, now);
+      if (time) {
+        times.push_back(*time);
+      } else {
+        ok = time.error();
+      }
+    }
+    for (std::size_t i = 0; ok && i < m.log_entries.size(); ++i) {
+      if (auto valid = CheckV2LogWindow(m.log_entries[i], root, times); !valid) ok = valid;
+    }
     if (ok && leaf && times.empty()) {
-      ok =
-          Bad("log: no signed time (an inclusion proof alone does not sign integratedTime, and no "
-              "entry has a signed entry timestamp)");
+      ok = Bad(
+          "log: no signed time (an inclusion proof alone does not sign when the entry was logged, "
+          "no entry has a signed entry timestamp, and no RFC 3161 timestamp is carried)");
     }
     for (std::size_t i = 0; ok && leaf && i < times.size(); ++i) {
       auto chain = VerifyCertificateChain(leaf.get(), root, times[i]);

@@ -3,12 +3,14 @@
 // identity.
 //
 // A keyless signature carries: a certificate (Fulcio) for a key that made
-// the signature, one or more transparency-log entries (Rekor v1) that logged
-// it, and the signed content: either a signature over the artifact's bytes
-// (a "message signature", what `cosign sign-blob` and cosign's tag layout
-// make) or a DSSE envelope of an in-toto statement naming the artifact. It
-// comes as a sigstore bundle v0.1-v0.3 (ReadSignedMaterial) or as cosign's
-// layer annotations (CosignKeylessMaterial).
+// the signature, one or more transparency-log entries (Rekor v1, or Rekor
+// v2) that logged it, RFC 3161 timestamps of the signature when its log
+// gives no time (Rekor v2), and the signed content: either a signature over
+// the artifact's bytes (a "message signature", what `cosign sign-blob` and
+// cosign's tag layout make) or a DSSE envelope of an in-toto statement
+// naming the artifact. It comes as a sigstore bundle v0.1-v0.3
+// (ReadSignedMaterial) or as cosign's layer annotations
+// (CosignKeylessMaterial).
 //
 // VerifySigned checks, in this order, each refusal naming the check:
 //   1. content: the signature verifies with the certificate's key (or with a
@@ -17,34 +19,40 @@
 //      equal) or over the envelope's pre-authentication encoding (DSSE: the
 //      in-toto statement's subjects must include the artifact's digest);
 //   2. binding: every log entry logs this very content: for hashedrekord the
-//      artifact's digest, this signature and this certificate (or key); for
-//      dsse and intoto the payload's digest and exactly the envelope's
-//      signatures under this certificate. (A valid entry for something else
-//      is the bypass this closes.)
+//      artifact's digest (a DSSE envelope logged as a hashedrekord 0.0.2:
+//      the digest of its pre-authentication encoding), this signature and
+//      this certificate (or key); for dsse and intoto the payload's digest
+//      and exactly the envelope's signatures under this certificate. (A
+//      valid entry for something else is the bypass this closes.)
 //   3. log: every entry is vouched for by a log of a trust root (trust/tlog.h:
-//      its signed entry timestamp, its inclusion proof and signed checkpoint),
-//      its integrated time not in the future. A signing time is one the log
-//      signed: the integrated time under a verified signed entry timestamp.
+//      its signed entry timestamp, its inclusion proof and signed checkpoint;
+//      a Rekor v2 entry by its proof and checkpoint only, from a log valid at
+//      every signing time), its integrated time, if any, not in the future;
+//   4. timestamp: every RFC 3161 timestamp carried verifies against a
+//      timestamp authority of that trust root (trust/timestamp.h) over the
+//      signature (DSSE: one of the envelope's signatures).
+//      A signing time is one that was signed: the integrated time under a
+//      verified signed entry timestamp, or a verified timestamp's genTime.
 //      An inclusion proof and checkpoint alone prove the entry logged, not
-//      when (they do not cover integratedTime), so a certificate-signed
-//      signature with no signed time is refused; a key-signed one may have
-//      none, as no certificate's validity depends on it;
-//   4. certificate: the bundle carries its leaf and at most intermediates
+//      when (they do not cover integratedTime, and a Rekor v2 entry has
+//      none), so a certificate-signed signature with no signed time is
+//      refused; a key-signed one may have none, as no certificate's validity
+//      depends on it;
+//   5. certificate: the bundle carries its leaf and at most intermediates
 //      (a self-signed certificate or a trust root's anchor among them is
 //      refused); at every signing time, the leaf is valid and chains to a
 //      certificate authority of that trust root (trust/fulcio.h), and its
 //      embedded SCT verifies with a CT log key of the trust root (one that
 //      names no CT log is refused);
-//   5. identity: the certificate's OIDC issuer and subject match a trusted
+//   6. identity: the certificate's OIDC issuer and subject match a trusted
 //      identity (issuer exactly; subject exactly or by a regular expression
 //      that must match it whole), and every extension the identity requires
 //      has exactly the required value.
-// A keyless signature with no log entry is refused (nothing says when it was
-// made). A signature made with a trusted key and carrying no log entry is
-// verified by the key alone: no log is asked for (one that carries entries
-// must have each of them vouched for). RFC 3161 timestamps are not verified
-// yet: they are counted, not used, and a signature that needs one (a Rekor
-// v2 entry) is refused.
+// A keyless signature with no log entry is refused (a timestamp alone does
+// not show that it was logged). A signature made with a trusted key and
+// carrying no log entry is verified by the key alone: no log, and no
+// timestamp, is asked for (one that carries entries must have each of them,
+// and each of its timestamps, vouched for).
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -53,6 +61,7 @@
 #include "core/error.h"
 #include "trust/fulcio.h"
 #include "trust/keys.h"
+#include "trust/timestamp.h"
 #include "trust/tlog.h"
 #include "trust/trusted_root.h"
 
@@ -144,7 +153,7 @@ struct SignedMaterial {
   std::string payload;
   std::vector<std::string> dsse_signatures;  // raw
   std::vector<LogEntry> log_entries;
-  std::size_t rfc3161_timestamps = 0;  // carried, not verified
+  std::vector<std::string> rfc3161_timestamps;  // DER, as carried
 };
 
 // At most this many bytes of bundle.
@@ -187,9 +196,10 @@ struct SignedVerdict {
   bool verified = false;
   std::string signer;  // verified: the identity's name, or the key's id
   std::string reason;  // not verified: which check failed
-  // Verified with a certificate: what it names. The signing time(s) the
-  // log(s) signed (seconds since the epoch); none for a key-signed bundle
-  // whose entries have no signed entry timestamp, or that has no entry.
+  // Verified with a certificate: what it names. The signing times that
+  // were signed (seconds since the epoch): by a log's signed entry
+  // timestamp, or an RFC 3161 timestamp's genTime; none for a key-signed
+  // bundle with neither, or with no entry.
   CertificateIdentity certificate;
   std::vector<std::int64_t> signing_times;
   // Verified by an identity: the digest of the trust root that vouched for

@@ -20,8 +20,6 @@ constexpr std::size_t kMaxCertBytes = 16 << 10;
 constexpr std::size_t kMaxSignatureBytes = 1024;
 constexpr std::size_t kMaxPayloadBytes = 512 << 10;
 constexpr std::size_t kMaxPayloadType = 256;
-constexpr std::size_t kMaxTimestamps = 8;
-constexpr std::size_t kMaxTimestampBytes = 16 << 10;
 constexpr std::size_t kMaxSignatures = 8;
 
 Error Bad(std::string why) { return Fail(ErrorCode::kInvalid, "the bundle: " + std::move(why)); }
@@ -135,7 +133,8 @@ Result<void> ReadMaterial(const json& material, int version, SignedMaterial& out
     if (auto extra = ExtraMember(*data, {"rfc3161Timestamps"})) return Extra(at, *extra);
     if (auto stamps = data->find("rfc3161Timestamps"); stamps != data->end()) {
       if (!stamps->is_array() || stamps->size() > kMaxTimestamps) {
-        return Bad(at + ".rfc3161Timestamps is not an array of at most 8 timestamps");
+        return Bad(at + ".rfc3161Timestamps is not an array of at most " +
+                   std::to_string(kMaxTimestamps) + " timestamps");
       }
       for (const json& stamp : *stamps) {
         if (auto extra = ExtraMember(stamp, {"signedTimestamp"})) {
@@ -144,8 +143,8 @@ Result<void> ReadMaterial(const json& material, int version, SignedMaterial& out
         auto token =
             Base64At(stamp, "signedTimestamp", kMaxTimestampBytes, at + ".rfc3161Timestamps[]");
         if (!token) return token.error();
+        out.rfc3161_timestamps.push_back(std::move(*token));
       }
-      out.rfc3161_timestamps = stamps->size();
     }
   }
   return {};

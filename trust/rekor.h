@@ -95,6 +95,16 @@ inline constexpr std::size_t kMaxInclusionHashes = 64;
 // that the entry encodes once more) with its publicKey (PEM). kInvalid.
 [[nodiscard]] Result<DsseLogEntry> ReadIntotoBody(std::string_view body, const std::string& where);
 
+// Rekor v2 bodies (trust/rekor_v2.cc), read into the same shapes: a
+// hashedrekord 0.0.2 entry's SHA-256 digest (of the artifact, or of a DSSE
+// envelope's pre-authentication encoding), signature and verifier, and a
+// dsse 0.0.2 entry's payload hash and signatures. A verifier (a DER
+// certificate or public key) is given as PEM. Digests other than SHA-256
+// are refused. `where` names the body. kInvalid.
+[[nodiscard]] Result<RekorSet> ReadHashedRekordV2Body(std::string_view body,
+                                                      const std::string& where);
+[[nodiscard]] Result<DsseLogEntry> ReadDsseV2Body(std::string_view body, const std::string& where);
+
 // Binds a log entry to the envelope beside it: it logs the envelope's
 // `payload` (sha256) and exactly its `signatures` (decoded), each under a
 // verifier key that verifies it over `pae` and, where `signers[i]` is not

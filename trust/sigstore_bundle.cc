@@ -21,8 +21,6 @@ using trust_internal::StringAt;
 
 constexpr std::size_t kMaxHint = 128;
 constexpr std::size_t kMaxShortString = 256;
-constexpr std::size_t kMaxTimestamps = 8;
-constexpr std::size_t kMaxTimestampBytes = 16 << 10;
 constexpr std::size_t kMaxSignatureBytes = 512;
 
 constexpr std::string_view kStatementV1 = "https://in-toto.io/Statement/v1";
@@ -328,10 +326,6 @@ void VerifyKeylessBundle(const BundleLayer& layer, std::string_view bytes, const
   verdict.predicate_type = predicate;
   verdict.is_signature = !material->is_dsse || predicate == kCosignSignPredicateType;
   std::vector<std::string> unchecked;
-  if (material->rfc3161_timestamps > 0) {
-    unchecked.push_back(std::to_string(material->rfc3161_timestamps) +
-                        " RFC 3161 timestamp(s), which Keep does not verify yet");
-  }
   const std::vector<std::string> chain(material->certificates.begin() + 1,
                                        material->certificates.end());
   if (!ChainOfTrustedRoots(chain, keyless.roots)) {

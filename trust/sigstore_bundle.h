@@ -159,9 +159,10 @@ struct BundleVerdict {
 // chain and SCT at the signing time, and the identity it names) and, for a
 // DSSE envelope, its statement as above (the subject, the repository, the
 // predicate type); a message signature must be over the target's digest and
-// counts as a signature. What such a bundle carries beyond that (RFC 3161
-// timestamps, certificates that are not the trust root's, envelope
-// signatures besides the one checked) is its unverified_material. Without
+// counts as a signature. Its RFC 3161 timestamps are verified there too.
+// What such a bundle carries beyond that (certificates that are not the
+// trust root's, envelope signatures besides the one checked) is its
+// unverified_material. Without
 // `keyless`, such a bundle is refused.
 [[nodiscard]] std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
                                                        const PayloadFetcher& fetch,

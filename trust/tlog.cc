@@ -155,6 +155,8 @@ Result<LogEntry> ReadLogEntry(const json& entry) {
     if (!set) return set.error();
     out.signed_entry_timestamp = std::move(*set);
   }
+  // protobuf's JSON may write a Rekor v2 entry's absent time as 0.
+  if (IsRekorV2(out) && out.integrated_time == 0) out.integrated_time.reset();
   auto body = Base64Member(entry, "canonicalizedBody", kMaxLogEntryBody, where);
   if (!body) return body.error();
   out.body = std::move(*body);
@@ -178,12 +180,17 @@ LogEntry LogEntryOf(const RekorSet& set) {
   return out;
 }
 
+bool IsRekorV2(const LogEntry& entry) {
+  return (entry.kind == "hashedrekord" || entry.kind == "dsse") && entry.version == "0.0.2";
+}
+
 Result<LoggedContent> ReadLoggedContent(const LogEntry& entry) {
   const std::string where = "the log entry's body";
   LoggedContent out;
   out.kind = entry.kind;
-  if (entry.kind == "hashedrekord" && entry.version == "0.0.1") {
-    auto read = ReadHashedRekordBody(entry.body, where);
+  if (entry.kind == "hashedrekord" && (entry.version == "0.0.1" || entry.version == "0.0.2")) {
+    auto read = entry.version == "0.0.1" ? ReadHashedRekordBody(entry.body, where)
+                                         : ReadHashedRekordV2Body(entry.body, where);
     if (!read) return read.error();
     out.sha256 = std::move(read->payload_sha256);
     out.signatures.push_back({std::move(read->signature), std::move(read->public_key_pem)});
@@ -192,11 +199,14 @@ Result<LoggedContent> ReadLoggedContent(const LogEntry& entry) {
   Result<DsseLogEntry> read = Bad("");
   if (entry.kind == "dsse" && entry.version == "0.0.1") {
     read = ReadDsseBody(entry.body, where);
+  } else if (entry.kind == "dsse" && entry.version == "0.0.2") {
+    read = ReadDsseV2Body(entry.body, where);
   } else if (entry.kind == "intoto" && entry.version == "0.0.2") {
     read = ReadIntotoBody(entry.body, where);
   } else {
     return Bad("the log entry is of kind " + Shown(entry.kind) + " " + Shown(entry.version) +
-               "; Keep reads hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2 (Rekor v1)");
+               "; Keep reads hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2 (Rekor v1), and "
+               "hashedrekord 0.0.2 and dsse 0.0.2 (Rekor v2)");
   }
   if (!read) return read.error();
   out.sha256 = std::move(read->payload_sha256);
@@ -231,11 +241,49 @@ Result<void> VerifyCheckpoint(std::string_view note, const TrustedLog& log, std:
                     : "the checkpoint has no signature by the log (no line with its key hint)");
 }
 
-Result<LogProof> VerifyLogEntry(const LogEntry& entry, const TrustedRoot& root, std::int64_t now) {
-  if (!entry.integrated_time) {
+namespace {
+
+// A Rekor v2 entry: its inclusion proof and checkpoint, by a log of its id
+// whatever its window (they do not say when the entry was logged).
+Result<LogProof> VerifyRekorV2Entry(const LogEntry& entry, const TrustedRoot& root) {
+  if (entry.integrated_time) {
+    return Bad("the Rekor v2 entry has an integratedTime, which Rekor v2 does not write");
+  }
+  if (!entry.signed_entry_timestamp.empty()) {
+    return Bad("the Rekor v2 entry has a signed entry timestamp, which Rekor v2 does not write");
+  }
+  if (!entry.proof || entry.proof->checkpoint.empty()) {
     return Bad(
-        "the log entry has no integratedTime (a Rekor v2 entry, whose time comes from an "
-        "RFC 3161 timestamp: Keep does not verify those yet)");
+        "the Rekor v2 entry has no inclusion proof with a checkpoint (the only proof a Rekor v2 "
+        "log gives)");
+  }
+  if (!VerifyInclusion(entry.body, entry.proof->log_index, entry.proof->tree_size,
+                       entry.proof->hashes, entry.proof->root_hash)) {
+    return Bad(
+        "the log entry's inclusion proof does not lead from the entry's body to its root hash");
+  }
+  auto logs = LogsWithId(root.tlogs, entry.log_id);
+  if (logs.empty()) {
+    return Bad("the log entry is from no transparency log of the trusted root (logId " +
+               Hex(entry.log_id) + ")");
+  }
+  std::string why;
+  for (const TrustedLog* log : logs) {
+    auto checked = VerifyCheckpoint(entry.proof->checkpoint, *log, entry.proof->tree_size,
+                                    entry.proof->root_hash);
+    if (checked) return LogProof{log, std::nullopt, false, true};
+    why = "the log entry's inclusion proof: " + checked.error().message;
+  }
+  return Bad(why);
+}
+
+}  // namespace
+
+Result<LogProof> VerifyLogEntry(const LogEntry& entry, const TrustedRoot& root, std::int64_t now) {
+  if (IsRekorV2(entry)) return VerifyRekorV2Entry(entry, root);
+  if (!entry.integrated_time) {
+    return Bad("the log entry has no integratedTime (a Rekor v1 entry of kind " +
+               Shown(entry.kind) + " " + Shown(entry.version) + " has one)");
   }
   const std::int64_t time = *entry.integrated_time;
   if (time > now + kMaxClockSkew) {

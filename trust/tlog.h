@@ -1,4 +1,4 @@
-// trust/tlog.h — transparency-log (Rekor v1) entries of any kind Keep reads,
+// trust/tlog.h — transparency-log (Rekor v1 and v2) entries of any kind Keep reads,
 // and the proof, against a trust root's log keys, that a log holds them.
 //
 // trust/rekor.h reads the entries that signature artifacts carry and binds
@@ -7,7 +7,8 @@
 //
 //   * ReadLogEntry: a sigstore bundle's tlogEntries member (protobuf-specs
 //     TransparencyLogEntry) of kind hashedrekord 0.0.1, dsse 0.0.1 or intoto
-//     0.0.2, read against its closed schema; its inclusion proof, when
+//     0.0.2 (Rekor v1), or hashedrekord 0.0.2 or dsse 0.0.2 (Rekor v2), read
+//     against its closed schema; its inclusion proof, when
 //     present, is recomputed to its root hash at once, and its checkpoint,
 //     when present, must be of that tree (a v0.1 bundle's proof may have
 //     none: the bundle reader decides).
@@ -25,8 +26,15 @@
 //     them): they are checked against any log of that logId, and give no
 //     time. integratedTime may not be in the future either way.
 //
-// Rekor v2 entries (hashedrekord 0.0.2, no integrated time, an RFC 3161
-// timestamp instead) are not read yet: ReadLogEntry refuses them, saying so.
+// Rekor v2 entries (IsRekorV2: hashedrekord 0.0.2 and dsse 0.0.2, whose
+// bodies trust/rekor_v2.cc reads) have no integrated time and no SET: the
+// log gives only the inclusion proof and its checkpoint (a signed note, by
+// an ECDSA or Ed25519 key, perhaps cosigned by witnesses, whose lines are
+// ignored), which VerifyLogEntry requires and checks against the logs of
+// the entry's logId (the checkpoint signature's key hint is its first 4
+// bytes), whatever their window, and which give no time: when the signature
+// was made is for an RFC 3161 timestamp to say (trust/timestamp.h), and
+// VerifySigned (trust/keyless.h) then requires a log of that id valid then.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -75,10 +83,14 @@ inline constexpr std::size_t kMaxLogEntryBody = 256 << 10;
 // the same parts but no inclusion proof.
 [[nodiscard]] LogEntry LogEntryOf(const RekorSet& set);
 
+// Whether the entry is a Rekor v2 one (hashedrekord or dsse 0.0.2).
+[[nodiscard]] bool IsRekorV2(const LogEntry& entry);
+
 // What an entry's body logs.
 struct LoggedContent {
   std::string kind;
-  // hashedrekord: the artifact's sha256; dsse and intoto: the payload's; in
+  // hashedrekord: the artifact's sha256 (0.0.2 over a DSSE envelope: its
+  // pre-authentication encoding's); dsse and intoto: the payload's; in
   // lower-case hex.
   std::string sha256;
   // Each logged signature (raw bytes) with its key or certificate, PEM.
@@ -90,8 +102,9 @@ struct LoggedContent {
 struct LogProof {
   const TrustedLog* log = nullptr;  // the trust root's log that vouched
   // The time the log signed: integratedTime under a verified SET; none for
-  // an entry proven by its inclusion proof and checkpoint alone. (An RFC
-  // 3161 timestamp will be another source of signed times.)
+  // an entry proven by its inclusion proof and checkpoint alone (as every
+  // Rekor v2 entry is). An RFC 3161 timestamp is the other source of signed
+  // times (trust/timestamp.h).
   std::optional<std::int64_t> signed_time;
   bool set_verified = false;
   bool checkpoint_verified = false;

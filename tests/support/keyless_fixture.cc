@@ -273,7 +273,7 @@ std::string SignP256(EVP_PKEY* key, const std::string& data) {
 
 Sigstore::Sigstore()
     : root_key_(NewP256()), inter_key_(NewP256()), ct_key_(NewP256()), rekor_key_(NewP256()),
-      other_root_key_(NewP256()) {
+      other_root_key_(NewP256()), tsa_(NewTsa()) {
   root_ = MakeCa(root_key_.get(), "test-fulcio-root", nullptr, nullptr);
   inter_ = MakeCa(inter_key_.get(), "test-fulcio-intermediate", root_.get(), root_key_.get());
   other_root_ = MakeCa(other_root_key_.get(), "test-fulcio-root", nullptr, nullptr);
@@ -313,7 +313,7 @@ json Sigstore::TrustedRoot() const {
                         json::array({{{"rawBytes", EncodeBase64(CertDer(inter_.get()))}},
                                      {{"rawBytes", EncodeBase64(CertDer(root_.get()))}}})}}},
                      {"validFor", valid}}})},
-      {"timestampAuthorities", json::array()}};
+      {"timestampAuthorities", TimestampAuthorities()}};
 }
 
 json Sigstore::Entry(const std::string& body, const EntryOptions& o) const {
@@ -323,10 +323,10 @@ json Sigstore::Entry(const std::string& body, const EntryOptions& o) const {
   const std::int64_t log_index = 1005;
   json entry = {{"logIndex", std::to_string(log_index)},
                 {"logId", {{"keyId", EncodeBase64(log_id)}}},
-                {"kindVersion", {{"kind", o.kind}, {"version", o.version}}},
-                {"integratedTime", std::to_string(o.integrated_time)},
+                {"kindVersion", {{"kind", o.kind}, {"version", o.rekor_v2 ? "0.0.2" : o.version}}},
                 {"canonicalizedBody", EncodeBase64(body)}};
-  if (o.set) {
+  if (!o.rekor_v2) entry["integratedTime"] = std::to_string(o.integrated_time);
+  if (o.set && !o.rekor_v2) {
     // Canonical JSON: members sorted, no white space.
     std::string payload = "{\"body\":\"" + EncodeBase64(body) +
                           "\",\"integratedTime\":" + std::to_string(o.integrated_time) +
@@ -386,7 +386,8 @@ json Sigstore::MessageBundle(const std::string& artifact, const Leaf& leaf,
                              const EntryOptions& options, const std::string& media_type) const {
   const std::string sig = SignP256(leaf.key.get(), artifact);
   const std::string body =
-      HashedRekordBody(Hex(Sha256Raw(artifact)), sig, CertPem(leaf.cert.get()));
+      options.rekor_v2 ? HashedRekordV2Body(Sha256Raw(artifact), sig, CertDer(leaf.cert.get()))
+                       : HashedRekordBody(Hex(Sha256Raw(artifact)), sig, CertPem(leaf.cert.get()));
   json material = {{"tlogEntries", json::array({Entry(body, options)})}};
   const std::string der = EncodeBase64(CertDer(leaf.cert.get()));
   if (media_type.find("0.3") != std::string::npos) {
@@ -440,8 +441,11 @@ json Sigstore::DsseBundleOf(const std::string& statement, const Leaf& leaf,
                           std::to_string(statement.size()) + " " + statement;
   const std::string sig = SignP256(leaf.key.get(), pae);
   EntryOptions o = options;
-  o.kind = "dsse";
-  const std::string body = DsseBody(statement, sig, CertPem(leaf.cert.get()));
+  o.kind = o.rekor_v2 && o.dsse_as_hashedrekord ? "hashedrekord" : "dsse";
+  const std::string body = !o.rekor_v2 ? DsseBody(statement, sig, CertPem(leaf.cert.get()))
+                           : o.dsse_as_hashedrekord
+                               ? HashedRekordV2Body(Sha256Raw(pae), sig, CertDer(leaf.cert.get()))
+                               : DsseV2Body(statement, sig, CertDer(leaf.cert.get()));
   return json{{"mediaType", "application/vnd.dev.sigstore.bundle.v0.3+json"},
               {"verificationMaterial",
                {{"certificate", {{"rawBytes", EncodeBase64(CertDer(leaf.cert.get()))}}},

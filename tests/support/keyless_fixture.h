@@ -2,8 +2,12 @@
 // root and intermediate CA issuing short-lived leaf certificates with Fulcio
 // extensions and an embedded SCT from a test CT log; a Rekor-like log key
 // making signed entry timestamps, a Merkle tree with inclusion proofs and
-// signed checkpoints; a trusted_root.json naming them; and the bundles and
-// log entries a signer would get. Every part can be broken on purpose.
+// signed checkpoints; an RFC 3161 timestamp authority (a TSA certificate
+// with the timeStamping usage under a TSA root, tokens made with OpenSSL's
+// TS_RESP_CTX); a trusted_root.json naming them; and the bundles and log
+// entries (Rekor v1, and Rekor v2: no integrated time, no SET) a signer
+// would get. Every part can be broken on purpose.
+// The timestamp and Rekor v2 parts are in keyless_fixture_v2.cc.
 #pragma once
 
 #include <openssl/types.h>
@@ -64,6 +68,17 @@ struct Leaf {
   KeyPtr key;
 };
 
+// How Sigstore::Timestamp makes an RFC 3161 timestamp.
+struct TsaOptions {
+  std::int64_t gen_time = kSignedAt;
+  bool response = true;     // a TimeStampResp; false: the TimeStampToken alone
+  bool embed_certs = true;  // the token carries the TSA certificate
+  bool untrusted = false;   // signed by a TSA of another root, not in TrustedRoot()
+  // The token carries, instead of the TSA certificate, its twin (same
+  // issuer, serial and key) without the timeStamping usage.
+  bool without_eku = false;
+};
+
 class Sigstore {
  public:
   Sigstore();
@@ -86,6 +101,12 @@ class Sigstore {
     EVP_PKEY* checkpoint_key = nullptr;  // default: log_key
     std::string kind = "hashedrekord";
     std::string version = "0.0.1";
+    // A Rekor v2 entry (version "0.0.2" of the kind): no integratedTime, no
+    // SET (`set` and `integrated_time` are ignored), v0.0.2 bodies; a DSSE
+    // bundle's entry is a dsse 0.0.2 one, or with `dsse_as_hashedrekord`, a
+    // hashedrekord 0.0.2 of the envelope's pre-authentication encoding.
+    bool rekor_v2 = false;
+    bool dsse_as_hashedrekord = false;
   };
   nlohmann::json Entry(const std::string& body, const EntryOptions& options) const;
 
@@ -96,6 +117,22 @@ class Sigstore {
   // dsse v0.0.1 body.
   static std::string DsseBody(const std::string& payload, const std::string& signature,
                               const std::string& pem);
+  // hashedrekord v0.0.2 body: the SHA-256 `digest` (raw) of what was
+  // signed, the signature and the certificate (DER).
+  static std::string HashedRekordV2Body(const std::string& digest, const std::string& signature,
+                                        const std::string& cert_der);
+  // dsse v0.0.2 body.
+  static std::string DsseV2Body(const std::string& payload, const std::string& signature,
+                                const std::string& cert_der);
+
+  // An RFC 3161 timestamp of `signed_bytes` (DER).
+  using TsaOptions = keyless_test::TsaOptions;
+  std::string Timestamp(const std::string& signed_bytes, const TsaOptions& options = {}) const;
+  // The bundle's signature (a message signature's, or the envelope's first).
+  static std::string SignatureOf(const nlohmann::json& bundle);
+  // Adds a timestamp of `signed_bytes` (default: the bundle's signature).
+  void AddTimestamp(nlohmann::json& bundle, const TsaOptions& options = {},
+                    const std::optional<std::string>& signed_bytes = std::nullopt) const;
 
   // A message-signature bundle for `artifact` signed by `leaf`.
   nlohmann::json MessageBundle(
@@ -122,10 +159,21 @@ class Sigstore {
 
   std::int64_t ca_start = kSignedAt - 86400;
   std::optional<std::int64_t> ca_end;
+  // The timestamp authority's validFor, and whether its chain in the trust
+  // root holds the TSA certificate (else only the TSA root: a token must
+  // carry its certificate).
+  std::int64_t tsa_start = kSignedAt - 86400;
+  std::optional<std::int64_t> tsa_end;
+  bool tsa_chain_has_leaf = true;
 
  private:
+  struct Tsa;  // keyless_fixture_v2.cc
+  static std::shared_ptr<const Tsa> NewTsa();
+  nlohmann::json TimestampAuthorities() const;
+
   KeyPtr root_key_, inter_key_, ct_key_, rekor_key_, other_root_key_;
   CertOwner root_, inter_, other_root_;
+  std::shared_ptr<const Tsa> tsa_;
 };
 
 }  // namespace keep::keyless_test

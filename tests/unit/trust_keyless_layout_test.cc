@@ -169,6 +169,28 @@ TEST_F(KeylessLayoutTest, AMessageSignatureOverTheManifestCounts) {
   EXPECT_FALSE(v[0].verified);
 }
 
+// A Rekor v2 bundle referrer: timed by its RFC 3161 timestamp, which is
+// verified, so nothing is withheld for it.
+TEST_F(KeylessLayoutTest, ARekorV2BundleWithATimestampCountsWhole) {
+  kt::Sigstore::EntryOptions o;
+  o.rekor_v2 = true;
+  json bundle = sigstore_.DsseBundleOf(MakeSignStatement(kImage), sigstore_.IssueLeaf(), o);
+  auto v = VerifyBundles({Bundle(bundle)}, Fetcher(), kImage, kRepo, {}, &trust_);
+  EXPECT_FALSE(v[0].verified);
+  EXPECT_NE(v[0].reason.find("keyless signature: log: no signed time"), std::string::npos)
+      << v[0].reason;
+  sigstore_.AddTimestamp(bundle);
+  v = VerifyBundles({Bundle(bundle)}, Fetcher(), kImage, kRepo, {}, &trust_);
+  ASSERT_TRUE(v[0].verified) << v[0].reason;
+  EXPECT_TRUE(v[0].is_signature);
+  EXPECT_EQ(v[0].unverified_material, "");
+  // One from an authority the trust root does not name is refused, naming it.
+  sigstore_.AddTimestamp(bundle, {.untrusted = true});
+  v = VerifyBundles({Bundle(bundle)}, Fetcher(), kImage, kRepo, {}, &trust_);
+  EXPECT_FALSE(v[0].verified);
+  EXPECT_NE(v[0].reason.find("keyless signature: timestamp: "), std::string::npos) << v[0].reason;
+}
+
 TEST_F(KeylessLayoutTest, NoTrustRootIsALogRefusal) {
   trust_.roots.clear();
   json bundle = sigstore_.DsseBundleOf(MakeSignStatement(kImage), sigstore_.IssueLeaf(), {});

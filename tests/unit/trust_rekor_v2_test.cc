@@ -34,7 +34,7 @@ KeylessIdentity Release() {
 
 SignedVerdict Verify(const json& bundle, const Sigstore& s) {
   auto material = ReadSignedMaterial(bundle.dump());
-  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}};
+  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}, {}};
   TrustedRoot root = ParseTrustedRoot(s.TrustedRoot().dump()).value();
   return VerifySigned(*material, {Sha256Of(kArtifact), kArtifact}, {root}, {{Release()}, {}}, kNow);
 }

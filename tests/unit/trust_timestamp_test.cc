@@ -34,7 +34,7 @@ TrustedRoot RootOf(const Sigstore& s) { return ParseTrustedRoot(s.TrustedRoot().
 
 SignedVerdict Verify(const json& bundle, const Sigstore& s, std::int64_t now = kNow) {
   auto material = ReadSignedMaterial(bundle.dump());
-  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}};
+  if (!material) return SignedVerdict{false, "", material.error().message, {}, {}, {}};
   return VerifySigned(*material, {Sha256Of(kArtifact), kArtifact}, {RootOf(s)}, {{Release()}, {}},
                       now);
 }

@@ -17,6 +17,7 @@ namespace {
 using nlohmann::json;
 using trust_internal::IsLowerHex;
 using trust_internal::ParseStrictJson;
+using trust_internal::Quoted;
 using trust_internal::Shown;
 
 Error Bad(std::string why) { return Fail(ErrorCode::kInvalid, std::move(why)); }
@@ -268,8 +269,8 @@ Result<void> CheckIdentity(KeylessIdentity& id) {
 
 Result<void> MatchIdentity(const KeylessIdentity& id, const CertificateIdentity& cert) {
   if (cert.issuer != id.issuer) {
-    return Bad("identity: the certificate's issuer \"" + Shown(cert.issuer) + "\" is not \"" +
-               Shown(id.issuer) + "\"");
+    return Bad("identity: the certificate's issuer \"" + Quoted(cert.issuer) + "\" is not \"" +
+               Quoted(id.issuer) + "\"");
   }
   if (cert.subject.size() > kMaxMatchedSubject) {
     return Bad("identity: the certificate's subject is longer than " +
@@ -291,17 +292,17 @@ Result<void> MatchIdentity(const KeylessIdentity& id, const CertificateIdentity&
     subject_ok = cert.subject == id.subject;
   }
   if (!subject_ok) {
-    return Bad("identity: the certificate's subject \"" + Shown(cert.subject) +
+    return Bad("identity: the certificate's subject \"" + Quoted(cert.subject) +
                "\" does not match " +
-               (id.subject_regex.empty() ? "\"" + Shown(id.subject) + "\""
-                                         : "the expression " + Shown(id.subject_regex)));
+               (id.subject_regex.empty() ? "\"" + Quoted(id.subject) + "\""
+                                         : "the expression " + Quoted(id.subject_regex)));
   }
   for (const auto& [name, value] : id.extensions) {
     auto it = cert.extensions.find(OidOf(name));
     if (it == cert.extensions.end() || it->second != value) {
-      return Bad("identity: the certificate's extension " + Shown(name) + " is " +
-                 (it == cert.extensions.end() ? "missing" : "\"" + Shown(it->second) + "\"") +
-                 ", not \"" + Shown(value) + "\"");
+      return Bad("identity: the certificate's extension " + Quoted(name) + " is " +
+                 (it == cert.extensions.end() ? "missing" : "\"" + Quoted(it->second) + "\"") +
+                 ", not \"" + Quoted(value) + "\"");
     }
   }
   return {};

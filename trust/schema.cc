@@ -65,6 +65,16 @@ std::string Shown(std::string_view text) {
   return out;
 }
 
+std::string Quoted(std::string_view text, std::size_t limit) {
+  std::string out;
+  for (char c : text.substr(0, limit)) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += static_cast<unsigned char>(c) < 0x20 || c == 0x7f ? '?' : c;
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
 const std::string* StringAt(const json& object, std::string_view name) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(name);

@@ -37,6 +37,11 @@ namespace keep::trust_internal {
 // `text` fit to quote in a message: at most 80 characters, control
 // characters, quotes and backslashes replaced by '?'.
 [[nodiscard]] std::string Shown(std::string_view text);
+// `text` as it is, for quoting whole in a message: a backslash or double
+// quote escaped with a backslash, a control character as '?', at most
+// `limit` bytes then "...". For identities (a workflow's ref is often
+// longer than Shown keeps, and a regular expression's backslashes matter).
+[[nodiscard]] std::string Quoted(std::string_view text, std::size_t limit = 512);
 
 // The string member `name` of `object`, or nullptr when it is absent or not a
 // string.

@@ -319,7 +319,11 @@ TEST(TrustKeyless, SubjectMustMatchExactlyOrByAWholeMatch) {
   KeylessIdentity regex = Release();
   regex.subject.clear();
   regex.subject_regex = "https://github\\.com/acme/.*";
-  ExpectRefused(Verify(bundle, s, {regex}), "does not match the expression");
+  // The subject and the expression are shown whole, backslashes escaped.
+  ExpectRefused(Verify(bundle, s, {regex}),
+                "identity: the certificate's subject "
+                "\"https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main\" does not "
+                "match the expression https://github\\\\.com/acme/.*");
   regex.subject_regex = "https://github\\.com/(acme|evil)/app/.*";
   EXPECT_TRUE(Verify(bundle, s, {regex}).verified);
   // Anchored at both ends: a pattern matching only a part does not match.

@@ -424,7 +424,8 @@ class Metadata {
   [[nodiscard]] virtual Result<std::vector<UnvouchedSignature>> UnvouchedSignatures(
       const std::string& after_repo, const std::string& after_signature, std::size_t limit) = 0;
   // Replaces the records of signature artifact `signature` in `repo` with
-  // `records` (what verifying it again found), in one transaction.
+  // `records` (what verifying it again found), in one transaction; when the
+  // artifact was deleted meanwhile, records nothing.
   [[nodiscard]] virtual Result<void> ReplaceSignatureRecords(
       const std::string& repo, const std::string& signature,
       const std::vector<SignatureRecord>& records) = 0;

@@ -410,6 +410,12 @@ Result<void> TrustTables::ReplaceSignatureRecords(const std::string& repo,
         "DELETE FROM signatures WHERE signature=?2 AND repo_id=(SELECT id FROM repositories "
         "WHERE name=?1)");
     s.Bind(1, repo).Bind(2, signature).Run();
+    // Deleted meanwhile (its records went with it): nothing to record.
+    auto exists = c.Prepare(
+        "SELECT 1 FROM manifests m JOIN repositories r ON r.id=m.repo_id WHERE r.name=?1 AND "
+        "m.digest=?2");
+    exists.Bind(1, repo).Bind(2, signature);
+    if (!exists.Step()) return;
     for (const auto& r : records) Record(c, r);
   });
 }

@@ -354,6 +354,9 @@ Result<Reverified> ReverifyUnvouched(const Services& svc) {
           if (!parsed) return parsed.error();
           subject = *parsed;
         }
+        // Pushed at cosign's tag, the tag named the target (a subject, if
+        // any, played no part then, and plays none now).
+        if (subject && *subject != *target) subject.reset();
         std::optional<std::string> tag;
         if (!subject) tag = CosignSignatureTag(*target);
         return CheckIncoming(svc, keepd, u.repo, tag, *digest, *body, subject, false);

@@ -257,6 +257,19 @@ TEST_F(KeylessTablesTest, AKeylessSignatureCountsWhileItsTrustRootIsInstalled) {
   // Removing the root withdraws it again.
   ASSERT_TRUE(md_->DeleteTrustRoot("public-good"));
   EXPECT_FALSE(Trusted(1));
+
+  // An artifact deleted while it was being verified again gets no records
+  // back: they would vouch for the image with nothing behind them.
+  ASSERT_TRUE(md_->SetTrustRoot(TrustRootRecord{"public-good", "second", "admin", 0, ""}));
+  EXPECT_TRUE(Trusted(1));
+  auto deleted = md_->DeleteManifest("acme/app", Sha256Of("bundle").str());
+  ASSERT_TRUE(deleted && *deleted);
+  EXPECT_FALSE(Trusted(1));
+  ASSERT_TRUE(md_->ReplaceSignatureRecords("acme/app", Sha256Of("bundle").str(), {again}));
+  EXPECT_FALSE(Trusted(1));
+  sigs = md_->SignaturesOf("acme/app", image_);
+  ASSERT_TRUE(sigs);
+  EXPECT_TRUE(sigs->empty());
 }
 
 TEST(SchemaKeylessTest, ASchemaSixDatabasesKeylessRecordsCountOnlyOnceVerifiedAgain) {

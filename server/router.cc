@@ -86,6 +86,12 @@ const std::array kRoutes = {
     // Maintainers of the namespace of the repository in the body: checked by the handler.
     Route{V::post, Area::kMirrorApprove, Action::kPerson, ApproveMirrorChange},
     Route{V::get, Area::kMirrorKey, Action::kLogin, MirrorKey},
+    // Open to anyone and never authenticated (so never slowed by login
+    // throttling): they name nothing stored, and read no content.
+    Route{V::get, Area::kHealth, Action::kNone, Healthz},
+    Route{V::head, Area::kHealth, Action::kNone, Healthz},
+    Route{V::get, Area::kReady, Action::kNone, Readyz},
+    Route{V::head, Area::kReady, Action::kNone, Readyz},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -216,25 +222,27 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   return NoEndpoint(path);
 }
 
-}  // namespace
-
-Result<Match> MatchRoute(http::verb verb, std::string_view path) {
-  Match m;
+// The area of the path, with its validated parts in params.
+Result<Area> AreaOf(std::string_view path, RouteParams& params) {
   std::optional<Area> area;
   if (path == "/token") {
     area = Area::kToken;
+  } else if (path == "/healthz") {
+    area = Area::kHealth;
+  } else if (path == "/readyz") {
+    area = Area::kReady;
   } else if (path.substr(0, 15) == "/extensions/v2/") {
     // <name>/signatures/<digest>
     auto segs = Split(path.substr(15));
     std::size_t n = segs.size();
     if (n < 3 || segs[n - 2] != "signatures") return NoEndpoint(path);
-    m.params.name = Join(segs, n - 2);
-    KEEP_TRY(ValidateRepoName(m.params.name));
+    params.name = Join(segs, n - 2);
+    KEEP_TRY(ValidateRepoName(params.name));
     KEEP_TRY(Digest::Parse(segs[n - 1]));
-    m.params.reference = std::string(segs[n - 1]);
+    params.reference = std::string(segs[n - 1]);
     area = Area::kSignatures;
   } else if (path.substr(0, 10) == "/admin/v1/") {
-    auto a = LocateAdmin(path, m.params);
+    auto a = LocateAdmin(path, params);
     if (!a) return a.error();
     area = *a;
   } else if (path == "/v2/" || path == "/v2") {
@@ -246,9 +254,9 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
     auto loc = Locate(segs);
     if (!loc) return NoEndpoint(path);
     area = loc->area;
-    m.params.name = Join(segs, loc->name_segments);
-    KEEP_TRY(ValidateRepoName(m.params.name));
-    m.params.reference = std::string(loc->last);
+    params.name = Join(segs, loc->name_segments);
+    KEEP_TRY(ValidateRepoName(params.name));
+    params.reference = std::string(loc->last);
     if (loc->area == Area::kBlob || loc->area == Area::kReferrers) {
       KEEP_TRY(Digest::Parse(loc->last));
     } else if (loc->area == Area::kUpload && !IsUploadId(loc->last)) {
@@ -259,6 +267,15 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   } else {
     return Fail(ErrorCode::kNotFound, "no such API endpoint: " + std::string(path));
   }
+  return *area;
+}
+
+}  // namespace
+
+Result<Match> MatchRoute(http::verb verb, std::string_view path) {
+  Match m;
+  auto area = AreaOf(path, m.params);
+  if (!area) return area.error();
   for (const Route& r : kRoutes) {
     if (r.area == *area && r.verb == verb) {
       m.route = &r;
@@ -267,6 +284,19 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   }
   return Fail(ErrorCode::kMethodNotAllowed,
               "method " + std::string(http::to_string(verb)) + " is not supported here");
+}
+
+std::string AllowedMethods(std::string_view path) {
+  RouteParams params;
+  auto area = AreaOf(path, params);
+  if (!area) return {};
+  std::string allow;
+  for (const Route& r : kRoutes) {
+    if (r.area != *area) continue;
+    if (!allow.empty()) allow += ", ";
+    allow += http::to_string(r.verb);
+  }
+  return allow;
 }
 
 }  // namespace keep::server

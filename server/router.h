@@ -51,6 +51,9 @@ enum class Area {
   kMirrorApprove,
   kMirrorKey,
   kMaintenance,
+  // Liveness and readiness, for load balancers and orchestrators.
+  kHealth,
+  kReady,
 };
 
 struct Route {
@@ -68,5 +71,9 @@ struct Match {
 // kNotFound when no area matches the path, kMethodNotAllowed when the area
 // has no route for the verb, kNameInvalid / kDigestInvalid for bad parts.
 [[nodiscard]] Result<Match> MatchRoute(http::verb verb, std::string_view path);
+
+// The verbs the route table has for the path's area, as the Allow field of a
+// 405 lists them ("GET, HEAD"); empty when no area matches the path.
+[[nodiscard]] std::string AllowedMethods(std::string_view path);
 
 }  // namespace keep::server

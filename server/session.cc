@@ -35,9 +35,37 @@ struct Sent {
   bool ok = true;
 };
 
+// Headers every answer carries, whatever made it (a handler, an error, the
+// refusal of a malformed request); and none that names the server or its
+// version (Beast adds no Server field; none may come from elsewhere).
+void Harden(http::fields& h, const Config& cfg) {
+  // Browsers must not take an error's JSON or a blob's bytes for a page or
+  // a script, whatever they look like.
+  h.set("X-Content-Type-Options", "nosniff");
+  if (cfg.hsts_max_age_seconds > 0) {
+    h.set("Strict-Transport-Security", "max-age=" + std::to_string(cfg.hsts_max_age_seconds));
+  }
+  // Keep serves no HTML; were anything ever to answer with it, the page
+  // could run and load nothing.
+  if (std::string_view type = h[http::field::content_type];
+      beast::iequals(type.substr(0, 9), "text/html")) {
+    h.set("Content-Security-Policy", "default-src 'none'");
+  }
+  h.erase(http::field::server);
+}
+
+// Answers that hold credentials or state of the moment (tokens, the admin
+// API's accounts and settings, health) are never to be kept by a cache,
+// errors included. Blob and manifest answers keep their own caching.
+bool NeverStored(std::string_view path) {
+  return path == "/token" || path.substr(0, 7) == "/admin/" || path == "/healthz" ||
+         path == "/readyz";
+}
+
 template <class Body>
-void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive) {
+void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive, const Config& cfg) {
   static_cast<http::fields&>(res) = std::move(reply.headers);
+  Harden(res, cfg);
   res.result(reply.status);
   res.version(11);
   res.set("Docker-Distribution-API-Version", "registry/2.0");
@@ -46,11 +74,12 @@ void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive) {
   res.keep_alive(keep_alive);
 }
 
-Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int timeout) {
+Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int timeout,
+                           const Config& cfg) {
   http::response<http::buffer_body> res;
   BlobReader& reader = *reply.blob;
   std::uint64_t offset = reply.offset, remaining = reply.length;
-  Prepare(res, reply, keep_alive);
+  Prepare(res, reply, keep_alive, cfg);
   res.content_length(remaining);
   res.body().data = nullptr;
   res.body().more = remaining > 0;
@@ -163,20 +192,21 @@ Framing FramingOf(const http::request_header<>& req) {
   return Framing::kCodingNotImplemented;
 }
 
-Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout) {
+Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_alive, int timeout,
+                           const Config& cfg) {
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout));
   if (head) {
     http::response<http::empty_body> res;
     std::uint64_t length = reply.blob ? reply.length : reply.body.size();
-    Prepare(res, reply, keep_alive);
+    Prepare(res, reply, keep_alive, cfg);
     if (res.result() != http::status::no_content) res.content_length(length);
     auto [ec, n] = co_await http::async_write(stream, res, kAwait);
     co_return Sent{0, !ec};
   }
-  if (reply.blob) co_return co_await StreamBlob(stream, reply, keep_alive, timeout);
+  if (reply.blob) co_return co_await StreamBlob(stream, reply, keep_alive, timeout, cfg);
   http::response<http::string_body> res;
   std::string body = std::move(reply.body);
-  Prepare(res, reply, keep_alive);
+  Prepare(res, reply, keep_alive, cfg);
   res.body() = std::move(body);
   res.prepare_payload();
   auto [ec, n] = co_await http::async_write(stream, res, kAwait);
@@ -251,7 +281,14 @@ bool IsMirrorable(const Route& route) {
 Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
   const Services& svc = ex.services();
   auto match = MatchRoute(verb, ex.path());
-  if (!match) co_return ErrorReply(match.error());
+  if (!match) {
+    Reply refused = ErrorReply(match.error());
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource has.
+    if (match.error().code == ErrorCode::kMethodNotAllowed) {
+      refused.headers.set(http::field::allow, AllowedMethods(ex.path()));
+    }
+    co_return refused;
+  }
   ex.params = std::move(match->params);
   // A name a mirror rule serves is read from where the rule keeps it: the
   // access and trust decisions below are those of the local repository.
@@ -309,6 +346,7 @@ bool StartsPlainHttp(char first) { return first >= 'A' && first <= 'Z'; }
 Awaitable<void> RefusePlainHttp(beast::tcp_stream& tcp) {
   http::response<http::string_body> res{http::status::bad_request, 11};
   res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set("X-Content-Type-Options", "nosniff");
   res.keep_alive(false);
   res.body() =
       "This is a Keep registry's HTTPS port; it does not speak plain HTTP. "
@@ -377,7 +415,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                                 ? http::status::request_header_fields_too_large
                                 : http::status::bad_request,
                             "malformed or oversized request header");
-        co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
+        co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
       }
       break;
     }
@@ -389,7 +427,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                     : Malformed(http::status::bad_request,
                                 "Transfer-Encoding must be \"chunked\" alone: with any other "
                                 "coding the length of the request body cannot be told");
-      co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds);
+      co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
       break;
     }
 
@@ -417,8 +455,12 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
         }
       }
     }
+    if (NeverStored(path) &&
+        reply.headers.find(http::field::cache_control) == reply.headers.end()) {
+      reply.headers.set(http::field::cache_control, "no-store");
+    }
     int status = static_cast<int>(reply.status);
-    Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds);
+    Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds, cfg);
     if (cfg.log_requests) {
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                       .count();

@@ -98,6 +98,12 @@ class BlobDriver {
   [[nodiscard]] virtual Result<std::unique_ptr<BlobReader>> OpenUpload(const std::string& id) = 0;
   // The ids of all upload sessions that have data.
   [[nodiscard]] virtual Result<std::vector<std::string>> ListUploads() = 0;
+
+  // Readiness (GET /readyz): new blobs and uploads can be written. Cheap:
+  // an empty file made and removed where every blob write starts, and the
+  // folders blobs and uploads land in checked to be writable folders. The
+  // error says what failed and where, for the log.
+  [[nodiscard]] virtual Result<void> CheckWritable() = 0;
 };
 
 // The filesystem driver rooted at dir (created if needed).

@@ -297,6 +297,23 @@ class FsDriver final : public BlobDriver {
     return removed;
   }
 
+  Result<void> CheckWritable() override {
+    for (const std::string& dir : {paths::BlobsDir(root_), paths::UploadsDir(root_)}) {
+      struct stat st {};
+      if (::stat(dir.c_str(), &st) != 0) return IoError("stat " + dir, errno);
+      if (!S_ISDIR(st.st_mode)) return Fail(ErrorCode::kUnavailable, dir + " is not a directory");
+      if (::access(dir.c_str(), W_OK | X_OK) != 0) return IoError(dir + " is not writable", errno);
+    }
+    // A file as Create() makes one: if keepd stops before removing it, the
+    // start-up's RemoveTemporaryFiles does.
+    std::string path = paths::TmpDir(root_) + "/" + RandomHex(16);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return IoError("create " + path, errno);
+    ::close(fd);
+    if (::unlink(path.c_str()) != 0) return IoError("remove " + path, errno);
+    return {};
+  }
+
   Result<void> CreateUpload(const std::string& id) override {
     std::string path = paths::Upload(root_, id);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -504,6 +504,13 @@ class Metadata {
   // moment, to a new file at `path` (which must not exist), while requests
   // go on. The copy is not synced: the caller does that.
   [[nodiscard]] virtual Result<void> Snapshot(const std::string& path) = 0;
+
+  // Readiness (GET /readyz): the database answers a trivial query, and its
+  // files are still where they were and writable (not deleted or moved away
+  // under keepd, not made immutable, not on a filesystem turned read-only).
+  // Cheap: no write, nothing read but the schema. The error says what failed
+  // and where, for the log.
+  [[nodiscard]] virtual Result<void> CheckReady() = 0;
 };
 
 // A publisher key's canonical id and PEM (trust/keys.h).

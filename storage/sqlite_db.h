@@ -69,6 +69,8 @@ class Database {
 
   // For schema setup only, before the database is shared.
   Connection& writer() { return writer_; }
+  // The database file's path.
+  const std::string& path() const { return path_; }
 
  private:
   static inline std::atomic<std::uint64_t> next_id_{1};

@@ -7,9 +7,14 @@
 #include "storage/sqlite_mirrors.h"
 #include "storage/sqlite_trust.h"
 
-#include <atomic>
-#include <chrono>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -94,6 +99,8 @@ class SqliteMetadata final : public Metadata {
   SqliteMetadata(const std::string& path, const KeyCanonicalizer& canonical)
       : db_(path), accounts_(db_), trust_(db_), gc_(db_), mirrors_(db_) {
     Connection& w = db_.writer();
+    struct stat st {};
+    if (::stat(db_.path().c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
     int version = 0;
     {
       auto s = w.Prepare("PRAGMA user_version");
@@ -547,6 +554,42 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
+  Result<void> CheckReady() override {
+    // SQLite goes on with the files it opened: a database deleted or moved
+    // under keepd takes writes that nobody finds again. Checked first, so
+    // that no connection is opened (and a new empty database made) at the
+    // path while the file is not there.
+    struct stat st {};
+    if (::stat(db_.path().c_str(), &st) != 0 || !file_ || st.st_dev != file_->dev ||
+        st.st_ino != file_->ino) {
+      return Fail(ErrorCode::kUnavailable, "the metadata database " + db_.path() +
+                                               " was moved, replaced or deleted while keepd "
+                                               "holds it");
+    }
+    return sqlite::Guard([&]() -> Result<void> {
+      Connection& c = Reader();
+      {
+        auto s = c.Prepare("SELECT count(*) FROM sqlite_schema");
+        if (!s.Step()) return Fail(ErrorCode::kUnavailable, "the metadata database gave no answer");
+      }
+      // And this thread's connection reads that file, not another.
+      int moved = 0;
+      if (sqlite3_file_control(c.handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+          moved != 0) {
+        return Fail(
+            ErrorCode::kUnavailable,
+            "a connection to the metadata database reads a file that is no longer " + db_.path());
+      }
+      for (const std::string& file : {db_.path(), db_.path() + "-wal"}) {
+        if (::access(file.c_str(), W_OK) == 0) continue;
+        int err = errno;
+        if (err == ENOENT && file != db_.path()) continue;  // no write-ahead log yet
+        return Fail(ErrorCode::kUnavailable, file + " is not writable: " + std::strerror(err));
+      }
+      return {};
+    });
+  }
+
  private:
   Connection& Reader() { return db_.Reader(); }
   template <class F>
@@ -639,6 +682,12 @@ class SqliteMetadata final : public Metadata {
   }
 
   sqlite::Database db_;
+  // The database file as opened, for CheckReady.
+  struct FileId {
+    dev_t dev;
+    ino_t ino;
+  };
+  std::optional<FileId> file_;
   sqlite::AccountTables accounts_;
   sqlite::TrustTables trust_;
   sqlite::GcTables gc_;

@@ -29,6 +29,9 @@ using Handler = Awaitable<Result<Reply>> (*)(Exchange&);
 
 // base.cc
 Awaitable<Result<Reply>> Base(Exchange& ex);
+// health.cc
+Awaitable<Result<Reply>> Healthz(Exchange& ex);
+Awaitable<Result<Reply>> Readyz(Exchange& ex);
 // manifests.cc
 Awaitable<Result<Reply>> GetManifest(Exchange& ex);
 Awaitable<Result<Reply>> PutManifest(Exchange& ex);

@@ -89,6 +89,8 @@ TEST_F(PlainHttpTest, PlainRequestGetsA400SayingToUseHttps) {
   std::string body = a.substr(head_end + 4);
   EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nContent-Type: text/plain"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nX-Content-Type-Options: nosniff\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("\r\nServer:"), std::string::npos) << head;
   EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(body.size()) + "\r\n"),
             std::string::npos)
       << head;

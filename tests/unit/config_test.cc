@@ -56,6 +56,22 @@ TEST(Config, GarbageCollectionKeys) {
   EXPECT_FALSE(ParseConfig(R"({"gc":{"interval_hours":1.5}})"));
 }
 
+TEST(Config, HstsIsOffUnlessSet) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->hsts_max_age_seconds, 0);
+  auto c = ParseConfig(R"({"tls":{"hsts_max_age_seconds":31536000}})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->hsts_max_age_seconds, 31536000);
+  for (const char* bad :
+       {R"({"tls":{"hsts_max_age_seconds":-1}})", R"({"tls":{"hsts_max_age_seconds":"1y"}})",
+        R"({"tls":{"hsts_max_age_seconds":63072001}})"}) {
+    auto refused = ParseConfig(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("tls.hsts_max_age_seconds"), std::string::npos);
+  }
+}
+
 TEST(Config, ValidateCatchesHalfTlsAndBadListen) {
   Config c;
   c.tls_cert = "x.crt";

@@ -106,8 +106,12 @@ Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_
   // once, get -2, -3, ...; the final name is taken by link(), which never
   // replaces a file, so an earlier copy is never overwritten.
   std::string path, partial;
-  for (int n = 1;; ++n) {
-    path = dir + "/metadata-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db";
+  auto name = [&](int n) {
+    return dir + "/metadata-" + stamp + (n == 1 ? "" : "-" + std::to_string(n)) + ".db";
+  };
+  int n = 1;
+  for (;; ++n) {
+    path = name(n);
     partial = path + ".partial";
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) {
@@ -128,7 +132,13 @@ Result<BackupReport> BackupMetadata(Metadata& metadata, const std::string& data_
   auto done = [&]() -> Result<void> {
     if (::chmod(partial.c_str(), 0600) != 0) return BackupError("chmod " + partial, errno);
     KEEP_TRY(SyncPath(partial, O_RDONLY));
-    if (::link(partial.c_str(), path.c_str()) != 0) return BackupError("link " + path, errno);
+    // Another backup may have taken this name between the claim and now (it
+    // saw neither file while this one's .partial did not exist yet, or no
+    // longer did): the next free name, never a replaced file.
+    while (::link(partial.c_str(), path.c_str()) != 0) {
+      if (errno != EEXIST || n >= 100) return BackupError("link " + path, errno);
+      path = name(++n);
+    }
     ::unlink(partial.c_str());
     return SyncPath(dir, O_RDONLY | O_DIRECTORY);
   }();

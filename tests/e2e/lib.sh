@@ -572,26 +572,32 @@ dockerd_start() {
 # $T/NAME/ca.crt (also as $T/NAME/certs/ca.crt for skopeo's --cert-dir).
 upstream_start() {
   need docker-registry openssl
-  local dir="$T/$1" port i
-  port=$(free_port)
+  local dir="$T/$1" port i attempt
   mkdir -p "$dir/data" "$dir/certs"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=upstream $1" -addext "subjectAltName=IP:127.0.0.1" \
     -keyout "$dir/tls.key" -out "$dir/ca.crt" 2>/dev/null
   cp "$dir/ca.crt" "$dir/certs/ca.crt"
-  cat >"$dir/config.yml" <<EOF
+  # A port free when chosen may be taken before Distribution binds it (by
+  # another test's connection, running at the same time): another port then.
+  for ((attempt = 0; attempt < 5; attempt++)); do
+    port=$(free_port)
+    cat >"$dir/config.yml" <<EOF
 version: 0.1
 log: {level: info, formatter: text}
 storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}
 http: {addr: 127.0.0.1:$port, tls: {certificate: $dir/ca.crt, key: $dir/tls.key}}
 EOF
-  # REGISTRY_AUTH_FILE (exported for skopeo and podman) would be read by
-  # Distribution as its auth.file setting.
-  env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  E2E_PIDS+=($!)
-  for ((i = 0; i < 100; i++)); do
-    curl -s --cacert "$dir/ca.crt" -o /dev/null "https://127.0.0.1:$port/v2/" && break
-    sleep 0.1
+    # REGISTRY_AUTH_FILE (exported for skopeo and podman) would be read by
+    # Distribution as its auth.file setting.
+    env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    E2E_PIDS+=($!)
+    for ((i = 0; i < 100; i++)); do
+      curl -s --cacert "$dir/ca.crt" -o /dev/null "https://127.0.0.1:$port/v2/" && break 2
+      grep -q "address already in use" "$dir/log" && break
+      sleep 0.1
+    done
+    grep -q "address already in use" "$dir/log" || break
   done
   curl -sf --cacert "$dir/ca.crt" -o /dev/null "https://127.0.0.1:$port/v2/" ||
     fail "upstream $1 (docker-registry) did not start: $(tail -n 3 "$dir/log")"

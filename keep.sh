@@ -12,7 +12,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-d
             libsqlite3-dev libsodium-dev librnp-dev nlohmann-json3-dev openssl ca-certificates)
 TEST_PKGS=(libgtest-dev skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2
            procps gnupg clang libclang-rt-14-dev clang-format clang-tidy)
-BENCH_PKGS=(wrk docker-registry jq curl)
+BENCH_PKGS=(wrk docker-registry nginx jq curl)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

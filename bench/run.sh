@@ -9,7 +9,10 @@
 # 10,000 tags on its manifest. wrk then measures, for each server:
 #   manifest  GET /v2/bench/app/manifests/latest   64 connections
 #   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
-#   blob      GET of the 64 MiB layer               4 connections
+#   blob      GET of the 64 MiB layer               4 connections, then 1
+# and nginx serves the same 64 MiB file as a static file over the same TLS,
+# as the ceiling for blob GETs. BENCH_TAGS=N seeds N tags instead of 10,000;
+# BENCH_MIRROR=0 leaves out the mirror's figures.
 # Keep is measured as a user with the reader role in namespace "bench", with
 # Basic auth on every request (its credential cache and the role check at
 # work); Distribution without any auth, so the comparison leans its way.
@@ -119,12 +122,50 @@ measure() {  # url, connections, extra wrk args...
     END {printf "%.0f %.1f %.0f\n", rps, p99, mbs}' "$T/wrk.out"
 }
 hwm() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
-# CPU time (user+system, in clock ticks) a process has used so far.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time (user+system, in clock ticks) a process and its children (nginx's
+# workers) have used so far.
+cpu_ticks() {
+  local p t=0
+  for p in "$1" $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
 TICKS=$(getconf CLK_TCK)
 
+# nginx, the ceiling: the same 64 MiB file as a static file, over TLS with
+# the same certificate and the same suite preference as Keep (AES-128-GCM
+# first), two workers for the two cores.
+NPORT=$(free_port)
+mkdir -p "$T/nginx/www" "$T/nginx/logs"
+ln "$T/l2" "$T/nginx/www/blob"
+chmod 0711 "$T"; chmod -R a+rX "$T/nginx/www"; chmod a+r "$T/l2"
+NGINX_USER=""; [ "$(id -u)" = 0 ] && NGINX_USER="user nobody nogroup;"
+cat > "$T/nginx/nginx.conf" <<CONF
+$NGINX_USER
+worker_processes 2;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/logs/error.log error;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NPORT ssl;
+    ssl_certificate $CERT;
+    ssl_certificate_key $KEY;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers on;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384;
+    root $T/nginx/www;
+    location / { }
+  }
+}
+CONF
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+"$NGINX" -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' >"$T/nginx/out" 2>&1 &
+PIDS+=($!); NPID=$!
+for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$NPORT/blob" && break; sleep 0.1; done
+
 ACCEPT="Accept: $MT"
-declare -A K D
+declare -A K D N
 # Each result: "requests/s p99-ms MB/s server-cpu-seconds"
 run_one() {  # pid, url, connections, wrk args...
   local pid=$1 before after; shift
@@ -142,6 +183,9 @@ echo "measuring, ${SECS}s per run..."
 run_pair manifest /v2/bench/app/manifests/latest 64
 run_pair tags /v2/bench/app/tags/list 64
 run_pair blob "/v2/bench/app/blobs/$L2" 4
+N[blob]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 4)
+run_pair blob1 "/v2/bench/app/blobs/$L2" 1
+N[blob1]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 1)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 printf '\n%-34s %14s %14s %8s\n' "benchmark (TLS, loopback, 2 cores)" "keep" "distribution" "ratio"
@@ -150,16 +194,23 @@ for name in manifest tags; do
   printf '%-34s %12s/s %12s/s %8s\n' "$name GETs" "$kr" "$dr" "$(ratio "$kr" "$dr")"
   printf '%-34s %11sms %11sms %8s\n' "$name p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
 done
-read -r _ _ km kc <<< "${K[blob]}"; read -r _ _ dm dc <<< "${D[blob]}"
-printf '%-34s %10sMB/s %10sMB/s %8s\n' "64 MiB blob GET throughput" "$km" "$dm" "$(ratio "$km" "$dm")"
 # Both servers share the cores with wrk, which decrypts as much as they
 # encrypt; what each server spends per byte shows past that shared ceiling.
-kpc=$(awk -v m="$km" -v c="$kc" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}')
-dpc=$(awk -v m="$dm" -v c="$dc" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}')
-printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s\n' "blob MB served per server CPU-s" "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")"
+per_cpu() { awk -v m="$1" -v c="$2" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}'; }
+for b in blob:4 blob1:1; do
+  name=${b%%:*} conns=${b##*:}
+  read -r _ _ km kc <<< "${K[$name]}"; read -r _ _ dm dc <<< "${D[$name]}"; read -r _ _ nm nc <<< "${N[$name]}"
+  printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s, keep/nginx %s\n' "64 MiB blob GET, $conns conn." \
+    "$km" "$dm" "$(ratio "$km" "$dm")" "$nm" "$(ratio "$km" "$nm")"
+  kpc=$(per_cpu "$km" "$kc"); dpc=$(per_cpu "$dm" "$dc"); npc=$(per_cpu "$nm" "$nc")
+  printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s   nginx %sMB/cpu-s\n' "  MB served per server CPU-s" \
+    "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")" "$npc"
+done
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"
+
+[ "${BENCH_MIRROR:-1}" = 0 ] && exit 0  # BENCH_MIRROR=0: the serving figures only
 
 # ---- the mirror: Keep syncing from an upstream, against Distribution's proxy ----
 # The upstream is the Distribution above. Two fresh images go there (each a

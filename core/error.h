@@ -2,7 +2,10 @@
 //
 // An Error is a value: an ErrorCode (the OCI Distribution error codes plus a
 // few of Keep's own) and a message written for the person at the client.
-// Clients print `message`, so it says what went wrong and what to do.
+// Clients print `message`, so it says what went wrong and what to do. A
+// fault whose message is for the registry's operator alone (a path of the
+// server, a system error) is made with OperatorFault: the client gets a
+// reference to it, and keepd's log the message under that reference.
 // Result<T> is boost::system::result<T, Error>; functions that can fail
 // return it and are [[nodiscard]]. Thread-safe: these are plain values.
 #pragma once
@@ -50,6 +53,7 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept;
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  bool for_operator = false;  // message names the server's insides: never sent
 
   Error() = default;
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
@@ -68,6 +72,13 @@ template <class T>
 using Result = boost::system::result<T, Error>;
 
 inline Error Fail(ErrorCode code, std::string message) { return Error(code, std::move(message)); }
+
+// An error whose message only the registry's operator may read.
+inline Error OperatorFault(ErrorCode code, std::string message) {
+  Error e(code, std::move(message));
+  e.for_operator = true;
+  return e;
+}
 
 }  // namespace keep
 

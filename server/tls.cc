@@ -110,8 +110,26 @@ Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cer
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                   ssl::context::single_dh_use);
-  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
-  SSL_CTX_set_session_cache_mode(ctx.native_handle(), SSL_SESS_CACHE_SERVER);
+  SSL_CTX* native = ctx.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // TLS 1.2: forward secrecy and authenticated encryption only. Both 1.2
+  // and 1.3 prefer AES-128-GCM: as safe as AES-256 for a registry's
+  // traffic, and about a third cheaper per byte, which blob pulls are made
+  // of; a client that puts ChaCha20 first (no AES in hardware) gets it.
+  if (SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384") != 1 ||
+      SSL_CTX_set_ciphersuites(native,
+                               "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:"
+                               "TLS_AES_256_GCM_SHA384") != 1) {
+    return SslError("choosing the cipher suites");
+  }
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_PRIORITIZE_CHACHA |
+                                  SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // An idle connection gives its record buffers back (about 34 KiB each).
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
   boost::system::error_code ec;
   ctx.use_certificate_chain_file(cert, ec);
   if (ec) return Fail(ErrorCode::kInternal, "tls.cert " + cert + ": " + ec.message());

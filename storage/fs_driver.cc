@@ -25,7 +25,7 @@ Error IoError(const std::string& what, int err) {
     return Fail(ErrorCode::kInsufficientStorage,
                 "the registry's disk is full; ask its operator to free space, then retry");
   }
-  return Fail(ErrorCode::kInternal, what + ": " + std::strerror(err));
+  return OperatorFault(ErrorCode::kInternal, what + ": " + std::strerror(err));
 }
 
 Result<void> WriteAll(int fd, const void* data, std::size_t n, const std::string& path) {
@@ -395,7 +395,7 @@ class FsDriver final : public BlobDriver {
     for (const auto& e : fs::directory_iterator(paths::UploadsDir(root_), ec)) {
       ids.push_back(e.path().filename().string());
     }
-    if (ec) return Fail(ErrorCode::kInternal, "cannot list uploads: " + ec.message());
+    if (ec) return OperatorFault(ErrorCode::kInternal, "cannot list uploads: " + ec.message());
     return ids;
   }
 

@@ -19,9 +19,10 @@ bool Stmt::Step() {
 // connections), so no other process may open it while keepd runs.
 constexpr const char* kVfs = "unix-excl";
 
-Connection::Connection(const std::string& path) {
-  int rc = sqlite3_open_v2(path.c_str(), &db_,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, kVfs);
+Connection::Connection(const std::string& path, Open how) {
+  const int create = how == Open::kCreate ? SQLITE_OPEN_CREATE : 0;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | create | SQLITE_OPEN_NOMUTEX,
+                           kVfs);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -76,7 +77,7 @@ Error DbError(const SqliteError& e) {
                 std::string("the registry's metadata database cannot be written (") + e.what() +
                     "); ask its operator to check the files and permissions of its data directory");
   }
-  return Fail(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
+  return OperatorFault(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }
 
 bool HasColumn(Connection& c, std::string_view table, std::string_view column) {

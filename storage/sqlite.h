@@ -61,9 +61,12 @@ class Stmt {
 
 class Connection {
  public:
-  // Opens (creating if needed) the database at path, in WAL mode, held by
-  // this process alone (sqlite.cc says why).
-  explicit Connection(const std::string& path);
+  enum class Open { kCreate, kExisting };
+  // Opens the database at path, in WAL mode, held by this process alone
+  // (sqlite.cc says why). kCreate makes the file if it is not there;
+  // kExisting fails instead, so that a database moved or deleted under
+  // keepd is not replaced by an empty one.
+  explicit Connection(const std::string& path, Open how = Open::kCreate);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -37,11 +37,13 @@ class Database {
   explicit Database(std::string path)
       : path_(std::move(path)), id_(next_id_.fetch_add(1)), writer_(path_) {}
 
-  // The calling thread's read connection to this database.
+  // The calling thread's read connection to this database. Opened only on
+  // the file the writer made: a thread's first read after the database was
+  // moved or deleted fails rather than reading a new empty one.
   Connection& Reader() {
     thread_local std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns;
     auto& c = conns[id_];
-    if (!c) c = std::make_unique<Connection>(path_);
+    if (!c) c = std::make_unique<Connection>(path_, Connection::Open::kExisting);
     return *c;
   }
 

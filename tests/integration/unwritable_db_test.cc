@@ -1,6 +1,7 @@
-// The metadata database's files becoming unwritable under a running keepd
-// (an operator's chattr +i, a filesystem that turns read-only): writes must
-// fail with an error, reads go on, and keepd must not die. With SQLite's
+// The metadata database's files, or the blob store's directories, becoming
+// unwritable under a running keepd (an operator's chattr +i, a filesystem
+// that turns read-only): writes must fail with an error that tells the
+// client nothing of the server's files, reads go on, and keepd must not die. With SQLite's
 // wal-index in a memory-mapped metadata.db-shm, the first write to that
 // mapping killed keepd with SIGBUS.
 //
@@ -74,6 +75,35 @@ TEST_F(UnwritableDatabaseTest, WritesFailAndReadsGoOn) {
   // Writable again: writes work again, without a restart.
   EXPECT_EQ(PutManifest(client_, "acme/app", "v2", next).status, 201);
   EXPECT_EQ(TagsOf(client_, "acme/app"), (std::vector<std::string>{"v1", "v2"}));
+  EXPECT_TRUE(keepd_.running());
+}
+
+// A storage fault is the operator's to read, not the client's: the 500 a
+// client gets names no path of the server and no system error, only a
+// reference that finds the full story in keepd's log.
+TEST_F(UnwritableDatabaseTest, AStorageFaultTellsTheClientNoServerPath) {
+  const fs::path data = keepd_.data_dir();
+  Immutable frozen({data / "tmp", data / "uploads"});
+  if (!frozen.ok()) GTEST_SKIP() << "chattr +i is not possible here (needs root and ext4/xfs)";
+  const std::string bytes = "a layer that cannot be written";
+  for (const Response& r :
+       {client_.Post(UploadsPath("acme/app") + "?digest=" + DigestOf(bytes), bytes),
+        client_.Post(UploadsPath("acme/app"))}) {
+    EXPECT_TRUE(IsError(r, 500, "UNKNOWN")) << r.status << " " << r.body;
+    EXPECT_EQ(r.body.find(data.string()), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("not permitted"), std::string::npos) << r.body;  // nor the system's error
+    const std::string message = ErrorMessage(r);
+    const auto at = message.find("reference ");
+    ASSERT_NE(at, std::string::npos) << message;
+    const std::string reference = message.substr(at + 10, 12);
+    // The log has it all, under the same reference.
+    const std::string log = keepd_.Messages();
+    const auto logged = log.find(reference);
+    ASSERT_NE(logged, std::string::npos) << reference << " not in: " << log;
+    const std::string line = log.substr(log.rfind('\n', logged) + 1);
+    EXPECT_NE(line.substr(0, line.find('\n')).find("not permitted"), std::string::npos) << line;
+  }
+  EXPECT_NE(keepd_.Messages().find(data.string()), std::string::npos);
   EXPECT_TRUE(keepd_.running());
 }
 

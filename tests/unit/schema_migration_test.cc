@@ -12,8 +12,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include <filesystem>
 #include <unistd.h>
+#include <filesystem>
+#include <thread>
 
 namespace keep {
 namespace {
@@ -216,6 +217,31 @@ TEST(SchemaMigrationTest, SchemaThreeNamespacesCountTheirTtlFromTheUpgrade) {
   auto records = (*md)->SignaturesOf("acme/app", "sha256:t");
   ASSERT_TRUE(records);
   EXPECT_TRUE(records->empty());
+}
+
+// A database moved or deleted under a running keepd is not replaced by an
+// empty one: a thread that reads for the first time after that fails to
+// open it instead of creating a new file at the path (where the next
+// restart would find an empty registry).
+TEST(SchemaMigrationTest, AReaderNeverCreatesTheDatabase) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("keep-vanished-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "metadata.db").string();
+  auto md = OpenSqliteMetadata(path);
+  ASSERT_TRUE(md) << md.error().message;
+  ASSERT_TRUE((*md)->GetUser("admin"));  // this thread's reader opens now
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::error_code ec;
+    std::filesystem::rename(path + suffix, (dir / "moved").string() + suffix, ec);
+  }
+  Result<std::optional<UserRecord>> read = std::optional<UserRecord>{};
+  std::thread([&] { read = (*md)->GetUser("admin"); }).join();  // a new reader
+  EXPECT_FALSE(read);
+  EXPECT_FALSE(std::filesystem::exists(path)) << "an empty database was made at " << path;
+  md->reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

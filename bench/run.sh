@@ -113,7 +113,7 @@ AUTH="Authorization: Basic $(printf 'reader:%s' "$PASS" | base64 -w0)"
 # wrk: prints "requests/s p99-ms MB/s"
 measure() {  # url, connections, extra wrk args...
   local url=$1 c=$2; shift 2
-  wrk -t2 -c"$c" -d"${SECS}s" --latency "$@" "$url" > "$T/wrk.out" 2>&1 || { cat "$T/wrk.out" >&2; exit 1; }
+  wrk -t"$(( c < 2 ? c : 2 ))" -c"$c" -d"${SECS}s" --latency "$@" "$url" > "$T/wrk.out" 2>&1 || { cat "$T/wrk.out" >&2; exit 1; }
   if grep -q 'Non-2xx' "$T/wrk.out"; then echo "non-2xx answers from $url:" >&2; cat "$T/wrk.out" >&2; exit 1; fi
   awk '
     /Requests\/sec/ {rps=$2}

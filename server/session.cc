@@ -5,11 +5,13 @@
 #include "core/names.h"
 #include "server/errors.h"
 #include "server/router.h"
+#include "server/tls.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/url/parse.hpp>
 #include <nlohmann/json.hpp>
 
@@ -90,6 +92,8 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   if (hec) co_return Sent{0, false};
   std::unique_ptr<char[]> buf(new char[kBlobChunk]);
   Sent sent;
+  // The body goes out a chunk of records at a time, in one write each.
+  BodySealer sealer(stream.native_handle());
   // A blob still arriving (a pull-through's layer) is followed: what may be
   // read of it is sent as it comes; a fetch that failed cuts the body short.
   std::optional<asio::steady_timer> wait;
@@ -120,22 +124,15 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
       std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
       co_return Sent{sent.bytes, false};
     }
-    res.body().data = buf.get();
-    res.body().size = *n;
-    res.body().more = remaining > *n;
+    if (!sealer.Seal(buf.get(), *n)) co_return Sent{sent.bytes, false};
     tcp.expires_after(std::chrono::seconds(timeout));
-    auto [ec, w] = co_await http::async_write(stream, sr, kAwait);
-    if (ec == http::error::need_buffer) ec = {};
+    auto [ec, w] = co_await asio::async_write(
+        tcp, asio::buffer(sealer.pending().data(), sealer.pending().size()), kAwait);
     if (ec) co_return Sent{sent.bytes, false};
+    sealer.Sent();
     offset += *n;
     remaining -= *n;
     sent.bytes += *n;
-  }
-  if (!sr.is_done()) {
-    res.body().data = nullptr;
-    res.body().more = false;
-    auto [ec, w] = co_await http::async_write(stream, sr, kAwait);
-    if (ec) co_return Sent{sent.bytes, false};
   }
   co_return sent;
 }

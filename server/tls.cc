@@ -1,5 +1,6 @@
 #include "server/tls.h"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -10,6 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <new>
+#include <stdexcept>
 
 namespace keep::server {
 namespace {
@@ -139,6 +142,71 @@ Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cer
     return Fail(ErrorCode::kInternal, "tls.key does not match tls.cert");
   }
   return {};
+}
+
+namespace {
+
+// A BIO that appends what is written to the std::vector<char> in its data
+// and never blocks: the sink of BodySealer.
+int AppendWrite(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
+  auto* out = static_cast<std::vector<char>*>(BIO_get_data(bio));
+  out->insert(out->end(), data, data + size);
+  *written = size;
+  return 1;
+}
+
+long AppendCtrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int AppendCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* AppendMethod() {
+  static const BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "keep body");
+    if (m == nullptr || BIO_meth_set_write_ex(m, AppendWrite) != 1 ||
+        BIO_meth_set_ctrl(m, AppendCtrl) != 1 || BIO_meth_set_create(m, AppendCreate) != 1) {
+      throw std::runtime_error("cannot make the TLS body BIO");
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+BodySealer::BodySealer(SSL* ssl)
+    : ssl_(ssl), asio_bio_(SSL_get_wbio(ssl)),
+      release_buffers_((SSL_get_mode(ssl) & SSL_MODE_RELEASE_BUFFERS) != 0) {
+  BIO* sink = BIO_new(AppendMethod());
+  if (sink == nullptr) throw std::bad_alloc();
+  BIO_set_data(sink, &pending_);
+  // SSL_set0_wbio drops the session's reference to the BIO it replaces:
+  // this one keeps it alive until the destructor gives it back.
+  BIO_up_ref(asio_bio_);
+  SSL_set0_wbio(ssl_, sink);
+  // Between records of one body the record buffer stays allocated.
+  SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+}
+
+BodySealer::~BodySealer() {
+  SSL_set0_wbio(ssl_, asio_bio_);  // frees the sink
+  if (release_buffers_) SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+}
+
+bool BodySealer::Seal(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    std::size_t written = 0;
+    if (SSL_write_ex(ssl_, bytes, size, &written) != 1) {
+      ERR_clear_error();
+      return false;
+    }
+    bytes += written;
+    size -= written;
+  }
+  return true;
 }
 
 }  // namespace keep::server

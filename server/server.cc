@@ -496,6 +496,13 @@ int Main(int argc, char** argv) {
                  "keepd: serving /metrics, /healthz and /readyz without credentials on "
                  "http://%s:%u (metrics.listen: keep it on loopback or an internal network)\n",
                  mshown.c_str(), static_cast<unsigned>(metrics_acceptor.local_endpoint().port()));
+    if (maddress.is_unspecified()) {
+      std::fprintf(stderr,
+                   "keepd: warning: metrics.listen %s answers on every network interface, without "
+                   "credentials; prefer 127.0.0.1 or an address only the monitoring network "
+                   "reaches\n",
+                   config.metrics_listen.c_str());
+    }
     asio::co_spawn(ioc, ServeMetricsListener(metrics_acceptor, services), asio::detached);
   }
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);

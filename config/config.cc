@@ -79,6 +79,8 @@ const Setter kSetters[] = {
     KEEP_STR("auth.service", service),
     KEEP_STR("auth.token_realm", token_realm),
     KEEP_INT("auth.token_seconds", token_seconds, 30, 86400),
+    KEEP_STR("metrics.token_file", metrics_token_file),
+    KEEP_STR("metrics.listen", metrics_listen),
 };
 
 #undef KEEP_STR
@@ -201,6 +203,9 @@ Result<void> Validate(const Config& c) {
   }
   if (!c.token_realm.empty() && c.token_realm.rfind("https://", 0) != 0) {
     return Bad("auth.token_realm", "must be an https:// URL");
+  }
+  if (!c.metrics_listen.empty() && !ParseListen(c.metrics_listen)) {
+    return Bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9102 (or empty for none)");
   }
   return {};
 }

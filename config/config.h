@@ -44,6 +44,13 @@ struct Config {
   std::string service = "keep";        // the token service name (token audience)
   std::string token_realm;             // the token endpoint URL; empty: https://<Host>/token
   int token_seconds = 300;             // lifetime of an issued token
+
+  // GET /metrics answers admins, and bearers of the credential in this file
+  // (read once at start); empty: admins only.
+  std::string metrics_token_file;
+  // A second, plain-HTTP listener serving only /metrics, /healthz and
+  // /readyz without credentials (loopback or an internal network); empty: none.
+  std::string metrics_listen;
 };
 
 // Reads a JSON file; the defaults stand for keys it does not name.

@@ -2,6 +2,7 @@
 
 #include "core/audit.h"
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "mirror/sync.h"
 #include "mirror/upstream.h"
 #include "trust/key_material.h"
@@ -304,6 +305,7 @@ struct Service::Impl {
       job->events.push_back(event);
     };
     json report;
+    metrics::SyncResult result = metrics::SyncResult::kFailed;
     // The rule's one client: syncs and pull-throughs share its connection bound.
     auto upstream = UpstreamOf(rule);
     if (!upstream) {
@@ -313,8 +315,14 @@ struct Service::Impl {
     } else {
       SyncContext ctx{deps.blobs, deps.metadata, deps.locks, curator, deps.max_manifest_bytes,
                       &stopping,  nullptr,       {}};
-      report = SyncRule(rule, **upstream, ctx, observe).ToJson();
+      SyncReport done = SyncRule(rule, **upstream, ctx, observe);
+      for (const TagOutcome& t : done.tags) metrics::CountMirrorTag(t.state);
+      result = done.Count("failed") > 0                         ? metrics::SyncResult::kFailed
+               : done.Count("refused") + done.Count("held") > 0 ? metrics::SyncResult::kRefused
+                                                                : metrics::SyncResult::kOk;
+      report = done.ToJson();
     }
+    metrics::CountMirrorSync(result);
     report["rule"] = rule.name;
     std::lock_guard lock(mu);
     job->report = std::move(report);
@@ -614,6 +622,7 @@ Result<void> Service::PullThrough(const Mapping& mapping, const std::string& tag
       SyncReport report;
       auto out = SyncTag(
           job_rule, **upstream, ctx, [](const json&) {}, job_mapping.upstream_repo, tag, report);
+      metrics::CountMirrorTag(out.state);
       if (out.state == "failed") {
         result =
             Fail(ErrorCode::kUnavailable, "mirror rule " + job_rule.name + " could not fetch " +

@@ -67,6 +67,9 @@ struct Services {
   asio::thread_pool& pull_through;
   // What the running (or last) garbage collection or integrity check did.
   MaintenanceStatus& maintenance_status;
+  // The Prometheus scraper's bearer credential (metrics.token_file, read at
+  // start); empty: /metrics answers admins only.
+  const std::string& metrics_token;
 };
 
 // Runs fn on the blocking pool and resumes the caller with its result, so

@@ -92,6 +92,9 @@ const std::array kRoutes = {
     Route{V::head, Area::kHealth, Action::kNone, Healthz},
     Route{V::get, Area::kReady, Action::kNone, Readyz},
     Route{V::head, Area::kReady, Action::kNone, Readyz},
+    // Admins; the session also lets in the scraper's credential
+    // (metrics.token_file) here, and nowhere else.
+    Route{V::get, Area::kMetrics, Action::kAdmin, Metrics},
 };
 
 bool IsUploadId(std::string_view id) {
@@ -231,6 +234,8 @@ Result<Area> AreaOf(std::string_view path, RouteParams& params) {
     area = Area::kHealth;
   } else if (path == "/readyz") {
     area = Area::kReady;
+  } else if (path == "/metrics") {
+    area = Area::kMetrics;
   } else if (path.substr(0, 15) == "/extensions/v2/") {
     // <name>/signatures/<digest>
     auto segs = Split(path.substr(15));
@@ -284,6 +289,26 @@ Result<Match> MatchRoute(http::verb verb, std::string_view path) {
   }
   return Fail(ErrorCode::kMethodNotAllowed,
               "method " + std::string(http::to_string(verb)) + " is not supported here");
+}
+
+metrics::Route MetricsRouteOf(Area area) {
+  using R = metrics::Route;
+  switch (area) {
+    case Area::kBase: return R::kBase;
+    case Area::kCatalog: return R::kCatalog;
+    case Area::kTags: return R::kTags;
+    case Area::kManifest: return R::kManifest;
+    case Area::kBlob: return R::kBlob;
+    case Area::kUploads:
+    case Area::kUpload: return R::kUpload;
+    case Area::kReferrers: return R::kReferrers;
+    case Area::kSignatures: return R::kSignatures;
+    case Area::kToken: return R::kToken;
+    case Area::kHealth:
+    case Area::kReady: return R::kHealth;
+    case Area::kMetrics: return R::kMetrics;
+    default: return R::kAdmin;  // every other area is the admin API's
+  }
 }
 
 std::string AllowedMethods(std::string_view path) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "auth/auth.h"
+#include "core/metrics.h"
 #include "server/handlers/handlers.h"
 
 namespace keep::server {
@@ -54,6 +55,8 @@ enum class Area {
   // Liveness and readiness, for load balancers and orchestrators.
   kHealth,
   kReady,
+  // The Prometheus exposition (admins, or the scraper's credential).
+  kMetrics,
 };
 
 struct Route {
@@ -71,6 +74,9 @@ struct Match {
 // kNotFound when no area matches the path, kMethodNotAllowed when the area
 // has no route for the verb, kNameInvalid / kDigestInvalid for bad parts.
 [[nodiscard]] Result<Match> MatchRoute(http::verb verb, std::string_view path);
+
+// The route template an area counts under in the metrics (never the path).
+[[nodiscard]] metrics::Route MetricsRouteOf(Area area);
 
 // The verbs the route table has for the path's area, as the Allow field of a
 // 405 lists them ("GET, HEAD"); empty when no area matches the path.

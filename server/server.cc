@@ -3,11 +3,13 @@
 #include "auth/auth.h"
 #include "core/clock.h"
 #include "core/log_text.h"
+#include "core/metrics.h"
 #include "core/version.h"
 #include "mirror/service.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
+#include "server/metrics_server.h"
 #include "server/session.h"
 #include "server/tls.h"
 #include "storage/storage.h"
@@ -60,8 +62,14 @@ constexpr const char* kUsage =
 
 struct Counter {
   std::atomic<int>& n;
-  explicit Counter(std::atomic<int>& c) : n(c) { ++n; }
-  ~Counter() { --n; }
+  explicit Counter(std::atomic<int>& c) : n(c) {
+    ++n;
+    metrics::ConnectionOpened();
+  }
+  ~Counter() {
+    --n;
+    metrics::ConnectionClosed();
+  }
 };
 
 Awaitable<void> ServeCounted(Stream stream, const Services& svc, std::string remote,
@@ -367,6 +375,14 @@ int Main(int argc, char** argv) {
 
   RaiseFileLimit();
 
+  // The scraper's credential, before anything is made on disk.
+  std::string metrics_token;
+  if (!reset_user && !config.metrics_token_file.empty()) {
+    auto token = ReadScraperToken(config.metrics_token_file);
+    if (!token) return Fatal(token.error().message);
+    metrics_token = std::move(*token);
+  }
+
   std::error_code fec;
   if (reset_user && !std::filesystem::exists(config.data_dir + "/metadata.db", fec)) {
     return Fatal("there is no Keep data in " + config.data_dir +
@@ -437,8 +453,10 @@ int Main(int argc, char** argv) {
                                            static_cast<std::size_t>(config.max_manifest_bytes)});
   if (!mirrors) return Fatal(mirrors.error().message);
   MaintenanceStatus maintenance_status;
-  Services services{config,     **blobs,     **metadata, authenticator, *tokens,           blocking,
-                    blob_locks, maintenance, **mirrors,  pull_through,  maintenance_status};
+  metrics::SetProcessInfo(UnixNow(), VersionText(), CommitText());
+  Services services{config,    **blobs,      **metadata,         authenticator,
+                    *tokens,   blocking,     blob_locks,         maintenance,
+                    **mirrors, pull_through, maintenance_status, metrics_token};
   RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);
@@ -459,6 +477,34 @@ int Main(int argc, char** argv) {
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
 
+  // The metrics listener (metrics.listen): plain HTTP, no credentials.
+  tcp::acceptor metrics_acceptor(ioc);
+  if (!config.metrics_listen.empty()) {
+    auto where = ParseListen(config.metrics_listen);
+    auto maddress = asio::ip::make_address(where->host, ec);
+    if (ec) return Fatal("metrics.listen: \"" + where->host + "\" is not an IP address");
+    tcp::endpoint mep(maddress, where->port);
+    metrics_acceptor.open(mep.protocol(), ec);
+    if (!ec) metrics_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) metrics_acceptor.bind(mep, ec);
+    if (!ec) metrics_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Fatal("cannot listen on " + config.metrics_listen +
+                   " (metrics.listen): " + ec.message());
+    std::string mshown = maddress.is_v6() ? "[" + where->host + "]" : where->host;
+    std::fprintf(stderr,
+                 "keepd: serving /metrics, /healthz and /readyz without credentials on "
+                 "http://%s:%u (metrics.listen: keep it on loopback or an internal network)\n",
+                 mshown.c_str(), static_cast<unsigned>(metrics_acceptor.local_endpoint().port()));
+    if (maddress.is_unspecified()) {
+      std::fprintf(stderr,
+                   "keepd: warning: metrics.listen %s answers on every network interface, without "
+                   "credentials; prefer 127.0.0.1 or an address only the monitoring network "
+                   "reaches\n",
+                   config.metrics_listen.c_str());
+    }
+    asio::co_spawn(ioc, ServeMetricsListener(metrics_acceptor, services), asio::detached);
+  }
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
@@ -467,6 +513,8 @@ int Main(int argc, char** argv) {
   signals.async_wait([&](const boost::system::error_code&, int) {
     std::fprintf(stderr, "keepd: stopping\n");
     acceptor.close();
+    boost::system::error_code ignored;
+    metrics_acceptor.close(ignored);
     ioc.stop();
   });
   std::string shown = address.is_v6() ? "[" + listen->host + "]" : listen->host;

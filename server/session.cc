@@ -2,11 +2,13 @@
 
 #include "mirror/service.h"
 
+#include "core/metrics.h"
 #include "core/names.h"
 #include "server/errors.h"
 #include "server/router.h"
 #include "server/tls.h"
 
+#include <sodium.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -61,7 +63,7 @@ void Harden(http::fields& h, const Config& cfg) {
 // errors included. Blob and manifest answers keep their own caching.
 bool NeverStored(std::string_view path) {
   return path == "/token" || path.substr(0, 7) == "/admin/" || path == "/healthz" ||
-         path == "/readyz";
+         path == "/readyz" || path == "/metrics";
 }
 
 template <class Body>
@@ -274,8 +276,28 @@ bool IsMirrorable(const Route& route) {
           route.area == Area::kReferrers);
 }
 
+// Whether the Authorization field carries the scraper's credential
+// (metrics.token_file). Both sides are hashed first, so that the compare
+// takes the same time whatever the length and content of what was sent.
+bool IsScraper(const Services& svc, std::string_view authorization) {
+  const std::string& token = svc.metrics_token;
+  if (token.empty() || authorization.size() < 7 ||
+      !beast::iequals(authorization.substr(0, 7), "Bearer ")) {
+    return false;
+  }
+  std::string_view presented = authorization.substr(7);
+  unsigned char want[crypto_generichash_BYTES];
+  unsigned char got[crypto_generichash_BYTES];
+  crypto_generichash(want, sizeof want, reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size(), nullptr, 0);
+  crypto_generichash(got, sizeof got, reinterpret_cast<const unsigned char*>(presented.data()),
+                     presented.size(), nullptr, 0);
+  return sodium_memcmp(want, got, sizeof want) == 0;
+}
+
 // Routes, authenticates and authorises the request, then runs its handler.
-Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
+// `counted_as` is set to the route template the metrics count it under.
+Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted_as) {
   const Services& svc = ex.services();
   auto match = MatchRoute(verb, ex.path());
   if (!match) {
@@ -287,6 +309,7 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
     co_return refused;
   }
   ex.params = std::move(match->params);
+  counted_as = MetricsRouteOf(match->route->area);
   // A name a mirror rule serves is read from where the rule keeps it: the
   // access and trust decisions below are those of the local repository.
   if (IsMirrorable(*match->route)) {
@@ -306,6 +329,11 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb) {
     }
   }
   Access access{match->route->action, ex.params.name};
+  // The scraper's credential opens /metrics, and nothing else.
+  if (match->route->area == Area::kMetrics &&
+      IsScraper(svc, ex.header(http::field::authorization))) {
+    access.action = Action::kNone;
+  }
   // Open routes (the token service) authenticate for themselves.
   Result<Identity> who = Identity{};
   if (access.action != Action::kNone) {
@@ -412,7 +440,9 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                                 ? http::status::request_header_fields_too_large
                                 : http::status::bad_request,
                             "malformed or oversized request header");
-        co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+        Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+        metrics::CountRequest(metrics::Route::kOther, metrics::Method::kOther,
+                              static_cast<int>(r.status), 0, sent.bytes, 0);
       }
       break;
     }
@@ -424,7 +454,9 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                     : Malformed(http::status::bad_request,
                                 "Transfer-Encoding must be \"chunked\" alone: with any other "
                                 "coding the length of the request body cannot be told");
-      co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+      Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+      metrics::CountRequest(metrics::Route::kOther, metrics::MethodOf(parser.get().method_string()),
+                            static_cast<int>(r.status), 0, sent.bytes, 0);
       break;
     }
 
@@ -438,7 +470,10 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     std::string path = target ? std::string(target->path()) : std::string();
     Exchange ex(stream, buffer, parser, svc, path, remote);
     Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
-    if (target) reply = co_await Dispatch(ex, verb);  // (no co_await inside ?: with GCC 12)
+    metrics::Route counted_as = metrics::Route::kOther;
+    if (target) {
+      reply = co_await Dispatch(ex, verb, counted_as);  // (no co_await inside ?: with GCC 12)
+    }
     if (ex.broken()) keep_alive = false;
     if (keep_alive && !ex.body_consumed()) {
       auto discarded = co_await ex.DiscardBody(kDiscardLimit);
@@ -458,10 +493,13 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     }
     int status = static_cast<int>(reply.status);
     Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds, cfg);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics::CountRequest(counted_as, metrics::MethodOf(ex.request().method_string()), status,
+                          ex.bytes_in(), sent.bytes, seconds);
     if (cfg.log_requests) {
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                      .count();
-      LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, ms, ex.who.user, remote);
+      LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, seconds * 1000, ex.who.user,
+                 remote);
     }
     if (!sent.ok || !keep_alive) break;
   }

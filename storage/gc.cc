@@ -1,6 +1,7 @@
 #include "storage/gc.h"
 
 #include "core/clock.h"
+#include "core/metrics.h"
 
 #include <unordered_map>
 
@@ -9,10 +10,8 @@ namespace {
 
 constexpr int kReposPerPage = 500;
 
-}  // namespace
-
-Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
-                       const GcOptions& options) {
+Result<GcReport> Collect(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
+                         const GcOptions& options) {
   const auto started = std::chrono::steady_clock::now();
   GcReport report;
   report.dry_run = options.dry_run;
@@ -89,6 +88,17 @@ Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
   }
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace
+
+Result<GcReport> RunGc(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
+                       const GcOptions& options) {
+  auto report = Collect(blobs, metadata, locks, options);
+  // A dry run changes nothing: it is no run for the metrics.
+  if (!options.dry_run)
+    metrics::CountGcRun(static_cast<bool>(report), report ? report->bytes_freed : 0);
   return report;
 }
 

@@ -280,6 +280,14 @@ struct MirrorTagRecord {
   std::int64_t updated_at = 0;
 };
 
+// What the metadata says is stored (Metadata::Usage).
+struct StorageUsage {
+  // The sizes of the distinct blobs linked and manifests recorded: each
+  // digest once, however many repositories hold it.
+  std::int64_t stored_bytes = 0;
+  std::int64_t upload_sessions = 0;  // started, not yet finished or cancelled
+};
+
 class Metadata {
  public:
   virtual ~Metadata() = default;
@@ -511,6 +519,10 @@ class Metadata {
   // Cheap: no write, nothing read but the schema. The error says what failed
   // and where, for the log.
   [[nodiscard]] virtual Result<void> CheckReady() = 0;
+
+  // What is stored, for GET /metrics: one read. It scans the links, so the
+  // server asks at most every few seconds, never per request.
+  [[nodiscard]] virtual Result<StorageUsage> Usage() = 0;
 };
 
 // A publisher key's canonical id and PEM (trust/keys.h).

@@ -590,6 +590,22 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
+  Result<StorageUsage> Usage() override {
+    return Guard([&]() -> Result<StorageUsage> {
+      StorageUsage u;
+      {
+        auto s = Reader().Prepare(
+            "SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM ("
+            "SELECT digest, size FROM repo_blobs UNION ALL SELECT digest, size FROM manifests) "
+            "GROUP BY digest)");
+        if (s.Step()) u.stored_bytes = s.Int(0);
+      }
+      auto s = Reader().Prepare("SELECT count(*) FROM uploads");
+      if (s.Step()) u.upload_sessions = s.Int(0);
+      return u;
+    });
+  }
+
  private:
   Connection& Reader() { return db_.Reader(); }
   template <class F>

@@ -31,16 +31,15 @@ void Note(std::atomic<bool>& failing, const char* what, const Result<void>& chec
 }  // namespace
 
 // Alive: the process answers requests. Touches nothing else.
-Awaitable<Result<Reply>> Healthz(Exchange&) {
-  co_return Reply::Json(http::status::ok, R"({"status":"ok"})");
-}
+Reply HealthReply() { return Reply::Json(http::status::ok, R"({"status":"ok"})"); }
+
+Awaitable<Result<Reply>> Healthz(Exchange&) { co_return HealthReply(); }
 
 // Ready: the metadata database answers and can be written, and so can the
 // blob storage. Both checks are a few system calls, run on the I/O thread:
 // on the blocking pool, a long garbage collection or a burst of password
 // checks would make a probe wait and an idle registry look unready.
-Awaitable<Result<Reply>> Readyz(Exchange& ex) {
-  const Services& svc = ex.services();
+Reply ReadyReply(const Services& svc) {
   const Result<void> database = svc.metadata.CheckReady();
   const Result<void> storage = svc.blobs.CheckWritable();
   Note(database_failing, "database", database);
@@ -50,7 +49,9 @@ Awaitable<Result<Reply>> Readyz(Exchange& ex) {
       {"status", ready ? "ok" : "unavailable"},
       {"checks",
        {{"database", database ? "ok" : "failing"}, {"storage", storage ? "ok" : "failing"}}}};
-  co_return Reply::Json(ready ? http::status::ok : http::status::service_unavailable, body.dump());
+  return Reply::Json(ready ? http::status::ok : http::status::service_unavailable, body.dump());
 }
+
+Awaitable<Result<Reply>> Readyz(Exchange& ex) { co_return ReadyReply(ex.services()); }
 
 }  // namespace keep::server::handlers

@@ -2,6 +2,7 @@
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
 
+#include "core/metrics.h"
 #include "mirror/service.h"
 #include "trust/cosign.h"
 
@@ -277,6 +278,8 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
     auto trusted = svc.metadata.IsTrusted(repo, digest.str(), stored->policy.threshold);
     std::string tagged;
     for (const auto& tag : w.tags) tagged += (tagged.empty() ? "" : ",") + tag;
+    metrics::CountTrust(trusted && *trusted ? metrics::Trust::kPushedSigned
+                                            : metrics::Trust::kPushedQuarantined);
     Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
                                          : "manifest accepted, quarantined"},
            {"repository", repo},

@@ -9,6 +9,7 @@
 #include "trust/trust.h"
 
 #include "core/base64.h"
+#include "core/metrics.h"
 
 #include <nlohmann/json.hpp>
 
@@ -113,6 +114,9 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
   auto policy = PolicyOf(svc.metadata, repo);
   if (!policy) co_return policy.error();
   auto signer = co_await Offload(svc, [&] { return VerifyGpg(svc.metadata, repo, *target, *message); });
+  metrics::CountSignature(metrics::SignatureFormat::kGpg, static_cast<bool>(signer));
+  metrics::CountTrust(signer || policy->mode == "open" ? metrics::Trust::kSignatureAccepted
+                                                       : metrics::Trust::kSignatureRefused);
   Audit({{"event", signer ? "signature accepted" : "signature refused"},
          {"format", kFormatGpg},
          {"repository", repo},

@@ -4,6 +4,7 @@
 #include "server/handlers/trust_gate.h"
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "mirror/service.h"
 #include "mirror/vetting.h"
 #include "trust/trust.h"
@@ -32,16 +33,34 @@ Result<TrustPolicy> PolicyOf(Metadata& md, const std::string& repo) {
   return standing->policy;
 }
 
-Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, const Identity& who,
-                                                         const std::string& repo) {
-  using Out = std::optional<std::int64_t>;
+namespace {
+
+// What `who` sees of `repo`: everything (no threshold), and why, or only
+// what meets the threshold.
+struct View {
+  std::optional<std::int64_t> threshold;
+  metrics::Trust served_as = metrics::Trust::kServedSigned;
+};
+
+Result<View> ViewOf(const Services& svc, const Identity& who, const std::string& repo) {
   // One read: the caller's standing and the policy of the namespace.
   auto standing = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), who.id);
   if (!standing) return standing.error();
-  if (standing->policy.mode == "open") return Out();
+  if (standing->policy.mode == "open") return View{std::nullopt, metrics::Trust::kServedOpen};
   // Publishers see what they pushed, so that signing tools can fetch it.
-  if (!PermittedActions(who, Grant{"repository", repo, {"push"}}, *standing).empty()) return Out();
-  return Out(standing->policy.threshold);
+  if (!PermittedActions(who, Grant{"repository", repo, {"push"}}, *standing).empty()) {
+    return View{std::nullopt, metrics::Trust::kServedToPublisher};
+  }
+  return View{standing->policy.threshold, metrics::Trust::kServedSigned};
+}
+
+}  // namespace
+
+Result<std::optional<std::int64_t>> TrustedViewThreshold(const Services& svc, const Identity& who,
+                                                         const std::string& repo) {
+  auto view = ViewOf(svc, who, repo);
+  if (!view) return view.error();
+  return view->threshold;
 }
 
 namespace {
@@ -64,42 +83,59 @@ Error Withheld(const std::string& what, const std::string& repo, std::int64_t th
 Result<void> CheckManifestServable(const Services& svc, const Identity& who,
                                    const std::string& repo, const std::string& digest,
                                    std::string_view asked) {
-  auto threshold = TrustedViewThreshold(svc, who, repo);
-  if (!threshold) return threshold.error();
-  if (!*threshold) return {};
-  auto trusted = svc.metadata.IsTrusted(repo, digest, **threshold);
+  auto view = ViewOf(svc, who, repo);
+  if (!view) return view.error();
+  const auto& threshold = view->threshold;
+  if (!threshold) {
+    metrics::CountTrust(view->served_as);
+    return {};
+  }
+  auto trusted = svc.metadata.IsTrusted(repo, digest, *threshold);
   if (!trusted) return trusted.error();
+  metrics::CountTrust(*trusted ? metrics::Trust::kServedSigned : metrics::Trust::kUnsignedManifest);
   if (*trusted) return {};
   // A tag has no ':', a digest always has one.
   std::string what = "manifest " + repo + (asked.empty() || asked.find(':') != asked.npos
                                                ? "@" + digest
                                                : ":" + std::string(asked));
-  return Withheld(what, repo, **threshold);
+  return Withheld(what, repo, *threshold);
 }
 
 Result<void> CheckPendingServable(const Services& svc, const Identity& who, const std::string& repo,
                                   std::string_view what) {
-  auto threshold = TrustedViewThreshold(svc, who, repo);
-  if (!threshold) return threshold.error();
-  if (!*threshold) return {};
-  if (**threshold <= 1) {
+  auto view = ViewOf(svc, who, repo);
+  if (!view) return view.error();
+  const auto& threshold = view->threshold;
+  if (!threshold) {
+    metrics::CountTrust(view->served_as);
+    return {};
+  }
+  if (*threshold <= 1) {
     auto keys = svc.metadata.ListKeys(std::string(NamespaceOf(repo)));
     if (!keys) return keys.error();
     const std::string& curator = svc.mirrors.curator().public_key().key_id();
     for (const auto& k : *keys) {
-      if (k.key_id == curator && !k.revoked) return {};
+      if (k.key_id == curator && !k.revoked) {
+        metrics::CountTrust(metrics::Trust::kServedMirrorVetted);
+        return {};
+      }
     }
   }
-  return Withheld(std::string(what), repo, **threshold);
+  metrics::CountTrust(metrics::Trust::kUnsignedManifest);
+  return Withheld(std::string(what), repo, *threshold);
 }
 
 Result<void> CheckBlobServable(const Services& svc, const Identity& who, const std::string& repo,
                                const std::string& digest) {
-  auto threshold = TrustedViewThreshold(svc, who, repo);
-  if (!threshold) return threshold.error();
-  if (!*threshold) return {};
-  auto ok = svc.metadata.IsServableBlob(repo, digest, **threshold);
+  auto view = ViewOf(svc, who, repo);
+  if (!view) return view.error();
+  if (!view->threshold) {
+    metrics::CountTrust(view->served_as);
+    return {};
+  }
+  auto ok = svc.metadata.IsServableBlob(repo, digest, *view->threshold);
   if (!ok) return ok.error();
+  metrics::CountTrust(*ok ? metrics::Trust::kServedSigned : metrics::Trust::kUnsignedBlob);
   if (*ok) return {};
   return Fail(ErrorCode::kDenied,
               "blob " + digest + " of " + repo +
@@ -212,6 +248,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       bool signatures = false;
       bool attestations = false;
       for (const auto& v : verdicts) {
+        metrics::CountSignature(metrics::SignatureFormat::kSigstoreBundle, v.verified);
         if (!v.verified) refused(v.reason);
         (v.is_signature ? signatures : attestations) |= v.verified;
       }
@@ -258,6 +295,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
       // appends each signer's layer to the same manifest): the good ones
       // count, but the artifact is withheld from readers.
       for (const auto& v : verdicts) {
+        metrics::CountSignature(metrics::SignatureFormat::kCosign, v.verified);
         if (v.verified) {
           const std::string signer = v.identity.empty() ? v.key_id : IdentitySignerId(v.identity);
           verified.push_back(SignatureRecord{repo, target->str(), signer, kFormatCosign,
@@ -294,6 +332,8 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
             }()},
            {"reasons", reasons},
            {"withheld_from_readers", withheld}});
+    metrics::CountTrust(any_verified || !enforce ? metrics::Trust::kSignatureAccepted
+                                                 : metrics::Trust::kSignatureRefused);
     if (!any_verified && enforce) {
       std::string why = trusted.empty() && keyless->identities.empty()
                             ? std::string("namespace ") + std::string(NamespaceOf(repo)) +
@@ -316,6 +356,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     if (!*signed_ok) {
       Audit({{"event", "push refused"}, {"repository", repo}, {"digest", digest.str()},
              {"user", who.user}, {"reason", "strict mode: not signed"}});
+      metrics::CountTrust(metrics::Trust::kStrictUnsigned);
       return Fail(ErrorCode::kDenied,
                   "namespace " + std::string(NamespaceOf(repo)) +
                       " is in strict mode: manifest " + digest.str() +

@@ -279,6 +279,13 @@ TEST_F(MirrorSyncTest, APullThroughByGlobAsksTheUpstreamsTagListFirst) {
   EXPECT_EQ(got.body, m.bytes);
 }
 
+// The text of GET /metrics (metrics_test.cc reads it strictly).
+std::string MetricsText(HttpsClient& admin) {
+  Response r = admin.Get("/metrics");
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.body;
+}
+
 TEST_F(MirrorSyncTest, ACosignReferrerVetsAnImage) {
   Signer signer = NewKey("release");
   Manifest m = PushImage(client_, "acme/tool", "v1", {.layer = "tool layer"});
@@ -286,6 +293,22 @@ TEST_F(MirrorSyncTest, ACosignReferrerVetsAnImage) {
   ASSERT_EQ(AddRule("tool", "tool", {signer.key.public_key().pem()}).status, 201);
   auto [state, reason] = Sync("tool");
   EXPECT_EQ(state, "synced") << reason;
+  // The metrics: the upstream verified the signature pushed; the mirror
+  // counted one sync that went well, and its one tag synced.
+  std::string upstream = MetricsText(client_);
+  EXPECT_NE(upstream.find(
+                "keep_signature_verifications_total{format=\"cosign\",result=\"verified\"} 1\n"),
+            std::string::npos)
+      << upstream;
+  EXPECT_NE(
+      upstream.find(
+          "keep_trust_decisions_total{decision=\"allowed\",reason=\"signature_verified\"} 1\n"),
+      std::string::npos)
+      << upstream;
+  std::string mirror = MetricsText(mirror_client_);
+  EXPECT_NE(mirror.find("keep_mirror_syncs_total{result=\"ok\"} 1\n"), std::string::npos) << mirror;
+  EXPECT_NE(mirror.find("keep_mirror_tags_total{state=\"synced\"} 1\n"), std::string::npos)
+      << mirror;
 }
 
 TEST_F(MirrorSyncTest, AReferrerByAnotherKeyIsRefusedAndNothingIsServed) {
@@ -317,6 +340,11 @@ TEST_F(MirrorSyncTest, AnUnsignedImageIsRefusedSayingWhereSignaturesWereLookedFo
   EXPECT_NE(reason.find("unsigned: upstream has no signature of " + m.digest()), std::string::npos)
       << reason;
   EXPECT_NE(reason.find("the referrers API"), std::string::npos) << reason;
+  std::string mirror = MetricsText(mirror_client_);
+  EXPECT_NE(mirror.find("keep_mirror_syncs_total{result=\"refused\"} 1\n"), std::string::npos)
+      << mirror;
+  EXPECT_NE(mirror.find("keep_mirror_tags_total{state=\"refused\"} 1\n"), std::string::npos)
+      << mirror;
 }
 
 TEST_F(MirrorSyncTest, WrongUpstreamCredentialsFailTheSyncSayingSo) {
@@ -328,6 +356,9 @@ TEST_F(MirrorSyncTest, WrongUpstreamCredentialsFailTheSyncSayingSo) {
   EXPECT_EQ(state, "failed");
   EXPECT_NE(reason.find("credentials"), std::string::npos) << reason;
   EXPECT_EQ(reason.find("not-the-password"), std::string::npos) << reason;
+  std::string mirror = MetricsText(mirror_client_);
+  EXPECT_NE(mirror.find("keep_mirror_syncs_total{result=\"failed\"} 1\n"), std::string::npos)
+      << mirror;
 }
 
 // Keyless signatures vet through a rule's identities, under the trust roots

@@ -36,6 +36,28 @@ TEST(Config, UnknownKeysAndBadValuesNameTheKey) {
   EXPECT_FALSE(ParseConfig("not json"));
 }
 
+TEST(Config, MetricsKeys) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->metrics_token_file, "");
+  EXPECT_EQ(defaults->metrics_listen, "");
+  auto c = ParseConfig(
+      R"({"metrics":{"token_file":"/etc/keep/metrics-token","listen":"127.0.0.1:9102"}})");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->metrics_token_file, "/etc/keep/metrics-token");
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:9102");
+  EXPECT_TRUE(Validate(*c));
+  c->metrics_listen = "9102";
+  auto bad = Validate(*c);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("\"metrics.listen\""), std::string::npos)
+      << bad.error().message;
+  auto unknown = ParseConfig(R"({"metrics":{"enabled":true}})");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("\"metrics.enabled\""), std::string::npos);
+  EXPECT_FALSE(ParseConfig(R"({"metrics":{"token_file":1}})"));
+}
+
 TEST(Config, GarbageCollectionKeys) {
   auto defaults = ParseConfig("{}");
   ASSERT_TRUE(defaults);

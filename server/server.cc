@@ -452,6 +452,11 @@ int Main(int argc, char** argv) {
   MaintenanceStatus maintenance_status;
   AuditWriter audit(**metadata, config);
   SetAuditSink(audit.Sink());
+  // Uninstalled before the writer goes, on every way out; the writer then
+  // writes what is queued.
+  struct Uninstall {
+    ~Uninstall() { SetAuditSink({}); }
+  } uninstall;
   audit.Prune();
   Services services{config,    **blobs,      **metadata,         authenticator,
                     *tokens,   blocking,     blob_locks,         maintenance,
@@ -500,7 +505,6 @@ int Main(int argc, char** argv) {
   (*mirrors)->Stop();
   pull_through.join();
   blocking.join();
-  SetAuditSink({});  // the writer writes what is queued as it goes
   return 0;
 }
 

@@ -248,6 +248,24 @@ TEST_F(AuditTest, RetentionPrunesOldEventsAtStart) {
   EXPECT_EQ(Events("?action=key.add").size(), 1u);
 }
 
+TEST_F(AuditTest, AnAuditWriteThatFailsFailsNoRequestAndIsLogged) {
+  // The database refuses every audit row from now on.
+  keepd_.Restart(KeepdProcess::Stop::kGraceful, [&] {
+    OnDatabase(keepd_,
+               "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
+               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END");
+  });
+  client_.Disconnect();
+  Signer signer = NewKey("while-broken");  // expects 201
+  EXPECT_TRUE(Events("?action=key.add").empty());
+  const std::string log = keepd_.Messages();
+  EXPECT_NE(log.find("could not be written to the database"), std::string::npos) << log;
+  EXPECT_NE(log.find("audit refused by the test"), std::string::npos) << log;
+  // The stderr line was written all the same.
+  EXPECT_NE(log.find(R"("action":"key.add")"), std::string::npos) << log;
+  EXPECT_NE(log.find(signer.key_id), std::string::npos) << log;
+}
+
 TEST_F(AuditTest, ASchemaSevenDatabaseGainsTheAuditLog) {
   Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "before the upgrade"});
   keepd_.Restart(KeepdProcess::Stop::kGraceful,

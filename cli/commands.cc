@@ -486,6 +486,27 @@ const std::vector<CommandSpec> kCommands = {
      "To restore: stop keepd, put the copy in place of metadata.db, remove\n"
      "metadata.db-wal if present, start keepd.\n",
      Backup},
+    {"",
+     "audit",
+     "",
+     0,
+     0,
+     {{"namespace", F::kValue, "NS",
+       "only the events of this namespace (enough for its maintainers)"},
+      {"since", F::kValue, "WHEN", "only events since then: a time ago (30m, 1h, 2d) or RFC 3339"},
+      {"until", F::kValue, "WHEN", "only events before then, as --since"},
+      {"user", F::kValue, "USER", "only what this user or robot did (anonymous, keepd: those)"},
+      {"action", F::kValue, "ACTION", "only this action (key.add), or a family of them (key.*)"},
+      {"limit", F::kValue, "N", "at most N events (1-1000; default 100)"},
+      {"before", F::kValue, "ID", "only events older than event ID (the next page)"}},
+     "Show the audit log: who did what, when and from where",
+     "Newest first. Every push, refused pull, signature accepted or refused, and\n"
+     "change made through the admin API (keys, identities, trust roots, policies,\n"
+     "members, users, robots, namespaces, mirrors, gc). Admins see everything;\n"
+     "maintainers of a namespace see its events with --namespace. Refused pulls\n"
+     "that repeat within a minute are one row with a count.\n"
+     "Example: keepctl audit --namespace acme --since 1h --action key.*\n",
+     AuditLog},
 
     {"mirror", "add", "NAME", 1, 1, kMirrorFlags,
      "Mirror upstream images into a namespace, vetted and signed by the curator key",

@@ -5,7 +5,7 @@
 // repositories, tags and images, commands_maintenance.cc for gc and fsck,
 // commands_docs.cc for shell completion and the manual page, commands_mirrors.cc
 // for the curated mirror, commands_identities.cc for keyless identities and trust
-// roots).
+// roots, commands_audit.cc for the audit log).
 //
 // A handler gets the parsed command line, talks to the registry and prints
 // on stdout; it returns a Failure for main() to print on stderr.
@@ -125,6 +125,8 @@ Result<void> QuarantineDrop(const Invocation& inv);
 Result<void> Gc(const Invocation& inv);
 Result<void> Fsck(const Invocation& inv);
 Result<void> Backup(const Invocation& inv);
+// commands_audit.cc
+Result<void> AuditLog(const Invocation& inv);
 // commands_docs.cc: written from CommandTable()
 Result<void> Completion(const Invocation& inv);
 Result<void> ManPage(const Invocation& inv);

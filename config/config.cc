@@ -74,6 +74,8 @@ const Setter kSetters[] = {
     KEEP_INT("gc.untagged_grace_hours", gc_untagged_grace_hours, 0, 24 * 365 * 10),
     KEEP_BOOL("gc.delete_untagged", gc_delete_untagged),
     KEEP_INT("integrity.verify_reads_percent", verify_reads_percent, 0, 100),
+    KEEP_INT("audit.retention_days", audit_retention_days, 1, 3650),
+    KEEP_INT("audit.max_events", audit_max_events, 1000, 100000000),
     KEEP_STR("auth.realm", realm),
     KEEP_INT("auth.credential_cache_seconds", credential_cache_seconds, 0, 3600),
     KEEP_STR("auth.service", service),

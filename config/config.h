@@ -39,6 +39,9 @@ struct Config {
   bool gc_delete_untagged = true;    // false: untagged manifests are never collected
   int verify_reads_percent = 1;      // blob GETs re-hashed before they are served (0-100)
 
+  int audit_retention_days = 90;            // audit events older than this are pruned
+  std::int64_t audit_max_events = 1000000;  // past this many, the oldest are pruned
+
   std::string realm = "Keep";          // the Basic auth realm (of /token)
   int credential_cache_seconds = 60;   // verified Basic credentials are trusted this long
   std::string service = "keep";        // the token service name (token audience)

@@ -2,10 +2,13 @@
 // seconds since the Unix epoch (created_at, expires_at, token times).
 #pragma once
 
+#include "core/error.h"
+
 #include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <string_view>
 
 namespace keep {
 
@@ -24,5 +27,12 @@ inline std::string Rfc3339Utc(std::int64_t unix_seconds) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+// A moment as people give it to `--since` and `?since=`: a time ago
+// ("90s", "30m", "1h", "2d": a whole number of seconds, minutes, hours or
+// days before `now`), or RFC 3339 ("2026-12-02T06:00:00Z",
+// "2026-12-02T08:00:00+02:00", fractions of a second ignored). Unix
+// seconds; kInvalid, saying what is accepted, for anything else.
+[[nodiscard]] Result<std::int64_t> ParseMoment(std::string_view text, std::int64_t now);
 
 }  // namespace keep

@@ -231,11 +231,15 @@ struct Service::Impl {
     PublisherKeyRecord rec{ns,        key.key_id(), kCuratorKeyName, std::string(key.algorithm()),
                            key.pem(), by,           UnixNow(),       false};
     KEEP_TRY(deps.metadata.AddKey(rec, StoredKeyMaterial));
-    Audit({{"event", "key added"},
-           {"namespace", ns},
-           {"key_id", key.key_id()},
-           {"name", kCuratorKeyName},
-           {"user", by}});
+    // On behalf of the admin who added the rule (its mirror.create event
+    // names where from).
+    AuditEvent event;
+    event.action = "key.add";
+    event.actor = AuditActor(by);
+    event.ns = ns;
+    event.target = key.key_id();
+    event.details = {{"event", "key added"}, {"key_id", key.key_id()}, {"name", kCuratorKeyName}};
+    Audit(std::move(event));
     return {};
   }
 
@@ -373,7 +377,6 @@ Result<json> Service::Create(const json& body, const std::string& by) {
   KEEP_TRY(impl_->TrustCurator(*rule, by));
   MirrorRecord rec = impl_->Encode(*rule, by);
   KEEP_TRY(impl_->deps.metadata.CreateMirror(rec));
-  Audit({{"event", "mirror rule added"}, {"rule", rule->name}, {"user", by}});
   KEEP_TRY(impl_->ReloadRules());
   return Show(rule->name);
 }
@@ -460,7 +463,6 @@ Result<void> Service::Remove(const std::string& name) {
   auto found = impl_->deps.metadata.DeleteMirror(name);
   if (!found) return found.error();
   if (!*found) return NoRule(name);
-  Audit({{"event", "mirror rule removed"}, {"rule", name}});
   return impl_->ReloadRules();
 }
 
@@ -480,11 +482,6 @@ Result<json> Service::Approve(const std::string& name, const std::string& reposi
   approved.reason = "approved; the next sync stores " + approved.pending;
   KEEP_TRY(impl_->deps.metadata.PutMirrorTag(approved));
   impl_->ForgetRefusals();
-  Audit({{"event", "mirror change approved"},
-         {"rule", name},
-         {"repository", repository},
-         {"tag", tag},
-         {"digest", approved.pending}});
   return json{{"repository", repository}, {"tag", tag}, {"approved", approved.pending}};
 }
 

@@ -408,11 +408,16 @@ class TagSync {
     if (committed || committed.error().code == ErrorCode::kDigestInvalid) DropSession(session);
     if (!committed) {
       if (committed.error().code == ErrorCode::kDigestInvalid) {
-        Audit({{"event", "mirror blob refused"},
-               {"rule", rule_.name},
-               {"repository", local_},
-               {"digest", blob.digest.str()},
-               {"reason", "the bytes upstream sent do not match their digest"}});
+        AuditEvent event;
+        event.action = "mirror.blob_refused";
+        event.ns = std::string(NamespaceOf(local_));
+        event.target = local_ + "@" + blob.digest.str();
+        event.outcome = "refused";
+        event.details = {{"event", "mirror blob refused"},
+                         {"rule", rule_.name},
+                         {"repository", local_},
+                         {"reason", "the bytes upstream sent do not match their digest"}};
+        Audit(std::move(event));
         return Verdict{"refused", what + ": the bytes upstream sent do not match their digest"};
       }
       return FromError(committed.error(), "storing " + what);
@@ -627,13 +632,19 @@ class TagSync {
       out.reason = "its record could not be written: " + written.error().message;
     }
     if (out.state != "unchanged") {
-      Audit({{"event", "mirror " + out.state},
-             {"rule", rule_.name},
-             {"upstream", upstream_.url() + "/" + upstream_repo_},
-             {"repository", local_},
-             {"tag", tag_},
-             {"digest", out.digest},
-             {"reason", out.reason}});
+      AuditEvent event;
+      event.action = "mirror." + out.state;
+      event.ns = std::string(NamespaceOf(local_));
+      event.target = local_ + ":" + tag_;
+      event.outcome = out.state == "synced" ? "ok" : out.state;
+      event.details = {{"event", "mirror " + out.state},
+                       {"rule", rule_.name},
+                       {"upstream", upstream_.url() + "/" + upstream_repo_},
+                       {"repository", local_},
+                       {"tag", tag_},
+                       {"digest", out.digest},
+                       {"reason", out.reason}};
+      Audit(std::move(event));
     }
     observe_({{"event", "tag"},
               {"repository", local_},

@@ -240,7 +240,13 @@ Result<std::vector<TrustedRoot>> InstalledTrustRoots(Metadata& md) {
   for (const TrustRootRecord& r : *records) {
     auto root = ParseTrustedRoot(r.content);
     if (!root) {
-      Audit({{"event", "trust root unusable"}, {"name", r.name}, {"reason", root.error().message}});
+      AuditEvent event;
+      event.action = "trust_root.unusable";
+      event.target = r.name;
+      event.outcome = "failed";
+      event.details = {
+          {"event", "trust root unusable"}, {"name", r.name}, {"reason", root.error().message}};
+      Audit(std::move(event));
       continue;
     }
     out.push_back(std::move(*root));

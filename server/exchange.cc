@@ -181,4 +181,14 @@ Awaitable<Result<void>> Exchange::DiscardBody(std::uint64_t limit) {
   co_return Result<void>();
 }
 
+AuditEvent AuditBy(const Exchange& ex, std::string action, std::string ns, std::string target) {
+  AuditEvent e;
+  e.action = std::move(action);
+  e.actor = AuditActor(ex.who.user);
+  e.source = std::string(ex.remote());
+  e.ns = std::move(ns);
+  e.target = std::move(target);
+  return e;
+}
+
 }  // namespace keep::server

@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "config/config.h"
+#include "core/audit.h"
 #include "core/core.h"
 #include "mirror/rule.h"
 #include "server/maintenance_status.h"
@@ -36,6 +37,8 @@ class Service;
 }  // namespace keep::mirror
 
 namespace keep::server {
+
+class AuditWriter;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -70,7 +73,14 @@ struct Services {
   // The Prometheus scraper's bearer credential (metrics.token_file, read at
   // start); empty: /metrics answers admins only.
   const std::string& metrics_token;
+  // Keeps the audit log in the database (server/audit_writer.h).
+  AuditWriter& audit;
 };
+
+// An audit event (core/audit.h) naming the caller of this exchange as its
+// actor and their address as its source.
+class Exchange;
+AuditEvent AuditBy(const Exchange& ex, std::string action, std::string ns, std::string target);
 
 // Runs fn on the blocking pool and resumes the caller with its result, so
 // that an fsync or an Argon2id check never stalls the I/O threads.
@@ -146,6 +156,10 @@ class Exchange {
   std::optional<std::string> query(std::string_view key) const;
   // Every value of a repeated query parameter, in order.
   std::vector<std::string> query_all(std::string_view key) const;
+  // Every query parameter, in order.
+  const std::vector<std::pair<std::string, std::string>>& query_params() const {
+    return query_params_;
+  }
   const Services& services() const { return services_; }
   RouteParams params;
   Identity who;

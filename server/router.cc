@@ -76,6 +76,8 @@ const std::array kRoutes = {
     Route{V::post, Area::kFsck, Action::kAdmin, CheckIntegrity},
     Route{V::post, Area::kBackup, Action::kAdmin, BackupDatabase},
     Route{V::get, Area::kMaintenance, Action::kAdmin, MaintenanceState},
+    // Admins, or maintainers of the namespace in the query: checked by the handler.
+    Route{V::get, Area::kAudit, Action::kPerson, ListAudit},
     Route{V::get, Area::kMirrors, Action::kAdmin, ListMirrors},
     Route{V::post, Area::kMirrors, Action::kAdmin, CreateMirror},
     Route{V::get, Area::kMirror, Action::kAdmin, ShowMirror},
@@ -165,6 +167,7 @@ Result<Area> LocateAdmin(std::string_view path, RouteParams& params) {
   if (n == 1 && s[0] == "backup") return Area::kBackup;
   if (n == 1 && s[0] == "mirror-key") return Area::kMirrorKey;
   if (n == 1 && s[0] == "maintenance") return Area::kMaintenance;
+  if (n == 1 && s[0] == "audit") return Area::kAudit;
   if (s[0] == "trust-roots") {
     if (n == 1) return Area::kTrustRoots;
     params.name = std::string(s[1]);

@@ -52,6 +52,7 @@ enum class Area {
   kMirrorApprove,
   kMirrorKey,
   kMaintenance,
+  kAudit,
   // Liveness and readiness, for load balancers and orchestrators.
   kHealth,
   kReady,

@@ -6,6 +6,7 @@
 #include "core/metrics.h"
 #include "core/version.h"
 #include "mirror/service.h"
+#include "server/audit_writer.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
@@ -156,7 +157,8 @@ void RecoverAtStart(const Services& svc) {
   }
 }
 
-// Upload housekeeping every hour (the first ran at start).
+// Upload housekeeping and the audit log's retention every hour (the first
+// ran at start).
 Awaitable<void> Housekeeping(const Services& svc) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   while (true) {
@@ -164,6 +166,10 @@ Awaitable<void> Housekeeping(const Services& svc) {
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     PurgeAndLog(svc);
+    co_await Offload(svc, [&] {
+      svc.audit.Prune();
+      return true;
+    });
   }
 }
 
@@ -206,6 +212,13 @@ Awaitable<void> ScheduledGc(const Services& svc) {
       std::fprintf(stderr, "keepd: garbage collection failed: %s\n", r->error().message.c_str());
     } else {
       const GcReport& g = **r;
+      AuditEvent event;
+      event.action = "gc.run";
+      event.details = {{"event", "scheduled garbage collection"},
+                       {"manifests", g.manifests.count},
+                       {"blob_files", g.blob_files.count},
+                       {"bytes_freed", g.bytes_freed}};
+      Audit(std::move(event));
       std::fprintf(stderr,
                    "keepd: garbage collection: %lld manifests, %lld blob links, %lld blob files "
                    "(%llu bytes) and %d expired uploads removed in %.1f s\n",
@@ -454,9 +467,17 @@ int Main(int argc, char** argv) {
   if (!mirrors) return Fatal(mirrors.error().message);
   MaintenanceStatus maintenance_status;
   metrics::SetProcessInfo(UnixNow(), VersionText(), CommitText());
+  AuditWriter audit(**metadata, config);
+  SetAuditSink(audit.Sink());
+  // Uninstalled before the writer goes, on every way out; the writer then
+  // writes what is queued.
+  struct Uninstall {
+    ~Uninstall() { SetAuditSink({}); }
+  } uninstall;
+  audit.Prune();
   Services services{config,    **blobs,      **metadata,         authenticator,
                     *tokens,   blocking,     blob_locks,         maintenance,
-                    **mirrors, pull_through, maintenance_status, metrics_token};
+                    **mirrors, pull_through, maintenance_status, metrics_token, audit};
   RecoverAtStart(services);
 
   auto listen = ParseListen(config.listen);

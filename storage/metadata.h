@@ -288,6 +288,38 @@ struct StorageUsage {
   std::int64_t upload_sessions = 0;  // started, not yet finished or cancelled
 };
 
+// One event of the audit log as stored (core/audit.h says what the fields
+// mean). Refusals that repeat are folded into one row: `count` of them, the
+// first at `time_ms`, the last at `last_ms`.
+struct AuditEntry {
+  std::int64_t id = 0;  // grows with every event; never reused
+  std::int64_t time_ms = 0;
+  std::string actor;
+  std::string source;
+  std::string action;
+  std::string ns;
+  std::string target;
+  std::string outcome;
+  std::string details;  // JSON object text
+  std::int64_t count = 1;
+  std::int64_t last_ms = 0;
+  // Written by AppendAudit: fold into the newest row of the same action,
+  // actor, source, namespace, target and outcome newer than coalesce_ms.
+  bool coalesce = false;
+};
+
+// Which events QueryAudit returns: all of these that are set must match.
+struct AuditQuery {
+  std::optional<std::string> ns;
+  std::optional<std::string> actor;
+  std::optional<std::string> action;         // exact
+  std::optional<std::string> action_prefix;  // "key." matches key.add and key.remove
+  std::int64_t since_ms = 0;                 // time_ms >= since_ms
+  std::optional<std::int64_t> until_ms;      // time_ms < until_ms
+  std::optional<std::int64_t> before_id;     // id < before_id (the next page)
+  int limit = 100;
+};
+
 class Metadata {
  public:
   virtual ~Metadata() = default;
@@ -507,6 +539,18 @@ class Metadata {
   // A rule's tag records, by repository and tag.
   [[nodiscard]] virtual Result<std::vector<MirrorTagRecord>> MirrorTags(
       const std::string& rule) = 0;
+
+  // The audit log (core/audit.h). Appends the entries in one transaction;
+  // those marked `coalesce` are folded into a row written since
+  // `coalesce_since_ms` when there is one.
+  [[nodiscard]] virtual Result<void> AppendAudit(const std::vector<AuditEntry>& entries,
+                                                 std::int64_t coalesce_since_ms) = 0;
+  // Newest first (by id), at most q.limit.
+  [[nodiscard]] virtual Result<std::vector<AuditEntry>> QueryAudit(const AuditQuery& q) = 0;
+  // Deletes the events older than `before_ms`, then the oldest past the
+  // newest `keep_at_most`. Returns how many went.
+  [[nodiscard]] virtual Result<std::int64_t> PruneAudit(std::int64_t before_ms,
+                                                        std::int64_t keep_at_most) = 0;
 
   // Backups. Writes a consistent copy of the whole database, as of one
   // moment, to a new file at `path` (which must not exist), while requests

@@ -1,6 +1,7 @@
 // The SQLite implementation of Metadata (storage/metadata.h).
 #include "storage/metadata.h"
 #include "storage/sqlite_accounts.h"
+#include "storage/sqlite_audit.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_gc.h"
 #include "storage/sqlite_key_ids.h"
@@ -31,8 +32,10 @@ using sqlite::SqliteError;
 // 3: trust policies, publisher keys and signatures; 4: when a namespace's
 // policy last became stricter, and key ids from the key's canonical form
 // (storage/sqlite_key_ids.h); 5: mirror rules and their tags; 6: keyless
-// identities of namespaces and the trust roots (storage/sqlite_trust.cc).
-constexpr int kSchemaVersion = 7;
+// identities of namespaces and the trust roots (storage/sqlite_trust.cc);
+// 7: the trust root a keyless signature's record names; 8: the audit log
+// (storage/sqlite_audit.cc).
+constexpr int kSchemaVersion = 8;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -97,7 +100,7 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
 class SqliteMetadata final : public Metadata {
  public:
   SqliteMetadata(const std::string& path, const KeyCanonicalizer& canonical)
-      : db_(path), accounts_(db_), trust_(db_), gc_(db_), mirrors_(db_) {
+      : db_(path), accounts_(db_), trust_(db_), gc_(db_), mirrors_(db_), audit_(db_) {
     Connection& w = db_.writer();
     struct stat st {};
     if (::stat(db_.path().c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
@@ -117,6 +120,7 @@ class SqliteMetadata final : public Metadata {
     if (version > 0 && version < 4) sqlite::RenameKeysCanonically(w, canonical);
     sqlite::GcTables::Migrate(w);
     sqlite::MirrorTables::Migrate(w);
+    sqlite::AuditTables::Migrate(w);
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
   }
@@ -520,6 +524,17 @@ class SqliteMetadata final : public Metadata {
     return gc_.ManifestRefs(repo);
   }
 
+  Result<void> AppendAudit(const std::vector<AuditEntry>& entries,
+                           std::int64_t coalesce_since_ms) override {
+    return audit_.Append(entries, coalesce_since_ms);
+  }
+  Result<std::vector<AuditEntry>> QueryAudit(const AuditQuery& q) override {
+    return audit_.Query(q);
+  }
+  Result<std::int64_t> PruneAudit(std::int64_t before_ms, std::int64_t keep_at_most) override {
+    return audit_.Prune(before_ms, keep_at_most);
+  }
+
   Result<void> CreateMirror(const MirrorRecord& rule) override { return mirrors_.Create(rule); }
   Result<bool> UpdateMirror(const MirrorRecord& rule) override { return mirrors_.Update(rule); }
   Result<std::optional<MirrorRecord>> GetMirror(const std::string& name) override {
@@ -708,6 +723,7 @@ class SqliteMetadata final : public Metadata {
   sqlite::TrustTables trust_;
   sqlite::GcTables gc_;
   sqlite::MirrorTables mirrors_;
+  sqlite::AuditTables audit_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)

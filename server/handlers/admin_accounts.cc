@@ -93,6 +93,16 @@ Result<std::vector<RobotScope>> ReadScopes(Metadata& md, const json& body) {
   return scopes;
 }
 
+// A robot's event names its namespace when it has one scope.
+AuditEvent RobotEvent(const Exchange& ex, const char* action, const std::string& name,
+                      const std::vector<RobotScope>& scopes) {
+  AuditEvent event = AuditBy(ex, action, scopes.size() == 1 ? scopes[0].ns : "", name);
+  json listed = json::array();
+  for (const auto& s : scopes) listed.push_back({{"namespace", s.ns}, {"actions", s.actions}});
+  event.details = {{"scopes", std::move(listed)}};
+  return event;
+}
+
 // At least one admin must stay able to sign in.
 Result<void> KeepAnAdmin(Metadata& md, const std::string& name, std::optional<bool> disabled,
                          std::optional<bool> admin) {
@@ -164,6 +174,9 @@ Awaitable<Result<Reply>> CreateUser(Exchange& ex) {
   u.created_by = ex.who.user;
   auto id = svc.metadata.CreateUser(u);
   if (!id) co_return id.error();
+  AuditEvent event = AuditBy(ex, "user.create", "", u.name);
+  event.details = {{"event", "user created"}, {"admin", u.admin}};
+  Audit(std::move(event));
   auto created = FindUser(svc.metadata, u.name);
   if (!created) co_return created.error();
   json out = UserJson(*created);
@@ -191,6 +204,11 @@ Awaitable<Result<Reply>> UpdateUser(Exchange& ex) {
   auto found = md.UpdateUser(ex.params.name, *disabled, *admin);
   if (!found) co_return found.error();
   if (!*found) co_return NoUser(ex.params.name);
+  AuditEvent event = AuditBy(ex, "user.update", "", ex.params.name);
+  event.details = {{"event", "user changed"}};
+  if (*disabled) event.details["disabled"] = **disabled;
+  if (*admin) event.details["admin"] = **admin;
+  Audit(std::move(event));
   auto u = FindUser(md, ex.params.name);
   if (!u) co_return u.error();
   co_return JsonReply(http::status::ok, UserJson(*u));
@@ -210,6 +228,9 @@ Awaitable<Result<Reply>> SetPassword(Exchange& ex) {
   auto changed = svc.metadata.SetPasswordHash(ex.params.name, *hash);
   if (!changed) co_return changed.error();
   if (!*changed) co_return NoUser(ex.params.name);
+  AuditEvent event = AuditBy(ex, "user.password", "", ex.params.name);
+  event.details = {{"event", "password changed"}, {"generated", generated.has_value()}};
+  Audit(std::move(event));
   auto u = FindUser(svc.metadata, ex.params.name);
   if (!u) co_return u.error();
   json out = UserJson(*u);
@@ -258,6 +279,7 @@ Awaitable<Result<Reply>> CreateRobot(Exchange& ex) {
   robot.account.created_by = ex.who.user;
   robot.scopes = std::move(*scopes);
   KEEP_CO_TRY(svc.metadata.CreateRobot(robot));
+  Audit(RobotEvent(ex, "robot.create", robot.account.name, robot.scopes));
   auto stored = svc.metadata.GetUser(robot.account.name);
   if (!stored) co_return stored.error();
   if (*stored) robot.account = **stored;
@@ -278,6 +300,7 @@ Awaitable<Result<Reply>> DeleteRobot(Exchange& ex) {
   auto removed = md.DeleteRobot(name);
   if (!removed) co_return removed.error();
   if (!*removed) co_return Fail(ErrorCode::kNotFound, "no robot named " + name);
+  Audit(RobotEvent(ex, "robot.delete", name, it->scopes));
   co_return Reply::Empty(http::status::no_content);
 }
 

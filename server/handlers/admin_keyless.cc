@@ -152,13 +152,13 @@ Awaitable<Result<Reply>> AddIdentity(Exchange& ex) {
   KEEP_CO_TRY(FindNamespace(md, ex.params.name));
   record->added_by = ex.who.user;
   KEEP_CO_TRY(md.AddIdentity(*record));
-  Audit({{"event", "identity added"},
-         {"namespace", record->ns},
-         {"identity", record->name},
-         {"issuer", record->issuer},
-         {"subject", record->subject},
-         {"subject_regex", record->subject_regex},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "identity.add", record->ns, record->name);
+  event.details = {{"event", "identity added"},
+                   {"identity", record->name},
+                   {"issuer", record->issuer},
+                   {"subject", record->subject},
+                   {"subject_regex", record->subject_regex}};
+  Audit(std::move(event));
   auto stored = FindIdentity(md, record->ns, record->name);
   if (!stored) co_return stored.error();
   co_return JsonReply(http::status::created, IdentityJson(*stored));
@@ -178,10 +178,9 @@ Awaitable<Result<Reply>> RevokeIdentity(Exchange& ex) {
     co_return Fail(ErrorCode::kNotFound,
                    "namespace " + ex.params.name + " has no identity named " + ex.params.reference);
   }
-  Audit({{"event", "identity revoked"},
-         {"namespace", ex.params.name},
-         {"identity", ex.params.reference},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "identity.remove", ex.params.name, ex.params.reference);
+  event.details = {{"event", "identity revoked"}, {"identity", ex.params.reference}};
+  Audit(std::move(event));
   auto stored = FindIdentity(md, ex.params.name, ex.params.reference);
   if (!stored) co_return stored.error();
   co_return JsonReply(http::status::ok, IdentityJson(*stored));
@@ -231,10 +230,11 @@ Awaitable<Result<Reply>> SetTrustRoot(Exchange& ex) {
   }
   TrustRootRecord record{ex.params.name, **text, ex.who.user, 0, ""};
   KEEP_CO_TRY(md.SetTrustRoot(record));
-  Audit({{"event", "trust root set"},
-         {"name", record.name},
-         {"sha256", Sha256Of(record.content).str()},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "trust_root.set", "", record.name);
+  event.details = {{"event", "trust root set"},
+                   {"name", record.name},
+                   {"sha256", Sha256Of(record.content).str()}};
+  Audit(std::move(event));
   // What the root this one replaces vouched for is verified again now.
   auto reverified =
       co_await Offload(ex.services(), [&] { return ReverifyUnvouched(ex.services()); });
@@ -254,7 +254,9 @@ Awaitable<Result<Reply>> DeleteTrustRoot(Exchange& ex) {
   auto removed = ex.services().metadata.DeleteTrustRoot(ex.params.name);
   if (!removed) co_return removed.error();
   if (!*removed) co_return Fail(ErrorCode::kNotFound, "no trust root named " + ex.params.name);
-  Audit({{"event", "trust root removed"}, {"name", ex.params.name}, {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "trust_root.remove", "", ex.params.name);
+  event.details = {{"event", "trust root removed"}, {"name", ex.params.name}};
+  Audit(std::move(event));
   // What it vouched for counts no more (the metadata's trust decision says
   // so already); what another installed root vouches for is verified again.
   auto reverified =

@@ -82,6 +82,13 @@ Awaitable<Result<Reply>> CollectGarbage(Exchange& ex) {
     return r;
   });
   if (!report) co_return report.error();
+  AuditEvent event = AuditBy(ex, "gc.run", "", "");
+  event.details = {{"event", "garbage collection"},
+                   {"dry_run", options.dry_run},
+                   {"manifests", report->manifests.count},
+                   {"blob_files", report->blob_files.count},
+                   {"bytes_freed", report->bytes_freed}};
+  Audit(std::move(event));
   co_return JsonReply(http::status::ok, GcJson(*report));
 }
 
@@ -103,6 +110,9 @@ Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex) {
     return r;
   });
   if (!report) co_return report.error();
+  AuditEvent event = AuditBy(ex, "fsck.run", "", "");
+  event.details = {{"event", "integrity check"}, {"repair", fix}};
+  Audit(std::move(event));
   co_return JsonReply(http::status::ok, FsckJson(*report));
 }
 
@@ -118,6 +128,9 @@ Awaitable<Result<Reply>> BackupDatabase(Exchange& ex) {
     return BackupMetadata(svc.metadata, svc.config.data_dir);
   });
   if (!report) co_return report.error();
+  AuditEvent event = AuditBy(ex, "backup.create", "", report->path);
+  event.details = {{"event", "database backup"}, {"bytes", report->bytes}};
+  Audit(std::move(event));
   co_return JsonReply(
       http::status::created,
       {{"path", report->path}, {"bytes", report->bytes}, {"taken_at", report->taken_at}});

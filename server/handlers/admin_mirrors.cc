@@ -23,6 +23,19 @@ Awaitable<Result<json>> ReadJson(Exchange& ex) {
 
 Reply Answer(http::status status, const json& body) { return JsonReply(status, body); }
 
+// A change to a rule: the rule's namespace is where it lands (`shown` is the
+// rule as the mirror service shows it, without credentials).
+AuditEvent MirrorEvent(const Exchange& ex, const char* action, const std::string& rule,
+                       const json& shown) {
+  std::string ns;
+  if (shown.is_object() && shown.contains("target") && shown["target"].is_string()) {
+    ns = std::string(NamespaceOf(shown["target"].get<std::string>()));
+  }
+  AuditEvent event = AuditBy(ex, action, ns, rule);
+  event.details = {{"event", std::string(action)}, {"rule", rule}};
+  return event;
+}
+
 }  // namespace
 
 Awaitable<Result<Reply>> ListMirrors(Exchange& ex) {
@@ -38,6 +51,7 @@ Awaitable<Result<Reply>> CreateMirror(Exchange& ex) {
   if (!body) co_return body.error();
   auto made = co_await Offload(svc, [&] { return svc.mirrors.Create(*body, ex.who.user); });
   if (!made) co_return made.error();
+  Audit(MirrorEvent(ex, "mirror.create", made->value("name", ""), *made));
   co_return Answer(http::status::created, *made);
 }
 
@@ -54,6 +68,7 @@ Awaitable<Result<Reply>> UpdateMirror(Exchange& ex) {
   if (!body) co_return body.error();
   auto updated = co_await Offload(svc, [&] { return svc.mirrors.Update(ex.params.name, *body); });
   if (!updated) co_return updated.error();
+  Audit(MirrorEvent(ex, "mirror.update", ex.params.name, *updated));
   co_return Answer(http::status::ok, *updated);
 }
 
@@ -61,6 +76,7 @@ Awaitable<Result<Reply>> DeleteMirror(Exchange& ex) {
   const auto& svc = ex.services();
   auto removed = co_await Offload(svc, [&] { return svc.mirrors.Remove(ex.params.name); });
   if (!removed) co_return removed.error();
+  Audit(MirrorEvent(ex, "mirror.delete", ex.params.name, json::object()));
   co_return Reply::Empty(http::status::no_content);
 }
 
@@ -68,6 +84,7 @@ Awaitable<Result<Reply>> StartMirrorSync(Exchange& ex) {
   const auto& svc = ex.services();
   auto started = co_await Offload(svc, [&] { return svc.mirrors.StartSync(ex.params.name); });
   if (!started) co_return started.error();
+  Audit(MirrorEvent(ex, "mirror.sync_start", ex.params.name, json::object()));
   co_return Answer(http::status::accepted, *started);
 }
 
@@ -102,6 +119,12 @@ Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex) {
   auto approved = co_await Offload(
       svc, [&] { return svc.mirrors.Approve(ex.params.name, **repository, **tag); });
   if (!approved) co_return approved.error();
+  AuditEvent event = AuditBy(ex, "mirror.approve", std::string(NamespaceOf(**repository)),
+                             **repository + ":" + **tag);
+  event.details = {{"event", "mirror change approved"},
+                   {"rule", ex.params.name},
+                   {"digest", approved->value("approved", "")}};
+  Audit(std::move(event));
   co_return Answer(http::status::ok, *approved);
 }
 

@@ -48,6 +48,9 @@ Awaitable<Result<Reply>> CreateNamespace(Exchange& ex) {
   ns.anonymous_pull = anonymous->value_or(false);
   ns.created_by = ex.who.user;
   KEEP_CO_TRY(md.CreateNamespace(ns));
+  AuditEvent event = AuditBy(ex, "namespace.create", ns.name, ns.name);
+  event.details = {{"event", "namespace created"}, {"anonymous_pull", ns.anonymous_pull}};
+  Audit(std::move(event));
   auto created = FindNamespace(md, ns.name);
   if (!created) co_return created.error();
   // Images pushed before the namespace existed are withheld from readers
@@ -81,6 +84,9 @@ Awaitable<Result<Reply>> UpdateNamespace(Exchange& ex) {
     auto found = md.SetAnonymousPull(ex.params.name, **anonymous);
     if (!found) co_return found.error();
     if (!*found) co_return NoNamespace(ex.params.name);
+    AuditEvent event = AuditBy(ex, "namespace.update", ex.params.name, ex.params.name);
+    event.details = {{"event", "namespace changed"}, {"anonymous_pull", **anonymous}};
+    Audit(std::move(event));
   }
   auto ns = FindNamespace(md, ex.params.name);
   if (!ns) co_return ns.error();
@@ -91,6 +97,9 @@ Awaitable<Result<Reply>> DeleteNamespace(Exchange& ex) {
   auto removed = ex.services().metadata.DeleteNamespace(ex.params.name);
   if (!removed) co_return removed.error();
   if (!*removed) co_return NoNamespace(ex.params.name);
+  AuditEvent event = AuditBy(ex, "namespace.delete", ex.params.name, ex.params.name);
+  event.details = {{"event", "namespace deleted"}};
+  Audit(std::move(event));
   co_return Reply::Empty(http::status::no_content);
 }
 
@@ -123,6 +132,9 @@ Awaitable<Result<Reply>> SetMember(Exchange& ex) {
                    "no user named " + name + " (robots get scopes, not memberships)");
   }
   KEEP_CO_TRY(md.SetMember(ex.params.name, (*user)->id, std::string(RoleName(*role))));
+  AuditEvent event = AuditBy(ex, "member.add", ex.params.name, name);
+  event.details = {{"event", "member set"}, {"role", RoleName(*role)}};
+  Audit(std::move(event));
   co_return JsonReply(http::status::ok, {{"user", name}, {"role", RoleName(*role)}});
 }
 
@@ -141,6 +153,9 @@ Awaitable<Result<Reply>> RemoveMember(Exchange& ex) {
   if (!removed) {
     co_return Fail(ErrorCode::kNotFound, name + " is not a member of namespace " + ex.params.name);
   }
+  AuditEvent event = AuditBy(ex, "member.remove", ex.params.name, name);
+  event.details = {{"event", "member removed"}};
+  Audit(std::move(event));
   co_return Reply::Empty(http::status::no_content);
 }
 

@@ -99,8 +99,9 @@ Awaitable<Result<Reply>> AddKey(Exchange& ex) {
   // whose point is malformed is refused here, not ignored).
   KEEP_CO_TRY(KeyMaterialIds(rec.algorithm, rec.pem));
   KEEP_CO_TRY(md.AddKey(rec, StoredKeyMaterial));
-  Audit({{"event", "key added"}, {"namespace", rec.ns}, {"key_id", rec.key_id},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "key.add", rec.ns, rec.key_id);
+  event.details = {{"event", "key added"}, {"key_id", rec.key_id}, {"algorithm", rec.algorithm}};
+  Audit(std::move(event));
   auto stored = FindKey(md, rec.ns, rec.key_id);
   if (!stored) co_return stored.error();
   co_return JsonReply(http::status::created, KeyJson(*stored));
@@ -114,8 +115,9 @@ Awaitable<Result<Reply>> RevokeKey(Exchange& ex) {
     co_return Fail(ErrorCode::kNotFound,
                    "namespace " + ex.params.name + " has no key " + ex.params.reference);
   }
-  Audit({{"event", "key revoked"}, {"namespace", ex.params.name}, {"key_id", ex.params.reference},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "key.remove", ex.params.name, ex.params.reference);
+  event.details = {{"event", "key revoked"}, {"key_id", ex.params.reference}};
+  Audit(std::move(event));
   auto key = FindKey(md, ex.params.name, ex.params.reference);
   if (!key) co_return key.error();
   co_return JsonReply(http::status::ok, KeyJson(*key));
@@ -163,8 +165,9 @@ Awaitable<Result<Reply>> SetPolicy(Exchange& ex) {
   }
   auto found = md.SetPolicy(ex.params.name, p);
   if (!found) co_return found.error();
-  Audit({{"event", "policy set"}, {"namespace", ex.params.name}, {"policy", PolicyJson(p)},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "policy.set", ex.params.name, ex.params.name);
+  event.details = {{"event", "policy set"}, {"policy", PolicyJson(p)}};
+  Audit(std::move(event));
   co_return JsonReply(http::status::ok, PolicyJson(p));
 }
 
@@ -321,8 +324,9 @@ Awaitable<Result<Reply>> DropQuarantined(Exchange& ex) {
   if (!*removed) {
     co_return Fail(ErrorCode::kManifestUnknown, "manifest " + *digest + " is not in " + *repo);
   }
-  Audit({{"event", "quarantined manifest dropped"}, {"repository", *repo}, {"digest", *digest},
-         {"user", ex.who.user}});
+  AuditEvent event = AuditBy(ex, "manifest.quarantine_drop", ns, *repo + "@" + *digest);
+  event.details = {{"event", "quarantined manifest dropped"}, {"repository", *repo}};
+  Audit(std::move(event));
   co_return Reply::Empty(http::status::no_content);
 }
 

@@ -39,7 +39,10 @@ Awaitable<Result<Reply>> GrowingBlobReply(Exchange& ex, const Digest& digest,
                                           std::shared_ptr<mirror::GrowingBlob> growing) {
   const auto& svc = ex.services();
   const std::string& repo = ex.params.name;
-  KEEP_CO_TRY(CheckPendingServable(svc, ex.who, repo, "blob " + digest.str() + " of " + repo));
+  if (auto ok = CheckPendingServable(svc, ex.who, repo, "blob " + digest.str() + " of " + repo);
+      !ok) {
+    co_return RefusedPull(ex, repo + "@" + digest.str(), ok.error());
+  }
   growing->Want();
   std::unique_ptr<BlobReader> reader;
   asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -92,7 +95,9 @@ Awaitable<Result<Reply>> GetBlob(Exchange& ex) {
     co_return Fail(ErrorCode::kBlobUnknown,
                    "blob " + digest->str() + " is not in repository " + ex.params.name);
   }
-  KEEP_CO_TRY(CheckBlobServable(svc, ex.who, ex.params.name, digest->str()));
+  if (auto ok = CheckBlobServable(svc, ex.who, ex.params.name, digest->str()); !ok) {
+    co_return RefusedPull(ex, ex.params.name + "@" + digest->str(), ok.error());
+  }
   co_return co_await StoredBlobReply(ex, *digest, **linked);
 }
 

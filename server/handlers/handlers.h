@@ -116,5 +116,7 @@ Awaitable<Result<Reply>> StartMirrorSync(Exchange& ex);
 Awaitable<Result<Reply>> MirrorSyncStatus(Exchange& ex);
 Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex);
 Awaitable<Result<Reply>> MirrorKey(Exchange& ex);
+// admin_audit.cc
+Awaitable<Result<Reply>> ListAudit(Exchange& ex);
 
 }  // namespace keep::server::handlers

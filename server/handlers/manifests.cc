@@ -111,8 +111,10 @@ Result<Reply> PendingManifestReply(Exchange& ex, const Reference& ref,
                                    mirror::PendingManifest pending) {
   const auto& svc = ex.services();
   const std::string& repo = ex.params.name;
-  KEEP_TRY(CheckPendingServable(
-      svc, ex.who, repo, "manifest " + repo + (ref.is_digest() ? "@" : ":") + ex.params.reference));
+  const std::string what = repo + (ref.is_digest() ? "@" : ":") + ex.params.reference;
+  if (auto ok = CheckPendingServable(svc, ex.who, repo, "manifest " + what); !ok) {
+    return RefusedPull(ex, what, ok.error());
+  }
   if (!ref.is_digest() && !Accepts(ex.header_list(http::field::accept), pending.media_type)) {
     return Fail(ErrorCode::kManifestUnknown,
                 "manifest " + ref.str() + " is a " + pending.media_type +
@@ -166,7 +168,10 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   }
   if (!*record) co_return Unknown(svc.metadata, repo, ref->str());
   const ManifestRecord& m = **record;
-  KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, m.digest, ex.params.reference));
+  if (auto ok = CheckManifestServable(svc, ex.who, repo, m.digest, ex.params.reference); !ok) {
+    co_return RefusedPull(ex, repo + (ref->is_digest() ? "@" : ":") + ex.params.reference,
+                          ok.error());
+  }
 
   if (!ref->is_digest() && !Accepts(ex.header_list(http::field::accept), m.media_type)) {
     co_return Fail(ErrorCode::kManifestUnknown,
@@ -264,7 +269,7 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
     std::optional<Digest> subject;
     if (parsed->subject) subject = parsed->subject->digest;
     auto incoming =
-        CheckIncoming(svc, ex.who, repo,
+        CheckIncoming(svc, ex.who, ex.remote(), repo,
                       w.tags.empty() ? std::nullopt : std::optional<std::string>(w.tags.front()),
                       digest, *body, subject, child_candidate);
     if (!incoming) return incoming.error();
@@ -274,19 +279,21 @@ Awaitable<Result<Reply>> PutManifest(Exchange& ex) {
   });
   if (!stored) co_return stored.error();
   // The trust decision, for namespaces that have a policy (were created).
+  std::string tagged;
+  for (const auto& tag : w.tags) tagged += (tagged.empty() ? "" : ",") + tag;
+  AuditEvent event =
+      AuditBy(ex, "manifest.push", std::string(NamespaceOf(repo)), repo + "@" + digest.str());
+  event.details = {{"repository", repo}, {"digest", digest.str()}, {"tag", tagged}};
   if (stored->namespace_exists && stored->policy.mode != "open") {
     auto trusted = svc.metadata.IsTrusted(repo, digest.str(), stored->policy.threshold);
-    std::string tagged;
-    for (const auto& tag : w.tags) tagged += (tagged.empty() ? "" : ",") + tag;
-    metrics::CountTrust(trusted && *trusted ? metrics::Trust::kPushedSigned
-                                            : metrics::Trust::kPushedQuarantined);
-    Audit({{"event", trusted && *trusted ? "manifest accepted, trusted"
-                                         : "manifest accepted, quarantined"},
-           {"repository", repo},
-           {"digest", digest.str()},
-           {"tag", tagged},
-           {"user", ex.who.user}});
+    const bool ok = trusted && *trusted;
+    metrics::CountTrust(ok ? metrics::Trust::kPushedSigned : metrics::Trust::kPushedQuarantined);
+    event.outcome = ok ? "trusted" : "quarantined";
+    event.details["event"] = ok ? "manifest accepted, trusted" : "manifest accepted, quarantined";
+  } else {
+    event.details["event"] = "manifest accepted";
   }
+  Audit(std::move(event));
 
   Reply r = Reply::Empty(http::status::created);
   r.headers.set(http::field::location, ManifestPath(repo, digest.str()));
@@ -308,6 +315,11 @@ Awaitable<Result<Reply>> DeleteManifest(Exchange& ex) {
                                   : svc.metadata.DeleteTag(repo, ref->tag());
   if (!removed) co_return removed.error();
   if (!*removed) co_return Unknown(svc.metadata, repo, ref->str());
+  AuditEvent event =
+      AuditBy(ex, ref->is_digest() ? "manifest.delete" : "tag.delete",
+              std::string(NamespaceOf(repo)), repo + (ref->is_digest() ? "@" : ":") + ref->str());
+  event.details = {{"event", ref->is_digest() ? "manifest deleted" : "tag deleted"}};
+  Audit(std::move(event));
   co_return Reply::Empty(http::status::accepted);
 }
 

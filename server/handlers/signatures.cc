@@ -67,7 +67,11 @@ Awaitable<Result<Reply>> GetSignatures(Exchange& ex) {
   auto threshold = TrustedViewThreshold(svc, ex.who, repo);
   if (!threshold) co_return threshold.error();
   if (*threshold && !stored->empty()) {
-    KEEP_CO_TRY(CheckManifestServable(svc, ex.who, repo, ex.params.reference, ex.params.reference));
+    if (auto ok =
+            CheckManifestServable(svc, ex.who, repo, ex.params.reference, ex.params.reference);
+        !ok) {
+      co_return RefusedPull(ex, repo + "@" + ex.params.reference, ok.error());
+    }
     auto records = md.SignaturesOf(repo, ex.params.reference);
     if (!records) co_return records.error();
     auto keys = md.ListKeys(std::string(NamespaceOf(repo)));
@@ -117,13 +121,15 @@ Awaitable<Result<Reply>> PutSignature(Exchange& ex) {
   metrics::CountSignature(metrics::SignatureFormat::kGpg, static_cast<bool>(signer));
   metrics::CountTrust(signer || policy->mode == "open" ? metrics::Trust::kSignatureAccepted
                                                        : metrics::Trust::kSignatureRefused);
-  Audit({{"event", signer ? "signature accepted" : "signature refused"},
-         {"format", kFormatGpg},
-         {"repository", repo},
-         {"target", target->str()},
-         {"user", ex.who.user},
-         {"signer", signer ? *signer : std::string()},
-         {"reason", signer ? std::string() : signer.error().message}});
+  AuditEvent event = AuditBy(ex, signer ? "signature.accepted" : "signature.refused",
+                             std::string(NamespaceOf(repo)), repo + "@" + target->str());
+  event.outcome = signer ? "ok" : "refused";
+  event.details = {{"event", signer ? "signature accepted" : "signature refused"},
+                   {"format", kFormatGpg},
+                   {"repository", repo},
+                   {"signer", signer ? *signer : std::string()},
+                   {"reason", signer ? std::string() : signer.error().message}};
+  Audit(std::move(event));
   if (!signer && policy->mode != "open") co_return signer.error();
   std::optional<SignatureRecord> verified;
   if (signer)

@@ -125,6 +125,15 @@ Result<void> CheckPendingServable(const Services& svc, const Identity& who, cons
   return Withheld(std::string(what), repo, *threshold);
 }
 
+Error RefusedPull(const Exchange& ex, const std::string& target, Error refusal) {
+  if (refusal.code != ErrorCode::kDenied) return refusal;
+  AuditEvent event = AuditBy(ex, "pull.refused", std::string(NamespaceOf(ex.params.name)), target);
+  event.outcome = "refused";
+  event.details = {{"event", "pull refused"}, {"reason", refusal.message}};
+  Audit(std::move(event));
+  return refusal;
+}
+
 Result<void> CheckBlobServable(const Services& svc, const Identity& who, const std::string& repo,
                                const std::string& digest) {
   auto view = ViewOf(svc, who, repo);
@@ -185,12 +194,11 @@ Result<KeylessTrust> KeylessTrustOf(Metadata& md, const std::string& ns) {
   return out;
 }
 
-Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
-                                                   const std::string& repo,
-                                                   const std::optional<std::string>& tag,
-                                                   const Digest& digest, std::string_view body,
-                                                   const std::optional<Digest>& subject,
-                                                   bool is_index_child_candidate) {
+Result<Incoming> CheckIncoming(const Services& svc, const Identity& who, std::string_view source,
+                               const std::string& repo, const std::optional<std::string>& tag,
+                               const Digest& digest, std::string_view body,
+                               const std::optional<Digest>& subject,
+                               bool is_index_child_candidate) {
   auto standing = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), 0);
   if (!standing) return standing.error();
   Incoming incoming{{}, standing->exists, standing->policy};
@@ -316,22 +324,30 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
         std::any_of(verified.begin(), verified.end(),
                     [](const SignatureRecord& r) { return r.key_id != kUnverifiedKeyId; });
     bool enforce = policy->mode != "open";
-    Audit({{"event", !any_verified ? "signature refused" : "signature accepted"},
-           {"repository", repo},
-           {"target", target->str()},
-           {"signature", digest.str()},
-           {"format", bundle ? (verified.empty() ? kFormatSigstoreBundle : verified.front().format)
-                             : kFormatCosign},
-           {"user", who.user},
-           {"verified_keys", [&] {
-              std::vector<std::string> ids;
-              for (const auto& s : verified) {
-                if (s.key_id != kUnverifiedKeyId) ids.push_back(s.key_id);
-              }
-              return ids;
-            }()},
-           {"reasons", reasons},
-           {"withheld_from_readers", withheld}});
+    AuditEvent event;
+    event.action = any_verified ? "signature.accepted" : "signature.refused";
+    event.actor = AuditActor(who.user);
+    event.source = std::string(source);
+    event.ns = std::string(NamespaceOf(repo));
+    event.target = repo + "@" + target->str();
+    event.outcome = any_verified ? "ok" : "refused";
+    event.details = {
+        {"event", !any_verified ? "signature refused" : "signature accepted"},
+        {"repository", repo},
+        {"signature", digest.str()},
+        {"format", bundle ? (verified.empty() ? kFormatSigstoreBundle : verified.front().format)
+                          : kFormatCosign},
+        {"verified_keys",
+         [&] {
+           std::vector<std::string> ids;
+           for (const auto& s : verified) {
+             if (s.key_id != kUnverifiedKeyId) ids.push_back(s.key_id);
+           }
+           return ids;
+         }()},
+        {"reasons", reasons},
+        {"withheld_from_readers", withheld}};
+    Audit(std::move(event));
     metrics::CountTrust(any_verified || !enforce ? metrics::Trust::kSignatureAccepted
                                                  : metrics::Trust::kSignatureRefused);
     if (!any_verified && enforce) {
@@ -354,8 +370,18 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
     auto signed_ok = svc.metadata.IsTrusted(repo, digest.str(), policy->threshold);
     if (!signed_ok) return signed_ok.error();
     if (!*signed_ok) {
-      Audit({{"event", "push refused"}, {"repository", repo}, {"digest", digest.str()},
-             {"user", who.user}, {"reason", "strict mode: not signed"}});
+      AuditEvent event;
+      event.action = "manifest.push";
+      event.actor = AuditActor(who.user);
+      event.source = std::string(source);
+      event.ns = std::string(NamespaceOf(repo));
+      event.target = repo + "@" + digest.str();
+      event.outcome = "refused";
+      event.details = {{"event", "push refused"},
+                       {"repository", repo},
+                       {"digest", digest.str()},
+                       {"reason", "strict mode: not signed"}};
+      Audit(std::move(event));
       metrics::CountTrust(metrics::Trust::kStrictUnsigned);
       return Fail(ErrorCode::kDenied,
                   "namespace " + std::string(NamespaceOf(repo)) +
@@ -370,7 +396,7 @@ Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
 Result<Reverified> ReverifyUnvouched(const Services& svc) {
   Reverified out;
   Identity keepd;  // who the audit log names for the checks below
-  keepd.user = "keepd";
+  keepd.user = kAuditActorKeepd;
   std::string after_repo, after_signature;
   for (;;) {
     auto page = svc.metadata.UnvouchedSignatures(after_repo, after_signature, 200);
@@ -400,7 +426,7 @@ Result<Reverified> ReverifyUnvouched(const Services& svc) {
         if (subject && *subject != *target) subject.reset();
         std::optional<std::string> tag;
         if (!subject) tag = CosignSignatureTag(*target);
-        return CheckIncoming(svc, keepd, u.repo, tag, *digest, *body, subject, false);
+        return CheckIncoming(svc, keepd, "", u.repo, tag, *digest, *body, subject, false);
       }();
       const bool restored =
           verified && std::any_of(verified->signatures.begin(), verified->signatures.end(),
@@ -411,12 +437,17 @@ Result<Reverified> ReverifyUnvouched(const Services& svc) {
       if (restored)
         KEEP_TRY(svc.metadata.ReplaceSignatureRecords(u.repo, u.signature, verified->signatures));
       ++(restored ? out.restored : out.withdrawn);
-      Audit(
-          {{"event", restored ? "keyless signature verified again" : "keyless signature withdrawn"},
-           {"repository", u.repo},
-           {"target", u.target},
-           {"signature", u.signature},
-           {"reason", verified ? std::string() : verified.error().message}});
+      AuditEvent event;
+      event.action = restored ? "signature.reverified" : "signature.withdrawn";
+      event.ns = std::string(NamespaceOf(u.repo));
+      event.target = u.repo + "@" + u.target;
+      event.outcome = restored ? "ok" : "withdrawn";
+      event.details = {
+          {"event", restored ? "keyless signature verified again" : "keyless signature withdrawn"},
+          {"repository", u.repo},
+          {"signature", u.signature},
+          {"reason", verified ? std::string() : verified.error().message}};
+      Audit(std::move(event));
     }
     if (page->size() < 200) break;
   }

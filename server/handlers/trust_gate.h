@@ -41,6 +41,10 @@ namespace keep::server::handlers {
 // enough. `what` names it for the refusal ("manifest repo:tag").
 [[nodiscard]] Result<void> CheckPendingServable(const Services& svc, const Identity& who,
                                                 const std::string& repo, std::string_view what);
+// Audits a pull refused by one of the checks above (pull.refused, `target`
+// as the caller named it), and returns the refusal. Errors other than
+// kDenied are returned as they are, unaudited.
+[[nodiscard]] Error RefusedPull(const Exchange& ex, const std::string& target, Error refusal);
 // kDenied unless `who` may be served that blob (a mount's source too).
 [[nodiscard]] Result<void> CheckBlobServable(const Services& svc, const Identity& who,
                                              const std::string& repo, const std::string& digest);
@@ -75,10 +79,13 @@ struct Incoming {
 // namespace is open). In strict mode, any other push needs enough stored
 // signatures first, except an untagged image manifest (a platform of an
 // index, trusted through its signed index). Blocking: it reads payload blobs.
-[[nodiscard]] Result<Incoming> CheckIncoming(
-    const Services& svc, const Identity& who, const std::string& repo,
-    const std::optional<std::string>& tag, const Digest& digest, std::string_view body,
-    const std::optional<Digest>& subject, bool is_index_child_candidate);
+// `who` and `source` (the client's address) are named in the audit log.
+[[nodiscard]] Result<Incoming> CheckIncoming(const Services& svc, const Identity& who,
+                                             std::string_view source, const std::string& repo,
+                                             const std::optional<std::string>& tag,
+                                             const Digest& digest, std::string_view body,
+                                             const std::optional<Digest>& subject,
+                                             bool is_index_child_candidate);
 
 // What ReverifyUnvouched did: signature artifacts verified again under an
 // installed trust root, and those no installed root vouches for any more.

@@ -58,6 +58,22 @@ TEST(Config, MetricsKeys) {
   EXPECT_FALSE(ParseConfig(R"({"metrics":{"token_file":1}})"));
 }
 
+TEST(Config, AuditKeys) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->audit_retention_days, 90);
+  EXPECT_EQ(defaults->audit_max_events, 1000000);
+  auto set = ParseConfig(R"({"audit":{"retention_days":7,"max_events":5000}})");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->audit_retention_days, 7);
+  EXPECT_EQ(set->audit_max_events, 5000);
+  for (const char* bad : {R"({"audit":{"retention_days":0}})", R"({"audit":{"max_events":10}})"}) {
+    auto refused = ParseConfig(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("audit."), std::string::npos) << bad;
+  }
+}
+
 TEST(Config, GarbageCollectionKeys) {
   auto defaults = ParseConfig("{}");
   ASSERT_TRUE(defaults);

@@ -45,12 +45,14 @@ Error Failed(const std::string& what) {
   return Fail(ErrorCode::kInternal, what + ": " + std::strerror(errno));
 }
 
-// What keepd calls once it serves, found by tracing the integration, e2e
-// and sanitizer suites, plus the other calls glibc makes for the same
-// functions (newfstatat/statx/fstat, open/openat, the *64 and *v variants).
-// fchown: SQLite, run as root, gives the files it adds beside the database
-// (journal, WAL) the database's owner. Calls with a restricted argument (clone, mmap, mprotect,
-// socket, ioctl, prctl, prlimit64, tgkill) are not here but in AddRestricted.
+// What keepd calls once it serves: checked by running the integration,
+// e2e and sanitizer suites with every refused call logged by the kernel,
+// plus the other calls glibc makes for the same functions
+// (newfstatat/statx/fstat, open/openat, the *64 and *v variants). fchown:
+// SQLite, run as root, gives the files it adds beside the database
+// (journal, WAL) the database's owner. Calls with a restricted argument
+// (clone, mmap, mprotect, socket, ioctl, prctl, prlimit64, tgkill) are not
+// here but in AddRestricted.
 // clang-format off
 constexpr const char* kAllowed[] = {
     // Files: under the data directory in practice (the read-only root

@@ -90,9 +90,10 @@ constexpr const char* kAllowed[] = {
 
 // Only the AddressSanitizer runtime calls these: LeakSanitizer stops the
 // threads with ptrace (from a thread of its own, which it waits for) to
-// look for leaks at exit, and reads /proc/self. Never in keepd as shipped.
+// look for leaks at exit, and lists /proc/self/task with the legacy
+// getdents. Never in keepd as shipped.
 #ifdef KEEP_ASAN_RUNTIME
-constexpr const char* kSanitizerCalls[] = {"ptrace", "wait4", "prctl"};
+constexpr const char* kSanitizerCalls[] = {"ptrace", "wait4", "prctl", "getdents"};
 #endif
 
 constexpr std::uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |

@@ -9,7 +9,7 @@ ROOT=$PWD
 BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
 
 BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
-            libsqlite3-dev libsodium-dev librnp-dev nlohmann-json3-dev openssl ca-certificates)
+            libsqlite3-dev libsodium-dev librnp-dev libseccomp-dev nlohmann-json3-dev openssl ca-certificates)
 TEST_PKGS=(libgtest-dev skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2
            procps gnupg clang libclang-rt-14-dev clang-format clang-tidy)
 BENCH_PKGS=(wrk docker-registry nginx jq curl)

@@ -60,6 +60,10 @@ const Setter kSetters[] = {
     KEEP_INT("tls.hsts_max_age_seconds", hsts_max_age_seconds, 0, 63072000),
     KEEP_INT("threads", threads, 0, 256),
     KEEP_BOOL("allow_root", allow_root),
+    KEEP_STR("user", user),
+    KEEP_STR("group", group),
+    KEEP_BOOL("security.seccomp", seccomp),
+    KEEP_STR("security.seccomp_action", seccomp_action),
     KEEP_BOOL("log.requests", log_requests),
     KEEP_INT("limits.max_manifest_bytes", max_manifest_bytes, 1024, 64LL << 20),
     KEEP_INT("limits.max_header_bytes", max_header_bytes, 1024, 1LL << 20),
@@ -202,6 +206,14 @@ Result<void> Validate(const Config& c) {
         value->find_first_of("\"\\\r\n") != std::string::npos) {
       return Bad(key, "must be non-empty and contain no quote, backslash or line break");
     }
+  }
+  if (c.seccomp_action != "errno" && c.seccomp_action != "kill") {
+    return Bad("security.seccomp_action",
+               "must be \"errno\" (a forbidden system call fails) "
+               "or \"kill\" (keepd is killed with SIGSYS)");
+  }
+  if (!c.group.empty() && c.user.empty()) {
+    return Bad("group", "needs \"user\" too: keepd changes user and group together");
   }
   if (!c.token_realm.empty() && c.token_realm.rfind("https://", 0) != 0) {
     return Bad("auth.token_realm", "must be an https:// URL");

@@ -21,6 +21,10 @@ struct Config {
   int hsts_max_age_seconds = 0;         // Strict-Transport-Security max-age; 0: not sent
   int threads = 0;                      // 0: one per core
   bool allow_root = false;              // refuse to run as root unless true
+  std::string user;                     // started as root: bind, then run as this user
+  std::string group;                    // and this group; empty: the user's primary group
+  bool seccomp = true;                  // the system call filter keepd installs on itself
+  std::string seccomp_action = "errno";  // a forbidden call: "errno" (fails, EPERM) or "kill"
   bool log_requests = true;             // one JSON line per request on stdout
 
   std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;

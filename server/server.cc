@@ -7,6 +7,7 @@
 #include "core/version.h"
 #include "mirror/service.h"
 #include "server/audit_writer.h"
+#include "server/confine.h"
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
@@ -24,10 +25,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -375,7 +377,9 @@ int Main(int argc, char** argv) {
   if (auto r = ApplyEnvironment(config); !r) return Fatal(r.error().message);
   if (allow_root_flag) config.allow_root = true;
   if (auto r = Validate(config); !r) return Fatal(r.error().message);
-  if (::geteuid() == 0 && !config.allow_root) {
+  auto run_as = ResolveRunAs(config);
+  if (!run_as) return Fatal(run_as.error().message);
+  if (::geteuid() == 0 && !*run_as && !config.allow_root) {
     if (reset_user) {
       return Fatal("refusing to run as root: the files it would touch belong to keepd's user; "
                    "run it as that user, e.g. `sudo -u keep keepd --reset-admin-password "
@@ -383,7 +387,8 @@ int Main(int argc, char** argv) {
     }
     return Fatal(
         "refusing to run as root: run keepd as an unprivileged user (the README's first "
-        "command does), or set \"allow_root\": true / --allow-root if you really mean it");
+        "command does), set \"user\" for keepd to change to once it has bound its port, or "
+        "set \"allow_root\": true / --allow-root if you really mean it");
   }
 
   RaiseFileLimit();
@@ -394,6 +399,69 @@ int Main(int argc, char** argv) {
     auto token = ReadScraperToken(config.metrics_token_file);
     if (!token) return Fatal(token.error().message);
     metrics_token = std::move(*token);
+  }
+
+  // What needs root is done first: the listener bound (a port below 1024),
+  // configured TLS material read (a key only root may read). Then keepd
+  // becomes `user`, and all it creates from there on belongs to that user.
+  auto listen = ParseListen(config.listen);
+  int threads = config.threads > 0
+                    ? config.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Outlives the io_context: destroying it destroys the sessions still
+  // suspended at shutdown, whose counters count down on their way out.
+  std::atomic<int> connections{0};
+  asio::io_context ioc{threads};
+  tcp::acceptor acceptor(ioc);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(listen->host, ec);
+  if (ec) return Fatal("listen: \"" + listen->host + "\" is not an IP address");
+  if (!reset_user) {
+    tcp::endpoint ep(address, listen->port);
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
+  }
+  // The metrics listener (metrics.listen): plain HTTP, no credentials.
+  tcp::acceptor metrics_acceptor(ioc);
+  if (!config.metrics_listen.empty() && !reset_user) {
+    auto where = ParseListen(config.metrics_listen);
+    auto maddress = asio::ip::make_address(where->host, ec);
+    if (ec) return Fatal("metrics.listen: \"" + where->host + "\" is not an IP address");
+    tcp::endpoint mep(maddress, where->port);
+    metrics_acceptor.open(mep.protocol(), ec);
+    if (!ec) metrics_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) metrics_acceptor.bind(mep, ec);
+    if (!ec) metrics_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Fatal("cannot listen on " + config.metrics_listen +
+                   " (metrics.listen): " + ec.message());
+    std::string mshown = maddress.is_v6() ? "[" + where->host + "]" : where->host;
+    std::fprintf(stderr,
+                 "keepd: serving /metrics, /healthz and /readyz without credentials on "
+                 "http://%s:%u (metrics.listen: keep it on loopback or an internal network)\n",
+                 mshown.c_str(), static_cast<unsigned>(metrics_acceptor.local_endpoint().port()));
+    if (maddress.is_unspecified()) {
+      std::fprintf(stderr,
+                   "keepd: warning: metrics.listen %s answers on every network interface, without "
+                   "credentials; prefer 127.0.0.1 or an address only the monitoring network "
+                   "reaches\n",
+                   config.metrics_listen.c_str());
+    }
+  }
+  ssl::context tls{ssl::context::tls_server};
+  if (!config.tls_cert.empty() && !reset_user) {
+    if (auto r = ConfigureTls(tls, config.tls_cert, config.tls_key); !r) {
+      return Fatal(r.error().message);
+    }
+  }
+  if (*run_as) {
+    if (auto r = PrepareDataDir(config.data_dir, **run_as); !r) return Fatal(r.error().message);
+    if (auto r = DropPrivileges(**run_as); !r) return Fatal(r.error().message);
+    std::fprintf(stderr, "keepd: running as %s (uid %u, gid %u)\n", (*run_as)->user.c_str(),
+                 static_cast<unsigned>((*run_as)->uid), static_cast<unsigned>((*run_as)->gid));
   }
 
   std::error_code fec;
@@ -438,20 +506,16 @@ int Main(int argc, char** argv) {
     if (*first) ShowFirstPassword(config.data_dir, **first);
   }
 
-  std::string cert = config.tls_cert, key = config.tls_key;
-  if (cert.empty()) {
+  if (config.tls_cert.empty()) {
     auto made = EnsureSelfSignedCertificate(config.data_dir + "/tls");
     if (!made) return Fatal(made.error().message);
-    cert = made->cert;
-    key = made->key;
-    std::string abs = std::filesystem::absolute(cert).lexically_normal().string();
+    std::string abs = std::filesystem::absolute(made->cert).lexically_normal().string();
     std::fprintf(stderr,
                  "keepd: %s self-signed TLS certificate %s\n"
                  "  trust it in clients, e.g. copy it to /etc/docker/certs.d/<host>:<port>/ca.crt\n",
                  made->created ? "made a" : "using the", abs.c_str());
+    if (auto r = ConfigureTls(tls, made->cert, made->key); !r) return Fatal(r.error().message);
   }
-  ssl::context tls{ssl::context::tls_server};
-  if (auto r = ConfigureTls(tls, cert, key); !r) return Fatal(r.error().message);
 
   auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");
   if (!tokens) return Fatal(tokens.error().message);
@@ -480,50 +544,7 @@ int Main(int argc, char** argv) {
                     **mirrors, pull_through, maintenance_status, metrics_token, audit};
   RecoverAtStart(services);
 
-  auto listen = ParseListen(config.listen);
-  int threads = config.threads > 0 ? config.threads
-                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // Outlives the io_context: destroying it destroys the sessions still
-  // suspended at shutdown, whose counters count down on their way out.
-  std::atomic<int> connections{0};
-  asio::io_context ioc{threads};
-  tcp::acceptor acceptor(ioc);
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(listen->host, ec);
-  if (ec) return Fatal("listen: \"" + listen->host + "\" is not an IP address");
-  tcp::endpoint ep(address, listen->port);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
-
-  // The metrics listener (metrics.listen): plain HTTP, no credentials.
-  tcp::acceptor metrics_acceptor(ioc);
-  if (!config.metrics_listen.empty()) {
-    auto where = ParseListen(config.metrics_listen);
-    auto maddress = asio::ip::make_address(where->host, ec);
-    if (ec) return Fatal("metrics.listen: \"" + where->host + "\" is not an IP address");
-    tcp::endpoint mep(maddress, where->port);
-    metrics_acceptor.open(mep.protocol(), ec);
-    if (!ec) metrics_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) metrics_acceptor.bind(mep, ec);
-    if (!ec) metrics_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
-      return Fatal("cannot listen on " + config.metrics_listen +
-                   " (metrics.listen): " + ec.message());
-    std::string mshown = maddress.is_v6() ? "[" + where->host + "]" : where->host;
-    std::fprintf(stderr,
-                 "keepd: serving /metrics, /healthz and /readyz without credentials on "
-                 "http://%s:%u (metrics.listen: keep it on loopback or an internal network)\n",
-                 mshown.c_str(), static_cast<unsigned>(metrics_acceptor.local_endpoint().port()));
-    if (maddress.is_unspecified()) {
-      std::fprintf(stderr,
-                   "keepd: warning: metrics.listen %s answers on every network interface, without "
-                   "credentials; prefer 127.0.0.1 or an address only the monitoring network "
-                   "reaches\n",
-                   config.metrics_listen.c_str());
-    }
+  if (metrics_acceptor.is_open()) {
     asio::co_spawn(ioc, ServeMetricsListener(metrics_acceptor, services), asio::detached);
   }
   asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
@@ -538,10 +559,14 @@ int Main(int argc, char** argv) {
     metrics_acceptor.close(ignored);
     ioc.stop();
   });
+  // The last of the start-up work that needed wide rights is done: from
+  // here on, only the system calls serving needs, on every thread.
+  if (auto r = Confine(config); !r) return Fatal(r.error().message);
   std::string shown = address.is_v6() ? "[" + listen->host + "]" : listen->host;
   std::fprintf(stderr, "keepd: listening on https://%s:%u (%d threads, data in %s)\n",
                shown.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()),
                threads, config.data_dir.c_str());
+  asio::post(blocking, RunForbiddenCallsHook);  // keepd-test only
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });

@@ -33,6 +33,11 @@ Connection::Connection(const std::string& path, Open how) {
   Exec("PRAGMA journal_mode=WAL");
   Exec("PRAGMA synchronous=FULL");
   Exec("PRAGMA foreign_keys=ON");
+  // Sorts, indexes and the like that outgrow the page cache stay in memory,
+  // never in a temporary file in /var/tmp or /tmp: keepd writes under its
+  // data directory alone (a read-only root filesystem is fine). The
+  // metadata is small next to the blobs, so the memory is too.
+  Exec("PRAGMA temp_store=MEMORY");
 }
 
 Connection::~Connection() {

@@ -123,5 +123,30 @@ TEST(Config, ValidateCatchesHalfTlsAndBadListen) {
   EXPECT_EQ(l->port, 5001);
 }
 
+TEST(Config, SeccompIsOnAndFailsCallsByDefault) {
+  auto defaults = ParseConfig("{}");
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->seccomp);
+  EXPECT_EQ(defaults->seccomp_action, "errno");
+  EXPECT_TRUE(defaults->user.empty());
+  auto c = ParseConfig(R"({"security":{"seccomp":false,"seccomp_action":"kill"},"user":"keep",)"
+                       R"("group":"keep"})");
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->seccomp);
+  EXPECT_EQ(c->seccomp_action, "kill");
+  EXPECT_EQ(c->user, "keep");
+  EXPECT_EQ(c->group, "keep");
+  EXPECT_TRUE(Validate(*c));
+  EXPECT_FALSE(ParseConfig(R"({"security":{"seccomp":"yes"}})"));
+  auto bad = ParseConfig(R"({"security":{"seccomp_action":"log"}})");
+  ASSERT_TRUE(bad);
+  auto refused = Validate(*bad);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("security.seccomp_action"), std::string::npos);
+  auto group_alone = ParseConfig(R"({"group":"keep"})");
+  ASSERT_TRUE(group_alone);
+  EXPECT_FALSE(Validate(*group_alone));
+}
+
 }  // namespace
 }  // namespace keep

@@ -1,5 +1,9 @@
 #include "core/error.h"
 
+#include <sodium.h>
+
+#include <cstdio>
+
 namespace keep {
 
 std::string_view ErrorCodeName(ErrorCode code) noexcept {
@@ -33,6 +37,17 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
 
 void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw ErrorException(e);
+}
+
+std::string ClientText(const Error& e) {
+  if (!e.for_operator) return e.message;
+  unsigned char id[6];
+  randombytes_buf(id, sizeof id);
+  char reference[2 * sizeof id + 1];
+  sodium_bin2hex(reference, sizeof reference, id, sizeof id);
+  std::fprintf(stderr, "keepd: fault reference %s: %s\n", reference, e.message.c_str());
+  return std::string("the registry met a fault on its side (reference ") + reference +
+         "); its operator finds the cause in keepd's log under that reference";
 }
 
 }  // namespace keep

@@ -80,6 +80,12 @@ inline Error OperatorFault(ErrorCode code, std::string message) {
   return e;
 }
 
+// What a client may read of e: its message or, for an OperatorFault, a
+// reference under which the message is written to stderr (keepd's log).
+// Use it wherever an error's text is passed on to a client or kept where
+// clients read (a refusal's reason, a mirror tag's state).
+std::string ClientText(const Error& e);
+
 }  // namespace keep
 
 // Propagates the error of an expression that yields a Result<...>.

@@ -32,9 +32,9 @@ struct Verdict {
 Verdict FromError(const Error& e, const std::string& what) {
   if (e.code == ErrorCode::kDigestInvalid || e.code == ErrorCode::kSizeInvalid ||
       e.code == ErrorCode::kManifestInvalid || e.code == ErrorCode::kTooLarge) {
-    return {"refused", what + ": " + e.message};
+    return {"refused", what + ": " + ClientText(e)};
   }
-  return {"failed", what + ": " + e.message};
+  return {"failed", what + ": " + ClientText(e)};
 }
 
 class TagSync {

@@ -249,8 +249,13 @@ Result<void> DropPrivileges(const RunAs& run_as) {
   return {};
 }
 
-Result<void> Confine(const Config& config) {
+Result<void> ForbidNewPrivileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Failed("prctl(PR_SET_NO_NEW_PRIVS)");
+  return {};
+}
+
+Result<void> Confine(const Config& config) {
+  KEEP_TRY(ForbidNewPrivileges());
   if (!config.seccomp) return {};
   const std::uint32_t refuse =
       config.seccomp_action == "kill" ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);

@@ -43,6 +43,10 @@ struct RunAs {
 // be regained: setuid(0) must fail. All capabilities go with root.
 [[nodiscard]] Result<void> DropPrivileges(const RunAs& run_as);
 
+// Sets no_new_privs on the calling thread and the threads it starts after:
+// called while keepd has one thread, so that all get it, filter or not.
+[[nodiscard]] Result<void> ForbidNewPrivileges();
+
 // Sets no_new_privs, then, when config.seccomp, installs the filter on
 // every thread of the process: the calls AllowedSystemCalls() names (some
 // with their arguments restricted), everything else failing with EPERM

@@ -1,9 +1,6 @@
 #include "server/errors.h"
 
-#include <sodium.h>
 #include <nlohmann/json.hpp>
-
-#include <cstdio>
 
 namespace keep::server {
 
@@ -36,27 +33,10 @@ http::status StatusOf(ErrorCode code) {
   return http::status::internal_server_error;
 }
 
-namespace {
-
-// What the client reads of an error: its message, or for a fault only the
-// operator may read, a reference under which keepd's log has the message.
-std::string ClientMessage(const Error& error) {
-  if (!error.for_operator) return error.message;
-  unsigned char id[6];
-  randombytes_buf(id, sizeof id);
-  char reference[2 * sizeof id + 1];
-  sodium_bin2hex(reference, sizeof reference, id, sizeof id);
-  std::fprintf(stderr, "keepd: fault reference %s: %s\n", reference, error.message.c_str());
-  return std::string("the registry met a fault on its side (reference ") + reference +
-         "); its operator finds the cause in keepd's log under that reference";
-}
-
-}  // namespace
-
 Reply ErrorReply(const Error& error, std::string_view challenge) {
   nlohmann::json j = {{"errors",
                        {{{"code", ErrorCodeName(error.code)},
-                         {"message", ClientMessage(error)},
+                         {"message", ClientText(error)},
                          {"detail", nlohmann::json::object()}}}}};
   Reply r = Reply::Json(StatusOf(error.code), j.dump());
   if (error.code == ErrorCode::kUnauthorized && !challenge.empty()) {

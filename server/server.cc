@@ -39,6 +39,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -81,7 +82,7 @@ Awaitable<void> ServeCounted(Stream stream, const Services& svc, std::string rem
   co_await Serve(std::move(stream), svc, std::move(remote));
 }
 
-Awaitable<void> Accept(tcp::acceptor& acceptor, ssl::context& tls, const Services& svc,
+Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts& tls, const Services& svc,
                        std::atomic<int>& connections) {
   auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
   while (true) {
@@ -101,7 +102,8 @@ Awaitable<void> Accept(tcp::acceptor& acceptor, ssl::context& tls, const Service
     socket.set_option(tcp::no_delay(true), rec);
     auto exec = socket.get_executor();
     asio::co_spawn(
-        exec, ServeCounted(Stream(std::move(socket), tls), svc, std::move(remote), connections),
+        exec,
+        ServeCounted(Stream(std::move(socket), tls.Current()), svc, std::move(remote), connections),
         [](std::exception_ptr e) {
           if (!e) return;
           try {
@@ -451,18 +453,26 @@ int Main(int argc, char** argv) {
                    config.metrics_listen.c_str());
     }
   }
-  ssl::context tls{ssl::context::tls_server};
+  TlsContexts tls;
   if (!config.tls_cert.empty() && !reset_user) {
-    if (auto r = ConfigureTls(tls, config.tls_cert, config.tls_key); !r) {
-      return Fatal(r.error().message);
-    }
+    if (auto r = tls.Load(config.tls_cert, config.tls_key); !r) return Fatal(r.error().message);
   }
   if (*run_as) {
     if (auto r = PrepareDataDir(config.data_dir, **run_as); !r) return Fatal(r.error().message);
     if (auto r = DropPrivileges(**run_as); !r) return Fatal(r.error().message);
     std::fprintf(stderr, "keepd: running as %s (uid %u, gid %u)\n", (*run_as)->user.c_str(),
                  static_cast<unsigned>((*run_as)->uid), static_cast<unsigned>((*run_as)->gid));
+    // A certificate renewed later is read as this user (SIGHUP).
+    if (!config.tls_key.empty() && ::access(config.tls_key.c_str(), R_OK) != 0) {
+      std::fprintf(stderr,
+                   "keepd: warning: %s cannot read tls.key %s: a SIGHUP will not reload a "
+                   "renewed certificate; make the key readable by that user\n",
+                   (*run_as)->user.c_str(), config.tls_key.c_str());
+    }
   }
+  // Before any thread starts, so that every thread has it (the seccomp
+  // filter, when on, sets it again on all of them).
+  if (auto r = ForbidNewPrivileges(); !r) return Fatal(r.error().message);
 
   std::error_code fec;
   if (reset_user && !std::filesystem::exists(config.data_dir + "/metadata.db", fec)) {
@@ -514,7 +524,7 @@ int Main(int argc, char** argv) {
                  "keepd: %s self-signed TLS certificate %s\n"
                  "  trust it in clients, e.g. copy it to /etc/docker/certs.d/<host>:<port>/ca.crt\n",
                  made->created ? "made a" : "using the", abs.c_str());
-    if (auto r = ConfigureTls(tls, made->cert, made->key); !r) return Fatal(r.error().message);
+    if (auto r = tls.Load(made->cert, made->key); !r) return Fatal(r.error().message);
   }
 
   auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");
@@ -551,12 +561,30 @@ int Main(int argc, char** argv) {
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
   asio::co_spawn(ioc, ScheduledMirrorSyncs(services), asio::detached);
+  // SIGHUP: the certificate and key are read again (a renewed certificate),
+  // for new connections; those open go on with theirs.
+  asio::signal_set hangup(ioc, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_hangup =
+      [&](const boost::system::error_code& hec, int) {
+        if (hec) return;
+        if (auto r = tls.Reload(); r) {
+          std::fprintf(stderr,
+                       "keepd: SIGHUP: reloaded the TLS certificate and key; new connections use "
+                       "them\n");
+        } else {
+          std::fprintf(stderr, "keepd: SIGHUP: kept the TLS certificate in use: %s\n",
+                       r.error().message.c_str());
+        }
+        hangup.async_wait(on_hangup);
+      };
+  hangup.async_wait(on_hangup);
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code&, int) {
     std::fprintf(stderr, "keepd: stopping\n");
     acceptor.close();
     boost::system::error_code ignored;
     metrics_acceptor.close(ignored);
+    hangup.cancel(ignored);
     ioc.stop();
   });
   // The last of the start-up work that needed wide rights is done: from

@@ -95,7 +95,7 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   std::unique_ptr<char[]> buf(new char[kBlobChunk]);
   Sent sent;
   // The body goes out a chunk of records at a time, in one write each.
-  BodySealer sealer(stream.native_handle());
+  BodySealer sealer(stream.native_handle(), kBlobChunk);
   // A blob still arriving (a pull-through's layer) is followed: what may be
   // read of it is sent as it comes; a fetch that failed cuts the body short.
   std::optional<asio::steady_timer> wait;
@@ -126,7 +126,10 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
       std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
       co_return Sent{sent.bytes, false};
     }
-    if (!sealer.Seal(buf.get(), *n)) co_return Sent{sent.bytes, false};
+    if (!sealer.Seal(buf.get(), *n)) {
+      std::fprintf(stderr, "keepd: sealing a blob's TLS records failed; closing the connection\n");
+      co_return Sent{sent.bytes, false};
+    }
     tcp.expires_after(std::chrono::seconds(timeout));
     auto [ec, w] = co_await asio::async_write(
         tcp, asio::buffer(sealer.pending().data(), sealer.pending().size()), kAwait);
@@ -501,7 +504,11 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, seconds * 1000, ex.who.user,
                  remote);
     }
-    if (!sent.ok || !keep_alive) break;
+    // An answer cut short ends the connection without a TLS close_notify:
+    // records may have been sealed and never sent, and the client is to
+    // see a connection that broke, not one that ended.
+    if (!sent.ok) co_return;
+    if (!keep_alive) break;
   }
   tcp.expires_after(std::chrono::seconds(5));
   co_await stream.async_shutdown(kAwait);

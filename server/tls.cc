@@ -144,13 +144,48 @@ Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cer
   return {};
 }
 
+Result<void> TlsContexts::Load(const std::string& cert, const std::string& key) {
+  boost::asio::ssl::context fresh{boost::asio::ssl::context::tls_server};
+  KEEP_TRY(ConfigureTls(fresh, cert, key));
+  std::lock_guard lock(mu_);
+  cert_ = cert;
+  key_ = key;
+  contexts_.push_back(std::move(fresh));
+  return {};
+}
+
+Result<void> TlsContexts::Reload() {
+  std::string cert, key;
+  {
+    std::lock_guard lock(mu_);
+    cert = cert_;
+    key = key_;
+  }
+  if (cert.empty()) return Fail(ErrorCode::kInternal, "no TLS certificate was loaded");
+  return Load(cert, key);
+}
+
+boost::asio::ssl::context& TlsContexts::Current() {
+  std::lock_guard lock(mu_);
+  return contexts_.back();
+}
+
+bool TlsContexts::loaded() const {
+  std::lock_guard lock(mu_);
+  return !contexts_.empty();
+}
+
 namespace {
 
 // A BIO that appends what is written to the std::vector<char> in its data
 // and never blocks: the sink of BodySealer.
 int AppendWrite(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   auto* out = static_cast<std::vector<char>*>(BIO_get_data(bio));
-  out->insert(out->end(), data, data + size);
+  try {
+    out->insert(out->end(), data, data + size);
+  } catch (const std::bad_alloc&) {
+    return 0;  // no exception may cross OpenSSL's C frames: the write fails
+  }
   *written = size;
   return 1;
 }
@@ -176,9 +211,11 @@ const BIO_METHOD* AppendMethod() {
 
 }  // namespace
 
-BodySealer::BodySealer(SSL* ssl)
-    : ssl_(ssl), asio_bio_(SSL_get_wbio(ssl)),
-      release_buffers_((SSL_get_mode(ssl) & SSL_MODE_RELEASE_BUFFERS) != 0) {
+BodySealer::BodySealer(SSL* ssl, std::size_t chunk)
+    : ssl_(ssl), asio_bio_(SSL_get_wbio(ssl)), modes_(SSL_get_mode(ssl)) {
+  // A chunk's records: its bytes, and per record of 16 KiB at most a header,
+  // a tag and TLS 1.3's content type (and room for a KeyUpdate answer).
+  pending_.reserve(chunk + (chunk / 16384 + 2) * 64);
   BIO* sink = BIO_new(AppendMethod());
   if (sink == nullptr) throw std::bad_alloc();
   BIO_set_data(sink, &pending_);
@@ -186,13 +223,14 @@ BodySealer::BodySealer(SSL* ssl)
   // this one keeps it alive until the destructor gives it back.
   BIO_up_ref(asio_bio_);
   SSL_set0_wbio(ssl_, sink);
-  // Between records of one body the record buffer stays allocated.
-  SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+  // Asio's modes are for its one-record room: here one SSL_write_ex seals a
+  // whole chunk, and the record buffer stays allocated between records.
+  SSL_clear_mode(ssl_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE);
 }
 
 BodySealer::~BodySealer() {
   SSL_set0_wbio(ssl_, asio_bio_);  // frees the sink
-  if (release_buffers_) SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_mode(ssl_, modes_ & (SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE));
 }
 
 bool BodySealer::Seal(const void* data, std::size_t size) {

@@ -9,6 +9,9 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <list>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,6 +32,28 @@ struct CertPaths {
 [[nodiscard]] Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cert,
                                         const std::string& key);
 
+// The TLS context new connections are given, loaded again from its files on
+// request (keepd does it on SIGHUP) without touching the connections open:
+// each keeps the context it started with. A load that fails (a missing
+// file, a key that does not match the certificate) keeps the current one.
+// Thread-safe.
+class TlsContexts {
+ public:
+  // Loads cert and key (PEM files) into the first context.
+  [[nodiscard]] Result<void> Load(const std::string& cert, const std::string& key);
+  // Loads the files last given to Load again, into a new context.
+  [[nodiscard]] Result<void> Reload();
+  // The context for a new connection. Valid as long as this object: the
+  // contexts replaced are kept, a few hundred bytes each.
+  boost::asio::ssl::context& Current();
+  bool loaded() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string cert_, key_;
+  std::list<boost::asio::ssl::context> contexts_;  // the last is current; GUARDED_BY(mu_)
+};
+
 // Seals a response body into TLS records many at a time, for the caller to
 // send with one write on the socket. Asio's TLS stream hands OpenSSL one
 // record's room at a time and copies each record out through a BIO pair:
@@ -40,7 +65,8 @@ struct CertPaths {
 // nothing else may write to the session meanwhile. Not thread-safe.
 class BodySealer {
  public:
-  explicit BodySealer(SSL* ssl);
+  // chunk: the most a Seal is given at once (its buffer is reserved for it).
+  BodySealer(SSL* ssl, std::size_t chunk);
   ~BodySealer();
   BodySealer(const BodySealer&) = delete;
   BodySealer& operator=(const BodySealer&) = delete;
@@ -54,7 +80,7 @@ class BodySealer {
  private:
   SSL* ssl_;
   BIO* asio_bio_;  // Asio's end of its BIO pair, put back when done
-  bool release_buffers_;
+  std::uint64_t modes_;  // the session's modes before, given back after
   std::vector<char> pending_;
 };
 

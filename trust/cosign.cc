@@ -465,7 +465,7 @@ std::vector<CosignVerdict> VerifyCosign(const std::vector<CosignLayer>& layers,
         CosignVerdict{layer.payload_digest, false, false, {}, {}, {}, {}, {}});
     auto payload = fetch(layer.payload_digest);
     if (!payload) {
-      verdict.reason = "payload " + layer.payload_digest.str() + ": " + payload.error().message;
+      verdict.reason = "payload " + layer.payload_digest.str() + ": " + ClientText(payload.error());
       continue;
     }
     Hasher hasher(layer.payload_digest.algorithm());

@@ -525,7 +525,7 @@ std::vector<BundleVerdict> VerifyBundles(const std::vector<BundleLayer>& layers,
     }
     auto bytes = fetch(layer.digest);
     if (!bytes) {
-      verdict.reason = which + ": " + bytes.error().message;
+      verdict.reason = which + ": " + ClientText(bytes.error());
       continue;
     }
     Hasher hasher(layer.digest.algorithm());

@@ -160,6 +160,15 @@ Awaitable<Result<Reply>> CreateUser(Exchange& ex) {
   if (!name) co_return name.error();
   if (!*name) co_return Fail(ErrorCode::kInvalid, "field \"name\" is required");
   KEEP_CO_TRY(ValidateAccountName(**name));
+  // The audit log's names for keepd itself and for callers without
+  // credentials: a user so named would pass for them.
+  if (**name == kAuditActorKeepd || **name == kAuditActorAnonymous) {
+    co_return Fail(
+        ErrorCode::kInvalid,
+        "the user name \"" + **name + "\" is reserved: the audit log names " +
+            (**name == kAuditActorKeepd ? "keepd's own actions" : "callers without credentials") +
+            " so");
+  }
   auto admin = BoolField(*body, "admin");
   if (!admin) co_return admin.error();
   std::optional<std::string> generated;

@@ -207,6 +207,18 @@ TEST_F(AuditTest, BadParametersAreRefusedWithWhatIsWrong) {
   }
 }
 
+// The log's names for keepd itself and for callers without credentials
+// cannot be taken by a user, who would then pass for them.
+TEST_F(AuditTest, NoUserMayTakeTheNamesOfKeepdOrOfAnonymousCallers) {
+  for (const char* name : {"keepd", "anonymous"}) {
+    Response r = client_.Post("/admin/v1/users", std::string(R"({"name":")") + name +
+                                                     R"(","password":"password-of-someone"})");
+    EXPECT_TRUE(IsError(r, 400, "INVALID")) << name << ": " << r.status << " " << r.body;
+    EXPECT_NE(ErrorMessage(r).find("reserved"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(client_.Get("/admin/v1/users/keepd").status, 404);
+}
+
 TEST_F(AuditTest, OnlyAdminsReadItAllAndMaintainersTheirNamespace) {
   // alice only reads acme.
   EXPECT_EQ(reader_.Get("/admin/v1/audit").status, 403);

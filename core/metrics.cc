@@ -328,20 +328,18 @@ std::string Render() {
            cumulative);
   }
 
-  Family(out, "keep_http_request_bytes_total", "counter",
-         "Request body bytes received, by route template.");
-  for (std::size_t route = 0; route < kRouteCount; ++route) {
-    if (!route_used[route]) continue;
-    Sample(out, "keep_http_request_bytes_total", {{"route", kRouteNames[route]}},
-           r.routes[route].bytes_in.load(kRelaxed));
-  }
-  Family(out, "keep_http_response_bytes_total", "counter",
-         "Response body bytes sent, by route template.");
-  for (std::size_t route = 0; route < kRouteCount; ++route) {
-    if (!route_used[route]) continue;
-    Sample(out, "keep_http_response_bytes_total", {{"route", kRouteNames[route]}},
-           r.routes[route].bytes_out.load(kRelaxed));
-  }
+  // A counter of every route used, by route template.
+  auto per_route = [&](const char* name, const char* help, Counter RouteFigures::*member) {
+    Family(out, name, "counter", help);
+    for (std::size_t route = 0; route < kRouteCount; ++route) {
+      if (!route_used[route]) continue;
+      Sample(out, name, {{"route", kRouteNames[route]}}, (r.routes[route].*member).load(kRelaxed));
+    }
+  };
+  per_route("keep_http_request_bytes_total", "Request body bytes received, by route template.",
+            &RouteFigures::bytes_in);
+  per_route("keep_http_response_bytes_total", "Response body bytes sent, by route template.",
+            &RouteFigures::bytes_out);
 
   Family(out, "keep_uploads_in_progress", "gauge",
          "Blob upload sessions started and not yet finished or cancelled.");

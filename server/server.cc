@@ -82,6 +82,16 @@ Awaitable<void> ServeCounted(Stream stream, const Services& svc, std::string rem
   co_await Serve(std::move(stream), svc, std::move(remote));
 }
 
+// Opens acceptor on where (SO_REUSEADDR), binds and listens.
+boost::system::error_code Listen(tcp::acceptor& acceptor, const tcp::endpoint& where) {
+  boost::system::error_code ec;
+  acceptor.open(where.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(where, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  return ec;
+}
+
 Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts& tls, const Services& svc,
                        std::atomic<int>& connections) {
   auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
@@ -419,12 +429,9 @@ int Main(int argc, char** argv) {
   auto address = asio::ip::make_address(listen->host, ec);
   if (ec) return Fatal("listen: \"" + listen->host + "\" is not an IP address");
   if (!reset_user) {
-    tcp::endpoint ep(address, listen->port);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Fatal("cannot listen on " + config.listen + ": " + ec.message());
+    if (ec = Listen(acceptor, {address, listen->port}); ec) {
+      return Fatal("cannot listen on " + config.listen + ": " + ec.message());
+    }
   }
   // The metrics listener (metrics.listen): plain HTTP, no credentials.
   tcp::acceptor metrics_acceptor(ioc);
@@ -432,12 +439,7 @@ int Main(int argc, char** argv) {
     auto where = ParseListen(config.metrics_listen);
     auto maddress = asio::ip::make_address(where->host, ec);
     if (ec) return Fatal("metrics.listen: \"" + where->host + "\" is not an IP address");
-    tcp::endpoint mep(maddress, where->port);
-    metrics_acceptor.open(mep.protocol(), ec);
-    if (!ec) metrics_acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) metrics_acceptor.bind(mep, ec);
-    if (!ec) metrics_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
+    if (ec = Listen(metrics_acceptor, {maddress, where->port}); ec)
       return Fatal("cannot listen on " + config.metrics_listen +
                    " (metrics.listen): " + ec.message());
     std::string mshown = maddress.is_v6() ? "[" + where->host + "]" : where->host;

@@ -211,7 +211,7 @@ Result<Identity> Authenticator::Authenticate(std::string_view authorization,
   // A guessed name may be kilobytes long: the throttle keeps a long one by
   // its digest, so that a campaign of long names holds memory in proportion
   // to the number of names, not their length.
-  const std::string address_key = "address:" + std::string(remote),
+  const std::string address_key = "address:" + AddressKey(remote),
                     user_key = "user:" + (name.size() <= 64 ? name : Sha256Of(name).hex());
   KEEP_TRY(throttle_.Check(address_key, now));
   KEEP_TRY(throttle_.Check(user_key, now));

@@ -5,6 +5,10 @@
 // long as the last, up to a ceiling, and a locked key gets TOOMANYREQUESTS
 // without its password being checked. A success clears the key.
 //
+// RateLimiter is a token bucket per key: `burst` requests at once, then
+// `per_second` on average; a request over it gets TOOMANYREQUESTS naming
+// how long until one more would pass.
+//
 // Thread-safe.
 #pragma once
 
@@ -14,9 +18,16 @@
 #include <cstddef>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace keep {
+
+// The key a client address is counted under: an IPv4 address (also when
+// mapped into IPv6) as it is, an IPv6 address by its first 64 bits, the
+// block one host is usually given (so that it cannot start afresh from
+// each of its addresses); anything else as it is.
+std::string AddressKey(std::string_view remote);
 
 class LoginThrottle {
  public:
@@ -45,6 +56,36 @@ class LoginThrottle {
   Policy policy_;
   std::mutex mu_;
   std::unordered_map<std::string, State> keys_;  // GUARDED_BY(mu_)
+};
+
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Policy {
+    double per_second = 0;  // 0: no limit
+    int burst = 1;
+    std::size_t max_keys = 100000;  // memory bound (see Prune)
+  };
+
+  explicit RateLimiter(Policy policy);
+
+  bool enabled() const { return policy_.per_second > 0; }
+  // Takes one request's token from `key`'s bucket, or kTooManyRequests
+  // with retry_after_seconds set and an empty message (the caller says
+  // which limit it was).
+  [[nodiscard]] Result<void> Take(const std::string& key, Clock::time_point now);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    Clock::time_point last{};
+  };
+  void Prune(Clock::time_point now);  // needs mu_
+
+  Policy policy_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace keep

@@ -33,6 +33,15 @@ struct Config {
   int max_connections = 10000;
   int max_page_entries = 10000;  // most tags or repositories a page holds when the client gives n
 
+  // Requests per second from one client address (an IPv6 /64) and by one
+  // user, each with `request_burst` at once; 0: no limit (server/limits.h).
+  int address_requests_per_second = 1000;
+  int user_requests_per_second = 1000;
+  int request_burst = 2000;
+  int uploads_per_user = 16;                                      // receiving a body at once
+  int upload_sessions_per_user = 1000;                            // started, not finished
+  std::uint64_t upload_bytes_per_user = std::uint64_t{64} << 30;  // held in those sessions
+
   int header_timeout_seconds = 10;  // to receive a whole request header once it starts
   int idle_timeout_seconds = 60;    // a keep-alive connection with no request
   int body_timeout_seconds = 60;    // between two pieces of a request body

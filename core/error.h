@@ -54,6 +54,9 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   bool for_operator = false;  // message names the server's insides: never sent
+  // When above 0, the seconds after which trying again may succeed; sent as
+  // Retry-After (a rate limit, a locked login, an upload limit).
+  int retry_after_seconds = 0;
 
   Error() = default;
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
@@ -72,6 +75,14 @@ template <class T>
 using Result = boost::system::result<T, Error>;
 
 inline Error Fail(ErrorCode code, std::string message) { return Error(code, std::move(message)); }
+
+// TOOMANYREQUESTS, to be tried again after `retry_after_seconds` (0: no
+// time can be promised).
+inline Error TooManyRequests(std::string message, int retry_after_seconds) {
+  Error e(ErrorCode::kTooManyRequests, std::move(message));
+  e.retry_after_seconds = retry_after_seconds;
+  return e;
+}
 
 // An error whose message only the registry's operator may read.
 inline Error OperatorFault(ErrorCode code, std::string message) {

@@ -70,6 +70,8 @@ constexpr std::array<TrustLabel, 10> kTrustSeries = {{
 constexpr std::array<std::string_view, kSignatureFormatCount> kFormatNames = {
     "cosign", "sigstore_bundle", "gpg"};
 constexpr std::array<std::string_view, kSyncResultCount> kSyncNames = {"ok", "refused", "failed"};
+constexpr std::array<std::string_view, kLimitCount> kLimitNames = {
+    "address_rate", "user_rate", "concurrent_uploads", "upload_sessions", "upload_bytes"};
 constexpr std::array<std::string_view, 5> kTagStates = {"synced", "unchanged", "refused", "held",
                                                         "failed"};
 
@@ -92,6 +94,7 @@ struct Registry {
   std::atomic<std::int64_t> gc_last_success{0};
   std::array<Counter, kSyncResultCount> syncs{};
   std::array<Counter, kTagStates.size()> tags{};
+  std::array<Counter, kLimitCount> limited{};
   std::atomic<std::int64_t> connections{0};
   std::atomic<std::int64_t> stored_bytes{0};
   std::atomic<std::int64_t> upload_sessions{0};
@@ -226,6 +229,10 @@ void CountMirrorSync(SyncResult result) {
   Global().syncs[static_cast<std::size_t>(result)].fetch_add(1, kRelaxed);
 }
 
+void CountLimited(Limit limit) {
+  Global().limited[static_cast<std::size_t>(limit)].fetch_add(1, kRelaxed);
+}
+
 void CountMirrorTag(std::string_view state) {
   for (std::size_t i = 0; i < kTagStates.size(); ++i) {
     if (kTagStates[i] == state) Global().tags[i].fetch_add(1, kRelaxed);
@@ -269,7 +276,8 @@ std::vector<std::string_view> FamilyNames() {
           "keep_gc_bytes_freed_total",
           "keep_gc_last_success_timestamp_seconds",
           "keep_mirror_syncs_total",
-          "keep_mirror_tags_total"};
+          "keep_mirror_tags_total",
+          "keep_limited_requests_total"};
 }
 
 std::string Render() {
@@ -391,6 +399,12 @@ std::string Render() {
          "Mirrored tags (syncs and pull-throughs), by what became of them.");
   for (std::size_t i = 0; i < kTagStates.size(); ++i) {
     Sample(out, "keep_mirror_tags_total", {{"state", kTagStates[i]}}, r.tags[i].load(kRelaxed));
+  }
+  Family(out, "keep_limited_requests_total", "counter",
+         "Requests refused with 429 by a rate or upload limit, by limit.");
+  for (std::size_t i = 0; i < kLimitCount; ++i) {
+    Sample(out, "keep_limited_requests_total", {{"limit", kLimitNames[i]}},
+           r.limited[i].load(kRelaxed));
   }
   return out;
 }

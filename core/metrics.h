@@ -70,6 +70,18 @@ inline constexpr std::size_t kSignatureFormatCount = 3;
 enum class SyncResult : std::uint8_t { kOk, kRefused, kFailed };
 inline constexpr std::size_t kSyncResultCount = 3;
 
+// A request refused by a limit (`keep_limited_requests_total{limit}`,
+// server/limits.h): requests per second from one address or by one user,
+// uploads at once, open upload sessions or the bytes they hold, per user.
+enum class Limit : std::uint8_t {
+  kAddressRate,
+  kUserRate,
+  kConcurrentUploads,
+  kUploadSessions,
+  kUploadBytes
+};
+inline constexpr std::size_t kLimitCount = 5;
+
 // Counting. Each is a few relaxed atomic additions.
 void CountRequest(Route route, Method method, int status, std::uint64_t bytes_in,
                   std::uint64_t bytes_out, double seconds);
@@ -77,6 +89,7 @@ void CountTrust(Trust decision);
 void CountSignature(SignatureFormat format, bool verified);
 void CountGcRun(bool ok, std::uint64_t bytes_freed);
 void CountMirrorSync(SyncResult result);
+void CountLimited(Limit limit);
 // A mirrored tag's outcome: "synced", "unchanged", "refused", "held" or
 // "failed" (mirror/sync.h); any other state is not counted.
 void CountMirrorTag(std::string_view state);

@@ -446,7 +446,7 @@ class TagSync {
     if (!held) {
       if (held.error().code != ErrorCode::kBlobUploadUnknown) return held.error();
       (void)ctx_.metadata.DeleteUpload(session);
-      KEEP_TRY(ctx_.metadata.CreateUpload(session, local_));
+      KEEP_TRY(ctx_.metadata.CreateUpload(session, local_, /*owner=*/"", /*max_per_owner=*/0));
       KEEP_TRY(ctx_.blobs.CreateUpload(session));
     }
     auto writer = ctx_.blobs.ResumeUpload(session);

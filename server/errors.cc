@@ -42,6 +42,9 @@ Reply ErrorReply(const Error& error, std::string_view challenge) {
   if (error.code == ErrorCode::kUnauthorized && !challenge.empty()) {
     r.headers.set(http::field::www_authenticate, challenge);
   }
+  if (error.retry_after_seconds > 0) {
+    r.headers.set(http::field::retry_after, std::to_string(error.retry_after_seconds));
+  }
   return r;
 }
 

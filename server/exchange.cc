@@ -140,9 +140,13 @@ Awaitable<Result<std::string>> Exchange::ReadBody(std::uint64_t limit) {
   co_return std::move(p.get().body());
 }
 
-Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer) {
+Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::uint64_t limit) {
   if (body_consumed_) co_return std::uint64_t{0};
   body_consumed_ = true;
+  if (parser_.content_length() && *parser_.content_length() > limit) {
+    broken_ = true;  // refused before a byte is read: no 100 Continue either
+    co_return Fail(ErrorCode::kTooLarge, "");
+  }
   co_await SendContinueIfAsked();
   http::request_parser<http::buffer_body> p{std::move(parser_)};
   p.body_limit(boost::none);
@@ -157,6 +161,11 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer) {
     auto [ec, n] = co_await http::async_read(stream_, buffer_, p, kAwait);
     if (ec == http::error::need_buffer) ec = {};
     std::size_t got = kStreamBuffer - p.get().body().size;
+    if (got > limit - total) {
+      broken_ = true;
+      bytes_in_ += total + got;
+      co_return Fail(ErrorCode::kTooLarge, "");
+    }
     if (got > 0 && !write_error) {
       auto w = writer.Write(buf.get(), got);
       if (!w) write_error = w.error();  // keep reading so the client sees the error

@@ -26,6 +26,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/params_view.hpp>
 
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,6 +40,7 @@ class Service;
 namespace keep::server {
 
 class AuditWriter;
+class Limits;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -75,6 +77,9 @@ struct Services {
   const std::string& metrics_token;
   // Keeps the audit log in the database (server/audit_writer.h).
   AuditWriter& audit;
+  // Requests per second per address and user, uploads at once per user
+  // (server/limits.h).
+  Limits& limits;
 };
 
 // An audit event (core/audit.h) naming the caller of this exchange as its
@@ -175,8 +180,12 @@ class Exchange {
 
   // Reads a whole body of at most `limit` bytes (kTooLarge past it).
   [[nodiscard]] Awaitable<Result<std::string>> ReadBody(std::uint64_t limit);
-  // Streams the body into `writer`; returns the number of bytes.
-  [[nodiscard]] Awaitable<Result<std::uint64_t>> StreamBody(BlobWriter& writer);
+  // Streams the body into `writer`; returns the number of bytes. A body
+  // longer than `limit` is refused with kTooLarge (and an empty message,
+  // for the caller to say which limit) before its bytes past the limit are
+  // written; the connection cannot be reused then.
+  [[nodiscard]] Awaitable<Result<std::uint64_t>> StreamBody(
+      BlobWriter& writer, std::uint64_t limit = std::numeric_limits<std::uint64_t>::max());
   // Reads and drops a small unread body so the connection can be reused.
   // An error when it was too large (kTooLarge) or malformed or cut short
   // (the connection must close then).

@@ -11,6 +11,7 @@
 #include "server/exchange.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
+#include "server/limits.h"
 #include "server/metrics_server.h"
 #include "server/session.h"
 #include "server/tls.h"
@@ -551,9 +552,10 @@ int Main(int argc, char** argv) {
     ~Uninstall() { SetAuditSink({}); }
   } uninstall;
   audit.Prune();
-  Services services{config,    **blobs,      **metadata,         authenticator,
-                    *tokens,   blocking,     blob_locks,         maintenance,
-                    **mirrors, pull_through, maintenance_status, metrics_token, audit};
+  Limits limits(config);
+  Services services{
+      config,      **blobs,   **metadata,   authenticator,      *tokens,       blocking, blob_locks,
+      maintenance, **mirrors, pull_through, maintenance_status, metrics_token, audit,    limits};
   RecoverAtStart(services);
 
   if (metrics_acceptor.is_open()) {

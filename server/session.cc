@@ -5,6 +5,7 @@
 #include "core/metrics.h"
 #include "core/names.h"
 #include "server/errors.h"
+#include "server/limits.h"
 #include "server/router.h"
 #include "server/tls.h"
 
@@ -298,6 +299,10 @@ bool IsScraper(const Services& svc, std::string_view authorization) {
   return sodium_memcmp(want, got, sizeof want) == 0;
 }
 
+bool IsProbeOrScrape(Area area) {
+  return area == Area::kHealth || area == Area::kReady || area == Area::kMetrics;
+}
+
 // Routes, authenticates and authorises the request, then runs its handler.
 // `counted_as` is set to the route template the metrics count it under.
 Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted_as) {
@@ -313,6 +318,15 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   }
   ex.params = std::move(match->params);
   counted_as = MetricsRouteOf(match->route->area);
+  // Probes and scrapes are never held back: they cost little and must tell
+  // the truth under load. Everything else counts against its address
+  // before anything is looked up for it.
+  const bool limited = !IsProbeOrScrape(match->route->area);
+  if (limited) {
+    if (auto taken = svc.limits.TakeAddress(ex.remote()); !taken) {
+      co_return ErrorReply(taken.error());
+    }
+  }
   // A name a mirror rule serves is read from where the rule keeps it: the
   // access and trust decisions below are those of the local repository.
   if (IsMirrorable(*match->route)) {
@@ -342,8 +356,11 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   if (access.action != Action::kNone) {
     who = co_await Authenticate(svc, ex.header(http::field::authorization), ex.remote());
   }
-  auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
   if (who) ex.who = *who;  // the request log names who was refused, too
+  if (who && limited) {
+    if (auto taken = svc.limits.TakeUser(*who); !taken) co_return ErrorReply(taken.error());
+  }
+  auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(allowed.error(),

@@ -89,6 +89,7 @@ struct UploadRecord {
   std::string id;
   std::string repo;
   std::int64_t created_at = 0;  // unix seconds
+  std::string owner;            // the user who started it; empty: keepd itself
 };
 
 struct UserRecord {
@@ -368,8 +369,14 @@ class Metadata {
       const std::string& repo, const std::string& subject) = 0;
 
   // Upload sessions.
-  [[nodiscard]] virtual Result<void> CreateUpload(const std::string& id,
-                                                  const std::string& repo) = 0;
+  // Records a session `owner` started (empty: keepd itself). With
+  // max_per_owner above 0, false (and nothing recorded) when the owner has
+  // that many sessions already: the count and the insert are one step.
+  [[nodiscard]] virtual Result<bool> CreateUpload(const std::string& id, const std::string& repo,
+                                                  const std::string& owner,
+                                                  std::int64_t max_per_owner) = 0;
+  // The sessions `owner` started, oldest first.
+  [[nodiscard]] virtual Result<std::vector<UploadRecord>> UploadsOf(const std::string& owner) = 0;
   [[nodiscard]] virtual Result<std::optional<UploadRecord>> GetUpload(const std::string& id) = 0;
   [[nodiscard]] virtual Result<void> DeleteUpload(const std::string& id) = 0;
   // Sessions created before `before` (unix seconds).

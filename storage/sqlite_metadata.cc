@@ -34,8 +34,9 @@ using sqlite::SqliteError;
 // (storage/sqlite_key_ids.h); 5: mirror rules and their tags; 6: keyless
 // identities of namespaces and the trust roots (storage/sqlite_trust.cc);
 // 7: the trust root a keyless signature's record names; 8: the audit log
-// (storage/sqlite_audit.cc).
-constexpr int kSchemaVersion = 8;
+// (storage/sqlite_audit.cc); 9: who started an upload session (its owner),
+// for the limits on a user's sessions.
+constexpr int kSchemaVersion = 9;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS repositories(
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS tags(
 CREATE TABLE IF NOT EXISTS uploads(
   id TEXT PRIMARY KEY,
   repo TEXT NOT NULL,
-  created_at INTEGER NOT NULL) WITHOUT ROWID;
+  created_at INTEGER NOT NULL,
+  owner TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
 )sql";
 
 constexpr const char* kManifestCols =
@@ -121,6 +123,10 @@ class SqliteMetadata final : public Metadata {
     sqlite::GcTables::Migrate(w);
     sqlite::MirrorTables::Migrate(w);
     sqlite::AuditTables::Migrate(w);
+    if (!sqlite::HasColumn(w, "uploads", "owner")) {
+      w.Exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''");
+    }
+    w.Exec("CREATE INDEX IF NOT EXISTS uploads_by_owner ON uploads(owner, created_at)");
     w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
     w.Exec("COMMIT");
   }
@@ -330,19 +336,36 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
-  Result<void> CreateUpload(const std::string& id, const std::string& repo) override {
-    return Write([&](Connection& c) {
-      auto s = c.Prepare("INSERT INTO uploads(id, repo, created_at) VALUES(?1, ?2, ?3)");
-      s.Bind(1, id).Bind(2, repo).Bind(3, Now()).Run();
-    });
+  Result<bool> CreateUpload(const std::string& id, const std::string& repo,
+                            const std::string& owner, std::int64_t max_per_owner) override {
+    bool created = false;
+    KEEP_TRY(Write([&](Connection& c) {
+      auto s = c.Prepare(
+          "INSERT INTO uploads(id, repo, created_at, owner) SELECT ?1, ?2, ?3, ?4 "
+          "WHERE ?5 <= 0 OR (SELECT count(*) FROM uploads WHERE owner=?4) < ?5");
+      s.Bind(1, id).Bind(2, repo).Bind(3, Now()).Bind(4, owner).Bind(5, max_per_owner).Run();
+      created = c.Changes() > 0;
+    }));
+    return created;
   }
 
   Result<std::optional<UploadRecord>> GetUpload(const std::string& id) override {
     return Guard([&]() -> Result<std::optional<UploadRecord>> {
-      auto s = Reader().Prepare("SELECT repo, created_at FROM uploads WHERE id=?1");
+      auto s = Reader().Prepare("SELECT repo, created_at, owner FROM uploads WHERE id=?1");
       s.Bind(1, id);
       if (!s.Step()) return std::optional<UploadRecord>();
-      return std::optional<UploadRecord>(UploadRecord{id, s.Text(0), s.Int(1)});
+      return std::optional<UploadRecord>(UploadRecord{id, s.Text(0), s.Int(1), s.Text(2)});
+    });
+  }
+
+  Result<std::vector<UploadRecord>> UploadsOf(const std::string& owner) override {
+    return Guard([&]() -> Result<std::vector<UploadRecord>> {
+      auto s = Reader().Prepare(
+          "SELECT id, repo, created_at FROM uploads WHERE owner=?1 ORDER BY created_at, id");
+      s.Bind(1, owner);
+      std::vector<UploadRecord> out;
+      while (s.Step()) out.push_back(UploadRecord{s.Text(0), s.Text(1), s.Int(2), owner});
+      return out;
     });
   }
 

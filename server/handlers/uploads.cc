@@ -2,6 +2,10 @@
 // under /v2/<name>/blobs/uploads/.
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
+#include "server/limits.h"
+
+#include "core/clock.h"
+#include "core/metrics.h"
 
 #include <sodium.h>
 
@@ -44,11 +48,14 @@ Reply Created(const std::string& name, const Digest& d) {
   return r;
 }
 
-// The session must belong to this repository: an id is no key to another's upload.
+// The session must belong to this repository and to the caller: an id is
+// no key to another's upload. (Sessions from before owners were recorded
+// have none, and stay anyone's who may push there.)
 Result<void> CheckSession(Exchange& ex) {
   auto rec = ex.services().metadata.GetUpload(ex.params.reference);
   if (!rec) return rec.error();
-  if (!*rec || (*rec)->repo != ex.params.name) {
+  if (!*rec || (*rec)->repo != ex.params.name ||
+      (!(*rec)->owner.empty() && (*rec)->owner != ex.who.user)) {
     return Fail(ErrorCode::kBlobUploadUnknown,
                 "upload session not found in repository " + ex.params.name +
                     "; start a new upload with POST /v2/" + ex.params.name + "/blobs/uploads/");
@@ -90,6 +97,67 @@ Result<void> CommitAndLink(const Services& svc, BlobWriter& writer, const Digest
   return keep::CommitAndLink(svc.blob_locks, svc.metadata, writer, d, repo);
 }
 
+// Seconds until the oldest of a user's sessions (created at `oldest`,
+// unix seconds) expires and frees its share: the Retry-After of a refusal
+// by the session and byte limits.
+int UntilExpiry(const Services& svc, std::int64_t oldest) {
+  std::int64_t left = oldest + std::int64_t{svc.config.upload_ttl_hours} * 3600 - UnixNow();
+  return static_cast<int>(std::clamp<std::int64_t>(left, 1, 7 * 24 * 3600));
+}
+
+std::string Bytes(std::uint64_t n) {
+  if (n >= (std::uint64_t{1} << 30) && n % (std::uint64_t{1} << 30) == 0) {
+    return std::to_string(n >> 30) + " GiB";
+  }
+  if (n >= (std::uint64_t{1} << 20) && n % (std::uint64_t{1} << 20) == 0) {
+    return std::to_string(n >> 20) + " MiB";
+  }
+  return std::to_string(n) + " bytes";
+}
+
+// What more the caller's unfinished sessions may take
+// (limits.upload_bytes_per_user less what they hold), and the refusal to
+// give when a body would pass it. Reads the sessions' sizes: run it with
+// Offload.
+struct Allowance {
+  std::uint64_t bytes = 0;
+  Error refusal;
+};
+Result<Allowance> UploadAllowance(const Services& svc, const std::string& user) {
+  auto sessions = svc.metadata.UploadsOf(user);
+  if (!sessions) return sessions.error();
+  std::uint64_t held = 0;
+  for (const UploadRecord& u : *sessions) {
+    auto size = svc.blobs.UploadSize(u.id);
+    if (size) held += *size;  // a session just removed holds nothing
+  }
+  const std::uint64_t limit = svc.config.upload_bytes_per_user;
+  Allowance a;
+  a.bytes = held >= limit ? 0 : limit - held;
+  a.refusal = TooManyRequests(
+      "user " + user + " would hold more than " + Bytes(limit) +
+          " in unfinished uploads, the most limits.upload_bytes_per_user allows (" +
+          std::to_string(sessions->size()) + " sessions hold " + std::to_string(held) +
+          " bytes now); finish or cancel some, or wait for the oldest to expire",
+      sessions->empty() ? 1 : UntilExpiry(svc, sessions->front().created_at));
+  return a;
+}
+
+// Streams the request body into a session's writer within the caller's
+// allowance; a body past it gets the allowance's refusal.
+Awaitable<Result<std::uint64_t>> StreamWithinAllowance(Exchange& ex, BlobWriter& writer) {
+  const auto& svc = ex.services();
+  if (!ex.has_body()) co_return co_await ex.StreamBody(writer);
+  auto allowance = co_await Offload(svc, [&] { return UploadAllowance(svc, ex.who.user); });
+  if (!allowance) co_return allowance.error();
+  auto n = co_await ex.StreamBody(writer, allowance->bytes);
+  if (!n && n.error().code == ErrorCode::kTooLarge && n.error().message.empty()) {
+    metrics::CountLimited(metrics::Limit::kUploadBytes);
+    co_return allowance->refusal;
+  }
+  co_return n;
+}
+
 // Removes a session's data and record.
 void DropSession(const Services& svc, const std::string& id) {
   (void)svc.blobs.DeleteUpload(id);
@@ -123,6 +191,8 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
   if (auto digest_param = ex.query("digest")) {
     auto d = Digest::Parse(*digest_param);
     if (!d) co_return d.error();
+    auto slot = svc.limits.EnterUpload(ex.who.user);
+    if (!slot) co_return slot.error();
     auto writer = svc.blobs.Create();
     if (!writer) co_return writer.error();
     auto n = co_await ex.StreamBody(**writer);
@@ -137,8 +207,19 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
   }
   // The record first: housekeeping removes upload data that no record names.
   std::string id = NewUploadId();
-  auto recorded = svc.metadata.CreateUpload(id, name);
+  auto recorded =
+      svc.metadata.CreateUpload(id, name, ex.who.user, svc.config.upload_sessions_per_user);
   if (!recorded) co_return recorded.error();
+  if (!*recorded) {
+    metrics::CountLimited(metrics::Limit::kUploadSessions);
+    auto open = svc.metadata.UploadsOf(ex.who.user);
+    if (!open) co_return open.error();
+    co_return TooManyRequests(
+        "user " + ex.who.user + " has " + std::to_string(open->size()) +
+            " unfinished upload sessions, the most limits.upload_sessions_per_user allows; "
+            "finish or cancel some (DELETE their Location), or wait for the oldest to expire",
+        open->empty() ? 1 : UntilExpiry(svc, open->front().created_at));
+  }
   auto created = svc.blobs.CreateUpload(id);
   if (!created) {
     (void)svc.metadata.DeleteUpload(id);
@@ -164,7 +245,9 @@ Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
     co_return RangeRefused(ex, ok.error(), (*writer)->size());
   }
-  auto n = co_await ex.StreamBody(**writer);
+  auto slot = svc.limits.EnterUpload(ex.who.user);
+  if (!slot) co_return slot.error();
+  auto n = co_await StreamWithinAllowance(ex, **writer);
   if (!n) co_return n.error();
   co_return Accepted(ex.params.name, ex.params.reference, (*writer)->size());
 }
@@ -185,7 +268,13 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
     co_return RangeRefused(ex, ok.error(), (*writer)->size());
   }
-  auto n = co_await ex.StreamBody(**writer);
+  Limits::UploadSlot slot;
+  if (ex.has_body()) {
+    auto entered = svc.limits.EnterUpload(ex.who.user);
+    if (!entered) co_return entered.error();
+    slot = std::move(*entered);
+  }
+  auto n = co_await StreamWithinAllowance(ex, **writer);
   if (!n) co_return n.error();
   auto done = co_await Offload(svc, [&]() -> Result<void> {
     auto r = CommitAndLink(svc, **writer, *d, ex.params.name);

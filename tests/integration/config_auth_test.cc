@@ -138,7 +138,10 @@ void LockTheAdminOut(const KeepdProcess& keepd) {
   for (int i = 0; i < 6; ++i) {
     EXPECT_TRUE(IsError(guesser.Get("/v2/"), 401, "UNAUTHORIZED")) << i;
   }
-  EXPECT_TRUE(IsError(guesser.Get("/v2/"), 429, "TOOMANYREQUESTS"));
+  Response locked = guesser.Get("/v2/");
+  EXPECT_TRUE(IsError(locked, 429, "TOOMANYREQUESTS"));
+  // The lock's time left, as the message says it.
+  EXPECT_EQ(locked.Header("Retry-After"), "1") << locked.body;
 }
 
 TEST(ConfigAuthTest, CachedCredentialsAreAnsweredWithoutTheirPasswordCheck) {

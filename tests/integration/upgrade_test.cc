@@ -42,7 +42,7 @@ void RewriteAsSchemaTwo(const fs::path& data_dir) {
           "INSERT INTO manifests SELECT * FROM cur.manifests;"
           "INSERT INTO manifest_refs SELECT * FROM cur.manifest_refs;"
           "INSERT INTO tags SELECT * FROM cur.tags;"
-          "INSERT INTO uploads SELECT * FROM cur.uploads;"
+          "INSERT INTO uploads SELECT id, repo, created_at FROM cur.uploads;"
           "DETACH cur;");
   for (const char* suffix : {"-wal", "-shm"}) fs::remove(current.string() + suffix);
   fs::rename(old, current);

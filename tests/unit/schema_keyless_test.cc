@@ -18,6 +18,10 @@
 namespace keep {
 namespace {
 
+// The schema keepd writes now (storage/sqlite_metadata.cc): an upgrade goes
+// all the way to it.
+constexpr int kCurrentSchema = 9;
+
 using schema_test::FreshDir;
 using schema_test::Sql;
 
@@ -95,7 +99,7 @@ TEST(SchemaKeylessTest, ASchemaFiveDatabaseGainsIdentitiesAndTrustRoots) {
     ASSERT_TRUE(md) << md.error().message;
     ASSERT_TRUE((*md)->CreateNamespace(NamespaceRecord{"acme", false, 0, "admin", 0, {}, 0}));
   }
-  EXPECT_EQ(UserVersion(path), 8);  // and on to the current schema
+  EXPECT_EQ(UserVersion(path), kCurrentSchema);
   // As schema 5 left it: no keyless tables.
   Sql(path, "DROP TABLE trusted_identities; DROP TABLE trust_roots; PRAGMA user_version=5");
   {
@@ -110,7 +114,7 @@ TEST(SchemaKeylessTest, ASchemaFiveDatabaseGainsIdentitiesAndTrustRoots) {
     ASSERT_TRUE(roots && roots->size() == 1u);
     EXPECT_EQ((*roots)[0].digest, Sha256Of("{}").str());
   }
-  EXPECT_EQ(UserVersion(path), 8);  // and on to the current schema
+  EXPECT_EQ(UserVersion(path), kCurrentSchema);
   std::filesystem::remove_all(dir);
 }
 
@@ -309,7 +313,7 @@ TEST(SchemaKeylessTest, ASchemaSixDatabasesKeylessRecordsCountOnlyOnceVerifiedAg
       "PRAGMA user_version=6");
   auto md = OpenSqliteMetadata(path);
   ASSERT_TRUE(md) << md.error().message;
-  EXPECT_EQ(UserVersion(path), 8);  // and on to the current schema
+  EXPECT_EQ(UserVersion(path), kCurrentSchema);
   auto roots = (*md)->ListTrustRoots();
   ASSERT_TRUE(roots && roots->size() == 1u);
   EXPECT_EQ((*roots)[0].digest, Sha256Of("content").str());

@@ -175,6 +175,23 @@ Result<Identity> Authenticator::FromToken(std::string_view token) {
   return who;
 }
 
+Result<Identity> Authenticator::FromCertificate(const std::string& account) {
+  auto user = metadata_.GetUser(account);
+  if (!user) return user.error();
+  if (!*user || !(*user)->robot) {
+    return Fail(ErrorCode::kUnauthorized,
+                "the client certificate names \"" + account +
+                    "\", which is no robot account here; only robot accounts sign in with "
+                    "client certificates");
+  }
+  if (!Usable(**user)) {
+    return Fail(ErrorCode::kUnauthorized, "the robot account \"" + account +
+                                              "\" that the client certificate names is " +
+                                              ((*user)->disabled ? "disabled" : "expired"));
+  }
+  return IdentityOf(**user);
+}
+
 std::optional<Result<Identity>> Authenticator::AuthenticateCached(std::string_view authorization) {
   if (authorization.empty()) return Result<Identity>(Identity{});
   if (StartsWithNoCase(authorization, "bearer ")) return FromToken(authorization.substr(7));

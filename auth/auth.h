@@ -146,6 +146,11 @@ class Authenticator {
   // The answer when it needs no password check (no or malformed credentials,
   // or a cache hit); nullopt when Authenticate must verify the secret.
   [[nodiscard]] std::optional<Result<Identity>> AuthenticateCached(std::string_view authorization);
+  // The robot account a verified client certificate names (its full name,
+  // "robot+..."). kUnauthorized, saying why, when no robot account has that
+  // name (a person's account never signs in this way) or it is disabled or
+  // expired.
+  [[nodiscard]] Result<Identity> FromCertificate(const std::string& account);
 
  private:
   struct Entry {

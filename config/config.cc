@@ -57,6 +57,7 @@ const Setter kSetters[] = {
     KEEP_STR("data_dir", data_dir),
     KEEP_STR("tls.cert", tls_cert),
     KEEP_STR("tls.key", tls_key),
+    KEEP_STR("tls.client_ca", tls_client_ca),
     KEEP_INT("tls.hsts_max_age_seconds", hsts_max_age_seconds, 0, 63072000),
     KEEP_INT("threads", threads, 0, 256),
     KEEP_BOOL("allow_root", allow_root),

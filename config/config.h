@@ -18,6 +18,7 @@ struct Config {
   std::string data_dir = "keep-data";   // blobs, metadata, uploads, self-signed TLS
   std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls
   std::string tls_key;
+  std::string tls_client_ca;            // CAs of client certificates naming robot accounts
   int hsts_max_age_seconds = 0;         // Strict-Transport-Security max-age; 0: not sent
   int threads = 0;                      // 0: one per core
   bool allow_root = false;              // refuse to run as root unless true

@@ -95,8 +95,12 @@ std::vector<std::string> Exchange::query_all(std::string_view key) const {
   return out;
 }
 
-Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization,
-                                         std::string_view remote) {
+Awaitable<Result<Identity>> Authenticate(const Exchange& ex, std::string_view authorization) {
+  const Services& svc = ex.services();
+  if (authorization.empty() && !ex.certificate_account().empty()) {
+    co_return svc.authenticator.FromCertificate(std::string(ex.certificate_account()));
+  }
+  std::string_view remote = ex.remote();
   if (auto quick = svc.authenticator.AuthenticateCached(authorization)) co_return std::move(*quick);
   co_return co_await Offload(svc, [&] { return svc.authenticator.Authenticate(authorization, remote); });
 }

@@ -114,10 +114,11 @@ Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
 std::vector<std::pair<std::string, std::string>> ParseForm(std::string_view text,
                                                            bool plus_is_space);
 
-// Who sent this Authorization header (Basic or Bearer; empty: anonymous).
-// Cached credentials answer at once; an Argon2id check runs on the blocking pool.
-Awaitable<Result<Identity>> Authenticate(const Services& svc, std::string_view authorization,
-                                         std::string_view remote);
+// Who sent this Authorization header (Basic or Bearer). Without one, the
+// robot account the connection's client certificate names, or else
+// anonymous. Cached credentials answer at once; an Argon2id check runs on
+// the blocking pool.
+Awaitable<Result<Identity>> Authenticate(const Exchange& ex, std::string_view authorization);
 
 struct Reply {
   http::status status = http::status::ok;
@@ -157,6 +158,10 @@ class Exchange {
   const std::string& path() const { return path_; }
   // The client's address.
   std::string_view remote() const { return remote_; }
+  // The robot account the connection's verified client certificate names
+  // (server/tls.h, ClientCertificateAccount); empty: none.
+  std::string_view certificate_account() const { return certificate_account_; }
+  void set_certificate_account(std::string_view account) { certificate_account_ = account; }
   // Query parameters, percent-decoded. Empty when the target has none.
   std::optional<std::string> query(std::string_view key) const;
   // Every value of a repeated query parameter, in order.
@@ -201,6 +206,7 @@ class Exchange {
   http::request_header<> req_;
   std::string path_;
   std::string_view remote_;
+  std::string_view certificate_account_;
   std::vector<std::pair<std::string, std::string>> query_params_;
   bool body_consumed_ = false;
   bool broken_ = false;

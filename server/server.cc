@@ -458,7 +458,8 @@ int Main(int argc, char** argv) {
   }
   TlsContexts tls;
   if (!config.tls_cert.empty() && !reset_user) {
-    if (auto r = tls.Load(config.tls_cert, config.tls_key); !r) return Fatal(r.error().message);
+    if (auto r = tls.Load({config.tls_cert, config.tls_key, config.tls_client_ca}); !r)
+      return Fatal(r.error().message);
   }
   if (*run_as) {
     if (auto r = PrepareDataDir(config.data_dir, **run_as); !r) return Fatal(r.error().message);
@@ -527,7 +528,8 @@ int Main(int argc, char** argv) {
                  "keepd: %s self-signed TLS certificate %s\n"
                  "  trust it in clients, e.g. copy it to /etc/docker/certs.d/<host>:<port>/ca.crt\n",
                  made->created ? "made a" : "using the", abs.c_str());
-    if (auto r = tls.Load(made->cert, made->key); !r) return Fatal(r.error().message);
+    if (auto r = tls.Load({made->cert, made->key, config.tls_client_ca}); !r)
+      return Fatal(r.error().message);
   }
 
   auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");

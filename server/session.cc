@@ -354,7 +354,7 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   // Open routes (the token service) authenticate for themselves.
   Result<Identity> who = Identity{};
   if (access.action != Action::kNone) {
-    who = co_await Authenticate(svc, ex.header(http::field::authorization), ex.remote());
+    who = co_await Authenticate(ex, ex.header(http::field::authorization));
   }
   if (who) ex.who = *who;  // the request log names who was refused, too
   if (who && limited) {
@@ -434,6 +434,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                                                          asio::buffer(first.get(), got), kAwait);
     if (hs_ec) co_return;
   }
+  const std::string certificate_account = ClientCertificateAccount(stream.native_handle());
 
   beast::flat_buffer buffer(static_cast<std::size_t>(cfg.max_header_bytes) + kFramingSlack);
   bool first = true;
@@ -489,6 +490,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     auto target = boost::urls::parse_origin_form(req.target());
     std::string path = target ? std::string(target->path()) : std::string();
     Exchange ex(stream, buffer, parser, svc, path, remote);
+    ex.set_certificate_account(certificate_account);
     Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
     metrics::Route counted_as = metrics::Route::kOther;
     if (target) {

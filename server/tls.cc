@@ -1,5 +1,7 @@
 #include "server/tls.h"
 
+#include "core/names.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -107,8 +109,33 @@ Result<CertPaths> EnsureSelfSignedCertificate(const std::string& dir) {
   return p;
 }
 
-Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cert,
-                          const std::string& key) {
+namespace {
+
+// Asks every client for a certificate from the CAs in `ca_file` (optional:
+// a client without one goes on to Basic or token auth). One that is sent
+// must verify against them, as a client certificate (its extended key
+// usage, when it has one, must allow clientAuth), or the handshake fails.
+Result<void> AskForClientCertificates(SSL_CTX* native, const std::string& ca_file) {
+  if (SSL_CTX_load_verify_locations(native, ca_file.c_str(), nullptr) != 1) {
+    return SslError("tls.client_ca " + ca_file);
+  }
+  STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca_file.c_str());
+  if (names == nullptr) return SslError("tls.client_ca " + ca_file + " holds no certificate");
+  SSL_CTX_set_client_CA_list(native, names);
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_purpose(native, X509_PURPOSE_SSL_CLIENT);
+  // Resumed sessions keep the certificate they were made with; OpenSSL
+  // resumes a verified session only within the context that made it.
+  static constexpr unsigned char kContext[] = "keepd client certificates";
+  SSL_CTX_set_session_id_context(native, kContext, sizeof kContext - 1);
+  return {};
+}
+
+}  // namespace
+
+Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const TlsFiles& files) {
+  const std::string& cert = files.cert;
+  const std::string& key = files.key;
   namespace ssl = boost::asio::ssl;
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
@@ -141,28 +168,54 @@ Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cer
   if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
     return Fail(ErrorCode::kInternal, "tls.key does not match tls.cert");
   }
+  if (!files.client_ca.empty()) KEEP_TRY(AskForClientCertificates(native, files.client_ca));
   return {};
 }
 
-Result<void> TlsContexts::Load(const std::string& cert, const std::string& key) {
+std::string ClientCertificateAccount(SSL* ssl) {
+  X509* peer = SSL_get0_peer_certificate(ssl);
+  // Without a client CA no certificate is asked for; one sent anyway, or
+  // one that did not verify (the handshake fails then), names no one.
+  if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK ||
+      (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) == 0) {
+    return {};
+  }
+  const X509_NAME* subject = X509_get_subject_name(peer);
+  int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  // Exactly one common name: with two, which one names the account would
+  // be a guess.
+  if (at < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, at) >= 0) return {};
+  const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, cn);
+  if (n <= 0) return {};
+  std::string name(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  // A name with a NUL or a control character in it names no account.
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return {};
+  }
+  if (name.empty()) return {};
+  return name.starts_with(kRobotPrefix) ? name : std::string(kRobotPrefix) + name;
+}
+
+Result<void> TlsContexts::Load(const TlsFiles& files) {
   boost::asio::ssl::context fresh{boost::asio::ssl::context::tls_server};
-  KEEP_TRY(ConfigureTls(fresh, cert, key));
+  KEEP_TRY(ConfigureTls(fresh, files));
   std::lock_guard lock(mu_);
-  cert_ = cert;
-  key_ = key;
+  files_ = files;
   contexts_.push_back(std::move(fresh));
   return {};
 }
 
 Result<void> TlsContexts::Reload() {
-  std::string cert, key;
+  TlsFiles files;
   {
     std::lock_guard lock(mu_);
-    cert = cert_;
-    key = key_;
+    files = files_;
   }
-  if (cert.empty()) return Fail(ErrorCode::kInternal, "no TLS certificate was loaded");
-  return Load(cert, key);
+  if (files.cert.empty()) return Fail(ErrorCode::kInternal, "no TLS certificate was loaded");
+  return Load(files);
 }
 
 boost::asio::ssl::context& TlsContexts::Current() {

@@ -29,8 +29,22 @@ struct CertPaths {
 // when they do not exist. The key is written 0600.
 [[nodiscard]] Result<CertPaths> EnsureSelfSignedCertificate(const std::string& dir);
 
-[[nodiscard]] Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const std::string& cert,
-                                        const std::string& key);
+// What a TLS context is loaded from (PEM files).
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  // CAs whose client certificates name robot accounts (tls.client_ca);
+  // empty: no client certificate is asked for.
+  std::string client_ca;
+};
+
+[[nodiscard]] Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const TlsFiles& files);
+
+// The robot account a connection's client certificate names: the common
+// name of a certificate that verified against tls.client_ca, with
+// "robot+" before it unless it starts so. Empty when the client sent none
+// (or no client CA is configured).
+std::string ClientCertificateAccount(SSL* ssl);
 
 // The TLS context new connections are given, loaded again from its files on
 // request (keepd does it on SIGHUP) without touching the connections open:
@@ -39,8 +53,8 @@ struct CertPaths {
 // Thread-safe.
 class TlsContexts {
  public:
-  // Loads cert and key (PEM files) into the first context.
-  [[nodiscard]] Result<void> Load(const std::string& cert, const std::string& key);
+  // Loads the files into the first context.
+  [[nodiscard]] Result<void> Load(const TlsFiles& files);
   // Loads the files last given to Load again, into a new context.
   [[nodiscard]] Result<void> Reload();
   // The context for a new connection. Valid as long as this object: the
@@ -50,7 +64,7 @@ class TlsContexts {
 
  private:
   mutable std::mutex mu_;
-  std::string cert_, key_;
+  TlsFiles files_;
   std::list<boost::asio::ssl::context> contexts_;  // the last is current; GUARDED_BY(mu_)
 };
 

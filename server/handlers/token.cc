@@ -81,7 +81,7 @@ Awaitable<Result<Reply>> GetToken(Exchange& ex) {
     co_return Unauthorized(svc, Fail(ErrorCode::kUnauthorized,
                                      "the token service takes a user name and password"));
   }
-  auto who = co_await Authenticate(svc, authorization, ex.remote());
+  auto who = co_await Authenticate(ex, authorization);
   if (!who && who.error().code == ErrorCode::kTooManyRequests) co_return who.error();
   if (!who) co_return Unauthorized(svc, who.error());
   ex.who = *who;  // for the request log
@@ -129,7 +129,7 @@ Awaitable<Result<Reply>> PostToken(Exchange& ex) {
                                      "username and a password"));
   }
   std::string header = BasicHeader(f["username"], f["password"]);
-  auto who = co_await Authenticate(svc, header, ex.remote());
+  auto who = co_await Authenticate(ex, header);
   sodium_memzero(header.data(), header.size());
   if (!who && who.error().code == ErrorCode::kTooManyRequests) co_return who.error();
   if (!who) co_return Unauthorized(svc, who.error());

@@ -223,7 +223,9 @@ keep_start() {
     KEEP_LOG="$T/keepd.requests.log"
     KEEP_ERR="$T/keepd.stderr.log"
     cert=${KEEP_TLS_CERT:-$KEEP_DATA/tls/server.crt}
-    printf '{"listen":"%s","data_dir":"%s"}\n' "$KEEP_HOST" "$KEEP_DATA" >"$T/keepd.json"
+    # KEEP_CONFIG_EXTRA: more keys for keepd's config, e.g. '"tls":{...}'.
+    printf '{"listen":"%s","data_dir":"%s"%s}\n' "$KEEP_HOST" "$KEEP_DATA" \
+      "${KEEP_CONFIG_EXTRA:+,$KEEP_CONFIG_EXTRA}" >"$T/keepd.json"
     KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "${E2E_IN_NS[@]}" "$KEEPD" --config "$T/keepd.json" --allow-root \
       >"$KEEP_LOG" 2>"$KEEP_ERR" &
     KEEP_PID=$!

@@ -47,6 +47,12 @@ HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file, std::string ho
   tls_->load_verify_file(ca_file);
 }
 
+void HttpsClient::SetClientCertificate(const std::string& cert_file, const std::string& key_file) {
+  tls_->use_certificate_chain_file(cert_file);
+  tls_->use_private_key_file(key_file, ssl::context::pem);
+  conn_.reset();
+}
+
 HttpsClient::~HttpsClient() = default;
 HttpsClient::HttpsClient(HttpsClient&&) noexcept = default;
 // Not the default: that assigns members in order, so the old io_context and

@@ -72,6 +72,9 @@ class HttpsClient {
   void SetBasicAuth(const std::string& user, const std::string& password);
   // Connects from this local IP address (e.g. "127.0.0.2") from the next connection on.
   void SetSourceAddress(std::string address);
+  // Presents this client certificate and key (PEM files) from the next
+  // connection on.
+  void SetClientCertificate(const std::string& cert_file, const std::string& key_file);
 
   // Throws std::runtime_error when the exchange fails at the transport level.
   Response Send(const Request& request);

@@ -10,6 +10,8 @@
 #   manifest  GET /v2/bench/app/manifests/latest   64 connections
 #   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
 #   blob      GET of the 64 MiB layer               4 connections, then 1
+# then pushes a 256 MiB blob to each in one request and in 8 MiB chunks,
+# beside the disk's fdatasync'd write speed (dd) as the bound,
 # and nginx serves the same 64 MiB file as a static file over the same TLS,
 # as the ceiling for blob GETs. BENCH_TAGS=N seeds N tags instead of 10,000;
 # BENCH_MIRROR=0 leaves out the mirror's figures.
@@ -58,6 +60,7 @@ PIDS+=($!); DPID=$!
 wait_port "$DPORT"
 
 AUTH="Authorization: Basic $(printf 'admin:%s' "$PASS" | base64 -w0)"
+ADMIN_AUTH=$AUTH
 MT=application/vnd.oci.image.manifest.v1+json
 
 # Content: a config, a 1 MiB and a 64 MiB layer, and the manifest naming them.
@@ -215,6 +218,64 @@ kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"
 
+# ---- pushes: a 256 MiB blob in one request, and in 8 MiB chunks -------------
+# Each server gets fresh random bytes for each measure (nothing to find
+# stored already). "One request" is POST for a session, then one PUT of the
+# whole body with ?digest=; "chunked" is POST, PATCHes of 8 MiB with
+# Content-Range, then an empty PUT with ?digest=. The disk's own speed is
+# dd's, writing as much with fdatasync into the same filesystem.
+PUSH_MB=256
+disk=$(dd if=/dev/zero of="$T/dd.test" bs=8M count=$((PUSH_MB / 8)) conv=fdatasync 2>&1 |
+  awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i - 1); printf "%.0f", $1 / s / 1e6}')
+rm -f "$T/dd.test"
+now() { date +%s.%N; }
+# upload_location PORT RESPONSE-HEADERS: the absolute URL of the Location header.
+location() {
+  local l; l=$(awk 'tolower($1) == "location:" {sub(/\r$/, "", $2); print $2}' "$2" | tail -1)
+  case $l in http*) echo "$l" ;; *) echo "https://127.0.0.1:$1$l" ;; esac
+}
+with_digest() { case $1 in *\?*) echo "$1&digest=$2" ;; *) echo "$1?digest=$2" ;; esac; }
+push() {  # PORT MODE(one|chunked) FILE [curl args...]: prints seconds
+  local port=$1 mode=$2 file=$3; shift 3
+  local d; d="sha256:$(sha256sum "$file" | cut -d' ' -f1)"
+  local start; start=$(now)
+  curl -sSfk "$@" -X POST -D "$T/h" -o /dev/null "https://127.0.0.1:$port/v2/bench/push/blobs/uploads/"
+  local url; url=$(location "$port" "$T/h")
+  if [ "$mode" = one ]; then
+    curl -sSfk "$@" -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$file" \
+      -o /dev/null "$(with_digest "$url" "$d")"
+  else
+    local off=0 part
+    for part in "$T"/chunk.*; do
+      local n; n=$(stat -c %s "$part")
+      curl -sSfk "$@" -X PATCH -H 'Content-Type: application/octet-stream' \
+        -H "Content-Range: $off-$((off + n - 1))" --data-binary @"$part" -D "$T/h" -o /dev/null "$url"
+      url=$(location "$port" "$T/h")
+      off=$((off + n))
+    done
+    curl -sSfk "$@" -X PUT -o /dev/null "$(with_digest "$url" "$d")"
+  fi
+  awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}'
+}
+push_mbs() {  # PORT MODE [curl args...]: MB/s of a push of fresh bytes
+  local port=$1 mode=$2; shift 2
+  head -c $((PUSH_MB << 20)) /dev/urandom > "$T/push.bin"
+  rm -f "$T"/chunk.*; split -b 8M -d -a 3 "$T/push.bin" "$T/chunk."
+  sync  # each push starts with no one else's writes still going to the disk
+  local secs; secs=$(push "$port" "$mode" "$T/push.bin" "$@")
+  awk -v s="$secs" -v m="$PUSH_MB" 'BEGIN {printf "%.0f", m * 1.048576 / s}'
+}
+echo
+echo "pushing 256 MiB blobs..."
+kone=$(push_mbs "$KPORT" one -H "$ADMIN_AUTH"); done_one=$(push_mbs "$DPORT" one)
+kchunk=$(push_mbs "$KPORT" chunked -H "$ADMIN_AUTH"); dchunk=$(push_mbs "$DPORT" chunked)
+rm -f "$T/push.bin" "$T"/chunk.*
+printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s\n' "256 MiB push, one request" "$kone" "$done_one" \
+  "$(ratio "$kone" "$done_one")" "$(ratio "$kone" "$disk")"
+printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s\n' "256 MiB push, 8 MiB chunks" "$kchunk" "$dchunk" \
+  "$(ratio "$kchunk" "$dchunk")" "$(ratio "$kchunk" "$disk")"
+printf '%-34s %10sMB/s\n' "the disk (dd, fdatasync)" "$disk"
+
 [ "${BENCH_MIRROR:-1}" = 0 ] && exit 0  # BENCH_MIRROR=0: the serving figures only
 
 # ---- the mirror: Keep syncing from an upstream, against Distribution's proxy ----
@@ -253,7 +314,6 @@ seed_image() {  # port, repo, tag: a config and two random layers (1 MiB, 64 MiB
     > "$T/$repo-manifest"
   curl -sSfk -X PUT -H "Content-Type: $MT" --data-binary "@$T/$repo-manifest" "$base/manifests/$tag" -o /dev/null
 }
-now() { date +%s.%N; }
 echo "seeding the upstream with two more images for the mirror..."
 seed_image "$DPORT" mirror/synced v1
 seed_image "$DPORT" mirror/pulled v1

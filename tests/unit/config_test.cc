@@ -13,6 +13,34 @@ TEST(Config, DefaultsWhenEmpty) {
   EXPECT_TRUE(Validate(*c));
 }
 
+// The sample config of deploy/ (docs/install-debian.md installs it) is one
+// keepd accepts, with the paths that guide names.
+TEST(Config, TheSampleConfigOfDeployIsValid) {
+  auto c = LoadConfigFile(std::string(KEEP_TESTDATA) + "/../../../deploy/keep.json");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(Validate(*c));
+  EXPECT_EQ(c->data_dir, "/var/lib/keep");
+  EXPECT_EQ(c->tls_cert, "/etc/keep/tls/server.crt");
+}
+
+TEST(Config, LimitKeys) {
+  auto c = ParseConfig(R"({"limits":{"address_requests_per_second":0,"user_requests_per_second":5,
+                           "request_burst":7,"uploads_per_user":2,"upload_sessions_per_user":3,
+                           "upload_bytes_per_user":1048576},"tls":{"client_ca":"ca.pem"}})");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->address_requests_per_second, 0);
+  EXPECT_EQ(c->user_requests_per_second, 5);
+  EXPECT_EQ(c->request_burst, 7);
+  EXPECT_EQ(c->uploads_per_user, 2);
+  EXPECT_EQ(c->upload_sessions_per_user, 3);
+  EXPECT_EQ(c->upload_bytes_per_user, 1048576u);
+  EXPECT_EQ(c->tls_client_ca, "ca.pem");
+  auto small = ParseConfig(R"({"limits":{"upload_bytes_per_user":1000}})");
+  ASSERT_FALSE(small);
+  EXPECT_NE(small.error().message.find("limits.upload_bytes_per_user"), std::string::npos);
+  EXPECT_FALSE(ParseConfig(R"({"limits":{"request_burst":0}})"));
+}
+
 TEST(Config, ReadsNestedKeys) {
   auto c = ParseConfig(R"({"listen":"127.0.0.1:6000","tls":{"cert":"a.crt","key":"a.key"},
                            "limits":{"max_manifest_bytes":2048},"timeouts":{"idle_seconds":5}})");

@@ -299,9 +299,7 @@ bool IsScraper(const Services& svc, std::string_view authorization) {
   return sodium_memcmp(want, got, sizeof want) == 0;
 }
 
-bool IsProbeOrScrape(Area area) {
-  return area == Area::kHealth || area == Area::kReady || area == Area::kMetrics;
-}
+bool IsProbe(Area area) { return area == Area::kHealth || area == Area::kReady; }
 
 // Routes, authenticates and authorises the request, then runs its handler.
 // `counted_as` is set to the route template the metrics count it under.
@@ -318,10 +316,11 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   }
   ex.params = std::move(match->params);
   counted_as = MetricsRouteOf(match->route->area);
-  // Probes and scrapes are never held back: they cost little and must tell
-  // the truth under load. Everything else counts against its address
-  // before anything is looked up for it.
-  const bool limited = !IsProbeOrScrape(match->route->area);
+  // Liveness and readiness probes are never held back: they cost little
+  // and must tell the truth under load. Everything else counts against its
+  // address before anything is looked up for it (/metrics too: a scraper
+  // asks a few times a minute, and it takes credentials to check).
+  const bool limited = !IsProbe(match->route->area);
   if (limited) {
     if (auto taken = svc.limits.TakeAddress(ex.remote()); !taken) {
       co_return ErrorReply(taken.error());

@@ -64,9 +64,10 @@ TEST_F(AddressRateTest, AnAddressPastItsBurstWaitsWhileOthersAreServed) {
   EXPECT_GE(wait, 1);
   EXPECT_LE(wait, 1);  // two a second: the next token is at most half a second away
 
-  // Liveness and readiness probes are never held back.
+  // Liveness and readiness probes are never held back; /metrics is.
   EXPECT_EQ(keepd_.AnonymousClient().Get("/healthz").status, 200);
   EXPECT_EQ(keepd_.AnonymousClient().Get("/readyz").status, 200);
+  EXPECT_EQ(client_.Get("/metrics").status, 429);
 
   // Another address is served, even as the same user.
   HttpsClient other = keepd_.AdminClient();

@@ -4,15 +4,13 @@
 # reproducible); it runs as a user who is not root and holds no shell. skopeo
 # pushes it into a running Keep, where it is quarantined until `keepctl sign`
 # signs it; its bill of materials goes beside it as a referrer, withheld from
-# readers until signed too. A reader then pulls the image out of Keep, umoci
-# unpacks it, and keepd runs from that root filesystem (read-only, as user
-# 65532, in a mount namespace of its own; no container runtime starts here),
-# and skopeo pushes to it and pulls from it.
+# readers until signed too. A reader then pulls the image out of Keep, podman
+# runs it (--read-only --cap-drop=all --security-opt=no-new-privileges), and
+# skopeo pushes to the keepd in it and pulls from it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init image "${1:-}" "${2:-}"
 need skopeo
-need umoci
 need unshare
 [[ -n "$KEEPCTL" ]] || fail "usage: $0 KEEPD KEEPCTL"
 BUILD="$(cd "$(dirname "$0")/../.." && pwd)/deploy/image/build.sh"
@@ -91,32 +89,43 @@ rcurl -o "$T/sbom-pulled.json" "$KEEP_URL/v2/keep/keepd/blobs/sha256:$(sha256_of
 cmp -s "$sbom" "$T/sbom-pulled.json" || fail "the SBOM the reader got differs"
 ok
 
-check "umoci unpacks the image the reader pulled; keepd runs from it, read-only, as 65532"
-run_logged umoci-unpack umoci unpack --image "$T/pulled:$VERSION" "$T/bundle"
-rootfs="$T/bundle/rootfs"
+check "podman runs the image the reader pulled: read-only, no capabilities, no new privileges"
+podman_init
+image_id=$("${PODMAN[@]}" pull -q "oci:$T/pulled:$VERSION") || fail "podman could not load the pulled image"
 mkdir -p "$T/imgdata"
 chown 65532:65532 "$T/imgdata"
 chmod 700 "$T/imgdata"
 IMG_PORT=$(free_port)
 IMG_PASSWORD="image-admin-$RANDOM"
-cat >"$T/run-image.sh" <<EOF
-set -e
-mount --bind '$rootfs' '$rootfs'
-mount -o remount,bind,ro '$rootfs'
-mount --bind '$T/imgdata' '$rootfs/var/lib/keep'
-mount -t proc proc '$rootfs/proc'
-exec env -i KEEP_ADMIN_PASSWORD='$IMG_PASSWORD' KEEP_LISTEN=127.0.0.1:$IMG_PORT \
-  /usr/sbin/chroot --userspec=65532:65532 '$rootfs' /usr/bin/keepd --config /etc/keep/keep.json
-EOF
+# podman's runtimes cannot use the host's mixed cgroup v1/v2 hierarchy here:
+# in a mount namespace of its own the container sees a plain cgroup2 mount,
+# and podman makes no cgroup for it (--cgroups=disabled). The host network
+# spares the test a bridge; the image listens where KEEP_LISTEN says.
+{
+  echo 'set -e'
+  echo 'umount -l /sys/fs/cgroup 2>/dev/null || true'
+  echo 'mount -t cgroup2 none /sys/fs/cgroup'
+  printf 'exec'
+  printf ' %q' "${PODMAN[@]}" run --rm --name keep-image-e2e --cgroups=disabled --network=host \
+    --read-only --cap-drop=all --security-opt=no-new-privileges \
+    --ulimit nofile=4096:4096 --ulimit nproc=1024:1024 \
+    -e "KEEP_LISTEN=127.0.0.1:$IMG_PORT" -e "KEEP_ADMIN_PASSWORD=$IMG_PASSWORD" \
+    -v "$T/imgdata:/var/lib/keep" "$image_id"
+  echo
+} >"$T/run-image.sh"
 unshare -m --propagation private bash "$T/run-image.sh" >"$T/image-keepd.log" 2>&1 &
 E2E_PIDS+=($!)
-for _ in $(seq 100); do grep -q 'listening on' "$T/image-keepd.log" && break; sleep 0.1; done
-grep -q 'listening on' "$T/image-keepd.log" || fail "keepd from the image did not start: $(cat "$T/image-keepd.log")"
+for _ in $(seq 150); do grep -q 'listening on' "$T/image-keepd.log" && break; sleep 0.1; done
+grep -q 'listening on' "$T/image-keepd.log" || fail "keepd in the container did not start: $(tail -5 "$T/image-keepd.log")"
 pid=$(pgrep -f "^/usr/bin/keepd --config /etc/keep/keep.json" | head -1)
-expect_eq "uid of keepd from the image" 65532 "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")"
-if nsenter -t "$pid" -m touch "$rootfs/usr/bin/written" 2>/dev/null; then
-  fail "the image's root filesystem is writable"
+[[ -n $pid ]] || fail "no keepd process of the container found"
+expect_eq "uid of keepd in the container" 65532 "$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")"
+expect_eq "its effective capabilities" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")"
+expect_eq "its no_new_privs" 1 "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$pid/status")"
+if nsenter -t "$pid" -m touch /usr/bin/written 2>/dev/null; then
+  fail "the container's root filesystem is writable"
 fi
+ok "its root filesystem is read-only"
 mkdir -p "$T/image-certs"
 cp "$T/imgdata/tls/server.crt" "$T/image-certs/ca.crt"
 make_test_image "$T/src" v1
@@ -124,7 +133,7 @@ run_logged skopeo-image-push skopeo copy --retry-times 0 --dest-cert-dir "$T/ima
   --dest-creds "admin:$IMG_PASSWORD" "oci:$T/src:v1" "docker://127.0.0.1:$IMG_PORT/e2e/app:v1"
 run_logged skopeo-image-pull skopeo copy --retry-times 0 --src-cert-dir "$T/image-certs" \
   --src-creds "admin:$IMG_PASSWORD" "docker://127.0.0.1:$IMG_PORT/e2e/app:v1" "oci:$T/back:v1"
-expect_eq "digest pulled back from keepd in the image" "$IMG_MANIFEST" "$(layout_manifest_digest "$T/back" v1)"
+expect_eq "digest pulled back from keepd in the container" "$IMG_MANIFEST" "$(layout_manifest_digest "$T/back" v1)"
 
 check "the compose and Kubernetes examples keep the settings they promise"
 here="$(cd "$(dirname "$0")/../.." && pwd)/deploy/image"

@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# reproducible: keepctl built again from the same sources, copied to another
-# directory and built in a third, is the same bytes as this build's: no
-# path, time or other trace of where and when it was built is in it
-# (CMakeLists.txt maps the checkout's and the build's directories away;
-# nothing reads the clock at build time). keepd is built with the same flags
-# from the same kind of sources; building it a second time would add minutes
-# to every CI run, so for keepd the test checks that neither directory's path
-# is in it.
+# reproducible: keepd and keepctl built again from the same sources, copied
+# to another directory and built in a third, are the same bytes as this
+# build's: no path, time or other trace of where and when they were built is
+# in them (CMakeLists.txt maps the checkout's and the build's directories
+# away; nothing reads the clock at build time). Neither directory's path is
+# in keepd either.
 #
 #   bash tests/reproducible_test.sh SOURCE_DIR BUILD_DIR BUILD_TYPE CXX KEEPD KEEPCTL
 #
 # The copy holds the files of the checkout as they are now (git's tracked
 # and untracked, not ignored, files), and is built with the commit this
 # build names (a copy has no git history), without ccache and without the
-# tests. It takes a build of keepctl (about half of keepd's).
+# tests. It takes a build of keepd and keepctl.
 set -euo pipefail
 src=$1 build=$2 type=$3 cxx=$4 keepd=$5 keepctl=$6
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -30,7 +28,7 @@ commit=$(sed -n 's/.*CommitText() { return "\(.*\)"; }.*/\1/p' "$build/generated
 CCACHE_DISABLE=1 cmake -S "$other" -B "$work/out" -DCMAKE_BUILD_TYPE="$type" \
   -DCMAKE_CXX_COMPILER="$cxx" -DKEEP_GIT_COMMIT="$commit" -DKEEP_TESTS=OFF >"$work/configure.log" 2>&1 ||
   { cat "$work/configure.log"; fail "configuring the copy failed"; }
-CCACHE_DISABLE=1 cmake --build "$work/out" --target keepctl -j"$(nproc)" >"$work/build.log" 2>&1 ||
+CCACHE_DISABLE=1 cmake --build "$work/out" --target keepd keepctl -j"$(nproc)" >"$work/build.log" 2>&1 ||
   { tail -30 "$work/build.log"; fail "building the copy failed"; }
 
 status=0
@@ -42,7 +40,7 @@ for dir in "$src" "$build"; do
   fi
 done
 [ $status = 0 ] && echo "reproducible: keepd holds no path of the checkout or the build"
-for pair in "$keepctl:$work/out/cli/keepctl"; do
+for pair in "$keepd:$work/out/keepd" "$keepctl:$work/out/cli/keepctl"; do
   a=${pair%%:*} b=${pair#*:}
   if cmp -s "$a" "$b"; then
     echo "reproducible: $(basename "$a") is the same $(stat -c %s "$a") bytes, sha256 $(sha256sum "$a" | cut -c1-16)..."

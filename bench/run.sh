@@ -10,6 +10,8 @@
 #   manifest  GET /v2/bench/app/manifests/latest   64 connections
 #   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
 #   blob      GET of the 64 MiB layer               4 connections, then 1
+#             (over TLS, then in plain HTTP against a second keepd with
+#             tls.enabled false, a Distribution without TLS, nginx with sendfile)
 # then pushes a 256 MiB blob to each in one request and in 8 MiB chunks,
 # beside the disk's fdatasync'd write speed (dd) as the bound,
 # and nginx serves the same 64 MiB file as a static file over the same TLS,
@@ -143,6 +145,7 @@ TICKS=$(getconf CLK_TCK)
 # the same certificate and the same suite preference as Keep (AES-128-GCM
 # first), two workers for the two cores.
 NPORT=$(free_port)
+NPPORT=$(free_port)  # nginx in plain HTTP, with sendfile
 mkdir -p "$T/nginx/www" "$T/nginx/logs"
 ln "$T/l2" "$T/nginx/www/blob"
 chmod 0711 "$T"; chmod -R a+rX "$T/nginx/www"; chmod a+r "$T/l2"
@@ -162,6 +165,12 @@ http {
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers on;
     ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384;
+    root $T/nginx/www;
+    location / { }
+  }
+  server {
+    listen 127.0.0.1:$NPPORT;
+    sendfile on;
     root $T/nginx/www;
     location / { }
   }
@@ -214,6 +223,53 @@ for b in blob:4 blob1:1; do
   printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s   nginx %sMB/cpu-s\n' "  MB served per server CPU-s" \
     "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")" "$npc"
 done
+
+# ---- blob GETs in plain HTTP: a replica behind a load balancer that
+# terminates TLS (tls.enabled false). A second keepd with its own data
+# holds the 64 MiB layer; a second Distribution serves the first one's
+# storage without TLS; nginx serves the file with sendfile on.
+PKPORT=$(free_port); PDPORT=$(free_port)
+cat > "$T/keep-plain.json" <<JSON
+{"listen":"127.0.0.1:$PKPORT","data_dir":"$T/keep-plain","log":{"requests":false},
+ "tls":{"enabled":false},
+ "limits":{"address_requests_per_second":10000000,"user_requests_per_second":10000000,
+           "request_burst":100000000}}
+JSON
+KEEP_ADMIN_PASSWORD=$PASS "$KEEPD" --config "$T/keep-plain.json" "${ROOT_FLAG[@]}" >"$T/keep-plain.out" 2>"$T/keep-plain.err" &
+PIDS+=($!); PKPID=$!
+cat > "$T/dist-plain.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $T/dist}}
+http: {addr: 127.0.0.1:$PDPORT}
+YAML
+docker-registry serve "$T/dist-plain.yml" >"$T/dist-plain.out" 2>&1 &
+PIDS+=($!); PDPID=$!
+for port in "$PKPORT" "$PDPORT"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+done
+padmin() { curl -sSf -H "$ADMIN_AUTH" -H 'Content-Type: application/json' -o /dev/null "$@"; }
+padmin -X POST --data '{"name":"bench"}' "http://127.0.0.1:$PKPORT/admin/v1/namespaces"
+padmin -X PUT --data '{"mode":"open"}' "http://127.0.0.1:$PKPORT/admin/v1/namespaces/bench/policy"
+padmin -X POST --data "{\"name\":\"reader\",\"password\":\"$PASS\"}" "http://127.0.0.1:$PKPORT/admin/v1/users"
+padmin -X PUT --data '{"role":"reader"}' "http://127.0.0.1:$PKPORT/admin/v1/namespaces/bench/members/reader"
+padmin -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$T/l2" \
+  "http://127.0.0.1:$PKPORT/v2/bench/app/blobs/uploads/?digest=$L2"
+for conns in 4 1; do
+  K[plain$conns]=$(run_one "$PKPID" "http://127.0.0.1:$PKPORT/v2/bench/app/blobs/$L2" "$conns" -H "$AUTH")
+  D[plain$conns]=$(run_one "$PDPID" "http://127.0.0.1:$PDPORT/v2/bench/app/blobs/$L2" "$conns")
+  N[plain$conns]=$(run_one "$NPID" "http://127.0.0.1:$NPPORT/blob" "$conns")
+done
+for conns in 4 1; do
+  read -r _ _ km kc <<< "${K[plain$conns]}"; read -r _ _ dm dc <<< "${D[plain$conns]}"; read -r _ _ nm nc <<< "${N[plain$conns]}"
+  printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s, keep/nginx %s\n' "64 MiB blob GET, plain, $conns conn." \
+    "$km" "$dm" "$(ratio "$km" "$dm")" "$nm" "$(ratio "$km" "$nm")"
+  kpc=$(per_cpu "$km" "$kc"); dpc=$(per_cpu "$dm" "$dc"); npc=$(per_cpu "$nm" "$nc")
+  printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s   nginx %sMB/cpu-s\n' "  MB served per server CPU-s" \
+    "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")" "$npc"
+done
+kill "$PKPID" "$PDPID" 2>/dev/null || true
+
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include "core/address.h"
+
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -45,8 +47,23 @@ Result<void> ReadBool(const json& v, bool& out, const std::string& key) {
   return {};
 }
 
+Result<void> ReadStrings(const json& v, std::vector<std::string>& out, const std::string& key) {
+  if (!v.is_array()) return Bad(key, "must be a list of strings");
+  out.clear();
+  for (const auto& item : v) {
+    if (!item.is_string()) return Bad(key, "must be a list of strings");
+    out.push_back(item.get<std::string>());
+  }
+  return {};
+}
+
 #define KEEP_STR(name, field) \
   {name, [](const json& v, Config& c, const std::string& k) { return ReadString(v, c.field, k); }}
+#define KEEP_STRS(name, field)                                                                    \
+  {                                                                                               \
+    name,                                                                                         \
+        [](const json& v, Config& c, const std::string& k) { return ReadStrings(v, c.field, k); } \
+  }
 #define KEEP_BOOL(name, field) \
   {name, [](const json& v, Config& c, const std::string& k) { return ReadBool(v, c.field, k); }}
 #define KEEP_INT(name, field, lo, hi) \
@@ -58,6 +75,8 @@ const Setter kSetters[] = {
     KEEP_STR("tls.cert", tls_cert),
     KEEP_STR("tls.key", tls_key),
     KEEP_STR("tls.client_ca", tls_client_ca),
+    KEEP_BOOL("tls.enabled", tls_enabled),
+    KEEP_STRS("proxies.trusted", trusted_proxies),
     KEEP_INT("tls.hsts_max_age_seconds", hsts_max_age_seconds, 0, 63072000),
     KEEP_INT("threads", threads, 0, 256),
     KEEP_BOOL("allow_root", allow_root),
@@ -97,6 +116,7 @@ const Setter kSetters[] = {
 };
 
 #undef KEEP_STR
+#undef KEEP_STRS
 #undef KEEP_BOOL
 #undef KEEP_INT
 
@@ -224,6 +244,26 @@ Result<void> Validate(const Config& c) {
   }
   if (!c.token_realm.empty() && c.token_realm.rfind("https://", 0) != 0) {
     return Bad("auth.token_realm", "must be an https:// URL");
+  }
+  if (auto proxies = AddressSet::Parse(c.trusted_proxies); !proxies) {
+    return Bad("proxies.trusted", "has " + proxies.error().message);
+  }
+  if (!c.tls_enabled) {
+    if (!c.tls_cert.empty() || !c.tls_client_ca.empty()) {
+      return Bad("tls.enabled",
+                 "is false, so \"tls.cert\", \"tls.key\" and \"tls.client_ca\" "
+                 "would not be used: remove them, or turn TLS on");
+    }
+    // Plain HTTP carries passwords and tokens in the clear: only on
+    // loopback, or behind the load balancer that encrypts them.
+    auto where = ParseListen(c.listen);
+    auto address = ParseIpAddress(where->host);
+    if (!(address && address->IsLoopback()) && c.trusted_proxies.empty()) {
+      return Bad("tls.enabled",
+                 "is false on a listener that is not on loopback: name the load balancers that "
+                 "terminate TLS in front of it in \"proxies.trusted\" (their addresses or "
+                 "ranges), or keep TLS on");
+    }
   }
   if (!c.metrics_listen.empty() && !ParseListen(c.metrics_listen)) {
     return Bad("metrics.listen", "must be host:port, e.g. 127.0.0.1:9102 (or empty for none)");

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace keep {
 
@@ -19,6 +20,14 @@ struct Config {
   std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls
   std::string tls_key;
   std::string tls_client_ca;            // CAs of client certificates naming robot accounts
+  // false: the listener speaks plain HTTP, for a replica behind a load
+  // balancer that terminates TLS (Validate asks for a loopback address or
+  // trusted proxies then).
+  bool tls_enabled = true;
+  // Addresses and CIDR ranges of the proxies whose X-Forwarded-For,
+  // X-Forwarded-Proto and X-Forwarded-Host keepd believes; from any other
+  // peer they are ignored (server/forwarded.h).
+  std::vector<std::string> trusted_proxies;
   int hsts_max_age_seconds = 0;         // Strict-Transport-Security max-age; 0: not sent
   int threads = 0;                      // 0: one per core
   bool allow_root = false;              // refuse to run as root unless true

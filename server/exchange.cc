@@ -40,9 +40,9 @@ Reply Reply::Empty(http::status status) {
 
 Exchange::Exchange(Stream& stream, beast::flat_buffer& buffer,
                    http::request_parser<http::empty_body>& parser, const Services& services,
-                   std::string path, std::string_view remote)
+                   std::string path, Origin origin)
     : stream_(stream), buffer_(buffer), parser_(parser), services_(services),
-      req_(parser.get().base()), path_(std::move(path)), remote_(remote) {
+      req_(parser.get().base()), path_(std::move(path)), origin_(std::move(origin)) {
   std::string_view target = req_.target();
   auto q = target.find('?');
   if (q != std::string_view::npos) query_params_ = ParseForm(target.substr(q + 1), false);

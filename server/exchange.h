@@ -13,7 +13,9 @@
 #include "core/audit.h"
 #include "core/core.h"
 #include "mirror/rule.h"
+#include "server/forwarded.h"
 #include "server/maintenance_status.h"
+#include "server/stream.h"
 #include "storage/storage.h"
 
 #include <boost/asio/awaitable.hpp>
@@ -46,7 +48,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-using Stream = beast::ssl_stream<beast::tcp_stream>;
 template <class T>
 using Awaitable = asio::awaitable<T>;
 
@@ -80,6 +81,8 @@ struct Services {
   // Requests per second per address and user, uploads at once per user
   // (server/limits.h).
   Limits& limits;
+  // The proxies whose forwarded headers are believed (proxies.trusted).
+  const AddressSet& trusted_proxies;
 };
 
 // An audit event (core/audit.h) naming the caller of this exchange as its
@@ -147,7 +150,7 @@ class Exchange {
  public:
   Exchange(Stream& stream, beast::flat_buffer& buffer,
            http::request_parser<http::empty_body>& parser, const Services& services,
-           std::string path, std::string_view remote);
+           std::string path, Origin origin);
 
   const http::request_header<>& request() const { return req_; }
   // The first field named f, or empty.
@@ -156,8 +159,10 @@ class Exchange {
   // mean (clients send Accept once per media type).
   std::string header_list(http::field f) const;
   const std::string& path() const { return path_; }
-  // The client's address.
-  std::string_view remote() const { return remote_; }
+  // The client's address (a trusted proxy's client: server/forwarded.h).
+  std::string_view remote() const { return origin_.client; }
+  // How the client reached the registry: its address, the scheme and host.
+  const Origin& origin() const { return origin_; }
   // The robot account the connection's verified client certificate names
   // (server/tls.h, ClientCertificateAccount); empty: none.
   std::string_view certificate_account() const { return certificate_account_; }
@@ -205,7 +210,7 @@ class Exchange {
   const Services& services_;
   http::request_header<> req_;
   std::string path_;
-  std::string_view remote_;
+  Origin origin_;
   std::string_view certificate_account_;
   std::vector<std::pair<std::string, std::string>> query_params_;
   bool body_consumed_ = false;

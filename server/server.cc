@@ -36,6 +36,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -93,7 +94,9 @@ boost::system::error_code Listen(tcp::acceptor& acceptor, const tcp::endpoint& w
   return ec;
 }
 
-Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts& tls, const Services& svc,
+// Accepts connections: TLS ones with the current context of `tls`, plain
+// ones when it is nullptr (tls.enabled false).
+Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts* tls, const Services& svc,
                        std::atomic<int>& connections) {
   auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
   while (true) {
@@ -112,17 +115,16 @@ Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts& tls, const Services
     std::string remote = rec ? "?" : ep.address().to_string();
     socket.set_option(tcp::no_delay(true), rec);
     auto exec = socket.get_executor();
-    asio::co_spawn(
-        exec,
-        ServeCounted(Stream(std::move(socket), tls.Current()), svc, std::move(remote), connections),
-        [](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            std::fprintf(stderr, "keepd: connection ended by an error: %s\n", ex.what());
-          }
-        });
+    Stream stream = tls ? Stream(std::move(socket), tls->Current()) : Stream(std::move(socket));
+    asio::co_spawn(exec, ServeCounted(std::move(stream), svc, std::move(remote), connections),
+                   [](const std::exception_ptr& e) {
+                     if (!e) return;
+                     try {
+                       std::rethrow_exception(e);
+                     } catch (const std::exception& ex) {
+                       std::fprintf(stderr, "keepd: connection ended by an error: %s\n", ex.what());
+                     }
+                   });
   }
 }
 
@@ -405,6 +407,9 @@ int Main(int argc, char** argv) {
   }
 
   RaiseFileLimit();
+  // A peer that goes away while sendfile(2) writes to its socket must make
+  // the call fail (EPIPE), not kill keepd.
+  std::signal(SIGPIPE, SIG_IGN);
 
   // The scraper's credential, before anything is made on disk.
   std::string metrics_token;
@@ -520,7 +525,7 @@ int Main(int argc, char** argv) {
     if (*first) ShowFirstPassword(config.data_dir, **first);
   }
 
-  if (config.tls_cert.empty()) {
+  if (config.tls_enabled && config.tls_cert.empty()) {
     auto made = EnsureSelfSignedCertificate(config.data_dir + "/tls");
     if (!made) return Fatal(made.error().message);
     std::string abs = std::filesystem::absolute(made->cert).lexically_normal().string();
@@ -555,15 +560,19 @@ int Main(int argc, char** argv) {
   } uninstall;
   audit.Prune();
   Limits limits(config);
-  Services services{
-      config,      **blobs,   **metadata,   authenticator,      *tokens,       blocking, blob_locks,
-      maintenance, **mirrors, pull_through, maintenance_status, metrics_token, audit,    limits};
+  auto trusted_proxies = AddressSet::Parse(config.trusted_proxies);
+  if (!trusted_proxies) return Fatal("proxies.trusted: " + trusted_proxies.error().message);
+  Services services{config,    **blobs,      **metadata,         authenticator,
+                    *tokens,   blocking,     blob_locks,         maintenance,
+                    **mirrors, pull_through, maintenance_status, metrics_token,
+                    audit,     limits,       *trusted_proxies};
   RecoverAtStart(services);
 
   if (metrics_acceptor.is_open()) {
     asio::co_spawn(ioc, ServeMetricsListener(metrics_acceptor, services), asio::detached);
   }
-  asio::co_spawn(ioc, Accept(acceptor, tls, services, connections), asio::detached);
+  asio::co_spawn(ioc, Accept(acceptor, config.tls_enabled ? &tls : nullptr, services, connections),
+                 asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
   asio::co_spawn(ioc, ScheduledMirrorSyncs(services), asio::detached);
@@ -573,7 +582,9 @@ int Main(int argc, char** argv) {
   std::function<void(const boost::system::error_code&, int)> on_hangup =
       [&](const boost::system::error_code& hec, int) {
         if (hec) return;
-        if (auto r = tls.Reload(); r) {
+        if (!config.tls_enabled) {
+          std::fprintf(stderr, "keepd: SIGHUP: TLS is off (tls.enabled); nothing to reload\n");
+        } else if (auto r = tls.Reload(); r) {
           std::fprintf(stderr,
                        "keepd: SIGHUP: reloaded the TLS certificate and key; new connections use "
                        "them\n");
@@ -597,9 +608,16 @@ int Main(int argc, char** argv) {
   // here on, only the system calls serving needs, on every thread.
   if (auto r = Confine(config); !r) return Fatal(r.error().message);
   std::string shown = address.is_v6() ? "[" + listen->host + "]" : listen->host;
-  std::fprintf(stderr, "keepd: listening on https://%s:%u (%d threads, data in %s)\n",
-               shown.c_str(), static_cast<unsigned>(acceptor.local_endpoint().port()),
-               threads, config.data_dir.c_str());
+  std::fprintf(stderr, "keepd: listening on %s://%s:%u (%d threads, data in %s)\n",
+               config.tls_enabled ? "https" : "http", shown.c_str(),
+               static_cast<unsigned>(acceptor.local_endpoint().port()), threads,
+               config.data_dir.c_str());
+  if (!config.tls_enabled) {
+    std::fprintf(stderr,
+                 "keepd: TLS is off (tls.enabled false): clients' passwords and tokens reach "
+                 "this port unencrypted; only the load balancer that terminates TLS should "
+                 "reach it\n");
+  }
   asio::post(blocking, RunForbiddenCallsHook);  // keepd-test only
 
   std::vector<std::thread> pool;

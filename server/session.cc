@@ -18,6 +18,8 @@
 #include <boost/url/parse.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/sendfile.h>
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -79,6 +81,49 @@ void Prepare(http::response<Body>& res, Reply& reply, bool keep_alive, const Con
   res.keep_alive(keep_alive);
 }
 
+// Sends `length` bytes of the file `fd` from `offset` with sendfile(2) on a
+// plain connection: the kernel copies them from the page cache to the
+// socket, and keepd touches none of them. Each wait for room in the socket
+// is bounded by `timeout`.
+Awaitable<Sent> SendFile(beast::tcp_stream& tcp, int fd, std::uint64_t offset, std::uint64_t length,
+                         int timeout) {
+  auto& socket = tcp.socket();
+  boost::system::error_code ec;
+  socket.native_non_blocking(true, ec);
+  if (ec) co_return Sent{0, false};
+  Sent sent;
+  while (sent.bytes < length) {
+    auto at = static_cast<off_t>(offset + sent.bytes);
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(length - sent.bytes, 1 << 30));
+    ssize_t n = ::sendfile(socket.native_handle(), fd, &at, want);
+    if (n > 0) {
+      sent.bytes += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {  // the file is shorter than its record says
+      std::fprintf(stderr, "keepd: a blob's file ended early; closing the connection\n");
+      co_return Sent{sent.bytes, false};
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) co_return Sent{sent.bytes, false};
+    // The socket is full: wait until it has room, or the deadline passes
+    // (then the wait is cancelled). `waiting` tells a deadline that fired
+    // as the wait ended from one that should cancel it.
+    auto waiting = std::make_shared<bool>(true);
+    asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(timeout));
+    deadline.async_wait([&socket, waiting](boost::system::error_code tec) {
+      if (tec || !*waiting) return;
+      boost::system::error_code ignored;
+      socket.cancel(ignored);
+    });
+    auto [wec] = co_await socket.async_wait(asio::ip::tcp::socket::wait_write, kAwait);
+    *waiting = false;
+    deadline.cancel();
+    if (wec) co_return Sent{sent.bytes, false};
+  }
+  co_return sent;
+}
+
 Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int timeout,
                            const Config& cfg) {
   http::response<http::buffer_body> res;
@@ -93,10 +138,17 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   tcp.expires_after(std::chrono::seconds(timeout));
   auto [hec, hn] = co_await http::async_write_header(stream, sr, kAwait);
   if (hec) co_return Sent{0, false};
+  // Without TLS, a blob in a local file goes from the page cache to the
+  // socket without passing through keepd.
+  if (!stream.tls() && !reply.growing && reader.file_descriptor() >= 0) {
+    co_return co_await SendFile(tcp, reader.file_descriptor(), offset, remaining, timeout);
+  }
   std::unique_ptr<char[]> buf(new char[kBlobChunk]);
   Sent sent;
-  // The body goes out a chunk of records at a time, in one write each.
-  BodySealer sealer(stream.native_handle(), kBlobChunk);
+  // With TLS, the body goes out a chunk of records at a time, in one write
+  // each; without, as it is read.
+  std::optional<BodySealer> sealer;
+  if (stream.tls()) sealer.emplace(stream.native_handle(), kBlobChunk);
   // A blob still arriving (a pull-through's layer) is followed: what may be
   // read of it is sent as it comes; a fetch that failed cuts the body short.
   std::optional<asio::steady_timer> wait;
@@ -127,15 +179,19 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
       std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
       co_return Sent{sent.bytes, false};
     }
-    if (!sealer.Seal(buf.get(), *n)) {
-      std::fprintf(stderr, "keepd: sealing a blob's TLS records failed; closing the connection\n");
-      co_return Sent{sent.bytes, false};
+    asio::const_buffer out(buf.get(), *n);
+    if (sealer) {
+      if (!sealer->Seal(buf.get(), *n)) {
+        std::fprintf(stderr,
+                     "keepd: sealing a blob's TLS records failed; closing the connection\n");
+        co_return Sent{sent.bytes, false};
+      }
+      out = asio::buffer(sealer->pending().data(), sealer->pending().size());
     }
     tcp.expires_after(std::chrono::seconds(timeout));
-    auto [ec, w] = co_await asio::async_write(
-        tcp, asio::buffer(sealer.pending().data(), sealer.pending().size()), kAwait);
+    auto [ec, w] = co_await asio::async_write(tcp, out, kAwait);
     if (ec) co_return Sent{sent.bytes, false};
-    sealer.Sent();
+    if (sealer) sealer->Sent();
     offset += *n;
     remaining -= *n;
     sent.bytes += *n;
@@ -262,11 +318,14 @@ std::string ChallengeScopes(const Exchange& ex, const Route& route, const Access
   return scope + " repository:" + *from + ":pull";
 }
 
-// The Bearer challenge of the Docker token flow for these scopes.
-std::string Challenge(const Config& cfg, std::string_view host, const std::string& scope,
+// The Bearer challenge of the Docker token flow for these scopes. Without
+// auth.token_realm, the realm is this registry's /token as the client
+// reached it (through a trusted proxy: as the proxy says it did).
+std::string Challenge(const Config& cfg, const Origin& origin, const std::string& scope,
                       bool insufficient_scope) {
-  std::string realm =
-      cfg.token_realm.empty() ? "https://" + std::string(SafeHost(host)) + "/token" : cfg.token_realm;
+  std::string realm = cfg.token_realm.empty()
+                          ? origin.scheme + "://" + std::string(SafeHost(origin.host)) + "/token"
+                          : cfg.token_realm;
   std::string c = "Bearer realm=\"" + realm + "\",service=\"" + cfg.service + "\"";
   if (!scope.empty()) c += ",scope=\"" + scope + "\"";
   if (insufficient_scope) c += ",error=\"insufficient_scope\"";
@@ -362,9 +421,9 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
-    co_return ErrorReply(allowed.error(),
-                         Challenge(svc.config, ex.header(http::field::host),
-                                   ChallengeScopes(ex, *match->route, access), had_token));
+    co_return ErrorReply(
+        allowed.error(),
+        Challenge(svc.config, ex.origin(), ChallengeScopes(ex, *match->route, access), had_token));
   }
   try {
     auto r = co_await match->route->handler(ex);
@@ -413,12 +472,12 @@ Awaitable<void> RefusePlainHttp(beast::tcp_stream& tcp) {
 
 }  // namespace
 
-Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
+Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
   const Config& cfg = svc.config;
   auto& tcp = beast::get_lowest_layer(stream);
   // One deadline for the first bytes and the whole TLS handshake.
   tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
-  {
+  if (Stream::TlsStream* tls = stream.tls()) {
     // The first bytes are read here, to tell a plain HTTP client, and handed
     // to the TLS handshake, which would have read them anyway.
     constexpr std::size_t kFirstRead = 4096;
@@ -429,8 +488,8 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
       co_await RefusePlainHttp(tcp);
       co_return;
     }
-    auto [hs_ec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                         asio::buffer(first.get(), got), kAwait);
+    auto [hs_ec, used] = co_await tls->async_handshake(asio::ssl::stream_base::server,
+                                                       asio::buffer(first.get(), got), kAwait);
     if (hs_ec) co_return;
   }
   const std::string certificate_account = ClientCertificateAccount(stream.native_handle());
@@ -488,7 +547,8 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
 
     auto target = boost::urls::parse_origin_form(req.target());
     std::string path = target ? std::string(target->path()) : std::string();
-    Exchange ex(stream, buffer, parser, svc, path, remote);
+    Exchange ex(stream, buffer, parser, svc, path,
+                OriginOf(req, peer, stream.tls() != nullptr, svc.trusted_proxies));
     ex.set_certificate_account(certificate_account);
     Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
     metrics::Route counted_as = metrics::Route::kOther;
@@ -520,7 +580,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
                           ex.bytes_in(), sent.bytes, seconds);
     if (cfg.log_requests) {
       LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, seconds * 1000, ex.who.user,
-                 remote);
+                 std::string(ex.remote()));
     }
     // An answer cut short ends the connection without a TLS close_notify:
     // records may have been sealed and never sent, and the client is to
@@ -528,8 +588,13 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string remote) {
     if (!sent.ok) co_return;
     if (!keep_alive) break;
   }
-  tcp.expires_after(std::chrono::seconds(5));
-  co_await stream.async_shutdown(kAwait);
+  if (Stream::TlsStream* tls = stream.tls()) {
+    tcp.expires_after(std::chrono::seconds(5));
+    co_await tls->async_shutdown(kAwait);
+  } else {
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
 }
 
 }  // namespace keep::server

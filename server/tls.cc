@@ -173,6 +173,7 @@ Result<void> ConfigureTls(boost::asio::ssl::context& ctx, const TlsFiles& files)
 }
 
 std::string ClientCertificateAccount(SSL* ssl) {
+  if (ssl == nullptr) return {};  // a plain connection
   X509* peer = SSL_get0_peer_certificate(ssl);
   // Without a client CA no certificate is asked for; one sent anyway, or
   // one that did not verify (the handshake fails then), names no one.

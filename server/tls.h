@@ -43,7 +43,7 @@ struct TlsFiles {
 // The robot account a connection's client certificate names: the common
 // name of a certificate that verified against tls.client_ca, with
 // "robot+" before it unless it starts so. Empty when the client sent none
-// (or no client CA is configured).
+// (or no client CA is configured), and for nullptr (a plain connection).
 std::string ClientCertificateAccount(SSL* ssl);
 
 // The TLS context new connections are given, loaded again from its files on

@@ -32,6 +32,9 @@ class BlobReader {
   // Reads up to n bytes at offset; returns the count (0 only at the end).
   [[nodiscard]] virtual Result<std::size_t> ReadAt(void* buf, std::size_t n,
                                                    std::uint64_t offset) = 0;
+  // A file descriptor the kernel may copy the bytes from (sendfile(2)),
+  // valid while the reader lives; -1 when the bytes are not in a local file.
+  virtual int file_descriptor() const { return -1; }
 };
 
 class BlobWriter {

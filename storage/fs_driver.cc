@@ -104,6 +104,7 @@ class FsReader final : public BlobReader {
       if (errno != EINTR) return IoError("read blob", errno);
     }
   }
+  int file_descriptor() const override { return fd_; }
 
  private:
   int fd_;

@@ -44,7 +44,17 @@ HttpsClient::HttpsClient(std::uint16_t port, std::string ca_file, std::string ho
       host_(std::move(host)),
       ioc_(std::make_unique<asio::io_context>()),
       tls_(std::make_unique<ssl::context>(ssl::context::tls_client)) {
-  tls_->load_verify_file(ca_file);
+  plain_ = ca_file.empty();
+  if (!plain_) tls_->load_verify_file(ca_file);
+}
+
+template <class F>
+void HttpsClient::WithStream(F&& f) {
+  if (plain_) {
+    f(beast::get_lowest_layer(conn_->stream));
+  } else {
+    f(conn_->stream);
+  }
 }
 
 void HttpsClient::SetClientCertificate(const std::string& cert_file, const std::string& key_file) {
@@ -63,6 +73,7 @@ HttpsClient& HttpsClient::operator=(HttpsClient&& other) noexcept {
   if (this == &other) return *this;
   conn_.reset();
   port_ = other.port_;
+  plain_ = other.plain_;
   host_ = std::move(other.host_);
   source_ = std::move(other.source_);
   ioc_ = std::move(other.ioc_);
@@ -103,7 +114,9 @@ void HttpsClient::Connect() {
     socket.bind(asio::ip::tcp::endpoint(asio::ip::make_address(source_), 0));
   }
   Await([&](auto handler) { beast::get_lowest_layer(stream).async_connect(server, handler); });
-  Await([&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  if (!plain_) {
+    Await([&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  }
   ++connections_opened_;
 }
 
@@ -139,14 +152,19 @@ void HttpsClient::WriteRequest(const Request& request) {
              (SendsBody(request.method) || !request.body.empty())) {
     req.content_length(request.body.size());
   }
-  Await([&](auto handler) { http::async_write(conn_->stream, req, handler); });
+  Await([&](auto handler) {
+    WithStream([&](auto& stream) { http::async_write(stream, req, std::move(handler)); });
+  });
 }
 
 Response HttpsClient::ReadOrThrow(bool head) {
   http::response_parser<http::string_body> parser;
   parser.body_limit(boost::none);
   parser.skip(head);
-  Await([&](auto handler) { http::async_read(conn_->stream, conn_->buffer, parser, handler); });
+  Await([&](auto handler) {
+    WithStream(
+        [&](auto& stream) { http::async_read(stream, conn_->buffer, parser, std::move(handler)); });
+  });
   auto& msg = parser.get();
   Response r;
   r.status = msg.result_int();
@@ -201,7 +219,10 @@ void HttpsClient::Write(const Request& request) {
 
 void HttpsClient::WriteRaw(std::string_view bytes) {
   if (!conn_) Connect();
-  Await([&](auto handler) { asio::async_write(conn_->stream, asio::buffer(bytes), handler); });
+  Await([&](auto handler) {
+    WithStream(
+        [&](auto& stream) { asio::async_write(stream, asio::buffer(bytes), std::move(handler)); });
+  });
 }
 
 Response HttpsClient::Get(std::string target, Headers headers) {

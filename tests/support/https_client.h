@@ -62,7 +62,9 @@ struct Response {
 
 class HttpsClient {
  public:
-  // `host` is the server's IP address, and the name its certificate must carry.
+  // `host` is the server's IP address, and the name its certificate must
+  // carry. An empty `ca_file` makes a plain-HTTP client (no TLS at all),
+  // for a keepd with tls.enabled false.
   HttpsClient(std::uint16_t port, std::string ca_file, std::string host = "127.0.0.1");
   ~HttpsClient();
   HttpsClient(HttpsClient&&) noexcept;
@@ -114,7 +116,12 @@ class HttpsClient {
   template <class Initiate>
   void Await(Initiate&& initiate);
 
+  // Runs f on the connection's stream: the TLS one, or its TCP layer.
+  template <class F>
+  void WithStream(F&& f);
+
   std::uint16_t port_;
+  bool plain_ = false;
   std::string host_;
   std::string source_;
   std::unique_ptr<boost::asio::io_context> ioc_;

@@ -184,6 +184,13 @@ void KeepdProcess::WriteConfig() const {
   std::ofstream(dir_ / "config.json") << config.dump(2);
 }
 
+bool KeepdProcess::plain() const {
+  auto tls = extra_config_.find("tls");
+  if (tls == extra_config_.end() || !tls->is_object()) return false;
+  auto enabled = tls->find("enabled");
+  return enabled != tls->end() && enabled->is_boolean() && !enabled->get<bool>();
+}
+
 bool KeepdProcess::Launch() {
   WriteConfig();
   std::vector<std::string> argv = options_.launcher;
@@ -203,7 +210,9 @@ bool KeepdProcess::Launch() {
       pid_ = -1;
       return false;
     }
-    if (fs::exists(ca_file()) && AnonymousClient().TryConnect()) return true;
+    bool ready = plain() ? Messages().find("keepd: listening on http://") != std::string::npos
+                         : fs::exists(ca_file());
+    if (ready && AnonymousClient().TryConnect()) return true;
     std::this_thread::sleep_for(20ms);
   }
   Terminate(Stop::kCrash);
@@ -264,7 +273,7 @@ HttpsClient KeepdProcess::AdminClient() const {
 }
 
 HttpsClient KeepdProcess::AnonymousClient() const {
-  return HttpsClient(port_, ca_file(), options_.host);
+  return HttpsClient(port_, plain() ? std::string() : ca_file(), options_.host);
 }
 
 std::vector<nlohmann::json> KeepdProcess::RequestLog() const {

@@ -3,7 +3,8 @@
 // Starts the keepd binary on a free loopback port with a fresh data
 // directory, the admin password in KEEP_ADMIN_PASSWORD and its stdout
 // (request log) and stderr in files next to the data directory. The
-// constructor returns once the port completes a TLS handshake; the destructor
+// constructor returns once the port completes a TLS handshake (with TLS
+// off, once keepd says it listens and the port connects); the destructor
 // stops the server and removes the directory, unless the test failed: then
 // it keeps the directory and prints the server's messages.
 //
@@ -81,6 +82,9 @@ class KeepdProcess {
   const std::string& host() const { return options_.host; }
   std::filesystem::path data_dir() const { return dir_ / "data"; }
   std::string ca_file() const { return (data_dir() / "tls" / "server.crt").string(); }
+  // Whether keepd speaks plain HTTP (its config sets tls.enabled false); its
+  // clients do too then.
+  bool plain() const;
 
   // A client logged in as the admin, and one with no credentials.
   HttpsClient AdminClient() const;

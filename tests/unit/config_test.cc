@@ -178,3 +178,50 @@ TEST(Config, SeccompIsOnAndFailsCallsByDefault) {
 
 }  // namespace
 }  // namespace keep
+
+namespace keep {
+namespace {
+
+// tls.enabled false makes the listener plain HTTP: only on loopback, or
+// with the load balancers in front of it named; never with TLS files that
+// would silently go unused.
+TEST(Config, PlainHttpNeedsLoopbackOrTrustedProxies) {
+  auto loopback = ParseConfig(R"({"listen":"127.0.0.1:5000","tls":{"enabled":false}})");
+  ASSERT_TRUE(loopback) << loopback.error().message;
+  EXPECT_FALSE(loopback->tls_enabled);
+  EXPECT_TRUE(Validate(*loopback));
+  EXPECT_TRUE(Validate(*ParseConfig(R"({"listen":"[::1]:5000","tls":{"enabled":false}})")));
+
+  auto open = ParseConfig(R"({"listen":"0.0.0.0:5000","tls":{"enabled":false}})");
+  ASSERT_TRUE(open);
+  auto refused = Validate(*open);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("proxies.trusted"), std::string::npos)
+      << refused.error().message;
+
+  auto behind = ParseConfig(R"({"listen":"0.0.0.0:5000","tls":{"enabled":false},
+                               "proxies":{"trusted":["10.0.0.0/24","fd00::7"]}})");
+  ASSERT_TRUE(behind) << behind.error().message;
+  EXPECT_TRUE(Validate(*behind));
+  EXPECT_EQ(behind->trusted_proxies.size(), 2u);
+
+  auto unused = Validate(*ParseConfig(
+      R"({"listen":"127.0.0.1:5000","tls":{"enabled":false,"cert":"a.crt","key":"a.key"}})"));
+  ASSERT_FALSE(unused);
+  EXPECT_NE(unused.error().message.find("tls.enabled"), std::string::npos);
+}
+
+TEST(Config, TrustedProxiesMustBeAddressesOrRanges) {
+  auto bad = Validate(*ParseConfig(R"({"proxies":{"trusted":["10.0.0.0/8","lb.example"]}})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("proxies.trusted"), std::string::npos);
+  EXPECT_NE(bad.error().message.find("lb.example"), std::string::npos);
+  EXPECT_FALSE(ParseConfig(R"({"proxies":{"trusted":"10.0.0.0/8"}})"));
+  EXPECT_FALSE(ParseConfig(R"({"proxies":{"trusted":[7]}})"));
+  // Trusted proxies in front of a TLS listener (a load balancer that
+  // re-encrypts) are fine too.
+  EXPECT_TRUE(Validate(*ParseConfig(R"({"proxies":{"trusted":["192.0.2.0/24"]}})")));
+}
+
+}  // namespace
+}  // namespace keep

@@ -19,6 +19,7 @@
 #include "trust/keys.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -66,20 +67,50 @@ constexpr const char* kUsage =
     "makes it an enabled admin, prints the password and exits: the recovery of a\n"
     "lost admin password, run on the server as the user keepd runs as.\n";
 
+// The connections open now, and the most open at once since memory was
+// last given back (ReturnMemory).
+struct Connections {
+  std::atomic<int> open{0};
+  std::atomic<int> peak{0};
+};
+
 struct Counter {
-  std::atomic<int>& n;
-  explicit Counter(std::atomic<int>& c) : n(c) {
-    ++n;
+  Connections& c;
+  explicit Counter(Connections& connections) : c(connections) {
+    int now = ++c.open;
+    for (int peak = c.peak.load(); now > peak && !c.peak.compare_exchange_weak(peak, now);) {
+    }
     metrics::ConnectionOpened();
   }
   ~Counter() {
-    --n;
+    --c.open;
     metrics::ConnectionClosed();
   }
 };
 
+// After a burst of connections, the memory their sessions took stays with
+// the allocator, which keeps freed pages for later use: a thousand TLS
+// connections that came and went would leave keepd a hundred megabytes
+// larger for good. Every few seconds, once at least this many fewer are
+// open than at the peak since the last time, the free pages are handed back
+// to the kernel.
+constexpr int kBurstGone = 64;
+
+Awaitable<void> ReturnMemory(const Services& svc, Connections& connections) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  while (true) {
+    timer.expires_after(std::chrono::seconds(5));
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    int open = connections.open.load();
+    if (connections.peak.load() - open < kBurstGone) continue;
+    connections.peak.store(open);
+    co_await Offload(svc, [] { return ::malloc_trim(0); });
+  }
+}
+
 Awaitable<void> ServeCounted(Stream stream, const Services& svc, std::string remote,
-                             std::atomic<int>& connections) {
+                             Connections& connections) {
   Counter c(connections);
   co_await Serve(std::move(stream), svc, std::move(remote));
 }
@@ -97,7 +128,7 @@ boost::system::error_code Listen(tcp::acceptor& acceptor, const tcp::endpoint& w
 // Accepts connections: TLS ones with the current context of `tls`, plain
 // ones when it is nullptr (tls.enabled false).
 Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts* tls, const Services& svc,
-                       std::atomic<int>& connections) {
+                       Connections& connections) {
   auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
   while (true) {
     auto [ec, socket] = co_await acceptor.async_accept(
@@ -109,7 +140,7 @@ Awaitable<void> Accept(tcp::acceptor& acceptor, TlsContexts* tls, const Services
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    if (connections.load() >= svc.config.max_connections) continue;  // closes the socket
+    if (connections.open.load() >= svc.config.max_connections) continue;  // closes the socket
     boost::system::error_code rec;
     auto ep = socket.remote_endpoint(rec);
     std::string remote = rec ? "?" : ep.address().to_string();
@@ -428,7 +459,7 @@ int Main(int argc, char** argv) {
                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Outlives the io_context: destroying it destroys the sessions still
   // suspended at shutdown, whose counters count down on their way out.
-  std::atomic<int> connections{0};
+  Connections connections;
   asio::io_context ioc{threads};
   tcp::acceptor acceptor(ioc);
   boost::system::error_code ec;
@@ -574,6 +605,7 @@ int Main(int argc, char** argv) {
   asio::co_spawn(ioc, Accept(acceptor, config.tls_enabled ? &tls : nullptr, services, connections),
                  asio::detached);
   asio::co_spawn(ioc, Housekeeping(services), asio::detached);
+  asio::co_spawn(ioc, ReturnMemory(services, connections), asio::detached);
   asio::co_spawn(ioc, ScheduledGc(services), asio::detached);
   asio::co_spawn(ioc, ScheduledMirrorSyncs(services), asio::detached);
   // SIGHUP: the certificate and key are read again (a renewed certificate),

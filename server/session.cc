@@ -477,7 +477,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
   auto& tcp = beast::get_lowest_layer(stream);
   // One deadline for the first bytes and the whole TLS handshake.
   tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
-  if (Stream::TlsStream* tls = stream.tls()) {
+  if (TlsStream* tls = stream.tls()) {
     // The first bytes are read here, to tell a plain HTTP client, and handed
     // to the TLS handshake, which would have read them anyway.
     constexpr std::size_t kFirstRead = 4096;
@@ -488,9 +488,7 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
       co_await RefusePlainHttp(tcp);
       co_return;
     }
-    auto [hs_ec, used] = co_await tls->async_handshake(asio::ssl::stream_base::server,
-                                                       asio::buffer(first.get(), got), kAwait);
-    if (hs_ec) co_return;
+    if (auto hs_ec = co_await tls->Handshake(asio::buffer(first.get(), got)); hs_ec) co_return;
   }
   const std::string certificate_account = ClientCertificateAccount(stream.native_handle());
 
@@ -499,9 +497,16 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
   while (true) {
     // Wait for a request to start (idle), then give its header a deadline.
     if (buffer.size() == 0) {
+      // Nothing of the next request is here: what the connection holds
+      // for bytes in flight is given back while it waits.
+      buffer.shrink_to_fit();
+      if (TlsStream* tls = stream.tls()) tls->Release();
       tcp.expires_after(std::chrono::seconds(first ? cfg.header_timeout_seconds
                                                    : cfg.idle_timeout_seconds));
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kAwait);
+      // Over TLS the first bytes wait in the stream's own few bytes, and
+      // the request's are decrypted here once they came: a small start.
+      auto [ec, n] =
+          co_await stream.async_read_some(buffer.prepare(stream.tls() ? 512 : 4096), kAwait);
       if (ec) break;
       buffer.commit(n);
     }
@@ -588,9 +593,9 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
     if (!sent.ok) co_return;
     if (!keep_alive) break;
   }
-  if (Stream::TlsStream* tls = stream.tls()) {
+  if (TlsStream* tls = stream.tls()) {
     tcp.expires_after(std::chrono::seconds(5));
-    co_await tls->async_shutdown(kAwait);
+    co_await tls->Shutdown();
   } else {
     boost::system::error_code ignored;
     tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

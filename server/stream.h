@@ -7,12 +7,13 @@
 // the one coroutine serving the connection.
 #pragma once
 
+#include "server/tls_stream.h"
+
 #include <openssl/ssl.h>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <optional>
 #include <utility>
@@ -21,7 +22,6 @@ namespace keep::server {
 
 class Stream {
  public:
-  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   using next_layer_type = boost::beast::tcp_stream;
   using executor_type = next_layer_type::executor_type;
 

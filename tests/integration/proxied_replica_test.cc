@@ -7,7 +7,9 @@
 // the realm clients are sent to.
 #include "tests/support/keepd_test.h"
 
+#include <chrono>
 #include <random>
+#include <thread>
 
 namespace keep::testkit {
 namespace {
@@ -30,13 +32,18 @@ std::string RealmOf(const Response& r) {
   return c.substr(at, c.find('"', at) - at);
 }
 
-// The "remote" of the last request logged for `path`.
-std::string LoggedRemote(const KeepdProcess& keepd, std::string_view path) {
-  std::string remote;
-  for (const auto& line : keepd.RequestLog()) {
-    if (line.value("path", "") == path) remote = line.value("remote", "");
-  }
-  return remote;
+// The "remote" of the nth request logged for `path` (from 1). keepd writes
+// a request's line once the answer is sent: it is waited for.
+std::string LoggedRemote(const KeepdProcess& keepd, std::string_view path, std::size_t nth) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  do {
+    std::size_t seen = 0;
+    for (const auto& line : keepd.RequestLog()) {
+      if (line.value("path", "") == path && ++seen == nth) return line.value("remote", "");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return "(no line " + std::to_string(nth) + " for " + std::string(path) + ")";
 }
 
 class PlainListenerTest : public KeepdTest {
@@ -127,7 +134,7 @@ TEST_F(PlainListenerTest, TheTokenFlowWorksAndItsRealmIsPlainHttp) {
                                             {"X-Forwarded-Host", "evil.example"},
                                             {"X-Forwarded-For", "203.0.113.66"}});
   EXPECT_EQ(RealmOf(spoofed), "http://127.0.0.1:" + std::to_string(keepd_.port()) + "/token");
-  EXPECT_EQ(LoggedRemote(keepd_, "/v2/"), "127.0.0.1");
+  EXPECT_EQ(LoggedRemote(keepd_, "/v2/", 3), "127.0.0.1");
 }
 
 // A TLS client that reaches the plain port gets no answer it could take for
@@ -163,7 +170,7 @@ TEST_F(TrustedProxyTest, TheProxysClientIsTheClient) {
                                   {"X-Forwarded-Host", "registry.example.org"}});
   ASSERT_EQ(r.status, 401);
   EXPECT_EQ(RealmOf(r), "https://registry.example.org/token");
-  EXPECT_EQ(LoggedRemote(keepd_, "/v2/"), "203.0.113.7");
+  EXPECT_EQ(LoggedRemote(keepd_, "/v2/", 1), "203.0.113.7");
 
   // The same words from a host that is not the proxy change nothing.
   HttpsClient other = keepd_.AnonymousClient();
@@ -172,7 +179,7 @@ TEST_F(TrustedProxyTest, TheProxysClientIsTheClient) {
                          {"X-Forwarded-Proto", "https"},
                          {"X-Forwarded-Host", "registry.example.org"}});
   EXPECT_EQ(RealmOf(r), "http://127.0.0.1:" + std::to_string(keepd_.port()) + "/token");
-  EXPECT_EQ(LoggedRemote(keepd_, "/v2/"), "127.0.0.6");
+  EXPECT_EQ(LoggedRemote(keepd_, "/v2/", 2), "127.0.0.6");
   // A host it does not make up is not echoed back either.
   r = proxy.Get("/v2/", {{"X-Forwarded-Host", "evil\".example"}});
   EXPECT_EQ(RealmOf(r), "http://localhost/token");

@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse_query.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -11,6 +12,7 @@ namespace keep::server {
 namespace {
 
 constexpr std::size_t kStreamBuffer = 256 * 1024;
+constexpr std::size_t kBodyReadRoom = 64 * 1024;
 constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 // Why reading a body failed, in words for the client.
@@ -155,6 +157,10 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::u
   http::request_parser<http::buffer_body> p{std::move(parser_)};
   p.body_limit(boost::none);
   std::unique_ptr<char[]> buf(new char[kStreamBuffer]);
+  // Beast reads as much at once as the connection's buffer has room for:
+  // room for 64 KiB makes a body arrive in reads of that size, not of the
+  // little a request header needed (the session gives it back after).
+  buffer_.reserve(std::min<std::size_t>(kBodyReadRoom, buffer_.max_size()));
   std::uint64_t total = 0;
   std::optional<Error> write_error;
   while (!p.is_done()) {

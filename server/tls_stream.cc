@@ -19,11 +19,6 @@ constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // One socket read takes up to this much: a few records at once while a
 // body arrives.
 constexpr std::size_t kReadChunk = 64 * 1024;
-// One write seals at most this much before it is sent.
-constexpr std::size_t kWriteMax = 64 * 1024;
-// Pieces of a write up to a record's size together are sealed as one
-// record (a response's header and a small body, say).
-constexpr std::size_t kRecord = 16 * 1024;
 
 // Received bytes not yet given to OpenSSL: [begin, end) of data.
 struct Inbox {
@@ -164,29 +159,8 @@ asio::awaitable<error_code> TlsStream::Flush() {
 }
 
 asio::awaitable<error_code> TlsStream::Fill() {
-  State& s = *state_;
-  if (s.in_eof) co_return error_code(asio::error::eof);
-  if (s.in.capacity == 0) {
-    // Idle until now: the first bytes go to a few bytes of the stream's
-    // own, and a buffer is made only once they are here.
-    auto [ec, n] = co_await s.tcp.async_read_some(asio::buffer(s.first), kAwait);
-    if (ec == asio::error::eof) {
-      s.in_eof = true;
-      co_return error_code{};
-    }
-    if (ec) co_return ec;
-    std::memcpy(s.in.Room(kReadChunk), s.first.data(), n);
-    s.in.end += n;
-    co_return error_code{};
-  }
-  char* room = s.in.Room(kReadChunk);
-  auto [ec, n] = co_await s.tcp.async_read_some(asio::buffer(room, kReadChunk), kAwait);
-  s.in.end += n;
-  if (ec == asio::error::eof) {
-    s.in_eof = true;
-    co_return error_code{};
-  }
-  co_return ec;
+  auto [ec, n] = co_await state_->tcp.async_read_some(FillRoom(), kAwait);
+  co_return Filled(ec, n);
 }
 
 asio::awaitable<error_code> TlsStream::Handshake(asio::const_buffer first) {
@@ -212,57 +186,81 @@ asio::awaitable<void> TlsStream::Shutdown() {
   co_await Flush();
 }
 
-asio::awaitable<TlsStream::Result> TlsStream::ReadSome(asio::mutable_buffer into) {
+TlsStream::Step TlsStream::ReadStep(asio::mutable_buffer into) {
   State& s = *state_;
-  if (into.size() == 0) co_return Result{};
-  while (true) {
+  auto* at = static_cast<char*>(into.data());
+  std::size_t got = 0;
+  Step step;
+  // As many records as have arrived and fit: one read for several.
+  while (got < into.size()) {
     ERR_clear_error();
-    std::size_t got = 0;
-    int r = SSL_read_ex(s.ssl.get(), into.data(), into.size(), &got);
-    int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(s.ssl.get(), r);
-    // Reading may have made records to send: a KeyUpdate's answer, tickets.
-    if (error_code ec = co_await Flush(); ec) co_return Result{ec, 0};
-    if (err == SSL_ERROR_NONE) co_return Result{error_code{}, got};
-    if (err == SSL_ERROR_ZERO_RETURN) co_return Result{asio::error::eof, 0};  // close_notify
-    if (err != SSL_ERROR_WANT_READ) co_return Result{ErrorOf(err), 0};
-    if (error_code ec = co_await Fill(); ec) co_return Result{ec, 0};
+    std::size_t n = 0;
+    int r = SSL_read_ex(s.ssl.get(), at + got, into.size() - got, &n);
+    if (r == 1) {
+      got += n;
+      continue;
+    }
+    int err = SSL_get_error(s.ssl.get(), r);
+    if (got > 0) {
+      ERR_clear_error();  // told at the next read, if it was more than a wait
+      break;
+    }
+    if (err == SSL_ERROR_WANT_READ) {
+      step.what = Step::kFill;
+    } else if (err == SSL_ERROR_ZERO_RETURN) {
+      step.ec = asio::error::eof;  // close_notify
+    } else {
+      step.ec = ErrorOf(err);
+    }
+    break;
   }
+  step.n = got;
+  // Reading may have made records to send (a KeyUpdate's answer, tickets):
+  // they go first.
+  if (!s.out.empty() && !step.ec) step.what = Step::kFlush;
+  return step;
 }
 
-asio::awaitable<TlsStream::Result> TlsStream::WriteSome(std::vector<asio::const_buffer> from) {
+asio::mutable_buffer TlsStream::FillRoom() {
   State& s = *state_;
-  std::size_t total = 0;
-  for (const auto& b : from) total += b.size();
-  if (total == 0) co_return Result{};
-  std::size_t sealed = 0;
-  auto seal = [&](const void* data, std::size_t n) {
-    ERR_clear_error();
-    std::size_t written = 0;
-    int r = SSL_write_ex(s.ssl.get(), data, n, &written);
-    if (r != 1) return ErrorOf(SSL_get_error(s.ssl.get(), r));
-    sealed += written;
-    return error_code{};
-  };
-  error_code ec;
-  if (from.size() > 1 && total <= kRecord) {
-    thread_local std::array<char, kRecord> joined;
-    std::size_t at = 0;
-    for (const auto& b : from) {
-      std::memcpy(joined.data() + at, b.data(), b.size());
-      at += b.size();
-    }
-    ec = seal(joined.data(), total);
-  } else {
-    for (const auto& b : from) {
-      if (sealed >= kWriteMax) break;
-      std::size_t n = std::min(b.size(), kWriteMax - sealed);
-      if (n == 0) continue;
-      if (ec = seal(b.data(), n); ec) break;
-    }
+  // Idle until now: the first bytes go to a few bytes of the stream's own,
+  // and a buffer is made only once they are here.
+  if (s.in.capacity == 0) return asio::buffer(s.first);
+  return {s.in.Room(kReadChunk), kReadChunk};
+}
+
+error_code TlsStream::Filled(error_code ec, std::size_t n) {
+  State& s = *state_;
+  if (s.in.capacity == 0 && n > 0) {
+    std::memcpy(s.in.Room(kReadChunk), s.first.data(), n);
   }
-  if (ec) co_return Result{ec, 0};
-  if (ec = co_await Flush(); ec) co_return Result{ec, 0};
-  co_return Result{error_code{}, sealed};
+  s.in.end += n;
+  if (ec == asio::error::eof) {
+    if (s.in_eof) return ec;  // OpenSSL was told already, and asked again
+    s.in_eof = true;          // OpenSSL tells a close_notify from a cut
+    return {};
+  }
+  return ec;
+}
+
+asio::const_buffer TlsStream::Pending() { return asio::buffer(state_->out); }
+
+void TlsStream::Sent() { state_->out.clear(); }
+
+std::size_t TlsStream::Seal(const void* data, std::size_t n, error_code& ec) {
+  ERR_clear_error();
+  std::size_t written = 0;
+  int r = SSL_write_ex(state_->ssl.get(), data, n, &written);
+  if (r != 1) {
+    ec = ErrorOf(SSL_get_error(state_->ssl.get(), r));
+    return 0;
+  }
+  return written;
+}
+
+char* TlsStream::JoinBuffer() {
+  thread_local std::array<char, kRecord> joined;
+  return joined.data();
 }
 
 }  // namespace keep::server

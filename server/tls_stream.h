@@ -20,13 +20,19 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/coroutine.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -37,7 +43,6 @@ class TlsStream {
  public:
   using next_layer_type = boost::beast::tcp_stream;
   using executor_type = next_layer_type::executor_type;
-  using Result = std::pair<boost::system::error_code, std::size_t>;
 
   // A server's end of a connection, with a new session of `tls`.
   TlsStream(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& tls);
@@ -59,43 +64,132 @@ class TlsStream {
   // few bytes of its own first.
   void Release();
 
-  // Beast's stream operations: SSL_read into the first of `buffers`, and
-  // SSL_write of `buffers` (sent whole before it completes).
+  // Beast's stream operations: SSL_read into `buffers` (as many records as
+  // fit and have arrived), and SSL_write of `buffers` (sent whole before it
+  // completes). Composed operations on the connection's executor: no new
+  // coroutine, no hop to another thread.
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return Initiate(std::forward<Token>(token), [this, buffers] {
-      return ReadSome(*boost::asio::buffer_sequence_begin(buffers));
-    });
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        ReadOp{{}, this, *boost::asio::buffer_sequence_begin(buffers)}, token, next_layer());
   }
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    return Initiate(std::forward<Token>(token), [this, buffers] {
-      std::vector<boost::asio::const_buffer> list(boost::asio::buffer_sequence_begin(buffers),
-                                                  boost::asio::buffer_sequence_end(buffers));
-      return WriteSome(std::move(list));
-    });
+    boost::system::error_code ec;
+    std::size_t sealed = SealAll(buffers, ec);
+    return boost::asio::async_compose<Token, void(boost::system::error_code, std::size_t)>(
+        WriteOp{{}, this, sealed, ec}, token, next_layer());
   }
 
   // The connection's state (the socket, the session, the buffers): opaque.
   struct State;
 
  private:
-  template <class Token, class Start>
-  auto Initiate(Token&& token, Start start) {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, Start begin) {
-          boost::asio::co_spawn(
-              get_executor(), begin(),
-              [h = std::move(handler)](const std::exception_ptr& e, Result r) mutable {
-                if (e) r = {boost::asio::error::fault, 0};
-                std::move(h)(r.first, r.second);
-              });
-        },
-        token, std::move(start));
+  // What a read needs next: nothing (done, with `n` bytes or `ec`), bytes
+  // from the socket, or the sending of what OpenSSL wrote meanwhile.
+  struct Step {
+    enum What { kDone, kFill, kFlush } what = kDone;
+    boost::system::error_code ec;
+    std::size_t n = 0;
+  };
+  Step ReadStep(boost::asio::mutable_buffer into);
+  boost::asio::mutable_buffer FillRoom();
+  boost::system::error_code Filled(boost::system::error_code ec, std::size_t n);
+  boost::asio::const_buffer Pending();
+  void Sent();
+  // Seals `n` bytes into records; the bytes sealed (all, or 0 with ec).
+  std::size_t Seal(const void* data, std::size_t n, boost::system::error_code& ec);
+  static constexpr std::size_t kRecord = 16 * 1024;    // pieces up to this are sealed together
+  static constexpr std::size_t kWriteMax = 64 * 1024;  // most one write seals
+  static char* JoinBuffer();                           // kRecord bytes, this thread's
+
+  template <class ConstBuffers>
+  std::size_t SealAll(const ConstBuffers& buffers, boost::system::error_code& ec) {
+    auto begin = boost::asio::buffer_sequence_begin(buffers);
+    auto end = boost::asio::buffer_sequence_end(buffers);
+    std::size_t total = boost::asio::buffer_size(buffers);
+    if (total == 0) return 0;
+    if (std::distance(begin, end) > 1 && total <= kRecord) {
+      char* joined = JoinBuffer();
+      std::size_t at = 0;
+      for (auto it = begin; it != end; ++it) {
+        boost::asio::const_buffer b = *it;
+        std::memcpy(joined + at, b.data(), b.size());
+        at += b.size();
+      }
+      return Seal(joined, total, ec);
+    }
+    std::size_t sealed = 0;
+    for (auto it = begin; it != end && sealed < kWriteMax && !ec; ++it) {
+      boost::asio::const_buffer b = *it;
+      std::size_t n = std::min(b.size(), kWriteMax - sealed);
+      if (n > 0) sealed += Seal(b.data(), n, ec);
+    }
+    return ec ? 0 : sealed;
   }
 
-  boost::asio::awaitable<Result> ReadSome(boost::asio::mutable_buffer into);
-  boost::asio::awaitable<Result> WriteSome(std::vector<boost::asio::const_buffer> from);
+  struct ReadOp : boost::asio::coroutine {
+    TlsStream* s;
+    boost::asio::mutable_buffer into;
+    Step step{};
+    bool waited = false;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
+      BOOST_ASIO_CORO_REENTER(*this) {
+        for (;;) {
+          step = s->ReadStep(into);
+          if (step.what == Step::kFlush) {
+            waited = true;
+            BOOST_ASIO_CORO_YIELD boost::asio::async_write(s->next_layer(), s->Pending(),
+                                                           std::move(self));
+            s->Sent();
+            if (ec) {
+              step = {Step::kDone, ec, 0};
+              break;
+            }
+            if (step.n > 0) break;  // bytes read before OpenSSL had something to send
+            continue;
+          }
+          if (step.what == Step::kDone) break;
+          waited = true;
+          BOOST_ASIO_CORO_YIELD s->next_layer().async_read_some(s->FillRoom(), std::move(self));
+          if (ec = s->Filled(ec, n); ec) {
+            step = {Step::kDone, ec, 0};
+            break;
+          }
+        }
+        // An answer ready at once is still given from the executor, never
+        // from within the call that asked for it.
+        if (!waited) {
+          BOOST_ASIO_CORO_YIELD boost::asio::post(s->get_executor(), std::move(self));
+        }
+        self.complete(step.ec, step.n);
+      }
+    }
+  };
+
+  struct WriteOp : boost::asio::coroutine {
+    TlsStream* s;
+    std::size_t sealed;
+    boost::system::error_code failed;
+
+    template <class Self>
+    void operator()(Self& self, boost::system::error_code ec = {}, std::size_t = 0) {
+      BOOST_ASIO_CORO_REENTER(*this) {
+        if (failed || sealed == 0) {
+          BOOST_ASIO_CORO_YIELD boost::asio::post(s->get_executor(), std::move(self));
+          self.complete(failed, 0);
+          return;
+        }
+        BOOST_ASIO_CORO_YIELD boost::asio::async_write(s->next_layer(), s->Pending(),
+                                                       std::move(self));
+        s->Sent();
+        self.complete(ec, ec ? 0 : sealed);
+      }
+    }
+  };
+
   // Sends what OpenSSL wrote; an error when the socket failed.
   boost::asio::awaitable<boost::system::error_code> Flush();
   // Reads from the socket what OpenSSL asked for.

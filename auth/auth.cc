@@ -151,12 +151,32 @@ std::optional<Result<Identity>> Authenticator::FromCache(const std::string& key,
   return std::nullopt;
 }
 
+std::optional<TokenClaims> Authenticator::CachedClaims(const std::string& key, std::int64_t now) {
+  std::shared_lock lock(mu_);
+  auto it = token_claims_.find(key);
+  // An expired token is verified again, and refused as such.
+  if (it == token_claims_.end() || now >= it->second.expires_at) return std::nullopt;
+  return it->second;
+}
+
+void Authenticator::RememberClaims(const std::string& key, const TokenClaims& claims) {
+  std::unique_lock lock(mu_);
+  if (token_claims_.size() >= kMaxTokens) token_claims_.clear();
+  token_claims_.emplace(key, claims);
+}
+
 Result<Identity> Authenticator::FromToken(std::string_view token) {
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  auto claims = tokens_.Verify(token, service_, now);
-  if (!claims) return claims.error();
+  std::string key = CacheKey(token);
+  auto claims = CachedClaims(key, now);
+  if (!claims) {
+    auto verified = tokens_.Verify(token, service_, now);
+    if (!verified) return verified.error();
+    RememberClaims(key, *verified);
+    claims = std::move(*verified);
+  }
   Identity who;
   who.grants = std::move(claims->access);
   if (!claims->subject.empty()) {

@@ -163,6 +163,11 @@ class Authenticator {
                                             std::chrono::steady_clock::time_point now);
 
   Result<Identity> FromToken(std::string_view token);
+  // The claims of a token whose signature verified before and which has
+  // not expired: a client sends the same token with every request, and
+  // its Ed25519 check cost more than the rest of a manifest GET.
+  std::optional<TokenClaims> CachedClaims(const std::string& key, std::int64_t now);
+  void RememberClaims(const std::string& key, const TokenClaims& claims);
   // A hash no password matches, verified against for unknown users so that
   // they take as long to refuse as known ones. Made on first use.
   const std::string& DecoyHash();
@@ -180,6 +185,9 @@ class Authenticator {
   std::mutex stripes_[kStripes];  // serialise verification of one credential
   std::shared_mutex mu_;
   std::unordered_map<std::string, Entry> cache_;  // GUARDED_BY(mu_)
+  // Verified tokens by their keyed hash; emptied when it reaches its bound.
+  static constexpr std::size_t kMaxTokens = 10000;
+  std::unordered_map<std::string, TokenClaims> token_claims_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace keep

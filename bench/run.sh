@@ -148,6 +148,7 @@ NPORT=$(free_port)
 NPPORT=$(free_port)  # nginx in plain HTTP, with sendfile
 mkdir -p "$T/nginx/www" "$T/nginx/logs"
 ln "$T/l2" "$T/nginx/www/blob"
+cp "$T/manifest" "$T/nginx/www/manifest"
 chmod 0711 "$T"; chmod -R a+rX "$T/nginx/www"; chmod a+r "$T/l2"
 NGINX_USER=""; [ "$(id -u)" = 0 ] && NGINX_USER="user nobody nogroup;"
 cat > "$T/nginx/nginx.conf" <<CONF
@@ -198,6 +199,13 @@ run_pair() {  # name, path, connections
 L2=$(dg "$T/l2")
 echo "measuring, ${SECS}s per run..."
 run_pair manifest /v2/bench/app/manifests/latest 64
+# The same with a reader's token on every request (what docker and podman
+# send once they logged in), and nginx serving the manifest's bytes as a
+# small static file: the ceiling.
+TOKEN=$(curl -sSfk -u "reader:$PASS" "https://127.0.0.1:$KPORT/token?service=keep&scope=repository:bench/app:pull" | jq -r .token)
+K[token]=$(run_one "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/manifests/latest" 64 \
+  -H "Authorization: Bearer $TOKEN" -H "$ACCEPT")
+N[small]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/manifest" 64)
 run_pair tags /v2/bench/app/tags/list 64
 run_pair blob "/v2/bench/app/blobs/$L2" 4
 N[blob]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 4)
@@ -210,6 +218,12 @@ for name in manifest tags; do
   read -r kr kp _ _ <<< "${K[$name]}"; read -r dr dp _ _ <<< "${D[$name]}"
   printf '%-34s %12s/s %12s/s %8s\n' "$name GETs" "$kr" "$dr" "$(ratio "$kr" "$dr")"
   printf '%-34s %11sms %11sms %8s\n' "$name p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
+  if [ "$name" = manifest ]; then
+    read -r tr tp _ _ <<< "${K[token]}"; read -r nr np _ _ <<< "${N[small]}"
+    printf '%-34s %12s/s %14s %8s   nginx small file %s/s (p99 %sms), keep/nginx %s\n' \
+      "manifest GETs, Bearer token" "$tr" "-" "-" "$nr" "$np" "$(ratio "$tr" "$nr")"
+    printf '%-34s %11sms\n' "manifest p99, Bearer token" "$tp"
+  fi
 done
 # Both servers share the cores with wrk, which decrypts as much as they
 # encrypt; what each server spends per byte shows past that shared ceiling.
@@ -272,6 +286,24 @@ kill "$PKPID" "$PDPID" 2>/dev/null || true
 
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
+# Peak RSS while 8 clients pull the 64 MiB layer at once (the peak is reset
+# first: /proc/PID/clear_refs), then what 2,000 idle TLS connections cost
+# and what is still held 7 s after they closed (bench/idle.py).
+peak_during_pulls() {  # pid url [curl args]
+  local pid=$1 url=$2 i; shift 2
+  echo 5 > "/proc/$pid/clear_refs"
+  for i in 1 2 3 4 5 6 7 8; do curl -sSfk "$@" -o /dev/null "$url" & done
+  wait
+  hwm "$pid"
+}
+kp8=$(peak_during_pulls "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/blobs/$L2" -H "$AUTH")
+dp8=$(peak_during_pulls "$DPID" "https://127.0.0.1:$DPORT/v2/bench/app/blobs/$L2")
+printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS, 8 pulls at once" "$kp8" "$dp8" "$(ratio "$dp8" "$kp8")"
+BENCH_DIR=$(dirname "$(readlink -f "$0")")
+read -r kidle kkept <<< "$(python3 "$BENCH_DIR/idle.py" "$KPID" "$KPORT" 2000 "$AUTH")"
+read -r didle dkept <<< "$(python3 "$BENCH_DIR/idle.py" "$DPID" "$DPORT" 2000)"
+printf '%-34s %10sKiB %10sKiB %8s\n' "memory per idle TLS connection" "$kidle" "$didle" "$(ratio "$didle" "$kidle")"
+printf '%-34s %10sKiB %10sKiB\n' "  still held 7 s after 2,000 closed" "$kkept" "$dkept"
 echo "(latency and RSS ratios are distribution/keep: above 1x means Keep is better)"
 
 # ---- pushes: a 256 MiB blob in one request, and in 8 MiB chunks -------------

@@ -4,6 +4,7 @@
 #include "tests/support/keepd_test.h"
 
 #include <chrono>
+#include <thread>
 
 namespace keep::testkit {
 namespace {
@@ -166,6 +167,33 @@ TEST_F(TokenTest, BadTokensAreRefused) {
     EXPECT_TRUE(IsError(WithToken("GET", TagsPath("acme/app"), token), 401, "UNAUTHORIZED"));
   }
   EXPECT_EQ(WithToken("GET", TagsPath("acme/app"), Forge(base)).status, 404);  // the control
+}
+
+// keepd remembers a token it verified (a client sends the same one with
+// every request); what it remembers neither outlives the token nor the
+// account it was issued to.
+TEST_F(TokenTest, ATokenInUseStillExpires) {
+  TokenClaims soon{
+      kAdminUser, "keep", Now() - 10, Now() + 2, {Grant{"repository", "acme/app", {"pull"}}}};
+  std::string token = Forge(soon);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(WithToken("GET", TagsPath("acme/app"), token).status, 404);
+  while (Now() < soon.expires_at) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Response late = WithToken("GET", TagsPath("acme/app"), token);
+  EXPECT_TRUE(IsError(late, 401, "UNAUTHORIZED")) << late.status << " " << late.body;
+  EXPECT_NE(ErrorMessage(late).find("expired"), std::string::npos) << ErrorMessage(late);
+}
+
+TEST_F(TokenTest, ATokenInUseStopsWhenItsAccountIsDisabled) {
+  ASSERT_EQ(
+      client_.Post("/admin/v1/users", R"({"name":"carol","password":"carol-password-1"})").status,
+      201);
+  TokenClaims claims{"carol", "keep", Now() - 10, Now() + 300, {}};
+  std::string token = Forge(claims);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(WithToken("GET", "/v2/", token).status, 200);
+  ASSERT_EQ(client_.Patch("/admin/v1/users/carol", R"({"disabled":true})").status, 200);
+  EXPECT_TRUE(IsError(WithToken("GET", "/v2/", token), 401, "UNAUTHORIZED"));
+  ASSERT_EQ(client_.Patch("/admin/v1/users/carol", R"({"disabled":false})").status, 200);
+  EXPECT_EQ(WithToken("GET", "/v2/", token).status, 200);
 }
 
 TEST_F(TokenTest, PostPasswordGrant) {

@@ -470,6 +470,100 @@ Awaitable<void> RefusePlainHttp(beast::tcp_stream& tcp) {
   }
 }
 
+// What a connection does after a request: wait for another, close (a
+// clean end: TLS close_notify), or drop (an answer cut short).
+enum class Next { kAnother, kClose, kDrop };
+
+// Reads the request whose first bytes are in `buffer`, answers it and logs
+// it. A coroutine of its own, so that what a request needs (the parser,
+// the exchange, the answer) is held only while one is served, not while
+// the connection waits for the next.
+Awaitable<Next> ServeRequest(Stream& stream, beast::flat_buffer& buffer, const Services& svc,
+                             const std::string& peer, const std::string& certificate_account) {
+  const Config& cfg = svc.config;
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
+  http::request_parser<http::empty_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+  parser.body_limit(boost::none);
+  auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
+  if (ec) {
+    if (ec == http::error::header_limit || ec == http::error::bad_target ||
+        ec == http::error::bad_method || ec == http::error::bad_field ||
+        ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
+      Reply r =
+          Malformed(ec == http::error::header_limit ? http::status::request_header_fields_too_large
+                                                    : http::status::bad_request,
+                    "malformed or oversized request header");
+      Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+      metrics::CountRequest(metrics::Route::kOther, metrics::Method::kOther,
+                            static_cast<int>(r.status), 0, sent.bytes, 0);
+    }
+    co_return Next::kClose;
+  }
+  if (Framing framing = FramingOf(parser.get()); framing != Framing::kSound) {
+    Reply r = framing == Framing::kCodingNotImplemented
+                  ? Malformed(http::status::not_implemented,
+                              "keepd decodes no transfer coding but chunked: send the body "
+                              "with Transfer-Encoding: chunked alone, or with Content-Length")
+                  : Malformed(http::status::bad_request,
+                              "Transfer-Encoding must be \"chunked\" alone: with any other "
+                              "coding the length of the request body cannot be told");
+    Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
+    metrics::CountRequest(metrics::Route::kOther, metrics::MethodOf(parser.get().method_string()),
+                          static_cast<int>(r.status), 0, sent.bytes, 0);
+    co_return Next::kClose;
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  bool keep_alive = parser.keep_alive();
+  const auto& req = parser.get();
+  http::verb verb = req.method();
+  bool head = verb == http::verb::head;
+
+  auto target = boost::urls::parse_origin_form(req.target());
+  std::string path = target ? std::string(target->path()) : std::string();
+  Exchange ex(stream, buffer, parser, svc, path,
+              OriginOf(req, peer, stream.tls() != nullptr, svc.trusted_proxies));
+  ex.set_certificate_account(certificate_account);
+  Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
+  metrics::Route counted_as = metrics::Route::kOther;
+  if (target) {
+    reply = co_await Dispatch(ex, verb, counted_as);  // (no co_await inside ?: with GCC 12)
+  }
+  if (ex.broken()) keep_alive = false;
+  if (keep_alive && !ex.body_consumed()) {
+    auto discarded = co_await ex.DiscardBody(kDiscardLimit);
+    if (!discarded) {
+      keep_alive = false;
+      // A body too large to bother with leaves the answer as it is; one
+      // that is malformed (an endless chunk extension, say) makes the
+      // request a bad one.
+      if (discarded.error().code != ErrorCode::kTooLarge) {
+        reply = Malformed(http::status::bad_request, discarded.error().message);
+      }
+    }
+  }
+  if (NeverStored(path) && reply.headers.find(http::field::cache_control) == reply.headers.end()) {
+    reply.headers.set(http::field::cache_control, "no-store");
+  }
+  int status = static_cast<int>(reply.status);
+  Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds, cfg);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics::CountRequest(counted_as, metrics::MethodOf(ex.request().method_string()), status,
+                        ex.bytes_in(), sent.bytes, seconds);
+  if (cfg.log_requests) {
+    LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, seconds * 1000, ex.who.user,
+               std::string(ex.remote()));
+  }
+  // An answer cut short ends the connection without a TLS close_notify:
+  // records may have been sealed and never sent, and the client is to
+  // see a connection that broke, not one that ended.
+  if (!sent.ok) co_return Next::kDrop;
+  co_return keep_alive ? Next::kAnother : Next::kClose;
+}
+
 }  // namespace
 
 Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
@@ -511,87 +605,9 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
       buffer.commit(n);
     }
     first = false;
-    tcp.expires_after(std::chrono::seconds(cfg.header_timeout_seconds));
-    http::request_parser<http::empty_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
-    parser.body_limit(boost::none);
-    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kAwait);
-    if (ec) {
-      if (ec == http::error::header_limit || ec == http::error::bad_target ||
-          ec == http::error::bad_method || ec == http::error::bad_field ||
-          ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length) {
-        Reply r = Malformed(ec == http::error::header_limit
-                                ? http::status::request_header_fields_too_large
-                                : http::status::bad_request,
-                            "malformed or oversized request header");
-        Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
-        metrics::CountRequest(metrics::Route::kOther, metrics::Method::kOther,
-                              static_cast<int>(r.status), 0, sent.bytes, 0);
-      }
-      break;
-    }
-    if (Framing framing = FramingOf(parser.get()); framing != Framing::kSound) {
-      Reply r = framing == Framing::kCodingNotImplemented
-                    ? Malformed(http::status::not_implemented,
-                                "keepd decodes no transfer coding but chunked: send the body "
-                                "with Transfer-Encoding: chunked alone, or with Content-Length")
-                    : Malformed(http::status::bad_request,
-                                "Transfer-Encoding must be \"chunked\" alone: with any other "
-                                "coding the length of the request body cannot be told");
-      Sent sent = co_await WriteReply(stream, r, false, false, cfg.header_timeout_seconds, cfg);
-      metrics::CountRequest(metrics::Route::kOther, metrics::MethodOf(parser.get().method_string()),
-                            static_cast<int>(r.status), 0, sent.bytes, 0);
-      break;
-    }
-
-    auto start = std::chrono::steady_clock::now();
-    bool keep_alive = parser.keep_alive();
-    const auto& req = parser.get();
-    http::verb verb = req.method();
-    bool head = verb == http::verb::head;
-
-    auto target = boost::urls::parse_origin_form(req.target());
-    std::string path = target ? std::string(target->path()) : std::string();
-    Exchange ex(stream, buffer, parser, svc, path,
-                OriginOf(req, peer, stream.tls() != nullptr, svc.trusted_proxies));
-    ex.set_certificate_account(certificate_account);
-    Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
-    metrics::Route counted_as = metrics::Route::kOther;
-    if (target) {
-      reply = co_await Dispatch(ex, verb, counted_as);  // (no co_await inside ?: with GCC 12)
-    }
-    if (ex.broken()) keep_alive = false;
-    if (keep_alive && !ex.body_consumed()) {
-      auto discarded = co_await ex.DiscardBody(kDiscardLimit);
-      if (!discarded) {
-        keep_alive = false;
-        // A body too large to bother with leaves the answer as it is; one
-        // that is malformed (an endless chunk extension, say) makes the
-        // request a bad one.
-        if (discarded.error().code != ErrorCode::kTooLarge) {
-          reply = Malformed(http::status::bad_request, discarded.error().message);
-        }
-      }
-    }
-    if (NeverStored(path) &&
-        reply.headers.find(http::field::cache_control) == reply.headers.end()) {
-      reply.headers.set(http::field::cache_control, "no-store");
-    }
-    int status = static_cast<int>(reply.status);
-    Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds, cfg);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics::CountRequest(counted_as, metrics::MethodOf(ex.request().method_string()), status,
-                          ex.bytes_in(), sent.bytes, seconds);
-    if (cfg.log_requests) {
-      LogRequest(ex.request(), path, status, ex.bytes_in(), sent.bytes, seconds * 1000, ex.who.user,
-                 std::string(ex.remote()));
-    }
-    // An answer cut short ends the connection without a TLS close_notify:
-    // records may have been sealed and never sent, and the client is to
-    // see a connection that broke, not one that ended.
-    if (!sent.ok) co_return;
-    if (!keep_alive) break;
+    Next next = co_await ServeRequest(stream, buffer, svc, peer, certificate_account);
+    if (next == Next::kDrop) co_return;
+    if (next == Next::kClose) break;
   }
   if (TlsStream* tls = stream.tls()) {
     tcp.expires_after(std::chrono::seconds(5));

@@ -12,6 +12,12 @@
 #   blob      GET of the 64 MiB layer               4 connections, then 1
 #             (over TLS, then in plain HTTP against a second keepd with
 #             tls.enabled false, a Distribution without TLS, nginx with sendfile)
+# and Keep's manifest GETs with a bearer token beside nginx serving the
+# manifest as a small file; the manifest and blob GETs again with the image
+# signed and the namespace in quarantine mode (keepctl signs: KEEPCTL, or
+# the one built beside keepd); peak RSS during 8 pulls at once, memory per
+# idle TLS connection (bench/idle.py); the figures also go to a JSON file
+# (BENCH_JSON, default ./bench-results.json).
 # then pushes a 256 MiB blob to each in one request and in 8 MiB chunks,
 # beside the disk's fdatasync'd write speed (dd) as the bound,
 # and nginx serves the same 64 MiB file as a static file over the same TLS,
@@ -212,6 +218,23 @@ N[blob]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 4)
 run_pair blob1 "/v2/bench/app/blobs/$L2" 1
 N[blob1]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 1)
 
+# Trust on the hot path: the image signed with a key the namespace trusts,
+# the namespace in quarantine mode, and the reader's manifest and blob GETs
+# measured again. keepctl (next to keepd's build, or KEEPCTL) signs.
+KEEPCTL=${KEEPCTL:-$(dirname "$KEEPD")/cli/keepctl}
+if [ -x "$KEEPCTL" ]; then
+  export KEEPCTL_CONFIG="$T/keepctl.json"
+  printf '%s' "$PASS" | "$KEEPCTL" login "https://127.0.0.1:$KPORT" --user admin --password-stdin \
+    --ca "$CERT" >/dev/null
+  "$KEEPCTL" key generate --out "$T/bench-key" >/dev/null
+  "$KEEPCTL" key add bench --name bench --file "$T/bench-key.pub" >/dev/null
+  "$KEEPCTL" sign bench/app:latest --key "$T/bench-key.key" >/dev/null
+  AUTH=$ADMIN_AUTH admin -X PUT --data '{"mode":"quarantine"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces/bench/policy"
+  K[qmanifest]=$(run_one "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/manifests/latest" 64 -H "$AUTH" -H "$ACCEPT")
+  K[qblob]=$(run_one "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/blobs/$L2" 4 -H "$AUTH")
+  AUTH=$ADMIN_AUTH admin -X PUT --data '{"mode":"open"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces/bench/policy"
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 printf '\n%-34s %14s %14s %8s\n' "benchmark (TLS, loopback, 2 cores)" "keep" "distribution" "ratio"
 for name in manifest tags; do
@@ -284,6 +307,14 @@ for conns in 4 1; do
 done
 kill "$PKPID" "$PDPID" 2>/dev/null || true
 
+if [ -n "${K[qmanifest]:-}" ]; then
+  read -r qr qp _ _ <<< "${K[qmanifest]}"; read -r kr kp _ _ <<< "${K[manifest]}"
+  printf '%-34s %12s/s %14s %8s   open namespace %s/s (p99 %sms)\n' \
+    "manifest GETs, signed, quarantine" "$qr" "-" "$(ratio "$qr" "$kr")" "$kr" "$kp"
+  read -r _ _ qm qc <<< "${K[qblob]}"; read -r _ _ km kc <<< "${K[blob]}"
+  printf '%-34s %10sMB/s %14s %8s   open namespace %sMB/s\n' \
+    "64 MiB blob GET, signed, quarantine" "$qm" "-" "$(ratio "$qm" "$km")" "$km"
+fi
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 # Peak RSS while 8 clients pull the 64 MiB layer at once (the peak is reset
@@ -366,6 +397,31 @@ printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s\n' "256 MiB push, one request
 printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s\n' "256 MiB push, 8 MiB chunks" "$kchunk" "$dchunk" \
   "$(ratio "$kchunk" "$dchunk")" "$(ratio "$kchunk" "$disk")"
 printf '%-34s %10sMB/s\n' "the disk (dd, fdatasync)" "$disk"
+
+# The figures above as JSON (BENCH_JSON, default bench-results.json here):
+# per server and measure, requests/s, p99 ms, MB/s and server CPU seconds.
+entries() {  # the name of an associative array
+  local -n a=$1
+  local k sep=""
+  for k in "${!a[@]}"; do
+    read -r r p m c <<< "${a[$k]}"
+    printf '%s"%s":{"requests_per_s":%s,"p99_ms":%s,"mb_per_s":%s,"server_cpu_s":%s}' \
+      "$sep" "$k" "$r" "$p" "$m" "$c"
+    sep=","
+  done
+}
+{
+  printf '{"seconds_per_run":%s,"keep":{%s},"distribution":{%s},"nginx":{%s},' \
+    "$SECS" "$(entries K)" "$(entries D)" "$(entries N)"
+  printf '"memory":{"keep_peak_mib":%s,"distribution_peak_mib":%s,"keep_peak_8_pulls_mib":%s,' \
+    "$kh" "$dh" "$kp8" 
+  printf '"distribution_peak_8_pulls_mib":%s,"keep_idle_tls_kib":%s,"distribution_idle_tls_kib":%s,' \
+    "$dp8" "$kidle" "$didle"
+  printf '"keep_kept_after_burst_kib":%s,"distribution_kept_after_burst_kib":%s},' "$kkept" "$dkept"
+  printf '"push_mb_per_s":{"keep_one_request":%s,"distribution_one_request":%s,' "$kone" "$done_one"
+  printf '"keep_chunked":%s,"distribution_chunked":%s,"disk_fdatasync":%s}}\n' "$kchunk" "$dchunk" "$disk"
+} | jq . > "${BENCH_JSON:-bench-results.json}"
+echo "(figures as JSON in ${BENCH_JSON:-bench-results.json})"
 
 [ "${BENCH_MIRROR:-1}" = 0 ] && exit 0  # BENCH_MIRROR=0: the serving figures only
 

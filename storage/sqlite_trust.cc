@@ -471,8 +471,25 @@ Result<std::vector<SignatureRecord>> TrustTables::SignaturesOf(const std::string
 Result<bool> TrustTables::IsTrusted(const std::string& repo, const std::string& digest,
                                     std::int64_t threshold) {
   return Guard([&]() -> Result<bool> {
+    const std::int64_t repo_id = RepoIdOf(db_, repo);
+    const std::string ns(NamespaceOf(repo));
+    // The common case first: enough live keys signed the manifest itself.
+    // This is the CTE's `signed` for one target, looked up by the
+    // signatures' primary key; `signed` is part of `trusted`, so a yes here
+    // is the CTE's yes, and anything else is asked of the CTE whole (an
+    // index's child, a signature artifact).
+    auto direct = db_.Reader().Prepare(
+        "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0"
+        "  UNION ALL SELECT 'identity:' || name FROM trusted_identities"
+        "    WHERE namespace=?2 AND revoked=0) "
+        "SELECT 1 FROM signatures WHERE repo_id=?1 AND target=?4"
+        "  AND (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))"
+        "  AND format NOT IN ('sigstore-attestation', 'mirrored') AND key_id IN live"
+        "  GROUP BY target HAVING count(DISTINCT key_id) >= ?3");
+    direct.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold).Bind(4, digest);
+    if (direct.Step()) return true;
     auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE "SELECT 1 FROM trusted WHERE d=?4");
-    s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, digest);
+    s.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold).Bind(4, digest);
     return s.Step();
   });
 }

@@ -251,15 +251,18 @@ done
 # Both servers share the cores with wrk, which decrypts as much as they
 # encrypt; what each server spends per byte shows past that shared ceiling.
 per_cpu() { awk -v m="$1" -v c="$2" -v s="$SECS" 'BEGIN {printf "%.0f", (c > 0 ? m * s / c : 0)}'; }
-for b in blob:4 blob1:1; do
-  name=${b%%:*} conns=${b##*:}
-  read -r _ _ km kc <<< "${K[$name]}"; read -r _ _ dm dc <<< "${D[$name]}"; read -r _ _ nm nc <<< "${N[$name]}"
-  printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s, keep/nginx %s\n' "64 MiB blob GET, $conns conn." \
+# blob_rows KEY LABEL: the throughput and CPU-per-byte rows of a blob measure.
+blob_rows() {
+  local km kc dm dc nm nc kpc dpc npc
+  read -r _ _ km kc <<< "${K[$1]}"; read -r _ _ dm dc <<< "${D[$1]}"; read -r _ _ nm nc <<< "${N[$1]}"
+  printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s, keep/nginx %s\n' "$2" \
     "$km" "$dm" "$(ratio "$km" "$dm")" "$nm" "$(ratio "$km" "$nm")"
   kpc=$(per_cpu "$km" "$kc"); dpc=$(per_cpu "$dm" "$dc"); npc=$(per_cpu "$nm" "$nc")
   printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s   nginx %sMB/cpu-s\n' "  MB served per server CPU-s" \
     "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")" "$npc"
-done
+}
+blob_rows blob "64 MiB blob GET, 4 conn."
+blob_rows blob1 "64 MiB blob GET, 1 conn."
 
 # ---- blob GETs in plain HTTP: a replica behind a load balancer that
 # terminates TLS (tls.enabled false). A second keepd with its own data
@@ -297,14 +300,7 @@ for conns in 4 1; do
   D[plain$conns]=$(run_one "$PDPID" "http://127.0.0.1:$PDPORT/v2/bench/app/blobs/$L2" "$conns")
   N[plain$conns]=$(run_one "$NPID" "http://127.0.0.1:$NPPORT/blob" "$conns")
 done
-for conns in 4 1; do
-  read -r _ _ km kc <<< "${K[plain$conns]}"; read -r _ _ dm dc <<< "${D[plain$conns]}"; read -r _ _ nm nc <<< "${N[plain$conns]}"
-  printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s, keep/nginx %s\n' "64 MiB blob GET, plain, $conns conn." \
-    "$km" "$dm" "$(ratio "$km" "$dm")" "$nm" "$(ratio "$km" "$nm")"
-  kpc=$(per_cpu "$km" "$kc"); dpc=$(per_cpu "$dm" "$dc"); npc=$(per_cpu "$nm" "$nc")
-  printf '%-34s %8sMB/cpu-s %8sMB/cpu-s %8s   nginx %sMB/cpu-s\n' "  MB served per server CPU-s" \
-    "$kpc" "$dpc" "$(ratio "$kpc" "$dpc")" "$npc"
-done
+for conns in 4 1; do blob_rows "plain$conns" "64 MiB blob GET, plain, $conns conn."; done
 kill "$PKPID" "$PDPID" 2>/dev/null || true
 
 if [ -n "${K[qmanifest]:-}" ]; then

@@ -72,6 +72,16 @@ Result<void> ReadStrings(const json& v, std::vector<std::string>& out, const std
 const Setter kSetters[] = {
     KEEP_STR("listen", listen),
     KEEP_STR("data_dir", data_dir),
+    KEEP_STR("storage.driver", storage_driver),
+    KEEP_STR("storage.s3.endpoint", s3_endpoint),
+    KEEP_STR("storage.s3.bucket", s3_bucket),
+    KEEP_STR("storage.s3.region", s3_region),
+    KEEP_STR("storage.s3.prefix", s3_prefix),
+    KEEP_BOOL("storage.s3.path_style", s3_path_style),
+    KEEP_STR("storage.s3.ca_file", s3_ca_file),
+    KEEP_STR("storage.s3.access_key", s3_access_key),
+    KEEP_STR("storage.s3.secret_key_file", s3_secret_key_file),
+    KEEP_INT("storage.s3.part_size_mib", s3_part_size_mib, 5, 5 * 1024),
     KEEP_STR("tls.cert", tls_cert),
     KEEP_STR("tls.key", tls_key),
     KEEP_STR("tls.client_ca", tls_client_ca),
@@ -197,6 +207,17 @@ Result<void> ApplyEnvironment(Config& c) {
   }
   if (auto v = env("KEEP_ALLOW_ROOT")) KEEP_TRY(boolean("KEEP_ALLOW_ROOT", v, c.allow_root));
   if (auto v = env("KEEP_LOG_REQUESTS")) KEEP_TRY(boolean("KEEP_LOG_REQUESTS", v, c.log_requests));
+  if (auto v = env("KEEP_S3_ACCESS_KEY")) c.s3_access_key = v;
+  if (auto v = env("KEEP_S3_SECRET_KEY")) c.s3_secret_key = v;
+  if (c.s3_secret_key.empty() && !c.s3_secret_key_file.empty()) {
+    std::ifstream in(c.s3_secret_key_file);
+    std::string secret;
+    if (!in || !std::getline(in, secret) || secret.empty()) {
+      return Bad("storage.s3.secret_key_file",
+                 "names " + c.s3_secret_key_file + ", which cannot be read or is empty");
+    }
+    c.s3_secret_key = secret;
+  }
   return {};
 }
 
@@ -244,6 +265,22 @@ Result<void> Validate(const Config& c) {
   }
   if (!c.token_realm.empty() && c.token_realm.rfind("https://", 0) != 0) {
     return Bad("auth.token_realm", "must be an https:// URL");
+  }
+  if (c.storage_driver == "s3") {
+    if (c.s3_endpoint.rfind("https://", 0) != 0 && c.s3_endpoint.rfind("http://", 0) != 0) {
+      return Bad("storage.s3.endpoint", "must be an http:// or https:// URL of the S3 store");
+    }
+    if (c.s3_bucket.empty()) return Bad("storage.s3.bucket", "must name the bucket blobs go to");
+    if (c.s3_access_key.empty() || c.s3_secret_key.empty()) {
+      return Bad("storage.s3.access_key",
+                 "and the secret key (storage.s3.secret_key_file, or KEEP_S3_ACCESS_KEY and "
+                 "KEEP_S3_SECRET_KEY) must be given for the s3 driver");
+    }
+    if (!c.s3_prefix.empty() && (c.s3_prefix.front() == '/' || c.s3_prefix.back() != '/')) {
+      return Bad("storage.s3.prefix", "must not start with '/' and must end with one (\"keep/\")");
+    }
+  } else if (c.storage_driver != "filesystem") {
+    return Bad("storage.driver", "must be \"filesystem\" or \"s3\"");
   }
   if (auto proxies = AddressSet::Parse(c.trusted_proxies); !proxies) {
     return Bad("proxies.trusted", "has " + proxies.error().message);

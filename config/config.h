@@ -17,6 +17,19 @@ namespace keep {
 struct Config {
   std::string listen = "0.0.0.0:5000";  // host:port; [v6]:port
   std::string data_dir = "keep-data";   // blobs, metadata, uploads, self-signed TLS
+  // Where blobs and upload sessions live: "filesystem" (under data_dir) or
+  // "s3" (a bucket of an S3-compatible store, storage.s3.*).
+  std::string storage_driver = "filesystem";
+  std::string s3_endpoint;  // "https://s3.example.org", "http://127.0.0.1:7480"
+  std::string s3_bucket;
+  std::string s3_region = "us-east-1";
+  std::string s3_prefix;                // keys start with it: "" or "keep/"
+  bool s3_path_style = true;            // false: <bucket>.<host> addressing
+  std::string s3_ca_file;               // https: CAs to trust; empty: the system's
+  std::string s3_access_key;            // or KEEP_S3_ACCESS_KEY
+  std::string s3_secret_key_file;       // read at start; or KEEP_S3_SECRET_KEY
+  std::string s3_secret_key;            // from KEEP_S3_SECRET_KEY or the file; never from JSON
+  int s3_part_size_mib = 8;             // bytes written to the store at a time (at least 5)
   std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls
   std::string tls_key;
   std::string tls_client_ca;            // CAs of client certificates naming robot accounts
@@ -84,7 +97,9 @@ struct Config {
 [[nodiscard]] Result<Config> ParseConfig(std::string_view json_text);
 
 // Applies KEEP_LISTEN, KEEP_DATA_DIR, KEEP_TLS_CERT, KEEP_TLS_KEY, KEEP_THREADS,
-// KEEP_ALLOW_ROOT and KEEP_LOG_REQUESTS from the environment.
+// KEEP_ALLOW_ROOT, KEEP_LOG_REQUESTS, KEEP_S3_ACCESS_KEY and KEEP_S3_SECRET_KEY
+// from the environment, then reads storage.s3.secret_key_file when the
+// secret is not set yet.
 [[nodiscard]] Result<void> ApplyEnvironment(Config& config);
 
 [[nodiscard]] Result<void> Validate(const Config& config);

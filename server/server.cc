@@ -330,6 +330,28 @@ std::optional<CanonicalKeyForm> CanonicalFormOf(const std::string& algorithm,
 
 // --reset-admin-password: a new password for `user`, who becomes (again)
 // an enabled admin; printed on stdout. Offline, on the data directory.
+// The blob driver the configuration names.
+Result<std::unique_ptr<BlobDriver>> OpenBlobDriver(const Config& config) {
+  if (config.storage_driver != "s3") return OpenFsDriver(config.data_dir);
+  S3DriverOptions o;
+  o.s3.endpoint = config.s3_endpoint;
+  o.s3.bucket = config.s3_bucket;
+  o.s3.region = config.s3_region;
+  o.s3.access_key = config.s3_access_key;
+  o.s3.secret_key = config.s3_secret_key;
+  o.s3.path_style = config.s3_path_style;
+  o.s3.prefix = config.s3_prefix;
+  o.s3.ca_file = config.s3_ca_file;
+  o.part_size = static_cast<std::uint64_t>(config.s3_part_size_mib) << 20;
+  auto driver = OpenS3Driver(o);
+  if (!driver) {
+    return Fail(driver.error().code, "storage.driver is s3, and " + config.s3_endpoint +
+                                         " bucket " + config.s3_bucket +
+                                         " cannot be used: " + driver.error().message);
+  }
+  return driver;
+}
+
 int ResetAdminPassword(Metadata& metadata, const std::string& user) {
   auto existing = metadata.GetUser(user);
   if (!existing) return Fatal(existing.error().message);
@@ -524,7 +546,7 @@ int Main(int argc, char** argv) {
   if (fec) return Fatal("cannot create data_dir " + config.data_dir + ": " + fec.message());
   ::chmod(config.data_dir.c_str(), 0700);
 
-  auto blobs = OpenFsDriver(config.data_dir);
+  auto blobs = OpenBlobDriver(config);
   if (!blobs) return Fatal(blobs.error().message);
   auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
   if (!metadata) return Fatal(metadata.error().message);

@@ -14,6 +14,7 @@
 
 #include "core/digest.h"
 #include "core/error.h"
+#include "storage/s3_client.h"
 
 #include <cstdint>
 #include <functional>
@@ -111,5 +112,14 @@ class BlobDriver {
 
 // The filesystem driver rooted at dir (created if needed).
 [[nodiscard]] Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir);
+
+struct S3DriverOptions {
+  S3Options s3;
+  std::uint64_t part_size = std::uint64_t{8} << 20;  // at least 5 MiB
+};
+
+// The driver over an S3 bucket (storage/s3_driver.cc has the layout). The
+// bucket must exist; opening checks that objects can be written there.
+[[nodiscard]] Result<std::unique_ptr<BlobDriver>> OpenS3Driver(const S3DriverOptions& options);
 
 }  // namespace keep

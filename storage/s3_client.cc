@@ -1,0 +1,462 @@
+// The S3 client (storage/s3_client.h).
+#include "storage/s3_client.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace keep {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = asio::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+constexpr std::size_t kMaxIdleConnections = 64;
+
+struct Endpoint {
+  bool tls = false;
+  std::string host;  // without brackets
+  std::string port;
+  std::string authority;  // host[:port] as the Host header says it
+};
+
+Result<Endpoint> ParseEndpoint(std::string_view url) {
+  Endpoint e;
+  if (url.starts_with("https://")) {
+    e.tls = true;
+    url.remove_prefix(8);
+  } else if (url.starts_with("http://")) {
+    url.remove_prefix(7);
+  } else {
+    return Fail(ErrorCode::kInvalid, "storage.s3.endpoint must start with http:// or https://");
+  }
+  while (url.ends_with('/')) url.remove_suffix(1);
+  if (url.empty() || url.find('/') != std::string_view::npos ||
+      url.find('@') != std::string_view::npos) {
+    return Fail(
+        ErrorCode::kInvalid,
+        "storage.s3.endpoint must be a scheme and a host, with an optional port and no path");
+  }
+  e.authority = std::string(url);
+  std::string_view port;
+  if (url.front() == '[') {
+    auto close = url.find(']');
+    if (close == std::string_view::npos)
+      return Fail(ErrorCode::kInvalid, "storage.s3.endpoint: bad IPv6 host");
+    e.host = std::string(url.substr(1, close - 1));
+    if (close + 1 < url.size()) {
+      if (url[close + 1] != ':') return Fail(ErrorCode::kInvalid, "storage.s3.endpoint: bad port");
+      port = url.substr(close + 2);
+    }
+  } else if (auto colon = url.rfind(':'); colon != std::string_view::npos) {
+    e.host = std::string(url.substr(0, colon));
+    port = url.substr(colon + 1);
+  } else {
+    e.host = std::string(url);
+  }
+  if (!port.empty()) {
+    int p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc{} || end != port.data() + port.size() || p < 1 || p > 65535) {
+      return Fail(ErrorCode::kInvalid, "storage.s3.endpoint: bad port");
+    }
+    e.port = std::string(port);
+  } else {
+    e.port = e.tls ? "443" : "80";
+  }
+  return e;
+}
+
+std::string DecodeEntities(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out += s[i];
+      continue;
+    }
+    static constexpr std::pair<std::string_view, char> kEntities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    bool matched = false;
+    for (const auto& [name, c] : kEntities) {
+      if (s.substr(i).starts_with(name)) {
+        out += c;
+        i += name.size() - 1;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) out += '&';
+  }
+  return out;
+}
+
+// One kept-alive connection to the store.
+struct Connection {
+  explicit Connection(asio::io_context& io) : socket(io) {}
+  tcp::socket socket;                             // plain HTTP
+  std::unique_ptr<ssl::stream<tcp::socket>> tls;  // HTTPS: the socket moved in
+  beast::flat_buffer buffer;
+
+  template <class F>
+  auto With(F&& f) {
+    return tls ? f(*tls) : f(socket);
+  }
+};
+
+class Client;
+
+class Download final : public S3Download {
+ public:
+  Download(Client* client, std::unique_ptr<Connection> conn,
+           std::unique_ptr<http::response_parser<http::buffer_body>> parser, std::uint64_t size)
+      : client_(client), conn_(std::move(conn)), parser_(std::move(parser)), size_(size) {}
+  ~Download() override;
+  Result<std::size_t> Read(void* buf, std::size_t n) override;
+  std::uint64_t object_size() const override { return size_; }
+
+ private:
+  Client* client_;
+  std::unique_ptr<Connection> conn_;
+  std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
+  std::uint64_t size_;
+};
+
+class Client final : public S3Client {
+ public:
+  Client(S3Options options, Endpoint endpoint)
+      : options_(std::move(options)), endpoint_(std::move(endpoint)),
+        tls_(ssl::context::tls_client) {
+    key_ = SigV4Key{options_.access_key, options_.secret_key, options_.region, "s3"};
+    host_ = options_.path_style ? endpoint_.host : options_.bucket + "." + endpoint_.host;
+    authority_ =
+        options_.path_style ? endpoint_.authority : options_.bucket + "." + endpoint_.authority;
+  }
+
+  Result<void> Init() {
+    if (!endpoint_.tls) return {};
+    tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    tls_.set_verify_mode(ssl::verify_peer);
+    beast::error_code ec;
+    if (options_.ca_file.empty()) {
+      tls_.set_default_verify_paths(ec);
+    } else {
+      tls_.load_verify_file(options_.ca_file, ec);
+    }
+    if (ec) {
+      return OperatorFault(ErrorCode::kInternal,
+                           "storage.s3.ca_file " + options_.ca_file + ": " + ec.message());
+    }
+    return {};
+  }
+
+  Result<S3Response> Call(std::string_view method, std::string_view key, const SigV4Pairs& query,
+                          const SigV4Pairs& headers, std::string_view body) override {
+    std::string what = std::string(method) + " " + Name(key);
+    std::string last_error;
+    for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
+      if (attempt > 0) Backoff(attempt);
+      auto conn = Take();
+      if (!conn) {
+        last_error = conn.error().message;
+        continue;
+      }
+      auto req = Sign(method, key, query, headers, body, Sha256Hex(body));
+      beast::error_code ec;
+      S3Response response;
+      bool reuse = false;
+      (*conn)->With([&](auto& stream) {
+        http::write(stream, req, ec);
+        if (ec) return;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(method == "HEAD" ? 0 : 256 * 1024 * 1024);
+        if (method == "HEAD") parser.skip(true);
+        http::read(stream, (*conn)->buffer, parser, ec);
+        if (ec) return;
+        auto& res = parser.get();
+        response.status = res.result_int();
+        response.body = std::move(res.body());
+        response.etag = std::string(res[http::field::etag]);
+        response.last_modified = std::string(res[http::field::last_modified]);
+        if (auto len = res[http::field::content_length]; !len.empty()) {
+          std::uint64_t v = 0;
+          if (std::from_chars(len.data(), len.data() + len.size(), v).ec == std::errc{}) {
+            response.content_length = v;
+          }
+        }
+        reuse = res.keep_alive();
+      });
+      if (!ec && reuse) Give(std::move(*conn));
+      if (ec) {
+        last_error = what + ": " + ec.message();
+        continue;
+      }
+      if (response.status >= 500 && attempt + 1 < options_.attempts) {
+        last_error = Describe(what, response);
+        continue;
+      }
+      return response;
+    }
+    return OperatorFault(ErrorCode::kUnavailable,
+                         "the blob store cannot be reached: " + last_error);
+  }
+
+  Result<std::unique_ptr<S3Download>> Get(std::string_view key, std::uint64_t offset) override {
+    std::string what = "GET " + Name(key);
+    std::string last_error;
+    for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
+      if (attempt > 0) Backoff(attempt);
+      auto conn = Take();
+      if (!conn) {
+        last_error = conn.error().message;
+        continue;
+      }
+      SigV4Pairs headers;
+      if (offset > 0) headers.emplace_back("range", "bytes=" + std::to_string(offset) + "-");
+      auto req = Sign("GET", key, {}, headers, {}, std::string(kEmptyHash));
+      beast::error_code ec;
+      auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+      parser->body_limit(boost::none);
+      (*conn)->With([&](auto& stream) {
+        http::write(stream, req, ec);
+        if (!ec) http::read_header(stream, (*conn)->buffer, *parser, ec);
+      });
+      if (ec) {
+        last_error = what + ": " + ec.message();
+        continue;
+      }
+      auto& res = parser->get();
+      unsigned status = res.result_int();
+      if (status == 200 || status == 206) {
+        std::uint64_t size = 0;
+        auto range = res[http::field::content_range];
+        auto len = res[http::field::content_length];
+        if (auto slash = range.rfind('/'); slash != std::string_view::npos) {
+          std::from_chars(range.data() + slash + 1, range.data() + range.size(), size);
+        } else if (!len.empty()) {
+          std::from_chars(len.data(), len.data() + len.size(), size);
+        }
+        return std::unique_ptr<S3Download>(
+            new Download(this, std::move(*conn), std::move(parser), size));
+      }
+      // An error: its small body says why.
+      S3Response response;
+      response.status = status;
+      std::string body;
+      char chunk[4096];
+      (*conn)->With([&](auto& stream) {
+        while (!parser->is_done() && body.size() < kMaxErrorBody) {
+          parser->get().body().data = chunk;
+          parser->get().body().size = sizeof chunk;
+          http::read(stream, (*conn)->buffer, *parser, ec);
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) break;
+          body.append(chunk, sizeof chunk - parser->get().body().size);
+        }
+      });
+      response.body = std::move(body);
+      if (status == 404) return Fail(ErrorCode::kBlobUnknown, "blob unknown to registry");
+      if (status == 416 && offset > 0) {
+        return Fail(ErrorCode::kRangeInvalid, what + ": the offset is past the object's end");
+      }
+      last_error = Describe(what, response);
+      if (status < 500) break;
+    }
+    return OperatorFault(ErrorCode::kUnavailable, "the blob store failed: " + last_error);
+  }
+
+  std::string PresignedGet(std::string_view key, int seconds) override {
+    SigV4Request r{"GET", PathOf(key), {}, {{"host", authority_}}, ""};
+    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    return std::string(endpoint_.tls ? "https://" : "http://") + authority_ +
+           SigV4Encode(r.path, true) + "?" + SigV4PresignedQuery(r, key_, AmzDate(now), seconds);
+  }
+
+  std::string CopySource(std::string_view key) const override {
+    return SigV4Encode("/" + options_.bucket + "/" + options_.prefix + std::string(key), true);
+  }
+
+  // Puts a connection back for the next request.
+  void Give(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
+  }
+
+ private:
+  static constexpr std::string_view kEmptyHash =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+  std::string Name(std::string_view key) const {
+    return "s3://" + options_.bucket + "/" + options_.prefix + std::string(key);
+  }
+
+  std::string PathOf(std::string_view key) const {
+    std::string path = "/";
+    if (options_.path_style) {
+      path += options_.bucket;
+      if (!key.empty() || !options_.prefix.empty()) path += "/";
+    }
+    if (!key.empty()) path += options_.prefix + std::string(key);
+    return path;
+  }
+
+  http::request<http::string_body> Sign(std::string_view method, std::string_view key,
+                                        const SigV4Pairs& query, const SigV4Pairs& headers,
+                                        std::string_view body, const std::string& payload_hash) {
+    auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::string date = AmzDate(now);
+    SigV4Request r{std::string(method), PathOf(key), query, headers, payload_hash};
+    r.headers.emplace_back("host", authority_);
+    r.headers.emplace_back("x-amz-date", date);
+    r.headers.emplace_back("x-amz-content-sha256", payload_hash);
+    std::string target = SigV4Encode(r.path, true);
+    if (!query.empty()) target += "?" + SigV4CanonicalQuery(query);
+    http::request<http::string_body> req;
+    req.method_string(std::string(method));
+    req.target(target);
+    req.version(11);
+    for (const auto& [name, value] : r.headers) req.set(name, value);
+    req.set(http::field::authorization, SigV4Authorization(r, key_, date));
+    req.body() = std::string(body);
+    if (!body.empty() || method == "PUT" || method == "POST") req.prepare_payload();
+    req.keep_alive(true);
+    return req;
+  }
+
+  static void Backoff(int attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+  }
+
+  Result<std::unique_ptr<Connection>> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto conn = std::move(idle_.back());
+        idle_.pop_back();
+        return conn;
+      }
+    }
+    auto conn = std::make_unique<Connection>(io_);
+    beast::error_code ec;
+    tcp::resolver resolver(io_);
+    auto addresses = resolver.resolve(host_, endpoint_.port, ec);
+    if (!ec) asio::connect(conn->socket, addresses, ec);
+    if (ec) {
+      return OperatorFault(ErrorCode::kUnavailable,
+                           "connect to " + host_ + ":" + endpoint_.port + ": " + ec.message());
+    }
+    conn->socket.set_option(tcp::no_delay(true), ec);
+    timeval tv{};
+    tv.tv_sec = options_.timeout_seconds;
+    ::setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (endpoint_.tls) {
+      conn->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(conn->socket), tls_);
+      SSL_set_tlsext_host_name(conn->tls->native_handle(), host_.c_str());
+      conn->tls->set_verify_callback(ssl::host_name_verification(host_));
+      conn->tls->handshake(ssl::stream_base::client, ec);
+      if (ec) {
+        return OperatorFault(ErrorCode::kUnavailable,
+                             "TLS with " + host_ + ":" + endpoint_.port + ": " + ec.message());
+      }
+    }
+    return conn;
+  }
+
+  S3Options options_;
+  Endpoint endpoint_;
+  SigV4Key key_;
+  std::string host_;
+  std::string authority_;
+  asio::io_context io_;
+  ssl::context tls_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
+};
+
+Download::~Download() {
+  // A body read to its end leaves the connection fit for another request.
+  if (conn_ && parser_->is_done() && parser_->get().keep_alive()) client_->Give(std::move(conn_));
+}
+
+Result<std::size_t> Download::Read(void* buf, std::size_t n) {
+  if (parser_->is_done() || n == 0) return std::size_t{0};
+  auto& body = parser_->get().body();
+  body.data = buf;
+  body.size = n;
+  beast::error_code ec;
+  conn_->With([&](auto& stream) { http::read_some(stream, conn_->buffer, *parser_, ec); });
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec)
+    return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: " + ec.message());
+  std::size_t got = n - body.size;
+  if (got == 0 && !parser_->is_done()) {
+    // Headers of a chunk, not bytes: read on.
+    return Read(buf, n);
+  }
+  return got;
+}
+
+}  // namespace
+
+std::string S3Client::Describe(std::string_view what, const S3Response& response) {
+  std::string s = std::string(what) + ": " + std::to_string(response.status);
+  if (auto code = XmlText(response.body, "Code"); !code.empty()) s += " " + code;
+  if (auto message = XmlText(response.body, "Message"); !message.empty()) s += ": " + message;
+  return s;
+}
+
+Result<std::unique_ptr<S3Client>> OpenS3Client(const S3Options& options) {
+  auto endpoint = ParseEndpoint(options.endpoint);
+  if (!endpoint) return endpoint.error();
+  if (options.bucket.empty()) return Fail(ErrorCode::kInvalid, "storage.s3.bucket is not set");
+  auto client = std::make_unique<Client>(options, std::move(*endpoint));
+  KEEP_TRY(client->Init());
+  return std::unique_ptr<S3Client>(std::move(client));
+}
+
+std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view name) {
+  std::vector<std::string_view> out;
+  std::string open = "<" + std::string(name) + ">";
+  std::string close = "</" + std::string(name) + ">";
+  std::size_t at = 0;
+  while ((at = xml.find(open, at)) != std::string_view::npos) {
+    std::size_t start = at + open.size();
+    std::size_t end = xml.find(close, start);
+    if (end == std::string_view::npos) break;
+    out.push_back(xml.substr(start, end - start));
+    at = end + close.size();
+  }
+  return out;
+}
+
+std::string XmlText(std::string_view xml, std::string_view name) {
+  auto elements = XmlElements(xml, name);
+  return elements.empty() ? std::string() : DecodeEntities(elements.front());
+}
+
+}  // namespace keep

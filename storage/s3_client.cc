@@ -1,6 +1,8 @@
 // The S3 client (storage/s3_client.h).
 #include "storage/s3_client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -123,7 +125,19 @@ struct Connection {
 
   template <class F>
   auto With(F&& f) {
+    QuickAck();
     return tls ? f(*tls) : f(socket);
+  }
+
+  tcp::socket& tcp_socket() { return tls ? tls->next_layer() : socket; }
+
+  // Answers are acknowledged at once: a store that writes an answer's head
+  // and body apart (with Nagle's algorithm on) would otherwise wait for our
+  // delayed ACK, 40 ms per request on a kept-alive connection. The kernel
+  // turns this off again by itself, so it is set before every exchange.
+  void QuickAck() {
+    int one = 1;
+    ::setsockopt(tcp_socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   }
 };
 
@@ -195,7 +209,10 @@ class Client final : public S3Client {
         http::response_parser<http::string_body> parser;
         parser.body_limit(method == "HEAD" ? 0 : 256 * 1024 * 1024);
         if (method == "HEAD") parser.skip(true);
-        http::read(stream, (*conn)->buffer, parser, ec);
+        while (!ec && !parser.is_done()) {
+          (*conn)->QuickAck();
+          http::read_some(stream, (*conn)->buffer, parser, ec);
+        }
         if (ec) return;
         auto& res = parser.get();
         response.status = res.result_int();

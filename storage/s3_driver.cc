@@ -139,6 +139,13 @@ class S3Driver final : public BlobDriver {
       return OperatorFault(ErrorCode::kInternal,
                            "the S3 bucket " + name_ + " does not exist; create it first");
     }
+    if (r->status == 403) {
+      return OperatorFault(ErrorCode::kInternal,
+                           "the S3 store refused the credentials (403): check "
+                           "storage.s3.access_key and the secret key, and that they may use "
+                           "the bucket " +
+                               name_);
+    }
     if (r->status != 200) return StoreError("HEAD " + name_, *r);
     return CheckWritable();
   }

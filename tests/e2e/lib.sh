@@ -14,6 +14,7 @@ E2E_ADMIN_PASSWORD="e2e-$RANDOM$RANDOM-pw"
 E2E_PIDS=()          # daemons to stop, in start order
 E2E_CLEANUP_PATHS=() # paths outside $T to remove
 E2E_CLEANUP_DIRS=()  # directories outside $T it made: removed if left empty
+E2E_CLEANUP_CMDS=()  # commands (strings) run after the daemons stop, before $T goes
 E2E_NETNS=""         # the test's own network namespace (netns_init), deleted at exit
 E2E_IN_NS=()         # runs a command in that namespace; empty: on the host
 E2E_STEP=""
@@ -128,11 +129,12 @@ e2e_cleanup() {
       tail -n 20 "$DOCKERD_LOG" >&2
     fi
   fi
-  local i pid
+  local i pid c
   for ((i = ${#E2E_PIDS[@]} - 1; i >= 0; i--)); do
     pid=${E2E_PIDS[i]}
     stop_pid "$pid"
   done
+  for c in "${E2E_CLEANUP_CMDS[@]}"; do eval "$c"; done
   if [[ -n $E2E_NETNS ]]; then
     # Only this test's daemons live in its namespace: anything left there
     # (a containerd a killed dockerd left behind) is stopped before it goes.

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# e2e_s3: keepd with its blobs in an S3 bucket (storage.driver "s3") on a
+# real Ceph cluster's gateway (radosgw), started by tests/scale/ceph.sh.
+# skopeo pushes an image and podman pulls it back; the bytes live in the
+# bucket and nowhere under keepd's data dir. A chunked upload longer than
+# a part is started, keepd is restarted (its successor knows nothing of the
+# upload but what the bucket holds, as another replica would), and the
+# upload is finished and read back byte for byte, also in ranges across a
+# part's edge. A wrong digest publishes nothing; one-request and upload
+# data leave no temporary objects behind; a wrong secret key stops keepd at
+# start with a message that says so.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init s3 "${1:-}"
+need skopeo podman radosgw ceph-mon ceph-osd
+podman_init
+
+CEPH_DIR="$T/ceph"
+RGW_PORT=$(free_port)
+CEPH_SH="$(cd "$(dirname "$0")/../scale" && pwd)/ceph.sh"
+E2E_CLEANUP_CMDS+=("bash '$CEPH_SH' stop '$CEPH_DIR' >/dev/null 2>&1")
+log "starting Ceph (mon, one OSD, radosgw on $RGW_PORT)"
+CEPH_MON_PORT=$(free_port) run_logged ceph-start bash "$CEPH_SH" start "$CEPH_DIR" "$RGW_PORT"
+# shellcheck disable=SC1091
+source "$CEPH_DIR/s3.env"
+s3() {
+  curl -sS --fail-with-body --max-time 60 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
+    --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+}
+# s3_keys PREFIX: the keys of the bucket under PREFIX, one per line.
+s3_keys() {
+  s3 "$S3_ENDPOINT/keep?list-type=2&prefix=${1//\//%2F}" | grep -o '<Key>[^<]*</Key>' | sed 's:</*Key>::g' || true
+}
+s3 -X PUT "$S3_ENDPOINT/keep" >/dev/null || fail "cannot create the bucket"
+
+export KEEP_S3_ACCESS_KEY="$S3_ACCESS_KEY" KEEP_S3_SECRET_KEY="$S3_SECRET_KEY"
+# shellcheck disable=SC2034  # (read by keep_start)
+KEEP_CONFIG_EXTRA="\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"bucket\":\"keep\",\"region\":\"$S3_REGION\",\"prefix\":\"reg/\",\"part_size_mib\":5}}"
+keep_start
+admin_api POST /namespaces '{"name":"e2e"}' >/dev/null
+admin_api PUT /namespaces/e2e/policy '{"mode":"open"}' >/dev/null
+
+make_test_image "$T/src" v1
+
+check "skopeo pushes an image into the bucket"
+skopeo_to_keep "oci:$T/src:v1" e2e/app:v1
+for layer in "${IMG_LAYERS[@]}" "$IMG_CONFIG" "$IMG_MANIFEST"; do
+  s3_keys "reg/blobs/sha256/${layer#sha256:}" | grep -qx "reg/blobs/sha256/${layer#sha256:}" ||
+    fail "$layer is not in the bucket: $(s3_keys reg/)"
+done
+[[ ! -e "$KEEP_DATA/blobs" ]] || fail "keepd wrote blobs under its data dir: $(ls "$KEEP_DATA/blobs")"
+ok
+
+check "podman pulls it back, and every layer is byte for byte the pushed one"
+podman_login
+run_logged podman-pull "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "$KEEP_HOST/e2e/app:v1"
+expect_eq "image ID after pull" "${IMG_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/e2e/app:v1")"
+for layer in "${IMG_LAYERS[@]}"; do
+  kcurl -o "$T/layer.bin" "$KEEP_URL/v2/e2e/app/blobs/$layer"
+  expect_eq "sha256 of layer $layer" "$layer" "sha256:$(sha256_of "$T/layer.bin")"
+done
+
+# A blob of 12 MiB + 3 bytes: more than two 5 MiB parts.
+head -c $((12 * 1024 * 1024 + 3)) /dev/urandom >"$T/big.bin"
+BIG="sha256:$(sha256_of "$T/big.bin")"
+# bytes FILE FROM [COUNT]: COUNT bytes of FILE from offset FROM (all that follow without COUNT).
+bytes() { dd if="$1" bs=1M iflag=skip_bytes,count_bytes skip="$2" ${3:+count="$3"} status=none; }
+bytes "$T/big.bin" 0 $((3 * 1024 * 1024)) >"$T/c1"
+bytes "$T/big.bin" $((3 * 1024 * 1024)) $((4 * 1024 * 1024)) >"$T/c2"
+bytes "$T/big.bin" $((7 * 1024 * 1024)) >"$T/c3"
+
+# with_digest LOCATION DIGEST: the upload's URL path with ?digest= (or &digest=).
+with_digest() { [[ $1 == *\?* ]] && echo "$1&digest=$2" || echo "$1?digest=$2"; }
+
+# patch FILE FROM: PATCHes FILE at offset FROM to $UPLOAD; sets UPLOAD to the next Location.
+patch_chunk() {
+  local size
+  size=$(size_of "$1")
+  kcurl -D "$T/patch.h" -o "$T/patch.out" -X PATCH -H 'Content-Type: application/octet-stream' \
+    -H "Content-Range: $2-$(($2 + size - 1))" --data-binary "@$1" "$KEEP_URL$UPLOAD"
+  grep -q '^HTTP/[0-9.]* 202' "$T/patch.h" || fail "PATCH at $2: $(head -1 "$T/patch.h") $(cat "$T/patch.out")"
+  UPLOAD=$(grep -i '^location:' "$T/patch.h" | tr -d '\r' | cut -d' ' -f2)
+}
+
+check "a chunked upload goes on after keepd restarts, from what the bucket holds"
+kcurl -D "$T/post.h" -o /dev/null -X POST "$KEEP_URL/v2/e2e/big/blobs/uploads/"
+UPLOAD=$(grep -i '^location:' "$T/post.h" | tr -d '\r' | cut -d' ' -f2)
+[[ $UPLOAD == /v2/e2e/big/blobs/uploads/* ]] || fail "unexpected Location: $UPLOAD"
+patch_chunk "$T/c1" 0
+patch_chunk "$T/c2" $((3 * 1024 * 1024))
+[[ -n $(s3_keys "reg/uploads/") ]] || fail "the upload's bytes are not in the bucket"
+stop_pid "$KEEP_PID"
+keep_start
+kcurl -D "$T/status.h" -o /dev/null "$KEEP_URL$UPLOAD"
+expect_eq "the restarted keepd's Range for the upload" "Range: 0-$((7 * 1024 * 1024 - 1))" \
+  "$(grep -i '^range:' "$T/status.h" | tr -d '\r')"
+patch_chunk "$T/c3" $((7 * 1024 * 1024))
+code=$(kcurl -o "$T/put.out" -w '%{http_code}' -X PUT "$KEEP_URL$(with_digest "$UPLOAD" "$BIG")")
+expect_eq "PUT with the digest" 201 "$code"
+kcurl -o "$T/big.back" "$KEEP_URL/v2/e2e/big/blobs/$BIG"
+expect_eq "sha256 of the blob read back" "$BIG" "sha256:$(sha256_of "$T/big.back")"
+expect_eq "objects left of the upload" "" "$(s3_keys reg/uploads/)"
+
+check "ranges across a part's edge"
+from=$((5 * 1024 * 1024 - 10))
+kcurl -o "$T/range.bin" -H "Range: bytes=$from-$((from + 99))" "$KEEP_URL/v2/e2e/big/blobs/$BIG"
+expect_eq "100 bytes across the first part's end" "$(bytes "$T/big.bin" "$from" 100 | sha256sum | cut -d' ' -f1)" \
+  "$(sha256_of "$T/range.bin")"
+kcurl -o "$T/range.bin" -H "Range: bytes=$((12 * 1024 * 1024))-" "$KEEP_URL/v2/e2e/big/blobs/$BIG"
+expect_eq "the last 3 bytes" "$(tail -c 3 "$T/big.bin" | sha256sum | cut -d' ' -f1)" "$(sha256_of "$T/range.bin")"
+
+check "a one-request push of 11 MiB is published, and leaves nothing in tmp/"
+head -c $((11 * 1024 * 1024)) /dev/urandom >"$T/mono.bin"
+MONO="sha256:$(sha256_of "$T/mono.bin")"
+kcurl -D "$T/post.h" -o /dev/null -X POST "$KEEP_URL/v2/e2e/mono/blobs/uploads/"
+UPLOAD=$(grep -i '^location:' "$T/post.h" | tr -d '\r' | cut -d' ' -f2)
+code=$(kcurl -o "$T/put.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$T/mono.bin" "$KEEP_URL$(with_digest "$UPLOAD" "$MONO")")
+expect_eq "PUT of the whole blob" 201 "$code"
+kcurl -o "$T/mono.back" "$KEEP_URL/v2/e2e/mono/blobs/$MONO"
+expect_eq "sha256 read back" "$MONO" "sha256:$(sha256_of "$T/mono.back")"
+expect_eq "objects left in tmp/" "" "$(s3_keys reg/tmp/)"
+
+check "a wrong digest publishes nothing"
+head -c $((6 * 1024 * 1024)) /dev/urandom >"$T/other.bin"
+WRONG="sha256:$(printf 'not these bytes' | sha256sum | cut -d' ' -f1)"
+kcurl -D "$T/post.h" -o /dev/null -X POST "$KEEP_URL/v2/e2e/wrong/blobs/uploads/"
+UPLOAD=$(grep -i '^location:' "$T/post.h" | tr -d '\r' | cut -d' ' -f2)
+code=$(kcurl -o "$T/put.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$T/other.bin" "$KEEP_URL$(with_digest "$UPLOAD" "$WRONG")")
+expect_eq "PUT with a digest the bytes do not have" 400 "$code"
+grep -q DIGEST_INVALID "$T/put.out" || fail "no DIGEST_INVALID: $(cat "$T/put.out")"
+expect_eq "objects under the wrong digest" "" "$(s3_keys "reg/blobs/sha256/${WRONG#sha256:}")"
+expect_eq "objects left in tmp/" "" "$(s3_keys reg/tmp/)"
+
+check "keepd with a wrong secret key refuses to start, and says why"
+stop_pid "$KEEP_PID"
+KEEP_S3_SECRET_KEY=wrong-secret timeout 30 "$KEEPD" --config "$T/keepd.json" --allow-root \
+  >/dev/null 2>"$T/wrong.err" && fail "keepd started with a wrong secret key"
+if ! grep -q "storage.driver is s3" "$T/wrong.err" ||
+  ! grep -q "refused the credentials (403)" "$T/wrong.err"; then
+  fail "keepd's message does not say what is wrong: $(cat "$T/wrong.err")"
+fi
+ok "$(grep -o 'storage.driver is s3.*' "$T/wrong.err" | head -c 300)"
+
+log "PASS"
+[[ -z "${E2E_SHOW_LOG:-}" ]] || cat "$KEEP_LOG"

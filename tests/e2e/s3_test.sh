@@ -7,8 +7,10 @@
 # upload but what the bucket holds, as another replica would), and the
 # upload is finished and read back byte for byte, also in ranges across a
 # part's edge. A wrong digest publishes nothing; one-request and upload
-# data leave no temporary objects behind; a wrong secret key stops keepd at
-# start with a message that says so.
+# data leave no temporary objects behind. The integrity check reads the
+# bucket's blobs and moves a changed one to quarantine/; garbage collection
+# deletes the objects no manifest needs and keeps the image's. A wrong secret key
+# stops keepd at start with a message that says so.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init s3 "${1:-}"
@@ -133,6 +135,38 @@ expect_eq "PUT with a digest the bytes do not have" 400 "$code"
 grep -q DIGEST_INVALID "$T/put.out" || fail "no DIGEST_INVALID: $(cat "$T/put.out")"
 expect_eq "objects under the wrong digest" "" "$(s3_keys "reg/blobs/sha256/${WRONG#sha256:}")"
 expect_eq "objects left in tmp/" "" "$(s3_keys reg/tmp/)"
+
+check "the integrity check reads every blob in the bucket and finds them whole"
+admin_api POST /fsck '{}' >"$T/fsck.json"
+expect_eq "corrupt blobs" 0 "$(jq .corrupt.count "$T/fsck.json")"
+expect_eq "missing blobs" 0 "$(jq .missing_blobs.count "$T/fsck.json")"
+expect_eq "stray objects" 0 "$(jq .stray_files.count "$T/fsck.json")"
+(($(jq .blobs_checked "$T/fsck.json") >= 6)) || fail "too few blobs checked: $(cat "$T/fsck.json")"
+ok "$(jq -c '{blobs_checked, bytes_checked}' "$T/fsck.json")"
+
+check "a blob whose bytes changed in the bucket is found and moved to quarantine/"
+s3 -X PUT --data-binary 'not the layer any more' "$S3_ENDPOINT/keep/reg/blobs/sha256/${IMG_LAYERS[0]#sha256:}" >/dev/null
+admin_api POST /fsck '{"repair":true}' >"$T/fsck.json"
+expect_eq "corrupt blobs" 1 "$(jq .corrupt.count "$T/fsck.json")"
+expect_eq "the quarantined object" "reg/quarantine/sha256/${IMG_LAYERS[0]#sha256:}" \
+  "$(s3_keys reg/quarantine/)"
+expect_eq "the blob's object" "" "$(s3_keys "reg/blobs/sha256/${IMG_LAYERS[0]#sha256:}")"
+
+check "garbage collection deletes the objects no manifest needs, and nothing else"
+printf 'an orphan blob' >"$T/orphan.bin"
+ORPHAN=$(sha256_of "$T/orphan.bin")
+s3 -X PUT --data-binary "@$T/orphan.bin" "$S3_ENDPOINT/keep/reg/blobs/sha256/$ORPHAN" >/dev/null
+sleep 2  # the store's times are in whole seconds: the object must be older than "now"
+admin_api POST /gc '{"grace_seconds":0,"delete_untagged":false}' >"$T/gc.json"
+expect_eq "the orphan's object after GC" "" "$(s3_keys "reg/blobs/sha256/$ORPHAN")"
+# What the image references stays; the blobs pushed without a manifest
+# were linked by no manifest past the grace time, so they went too.
+for blob in "${IMG_LAYERS[1]}" "$IMG_CONFIG" "$IMG_MANIFEST"; do
+  s3_keys "reg/blobs/sha256/${blob#sha256:}" | grep -q . || fail "GC deleted $blob: $(cat "$T/gc.json")"
+done
+expect_eq "objects GC deleted" "$(printf '%s\n' "$BIG" "$MONO" "sha256:$ORPHAN" | sort | tr '\n' ' ')" \
+  "$(jq -r '.blob_files.items[]' "$T/gc.json" | sort | tr '\n' ' ')"
+ok "$(jq -c '{blob_files: .blob_files.count, bytes_freed}' "$T/gc.json")"
 
 check "keepd with a wrong secret key refuses to start, and says why"
 stop_pid "$KEEP_PID"

@@ -30,6 +30,8 @@ struct Config {
   std::string s3_secret_key_file;       // read at start; or KEEP_S3_SECRET_KEY
   std::string s3_secret_key;            // from KEEP_S3_SECRET_KEY or the file; never from JSON
   int s3_part_size_mib = 8;             // bytes written to the store at a time (at least 5)
+  bool s3_redirect = false;             // blob GETs answered with a redirect to a presigned URL
+  int s3_redirect_seconds = 1200;       // how long such a URL is valid
   std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls
   std::string tls_key;
   std::string tls_client_ca;            // CAs of client certificates naming robot accounts

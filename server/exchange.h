@@ -135,6 +135,8 @@ struct Reply {
   // body follows it, never past what it may read, and is cut short if it
   // fails (mirror/pending.h).
   std::shared_ptr<const mirror::GrowingBlob> growing;
+  // The answer to a HEAD of a blob: Content-Length is `length`, no reader.
+  bool length_only = false;
 
   static Reply Json(http::status status, std::string body);
   static Reply Empty(http::status status);

@@ -256,7 +256,7 @@ Awaitable<Sent> WriteReply(Stream& stream, Reply& reply, bool head, bool keep_al
   beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(timeout));
   if (head) {
     http::response<http::empty_body> res;
-    std::uint64_t length = reply.blob ? reply.length : reply.body.size();
+    std::uint64_t length = reply.blob || reply.length_only ? reply.length : reply.body.size();
     Prepare(res, reply, keep_alive, cfg);
     if (res.result() != http::status::no_content) res.content_length(length);
     auto [ec, n] = co_await http::async_write(stream, res, kAwait);

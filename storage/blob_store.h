@@ -108,6 +108,15 @@ class BlobDriver {
   // folders blobs and uploads land in checked to be writable folders. The
   // error says what failed and where, for the log.
   [[nodiscard]] virtual Result<void> CheckWritable() = 0;
+
+  // A URL a client may GET the blob's bytes from directly, for a short time
+  // (a presigned URL of the store), when the driver is configured to hand
+  // them out; nullopt otherwise. Asked only after the request was authorised
+  // and the blob found servable.
+  virtual std::optional<std::string> DirectUrl(const Digest& d) {
+    (void)d;
+    return std::nullopt;
+  }
 };
 
 // The filesystem driver rooted at dir (created if needed).
@@ -116,6 +125,7 @@ class BlobDriver {
 struct S3DriverOptions {
   S3Options s3;
   std::uint64_t part_size = std::uint64_t{8} << 20;  // at least 5 MiB
+  int redirect_seconds = 0;  // above 0: blob GETs are sent to presigned URLs valid this long
 };
 
 // The driver over an S3 bucket (storage/s3_driver.cc has the layout). The

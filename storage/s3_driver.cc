@@ -4,7 +4,7 @@
 //   blobs/<algorithm>/<hex>        a published blob
 //   uploads/<id>/<offset, 16 hex>  an upload session's bytes from that offset
 //   tmp/<random>/<offset, 16 hex>  a one-request write's bytes (Create)
-//   quarantine/<algorithm>/<hex>   a blob the integrity check moved aside
+//   quarantine/<algorithm>-<hex>.<unix time>  a blob the integrity check moved aside
 //
 // Bytes are written in parts of at least storage.s3.part_size_mib (S3 wants
 // 5 MiB for all but the last part of a multipart upload). A session's last
@@ -50,6 +50,14 @@ std::string OffsetName(std::uint64_t offset) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(offset));
   return buf;
+}
+
+// Upload ids are made by the server (hex); anything else never becomes a key.
+Result<std::string> AreaOf(const std::string& id) {
+  bool hex = !id.empty() && id.size() <= 64 &&
+             id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+  return "uploads/" + id + "/";
 }
 
 std::string BlobKey(const Digest& d) {
@@ -124,9 +132,9 @@ class S3Writer final : public BlobWriter {
 
 class S3Driver final : public BlobDriver {
  public:
-  S3Driver(std::unique_ptr<S3Client> client, const S3Options& options, std::uint64_t part_size)
-      : client_(std::move(client)), name_(options.bucket), prefix_(options.prefix),
-        part_size_(part_size) {}
+  S3Driver(std::unique_ptr<S3Client> client, const S3DriverOptions& options)
+      : client_(std::move(client)), name_(options.s3.bucket), prefix_(options.s3.prefix),
+        part_size_(options.part_size), redirect_seconds_(options.redirect_seconds) {}
 
   S3Client& client() { return *client_; }
   std::uint64_t part_size() const { return part_size_; }
@@ -227,7 +235,9 @@ class S3Driver final : public BlobDriver {
     auto size = Stat(d);
     if (!size) return size.error();
     if (!*size) return Fail(ErrorCode::kBlobUnknown, "blob unknown to registry");
-    std::string to = "quarantine/" + std::string(d.algorithm_name()) + "/" + d.hex();
+    // Named with the time, as a blob may be quarantined more than once.
+    std::string to = "quarantine/" + std::string(d.algorithm_name()) + "-" + d.hex() + "." +
+                     std::to_string(std::time(nullptr));
     KEEP_TRY(Assemble(to, {std::string(BlobKey(d))}, {**size}));
     KEEP_TRY(Remove(BlobKey(d)));
     return "s3://" + name_ + "/" + to;
@@ -254,11 +264,15 @@ class S3Driver final : public BlobDriver {
   }
 
   Result<void> CreateUpload(const std::string& id) override {
-    return Put("uploads/" + id + "/" + OffsetName(0), {});
+    auto area = AreaOf(id);
+    if (!area) return area.error();
+    return Put(*area + OffsetName(0), {});
   }
 
   Result<std::uint64_t> UploadSize(const std::string& id) override {
-    auto parts = Parts("uploads/" + id + "/");
+    auto area = AreaOf(id);
+    if (!area) return area.error();
+    auto parts = Parts(*area);
     if (!parts) return parts.error();
     if (parts->empty()) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
     return parts->back().offset + parts->back().size;
@@ -267,7 +281,9 @@ class S3Driver final : public BlobDriver {
   Result<std::unique_ptr<BlobWriter>> ResumeUpload(const std::string& id) override;
 
   Result<void> DeleteUpload(const std::string& id) override {
-    KEEP_TRY(RemoveArea("uploads/" + id + "/"));
+    auto area = AreaOf(id);
+    if (!area) return area.error();
+    KEEP_TRY(RemoveArea(*area));
     std::lock_guard lock(mu_);
     states_.erase(id);
     return {};
@@ -289,6 +305,11 @@ class S3Driver final : public BlobDriver {
     std::string key = "readyz/" + RandomHex(8);
     KEEP_TRY(Put(key, "ready"));
     return Remove(key);
+  }
+
+  std::optional<std::string> DirectUrl(const Digest& d) override {
+    if (redirect_seconds_ <= 0) return std::nullopt;
+    return client_->PresignedGet(BlobKey(d), redirect_seconds_);
   }
 
   // --- for the writer and readers ---
@@ -446,6 +467,7 @@ class S3Driver final : public BlobDriver {
   std::string name_;
   std::string prefix_;
   std::uint64_t part_size_;
+  int redirect_seconds_;
   std::mutex mu_;
   std::unordered_set<std::string> busy_;                          // GUARDED_BY(mu_)
   std::unordered_map<std::string, State> states_;                 // GUARDED_BY(mu_)
@@ -557,7 +579,9 @@ Result<std::unique_ptr<BlobReader>> S3Driver::Open(const Digest& d) {
 }
 
 Result<std::unique_ptr<BlobWriter>> S3Driver::ResumeUpload(const std::string& id) {
-  std::string area = "uploads/" + id + "/";
+  auto checked = AreaOf(id);
+  if (!checked) return checked.error();
+  const std::string& area = *checked;
   {
     std::lock_guard lock(mu_);
     if (!busy_.insert(id).second) {
@@ -619,7 +643,9 @@ Result<std::unique_ptr<BlobWriter>> S3Driver::ResumeUpload(const std::string& id
 }
 
 Result<std::unique_ptr<BlobReader>> S3Driver::OpenUpload(const std::string& id) {
-  std::string area = "uploads/" + id + "/";
+  auto checked = AreaOf(id);
+  if (!checked) return checked.error();
+  const std::string& area = *checked;
   auto parts = Parts(area);
   if (!parts) return parts.error();
   auto tail = TailOf(id);
@@ -743,7 +769,7 @@ Result<std::unique_ptr<BlobDriver>> OpenS3Driver(const S3DriverOptions& options)
   }
   auto client = OpenS3Client(options.s3);
   if (!client) return client.error();
-  auto d = std::make_unique<S3Driver>(std::move(*client), options.s3, options.part_size);
+  auto d = std::make_unique<S3Driver>(std::move(*client), options);
   KEEP_TRY(d->Init());
   return std::unique_ptr<BlobDriver>(std::move(d));
 }

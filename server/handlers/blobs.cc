@@ -106,21 +106,42 @@ namespace {
 Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int64_t linked) {
   const auto& svc = ex.services();
   const Digest* digest = &d;
-  auto reader = svc.blobs.Open(*digest);
-  if (!reader) {
-    if (reader.error().code == ErrorCode::kBlobUnknown) {
-      co_return Fail(ErrorCode::kInternal, "blob " + digest->str() +
-                                               " is recorded but its data is missing; the "
-                                               "registry's operator should run an integrity check");
+  auto missing = [&] {
+    return Fail(ErrorCode::kInternal, "blob " + digest->str() +
+                                          " is recorded but its data is missing; the "
+                                          "registry's operator should run an integrity check");
+  };
+  // A HEAD, or a GET the store answers itself (a presigned URL), needs the
+  // size only: nothing is opened.
+  const bool head = ex.request().method() == http::verb::head;
+  std::optional<std::string> direct = head ? std::nullopt : svc.blobs.DirectUrl(*digest);
+  std::unique_ptr<BlobReader> reader;
+  std::uint64_t size = 0;
+  if (head || direct) {
+    auto stat = svc.blobs.Stat(*digest);
+    if (!stat) co_return stat.error();
+    if (!*stat) co_return missing();
+    size = **stat;
+  } else {
+    auto opened = svc.blobs.Open(*digest);
+    if (!opened) {
+      if (opened.error().code == ErrorCode::kBlobUnknown) co_return missing();
+      co_return opened.error();
     }
-    co_return reader.error();
+    reader = std::move(*opened);
+    size = reader->size();
   }
-  std::uint64_t size = (*reader)->size();
   if (size != static_cast<std::uint64_t>(linked)) co_return SizeMismatch(*digest, size, linked);
+  if (direct) {
+    Reply r = Reply::Empty(http::status::temporary_redirect);
+    r.headers.set(http::field::location, *direct);
+    r.headers.set("Docker-Content-Digest", digest->str());
+    co_return r;
+  }
   // A sample of reads is re-hashed whole before a byte is sent: a blob
   // damaged on disk is quarantined and refused, never served.
-  if (SampleRead(svc)) {
-    auto intact = co_await Offload(svc, [&] { return HashesTo(**reader, *digest); });
+  if (reader && SampleRead(svc)) {
+    auto intact = co_await Offload(svc, [&] { return HashesTo(*reader, *digest); });
     if (!intact) co_return intact.error();
     if (!*intact) co_return Damaged(svc, *digest, "blob");
   }
@@ -151,7 +172,8 @@ Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int
                                                     std::to_string(size));
     }
   }
-  r.blob = std::move(*reader);
+  r.blob = std::move(reader);
+  r.length_only = head;
   co_return r;
 }
 

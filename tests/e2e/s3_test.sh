@@ -9,8 +9,10 @@
 # part's edge. A wrong digest publishes nothing; one-request and upload
 # data leave no temporary objects behind. The integrity check reads the
 # bucket's blobs and moves a changed one to quarantine/; garbage collection
-# deletes the objects no manifest needs and keeps the image's. A wrong secret key
-# stops keepd at start with a message that says so.
+# deletes the objects no manifest needs and keeps the image's. With
+# storage.s3.redirect, layer GETs are answered with presigned URLs of the
+# store that podman follows, and a reader refused an image gets none. A
+# wrong secret key stops keepd at start with a message that says so.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init s3 "${1:-}"
@@ -148,8 +150,8 @@ check "a blob whose bytes changed in the bucket is found and moved to quarantine
 s3 -X PUT --data-binary 'not the layer any more' "$S3_ENDPOINT/keep/reg/blobs/sha256/${IMG_LAYERS[0]#sha256:}" >/dev/null
 admin_api POST /fsck '{"repair":true}' >"$T/fsck.json"
 expect_eq "corrupt blobs" 1 "$(jq .corrupt.count "$T/fsck.json")"
-expect_eq "the quarantined object" "reg/quarantine/sha256/${IMG_LAYERS[0]#sha256:}" \
-  "$(s3_keys reg/quarantine/)"
+[[ $(s3_keys reg/quarantine/) == "reg/quarantine/sha256-${IMG_LAYERS[0]#sha256:}".* ]] ||
+  fail "the quarantined object is not where it should be: $(s3_keys reg/quarantine/)"
 expect_eq "the blob's object" "" "$(s3_keys "reg/blobs/sha256/${IMG_LAYERS[0]#sha256:}")"
 
 check "garbage collection deletes the objects no manifest needs, and nothing else"
@@ -167,6 +169,44 @@ done
 expect_eq "objects GC deleted" "$(printf '%s\n' "$BIG" "$MONO" "sha256:$ORPHAN" | sort | tr '\n' ' ')" \
   "$(jq -r '.blob_files.items[]' "$T/gc.json" | sort | tr '\n' ' ')"
 ok "$(jq -c '{blob_files: .blob_files.count, bytes_freed}' "$T/gc.json")"
+
+check "with storage.s3.redirect, blob GETs go to a presigned URL of the store"
+stop_pid "$KEEP_PID"
+KEEP_CONFIG_EXTRA="${KEEP_CONFIG_EXTRA%\}\}},\"redirect\":true,\"redirect_seconds\":60}}"
+keep_start
+code=$(kcurl -o /dev/null -D "$T/redirect.h" -w '%{http_code}' "$KEEP_URL/v2/e2e/app/blobs/${IMG_LAYERS[1]}")
+expect_eq "GET of a layer" 307 "$code"
+location=$(grep -i '^location:' "$T/redirect.h" | tr -d '\r' | cut -d' ' -f2)
+[[ $location == "$S3_ENDPOINT/keep/reg/blobs/sha256/${IMG_LAYERS[1]#sha256:}?"*X-Amz-Signature=* ]] ||
+  fail "the redirect is not a presigned URL of the layer: $location"
+curl -sS -o "$T/direct.bin" "$location" || fail "the presigned URL does not serve the layer"
+expect_eq "sha256 of the layer from the store" "${IMG_LAYERS[1]}" "sha256:$(sha256_of "$T/direct.bin")"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "${location/X-Amz-Signature=/X-Amz-Signature=0}")
+expect_eq "the same URL with its signature changed" 403 "$code"
+code=$(kcurl -o /dev/null -w '%{http_code}' -I "$KEEP_URL/v2/e2e/app/blobs/${IMG_LAYERS[1]}")
+expect_eq "HEAD of the layer (answered by keepd)" 200 "$code"
+make_test_image "$T/src2" v2
+skopeo_to_keep "oci:$T/src2:v2" e2e/fresh:v2
+podman_login
+run_logged podman-pull-redirected "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "$KEEP_HOST/e2e/fresh:v2"
+expect_eq "image ID after a pull through redirects" "${IMG_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "$KEEP_HOST/e2e/fresh:v2")"
+for layer in "${IMG_LAYERS[@]}"; do
+  grep -q "\"method\":\"GET\",.*\"path\":\"/v2/e2e/fresh/blobs/$layer\",.*\"status\":307" "$KEEP_LOG" ||
+    fail "podman's GET of $layer was not redirected: $(grep -c "$layer" "$KEEP_LOG") lines name it"
+done
+ok "podman pulled each layer from the store"
+
+check "a reader refused an image gets no URL of its bytes"
+admin_api POST /namespaces '{"name":"held"}' >/dev/null
+admin_api POST /users '{"name":"rdr","password":"reader-password-1"}' >/dev/null
+admin_api PUT /namespaces/held/members/rdr '{"role":"reader"}' >/dev/null
+skopeo_to_keep "oci:$T/src2:v2" held/app:v1
+code=$(curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 -D "$T/held.h" -o /dev/null \
+  -w '%{http_code}' "$KEEP_URL/v2/held/app/blobs/${IMG_LAYERS[1]}")
+expect_eq "reader GET of a layer of an unsigned image in a quarantined namespace" 403 "$code"
+if grep -qi '^location:' "$T/held.h"; then fail "a refused reader was given a Location"; fi
+ok
 
 check "keepd with a wrong secret key refuses to start, and says why"
 stop_pid "$KEEP_PID"

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 namespace keep {
 namespace {
 
@@ -221,6 +225,62 @@ TEST(Config, TrustedProxiesMustBeAddressesOrRanges) {
   // Trusted proxies in front of a TLS listener (a load balancer that
   // re-encrypts) are fine too.
   EXPECT_TRUE(Validate(*ParseConfig(R"({"proxies":{"trusted":["192.0.2.0/24"]}})")));
+}
+
+// The s3 driver needs its endpoint, bucket and both halves of its key; the
+// secret comes from the environment or a file, never from the JSON.
+TEST(Config, S3NeedsAnEndpointABucketAndAKey) {
+  auto refused_by = [](std::string_view json) -> std::string {
+    auto c = ParseConfig(json);
+    if (!c) return c.error().message;
+    auto v = Validate(*c);
+    return v ? "" : v.error().message;
+  };
+  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3"}})").find("storage.s3.endpoint"),
+            std::string::npos);
+  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480"}}})")
+                .find("storage.s3.bucket"),
+            std::string::npos);
+  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480",
+                          "bucket":"b","access_key":"AK"}}})")
+                .find("secret"),
+            std::string::npos);
+  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"secret_key":"SK"}}})"), "");
+  EXPECT_NE(refused_by(R"({"storage":{"driver":"tape"}})").find("storage.driver"),
+            std::string::npos);
+  EXPECT_NE(refused_by(R"({"storage":{"s3":{"part_size_mib":4}}})"), "");
+
+  auto c = ParseConfig(R"({"storage":{"driver":"s3","s3":{"endpoint":"https://s3.example.org",
+                          "bucket":"b","access_key":"AK","prefix":"keep"}}})");
+  ASSERT_TRUE(c) << c.error().message;
+  c->s3_secret_key = "SK";
+  auto prefix = Validate(*c);
+  ASSERT_FALSE(prefix);
+  EXPECT_NE(prefix.error().message.find("storage.s3.prefix"), std::string::npos);
+  c->s3_prefix = "keep/";
+  EXPECT_TRUE(Validate(*c));
+  EXPECT_FALSE(c->s3_redirect);
+  EXPECT_EQ(c->s3_part_size_mib, 8);
+}
+
+TEST(Config, S3SecretKeyComesFromAFileWhenTheEnvironmentHasNone) {
+  std::string path = ::testing::TempDir() + "/keep-s3-secret";
+  {
+    std::ofstream out(path);
+    out << "the-secret\n";
+  }
+  auto c = ParseConfig(R"({"storage":{"s3":{"secret_key_file":")" + path + R"("}}})");
+  ASSERT_TRUE(c) << c.error().message;
+  ::unsetenv("KEEP_S3_SECRET_KEY");
+  ASSERT_TRUE(ApplyEnvironment(*c));
+  EXPECT_EQ(c->s3_secret_key, "the-secret");
+
+  auto missing = ParseConfig(R"({"storage":{"s3":{"secret_key_file":"/nonexistent/secret"}}})");
+  ASSERT_TRUE(missing);
+  auto refused = ApplyEnvironment(*missing);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("storage.s3.secret_key_file"), std::string::npos);
+  std::remove(path.c_str());
 }
 
 }  // namespace

@@ -83,6 +83,9 @@ struct Services {
   Limits& limits;
   // The proxies whose forwarded headers are believed (proxies.trusted).
   const AddressSet& trusted_proxies;
+  // Threads that wait on a blob store across the network (the s3 driver):
+  // opening a blob and reading its body, so that the I/O threads serve on.
+  asio::thread_pool& store_reads;
 };
 
 // An audit event (core/audit.h) naming the caller of this exchange as its
@@ -137,6 +140,8 @@ struct Reply {
   std::shared_ptr<const mirror::GrowingBlob> growing;
   // The answer to a HEAD of a blob: Content-Length is `length`, no reader.
   bool length_only = false;
+  // When set, `blob` is read on these threads (a store across the network).
+  asio::thread_pool* read_pool = nullptr;
 
   static Reply Json(http::status status, std::string body);
   static Reply Empty(http::status status);

@@ -597,6 +597,7 @@ int Main(int argc, char** argv) {
                               *tokens, config.service, LogRefusedLogin);
   asio::thread_pool blocking(4);
   asio::thread_pool pull_through(4);
+  asio::thread_pool store_reads(config.storage_driver == "s3" ? 16 : 1);
   BlobLocks blob_locks;
   std::mutex maintenance;
   auto mirrors = mirror::Service::Open(
@@ -619,7 +620,7 @@ int Main(int argc, char** argv) {
   Services services{config,    **blobs,      **metadata,         authenticator,
                     *tokens,   blocking,     blob_locks,         maintenance,
                     **mirrors, pull_through, maintenance_status, metrics_token,
-                    audit,     limits,       *trusted_proxies};
+                    audit,     limits,       *trusted_proxies,   store_reads};
   RecoverAtStart(services);
 
   if (metrics_acceptor.is_open()) {

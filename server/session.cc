@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -124,6 +125,64 @@ Awaitable<Sent> SendFile(beast::tcp_stream& tcp, int fd, std::uint64_t offset, s
   co_return sent;
 }
 
+// The body of a blob in a store across the network: each chunk is read on
+// the store's threads while the one before is written, so that the wait on
+// the store and the wait on the client overlap.
+Awaitable<Sent> StreamRemoteBody(Stream& stream, Reply& reply, std::optional<BodySealer>& sealer,
+                                 int timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  BlobReader& reader = *reply.blob;
+  asio::thread_pool& pool = *reply.read_pool;
+  auto& tcp = beast::get_lowest_layer(stream);
+  std::unique_ptr<char[]> bufs[2] = {std::unique_ptr<char[]>(new char[kBlobChunk]),
+                                     std::unique_ptr<char[]>(new char[kBlobChunk])};
+  auto read = [&reader](char* buf, std::uint64_t at, std::uint64_t left) {
+    std::size_t want = std::min<std::uint64_t>(kBlobChunk, left);
+    return [&reader, buf, at, want] { return reader.ReadAt(buf, want, at); };
+  };
+  std::uint64_t offset = reply.offset, remaining = reply.length;
+  Sent sent;
+  int cur = 0;
+  Result<std::size_t> n = co_await OffloadTo(pool, read(bufs[0].get(), offset, remaining));
+  while (remaining > 0) {
+    if (!n || *n == 0) {
+      std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
+      co_return Sent{sent.bytes, false};
+    }
+    char* data = bufs[cur].get();
+    asio::const_buffer out(data, *n);
+    if (sealer) {
+      if (!sealer->Seal(data, *n)) {
+        std::fprintf(stderr,
+                     "keepd: sealing a blob's TLS records failed; closing the connection\n");
+        co_return Sent{sent.bytes, false};
+      }
+      out = asio::buffer(sealer->pending().data(), sealer->pending().size());
+    }
+    std::uint64_t next = offset + *n, left = remaining - *n;
+    tcp.expires_after(std::chrono::seconds(timeout));
+    boost::system::error_code ec;
+    Result<std::size_t> ahead = std::size_t{0};
+    if (left > 0) {
+      auto [wec, w, read_ahead] = co_await (asio::async_write(tcp, out, kAwait) &&
+                                            OffloadTo(pool, read(bufs[1 - cur].get(), next, left)));
+      ec = wec;
+      ahead = std::move(read_ahead);
+    } else {
+      auto [wec, w] = co_await asio::async_write(tcp, out, kAwait);
+      ec = wec;
+    }
+    if (ec) co_return Sent{sent.bytes, false};
+    if (sealer) sealer->Sent();
+    sent.bytes += *n;
+    offset = next;
+    remaining = left;
+    n = std::move(ahead);
+    cur = 1 - cur;
+  }
+  co_return sent;
+}
+
 Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int timeout,
                            const Config& cfg) {
   http::response<http::buffer_body> res;
@@ -149,6 +208,9 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
   // each; without, as it is read.
   std::optional<BodySealer> sealer;
   if (stream.tls()) sealer.emplace(stream.native_handle(), kBlobChunk);
+  if (reply.read_pool && !reply.growing) {
+    co_return co_await StreamRemoteBody(stream, reply, sealer, timeout);
+  }
   // A blob still arriving (a pull-through's layer) is followed: what may be
   // read of it is sent as it comes; a fetch that failed cuts the body short.
   std::optional<asio::steady_timer> wait;

@@ -113,6 +113,10 @@ class BlobDriver {
   // (a presigned URL of the store), when the driver is configured to hand
   // them out; nullopt otherwise. Asked only after the request was authorised
   // and the blob found servable.
+  // True when reads wait on the network (the server reads such blobs off
+  // its I/O threads).
+  virtual bool remote() const { return false; }
+
   virtual std::optional<std::string> DirectUrl(const Digest& d) {
     (void)d;
     return std::nullopt;

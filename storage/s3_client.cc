@@ -147,7 +147,11 @@ class Download final : public S3Download {
  public:
   Download(Client* client, std::unique_ptr<Connection> conn,
            std::unique_ptr<http::response_parser<http::buffer_body>> parser, std::uint64_t size)
-      : client_(client), conn_(std::move(conn)), parser_(std::move(parser)), size_(size) {}
+      : client_(client), conn_(std::move(conn)), parser_(std::move(parser)), size_(size) {
+    // A body of known length is read straight into the caller's buffer,
+    // past the parser (which would take it 512 bytes at a time, copied).
+    if (auto length = parser_->content_length(); length && !parser_->chunked()) left_ = *length;
+  }
   ~Download() override;
   Result<std::size_t> Read(void* buf, std::size_t n) override;
   std::uint64_t object_size() const override { return size_; }
@@ -157,6 +161,7 @@ class Download final : public S3Download {
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
   std::uint64_t size_;
+  std::optional<std::uint64_t> left_;  // bytes of the body still to read, when known
 };
 
 class Client final : public S3Client {
@@ -417,10 +422,31 @@ class Client final : public S3Client {
 
 Download::~Download() {
   // A body read to its end leaves the connection fit for another request.
-  if (conn_ && parser_->is_done() && parser_->get().keep_alive()) client_->Give(std::move(conn_));
+  bool done = left_ ? *left_ == 0 && conn_->buffer.size() == 0 : parser_->is_done();
+  if (conn_ && done && parser_->get().keep_alive()) client_->Give(std::move(conn_));
 }
 
 Result<std::size_t> Download::Read(void* buf, std::size_t n) {
+  if (left_) {
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, *left_));
+    if (n == 0) return std::size_t{0};
+    // What came with the header first, then the socket.
+    if (auto buffered = conn_->buffer.size(); buffered > 0) {
+      std::size_t k = std::min(n, buffered);
+      asio::buffer_copy(asio::buffer(buf, k), conn_->buffer.data());
+      conn_->buffer.consume(k);
+      *left_ -= k;
+      return k;
+    }
+    beast::error_code ec;
+    std::size_t got =
+        conn_->With([&](auto& stream) { return stream.read_some(asio::buffer(buf, n), ec); });
+    if (ec) {
+      return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: " + ec.message());
+    }
+    *left_ -= got;
+    return got;
+  }
   if (parser_->is_done() || n == 0) return std::size_t{0};
   auto& body = parser_->get().body();
   body.data = buf;

@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <list>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -100,6 +101,53 @@ struct Tail {
   std::mutex mu;
   std::uint64_t base = 0;  // GUARDED_BY(mu): the offset of bytes[0]
   std::string bytes;       // GUARDED_BY(mu)
+};
+
+// Small blobs (manifests, configs) as last read or written, by digest: a
+// manifest GET costs no round trip to the store. Content-addressed, so an
+// entry is never stale; the least recently used go past kCacheBytes.
+class SmallCache {
+ public:
+  static constexpr std::size_t kCacheBytes = 32 << 20;
+  static constexpr std::size_t kLargest = 256 << 10;
+
+  std::optional<std::string> Get(const std::string& digest) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(digest);
+    if (it == index_.end()) return std::nullopt;
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+
+  void Put(const std::string& digest, std::string_view bytes) {
+    if (bytes.size() > kLargest) return;
+    std::lock_guard lock(mu_);
+    if (index_.contains(digest)) return;
+    order_.emplace_front(digest, std::string(bytes));
+    index_[digest] = order_.begin();
+    held_ += bytes.size();
+    while (held_ > kCacheBytes && !order_.empty()) {
+      held_ -= order_.back().second.size();
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+  void Drop(const std::string& digest) {
+    std::lock_guard lock(mu_);
+    auto it = index_.find(digest);
+    if (it == index_.end()) return;
+    held_ -= it->second->second.size();
+    order_.erase(it->second);
+    index_.erase(it);
+  }
+
+ private:
+  using Entry = std::pair<std::string, std::string>;
+  std::mutex mu_;
+  std::list<Entry> order_;                                             // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // GUARDED_BY(mu_)
+  std::size_t held_ = 0;                                               // GUARDED_BY(mu_)
 };
 
 class S3Driver;
@@ -180,10 +228,13 @@ class S3Driver final : public BlobDriver {
       return Fail(ErrorCode::kDigestInvalid,
                   "the content has digest " + actual.str() + ", not " + d.str());
     }
-    return Put(BlobKey(d), bytes);
+    KEEP_TRY(Put(BlobKey(d), bytes));
+    small_.Put(d.str(), bytes);
+    return {};
   }
 
   Result<std::string> ReadSmall(const Digest& d, std::size_t max) override {
+    if (auto cached = small_.Get(d.str()); cached && cached->size() <= max) return *cached;
     auto dl = client_->Get(BlobKey(d), 0);
     if (!dl) return dl.error();
     if ((*dl)->object_size() > max) {
@@ -201,10 +252,17 @@ class S3Driver final : public BlobDriver {
     if (got != out.size()) {
       return OperatorFault(ErrorCode::kInternal, "blob " + d.str() + " ended early in the store");
     }
+    // Only what hashes to its digest is kept for the next read.
+    Hasher h(d.algorithm());
+    h.Update(out);
+    if (h.Finish() == d) small_.Put(d.str(), out);
     return out;
   }
 
-  Result<void> Delete(const Digest& d) override { return Remove(BlobKey(d)); }
+  Result<void> Delete(const Digest& d) override {
+    small_.Drop(d.str());
+    return Remove(BlobKey(d));
+  }
 
   Result<void> ForEachBlob(const std::function<Result<void>(const BlobFile&)>& fn) override {
     return List("blobs/", [&](const Object& o) -> Result<void> {
@@ -235,6 +293,7 @@ class S3Driver final : public BlobDriver {
     auto size = Stat(d);
     if (!size) return size.error();
     if (!*size) return Fail(ErrorCode::kBlobUnknown, "blob unknown to registry");
+    small_.Drop(d.str());
     // Named with the time, as a blob may be quarantined more than once.
     std::string to = "quarantine/" + std::string(d.algorithm_name()) + "-" + d.hex() + "." +
                      std::to_string(std::time(nullptr));
@@ -306,6 +365,8 @@ class S3Driver final : public BlobDriver {
     KEEP_TRY(Put(key, "ready"));
     return Remove(key);
   }
+
+  bool remote() const override { return true; }
 
   std::optional<std::string> DirectUrl(const Digest& d) override {
     if (redirect_seconds_ <= 0) return std::nullopt;
@@ -468,6 +529,7 @@ class S3Driver final : public BlobDriver {
   std::string prefix_;
   std::uint64_t part_size_;
   int redirect_seconds_;
+  SmallCache small_;
   std::mutex mu_;
   std::unordered_set<std::string> busy_;                          // GUARDED_BY(mu_)
   std::unordered_map<std::string, State> states_;                 // GUARDED_BY(mu_)

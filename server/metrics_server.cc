@@ -56,7 +56,7 @@ Awaitable<Answer> RouteRequest(const Services& svc, http::verb verb, std::string
   } else if (path == "/healthz") {
     a.reply = handlers::HealthReply();
   } else {
-    a.reply = handlers::ReadyReply(svc);
+    a.reply = co_await handlers::ReadyReply(svc);
   }
   co_return a;
 }

@@ -34,7 +34,7 @@ Awaitable<Result<Reply>> Healthz(Exchange& ex);
 Awaitable<Result<Reply>> Readyz(Exchange& ex);
 // The answers of /healthz and /readyz, for the metrics listener too.
 Reply HealthReply();
-Reply ReadyReply(const Services& svc);
+Awaitable<Reply> ReadyReply(const Services& svc);
 // metrics.cc: the Prometheus exposition (core/metrics.h), with the storage
 // figures refreshed from the metadata when they are older than a few seconds.
 Awaitable<Result<Reply>> Metrics(Exchange& ex);

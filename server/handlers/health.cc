@@ -38,8 +38,10 @@ Awaitable<Result<Reply>> Healthz(Exchange&) { co_return HealthReply(); }
 // Ready: the metadata database answers and can be written, and so can the
 // blob storage. Both checks are a few system calls, run on the I/O thread:
 // on the blocking pool, a long garbage collection or a burst of password
-// checks would make a probe wait and an idle registry look unready.
-Reply ReadyReply(const Services& svc) {
+// checks would make a probe wait and an idle registry look unready. A blob
+// store across the network is asked on its own threads instead, so that a
+// store that hangs holds no I/O thread.
+static Reply Ready(const Services& svc) {
   const Result<void> database = svc.metadata.CheckReady();
   const Result<void> storage = svc.blobs.CheckWritable();
   Note(database_failing, "database", database);
@@ -52,6 +54,11 @@ Reply ReadyReply(const Services& svc) {
   return Reply::Json(ready ? http::status::ok : http::status::service_unavailable, body.dump());
 }
 
-Awaitable<Result<Reply>> Readyz(Exchange& ex) { co_return ReadyReply(ex.services()); }
+Awaitable<Reply> ReadyReply(const Services& svc) {
+  if (svc.blobs.remote()) co_return co_await OffloadTo(svc.store_reads, [&] { return Ready(svc); });
+  co_return Ready(svc);
+}
+
+Awaitable<Result<Reply>> Readyz(Exchange& ex) { co_return co_await ReadyReply(ex.services()); }
 
 }  // namespace keep::server::handlers

@@ -11,8 +11,10 @@
 # bucket's blobs and moves a changed one to quarantine/; garbage collection
 # deletes the objects no manifest needs and keeps the image's. With
 # storage.s3.redirect, layer GETs are answered with presigned URLs of the
-# store that podman follows, and a reader refused an image gets none. A
-# wrong secret key stops keepd at start with a message that says so.
+# store that podman follows, and a reader refused an image gets none. When
+# the gateway stops, /readyz says so and a push fails with 503 UNAVAILABLE;
+# when it is back, the same push works. A wrong secret key stops keepd at
+# start with a message that says so.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init s3 "${1:-}"
@@ -207,6 +209,33 @@ code=$(curl -sS --cacert "$KEEP_CA" -u rdr:reader-password-1 -D "$T/held.h" -o /
 expect_eq "reader GET of a layer of an unsigned image in a quarantined namespace" 403 "$code"
 if grep -qi '^location:' "$T/held.h"; then fail "a refused reader was given a Location"; fi
 ok
+
+check "the store going away: /readyz says so, a push fails cleanly, and works once it is back"
+code=$(kcurl -o /dev/null -w '%{http_code}' -H "Accept: $MT_OCI_MANIFEST" "$KEEP_URL/v2/e2e/app/manifests/v1")
+expect_eq "a manifest GET before" 200 "$code"
+bash "$CEPH_SH" stop-rgw "$CEPH_DIR"
+code=$(curl -sS --cacert "$KEEP_CA" -o "$T/ready.json" -w '%{http_code}' --max-time 30 "$KEEP_URL/readyz")
+expect_eq "/readyz without the store" 503 "$code"
+expect_eq "the failing check" failing "$(jq -r .checks.storage "$T/ready.json")"
+head -c $((1024 * 1024)) /dev/urandom >"$T/later.bin"
+LATER="sha256:$(sha256_of "$T/later.bin")"
+# (a monolithic push: POST with the digest and the body)
+code=$(kcurl -o "$T/put.out" -w '%{http_code}' --max-time 60 -X POST -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$T/later.bin" "$KEEP_URL/v2/e2e/later/blobs/uploads/?digest=$LATER")
+expect_eq "a push while the store is away" 503 "$code"
+grep -q UNAVAILABLE "$T/put.out" || fail "no UNAVAILABLE in: $(cat "$T/put.out")"
+code=$(kcurl -o /dev/null -w '%{http_code}' -H "Accept: $MT_OCI_MANIFEST" "$KEEP_URL/v2/e2e/app/manifests/v1")
+expect_eq "the same manifest GET meanwhile (from keepd's cache)" 200 "$code"
+bash "$CEPH_SH" start-rgw "$CEPH_DIR"
+code=$(curl -sS --cacert "$KEEP_CA" -o /dev/null -w '%{http_code}' "$KEEP_URL/readyz")
+expect_eq "/readyz with the store back" 200 "$code"
+kcurl -D "$T/post.h" -o /dev/null -X POST "$KEEP_URL/v2/e2e/later/blobs/uploads/"
+UPLOAD=$(grep -i '^location:' "$T/post.h" | tr -d '\r' | cut -d' ' -f2)
+code=$(kcurl -o "$T/put.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+  --data-binary "@$T/later.bin" "$KEEP_URL$(with_digest "$UPLOAD" "$LATER")")
+expect_eq "the same push again" 201 "$code"
+kcurl -o "$T/later.back" -L "$KEEP_URL/v2/e2e/later/blobs/$LATER"
+expect_eq "sha256 read back" "$LATER" "sha256:$(sha256_of "$T/later.back")"
 
 check "keepd with a wrong secret key refuses to start, and says why"
 stop_pid "$KEEP_PID"

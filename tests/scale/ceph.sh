@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/scale/ceph.sh start DIR [PORT]
 # tests/scale/ceph.sh stop DIR
+# tests/scale/ceph.sh stop-rgw DIR | start-rgw DIR
 #
 # Brings up a throw-away single-node Ceph cluster with an S3 gateway for the
 # scale tests: one ceph-mon, one BlueStore ceph-osd on a sparse 10 GiB file,
@@ -19,6 +20,8 @@
 #   S3_REGION=us-east-1
 # Progress goes to stderr. `stop` kills the daemons by their pid files and
 # waits for them; it is safe to run twice or after a failed start.
+# `stop-rgw` and `start-rgw` stop and start the gateway alone (the store
+# going away and coming back under a client).
 #
 # Environment: CEPH_MON_PORT (default 6789), CEPH_TIMEOUT (seconds each
 # daemon may take to come up, default 60). Needs the Debian packages
@@ -45,7 +48,7 @@ die() {
 }
 
 usage() {
-  echo "usage: $0 start DIR [PORT] | stop DIR" >&2
+  echo "usage: $0 start DIR [PORT] | stop DIR | stop-rgw DIR | start-rgw DIR" >&2
   exit 2
 }
 
@@ -392,6 +395,16 @@ main() {
   stop)
     [ $# -eq 2 ] || usage
     cmd_stop
+    ;;
+  stop-rgw)
+    [ $# -eq 2 ] || usage
+    kill_and_wait client.rgw.gw
+    ;;
+  start-rgw)
+    [ $# -eq 2 ] || usage
+    [ -s "$dir/s3.env" ] || die "no $dir/s3.env: start the cluster first"
+    endpoint=$(sed -n 's/^S3_ENDPOINT=//p' "$dir/s3.env")
+    start_rgw
     ;;
   *) usage ;;
   esac

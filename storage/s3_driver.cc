@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <list>
 #include <map>
 #include <mutex>
@@ -97,10 +98,13 @@ Error StoreError(const std::string& what, const S3Response& r) {
 
 // What an upload writer has not yet written to the store, for readers of
 // the same session in this process (OpenUpload follows a write in progress).
+// Readers and the writer of a session in one process share it. Once the
+// session is committed, its parts go and readers go on from the blob.
 struct Tail {
   std::mutex mu;
-  std::uint64_t base = 0;  // GUARDED_BY(mu): the offset of bytes[0]
-  std::string bytes;       // GUARDED_BY(mu)
+  std::uint64_t base = 0;     // GUARDED_BY(mu): the offset of bytes[0]
+  std::string bytes;          // GUARDED_BY(mu)
+  std::string committed_key;  // GUARDED_BY(mu): the blob the session became
 };
 
 // Small blobs (manifests, configs) as last read or written, by digest: a
@@ -345,6 +349,7 @@ class S3Driver final : public BlobDriver {
     KEEP_TRY(RemoveArea(*area));
     std::lock_guard lock(mu_);
     states_.erase(id);
+    tails_.erase(id);
     return {};
   }
 
@@ -510,10 +515,13 @@ class S3Driver final : public BlobDriver {
     }
   }
 
+  // The session's tail shared with its writer in this process (made for a
+  // reader that comes first; the writer's release drops the driver's hold).
   std::shared_ptr<Tail> TailOf(const std::string& id) {
     std::lock_guard lock(mu_);
-    auto it = tails_.find(id);
-    return it == tails_.end() ? nullptr : it->second;
+    auto& shared = tails_[id];
+    if (!shared) shared = std::make_shared<Tail>();
+    return shared;
   }
 
  private:
@@ -581,6 +589,13 @@ class S3Reader final : public BlobReader {
   Result<std::size_t> ReadSome(char* buf, std::size_t n, std::uint64_t offset) {
     if (tail_) {
       std::lock_guard lock(tail_->mu);
+      if (!tail_->committed_key.empty() &&
+          (parts_.size() != 1 || parts_[0].key != tail_->committed_key)) {
+        // Committed: the parts are going; the blob holds the same bytes.
+        parts_ = {Piece{tail_->committed_key, 0, std::numeric_limits<std::uint64_t>::max()}};
+        area_.clear();
+        download_.reset();
+      }
       if (offset >= tail_->base && offset < tail_->base + tail_->bytes.size()) {
         std::size_t k = std::min<std::uint64_t>(n, tail_->base + tail_->bytes.size() - offset);
         std::copy_n(tail_->bytes.data() + (offset - tail_->base), k, buf);
@@ -688,16 +703,22 @@ Result<std::unique_ptr<BlobWriter>> S3Driver::ResumeUpload(const std::string& id
     parts->pop_back();
   }
   std::optional<Hasher> hasher;
-  auto tail = std::make_shared<Tail>();
-  tail->base = base;
-  tail->bytes = buffer;
+  std::shared_ptr<Tail> tail;
   {
     std::lock_guard lock(mu_);
     if (auto it = states_.find(id); it != states_.end() && it->second.size == size) {
       hasher = std::move(it->second.hasher);
     }
     states_.erase(id);
-    tails_[id] = tail;
+    auto& shared = tails_[id];  // readers opened before may hold it already
+    if (!shared) shared = std::make_shared<Tail>();
+    tail = shared;
+  }
+  {
+    std::lock_guard lock(tail->mu);
+    tail->base = base;
+    tail->bytes = buffer;
+    tail->committed_key.clear();
   }
   if (!hasher && size == 0) hasher.emplace();
   return std::unique_ptr<BlobWriter>(new S3Writer(
@@ -710,10 +731,8 @@ Result<std::unique_ptr<BlobReader>> S3Driver::OpenUpload(const std::string& id) 
   const std::string& area = *checked;
   auto parts = Parts(area);
   if (!parts) return parts.error();
-  auto tail = TailOf(id);
-  if (parts->empty() && !tail)
-    return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
-  return std::unique_ptr<BlobReader>(new S3Reader(this, area, std::move(*parts), std::move(tail)));
+  if (parts->empty()) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
+  return std::unique_ptr<BlobReader>(new S3Reader(this, area, std::move(*parts), TailOf(id)));
 }
 
 S3Writer::S3Writer(S3Driver* driver, std::string area, std::string upload_id,
@@ -815,6 +834,11 @@ Result<void> S3Writer::Commit(const Digest& expected) {
     KEEP_TRY(driver_->Assemble(BlobKey(expected), keys, sizes));
   }
   committed_ = true;
+  if (tail_) {
+    std::lock_guard lock(tail_->mu);
+    tail_->committed_key = BlobKey(expected);
+    tail_->bytes.clear();
+  }
   if (!upload_id_.empty()) {
     // Every key of the session goes, the part read back at resume too.
     parts_.clear();

@@ -1,7 +1,9 @@
 // AWS Signature Version 4 (storage/sigv4.h), checked against the worked
 // examples of Amazon S3's documentation (its example key and bucket), and
-// the canonical forms S3 gateways refuse when they are wrong.
+// the canonical forms S3 gateways refuse when they are wrong; and the S3
+// client's pure parts (storage/s3_client.h).
 #include "storage/sigv4.h"
+#include "storage/s3_client.h"
 
 #include <gtest/gtest.h>
 
@@ -109,6 +111,85 @@ TEST(SigV4, HeaderNamesAreLowerCasedAndValuesTrimmed) {
 TEST(SigV4, AmzDateIsUtc) {
   EXPECT_EQ(AmzDate(1369353600), "20130524T000000Z");
   EXPECT_EQ(AmzDate(0), "19700101T000000Z");
+}
+
+// What the S3 client reads out of a store's XML answers, and the endpoints
+// it refuses before any request.
+TEST(S3Xml, ElementsAndTheirTextWithEntitiesDecoded) {
+  std::string_view listing =
+      "<ListBucketResult><IsTruncated>true</IsTruncated>"
+      "<Contents><Key>blobs/sha256/ab</Key><Size>12</Size></Contents>"
+      "<Contents><Key>a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos; "
+      "&x</Key><Size>0</Size></Contents>"
+      "<NextContinuationToken>tok</NextContinuationToken></ListBucketResult>";
+  auto contents = XmlElements(listing, "Contents");
+  ASSERT_EQ(contents.size(), 2u);
+  EXPECT_EQ(XmlText(contents[0], "Key"), "blobs/sha256/ab");
+  EXPECT_EQ(XmlText(contents[0], "Size"), "12");
+  EXPECT_EQ(XmlText(contents[1], "Key"), "a&b <c> \"d\" 'e' &x");
+  EXPECT_EQ(XmlText(listing, "IsTruncated"), "true");
+  EXPECT_EQ(XmlText(listing, "NextContinuationToken"), "tok");
+  EXPECT_EQ(XmlText(listing, "Missing"), "");
+  EXPECT_TRUE(XmlElements("<Contents>never closed", "Contents").empty());
+}
+
+TEST(S3Xml, AFailedAnswerIsDescribedByItsCodeAndMessage) {
+  S3Response r;
+  r.status = 403;
+  r.body = "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>";
+  EXPECT_EQ(S3Client::Describe("PUT k", r), "PUT k: 403 SignatureDoesNotMatch: no");
+  r.body.clear();
+  EXPECT_EQ(S3Client::Describe("HEAD k", r), "HEAD k: 403");
+}
+
+TEST(S3Client, EndpointsAreSchemeHostAndPortOnly) {
+  auto open = [](std::string endpoint) {
+    S3Options o;
+    o.endpoint = std::move(endpoint);
+    o.bucket = "b";
+    return OpenS3Client(o);
+  };
+  EXPECT_TRUE(open("http://127.0.0.1:7480"));
+  EXPECT_TRUE(open("https://s3.example.org/"));
+  EXPECT_TRUE(open("http://[::1]:7480"));
+  for (const char* bad :
+       {"ftp://s3.example.org", "s3.example.org", "http://", "http://h/path", "http://user@h",
+        "http://h:0", "http://h:99999", "http://h:x", "http://[::1"}) {
+    auto c = open(bad);
+    EXPECT_FALSE(c) << bad;
+    if (!c) {
+      EXPECT_NE(c.error().message.find("storage.s3.endpoint"), std::string::npos) << bad;
+    }
+  }
+  S3Options no_bucket;
+  no_bucket.endpoint = "http://127.0.0.1:7480";
+  auto c = OpenS3Client(no_bucket);
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("storage.s3.bucket"), std::string::npos);
+}
+
+TEST(S3Client, APresignedUrlNamesTheObjectAndCarriesItsSignature) {
+  S3Options o;
+  o.endpoint = "http://127.0.0.1:7480";
+  o.bucket = "keep";
+  o.prefix = "reg/";
+  o.access_key = "AK";
+  o.secret_key = "SK";
+  auto c = OpenS3Client(o);
+  ASSERT_TRUE(c) << c.error().message;
+  std::string url = (*c)->PresignedGet("blobs/sha256/ab", 60);
+  EXPECT_EQ(
+      url.rfind("http://127.0.0.1:7480/keep/reg/blobs/sha256/ab?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                0),
+      0u)
+      << url;
+  EXPECT_NE(url.find("X-Amz-Expires=60&"), std::string::npos) << url;
+  EXPECT_NE(url.find("&X-Amz-Signature="), std::string::npos) << url;
+  EXPECT_EQ((*c)->CopySource("blobs/sha256/ab"), "/keep/reg/blobs/sha256/ab");
+  o.path_style = false;
+  auto v = OpenS3Client(o);
+  ASSERT_TRUE(v);
+  EXPECT_EQ((*v)->PresignedGet("k", 60).rfind("http://keep.127.0.0.1:7480/reg/k?", 0), 0u);
 }
 
 }  // namespace

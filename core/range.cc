@@ -3,13 +3,14 @@
 #include <charconv>
 
 namespace keep {
-namespace {
 
-std::string_view Trim(std::string_view s) {
+std::string_view TrimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+namespace {
 
 bool ParseU64(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 19) return false;
@@ -25,16 +26,16 @@ Error Malformed(std::string_view what) {
 }  // namespace
 
 Result<std::optional<ByteRange>> ParseRange(std::string_view header, std::uint64_t size) {
-  header = Trim(header);
+  header = TrimOws(header);
   constexpr std::string_view kPrefix = "bytes=";
   if (header.substr(0, kPrefix.size()) != kPrefix) return Malformed("Range");
-  std::string_view spec = Trim(header.substr(kPrefix.size()));
+  std::string_view spec = TrimOws(header.substr(kPrefix.size()));
   if (spec.find(',') != std::string_view::npos) {
     return Fail(ErrorCode::kUnsupported, "only a single byte range is supported");
   }
   auto dash = spec.find('-');
   if (dash == std::string_view::npos) return Malformed("Range");
-  std::string_view a = Trim(spec.substr(0, dash)), b = Trim(spec.substr(dash + 1));
+  std::string_view a = TrimOws(spec.substr(0, dash)), b = TrimOws(spec.substr(dash + 1));
   ByteRange r;
   if (a.empty()) {  // suffix: the last n bytes
     std::uint64_t n;
@@ -58,16 +59,16 @@ Result<std::optional<ByteRange>> ParseRange(std::string_view header, std::uint64
 }
 
 Result<ByteRange> ParseContentRange(std::string_view header) {
-  header = Trim(header);
-  if (header.substr(0, 6) == "bytes ") header = Trim(header.substr(6));
-  if (header.substr(0, 6) == "bytes=") header = Trim(header.substr(6));
+  header = TrimOws(header);
+  if (header.substr(0, 6) == "bytes ") header = TrimOws(header.substr(6));
+  if (header.substr(0, 6) == "bytes=") header = TrimOws(header.substr(6));
   auto slash = header.find('/');  // "a-b/total": the total is ignored
   if (slash != std::string_view::npos) header = header.substr(0, slash);
   auto dash = header.find('-');
   if (dash == std::string_view::npos) return Malformed("Content-Range");
   ByteRange r;
-  if (!ParseU64(Trim(header.substr(0, dash)), r.first) ||
-      !ParseU64(Trim(header.substr(dash + 1)), r.last) || r.last < r.first) {
+  if (!ParseU64(TrimOws(header.substr(0, dash)), r.first) ||
+      !ParseU64(TrimOws(header.substr(dash + 1)), r.last) || r.last < r.first) {
     return Malformed("Content-Range");
   }
   return r;

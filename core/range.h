@@ -4,7 +4,8 @@
 // accepted) against a known size; a range whose last byte precedes its first
 // is invalid and, as RFC 9110 §14.1.1 and §14.2 say, ignored: nullopt, and the
 // whole representation is served. ParseContentRange reads the upload
-// `Content-Range: a-b` (with or without a "bytes " prefix). Values only.
+// `Content-Range: a-b` (with or without a "bytes " prefix). Values only;
+// TrimOws is the header-value trim they and other parsers share.
 #pragma once
 
 #include "core/error.h"
@@ -28,5 +29,9 @@ struct ByteRange {
                                                           std::uint64_t size);
 
 [[nodiscard]] Result<ByteRange> ParseContentRange(std::string_view header);
+
+// A header value without the optional whitespace (spaces and tabs, RFC 9110
+// "OWS") around it.
+[[nodiscard]] std::string_view TrimOws(std::string_view s);
 
 }  // namespace keep

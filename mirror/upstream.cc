@@ -12,6 +12,7 @@
 #include "core/base64.h"
 #include "core/log_text.h"
 #include "core/names.h"
+#include "core/range.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -79,12 +80,6 @@ constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
@@ -272,7 +267,7 @@ std::string UpstreamSays(const std::string& body) {
 
 // The seconds of a Retry-After header; nullopt for an HTTP date or nothing.
 std::optional<std::chrono::seconds> RetryAfter(std::string_view value) {
-  value = Trim(value);
+  value = TrimOws(value);
   unsigned long n = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
   if (value.empty() || ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
@@ -915,9 +910,9 @@ Result<UpstreamManifest> Upstream::GetManifest(std::string_view repo, std::strin
     std::string sent_digest = a->Header("Docker-Content-Digest");
     auto body = u.ReadBody(*a, max_bytes, what);
     if (!body) return body.error();
-    std::string media_type = Lower(
-        std::string(Trim(std::string_view(content_type)
-                             .substr(0, std::min(content_type.size(), content_type.find(';'))))));
+    std::string media_type = Lower(std::string(
+        TrimOws(std::string_view(content_type)
+                    .substr(0, std::min(content_type.size(), content_type.find(';'))))));
     auto hash = [&](DigestAlgorithm algorithm) {
       Hasher h(algorithm);
       h.Update(*body);
@@ -931,7 +926,7 @@ Result<UpstreamManifest> Upstream::GetManifest(std::string_view repo, std::strin
       }
     } else {
       if (!sent_digest.empty()) {
-        auto claimed = Digest::Parse(Trim(sent_digest));
+        auto claimed = Digest::Parse(TrimOws(sent_digest));
         if (!claimed) {
           return Final(ErrorCode::kDigestInvalid, u.Prefix(what) + ": Docker-Content-Digest \"" +
                                                       LogText(sent_digest, 140) +

@@ -1,5 +1,7 @@
 #include "server/forwarded.h"
 
+#include "core/range.h"
+
 #include <boost/beast/core/string.hpp>
 
 #include <vector>
@@ -9,12 +11,6 @@ namespace {
 
 namespace http = boost::beast::http;
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The comma-separated items of every field named `name`, in order.
 std::vector<std::string_view> Items(const http::request_header<>& request, std::string_view name) {
   std::vector<std::string_view> items;
@@ -23,7 +19,7 @@ std::vector<std::string_view> Items(const http::request_header<>& request, std::
     std::string_view value = field.value();
     while (true) {
       auto comma = value.find(',');
-      items.push_back(Trim(value.substr(0, comma)));
+      items.push_back(TrimOws(value.substr(0, comma)));
       if (comma == std::string_view::npos) break;
       value.remove_prefix(comma + 1);
     }

@@ -82,6 +82,7 @@ const Setter kSetters[] = {
     KEEP_STR("storage.s3.access_key", s3_access_key),
     KEEP_STR("storage.s3.secret_key_file", s3_secret_key_file),
     KEEP_INT("storage.s3.part_size_mib", s3_part_size_mib, 5, 5 * 1024),
+    KEEP_INT("storage.s3.timeout_seconds", s3_timeout_seconds, 1, 600),
     KEEP_BOOL("storage.s3.redirect", s3_redirect),
     KEEP_INT("storage.s3.redirect_seconds", s3_redirect_seconds, 10, 7 * 24 * 3600),
     KEEP_STR("tls.cert", tls_cert),

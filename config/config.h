@@ -30,6 +30,7 @@ struct Config {
   std::string s3_secret_key_file;       // read at start; or KEEP_S3_SECRET_KEY
   std::string s3_secret_key;            // from KEEP_S3_SECRET_KEY or the file; never from JSON
   int s3_part_size_mib = 8;             // bytes written to the store at a time (at least 5)
+  int s3_timeout_seconds = 30;          // an exchange with the store that stalls this long fails
   bool s3_redirect = false;             // blob GETs answered with a redirect to a presigned URL
   int s3_redirect_seconds = 1200;       // how long such a URL is valid
   std::string tls_cert;                 // empty: a self-signed certificate in data_dir/tls

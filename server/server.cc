@@ -342,6 +342,7 @@ Result<std::unique_ptr<BlobDriver>> OpenBlobDriver(const Config& config) {
   o.s3.path_style = config.s3_path_style;
   o.s3.prefix = config.s3_prefix;
   o.s3.ca_file = config.s3_ca_file;
+  o.s3.timeout_seconds = config.s3_timeout_seconds;
   o.part_size = static_cast<std::uint64_t>(config.s3_part_size_mib) << 20;
   o.redirect_seconds = config.s3_redirect ? config.s3_redirect_seconds : 0;
   auto driver = OpenS3Driver(o);

@@ -3,8 +3,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,11 +19,15 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace keep {
@@ -116,12 +120,58 @@ std::string DecodeEntities(std::string_view s) {
   return out;
 }
 
+struct Connection;
+
+// Ends exchanges with the store that take too long. A blocking read on a
+// socket the store stopped answering (a hung gateway, a lost network) would
+// wait forever: SO_RCVTIMEO only makes recv give up, and Asio's blocking
+// read then polls with no limit. So every connection in use has a
+// deadline, and this thread shuts down the socket of one past it, which
+// ends its read or write with an error.
+class Watchdog {
+ public:
+  Watchdog() : thread_([this] { Run(); }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void Arm(Connection* c, int seconds);
+  void Disarm(Connection* c) {
+    std::lock_guard lock(mu_);
+    armed_.erase(c);
+  }
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;                                                             // GUARDED_BY(mu_)
+  std::unordered_map<Connection*, std::chrono::steady_clock::time_point> armed_;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 // One kept-alive connection to the store.
 struct Connection {
-  explicit Connection(asio::io_context& io) : socket(io) {}
+  Connection(asio::io_context& io, Watchdog& watchdog) : socket(io), watchdog(&watchdog) {}
+  // Disarmed before the socket closes: the watchdog never touches a
+  // descriptor that was closed (and perhaps reused).
+  ~Connection() { watchdog->Disarm(this); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
   tcp::socket socket;                             // plain HTTP
   std::unique_ptr<ssl::stream<tcp::socket>> tls;  // HTTPS: the socket moved in
   beast::flat_buffer buffer;
+  Watchdog* watchdog;
+  std::atomic<bool> expired{false};  // the watchdog ended an exchange on it
 
   template <class F>
   auto With(F&& f) {
@@ -141,6 +191,62 @@ struct Connection {
   }
 };
 
+void Watchdog::Arm(Connection* c, int seconds) {
+  std::lock_guard lock(mu_);
+  armed_[c] = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+}
+
+void Watchdog::Run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(250));
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [c, deadline] : armed_) {
+      if (deadline > now || c->expired) continue;
+      c->expired = true;
+      ::shutdown(c->tcp_socket().native_handle(), SHUT_RDWR);
+    }
+  }
+}
+
+// Connects within `seconds` (Asio's blocking connect waits as long as the
+// kernel does, minutes for a host that does not answer).
+beast::error_code ConnectWithin(tcp::socket& socket, const tcp::resolver::results_type& addresses,
+                                int seconds) {
+  beast::error_code ec = asio::error::host_not_found;
+  for (const auto& entry : addresses) {
+    beast::error_code ignored;
+    socket.close(ignored);
+    socket.open(entry.endpoint().protocol(), ec);
+    if (ec) continue;
+    socket.non_blocking(true, ec);
+    if (ec) continue;
+    if (::connect(socket.native_handle(), entry.endpoint().data(),
+                  static_cast<socklen_t>(entry.endpoint().size())) != 0) {
+      if (errno != EINPROGRESS) {
+        ec = beast::error_code(errno, boost::system::system_category());
+        continue;
+      }
+      pollfd p{socket.native_handle(), POLLOUT, 0};
+      int ready = ::poll(&p, 1, seconds * 1000);
+      if (ready <= 0) {
+        ec = asio::error::timed_out;
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        ec = beast::error_code(err, boost::system::system_category());
+        continue;
+      }
+    }
+    socket.non_blocking(false, ec);
+    if (!ec) return ec;
+  }
+  return ec;
+}
+
 class Client;
 
 class Download final : public S3Download {
@@ -157,6 +263,8 @@ class Download final : public S3Download {
   std::uint64_t object_size() const override { return size_; }
 
  private:
+  Error ReadFailure(const beast::error_code& ec) const;
+
   Client* client_;
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
@@ -197,9 +305,13 @@ class Client final : public S3Client {
                           const SigV4Pairs& headers, std::string_view body) override {
     std::string what = std::string(method) + " " + Name(key);
     std::string last_error;
+    bool again = false;  // at once: a kept-alive connection the store had closed
     for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
-      if (attempt > 0) Backoff(attempt);
-      auto conn = Take();
+      if (attempt > 0 && !again) Backoff(attempt);
+      if (again) --attempt;
+      again = false;
+      bool reused = false;
+      auto conn = Take(reused);
       if (!conn) {
         last_error = conn.error().message;
         continue;
@@ -234,7 +346,9 @@ class Client final : public S3Client {
       });
       if (!ec && reuse) Give(std::move(*conn));
       if (ec) {
-        last_error = what + ": " + ec.message();
+        last_error = Failure(what, **conn, ec);
+        again = reused && !(*conn)->expired;
+        if (again) DropIdle();
         continue;
       }
       if (response.status >= 500 && attempt + 1 < options_.attempts) {
@@ -250,9 +364,13 @@ class Client final : public S3Client {
   Result<std::unique_ptr<S3Download>> Get(std::string_view key, std::uint64_t offset) override {
     std::string what = "GET " + Name(key);
     std::string last_error;
+    bool again = false;  // at once: a kept-alive connection the store had closed
     for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
-      if (attempt > 0) Backoff(attempt);
-      auto conn = Take();
+      if (attempt > 0 && !again) Backoff(attempt);
+      if (again) --attempt;
+      again = false;
+      bool reused = false;
+      auto conn = Take(reused);
       if (!conn) {
         last_error = conn.error().message;
         continue;
@@ -268,11 +386,25 @@ class Client final : public S3Client {
         if (!ec) http::read_header(stream, (*conn)->buffer, *parser, ec);
       });
       if (ec) {
-        last_error = what + ": " + ec.message();
+        last_error = Failure(what, **conn, ec);
+        again = reused && !(*conn)->expired;
+        if (again) DropIdle();
         continue;
       }
       auto& res = parser->get();
       unsigned status = res.result_int();
+      // From an offset, only the range asked for will do: a store that
+      // ignored the Range header would send the object from its start.
+      if (offset > 0 && status == 200) {
+        return OperatorFault(ErrorCode::kInternal,
+                             what + ": the store ignored the Range header (200, not 206)");
+      }
+      if (status == 206 &&
+          !res[http::field::content_range].starts_with("bytes " + std::to_string(offset) + "-")) {
+        return OperatorFault(ErrorCode::kInternal,
+                             what + ": the store answered another range: " +
+                                 std::string(res[http::field::content_range]));
+      }
       if (status == 200 || status == 206) {
         std::uint64_t size = 0;
         auto range = res[http::field::content_range];
@@ -324,9 +456,13 @@ class Client final : public S3Client {
 
   // Puts a connection back for the next request.
   void Give(std::unique_ptr<Connection> conn) {
+    watchdog_.Disarm(conn.get());
+    if (conn->expired) return;
     std::lock_guard lock(mu_);
     if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(conn));
   }
+
+  int timeout_seconds() const { return options_.timeout_seconds; }
 
  private:
   static constexpr std::string_view kEmptyHash =
@@ -373,33 +509,39 @@ class Client final : public S3Client {
     std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
   }
 
-  Result<std::unique_ptr<Connection>> Take() {
+  // A kept-alive connection (reused set), or a new one; armed with the
+  // request's deadline either way.
+  Result<std::unique_ptr<Connection>> Take(bool& reused) {
     {
       std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
+      reused = !idle_.empty();
+      if (reused) {
         auto conn = std::move(idle_.back());
         idle_.pop_back();
+        watchdog_.Arm(conn.get(), options_.timeout_seconds);
         return conn;
       }
     }
-    auto conn = std::make_unique<Connection>(io_);
+    auto conn = std::make_unique<Connection>(io_, watchdog_);
     beast::error_code ec;
     tcp::resolver resolver(io_);
     auto addresses = resolver.resolve(host_, endpoint_.port, ec);
-    if (!ec) asio::connect(conn->socket, addresses, ec);
+    if (!ec) ec = ConnectWithin(conn->socket, addresses, options_.timeout_seconds);
     if (ec) {
       return OperatorFault(ErrorCode::kUnavailable,
                            "connect to " + host_ + ":" + endpoint_.port + ": " + ec.message());
     }
     conn->socket.set_option(tcp::no_delay(true), ec);
-    timeval tv{};
-    tv.tv_sec = options_.timeout_seconds;
-    ::setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(conn->socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (endpoint_.tls) {
       conn->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(conn->socket), tls_);
-      SSL_set_tlsext_host_name(conn->tls->native_handle(), host_.c_str());
+      if (SSL_set_tlsext_host_name(conn->tls->native_handle(), host_.c_str()) != 1) {
+        return OperatorFault(ErrorCode::kInternal,
+                             "TLS: cannot name " + host_ + " in the handshake");
+      }
       conn->tls->set_verify_callback(ssl::host_name_verification(host_));
+    }
+    watchdog_.Arm(conn.get(), options_.timeout_seconds);
+    if (endpoint_.tls) {
       conn->tls->handshake(ssl::stream_base::client, ec);
       if (ec) {
         return OperatorFault(ErrorCode::kUnavailable,
@@ -409,6 +551,22 @@ class Client final : public S3Client {
     return conn;
   }
 
+  // After a kept-alive connection turned out closed by the store: the
+  // others idle as long are closed too.
+  void DropIdle() {
+    std::lock_guard lock(mu_);
+    idle_.clear();
+  }
+
+  // What a failed exchange says: a timeout named as one.
+  std::string Failure(const std::string& what, const Connection& conn,
+                      const beast::error_code& ec) const {
+    if (conn.expired) {
+      return what + ": no answer within " + std::to_string(options_.timeout_seconds) + " s";
+    }
+    return what + ": " + ec.message();
+  }
+
   S3Options options_;
   Endpoint endpoint_;
   SigV4Key key_;
@@ -416,6 +574,7 @@ class Client final : public S3Client {
   std::string authority_;
   asio::io_context io_;
   ssl::context tls_;
+  Watchdog watchdog_;  // before idle_: connections disarm themselves as they go
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
 };
@@ -424,6 +583,15 @@ Download::~Download() {
   // A body read to its end leaves the connection fit for another request.
   bool done = left_ ? *left_ == 0 && conn_->buffer.size() == 0 : parser_->is_done();
   if (conn_ && done && parser_->get().keep_alive()) client_->Give(std::move(conn_));
+}
+
+Error Download::ReadFailure(const beast::error_code& ec) const {
+  if (conn_->expired) {
+    return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: no data within " +
+                                                      std::to_string(client_->timeout_seconds()) +
+                                                      " s");
+  }
+  return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: " + ec.message());
 }
 
 Result<std::size_t> Download::Read(void* buf, std::size_t n) {
@@ -439,23 +607,22 @@ Result<std::size_t> Download::Read(void* buf, std::size_t n) {
       return k;
     }
     beast::error_code ec;
+    conn_->watchdog->Arm(conn_.get(), client_->timeout_seconds());  // a stall, not a pace
     std::size_t got =
         conn_->With([&](auto& stream) { return stream.read_some(asio::buffer(buf, n), ec); });
-    if (ec) {
-      return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: " + ec.message());
-    }
+    if (ec) return ReadFailure(ec);
     *left_ -= got;
     return got;
   }
   if (parser_->is_done() || n == 0) return std::size_t{0};
+  conn_->watchdog->Arm(conn_.get(), client_->timeout_seconds());
   auto& body = parser_->get().body();
   body.data = buf;
   body.size = n;
   beast::error_code ec;
   conn_->With([&](auto& stream) { http::read_some(stream, conn_->buffer, *parser_, ec); });
   if (ec == http::error::need_buffer) ec = {};
-  if (ec)
-    return OperatorFault(ErrorCode::kUnavailable, "reading from the blob store: " + ec.message());
+  if (ec) return ReadFailure(ec);
   std::size_t got = n - body.size;
   if (got == 0 && !parser_->is_done()) {
     // Headers of a chunk, not bytes: read on.

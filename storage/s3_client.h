@@ -27,7 +27,7 @@ struct S3Options {
   bool path_style = true;  // false: https://<bucket>.<host>/<key>
   std::string prefix;      // every key starts with it ("" or "keep/")
   std::string ca_file;     // https: the CAs to trust; empty: the system's
-  int timeout_seconds = 60;
+  int timeout_seconds = 30;  // connecting, or waiting for the next bytes of an answer
   int attempts = 4;  // a request is tried this many times on 5xx or a broken connection
 };
 

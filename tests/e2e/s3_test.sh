@@ -41,7 +41,7 @@ s3 -X PUT "$S3_ENDPOINT/keep" >/dev/null || fail "cannot create the bucket"
 
 export KEEP_S3_ACCESS_KEY="$S3_ACCESS_KEY" KEEP_S3_SECRET_KEY="$S3_SECRET_KEY"
 # shellcheck disable=SC2034  # (read by keep_start)
-KEEP_CONFIG_EXTRA="\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"bucket\":\"keep\",\"region\":\"$S3_REGION\",\"prefix\":\"reg/\",\"part_size_mib\":5}}"
+KEEP_CONFIG_EXTRA="\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"bucket\":\"keep\",\"region\":\"$S3_REGION\",\"prefix\":\"reg/\",\"part_size_mib\":5,\"timeout_seconds\":2}}"
 keep_start
 admin_api POST /namespaces '{"name":"e2e"}' >/dev/null
 admin_api PUT /namespaces/e2e/policy '{"mode":"open"}' >/dev/null
@@ -234,6 +234,26 @@ UPLOAD=$(grep -i '^location:' "$T/post.h" | tr -d '\r' | cut -d' ' -f2)
 code=$(kcurl -o "$T/put.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
   --data-binary "@$T/later.bin" "$KEEP_URL$(with_digest "$UPLOAD" "$LATER")")
 expect_eq "the same push again" 201 "$code"
+kcurl -o "$T/later.back" -L "$KEEP_URL/v2/e2e/later/blobs/$LATER"
+expect_eq "sha256 read back" "$LATER" "sha256:$(sha256_of "$T/later.back")"
+
+check "a gateway that stops answering (SIGSTOP): requests end after the timeout, and go on once it answers"
+RGW_PID=$(cat "$CEPH_DIR/run/client.rgw.gw.pid")
+kill -STOP "$RGW_PID"
+started=$SECONDS
+code=$(curl -sS --cacert "$KEEP_CA" -o "$T/ready.json" -w '%{http_code}' --max-time 60 "$KEEP_URL/readyz")
+took=$((SECONDS - started))
+kill -CONT "$RGW_PID"
+expect_eq "/readyz while the gateway hangs" 503 "$code"
+((took <= 20)) || fail "/readyz took $took s with a 2 s timeout"
+grep -q "no answer within 2 s" "$KEEP_ERR" || fail "keepd's log does not name the timeout: $(tail -3 "$KEEP_ERR")"
+ok "answered in $took s"
+for ((i = 0; i < 50; i++)); do
+  code=$(curl -sS --cacert "$KEEP_CA" -o /dev/null -w '%{http_code}' "$KEEP_URL/readyz")
+  [[ $code == 200 ]] && break
+  sleep 0.2
+done
+expect_eq "/readyz once the gateway answers again" 200 "$code"
 kcurl -o "$T/later.back" -L "$KEEP_URL/v2/e2e/later/blobs/$LATER"
 expect_eq "sha256 read back" "$LATER" "sha256:$(sha256_of "$T/later.back")"
 

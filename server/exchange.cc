@@ -177,7 +177,7 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::u
       co_return Fail(ErrorCode::kTooLarge, "");
     }
     if (got > 0 && !write_error) {
-      auto w = writer.Write(buf.get(), got);
+      auto w = co_await AskStore(services_, [&] { return writer.Write(buf.get(), got); });
       if (!w) write_error = w.error();  // keep reading so the client sees the error
       total += got;
     }

@@ -114,6 +114,14 @@ Awaitable<std::invoke_result_t<F&>> Offload(const Services& svc, F fn) {
   co_return co_await OffloadTo(svc.blocking, std::move(fn));
 }
 
+// Runs fn, which asks the blob store, off the I/O threads when the store is
+// across the network (the s3 driver), and in place otherwise.
+template <class F>
+Awaitable<std::invoke_result_t<F&>> AskStore(const Services& svc, F fn) {
+  if (!svc.blobs.remote()) co_return fn();
+  co_return co_await OffloadTo(svc.store_reads, std::move(fn));
+}
+
 // Parses a query string or an x-www-form-urlencoded body, percent-decoding.
 // '+' means a space in a form body; in a query it stays '+' (RFC 3986), so
 // that ?artifactType=application/spdx+json works as people type it.

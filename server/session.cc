@@ -236,7 +236,13 @@ Awaitable<Sent> StreamBlob(Stream& stream, Reply& reply, bool keep_alive, int ti
       last_progress = std::chrono::steady_clock::now();
       want = std::min<std::uint64_t>(want, readable - offset);
     }
-    auto n = reader.ReadAt(buf.get(), want, offset);
+    auto read = [&] { return reader.ReadAt(buf.get(), want, offset); };
+    Result<std::size_t> n = std::size_t{0};
+    if (reply.read_pool) {
+      n = co_await OffloadTo(*reply.read_pool, read);  // a store across the network
+    } else {
+      n = read();
+    }
     if (!n || *n == 0) {
       std::fprintf(stderr, "keepd: reading a blob failed mid-response; closing the connection\n");
       co_return Sent{sent.bytes, false};

@@ -47,6 +47,10 @@ class BlobWriter {
   // Verifies the content against `expected` and publishes it under that
   // digest. On a mismatch returns kDigestInvalid and publishes nothing.
   [[nodiscard]] virtual Result<void> Commit(const Digest& expected) = 0;
+  // An upload session's writer at the end of a request: what was written is
+  // stored where the next request finds it (the filesystem's writes are
+  // there already). Nothing is written after it.
+  [[nodiscard]] virtual Result<void> Close() { return {}; }
 };
 
 // A file in the blob tree, as garbage collection and the integrity check see it.

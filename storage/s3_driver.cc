@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <limits>
 #include <list>
 #include <map>
@@ -165,6 +166,7 @@ class S3Writer final : public BlobWriter {
   Result<void> Write(const void* data, std::size_t n) override;
   std::uint64_t size() const override { return buffer_base_ + buffer_.size(); }
   Result<void> Commit(const Digest& expected) override;
+  Result<void> Close() override;
 
  private:
   Result<void> Flush();
@@ -179,6 +181,7 @@ class S3Writer final : public BlobWriter {
   std::optional<Hasher> hasher_;  // nullopt: state lost, rehash on commit
   std::shared_ptr<Tail> tail_;    // sessions only
   bool committed_ = false;
+  bool closed_ = false;  // Close() wrote the buffer: nothing is left to write
   bool broken_ = false;  // a part write failed: the buffer is not written on close
 };
 
@@ -515,6 +518,22 @@ class S3Driver final : public BlobDriver {
     }
   }
 
+  // Sessions committed lately, and the blob each became: a reader that
+  // finds the parts gone goes on from there (the last 4,096 are kept).
+  void NoteCommitted(const std::string& id, const std::string& key) {
+    std::lock_guard lock(mu_);
+    if (committed_.emplace(id, key).second) committed_order_.push_back(id);
+    while (committed_order_.size() > 4096) {
+      committed_.erase(committed_order_.front());
+      committed_order_.pop_front();
+    }
+  }
+  std::string CommittedBlob(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = committed_.find(id);
+    return it == committed_.end() ? std::string() : it->second;
+  }
+
   // The session's tail shared with its writer in this process (made for a
   // reader that comes first; the writer's release drops the driver's hold).
   std::shared_ptr<Tail> TailOf(const std::string& id) {
@@ -542,6 +561,8 @@ class S3Driver final : public BlobDriver {
   std::unordered_set<std::string> busy_;                          // GUARDED_BY(mu_)
   std::unordered_map<std::string, State> states_;                 // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::shared_ptr<Tail>> tails_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::string> committed_;        // GUARDED_BY(mu_)
+  std::deque<std::string> committed_order_;                       // GUARDED_BY(mu_)
 };
 
 // Reads objects (a blob, or a session's parts) through downloads that go on
@@ -555,8 +576,9 @@ class S3Reader final : public BlobReader {
     download_ = std::move(first);
   }
   // An upload session: its parts, and what its writer in this process holds.
-  S3Reader(S3Driver* driver, std::string area, std::vector<Part> parts, std::shared_ptr<Tail> tail)
-      : driver_(driver), area_(std::move(area)), tail_(std::move(tail)) {
+  S3Reader(S3Driver* driver, std::string id, std::string area, std::vector<Part> parts,
+           std::shared_ptr<Tail> tail)
+      : driver_(driver), id_(std::move(id)), area_(std::move(area)), tail_(std::move(tail)) {
     for (const Part& p : parts) parts_.push_back({area_ + OffsetName(p.offset), p.offset, p.size});
     size_ = parts.empty() ? 0 : parts.back().offset + parts.back().size;
     if (tail_) {
@@ -586,15 +608,30 @@ class S3Reader final : public BlobReader {
     std::uint64_t size;
   };
 
+  // A session's reader that finds its parts gone looks again whether the
+  // session was committed meanwhile (its parts are removed then), and goes
+  // on from the blob.
   Result<std::size_t> ReadSome(char* buf, std::size_t n, std::uint64_t offset) {
+    auto r = ReadOnce(buf, n, offset);
+    if ((r && *r > 0) || id_.empty() || area_.empty()) return r;
+    std::string key = driver_->CommittedBlob(id_);
+    if (key.empty()) return r;
+    FollowBlob(key);
+    return ReadOnce(buf, n, offset);
+  }
+
+  void FollowBlob(const std::string& key) {
+    parts_ = {Piece{key, 0, std::numeric_limits<std::uint64_t>::max()}};
+    area_.clear();
+    download_.reset();
+  }
+
+  Result<std::size_t> ReadOnce(char* buf, std::size_t n, std::uint64_t offset) {
     if (tail_) {
       std::lock_guard lock(tail_->mu);
-      if (!tail_->committed_key.empty() &&
-          (parts_.size() != 1 || parts_[0].key != tail_->committed_key)) {
+      if (!tail_->committed_key.empty() && !area_.empty()) {
         // Committed: the parts are going; the blob holds the same bytes.
-        parts_ = {Piece{tail_->committed_key, 0, std::numeric_limits<std::uint64_t>::max()}};
-        area_.clear();
-        download_.reset();
+        FollowBlob(tail_->committed_key);
       }
       if (offset >= tail_->base && offset < tail_->base + tail_->bytes.size()) {
         std::size_t k = std::min<std::uint64_t>(n, tail_->base + tail_->bytes.size() - offset);
@@ -640,7 +677,8 @@ class S3Reader final : public BlobReader {
   }
 
   S3Driver* driver_;
-  std::string area_;  // a session's; empty for a blob
+  std::string id_;    // a session's id; empty for a blob
+  std::string area_;  // a session's parts; empty for a blob, or once committed
   std::shared_ptr<Tail> tail_;
   std::vector<Piece> parts_;
   std::uint64_t size_ = 0;
@@ -732,7 +770,7 @@ Result<std::unique_ptr<BlobReader>> S3Driver::OpenUpload(const std::string& id) 
   auto parts = Parts(area);
   if (!parts) return parts.error();
   if (parts->empty()) return Fail(ErrorCode::kBlobUploadUnknown, "upload session not found");
-  return std::unique_ptr<BlobReader>(new S3Reader(this, area, std::move(*parts), TailOf(id)));
+  return std::unique_ptr<BlobReader>(new S3Reader(this, id, area, std::move(*parts), TailOf(id)));
 }
 
 S3Writer::S3Writer(S3Driver* driver, std::string area, std::string upload_id,
@@ -750,14 +788,16 @@ S3Writer::~S3Writer() {
     for (const Part& p : parts_) (void)driver_->Remove(area_ + OffsetName(p.offset));
     return;
   }
-  bool kept = committed_;
-  if (!committed_ && !broken_) kept = static_cast<bool>(Flush());
+  bool kept = committed_ || closed_;
+  if (!kept && !broken_) kept = static_cast<bool>(Flush());
   driver_->Release(upload_id_, kept && !committed_ ? std::move(hasher_) : std::nullopt, size());
 }
 
 Result<void> S3Writer::Write(const void* data, std::size_t n) {
   if (broken_)
     return OperatorFault(ErrorCode::kInternal, "an earlier write to the blob store failed");
+  if (closed_)
+    return OperatorFault(ErrorCode::kInternal, "a write after the session's writer closed");
   if (hasher_) hasher_->Update(data, n);
   buffer_.append(static_cast<const char*>(data), n);
   if (tail_) {
@@ -770,6 +810,18 @@ Result<void> S3Writer::Write(const void* data, std::size_t n) {
       return r;
     }
   }
+  return {};
+}
+
+Result<void> S3Writer::Close() {
+  if (upload_id_.empty() || committed_ || closed_) return {};
+  if (broken_)
+    return OperatorFault(ErrorCode::kInternal, "an earlier write to the blob store failed");
+  if (auto r = Flush(); !r) {
+    broken_ = true;
+    return r;
+  }
+  closed_ = true;
   return {};
 }
 
@@ -839,6 +891,7 @@ Result<void> S3Writer::Commit(const Digest& expected) {
     tail_->committed_key = BlobKey(expected);
     tail_->bytes.clear();
   }
+  if (!upload_id_.empty()) driver_->NoteCommitted(upload_id_, BlobKey(expected));
   if (!upload_id_.empty()) {
     // Every key of the session goes, the part read back at resume too.
     parts_.clear();

@@ -56,7 +56,8 @@ Awaitable<Result<Reply>> GrowingBlobReply(Exchange& ex, const Digest& digest,
     if (!linked) co_return linked.error();
     if (*linked) co_return co_await StoredBlobReply(ex, digest, **linked);  // stored meanwhile
     if (growing->state() != mirror::GrowingBlob::State::kWaiting) {
-      auto opened = svc.blobs.OpenUpload(growing->session());
+      auto opened =
+          co_await AskStore(svc, [&] { return svc.blobs.OpenUpload(growing->session()); });
       if (opened) {
         reader = std::move(*opened);
         break;
@@ -74,6 +75,7 @@ Awaitable<Result<Reply>> GrowingBlobReply(Exchange& ex, const Digest& digest,
   r.length = growing->size();
   r.blob = std::move(reader);
   r.growing = std::move(growing);
+  if (svc.blobs.remote()) r.read_pool = &svc.store_reads;
   co_return r;
 }
 

@@ -220,7 +220,7 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
             "finish or cancel some (DELETE their Location), or wait for the oldest to expire",
         open->empty() ? 1 : UntilExpiry(svc, open->front().created_at));
   }
-  auto created = svc.blobs.CreateUpload(id);
+  auto created = co_await AskStore(svc, [&] { return svc.blobs.CreateUpload(id); });
   if (!created) {
     (void)svc.metadata.DeleteUpload(id);
     co_return created.error();
@@ -232,7 +232,8 @@ Awaitable<Result<Reply>> StartUpload(Exchange& ex) {
 
 Awaitable<Result<Reply>> UploadStatus(Exchange& ex) {
   KEEP_CO_TRY(CheckSession(ex));
-  auto size = ex.services().blobs.UploadSize(ex.params.reference);
+  const auto& svc = ex.services();
+  auto size = co_await AskStore(svc, [&] { return svc.blobs.UploadSize(ex.params.reference); });
   if (!size) co_return size.error();
   co_return Accepted(ex.params.name, ex.params.reference, *size, http::status::no_content);
 }
@@ -240,7 +241,7 @@ Awaitable<Result<Reply>> UploadStatus(Exchange& ex) {
 Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
   const auto& svc = ex.services();
   KEEP_CO_TRY(CheckSession(ex));
-  auto writer = svc.blobs.ResumeUpload(ex.params.reference);
+  auto writer = co_await AskStore(svc, [&] { return svc.blobs.ResumeUpload(ex.params.reference); });
   if (!writer) co_return writer.error();
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
     co_return RangeRefused(ex, ok.error(), (*writer)->size());
@@ -249,6 +250,9 @@ Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
   if (!slot) co_return slot.error();
   auto n = co_await StreamWithinAllowance(ex, **writer);
   if (!n) co_return n.error();
+  // The bytes are where the next request, on any replica, finds them before
+  // the client is told they are there.
+  KEEP_CO_TRY(co_await AskStore(svc, [&] { return (*writer)->Close(); }));
   co_return Accepted(ex.params.name, ex.params.reference, (*writer)->size());
 }
 
@@ -263,7 +267,7 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
   auto d = Digest::Parse(*digest_param);
   if (!d) co_return d.error();
   KEEP_CO_TRY(CheckSession(ex));
-  auto writer = svc.blobs.ResumeUpload(id);
+  auto writer = co_await AskStore(svc, [&] { return svc.blobs.ResumeUpload(id); });
   if (!writer) co_return writer.error();
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
     co_return RangeRefused(ex, ok.error(), (*writer)->size());
@@ -289,7 +293,11 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
 
 Awaitable<Result<Reply>> CancelUpload(Exchange& ex) {
   KEEP_CO_TRY(CheckSession(ex));
-  DropSession(ex.services(), ex.params.reference);
+  const auto& svc = ex.services();
+  co_await AskStore(svc, [&] {
+    DropSession(svc, ex.params.reference);
+    return true;
+  });
   co_return Reply::Empty(http::status::no_content);
 }
 

@@ -276,7 +276,9 @@ class S3Driver final : public BlobDriver {
       BlobFile f;
       f.path = "s3://" + name_ + "/" + o.key;
       f.size = o.size;
-      f.published_at = o.modified;
+      // A time the store wrote in a form not understood counts as now: GC
+      // keeps the blob rather than take it for ancient.
+      f.published_at = o.modified > 0 ? o.modified : std::time(nullptr);
       // blobs/<algorithm>/<hex>
       std::string_view rest = std::string_view(o.key).substr(6);
       if (auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -293,7 +295,8 @@ class S3Driver final : public BlobDriver {
     if (!r) return r.error();
     if (r->status == 404) return std::optional<std::int64_t>();
     if (r->status != 200) return StoreError("HEAD " + BlobKey(d), *r);
-    return std::optional<std::int64_t>(ParseTime(r->last_modified));
+    std::int64_t at = ParseTime(r->last_modified);
+    return std::optional<std::int64_t>(at > 0 ? at : std::time(nullptr));
   }
 
   Result<std::string> Quarantine(const Digest& d) override {
@@ -332,6 +335,13 @@ class S3Driver final : public BlobDriver {
   Result<void> CreateUpload(const std::string& id) override {
     auto area = AreaOf(id);
     if (!area) return area.error();
+    // An id made again (the mirror's are derived from what they fetch)
+    // starts from nothing: what an earlier session left would not follow on.
+    KEEP_TRY(RemoveArea(*area));
+    {
+      std::lock_guard lock(mu_);
+      states_.erase(id);
+    }
     return Put(*area + OffsetName(0), {});
   }
 

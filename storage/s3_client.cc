@@ -414,6 +414,7 @@ class Client final : public S3Client {
         } else if (!len.empty()) {
           std::from_chars(len.data(), len.data() + len.size(), size);
         }
+        watchdog_.Disarm(conn->get());  // each read arms it again
         return std::unique_ptr<S3Download>(
             new Download(this, std::move(*conn), std::move(parser), size));
       }
@@ -607,9 +608,12 @@ Result<std::size_t> Download::Read(void* buf, std::size_t n) {
       return k;
     }
     beast::error_code ec;
-    conn_->watchdog->Arm(conn_.get(), client_->timeout_seconds());  // a stall, not a pace
+    // Armed only while a read waits on the store: between reads the caller
+    // may take its time (a slow client of the blob).
+    conn_->watchdog->Arm(conn_.get(), client_->timeout_seconds());
     std::size_t got =
         conn_->With([&](auto& stream) { return stream.read_some(asio::buffer(buf, n), ec); });
+    conn_->watchdog->Disarm(conn_.get());
     if (ec) return ReadFailure(ec);
     *left_ -= got;
     return got;
@@ -621,6 +625,7 @@ Result<std::size_t> Download::Read(void* buf, std::size_t n) {
   body.size = n;
   beast::error_code ec;
   conn_->With([&](auto& stream) { http::read_some(stream, conn_->buffer, *parser_, ec); });
+  conn_->watchdog->Disarm(conn_.get());
   if (ec == http::error::need_buffer) ec = {};
   if (ec) return ReadFailure(ec);
   std::size_t got = n - body.size;

@@ -228,6 +228,11 @@ keep_start() {
     # KEEP_CONFIG_EXTRA: more keys for keepd's config, e.g. '"tls":{...}'.
     printf '{"listen":"%s","data_dir":"%s"%s}\n' "$KEEP_HOST" "$KEEP_DATA" \
       "${KEEP_CONFIG_EXTRA:+,$KEEP_CONFIG_EXTRA}" >"$T/keepd.json"
+    # Emptied here, not only by the redirections below: those happen in the
+    # child, and a restarted keepd's predecessor's "listening on" must not be
+    # read before the child gets to them.
+    : >"$KEEP_LOG"
+    : >"$KEEP_ERR"
     KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "${E2E_IN_NS[@]}" "$KEEPD" --config "$T/keepd.json" --allow-root \
       >"$KEEP_LOG" 2>"$KEEP_ERR" &
     KEEP_PID=$!

@@ -167,6 +167,7 @@ stop_pid() {
   local pid=$1 i
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null
+  kill -CONT "$pid" 2>/dev/null  # a stopped process acts on TERM only once continued
   for ((i = 0; i < 150; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1

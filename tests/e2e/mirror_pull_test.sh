@@ -130,17 +130,30 @@ keep_log_has '.path == "/v2/ghcr/acme/tool/manifests/v1" and .status == 200' ||
   fail "podman did not pull through Keep"
 
 check "two concurrent pulls of an uncached image: each layer is fetched from upstream once"
+# The upstream is stopped while both pulls reach Keep, so the second pull's
+# manifest request certainly arrives while the first is still fetching (two
+# skopeo processes started together can be a second apart on a loaded
+# machine). Each pull asks for a token just before the manifest.
+upstream_pid=$(pgrep -f "docker-registry serve $T/ghcr/config.yml")
+tokens() { jq -s '[.[] | select(.path == "/token")] | length' "$KEEP_LOG"; }
+tokens_before=$(tokens)
+kill -STOP "$upstream_pid"
 for i in 1 2; do
   skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" "docker://$KEEP_HOST/ghcr/acme/tool:v3" \
     "oci:$T/out-v3-$i:v3" >"$T/skopeo-v3-$i.log" 2>&1 &
   pulls[i]=$!
 done
+for ((w = 0; w < 300; w++)); do
+  (($(tokens) >= tokens_before + 2)) && break
+  sleep 0.1
+done
+sleep 1  # from the token to the manifest request
+kill -CONT "$upstream_pid"
 for i in 1 2; do
   wait "${pulls[i]}" || fail "pull $i failed: $(tail -n 2 "$T/skopeo-v3-$i.log")"
   expect_eq "pull $i manifest" "$TOOL3" "$(layout_manifest_digest "$T/out-v3-$i" v3)"
 done
-# The two manifest requests overlapped in time (a log line's time is its end):
-# the second arrived while the first was still fetching.
+# The two manifest requests overlapped in time (a log line's time is its end).
 overlap=$(jq -s '[.[] | select(.path == "/v2/ghcr/acme/tool/manifests/v3")
   | {start: (.time - .ms / 1000), end: .time}] | sort_by(.start)
   | if length == 2 then (.[1].start < .[0].end) else false end' "$KEEP_LOG")
@@ -151,7 +164,6 @@ for d in "${TOOL3_LAYERS[@]}"; do
 done
 
 check "with the upstream stopped, what was pulled through is still served"
-upstream_pid=$(pgrep -f "docker-registry serve $T/ghcr/config.yml")
 stop_pid "$upstream_pid" || true  # (its exit status is that of SIGTERM)
 skopeo copy --retry-times 0 --src-cert-dir "$CERT_DIR" "docker://$KEEP_HOST/ghcr/acme/tool:v1" \
   "oci:$T/out-down:v1" >"$T/skopeo-down.log" 2>&1 || fail "not served: $(tail -n 2 "$T/skopeo-down.log")"

@@ -1,6 +1,7 @@
 #include "core/digest.h"
 
 #include <openssl/evp.h>
+#include <sodium.h>
 
 #include <stdexcept>
 
@@ -91,6 +92,12 @@ Digest Sha256Of(std::string_view data) {
   Hasher h;
   h.Update(data);
   return h.Finish();
+}
+
+std::string RandomHex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return ToHex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
 }  // namespace keep

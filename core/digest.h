@@ -63,4 +63,8 @@ class Hasher {
 // The sha256 digest of a whole buffer.
 Digest Sha256Of(std::string_view data);
 
+// `bytes` bytes from the system's random source as 2 x `bytes` lower-case hex
+// digits: a name no one can guess (upload ids, temporary files, references).
+std::string RandomHex(std::size_t bytes);
+
 }  // namespace keep

@@ -1,6 +1,6 @@
 #include "core/error.h"
 
-#include <sodium.h>
+#include "core/digest.h"
 
 #include <cstdio>
 
@@ -41,11 +41,8 @@ void throw_exception_from_error(const Error& e, const boost::source_location&) {
 
 std::string ClientText(const Error& e) {
   if (!e.for_operator) return e.message;
-  unsigned char id[6];
-  randombytes_buf(id, sizeof id);
-  char reference[2 * sizeof id + 1];
-  sodium_bin2hex(reference, sizeof reference, id, sizeof id);
-  std::fprintf(stderr, "keepd: fault reference %s: %s\n", reference, e.message.c_str());
+  std::string reference = RandomHex(6);
+  std::fprintf(stderr, "keepd: fault reference %s: %s\n", reference.c_str(), e.message.c_str());
   return std::string("the registry met a fault on its side (reference ") + reference +
          "); its operator finds the cause in keepd's log under that reference";
 }

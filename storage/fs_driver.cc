@@ -3,7 +3,6 @@
 #include "storage/paths.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,18 +56,6 @@ Result<void> MakeDirs(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) return IoError("create a storage directory", ec.value());
   return {};
-}
-
-std::string RandomHex(std::size_t bytes) {
-  unsigned char buf[32];
-  randombytes_buf(buf, bytes);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    s += kHex[buf[i] >> 4];
-    s += kHex[buf[i] & 0xf];
-  }
-  return s;
 }
 
 // Hashes a file's bytes from the start (used when a hash state is lost).

@@ -305,11 +305,7 @@ class Client final : public S3Client {
                           const SigV4Pairs& headers, std::string_view body) override {
     std::string what = std::string(method) + " " + Name(key);
     std::string last_error;
-    bool again = false;  // at once: a kept-alive connection the store had closed
-    for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
-      if (attempt > 0 && !again) Backoff(attempt);
-      if (again) --attempt;
-      again = false;
+    for (Try t; NextTry(t);) {
       bool reused = false;
       auto conn = Take(reused);
       if (!conn) {
@@ -346,12 +342,10 @@ class Client final : public S3Client {
       });
       if (!ec && reuse) Give(std::move(*conn));
       if (ec) {
-        last_error = Failure(what, **conn, ec);
-        again = reused && !(*conn)->expired;
-        if (again) DropIdle();
+        last_error = Broke(t, what, **conn, reused, ec);
         continue;
       }
-      if (response.status >= 500 && attempt + 1 < options_.attempts) {
+      if (response.status >= 500 && t.attempt + 1 < options_.attempts) {
         last_error = Describe(what, response);
         continue;
       }
@@ -364,11 +358,7 @@ class Client final : public S3Client {
   Result<std::unique_ptr<S3Download>> Get(std::string_view key, std::uint64_t offset) override {
     std::string what = "GET " + Name(key);
     std::string last_error;
-    bool again = false;  // at once: a kept-alive connection the store had closed
-    for (int attempt = 0; attempt < std::max(1, options_.attempts); ++attempt) {
-      if (attempt > 0 && !again) Backoff(attempt);
-      if (again) --attempt;
-      again = false;
+    for (Try t; NextTry(t);) {
       bool reused = false;
       auto conn = Take(reused);
       if (!conn) {
@@ -386,9 +376,7 @@ class Client final : public S3Client {
         if (!ec) http::read_header(stream, (*conn)->buffer, *parser, ec);
       });
       if (ec) {
-        last_error = Failure(what, **conn, ec);
-        again = reused && !(*conn)->expired;
-        if (again) DropIdle();
+        last_error = Broke(t, what, **conn, reused, ec);
         continue;
       }
       auto& res = parser->get();
@@ -506,8 +494,30 @@ class Client final : public S3Client {
     return req;
   }
 
-  static void Backoff(int attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (attempt - 1))));
+  // The tries of one request, with a back-off before each after the
+  // first; a kept-alive connection the store had closed is retried at once
+  // and does not use up a try.
+  struct Try {
+    int attempt = -1;
+    bool again = false;
+  };
+  bool NextTry(Try& t) const {
+    if (t.again) {
+      t.again = false;
+      return true;
+    }
+    if (++t.attempt >= std::max(1, options_.attempts)) return false;
+    if (t.attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50 << (2 * (t.attempt - 1))));
+    }
+    return true;
+  }
+  // A try's exchange failed: what to report, and whether the next try is at once.
+  std::string Broke(Try& t, const std::string& what, const Connection& conn, bool reused,
+                    const beast::error_code& ec) {
+    t.again = reused && !conn.expired;
+    if (t.again) DropIdle();
+    return Failure(what, conn, ec);
   }
 
   // A kept-alive connection (reused set), or a new one; armed with the

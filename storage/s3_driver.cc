@@ -17,8 +17,6 @@
 #include "storage/blob_store.h"
 #include "storage/s3_client.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -36,18 +34,6 @@ namespace keep {
 namespace {
 
 constexpr std::size_t kMaxParts = 10000;
-
-std::string RandomHex(std::size_t bytes) {
-  unsigned char buf[32];
-  randombytes_buf(buf, bytes);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    s += kHex[buf[i] >> 4];
-    s += kHex[buf[i] & 0xf];
-  }
-  return s;
-}
 
 std::string OffsetName(std::uint64_t offset) {
   char buf[17];
@@ -213,12 +199,20 @@ class S3Driver final : public BlobDriver {
     return CheckWritable();
   }
 
-  Result<std::optional<std::uint64_t>> Stat(const Digest& d) override {
+  // The store's answer to a HEAD of the blob: empty when it has no such blob.
+  Result<std::optional<S3Response>> Head(const Digest& d) {
     auto r = client_->Call("HEAD", BlobKey(d), {});
     if (!r) return r.error();
-    if (r->status == 404) return std::optional<std::uint64_t>();
+    if (r->status == 404) return std::optional<S3Response>();
     if (r->status != 200) return StoreError("HEAD " + BlobKey(d), *r);
-    return std::optional<std::uint64_t>(r->content_length.value_or(0));
+    return std::optional<S3Response>(std::move(*r));
+  }
+
+  Result<std::optional<std::uint64_t>> Stat(const Digest& d) override {
+    auto r = Head(d);
+    if (!r) return r.error();
+    if (!*r) return std::optional<std::uint64_t>();
+    return std::optional<std::uint64_t>((*r)->content_length.value_or(0));
   }
 
   Result<std::unique_ptr<BlobReader>> Open(const Digest& d) override;
@@ -291,11 +285,10 @@ class S3Driver final : public BlobDriver {
   }
 
   Result<std::optional<std::int64_t>> PublishedAt(const Digest& d) override {
-    auto r = client_->Call("HEAD", BlobKey(d), {});
+    auto r = Head(d);
     if (!r) return r.error();
-    if (r->status == 404) return std::optional<std::int64_t>();
-    if (r->status != 200) return StoreError("HEAD " + BlobKey(d), *r);
-    std::int64_t at = ParseTime(r->last_modified);
+    if (!*r) return std::optional<std::int64_t>();
+    std::int64_t at = ParseTime((*r)->last_modified);
     return std::optional<std::int64_t>(at > 0 ? at : std::time(nullptr));
   }
 
@@ -901,8 +894,8 @@ Result<void> S3Writer::Commit(const Digest& expected) {
     tail_->committed_key = BlobKey(expected);
     tail_->bytes.clear();
   }
-  if (!upload_id_.empty()) driver_->NoteCommitted(upload_id_, BlobKey(expected));
   if (!upload_id_.empty()) {
+    driver_->NoteCommitted(upload_id_, BlobKey(expected));
     // Every key of the session goes, the part read back at resume too.
     parts_.clear();
     (void)driver_->RemoveArea(area_);

@@ -119,28 +119,13 @@ Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int
   std::optional<std::string> direct = head ? std::nullopt : svc.blobs.DirectUrl(*digest);
   std::unique_ptr<BlobReader> reader;
   std::uint64_t size = 0;
-  // A store across the network is asked off the I/O threads. (No co_await
-  // inside ?: with GCC 12.)
-  const bool remote = svc.blobs.remote();
   if (head || direct) {
-    auto ask = [&] { return svc.blobs.Stat(*digest); };
-    Result<std::optional<std::uint64_t>> stat = Fail(ErrorCode::kInternal, "not asked");
-    if (remote) {
-      stat = co_await OffloadTo(svc.store_reads, ask);
-    } else {
-      stat = ask();
-    }
+    auto stat = co_await AskStore(svc, [&] { return svc.blobs.Stat(*digest); });
     if (!stat) co_return stat.error();
     if (!*stat) co_return missing();
     size = **stat;
   } else {
-    auto open = [&] { return svc.blobs.Open(*digest); };
-    Result<std::unique_ptr<BlobReader>> opened = Fail(ErrorCode::kInternal, "not opened");
-    if (remote) {
-      opened = co_await OffloadTo(svc.store_reads, open);
-    } else {
-      opened = open();
-    }
+    auto opened = co_await AskStore(svc, [&] { return svc.blobs.Open(*digest); });
     if (!opened) {
       if (opened.error().code == ErrorCode::kBlobUnknown) co_return missing();
       co_return opened.error();
@@ -191,7 +176,7 @@ Awaitable<Result<Reply>> StoredBlobReply(Exchange& ex, const Digest& d, std::int
   }
   r.blob = std::move(reader);
   r.length_only = head;
-  if (remote) r.read_pool = &svc.store_reads;
+  if (svc.blobs.remote()) r.read_pool = &svc.store_reads;
   co_return r;
 }
 

@@ -55,8 +55,7 @@ static Reply Ready(const Services& svc) {
 }
 
 Awaitable<Reply> ReadyReply(const Services& svc) {
-  if (svc.blobs.remote()) co_return co_await OffloadTo(svc.store_reads, [&] { return Ready(svc); });
-  co_return Ready(svc);
+  co_return co_await AskStore(svc, [&] { return Ready(svc); });
 }
 
 Awaitable<Result<Reply>> Readyz(Exchange& ex) { co_return co_await ReadyReply(ex.services()); }

@@ -7,8 +7,6 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 
-#include <sodium.h>
-
 namespace keep::server::handlers {
 namespace {
 
@@ -19,13 +17,7 @@ std::string UploadPath(const std::string& name, const std::string& id) {
   return "/v2/" + name + "/blobs/uploads/" + id;
 }
 
-std::string NewUploadId() {
-  unsigned char b[16];
-  randombytes_buf(b, sizeof b);
-  char hex[33];
-  sodium_bin2hex(hex, sizeof hex, b, sizeof b);
-  return std::string(hex, 32);
-}
+std::string NewUploadId() { return RandomHex(16); }
 
 // "0-<last byte>" as clients expect it ("0-0" when empty).
 std::string RangeOf(std::uint64_t size) {

@@ -9,10 +9,10 @@ ROOT=$PWD
 BUILD=${KEEP_BUILD_DIR:-$ROOT/build}
 
 BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
-            libsqlite3-dev libsodium-dev librnp-dev libseccomp-dev nlohmann-json3-dev openssl ca-certificates)
+            libsqlite3-dev libpq-dev libsodium-dev librnp-dev libseccomp-dev nlohmann-json3-dev openssl ca-certificates)
 TEST_PKGS=(libgtest-dev skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2
            procps gnupg nginx clang libclang-rt-14-dev clang-format clang-tidy systemd
-           ceph-mon ceph-osd radosgw ceph-common)
+           ceph-mon ceph-osd radosgw ceph-common postgresql)
 BENCH_PKGS=(wrk docker-registry nginx jq curl ceph-mon ceph-osd radosgw ceph-common)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -2,6 +2,7 @@
 
 #include "core/address.h"
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -73,6 +74,10 @@ const Setter kSetters[] = {
     KEEP_STR("listen", listen),
     KEEP_STR("data_dir", data_dir),
     KEEP_STR("storage.driver", storage_driver),
+    KEEP_STR("metadata.driver", metadata_driver),
+    KEEP_STR("metadata.postgres.conninfo", postgres_conninfo),
+    KEEP_STR("metadata.postgres.password_file", postgres_password_file),
+    KEEP_STR("metadata.postgres.schema", postgres_schema),
     KEEP_STR("storage.s3.endpoint", s3_endpoint),
     KEEP_STR("storage.s3.bucket", s3_bucket),
     KEEP_STR("storage.s3.region", s3_region),
@@ -221,6 +226,16 @@ Result<void> ApplyEnvironment(Config& c) {
     }
     c.s3_secret_key = secret;
   }
+  if (auto v = env("KEEP_POSTGRES_PASSWORD")) c.postgres_password = v;
+  if (c.postgres_password.empty() && !c.postgres_password_file.empty()) {
+    std::ifstream in(c.postgres_password_file);
+    std::string password;
+    if (!in || !std::getline(in, password) || password.empty()) {
+      return Bad("metadata.postgres.password_file",
+                 "names " + c.postgres_password_file + ", which cannot be read or is empty");
+    }
+    c.postgres_password = password;
+  }
   return {};
 }
 
@@ -284,6 +299,40 @@ Result<void> Validate(const Config& c) {
     }
   } else if (c.storage_driver != "filesystem") {
     return Bad("storage.driver", "must be \"filesystem\" or \"s3\"");
+  }
+  if (c.metadata_driver == "postgres") {
+    if (c.postgres_conninfo.empty()) {
+      return Bad("metadata.postgres.conninfo",
+                 "must say which database to use, e.g. \"host=127.0.0.1 dbname=keep user=keep\"");
+    }
+    // A password keyword, or a URI's user:password@.
+    std::string_view info = c.postgres_conninfo;
+    bool uri_password = false;
+    if (auto scheme = info.find("://"); scheme != std::string_view::npos) {
+      std::string_view rest = info.substr(scheme + 3);
+      auto at = rest.find('@');
+      uri_password =
+          at != std::string_view::npos && rest.substr(0, at).find(':') != std::string_view::npos;
+    }
+    if (uri_password || info.find("password") != std::string_view::npos) {
+      return Bad("metadata.postgres.conninfo",
+                 "must not hold the password: give it in KEEP_POSTGRES_PASSWORD or "
+                 "metadata.postgres.password_file");
+    }
+    const std::string& schema = c.postgres_schema;
+    bool plain = !schema.empty() && schema.size() <= 63 &&
+                 (std::islower(static_cast<unsigned char>(schema[0])) != 0 || schema[0] == '_');
+    for (char ch : schema) {
+      plain = plain && (std::islower(static_cast<unsigned char>(ch)) != 0 ||
+                        std::isdigit(static_cast<unsigned char>(ch)) != 0 || ch == '_');
+    }
+    if (!plain) {
+      return Bad("metadata.postgres.schema",
+                 "must be lower-case letters, digits and '_', starting with a letter or '_', "
+                 "at most 63 characters");
+    }
+  } else if (c.metadata_driver != "sqlite") {
+    return Bad("metadata.driver", "must be \"sqlite\" or \"postgres\"");
   }
   if (auto proxies = AddressSet::Parse(c.trusted_proxies); !proxies) {
     return Bad("proxies.trusted", "has " + proxies.error().message);

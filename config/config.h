@@ -20,6 +20,15 @@ struct Config {
   // Where blobs and upload sessions live: "filesystem" (under data_dir) or
   // "s3" (a bucket of an S3-compatible store, storage.s3.*).
   std::string storage_driver = "filesystem";
+  // Where the metadata lives: "sqlite" (data_dir/metadata.db, one keepd) or
+  // "postgres" (one database that several keepd replicas share, metadata.postgres.*).
+  std::string metadata_driver = "sqlite";
+  // libpq's connection string, keywords or a postgresql:// URI, without the
+  // password: "host=db.example.org dbname=keep user=keep sslmode=verify-full".
+  std::string postgres_conninfo;
+  std::string postgres_schema = "public";  // its tables' schema, made if missing
+  std::string postgres_password_file;      // read at start; or KEEP_POSTGRES_PASSWORD
+  std::string postgres_password;           // from the environment or the file; never from JSON
   std::string s3_endpoint;  // "https://s3.example.org", "http://127.0.0.1:7480"
   std::string s3_bucket;
   std::string s3_region = "us-east-1";
@@ -100,9 +109,10 @@ struct Config {
 [[nodiscard]] Result<Config> ParseConfig(std::string_view json_text);
 
 // Applies KEEP_LISTEN, KEEP_DATA_DIR, KEEP_TLS_CERT, KEEP_TLS_KEY, KEEP_THREADS,
-// KEEP_ALLOW_ROOT, KEEP_LOG_REQUESTS, KEEP_S3_ACCESS_KEY and KEEP_S3_SECRET_KEY
-// from the environment, then reads storage.s3.secret_key_file when the
-// secret is not set yet.
+// KEEP_ALLOW_ROOT, KEEP_LOG_REQUESTS, KEEP_S3_ACCESS_KEY, KEEP_S3_SECRET_KEY and
+// KEEP_POSTGRES_PASSWORD from the environment, then reads
+// storage.s3.secret_key_file and metadata.postgres.password_file for a
+// secret not set yet.
 [[nodiscard]] Result<void> ApplyEnvironment(Config& config);
 
 [[nodiscard]] Result<void> Validate(const Config& config);

@@ -328,8 +328,6 @@ std::optional<CanonicalKeyForm> CanonicalFormOf(const std::string& algorithm,
   return CanonicalKeyForm{key->key_id(), key->pem()};
 }
 
-// --reset-admin-password: a new password for `user`, who becomes (again)
-// an enabled admin; printed on stdout. Offline, on the data directory.
 // The blob driver the configuration names.
 Result<std::unique_ptr<BlobDriver>> OpenBlobDriver(const Config& config) {
   if (config.storage_driver != "s3") return OpenFsDriver(config.data_dir);
@@ -354,6 +352,26 @@ Result<std::unique_ptr<BlobDriver>> OpenBlobDriver(const Config& config) {
   return driver;
 }
 
+// The metadata database the configuration names.
+Result<std::unique_ptr<Metadata>> OpenMetadata(const Config& config) {
+  if (config.metadata_driver != "postgres") {
+    return OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
+  }
+  PostgresOptions o;
+  o.conninfo = config.postgres_conninfo;
+  o.password = config.postgres_password;
+  o.schema = config.postgres_schema;
+  auto metadata = OpenPostgresMetadata(o);
+  if (!metadata) {
+    return Fail(metadata.error().code, "metadata.driver is postgres, and " +
+                                           config.postgres_conninfo +
+                                           " cannot be used: " + metadata.error().message);
+  }
+  return metadata;
+}
+
+// --reset-admin-password: a new password for `user`, who becomes (again)
+// an enabled admin; printed on stdout. Offline, on the data directory.
 int ResetAdminPassword(Metadata& metadata, const std::string& user) {
   auto existing = metadata.GetUser(user);
   if (!existing) return Fatal(existing.error().message);
@@ -539,7 +557,8 @@ int Main(int argc, char** argv) {
   if (auto r = ForbidNewPrivileges(); !r) return Fatal(r.error().message);
 
   std::error_code fec;
-  if (reset_user && !std::filesystem::exists(config.data_dir + "/metadata.db", fec)) {
+  if (reset_user && config.metadata_driver == "sqlite" &&
+      !std::filesystem::exists(config.data_dir + "/metadata.db", fec)) {
     return Fatal("there is no Keep data in " + config.data_dir +
                  " (no metadata.db); give the config file keepd runs with (--config) or "
                  "KEEP_DATA_DIR");
@@ -550,7 +569,7 @@ int Main(int argc, char** argv) {
 
   auto blobs = OpenBlobDriver(config);
   if (!blobs) return Fatal(blobs.error().message);
-  auto metadata = OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
+  auto metadata = OpenMetadata(config);
   if (!metadata) return Fatal(metadata.error().message);
   if (reset_user) {
     return ResetAdminPassword(**metadata, *reset_user);

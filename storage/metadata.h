@@ -594,4 +594,20 @@ using KeyCanonicalizer =
 [[nodiscard]] Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(
     const std::string& path, const KeyCanonicalizer& canonical = {});
 
+// A PostgreSQL database that several keepd replicas share.
+struct PostgresOptions {
+  // libpq's connection string, keywords or a postgresql:// URI, without the password.
+  std::string conninfo;
+  std::string password;  // from the environment or a file, never the configuration
+  // The schema keepd's tables live in, made if missing: several registries
+  // can share one database. [a-z_][a-z0-9_]*, at most 63 characters.
+  std::string schema = "public";
+  int connect_timeout_seconds = 10;
+};
+
+// Connects to the PostgreSQL database, creating or migrating keepd's tables
+// (one migration at a time, under a lock that other replicas wait on).
+[[nodiscard]] Result<std::unique_ptr<Metadata>> OpenPostgresMetadata(
+    const PostgresOptions& options);
+
 }  // namespace keep

@@ -1,13 +1,30 @@
 #include "storage/sqlite.h"
-#include "storage/sqlite_db.h"
 
 namespace keep::sqlite {
+namespace {
 
-bool Stmt::Step() {
+// What a SQLite result code means to the metadata layer.
+sql::Fault FaultOf(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return sql::Fault::kConstraint;
+    case SQLITE_FULL: return sql::Fault::kFull;
+    case SQLITE_BUSY: return sql::Fault::kBusy;
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN: return sql::Fault::kUnwritable;
+    default: return sql::Fault::kOther;
+  }
+}
+
+}  // namespace
+
+bool Statement::Step() {
   int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  throw SqliteError(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(s_)), rc & 0xff);
+  throw sql::DbFailure(std::string("sqlite: ") + sqlite3_errmsg(sqlite3_db_handle(s_)),
+                       FaultOf(rc));
 }
 
 // The "unix-excl" VFS keeps WAL mode's wal-index in this process's memory
@@ -41,7 +58,7 @@ Connection::Connection(const std::string& path, Open how) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw SqliteError("sqlite: cannot open " + path + ": " + msg);
+    throw sql::DbFailure("sqlite: cannot open " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 10000);
   Exec("PRAGMA journal_mode=WAL");
@@ -55,19 +72,21 @@ Connection::Connection(const std::string& path, Open how) {
 }
 
 Connection::~Connection() {
-  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();  // the statements go before their connection
   sqlite3_close(db_);
 }
 
-Stmt Connection::Prepare(const char* sql) {
+sql::Stmt Connection::Prepare(const char* sql) {
   auto it = cache_.find(sql);
-  if (it != cache_.end()) return Stmt(it->second);
+  if (it != cache_.end()) return sql::Stmt(it->second.get());
   sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
-    throw SqliteError(std::string("sqlite: prepare failed: ") + sqlite3_errmsg(db_) + " in: " + sql);
+  if (int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      rc != SQLITE_OK) {
+    throw sql::DbFailure(
+        std::string("sqlite: prepare failed: ") + sqlite3_errmsg(db_) + " in: " + sql, FaultOf(rc));
   }
-  cache_.emplace(sql, s);
-  return Stmt(s);
+  auto& stmt = cache_[sql] = std::make_unique<Statement>(s);
+  return sql::Stmt(stmt.get());
 }
 
 void Connection::Exec(const char* sql) {
@@ -76,30 +95,23 @@ void Connection::Exec(const char* sql) {
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw SqliteError("sqlite: " + msg, rc & 0xff);
+    throw sql::DbFailure("sqlite: " + msg, FaultOf(rc));
   }
 }
 
-Error DbError(const SqliteError& e) {
-  if (e.code == SQLITE_FULL) {
-    return Fail(ErrorCode::kInsufficientStorage,
-                "the registry's disk is full; ask its operator to free space, then retry");
-  }
-  if (e.code == SQLITE_BUSY) {
-    return Fail(ErrorCode::kInternal,
-                "the metadata database is held by another process (another keepd on the same "
-                "data directory?); stop it, or give this keepd a data directory of its own");
-  }
-  if (e.code == SQLITE_IOERR || e.code == SQLITE_READONLY || e.code == SQLITE_PERM ||
-      e.code == SQLITE_CANTOPEN) {
-    return Fail(ErrorCode::kInternal,
-                std::string("the registry's metadata database cannot be written (") + e.what() +
-                    "); ask its operator to check the files and permissions of its data directory");
-  }
-  return OperatorFault(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
+Connection& Database::Reader() {
+  thread_local std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns;
+  auto& c = conns[id_];
+  if (!c) c = std::make_unique<Connection>(path_, Connection::Open::kExisting);
+  return *c;
 }
 
-bool HasColumn(Connection& c, std::string_view table, std::string_view column) {
+Result<void> Database::Transact(const std::function<void(sql::Connection&)>& fn) {
+  std::lock_guard lock(write_mu_);
+  return RunTransaction(writer_, "BEGIN IMMEDIATE", fn);
+}
+
+bool HasColumn(sql::Connection& c, std::string_view table, std::string_view column) {
   auto s = c.Prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name=?2");
   s.Bind(1, table).Bind(2, column);
   return s.Step();

@@ -1,8 +1,9 @@
 #include "storage/sqlite_accounts.h"
+#include "storage/sqlite.h"
 
 #include <sstream>
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 // Schema 1 had users without the robot columns.
@@ -104,7 +105,7 @@ std::vector<std::string> SplitActions(const std::string& csv) {
   return out;
 }
 
-bool IsUniqueViolation(const SqliteError& e) { return e.code == SQLITE_CONSTRAINT; }
+bool IsUniqueViolation(const DbFailure& e) { return e.fault == Fault::kConstraint; }
 
 }  // namespace
 
@@ -112,7 +113,7 @@ void AccountTables::Migrate(Connection& c, int from) {
   if (from == 1) c.Exec(kMigrateFrom1);
   if (from == 2) c.Exec(kMigrateFrom2);
   if (from == 2 || from == 3) {
-    if (!HasColumn(c, "namespaces", "policy_since")) c.Exec(kAddPolicySince);
+    if (!sqlite::HasColumn(c, "namespaces", "policy_since")) c.Exec(kAddPolicySince);
     c.Exec(kMigrateFrom3);
   }
   c.Exec(kTables);
@@ -133,17 +134,16 @@ Result<std::int64_t> AccountTables::CreateUser(const UserRecord& u) {
   auto r = db_.Write([&](Connection& c) {
     auto s = c.Prepare(
         "INSERT INTO users(name, password_hash, admin, disabled, robot, expires_at, created_at, "
-        "created_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "created_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id");
     s.Bind(1, u.name).Bind(2, u.password_hash).Bind(3, static_cast<std::int64_t>(u.admin));
     s.Bind(4, static_cast<std::int64_t>(u.disabled)).Bind(5, static_cast<std::int64_t>(u.robot));
     s.Bind(6, u.expires_at).Bind(7, Now()).Bind(8, u.created_by);
     try {
-      s.Run();
-    } catch (const SqliteError& e) {
+      if (s.Step()) id = s.Int(0);
+    } catch (const DbFailure& e) {
       if (!IsUniqueViolation(e)) throw;
       throw ErrorException(Fail(ErrorCode::kConflict, "the name " + u.name + " is taken"));
     }
-    id = sqlite3_last_insert_rowid(c.handle());
   });
   if (!r) return r.error();
   return id;
@@ -198,16 +198,16 @@ Result<void> AccountTables::CreateRobot(const RobotRecord& robot) {
     const UserRecord& u = robot.account;
     auto s = c.Prepare(
         "INSERT INTO users(name, password_hash, admin, disabled, robot, expires_at, created_at, "
-        "created_by) VALUES(?1, ?2, 0, 0, 1, ?3, ?4, ?5)");
+        "created_by) VALUES(?1, ?2, 0, 0, 1, ?3, ?4, ?5) RETURNING id");
     s.Bind(1, u.name).Bind(2, u.password_hash).Bind(3, u.expires_at).Bind(4, Now());
     s.Bind(5, u.created_by);
+    std::int64_t id = 0;
     try {
-      s.Run();
-    } catch (const SqliteError& e) {
+      if (s.Step()) id = s.Int(0);
+    } catch (const DbFailure& e) {
       if (!IsUniqueViolation(e)) throw;
       throw ErrorException(Fail(ErrorCode::kConflict, "a robot named " + u.name + " exists"));
     }
-    std::int64_t id = sqlite3_last_insert_rowid(c.handle());
     for (const auto& scope : robot.scopes) {
       auto t = c.Prepare(
           "INSERT INTO robot_scopes(user_id, namespace, actions) VALUES(?1, ?2, ?3) "
@@ -256,7 +256,7 @@ Result<void> AccountTables::CreateNamespace(const NamespaceRecord& ns) {
     s.Bind(7, ns.policy.quarantine_ttl);
     try {
       s.Run();
-    } catch (const SqliteError& e) {
+    } catch (const DbFailure& e) {
       if (!IsUniqueViolation(e)) throw;
       throw ErrorException(Fail(ErrorCode::kConflict, "namespace " + ns.name + " exists"));
     }
@@ -279,12 +279,14 @@ Result<std::vector<NamespaceRecord>> AccountTables::ListNamespaces(
     std::optional<std::int64_t> member_id) {
   return Guard([&]() -> Result<std::vector<NamespaceRecord>> {
     static const std::string sql =
-        std::string("SELECT ") + kNamespaceCols +
-        kRepoCount +
-        " FROM namespaces n WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM members m "
+        std::string("SELECT ") + kNamespaceCols + kRepoCount +
+        " FROM namespaces n WHERE CAST(?1 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM members m "
         "WHERE m.namespace_id=n.id AND m.user_id=?1) ORDER BY n.name";
     auto s = db_.Reader().Prepare(sql.c_str());
-    if (member_id) s.Bind(1, *member_id); else s.BindNull(1);
+    if (member_id)
+      s.Bind(1, *member_id);
+    else
+      s.BindNull(1);
     std::vector<NamespaceRecord> out;
     while (s.Step()) out.push_back(ReadNamespace(s));
     return out;
@@ -416,4 +418,4 @@ Result<NamespaceAccess> AccountTables::AccessIn(const std::string& ns, std::int6
   });
 }
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -6,9 +6,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite_db.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 class AccountTables {
  public:
@@ -46,4 +46,4 @@ class AccountTables {
   Database& db_;
 };
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -1,6 +1,6 @@
 #include "storage/sqlite_audit.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 // AUTOINCREMENT: an id is never reused once pruned, so that a page asked
@@ -34,7 +34,8 @@ Result<void> AuditTables::Append(const std::vector<AuditEntry>& entries,
     for (const AuditEntry& e : entries) {
       if (e.coalesce) {
         auto fold = c.Prepare(
-            "UPDATE audit SET count=count+?1, last_time=max(last_time, ?2) WHERE id=("
+            "UPDATE audit SET count=count+?1, "
+            "last_time=CASE WHEN last_time > ?2 THEN last_time ELSE ?2 END WHERE id=("
             "SELECT id FROM audit WHERE action=?3 AND actor=?4 AND source=?5 AND namespace=?6 "
             "AND target=?7 AND outcome=?8 AND time>=?9 ORDER BY id DESC LIMIT 1)");
         fold.Bind(1, e.count).Bind(2, e.time_ms).Bind(3, e.action).Bind(4, e.actor);
@@ -56,9 +57,11 @@ Result<std::vector<AuditEntry>> AuditTables::Query(const AuditQuery& q) {
   return Guard([&]() -> Result<std::vector<AuditEntry>> {
     auto s = db_.Reader().Prepare(
         "SELECT id, time, actor, source, action, namespace, target, outcome, details, count, "
-        "last_time FROM audit WHERE (?1 IS NULL OR namespace=?1) AND (?2 IS NULL OR actor=?2) "
-        "AND (?3 IS NULL OR action=?3) AND (?4 IS NULL OR substr(action, 1, length(?4))=?4) "
-        "AND time>=?5 AND (?6 IS NULL OR time<?6) AND (?7 IS NULL OR id<?7) "
+        "last_time FROM audit WHERE (CAST(?1 AS TEXT) IS NULL OR namespace=?1) "
+        "AND (CAST(?2 AS TEXT) IS NULL OR actor=?2) AND (CAST(?3 AS TEXT) IS NULL OR action=?3) "
+        "AND (CAST(?4 AS TEXT) IS NULL OR substr(action, 1, length(CAST(?4 AS TEXT)))=?4) "
+        "AND time>=?5 AND (CAST(?6 AS BIGINT) IS NULL OR time<?6) "
+        "AND (CAST(?7 AS BIGINT) IS NULL OR id<?7) "
         "ORDER BY id DESC LIMIT ?8");
     auto text = [&](int i, const std::optional<std::string>& v) {
       if (v)
@@ -115,4 +118,4 @@ Result<std::int64_t> AuditTables::Prune(std::int64_t before_ms, std::int64_t kee
   return removed;
 }
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -6,9 +6,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite_db.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 class AuditTables {
  public:
@@ -26,4 +26,4 @@ class AuditTables {
   Database& db_;
 };
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 // "Is this blob linked anywhere?" is asked for every blob file by GC.
@@ -15,10 +15,12 @@ constexpr const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS repo_blobs_by_digest ON repo_blobs(digest);
 )sql";
 
-// Runs fn in one read transaction on a reader, so that its queries see one snapshot.
+// Runs fn in one read transaction on a reader, so that its queries see one
+// snapshot (PostgreSQL's default isolation takes one per statement).
 template <class F>
 auto InSnapshot(Connection& c, F&& fn) -> decltype(fn()) {
-  c.Exec("BEGIN");
+  c.Exec(c.engine() == Engine::kPostgres ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                         : "BEGIN");
   try {
     auto r = fn();
     c.Exec("COMMIT");
@@ -26,7 +28,7 @@ auto InSnapshot(Connection& c, F&& fn) -> decltype(fn()) {
   } catch (...) {
     try {
       if (c.InTransaction()) c.Exec("ROLLBACK");
-    } catch (const SqliteError&) {
+    } catch (const DbFailure&) {
     }
     throw;
   }
@@ -287,4 +289,4 @@ Result<std::vector<ManifestRef>> GcTables::ManifestRefs(const std::string& repo)
   });
 }
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

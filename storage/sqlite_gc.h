@@ -7,9 +7,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite_db.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 class GcTables {
  public:
@@ -30,4 +30,4 @@ class GcTables {
   Database& db_;
 };
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 struct Rename {
@@ -22,7 +22,7 @@ void RenameKeysCanonically(Connection& c, const KeyCanonicalizer& canonical) {
         "ORDER BY added_at, namespace, key_id");
     while (s.Step()) {
       if (!canonical) {
-        throw SqliteError(
+        throw DbFailure(
             "the metadata database (schema 3) holds publisher keys named by the encoding they "
             "were sent in; start keepd on it once to rename them by their canonical form");
       }
@@ -69,4 +69,4 @@ void RenameKeysCanonically(Connection& c, const KeyCanonicalizer& canonical) {
   }
 }
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -11,9 +11,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 // Renames every publisher key whose canonical id or PEM differs from what is
 // stored, and its verified signatures with it. Keys of one namespace that
@@ -21,8 +21,8 @@ namespace keep::sqlite {
 // (or else the first renamed) stays, revoked if any of them was revoked,
 // with each signature kept once. Keys `canonical` leaves alone (nullopt:
 // OpenPGP keys, or keys that no longer parse) stay as they are.
-// Throws SqliteError when there are keys to rename and `canonical` is empty.
+// Throws DbFailure when there are keys to rename and `canonical` is empty.
 // REQUIRES: inside the schema transaction, on a database of schema 3.
 void RenameKeysCanonically(Connection& c, const KeyCanonicalizer& canonical);
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

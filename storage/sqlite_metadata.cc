@@ -1,8 +1,10 @@
-// The SQLite implementation of Metadata (storage/metadata.h).
+// Metadata (storage/metadata.h) in SQL, on SQLite or PostgreSQL (storage/sql.h).
 #include "storage/metadata.h"
+#include "storage/postgres.h"
+#include "storage/sql.h"
+#include "storage/sqlite.h"
 #include "storage/sqlite_accounts.h"
 #include "storage/sqlite_audit.h"
-#include "storage/sqlite_db.h"
 #include "storage/sqlite_gc.h"
 #include "storage/sqlite_key_ids.h"
 #include "storage/sqlite_mirrors.h"
@@ -23,10 +25,10 @@
 namespace keep {
 namespace {
 
-using sqlite::Connection;
-using sqlite::Guard;
-using sqlite::Now;
-using sqlite::SqliteError;
+using sql::Connection;
+using sql::DbFailure;
+using sql::Guard;
+using sql::Now;
 
 // 1: the first release; 2: robot accounts, namespaces and members;
 // 3: trust policies, publisher keys and signatures; 4: when a namespace's
@@ -87,7 +89,7 @@ CREATE TABLE IF NOT EXISTS uploads(
 constexpr const char* kManifestCols =
     "m.digest, m.media_type, m.size, m.artifact_type, m.subject, m.annotations";
 
-ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
+ManifestRecord ReadManifest(sql::Stmt& s, const std::string& repo) {
   ManifestRecord r;
   r.repo = repo;
   r.digest = s.Text(0);
@@ -99,36 +101,17 @@ ManifestRecord ReadManifest(sqlite::Stmt& s, const std::string& repo) {
   return r;
 }
 
-class SqliteMetadata final : public Metadata {
+class SqlMetadata final : public Metadata {
  public:
-  SqliteMetadata(const std::string& path, const KeyCanonicalizer& canonical)
-      : db_(path), accounts_(db_), trust_(db_), gc_(db_), mirrors_(db_), audit_(db_) {
-    Connection& w = db_.writer();
-    struct stat st {};
-    if (::stat(db_.path().c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
-    int version = 0;
-    {
-      auto s = w.Prepare("PRAGMA user_version");
-      if (s.Step()) version = static_cast<int>(s.Int(0));
+  // Opens the tables of `db`, creating or migrating them: SQLite's schema
+  // by its user_version here, PostgreSQL's by storage/postgres.h's list.
+  SqlMetadata(std::unique_ptr<sql::Database> db, const KeyCanonicalizer& canonical)
+      : db_(std::move(db)), accounts_(*db_), trust_(*db_), gc_(*db_), mirrors_(*db_), audit_(*db_) {
+    if (db_->engine() == sql::Engine::kPostgres) {
+      postgres::Migrate(db_->writer(), static_cast<postgres::Database&>(*db_).schema());
+    } else {
+      MigrateSqlite(canonical);
     }
-    if (version > kSchemaVersion) {
-      throw SqliteError("the metadata database is from a newer Keep (schema " +
-                        std::to_string(version) + "); upgrade keepd");
-    }
-    w.Exec("BEGIN IMMEDIATE");
-    w.Exec(kSchema);
-    sqlite::AccountTables::Migrate(w, version);
-    sqlite::TrustTables::Migrate(w, version);
-    if (version > 0 && version < 4) sqlite::RenameKeysCanonically(w, canonical);
-    sqlite::GcTables::Migrate(w);
-    sqlite::MirrorTables::Migrate(w);
-    sqlite::AuditTables::Migrate(w);
-    if (!sqlite::HasColumn(w, "uploads", "owner")) {
-      w.Exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''");
-    }
-    w.Exec("CREATE INDEX IF NOT EXISTS uploads_by_owner ON uploads(owner, created_at)");
-    w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
-    w.Exec("COMMIT");
   }
 
   Result<bool> RepoExists(const std::string& repo) override {
@@ -145,14 +128,15 @@ class SqliteMetadata final : public Metadata {
     return Guard([&]() -> Result<std::vector<std::string>> {
       if (namespaces && namespaces->empty()) return std::vector<std::string>();
       auto s = Reader().Prepare(
-          "SELECT name FROM repositories WHERE name>?1 AND (?3 IS NULL OR "
-          "substr(name, 1, instr(name||'/', '/')-1) IN (SELECT value FROM json_each(?3))) "
+          "SELECT name FROM repositories WHERE name>?1 AND (CAST(?3 AS TEXT) IS NULL OR "
+          "instr(?3, ',' || substr(name, 1, instr(name || '/', '/') - 1) || ',') > 0) "
           "ORDER BY name LIMIT ?2");
       s.Bind(1, after).Bind(2, static_cast<std::int64_t>(limit));
       if (namespaces) {
-        std::string list = "[";
-        for (const auto& ns : *namespaces) list += (list.size() > 1 ? ",\"" : "\"") + ns + "\"";
-        s.Bind(3, list + "]");  // namespace names need no JSON escaping (their grammar)
+        // ",a,b,": namespace names hold no ',' (their grammar).
+        std::string list = ",";
+        for (const auto& ns : *namespaces) list += ns + ",";
+        s.Bind(3, list);
       } else {
         s.BindNull(3);
       }
@@ -231,8 +215,8 @@ class SqliteMetadata final : public Metadata {
       }
       auto add_ref = [&](const std::string& target, std::int64_t kind) {
         auto s = c.Prepare(
-            "INSERT OR IGNORE INTO manifest_refs(repo_id, manifest, target, kind) "
-            "VALUES(?1, ?2, ?3, ?4)");
+            "INSERT INTO manifest_refs(repo_id, manifest, target, kind) "
+            "VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING");
         s.Bind(1, rid).Bind(2, m.digest).Bind(3, target).Bind(4, kind).Run();
       };
       for (const auto& b : w.blobs) add_ref(b, 0);
@@ -251,7 +235,7 @@ class SqliteMetadata final : public Metadata {
         s.Bind(1, rid).Bind(2, tag).Bind(3, m.digest).Bind(4, now).Run();
       }
       // With the artifact, so that no record outlives it (nor precedes it).
-      for (const auto& sig : w.signatures) sqlite::TrustTables::Record(c, sig);
+      for (const auto& sig : w.signatures) sql::TrustTables::Record(c, sig);
     });
     if (!w.tags.empty()) InvalidateTags(m.repo);
     return r;
@@ -579,33 +563,49 @@ class SqliteMetadata final : public Metadata {
     // VACUUM INTO reads in one transaction of its own: a consistent copy,
     // with writers going on meanwhile (WAL). Not through the statement cache:
     // a VACUUM is run once.
-    return sqlite::Guard([&]() -> Result<void> {
-      sqlite3* handle = db_.Reader().handle();
+    if (db_->engine() != sql::Engine::kSqlite) {
+      return Fail(ErrorCode::kUnsupported,
+                  "keepd backs up a SQLite metadata database only; back up PostgreSQL "
+                  "with its own tools (pg_dump, or a replica)");
+    }
+    return Guard([&]() -> Result<void> {
+      sqlite3* handle = Sqlite().Reader().handle();
       sqlite3_stmt* raw = nullptr;
       int rc = sqlite3_prepare_v2(handle, "VACUUM INTO ?1", -1, &raw, nullptr);
-      if (rc != SQLITE_OK) throw sqlite::SqliteError(sqlite3_errmsg(handle), rc & 0xff);
+      if (rc != SQLITE_OK) throw DbFailure(sqlite3_errmsg(handle));
       std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
       sqlite3_bind_text(raw, 1, path.data(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
       rc = sqlite3_step(raw);
-      if (rc != SQLITE_DONE) throw sqlite::SqliteError(sqlite3_errmsg(handle), rc & 0xff);
+      if (rc != SQLITE_DONE) {
+        throw DbFailure(sqlite3_errmsg(handle),
+                        (rc & 0xff) == SQLITE_FULL ? sql::Fault::kFull : sql::Fault::kOther);
+      }
       return {};
     });
   }
 
   Result<void> CheckReady() override {
+    if (db_->engine() != sql::Engine::kSqlite) {
+      return Guard([&]() -> Result<void> {
+        auto s = Reader().Prepare("SELECT 1");
+        if (!s.Step()) return Fail(ErrorCode::kUnavailable, "the metadata database gave no answer");
+        return {};
+      });
+    }
+    const std::string& path = Sqlite().path();
     // SQLite goes on with the files it opened: a database deleted or moved
     // under keepd takes writes that nobody finds again. Checked first, so
     // that no connection is opened (and a new empty database made) at the
     // path while the file is not there.
     struct stat st {};
-    if (::stat(db_.path().c_str(), &st) != 0 || !file_ || st.st_dev != file_->dev ||
+    if (::stat(path.c_str(), &st) != 0 || !file_ || st.st_dev != file_->dev ||
         st.st_ino != file_->ino) {
-      return Fail(ErrorCode::kUnavailable, "the metadata database " + db_.path() +
+      return Fail(ErrorCode::kUnavailable, "the metadata database " + path +
                                                " was moved, replaced or deleted while keepd "
                                                "holds it");
     }
-    return sqlite::Guard([&]() -> Result<void> {
-      Connection& c = Reader();
+    return Guard([&]() -> Result<void> {
+      sqlite::Connection& c = Sqlite().Reader();
       {
         auto s = c.Prepare("SELECT count(*) FROM sqlite_schema");
         if (!s.Step()) return Fail(ErrorCode::kUnavailable, "the metadata database gave no answer");
@@ -614,14 +614,13 @@ class SqliteMetadata final : public Metadata {
       int moved = 0;
       if (sqlite3_file_control(c.handle(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
           moved != 0) {
-        return Fail(
-            ErrorCode::kUnavailable,
-            "a connection to the metadata database reads a file that is no longer " + db_.path());
+        return Fail(ErrorCode::kUnavailable,
+                    "a connection to the metadata database reads a file that is no longer " + path);
       }
-      for (const std::string& file : {db_.path(), db_.path() + "-wal"}) {
+      for (const std::string& file : {path, path + "-wal"}) {
         if (::access(file.c_str(), W_OK) == 0) continue;
         int err = errno;
-        if (err == ENOENT && file != db_.path()) continue;  // no write-ahead log yet
+        if (err == ENOENT && file != path) continue;  // no write-ahead log yet
         return Fail(ErrorCode::kUnavailable, file + " is not writable: " + std::strerror(err));
       }
       return {};
@@ -635,7 +634,7 @@ class SqliteMetadata final : public Metadata {
         auto s = Reader().Prepare(
             "SELECT COALESCE(SUM(size), 0) FROM (SELECT digest, MAX(size) AS size FROM ("
             "SELECT digest, size FROM repo_blobs UNION ALL SELECT digest, size FROM manifests) "
-            "GROUP BY digest)");
+            "AS links GROUP BY digest) AS stored");
         if (s.Step()) u.stored_bytes = s.Int(0);
       }
       auto s = Reader().Prepare("SELECT count(*) FROM uploads");
@@ -645,10 +644,42 @@ class SqliteMetadata final : public Metadata {
   }
 
  private:
-  Connection& Reader() { return db_.Reader(); }
+  Connection& Reader() { return db_->Reader(); }
   template <class F>
   Result<void> Write(F&& fn) {
-    return db_.Write(std::forward<F>(fn));
+    return db_->Write(std::forward<F>(fn));
+  }
+
+  sqlite::Database& Sqlite() { return static_cast<sqlite::Database&>(*db_); }
+
+  // SQLite's schema, by its user_version; from 0, a new file.
+  void MigrateSqlite(const KeyCanonicalizer& canonical) {
+    Connection& w = db_->writer();
+    struct stat st {};
+    if (::stat(Sqlite().path().c_str(), &st) == 0) file_ = FileId{st.st_dev, st.st_ino};
+    int version = 0;
+    {
+      auto s = w.Prepare("PRAGMA user_version");
+      if (s.Step()) version = static_cast<int>(s.Int(0));
+    }
+    if (version > kSchemaVersion) {
+      throw DbFailure("the metadata database is from a newer Keep (schema " +
+                      std::to_string(version) + "); upgrade keepd");
+    }
+    w.Exec("BEGIN IMMEDIATE");
+    w.Exec(kSchema);
+    sql::AccountTables::Migrate(w, version);
+    sql::TrustTables::Migrate(w, version);
+    if (version > 0 && version < 4) sql::RenameKeysCanonically(w, canonical);
+    sql::GcTables::Migrate(w);
+    sql::MirrorTables::Migrate(w);
+    sql::AuditTables::Migrate(w);
+    if (!sqlite::HasColumn(w, "uploads", "owner")) {
+      w.Exec("ALTER TABLE uploads ADD COLUMN owner TEXT NOT NULL DEFAULT ''");
+    }
+    w.Exec("CREATE INDEX IF NOT EXISTS uploads_by_owner ON uploads(owner, created_at)");
+    w.Exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str());
+    w.Exec("COMMIT");
   }
 
   using TagList = std::shared_ptr<const std::vector<std::string>>;
@@ -672,6 +703,9 @@ class SqliteMetadata final : public Metadata {
       return TagList(std::move(tags));
     });
     if (!loaded) return loaded.error();
+    // On PostgreSQL other keepd replicas write too, unseen here: nothing is
+    // cached, so that a moved tag is seen by every replica at once.
+    if (db_->engine() == sql::Engine::kPostgres) return *loaded;
     std::unique_lock lock(tags_mu_);
     // A write since the read began may have changed the tags: don't cache then.
     if (tags_generation_.load() == generation) {
@@ -695,9 +729,10 @@ class SqliteMetadata final : public Metadata {
       s.Bind(1, repo);
       if (s.Step()) return s.Int(0);
     }
-    auto s = c.Prepare("INSERT INTO repositories(name, created_at) VALUES(?1, ?2)");
-    s.Bind(1, repo).Bind(2, Now()).Run();
-    return sqlite3_last_insert_rowid(c.handle());
+    auto s = c.Prepare("INSERT INTO repositories(name, created_at) VALUES(?1, ?2) RETURNING id");
+    s.Bind(1, repo).Bind(2, Now());
+    if (!s.Step()) throw DbFailure("no id for the new repository " + repo);
+    return s.Int(0);
   }
 
   // The manifest's blobs must be linked and its children be manifests of the
@@ -735,18 +770,18 @@ class SqliteMetadata final : public Metadata {
     });
   }
 
-  sqlite::Database db_;
+  std::unique_ptr<sql::Database> db_;
   // The database file as opened, for CheckReady.
   struct FileId {
     dev_t dev;
     ino_t ino;
   };
   std::optional<FileId> file_;
-  sqlite::AccountTables accounts_;
-  sqlite::TrustTables trust_;
-  sqlite::GcTables gc_;
-  sqlite::MirrorTables mirrors_;
-  sqlite::AuditTables audit_;
+  sql::AccountTables accounts_;
+  sql::TrustTables trust_;
+  sql::GcTables gc_;
+  sql::MirrorTables mirrors_;
+  sql::AuditTables audit_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)
@@ -758,9 +793,19 @@ class SqliteMetadata final : public Metadata {
 Result<std::unique_ptr<Metadata>> OpenSqliteMetadata(const std::string& path,
                                                      const KeyCanonicalizer& canonical) {
   try {
-    return std::unique_ptr<Metadata>(new SqliteMetadata(path, canonical));
-  } catch (const SqliteError& e) {
-    return sqlite::DbError(e);
+    return std::unique_ptr<Metadata>(
+        new SqlMetadata(std::make_unique<sqlite::Database>(path), canonical));
+  } catch (const DbFailure& e) {
+    return sql::DbError(e);
+  }
+}
+
+Result<std::unique_ptr<Metadata>> OpenPostgresMetadata(const PostgresOptions& options) {
+  try {
+    return std::unique_ptr<Metadata>(
+        new SqlMetadata(std::make_unique<postgres::Database>(options), {}));
+  } catch (const DbFailure& e) {
+    return sql::DbError(e);
   }
 }
 

@@ -1,6 +1,6 @@
 #include "storage/sqlite_mirrors.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 constexpr const char* kTables = R"sql(
@@ -49,8 +49,8 @@ Result<void> MirrorTables::Create(const MirrorRecord& rule) {
     s.Bind(5, rule.created_by);
     try {
       s.Run();
-    } catch (const SqliteError& e) {
-      if (e.code != SQLITE_CONSTRAINT) throw;
+    } catch (const DbFailure& e) {
+      if (e.fault != Fault::kConstraint) throw;
       throw ErrorException(
           Fail(ErrorCode::kConflict, "a mirror rule named " + rule.name + " exists"));
     }
@@ -109,8 +109,11 @@ Result<bool> MirrorTables::Delete(const std::string& name) {
 Result<void> MirrorTables::PutTag(const MirrorTagRecord& t) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(
-        "INSERT OR REPLACE INTO mirror_tags(rule, repository, tag, digest, pending, state, "
-        "reason, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        "INSERT INTO mirror_tags(rule, repository, tag, digest, pending, state, reason, "
+        "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(rule, repository, tag) DO UPDATE SET digest=excluded.digest, "
+        "pending=excluded.pending, state=excluded.state, reason=excluded.reason, "
+        "updated_at=excluded.updated_at");
     s.Bind(1, t.rule).Bind(2, t.repository).Bind(3, t.tag).Bind(4, t.digest);
     s.Bind(5, t.pending).Bind(6, t.state).Bind(7, t.reason).Bind(8, Now());
     s.Run();
@@ -142,4 +145,4 @@ Result<std::vector<MirrorTagRecord>> MirrorTables::Tags(const std::string& rule)
   });
 }
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

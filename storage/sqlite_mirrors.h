@@ -6,9 +6,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite_db.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 class MirrorTables {
  public:
@@ -33,4 +33,4 @@ class MirrorTables {
   Database& db_;
 };
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -1,11 +1,12 @@
 #include "storage/sqlite_trust.h"
+#include "storage/sqlite.h"
 
 #include "core/digest.h"
 #include "core/names.h"
 
 #include <set>
 
-namespace keep::sqlite {
+namespace keep::sql {
 namespace {
 
 constexpr const char* kTables = R"sql(
@@ -87,8 +88,10 @@ DELETE FROM signatures WHERE format<>'gpg' AND NOT EXISTS (SELECT 1 FROM manifes
 
 void TrustTables::Record(Connection& c, const SignatureRecord& sig) {
   auto s = c.Prepare(
-      "INSERT OR REPLACE INTO signatures(repo_id, target, key_id, format, signature, "
-      "verified_at, trust_root) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM repositories WHERE name=?1");
+      "INSERT INTO signatures(repo_id, target, key_id, format, signature, verified_at, "
+      "trust_root) SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM repositories WHERE name=?1 "
+      "ON CONFLICT(repo_id, target, key_id, signature) DO UPDATE SET format=excluded.format, "
+      "verified_at=excluded.verified_at, trust_root=excluded.trust_root");
   s.Bind(1, sig.repo).Bind(2, sig.target).Bind(3, sig.key_id).Bind(4, sig.format);
   s.Bind(5, sig.signature).Bind(6, Now()).Bind(7, sig.trust_root).Run();
 }
@@ -122,15 +125,18 @@ namespace {
   "signed(d) AS ("                                                                      \
   "  SELECT target FROM vouched"                                                        \
   "    WHERE format NOT IN ('sigstore-attestation', 'mirrored')"                        \
-  "    AND key_id IN live GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"        \
+  "    AND key_id IN (SELECT k FROM live)"                                              \
+  "    GROUP BY target HAVING count(DISTINCT key_id) >= ?3),"                           \
   "images(d) AS ("                                                                      \
   "  SELECT d FROM signed"                                                              \
   "  UNION SELECT r.target FROM manifest_refs r"                                        \
-  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN signed),"                      \
+  "    WHERE r.repo_id=?1 AND r.kind=1 AND r.manifest IN (SELECT d FROM signed)),"      \
   "artifacts(d) AS ("                                                                   \
   "  SELECT signature FROM signatures WHERE repo_id=?1 AND format<>'gpg'"               \
-  "    AND target IN images GROUP BY signature HAVING min(key_id IN live AND"           \
-  "    (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))) = 1),"        \
+  "    AND target IN (SELECT d FROM images) GROUP BY signature"                         \
+  "    HAVING min(CASE WHEN key_id IN (SELECT k FROM live) AND"                         \
+  "    (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))"               \
+  "    THEN 1 ELSE 0 END) = 1),"                                                        \
   "trusted(d) AS (SELECT d FROM images UNION SELECT d FROM artifacts) "
 
 std::int64_t RepoIdOf(Database& db, const std::string& repo) {
@@ -144,11 +150,11 @@ std::int64_t RepoIdOf(Database& db, const std::string& repo) {
 void TrustTables::Migrate(Connection& c, int from) {
   c.Exec(kTables);
   if (from == 3) c.Exec(kMigrateFrom3);
-  if (!HasColumn(c, "signatures", "trust_root")) {
+  if (!sqlite::HasColumn(c, "signatures", "trust_root")) {
     c.Exec(kAddSignatureRoot);
     c.Exec(kMarkUnvouched);
   }
-  if (!HasColumn(c, "trust_roots", "digest")) {
+  if (!sqlite::HasColumn(c, "trust_roots", "digest")) {
     c.Exec(kAddRootDigest);
     auto s = c.Prepare("SELECT name, content FROM trust_roots");
     std::vector<std::pair<std::string, std::string>> roots;
@@ -358,8 +364,9 @@ Result<bool> TrustTables::RevokeIdentity(const std::string& ns, const std::strin
 Result<void> TrustTables::SetTrustRoot(const TrustRootRecord& root) {
   return db_.Write([&](Connection& c) {
     auto s = c.Prepare(
-        "INSERT OR REPLACE INTO trust_roots(name, content, added_by, added_at, digest) "
-        "VALUES(?1, ?2, ?3, ?4, ?5)");
+        "INSERT INTO trust_roots(name, content, added_by, added_at, digest) "
+        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO UPDATE SET content=excluded.content, "
+        "added_by=excluded.added_by, added_at=excluded.added_at, digest=excluded.digest");
     s.Bind(1, root.name).Bind(2, root.content).Bind(3, root.added_by).Bind(4, Now());
     s.Bind(5, Sha256Of(root.content).str()).Run();
   });
@@ -425,12 +432,15 @@ Result<void> TrustTables::StoreSignature(const std::string& repo, const std::str
                                          const std::optional<SignatureRecord>& verified) {
   return db_.Write([&](Connection& c) {
     {  // The repository exists once something was pushed to it.
-      auto s = c.Prepare("INSERT OR IGNORE INTO repositories(name, created_at) VALUES(?1, ?2)");
+      auto s = c.Prepare(
+          "INSERT INTO repositories(name, created_at) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
       s.Bind(1, repo).Bind(2, Now()).Run();
     }
     auto s = c.Prepare(
-        "INSERT OR REPLACE INTO stored_signatures(repo_id, target, name, content, created_at) "
-        "SELECT id, ?2, ?3, ?4, ?5 FROM repositories WHERE name=?1");
+        "INSERT INTO stored_signatures(repo_id, target, name, content, created_at) "
+        "SELECT id, ?2, ?3, ?4, ?5 FROM repositories WHERE name=?1 "
+        "ON CONFLICT(repo_id, target, name) DO UPDATE SET content=excluded.content, "
+        "created_at=excluded.created_at");
     s.Bind(1, repo).Bind(2, target).Bind(3, signature.name).Bind(4, signature.content);
     s.Bind(5, Now()).Run();
     if (verified) Record(c, *verified);
@@ -484,7 +494,8 @@ Result<bool> TrustTables::IsTrusted(const std::string& repo, const std::string& 
         "    WHERE namespace=?2 AND revoked=0) "
         "SELECT 1 FROM signatures WHERE repo_id=?1 AND target=?4"
         "  AND (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))"
-        "  AND format NOT IN ('sigstore-attestation', 'mirrored') AND key_id IN live"
+        "  AND format NOT IN ('sigstore-attestation', 'mirrored') AND key_id IN (SELECT k FROM "
+        "live)"
         "  GROUP BY target HAVING count(DISTINCT key_id) >= ?3");
     direct.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold).Bind(4, digest);
     if (direct.Step()) return true;
@@ -497,10 +508,11 @@ Result<bool> TrustTables::IsTrusted(const std::string& repo, const std::string& 
 Result<bool> TrustTables::IsServableBlob(const std::string& repo, const std::string& digest,
                                          std::int64_t threshold) {
   return Guard([&]() -> Result<bool> {
-    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
-                                  "SELECT 1 FROM trusted WHERE d=?4 UNION ALL "
-                                  "SELECT 1 FROM manifest_refs r WHERE r.repo_id=?1 AND "
-                                  "r.kind=0 AND r.target=?4 AND r.manifest IN trusted LIMIT 1");
+    auto s = db_.Reader().Prepare(
+        KEEP_TRUSTED_CTE
+        "SELECT 1 FROM trusted WHERE d=?4 UNION ALL "
+        "SELECT 1 FROM manifest_refs r WHERE r.repo_id=?1 AND "
+        "r.kind=0 AND r.target=?4 AND r.manifest IN (SELECT d FROM trusted) LIMIT 1");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, digest);
     return s.Step();
   });
@@ -510,7 +522,7 @@ Result<bool> TrustTables::HasTrusted(const std::string& repo, std::int64_t thres
   return Guard([&]() -> Result<bool> {
     auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
                                   "SELECT 1 FROM manifests m WHERE m.repo_id=?1 AND "
-                                  "m.digest IN trusted LIMIT 1");
+                                  "m.digest IN (SELECT d FROM trusted) LIMIT 1");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
     return s.Step();
   });
@@ -521,7 +533,7 @@ Result<std::vector<std::string>> TrustTables::TrustedTags(const std::string& rep
   return Guard([&]() -> Result<std::vector<std::string>> {
     auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
                                   "SELECT t.name FROM tags t WHERE t.repo_id=?1 AND "
-                                  "t.digest IN trusted ORDER BY t.name");
+                                  "t.digest IN (SELECT d FROM trusted) ORDER BY t.name");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
     std::vector<std::string> out;
     while (s.Step()) out.push_back(s.Text(0));
@@ -533,9 +545,10 @@ Result<std::vector<std::string>> TrustTables::TrustedReferrers(const std::string
                                                                const std::string& subject,
                                                                std::int64_t threshold) {
   return Guard([&]() -> Result<std::vector<std::string>> {
-    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
-                                  "SELECT m.digest FROM manifests m WHERE m.repo_id=?1 AND "
-                                  "m.subject=?4 AND m.digest IN trusted ORDER BY m.digest");
+    auto s = db_.Reader().Prepare(
+        KEEP_TRUSTED_CTE
+        "SELECT m.digest FROM manifests m WHERE m.repo_id=?1 AND "
+        "m.subject=?4 AND m.digest IN (SELECT d FROM trusted) ORDER BY m.digest");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold).Bind(4, subject);
     std::vector<std::string> out;
     while (s.Step()) out.push_back(s.Text(0));
@@ -546,14 +559,15 @@ Result<std::vector<std::string>> TrustTables::TrustedReferrers(const std::string
 Result<std::vector<QuarantinedManifest>> TrustTables::Quarantined(const std::string& repo,
                                                                  std::int64_t threshold) {
   return Guard([&]() -> Result<std::vector<QuarantinedManifest>> {
-    auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE
-                                  "SELECT m.digest, m.media_type, m.created_at, "
-                                  "(SELECT group_concat(t.name, ' ') FROM tags t WHERE "
-                                  "t.repo_id=?1 AND t.digest=m.digest) FROM manifests m "
-                                  "WHERE m.repo_id=?1 AND m.digest NOT IN trusted AND NOT EXISTS "
-                                  "(SELECT 1 FROM signatures s WHERE s.repo_id=?1 AND "
-                                  "s.signature=m.digest) "
-                                  "ORDER BY m.created_at, m.digest");
+    auto s = db_.Reader().Prepare(
+        KEEP_TRUSTED_CTE
+        "SELECT m.digest, m.media_type, m.created_at, "
+        "(SELECT group_concat(t.name, ' ') FROM tags t WHERE "
+        "t.repo_id=?1 AND t.digest=m.digest) FROM manifests m "
+        "WHERE m.repo_id=?1 AND m.digest NOT IN (SELECT d FROM trusted) AND NOT EXISTS "
+        "(SELECT 1 FROM signatures s WHERE s.repo_id=?1 AND "
+        "s.signature=m.digest) "
+        "ORDER BY m.created_at, m.digest");
     s.Bind(1, RepoIdOf(db_, repo)).Bind(2, NamespaceOf(repo)).Bind(3, threshold);
     std::vector<QuarantinedManifest> out;
     while (s.Step()) {
@@ -572,4 +586,4 @@ Result<std::vector<QuarantinedManifest>> TrustTables::Quarantined(const std::str
 
 #undef KEEP_TRUSTED_CTE
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

@@ -7,9 +7,9 @@
 #pragma once
 
 #include "storage/metadata.h"
-#include "storage/sqlite_db.h"
+#include "storage/sql.h"
 
-namespace keep::sqlite {
+namespace keep::sql {
 
 class TrustTables {
  public:
@@ -69,4 +69,4 @@ class TrustTables {
   Database& db_;
 };
 
-}  // namespace keep::sqlite
+}  // namespace keep::sql

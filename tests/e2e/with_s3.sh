@@ -34,7 +34,7 @@ s3() {
 }
 s3 -X PUT "$S3_ENDPOINT/keep" >/dev/null
 export KEEP_S3_ACCESS_KEY=$S3_ACCESS_KEY KEEP_S3_SECRET_KEY=$S3_SECRET_KEY
-export KEEP_CONFIG_EXTRA="\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"bucket\":\"keep\",\"part_size_mib\":5}}"
+export KEEP_CONFIG_EXTRA="${KEEP_CONFIG_EXTRA:+$KEEP_CONFIG_EXTRA,}\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"bucket\":\"keep\",\"part_size_mib\":5}}"
 bash "$script" "$@"
 if ! s3 "$S3_ENDPOINT/keep?list-type=2&max-keys=1&prefix=blobs%2F" | grep -q '<Key>blobs/'; then
   echo "[with_s3] FAIL: the bucket holds no blobs after $(basename "$script"): keepd did not use it" >&2

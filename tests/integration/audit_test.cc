@@ -5,8 +5,6 @@
 // old; a schema 7 database gains the table; the stderr lines stay.
 #include "tests/integration/trust_fixture.h"
 
-#include <sqlite3.h>
-
 #include <string>
 
 namespace keep::testkit {
@@ -15,14 +13,7 @@ namespace {
 using nlohmann::json;
 
 // Runs `sql` on the (stopped) keepd's metadata.db.
-void OnDatabase(KeepdProcess& keepd, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
+void OnDatabase(KeepdProcess& keepd, const std::string& sql) { RunMetadataSql(keepd, sql); }
 
 std::string ErrorCodeOf(const Response& r) {
   json j = json::parse(r.body, nullptr, false);
@@ -248,9 +239,9 @@ TEST_F(AuditTest, OnlyAdminsReadItAllAndMaintainersTheirNamespace) {
 TEST_F(AuditTest, RetentionPrunesOldEventsAtStart) {
   NewKey("old");
   ASSERT_FALSE(Events("?action=key.add").empty());
-  // 91 days pass (the default retention is 90).
+  // 91 days pass (the default retention is 90): 7,862,400,000 ms.
   keepd_.Restart(KeepdProcess::Stop::kGraceful,
-                 [&] { OnDatabase(keepd_, "UPDATE audit SET time = time - 91 * 86400 * 1000"); });
+                 [&] { OnDatabase(keepd_, "UPDATE audit SET time = time - 7862400000"); });
   client_.Disconnect();
   EXPECT_TRUE(Events("?action=key.add").empty());
   EXPECT_TRUE(Events("?action=user.create").empty());
@@ -263,9 +254,17 @@ TEST_F(AuditTest, RetentionPrunesOldEventsAtStart) {
 TEST_F(AuditTest, AnAuditWriteThatFailsFailsNoRequestAndIsLogged) {
   // The database refuses every audit row from now on.
   keepd_.Restart(KeepdProcess::Stop::kGraceful, [&] {
-    OnDatabase(keepd_,
-               "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
-               "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END");
+    if (keepd_.postgres_schema().empty()) {
+      OnDatabase(keepd_,
+                 "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
+                 "BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END");
+    } else {
+      OnDatabase(keepd_,
+                 "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$BEGIN RAISE EXCEPTION 'audit refused by the test'; END$$; "
+                 "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse_audit()");
+    }
   });
   client_.Disconnect();
   Signer signer = NewKey("while-broken");  // expects 201

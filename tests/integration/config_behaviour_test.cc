@@ -5,8 +5,6 @@
 // in config_environment_test.cc.
 #include "tests/support/keepd_test.h"
 
-#include <sqlite3.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -38,15 +36,8 @@ bool ConnectsAfterRetries(HttpsClient& client, int attempts = 100) {
 // Runs SQL on keepd's database. REQUIRES: keepd is stopped (it holds the
 // database exclusively while it runs), e.g. in Restart's while-stopped step.
 void RunSqlWhileStopped(const KeepdProcess& keepd, const std::string& sql) {
-  ASSERT_FALSE(keepd.running()) << "keepd's database is opened only while keepd is stopped";
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK)
-      << (error ? error : "");
-  sqlite3_free(error);
-  EXPECT_EQ(sqlite3_changes(db), 1) << sql;
-  sqlite3_close(db);
+  ASSERT_FALSE(keepd.running()) << "keepd's database is changed only while keepd is stopped";
+  EXPECT_EQ(RunMetadataSql(keepd, sql), 1) << sql;
 }
 
 // Makes an upload session look opened `seconds` earlier.

@@ -4,8 +4,6 @@
 #include "core/base64.h"
 #include "tests/support/keepd_test.h"
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -226,30 +224,17 @@ TEST_F(MirrorAdminTest, ThePasswordIsNeverShownNorStoredInTheClear) {
 
   // keepd holds its database exclusively while it runs: look once it is down.
   keepd_.Shutdown();
-  std::string db_path = (keepd_.data_dir() / "metadata.db").string();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name, spec, sealed, created_by FROM mirrors", -1, &stmt,
-                               nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  int rows = 0;
   const std::string encoded = EncodeBase64(kPassword);
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    ++rows;
-    for (int col = 0; col < 4; ++col) {
-      const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
-      std::string value = text ? text : "";
-      EXPECT_EQ(value.find(kPassword), std::string::npos) << "column " << col << ": " << value;
-      EXPECT_EQ(value.find(encoded), std::string::npos) << "column " << col << ": " << value;
+  auto rows = QueryMetadata(keepd_, "SELECT name, spec, sealed, created_by FROM mirrors");
+  for (const auto& row : rows) {
+    for (std::size_t col = 0; col < row.size(); ++col) {
+      EXPECT_EQ(row[col].find(kPassword), std::string::npos)
+          << "column " << col << ": " << row[col];
+      EXPECT_EQ(row[col].find(encoded), std::string::npos) << "column " << col << ": " << row[col];
     }
-    const auto* sealed = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 2));
-    EXPECT_NE(std::string(sealed ? sealed : ""), "") << "no sealed credentials stored";
+    EXPECT_NE(row.at(2), "") << "no sealed credentials stored";
   }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  EXPECT_EQ(rows, 1);
+  EXPECT_EQ(rows.size(), 1u);
   // Nor anywhere in the database's files.
   for (const auto& entry : std::filesystem::directory_iterator(keepd_.data_dir())) {
     if (entry.path().filename().string().rfind("metadata.db", 0) != 0) continue;

@@ -7,28 +7,20 @@
 
 #include <functional>
 
-#include <sqlite3.h>
-
 namespace keep::testkit {
 
 // Makes every manifest and blob link look pushed `seconds` earlier, and every
-// namespace's policy older, through keepd's own
-// database (WAL allows a second writer process).
-// Makes every manifest and blob link look pushed `seconds` earlier, and every
 // policy set that much earlier, in keepd's own database while keepd is stopped
-// (it holds the database exclusively while it runs). The clients' connections
-// went with the old process; they connect again on their next request.
+// (on SQLite it holds the database exclusively while it runs). The clients'
+// connections went with the old process; they connect again on their next request.
 inline void AgeManifests(KeepdProcess& keepd, int seconds,
                          std::initializer_list<HttpsClient*> clients) {
   keepd.Restart(KeepdProcess::Stop::kGraceful, [&] {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((keepd.data_dir() / "metadata.db").c_str(), &db), SQLITE_OK);
-    std::string sql =
-        "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds) +
-        "; UPDATE repo_blobs SET created_at = created_at - " + std::to_string(seconds) +
-        "; UPDATE namespaces SET policy_since = policy_since - " + std::to_string(seconds);
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
+    RunMetadataSql(
+        keepd, "UPDATE manifests SET created_at = created_at - " + std::to_string(seconds) +
+                   "; UPDATE repo_blobs SET created_at = created_at - " + std::to_string(seconds) +
+                   "; UPDATE namespaces SET policy_since = policy_since - " +
+                   std::to_string(seconds));
   });
   for (HttpsClient* c : clients) c->Disconnect();
 }

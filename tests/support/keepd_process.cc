@@ -1,5 +1,8 @@
 #include "tests/support/keepd_process.h"
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -11,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -92,6 +96,9 @@ std::vector<std::string> ChildEnvironment(const std::vector<std::string>& extra)
     if (std::string_view(*e).rfind("KEEP_", 0) != 0) env.emplace_back(*e);
   }
   env.push_back(std::string("KEEP_ADMIN_PASSWORD=") + kAdminPassword);
+  if (const char* pw = std::getenv("KEEP_TEST_POSTGRES_PASSWORD")) {
+    env.push_back(std::string("KEEP_POSTGRES_PASSWORD=") + pw);
+  }
   for (const auto& entry : extra) {
     std::string name = entry.substr(0, entry.find('=') + 1);
     std::erase_if(env, [&](const std::string& e) { return e.rfind(name, 0) == 0; });
@@ -154,6 +161,16 @@ KeepdProcess::KeepdProcess(nlohmann::json extra_config,
                            const std::function<void(const fs::path&)>& prepare,
                            KeepdOptions options)
     : dir_(MakeTempDir()), extra_config_(std::move(extra_config)), options_(std::move(options)) {
+  // KEEP_TEST_POSTGRES (libpq's connection string) runs every keepd on
+  // PostgreSQL instead of SQLite, each in a schema of its own.
+  if (const char* pg = std::getenv("KEEP_TEST_POSTGRES"); pg != nullptr && *pg != '\0') {
+    postgres_schema_ = "t_";
+    for (char c : dir_.filename().string()) {
+      if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+        postgres_schema_ += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+    }
+  }
   if (prepare) prepare(data_dir());
   for (int attempt = 0; attempt < kLaunchAttempts; ++attempt) {
     // Another process may take the port between our probe and keepd's bind.
@@ -180,6 +197,12 @@ void KeepdProcess::WriteConfig() const {
   std::string address = host.find(':') == std::string::npos ? host : "[" + host + "]";
   nlohmann::json config = {{"listen", address + ":" + std::to_string(port_)},
                            {"data_dir", data_dir().string()}};
+  if (!postgres_schema_.empty()) {
+    config["metadata"] = {
+        {"driver", "postgres"},
+        {"postgres",
+         {{"conninfo", std::getenv("KEEP_TEST_POSTGRES")}, {"schema", postgres_schema_}}}};
+  }
   config.merge_patch(extra_config_);
   std::ofstream(dir_ / "config.json") << config.dump(2);
 }
@@ -289,5 +312,69 @@ std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
 
 std::string KeepdBinary() { return KeepdBinary(fs::path()); }
+
+namespace {
+
+// Runs sql on keepd's metadata database: the rows of its last statement
+// into `rows` (when given), and the rows that statement changed returned.
+long long OnMetadata(const KeepdProcess& keepd, const std::string& sql,
+                     std::vector<std::vector<std::string>>* rows) {
+  if (keepd.postgres_schema().empty()) {
+    EXPECT_FALSE(keepd.running())
+        << "keepd's SQLite database is opened only while keepd is stopped";
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2((keepd.data_dir() / "metadata.db").c_str(), &db,
+                              SQLITE_OPEN_READWRITE, nullptr),
+              SQLITE_OK);
+    char* error = nullptr;
+    auto collect = [](void* out, int n, char** values, char**) {
+      auto* table = static_cast<std::vector<std::vector<std::string>>*>(out);
+      if (table == nullptr) return 0;
+      auto& row = table->emplace_back();
+      for (int c = 0; c < n; ++c) row.emplace_back(values[c] != nullptr ? values[c] : "");
+      return 0;
+    };
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), collect, rows, &error), SQLITE_OK)
+        << (error ? error : "") << " in: " << sql;
+    sqlite3_free(error);
+    long long changes = sqlite3_changes(db);
+    sqlite3_close(db);
+    return changes;
+  }
+  const char* keys[] = {"dbname", "password", nullptr};
+  const char* values[] = {std::getenv("KEEP_TEST_POSTGRES"),
+                          std::getenv("KEEP_TEST_POSTGRES_PASSWORD"), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, 1);
+  EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  std::string text = "SET search_path TO \"" + keepd.postgres_schema() + "\"; " + sql;
+  PGresult* r = PQexec(conn, text.c_str());
+  auto status = PQresultStatus(r);
+  EXPECT_TRUE(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+      << PQresultErrorMessage(r) << " in: " << sql;
+  if (rows != nullptr && status == PGRES_TUPLES_OK) {
+    for (int i = 0; i < PQntuples(r); ++i) {
+      auto& row = rows->emplace_back();
+      for (int c = 0; c < PQnfields(r); ++c) row.emplace_back(PQgetvalue(r, i, c));
+    }
+  }
+  const char* n = PQcmdTuples(r);
+  long long changes = n[0] != '\0' ? std::atoll(n) : 0;
+  PQclear(r);
+  PQfinish(conn);
+  return changes;
+}
+
+}  // namespace
+
+long long RunMetadataSql(const KeepdProcess& keepd, const std::string& sql) {
+  return OnMetadata(keepd, sql, nullptr);
+}
+
+std::vector<std::vector<std::string>> QueryMetadata(const KeepdProcess& keepd,
+                                                    const std::string& sql) {
+  std::vector<std::vector<std::string>> rows;
+  OnMetadata(keepd, sql, &rows);
+  return rows;
+}
 
 }  // namespace keep::testkit

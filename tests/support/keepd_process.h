@@ -90,6 +90,10 @@ class KeepdProcess {
   HttpsClient AdminClient() const;
   HttpsClient AnonymousClient() const;
 
+  // Where keepd's metadata lives: its PostgreSQL schema when the tests run
+  // on PostgreSQL (KEEP_TEST_POSTGRES), else "" (data_dir()/metadata.db).
+  const std::string& postgres_schema() const { return postgres_schema_; }
+
   // The request log so far: one JSON object per request.
   std::vector<nlohmann::json> RequestLog() const;
   std::string Messages() const;  // stderr so far
@@ -101,6 +105,7 @@ class KeepdProcess {
   void Terminate(Stop how);
 
   std::filesystem::path dir_;
+  std::string postgres_schema_;
   nlohmann::json extra_config_;
   KeepdOptions options_;
   std::uint16_t port_ = 0;
@@ -111,5 +116,15 @@ class KeepdProcess {
 inline void PrintTo(KeepdProcess::Stop how, std::ostream* os) {
   *os << (how == KeepdProcess::Stop::kGraceful ? "Graceful" : "Crash");
 }
+
+// Runs `sql` (statements without parameters) on keepd's metadata database,
+// SQLite's file or its PostgreSQL schema, the way an operator would by hand.
+// Returns the rows the last statement changed; a failure fails the test.
+// REQUIRES: keepd is stopped when it is on SQLite (it holds the file).
+long long RunMetadataSql(const KeepdProcess& keepd, const std::string& sql);
+// The rows of one query on keepd's metadata database, each column as text
+// ("" for NULL). The same requirements.
+std::vector<std::vector<std::string>> QueryMetadata(const KeepdProcess& keepd,
+                                                    const std::string& sql);
 
 }  // namespace keep::testkit

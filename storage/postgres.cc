@@ -1,0 +1,485 @@
+#include "storage/postgres.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+namespace keep::postgres {
+namespace {
+
+// Advisory lock keys (any 64-bit number, the same on every replica).
+constexpr std::int64_t kWriteLock = 0x6b656570'77726974;    // "keepwrit"
+constexpr std::int64_t kMigrateLock = 0x6b656570'6d696772;  // "keepmigr"
+
+// The functions the two engines spell differently, as ToPostgres renames them.
+struct Rename {
+  std::string_view sqlite;
+  std::string_view postgres;
+};
+constexpr Rename kRenames[] = {
+    {"group_concat", "string_agg"},
+    {"instr", "strpos"},
+};
+
+bool IsWordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+bool SameWord(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == y;
+         });
+}
+
+// SQLSTATE classes (PostgreSQL's appendix A) as the metadata layer sees them.
+sql::Fault FaultOf(const char* state) {
+  if (state == nullptr) return sql::Fault::kUnreachable;  // no answer from the server
+  std::string_view s(state);
+  if (s.starts_with("23")) return sql::Fault::kConstraint;  // integrity
+  if (s == "53100") return sql::Fault::kFull;               // disk_full
+  if (s.starts_with("08") || s.starts_with("57P"))
+    return sql::Fault::kUnreachable;                 // connection, shutdown
+  if (s == "25006") return sql::Fault::kUnwritable;  // read_only_sql_transaction (a standby)
+  return sql::Fault::kOther;
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+std::string ToPostgres(std::string_view sql, int& params) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  params = 0;
+  for (std::size_t i = 0; i < sql.size();) {
+    char c = sql[i];
+    if (c == '\'' || c == '"') {  // a literal or a quoted name, copied whole
+      std::size_t end = i + 1;
+      while (end < sql.size() && sql[end] != c) ++end;
+      out.append(sql.substr(i, end + 1 - i));
+      i = end + 1;
+      continue;
+    }
+    if (c == '?') {
+      std::size_t end = i + 1;
+      while (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end])) != 0) ++end;
+      int n = params + 1;
+      if (end > i + 1) std::from_chars(sql.data() + i + 1, sql.data() + end, n);
+      params = std::max(params, n);
+      out += '$';
+      out += std::to_string(n);
+      i = end;
+      continue;
+    }
+    if (IsWordChar(c)) {
+      std::size_t end = i;
+      while (end < sql.size() && IsWordChar(sql[end])) ++end;
+      std::string_view word = sql.substr(i, end - i);
+      std::string_view replaced = word;
+      if (end < sql.size() && sql[end] == '(') {
+        for (const auto& r : kRenames) {
+          if (SameWord(word, r.sqlite)) replaced = r.postgres;
+        }
+      }
+      out.append(replaced);
+      i = end;
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+// A statement prepared on the server under a name of its own; its binds
+// and its result live here between Step()s.
+class Statement final : public sql::StmtImpl {
+ public:
+  Statement(Connection* conn, std::string name, const char* sql)
+      : conn_(conn), name_(std::move(name)), text_(ToPostgres(sql, params_)) {
+    values_.resize(static_cast<std::size_t>(params_));
+  }
+  ~Statement() override { PQclear(result_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void Bind(int i, std::string_view v) override { Value(i) = std::string(v); }
+  void Bind(int i, std::int64_t v) override { Value(i) = std::to_string(v); }
+  void BindNull(int i) override { Value(i).reset(); }
+
+  bool Step() override {
+    if (result_ == nullptr) {
+      Execute();
+      row_ = 0;
+    } else {
+      ++row_;
+    }
+    return row_ < PQntuples(result_);
+  }
+
+  std::int64_t Int(int col) const override {
+    const char* v = PQgetvalue(result_, row_, col);
+    if (v[0] == 't' && v[1] == '\0') return 1;  // a boolean (EXISTS)
+    if (v[0] == 'f' && v[1] == '\0') return 0;
+    std::int64_t n = 0;
+    std::from_chars(v, v + std::strlen(v), n);
+    return n;
+  }
+  bool IsNull(int col) const override { return PQgetisnull(result_, row_, col) != 0; }
+  std::string Text(int col) const override {
+    return std::string(PQgetvalue(result_, row_, col),
+                       static_cast<std::size_t>(PQgetlength(result_, row_, col)));
+  }
+  void Reset() override {
+    PQclear(result_);
+    result_ = nullptr;
+    for (auto& v : values_) v.reset();
+  }
+
+ private:
+  std::optional<std::string>& Value(int i) {
+    if (i < 1 || i > params_) {
+      throw sql::DbFailure("parameter " + std::to_string(i) + " is not in: " + text_);
+    }
+    return values_[static_cast<std::size_t>(i - 1)];
+  }
+
+  void Execute() {
+    conn_->EnsureOpen();
+    if (prepared_ != conn_->generation_) {
+      PGresult* r = PQprepare(conn_->conn_, name_.c_str(), text_.c_str(), params_, nullptr);
+      if (PQresultStatus(r) != PGRES_COMMAND_OK) conn_->Throw("prepare " + text_, r);
+      PQclear(r);
+      prepared_ = conn_->generation_;
+    }
+    std::vector<const char*> values;
+    values.reserve(values_.size());
+    for (const auto& v : values_) values.push_back(v ? v->c_str() : nullptr);
+    result_ =
+        PQexecPrepared(conn_->conn_, name_.c_str(), params_, values.data(), nullptr, nullptr, 0);
+    auto status = PQresultStatus(result_);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      PGresult* failed = result_;
+      result_ = nullptr;
+      conn_->Throw(text_, failed);
+    }
+    const char* changed = PQcmdTuples(result_);
+    conn_->changes_ = changed[0] != '\0' ? std::atoll(changed) : 0;
+  }
+
+  Connection* conn_;
+  std::string name_;
+  int params_ = 0;
+  std::string text_;
+  std::vector<std::optional<std::string>> values_;
+  std::uint64_t prepared_ = 0;  // the connection's generation it was prepared in
+  PGresult* result_ = nullptr;
+  int row_ = 0;
+};
+
+Connection::Connection(const PostgresOptions& options) : options_(options) { EnsureOpen(); }
+
+Connection::~Connection() {
+  cache_.clear();
+  PQfinish(conn_);
+}
+
+void Connection::EnsureOpen() {
+  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return;
+  PQfinish(conn_);
+  std::string timeout = std::to_string(options_.connect_timeout_seconds);
+  // The connection string is read as one (expand_dbname); the password is
+  // given apart, never written into it.
+  const char* keys[] = {"dbname", "password", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {options_.conninfo.c_str(),
+                          options_.password.empty() ? nullptr : options_.password.c_str(),
+                          timeout.c_str(), "keepd", nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    throw sql::DbFailure("postgresql: cannot connect: " + why, sql::Fault::kUnreachable);
+  }
+  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  ++generation_;
+  // The schema is checked by the configuration: plain lower-case letters,
+  // digits and '_'; it is quoted all the same.
+  std::string setup =
+      "SET client_min_messages=warning; SET TIME ZONE 'UTC'; SET search_path TO \"" +
+      options_.schema + "\"";
+  Exec(setup.c_str());
+}
+
+void Connection::Throw(const std::string& what, const void* result) {
+  auto* r = static_cast<PGresult*>(const_cast<void*>(result));
+  const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+  if (message.empty()) message = PQerrorMessage(conn_);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  sql::Fault fault = PQstatus(conn_) != CONNECTION_OK ? sql::Fault::kUnreachable : FaultOf(state);
+  PQclear(r);
+  throw sql::DbFailure("postgresql: " + message + " in: " + what, fault);
+}
+
+sql::Stmt Connection::Prepare(const char* sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return sql::Stmt(it->second.get());
+  auto& stmt = cache_[sql] =
+      std::make_unique<Statement>(this, "k" + std::to_string(cache_.size()), sql);
+  return sql::Stmt(stmt.get());
+}
+
+void Connection::Exec(const char* sql) {
+  EnsureOpen();
+  PGresult* r = PQexec(conn_, sql);
+  auto status = PQresultStatus(r);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Throw(sql, r);
+  PQclear(r);
+}
+
+bool Connection::InTransaction() const {
+  auto s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+Database::Database(const PostgresOptions& options)
+    : options_(options), where_("the PostgreSQL database " + options.conninfo),
+      id_(next_id_.fetch_add(1)), writer_(options) {}
+
+Connection& Database::Reader() {
+  thread_local std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns;
+  auto& c = conns[id_];
+  if (!c) c = std::make_unique<Connection>(options_);
+  return *c;
+}
+
+Result<void> Database::Transact(const std::function<void(sql::Connection&)>& fn) {
+  static const std::string begin =
+      "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kWriteLock) + ")";
+  std::lock_guard lock(write_mu_);
+  return RunTransaction(writer_, begin.c_str(), fn);
+}
+
+}  // namespace keep::postgres
+
+namespace keep::postgres {
+namespace {
+
+// The schema, one migration per version; each is applied once, in order.
+// Text sorts and compares byte by byte (COLLATE "C"), as in SQLite, so that
+// tag and catalog pages follow the order the API promises whatever locale
+// the database was made with. Integers are 64-bit, as all of SQLite's are.
+constexpr const char* kMigrations[] = {
+    // 1: the tables of SQLite's schema 9.
+    R"sql(
+CREATE TABLE repositories(
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL UNIQUE,
+  created_at BIGINT NOT NULL);
+CREATE TABLE repo_blobs(
+  repo_id BIGINT NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY(repo_id, digest));
+CREATE INDEX repo_blobs_by_digest ON repo_blobs(digest);
+CREATE TABLE manifests(
+  repo_id BIGINT NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  digest TEXT COLLATE "C" NOT NULL,
+  media_type TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  artifact_type TEXT COLLATE "C" NOT NULL,
+  subject TEXT COLLATE "C",
+  annotations TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY(repo_id, digest));
+CREATE INDEX manifests_by_subject ON manifests(repo_id, subject) WHERE subject IS NOT NULL;
+CREATE TABLE manifest_refs(
+  repo_id BIGINT NOT NULL,
+  manifest TEXT COLLATE "C" NOT NULL,
+  target TEXT COLLATE "C" NOT NULL,
+  kind BIGINT NOT NULL, -- 0: blob, 1: child manifest
+  PRIMARY KEY(repo_id, manifest, kind, target),
+  FOREIGN KEY(repo_id, manifest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE);
+CREATE TABLE tags(
+  repo_id BIGINT NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  digest TEXT COLLATE "C" NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY(repo_id, name),
+  FOREIGN KEY(repo_id, digest) REFERENCES manifests(repo_id, digest) ON DELETE CASCADE);
+CREATE TABLE uploads(
+  id TEXT COLLATE "C" PRIMARY KEY,
+  repo TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL DEFAULT '');
+CREATE INDEX uploads_by_owner ON uploads(owner, created_at);
+CREATE TABLE users(
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL UNIQUE,
+  password_hash TEXT COLLATE "C" NOT NULL,
+  admin BIGINT NOT NULL,
+  disabled BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  robot BIGINT NOT NULL DEFAULT 0,
+  expires_at BIGINT NOT NULL DEFAULT 0,
+  created_by TEXT COLLATE "C" NOT NULL DEFAULT '');
+CREATE TABLE robot_scopes(
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  namespace TEXT COLLATE "C" NOT NULL,
+  actions TEXT COLLATE "C" NOT NULL, -- comma-separated: pull,push,delete
+  PRIMARY KEY(user_id, namespace));
+CREATE TABLE namespaces(
+  id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+  name TEXT COLLATE "C" NOT NULL UNIQUE,
+  anonymous_pull BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  created_by TEXT COLLATE "C" NOT NULL,
+  mode TEXT COLLATE "C" NOT NULL DEFAULT 'quarantine',
+  threshold BIGINT NOT NULL DEFAULT 1,
+  quarantine_ttl BIGINT NOT NULL DEFAULT 86400,
+  policy_since BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE members(
+  namespace_id BIGINT NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT COLLATE "C" NOT NULL,
+  PRIMARY KEY(namespace_id, user_id));
+CREATE INDEX members_by_user ON members(user_id);
+CREATE TABLE publisher_keys(
+  namespace TEXT COLLATE "C" NOT NULL,
+  key_id TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  algorithm TEXT COLLATE "C" NOT NULL,
+  pem TEXT COLLATE "C" NOT NULL,
+  added_by TEXT COLLATE "C" NOT NULL,
+  added_at BIGINT NOT NULL,
+  revoked BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY(namespace, key_id));
+CREATE TABLE signatures(
+  repo_id BIGINT NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  target TEXT COLLATE "C" NOT NULL,
+  key_id TEXT COLLATE "C" NOT NULL,
+  format TEXT COLLATE "C" NOT NULL,
+  signature TEXT COLLATE "C" NOT NULL,
+  verified_at BIGINT NOT NULL,
+  trust_root TEXT COLLATE "C" NOT NULL DEFAULT '',
+  PRIMARY KEY(repo_id, target, key_id, signature));
+CREATE INDEX signatures_by_artifact ON signatures(repo_id, signature);
+CREATE TABLE stored_signatures(
+  repo_id BIGINT NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+  target TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  content TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY(repo_id, target, name));
+CREATE TABLE trusted_identities(
+  namespace TEXT COLLATE "C" NOT NULL,
+  name TEXT COLLATE "C" NOT NULL,
+  issuer TEXT COLLATE "C" NOT NULL,
+  subject TEXT COLLATE "C" NOT NULL,
+  subject_regex TEXT COLLATE "C" NOT NULL,
+  extensions TEXT COLLATE "C" NOT NULL,
+  added_by TEXT COLLATE "C" NOT NULL,
+  added_at BIGINT NOT NULL,
+  revoked BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY(namespace, name));
+CREATE TABLE trust_roots(
+  name TEXT COLLATE "C" PRIMARY KEY,
+  content TEXT COLLATE "C" NOT NULL,
+  added_by TEXT COLLATE "C" NOT NULL,
+  added_at BIGINT NOT NULL,
+  digest TEXT COLLATE "C" NOT NULL DEFAULT '');
+-- A signature artifact's records go with it (storage/sqlite_trust.cc says why).
+CREATE FUNCTION keep_signatures_follow_artifacts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM signatures WHERE repo_id=OLD.repo_id AND signature=OLD.digest;
+  RETURN OLD;
+END $$;
+CREATE TRIGGER signatures_follow_artifacts AFTER DELETE ON manifests
+  FOR EACH ROW EXECUTE FUNCTION keep_signatures_follow_artifacts();
+CREATE TABLE mirrors(
+  name TEXT COLLATE "C" PRIMARY KEY,
+  spec TEXT COLLATE "C" NOT NULL,
+  sealed TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL,
+  created_by TEXT COLLATE "C" NOT NULL,
+  updated_at BIGINT NOT NULL);
+CREATE TABLE mirror_tags(
+  rule TEXT COLLATE "C" NOT NULL REFERENCES mirrors(name) ON DELETE CASCADE,
+  repository TEXT COLLATE "C" NOT NULL,
+  tag TEXT COLLATE "C" NOT NULL,
+  digest TEXT COLLATE "C" NOT NULL,
+  pending TEXT COLLATE "C" NOT NULL,
+  state TEXT COLLATE "C" NOT NULL,
+  reason TEXT COLLATE "C" NOT NULL,
+  updated_at BIGINT NOT NULL,
+  PRIMARY KEY(rule, repository, tag));
+CREATE TABLE audit(
+  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- never reused once pruned
+  time BIGINT NOT NULL,       -- unix milliseconds, UTC
+  actor TEXT COLLATE "C" NOT NULL,
+  source TEXT COLLATE "C" NOT NULL,
+  action TEXT COLLATE "C" NOT NULL,
+  namespace TEXT COLLATE "C" NOT NULL,
+  target TEXT COLLATE "C" NOT NULL,
+  outcome TEXT COLLATE "C" NOT NULL,
+  details TEXT COLLATE "C" NOT NULL,       -- a JSON object
+  count BIGINT NOT NULL,      -- repeated refusals folded into this row
+  last_time BIGINT NOT NULL);
+CREATE INDEX audit_by_time ON audit(time);
+CREATE INDEX audit_by_namespace ON audit(namespace, id);
+CREATE INDEX audit_by_actor ON audit(actor, id);
+CREATE INDEX audit_by_action ON audit(action, id);
+)sql",
+};
+constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+}  // namespace
+
+void Migrate(sql::Connection& c, const std::string& schema) {
+  const std::string create_schema = "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"";
+  static const std::string lock = "SELECT pg_advisory_lock(" + std::to_string(kMigrateLock) + ")";
+  static const std::string unlock =
+      "SELECT pg_advisory_unlock(" + std::to_string(kMigrateLock) + ")";
+  c.Exec(lock.c_str());
+  try {
+    c.Exec(create_schema.c_str());
+    c.Exec(
+        "CREATE TABLE IF NOT EXISTS keep_schema(version BIGINT PRIMARY KEY, applied_at BIGINT "
+        "NOT NULL)");
+    int version = 0;
+    {
+      auto s = c.Prepare("SELECT COALESCE(MAX(version), 0) FROM keep_schema");
+      if (s.Step()) version = static_cast<int>(s.Int(0));
+    }
+    if (version > kSchemaVersion) {
+      throw sql::DbFailure("the metadata database is from a newer Keep (schema " +
+                           std::to_string(version) + ", this keepd knows " +
+                           std::to_string(kSchemaVersion) + "); upgrade keepd");
+    }
+    for (int v = version + 1; v <= kSchemaVersion; ++v) {
+      c.Exec("BEGIN");
+      try {
+        c.Exec(kMigrations[v - 1]);
+        auto s = c.Prepare("INSERT INTO keep_schema(version, applied_at) VALUES(?1, ?2)");
+        s.Bind(1, std::int64_t{v}).Bind(2, sql::Now()).Run();
+        c.Exec("COMMIT");
+      } catch (...) {
+        if (c.InTransaction()) c.Exec("ROLLBACK");
+        throw;
+      }
+    }
+  } catch (...) {
+    try {
+      c.Exec(unlock.c_str());
+    } catch (const sql::DbFailure&) {  // the connection broke: the lock went with it
+    }
+    throw;
+  }
+  c.Exec(unlock.c_str());
+}
+
+}  // namespace keep::postgres

@@ -283,5 +283,62 @@ TEST(Config, S3SecretKeyComesFromAFileWhenTheEnvironmentHasNone) {
   std::remove(path.c_str());
 }
 
+TEST(Config, PostgresNeedsAConnectionStringWithoutItsPassword) {
+  auto refused_by = [](std::string_view json) -> std::string {
+    auto c = ParseConfig(json);
+    if (!c) return c.error().message;
+    auto v = Validate(*c);
+    return v ? "" : v.error().message;
+  };
+  EXPECT_EQ(refused_by("{}"), "");  // SQLite by default
+  EXPECT_NE(refused_by(R"({"metadata":{"driver":"postgres"}})").find("metadata.postgres.conninfo"),
+            std::string::npos);
+  EXPECT_NE(refused_by(R"({"metadata":{"driver":"mysql"}})").find("metadata.driver"),
+            std::string::npos);
+  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+                          "postgres":{"conninfo":"host=db dbname=keep user=keep"}}})"),
+            "");
+  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+                          "postgres":{"conninfo":"postgresql://keep@db/keep"}}})"),
+            "");
+  // The password goes in the environment or a file, never the configuration.
+  for (const char* conninfo :
+       {"host=db user=keep password=hunter2", "postgresql://keep:hunter2@db/keep"}) {
+    std::string json = std::string(R"({"metadata":{"driver":"postgres","postgres":{"conninfo":")") +
+                       conninfo + R"("}}})";
+    EXPECT_NE(refused_by(json).find("must not hold the password"), std::string::npos) << conninfo;
+  }
+  // The schema is a plain name (it is put into SQL).
+  for (const char* schema : {"Keep", "keep; DROP TABLE x", "", "1keep", "ke-ep"}) {
+    std::string json =
+        std::string(R"({"metadata":{"driver":"postgres","postgres":{"conninfo":"host=db",)") +
+        R"("schema":")" + schema + R"("}}})";
+    EXPECT_NE(refused_by(json).find("metadata.postgres.schema"), std::string::npos) << schema;
+  }
+  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+                          "postgres":{"conninfo":"host=db","schema":"registry_2"}}})"),
+            "");
+}
+
+TEST(Config, PostgresPasswordComesFromTheEnvironmentOrAFile) {
+  std::string path = ::testing::TempDir() + "/keep-pg-password";
+  {
+    std::ofstream out(path);
+    out << "from-the-file\n";
+  }
+  auto c = ParseConfig(R"({"metadata":{"postgres":{"password_file":")" + path + R"("}}})");
+  ASSERT_TRUE(c) << c.error().message;
+  ::unsetenv("KEEP_POSTGRES_PASSWORD");
+  ASSERT_TRUE(ApplyEnvironment(*c));
+  EXPECT_EQ(c->postgres_password, "from-the-file");
+  ::setenv("KEEP_POSTGRES_PASSWORD", "from-the-environment", 1);
+  auto e = ParseConfig(R"({"metadata":{"postgres":{"password_file":")" + path + R"("}}})");
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(ApplyEnvironment(*e));
+  EXPECT_EQ(e->postgres_password, "from-the-environment");
+  ::unsetenv("KEEP_POSTGRES_PASSWORD");
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace keep

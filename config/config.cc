@@ -216,26 +216,22 @@ Result<void> ApplyEnvironment(Config& c) {
   if (auto v = env("KEEP_ALLOW_ROOT")) KEEP_TRY(boolean("KEEP_ALLOW_ROOT", v, c.allow_root));
   if (auto v = env("KEEP_LOG_REQUESTS")) KEEP_TRY(boolean("KEEP_LOG_REQUESTS", v, c.log_requests));
   if (auto v = env("KEEP_S3_ACCESS_KEY")) c.s3_access_key = v;
-  if (auto v = env("KEEP_S3_SECRET_KEY")) c.s3_secret_key = v;
-  if (c.s3_secret_key.empty() && !c.s3_secret_key_file.empty()) {
-    std::ifstream in(c.s3_secret_key_file);
-    std::string secret;
-    if (!in || !std::getline(in, secret) || secret.empty()) {
-      return Bad("storage.s3.secret_key_file",
-                 "names " + c.s3_secret_key_file + ", which cannot be read or is empty");
+  // A secret from the environment, or else the first line of the file its
+  // setting names.
+  auto secret = [&](const char* variable, const char* setting, const std::string& file,
+                    std::string& out) -> Result<void> {
+    if (auto v = env(variable)) out = v;
+    if (!out.empty() || file.empty()) return {};
+    std::ifstream in(file);
+    if (!in || !std::getline(in, out) || out.empty()) {
+      return Bad(setting, "names " + file + ", which cannot be read or is empty");
     }
-    c.s3_secret_key = secret;
-  }
-  if (auto v = env("KEEP_POSTGRES_PASSWORD")) c.postgres_password = v;
-  if (c.postgres_password.empty() && !c.postgres_password_file.empty()) {
-    std::ifstream in(c.postgres_password_file);
-    std::string password;
-    if (!in || !std::getline(in, password) || password.empty()) {
-      return Bad("metadata.postgres.password_file",
-                 "names " + c.postgres_password_file + ", which cannot be read or is empty");
-    }
-    c.postgres_password = password;
-  }
+    return {};
+  };
+  KEEP_TRY(secret("KEEP_S3_SECRET_KEY", "storage.s3.secret_key_file", c.s3_secret_key_file,
+                  c.s3_secret_key));
+  KEEP_TRY(secret("KEEP_POSTGRES_PASSWORD", "metadata.postgres.password_file",
+                  c.postgres_password_file, c.postgres_password));
   return {};
 }
 

@@ -12,9 +12,36 @@
 namespace keep::postgres {
 namespace {
 
-// Advisory lock keys (any 64-bit number, the same on every replica).
-constexpr std::int64_t kWriteLock = 0x6b656570'77726974;    // "keepwrit"
-constexpr std::int64_t kMigrateLock = 0x6b656570'6d696772;  // "keepmigr"
+// Advisory locks, one pair per schema (registries sharing a database in
+// schemas of their own do not wait on each other): the first key says which
+// lock, the second is the hash of the schema's name.
+constexpr int kWriteLock = 0x6b707772;    // "kpwr"
+constexpr int kMigrateLock = 0x6b706d67;  // "kpmg"
+
+// [a-z_][a-z0-9_]*, at most 63 bytes: safe in SQL, quoted or in a literal.
+bool PlainName(const std::string& name) {
+  if (name.empty() || name.size() > 63 || std::isdigit(static_cast<unsigned char>(name[0])) != 0) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// The options, once their schema is known to be a plain name.
+const PostgresOptions& Checked(const PostgresOptions& options) {
+  if (!PlainName(options.schema)) {
+    throw sql::DbFailure("the schema name " + options.schema +
+                         " is not a plain name ([a-z_][a-z0-9_]*, at most 63 characters)");
+  }
+  return options;
+}
+
+// REQUIRES: schema is a plain name.
+std::string LockCall(const char* function, int lock, const std::string& schema) {
+  return std::string("SELECT ") + function + "(" + std::to_string(lock) + ", hashtext('" + schema +
+         "'))";
+}
 
 // The functions the two engines spell differently, as ToPostgres renames them.
 struct Rename {
@@ -106,7 +133,13 @@ class Statement final : public sql::StmtImpl {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  void Bind(int i, std::string_view v) override { Value(i) = std::string(v); }
+  void Bind(int i, std::string_view v) override {
+    // Values travel as C strings: a NUL would cut one short, unseen.
+    if (v.find('\0') != std::string_view::npos) {
+      throw sql::DbFailure("a value with a NUL byte cannot be stored, in: " + text_);
+    }
+    Value(i) = std::string(v);
+  }
   void Bind(int i, std::int64_t v) override { Value(i) = std::to_string(v); }
   void BindNull(int i) override { Value(i).reset(); }
 
@@ -166,8 +199,7 @@ class Statement final : public sql::StmtImpl {
       result_ = nullptr;
       conn_->Throw(text_, failed);
     }
-    const char* changed = PQcmdTuples(result_);
-    conn_->changes_ = changed[0] != '\0' ? std::atoll(changed) : 0;
+    conn_->Done(result_);
   }
 
   Connection* conn_;
@@ -189,6 +221,11 @@ Connection::~Connection() {
 
 void Connection::EnsureOpen() {
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return;
+  if (in_transaction_) {
+    in_transaction_ = false;  // the next command, a new transaction's, may connect again
+    throw sql::DbFailure("postgresql: the connection broke inside a transaction",
+                         sql::Fault::kUnreachable);
+  }
   PQfinish(conn_);
   std::string timeout = std::to_string(options_.connect_timeout_seconds);
   // The connection string is read as one (expand_dbname); the password is
@@ -233,11 +270,35 @@ sql::Stmt Connection::Prepare(const char* sql) {
 }
 
 void Connection::Exec(const char* sql) {
+  // A new transaction: whatever the last one met is over.
+  if (std::string_view(sql).starts_with("BEGIN")) in_transaction_ = false;
   EnsureOpen();
+  const bool commit = std::strcmp(sql, "COMMIT") == 0;
+  if (commit && !in_transaction_) {
+    throw sql::DbFailure(
+        "postgresql: COMMIT without a transaction (the connection was opened "
+        "again meanwhile)",
+        sql::Fault::kUnreachable);
+  }
   PGresult* r = PQexec(conn_, sql);
   auto status = PQresultStatus(r);
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Throw(sql, r);
+  // A COMMIT of a transaction that had failed is a ROLLBACK, answered as a success.
+  const bool rolled_back = commit && std::strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
+  Done(r);
   PQclear(r);
+  if (rolled_back) throw sql::DbFailure("postgresql: the transaction was rolled back at COMMIT");
+}
+
+void Connection::Done(const void* result) {
+  auto* r = static_cast<PGresult*>(const_cast<void*>(result));
+  auto s = PQtransactionStatus(conn_);
+  in_transaction_ = s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+  std::string_view command = PQcmdStatus(r);
+  if (command.starts_with("INSERT") || command.starts_with("UPDATE") ||
+      command.starts_with("DELETE")) {
+    changes_ = std::atoll(PQcmdTuples(r));
+  }
 }
 
 bool Connection::InTransaction() const {
@@ -246,7 +307,8 @@ bool Connection::InTransaction() const {
 }
 
 Database::Database(const PostgresOptions& options)
-    : options_(options), where_("the PostgreSQL database " + options.conninfo),
+    : options_(Checked(options)), where_("the PostgreSQL database " + options.conninfo),
+      lock_(LockCall("pg_advisory_xact_lock", kWriteLock, options.schema)),
       id_(next_id_.fetch_add(1)), writer_(options) {}
 
 Connection& Database::Reader() {
@@ -257,10 +319,13 @@ Connection& Database::Reader() {
 }
 
 Result<void> Database::Transact(const std::function<void(sql::Connection&)>& fn) {
-  static const std::string begin =
-      "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kWriteLock) + ")";
   std::lock_guard lock(write_mu_);
-  return RunTransaction(writer_, begin.c_str(), fn);
+  // The lock is taken inside the transaction, so that a failure to take it
+  // (a lock or statement timeout of the role) is rolled back like any other.
+  return RunTransaction(writer_, "BEGIN", [&](sql::Connection& c) {
+    c.Exec(lock_.c_str());
+    fn(c);
+  });
 }
 
 }  // namespace keep::postgres
@@ -393,7 +458,8 @@ CREATE TABLE trust_roots(
   added_at BIGINT NOT NULL,
   digest TEXT COLLATE "C" NOT NULL DEFAULT '');
 -- A signature artifact's records go with it (storage/sqlite_trust.cc says why).
-CREATE FUNCTION keep_signatures_follow_artifacts() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION keep_signatures_follow_artifacts() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
 BEGIN
   DELETE FROM signatures WHERE repo_id=OLD.repo_id AND signature=OLD.digest;
   RETURN OLD;
@@ -440,10 +506,10 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 }  // namespace
 
 void Migrate(sql::Connection& c, const std::string& schema) {
+  if (!PlainName(schema)) throw sql::DbFailure("the schema name " + schema + " is not plain");
   const std::string create_schema = "CREATE SCHEMA IF NOT EXISTS \"" + schema + "\"";
-  static const std::string lock = "SELECT pg_advisory_lock(" + std::to_string(kMigrateLock) + ")";
-  static const std::string unlock =
-      "SELECT pg_advisory_unlock(" + std::to_string(kMigrateLock) + ")";
+  const std::string lock = LockCall("pg_advisory_lock", kMigrateLock, schema);
+  const std::string unlock = LockCall("pg_advisory_unlock", kMigrateLock, schema);
   c.Exec(lock.c_str());
   try {
     c.Exec(create_schema.c_str());

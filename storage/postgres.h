@@ -54,8 +54,12 @@ class Connection final : public sql::Connection {
  private:
   friend class Statement;
   // Opens the connection again if it broke (the server forgot the
-  // statements then); throws kUnreachable when it cannot.
+  // statements then); throws kUnreachable when it cannot, and when it broke
+  // inside a transaction (whose statements must not go on, unlocked, on a
+  // new session).
   void EnsureOpen();
+  // After a command: whether a transaction is open now, and the rows it changed.
+  void Done(const void* result);
   // The DbFailure for a failed command, from its SQLSTATE.
   [[noreturn]] void Throw(const std::string& what, const void* result);
 
@@ -63,11 +67,13 @@ class Connection final : public sql::Connection {
   pg_conn* conn_ = nullptr;
   std::uint64_t generation_ = 0;  // counts the times it was opened
   std::int64_t changes_ = 0;
+  bool in_transaction_ = false;  // as of the last command that got an answer
   std::unordered_map<const char*, std::unique_ptr<Statement>> cache_;
 };
 
 class Database final : public sql::Database {
  public:
+  // Throws DbFailure when options.schema is not a plain name.
   explicit Database(const PostgresOptions& options);
 
   sql::Engine engine() const override { return sql::Engine::kPostgres; }
@@ -83,6 +89,7 @@ class Database final : public sql::Database {
   static inline std::atomic<std::uint64_t> next_id_{1};
   PostgresOptions options_;
   std::string where_;
+  std::string lock_;  // takes the schema's write lock
   std::uint64_t id_;
   std::mutex write_mu_;
   Connection writer_;  // GUARDED_BY(write_mu_)

@@ -1,9 +1,7 @@
 #include "storage/sqlite.h"
 
 namespace keep::sqlite {
-namespace {
 
-// What a SQLite result code means to the metadata layer.
 sql::Fault FaultOf(int rc) {
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT: return sql::Fault::kConstraint;
@@ -16,8 +14,6 @@ sql::Fault FaultOf(int rc) {
     default: return sql::Fault::kOther;
   }
 }
-
-}  // namespace
 
 bool Statement::Step() {
   int rc = sqlite3_step(s_);

@@ -100,6 +100,9 @@ class Database final : public sql::Database {
   Connection writer_;  // GUARDED_BY(write_mu_)
 };
 
+// What a SQLite result code means to the metadata layer.
+sql::Fault FaultOf(int rc);
+
 // Whether `table` has a column named `column` (for migrations).
 bool HasColumn(sql::Connection& c, std::string_view table, std::string_view column);
 

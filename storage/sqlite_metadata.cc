@@ -572,13 +572,12 @@ class SqlMetadata final : public Metadata {
       sqlite3* handle = Sqlite().Reader().handle();
       sqlite3_stmt* raw = nullptr;
       int rc = sqlite3_prepare_v2(handle, "VACUUM INTO ?1", -1, &raw, nullptr);
-      if (rc != SQLITE_OK) throw DbFailure(sqlite3_errmsg(handle));
+      if (rc != SQLITE_OK) throw DbFailure(sqlite3_errmsg(handle), sqlite::FaultOf(rc));
       std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
       sqlite3_bind_text(raw, 1, path.data(), static_cast<int>(path.size()), SQLITE_TRANSIENT);
       rc = sqlite3_step(raw);
       if (rc != SQLITE_DONE) {
-        throw DbFailure(sqlite3_errmsg(handle),
-                        (rc & 0xff) == SQLITE_FULL ? sql::Fault::kFull : sql::Fault::kOther);
+        throw DbFailure(sqlite3_errmsg(handle), sqlite::FaultOf(rc));
       }
       return {};
     });

@@ -10,7 +10,9 @@
 # For each server: a 256 MiB push in one request and in 8 MiB chunks, GETs
 # of a 64 MiB blob (1 and 4 connections, curl), manifest GETs (wrk, 16
 # connections), with the server's CPU milliseconds per manifest GET. Keep
-# also with storage.s3.redirect (the client fetches from radosgw itself).
+# also with storage.s3.redirect (the client fetches from radosgw itself),
+# and with its metadata in PostgreSQL as well (tests/scale/postgres.sh): the
+# setup replicas share.
 # Distribution's s3 redirect is off, so both proxy the bytes. Keep is asked
 # with Basic auth, Distribution without auth; request logs are off.
 set -euo pipefail
@@ -23,6 +25,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   bash "$HERE/../tests/scale/ceph.sh" stop "$T/ceph" >/dev/null 2>&1 || true
+  bash "$HERE/../tests/scale/postgres.sh" stop "$T/pgdir" >/dev/null 2>&1 || true
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -43,7 +46,12 @@ CEPH_MON_PORT=$(free_port) bash "$HERE/../tests/scale/ceph.sh" start "$T/ceph" "
 source "$T/ceph/s3.env"
 s3() { curl -sSf --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
          -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
-for b in keep keepr dist; do s3 -X PUT "$S3_ENDPOINT/$b" >/dev/null; done
+for b in keep keepr keeppg dist; do s3 -X PUT "$S3_ENDPOINT/$b" >/dev/null; done
+echo "starting PostgreSQL..."
+mkdir -p "$T/pgdir"
+bash "$HERE/../tests/scale/postgres.sh" start "$T/pgdir" "$(free_port)" >/dev/null
+# shellcheck disable=SC1091
+source "$T/pgdir/pg.env"
 
 # keep NAME EXTRA-JSON: a keepd; sets port NAME_PORT and pid NAME_PID.
 keep() {
@@ -56,6 +64,7 @@ keep() {
            "request_burst":100000000}$extra}
 JSON
   KEEP_S3_ACCESS_KEY=$S3_ACCESS_KEY KEEP_S3_SECRET_KEY=$S3_SECRET_KEY KEEP_ADMIN_PASSWORD=$PASS \
+    KEEP_POSTGRES_PASSWORD=$PG_PASSWORD \
     "$KEEPD" --config "$T/$name.json" "${ROOT_FLAG[@]}" >"$T/$name.out" 2>"$T/$name.err" &
   PIDS+=($!)
   printf -v "${name}_PID" %s $!
@@ -70,6 +79,7 @@ S3CONF="\"endpoint\":\"$S3_ENDPOINT\",\"region\":\"$S3_REGION\""
 keep fs ''
 keep s3 ",\"storage\":{\"driver\":\"s3\",\"s3\":{$S3CONF,\"bucket\":\"keep\"}}"
 keep s3r ",\"storage\":{\"driver\":\"s3\",\"s3\":{$S3CONF,\"bucket\":\"keepr\",\"redirect\":true}}"
+keep s3pg ",\"storage\":{\"driver\":\"s3\",\"s3\":{$S3CONF,\"bucket\":\"keeppg\"}},\"metadata\":{\"driver\":\"postgres\",\"postgres\":{\"conninfo\":\"$PG_CONNINFO\"}}"
 DPORT=$(free_port)
 cat >"$T/dist.yml" <<YAML
 version: 0.1
@@ -167,7 +177,7 @@ head -c $((256 << 20)) /dev/urandom >"$T/b256"
 echo "seeding and measuring (${SECS} s per wrk run)..."
 printf '\n%-22s %10s %10s %10s %10s %12s %14s\n' server "push 1req" "push 8MiB" "GET 1c" "GET 4c" "manifest/s" "CPU ms/manif."
 printf '%-22s %10s %10s %10s %10s %12s %14s\n' "" MB/s MB/s MB/s MB/s "" ""
-for name in fs s3 s3r dist; do
+for name in fs s3 s3r s3pg dist; do
   port_var="${name}_PORT"; pid_var="${name}_PID"
   port=${!port_var}; pid=${!pid_var}
   args=(); [ "$name" != dist ] && args=(-H "$AUTH")
@@ -180,7 +190,7 @@ for name in fs s3 s3r dist; do
   mrate=$(rate "$port" /v2/bench/app/manifests/latest GET "${args[@]}")
   c1=$(cpu "$pid")
   label=$name
-  case $name in fs) label="Keep, files" ;; s3) label="Keep, S3" ;; s3r) label="Keep, S3 + redirect" ;; dist) label="Distribution, S3" ;; esac
+  case $name in fs) label="Keep, files" ;; s3) label="Keep, S3" ;; s3r) label="Keep, S3 + redirect" ;; s3pg) label="Keep, S3 + PostgreSQL" ;; dist) label="Distribution, S3" ;; esac
   printf '%-22s %10.0f %10.0f %10s %10s %12s %14s\n' "$label" \
     "$(awk -v s="$one" 'BEGIN {print 268.435456 / s}')" "$(awk -v s="$chunked" 'BEGIN {print 268.435456 / s}')" \
     "$g1" "$g4" "$mrate" \

@@ -250,8 +250,7 @@ void Connection::EnsureOpen() {
   Exec(setup.c_str());
 }
 
-void Connection::Throw(const std::string& what, const void* result) {
-  auto* r = static_cast<PGresult*>(const_cast<void*>(result));
+void Connection::Throw(const std::string& what, PGresult* r) {
   const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string message = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
   if (message.empty()) message = PQerrorMessage(conn_);
@@ -290,8 +289,7 @@ void Connection::Exec(const char* sql) {
   if (rolled_back) throw sql::DbFailure("postgresql: the transaction was rolled back at COMMIT");
 }
 
-void Connection::Done(const void* result) {
-  auto* r = static_cast<PGresult*>(const_cast<void*>(result));
+void Connection::Done(PGresult* r) {
   auto s = PQtransactionStatus(conn_);
   in_transaction_ = s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
   std::string_view command = PQcmdStatus(r);
@@ -307,7 +305,7 @@ bool Connection::InTransaction() const {
 }
 
 Database::Database(const PostgresOptions& options)
-    : options_(Checked(options)), where_("the PostgreSQL database " + options.conninfo),
+    : options_(Checked(options)),
       lock_(LockCall("pg_advisory_xact_lock", kWriteLock, options.schema)),
       id_(next_id_.fetch_add(1)), writer_(options) {}
 
@@ -527,16 +525,11 @@ void Migrate(sql::Connection& c, const std::string& schema) {
                            std::to_string(kSchemaVersion) + "); upgrade keepd");
     }
     for (int v = version + 1; v <= kSchemaVersion; ++v) {
-      c.Exec("BEGIN");
-      try {
-        c.Exec(kMigrations[v - 1]);
-        auto s = c.Prepare("INSERT INTO keep_schema(version, applied_at) VALUES(?1, ?2)");
+      sql::Transaction(c, "BEGIN", [&](sql::Connection& t) {
+        t.Exec(kMigrations[v - 1]);
+        auto s = t.Prepare("INSERT INTO keep_schema(version, applied_at) VALUES(?1, ?2)");
         s.Bind(1, std::int64_t{v}).Bind(2, sql::Now()).Run();
-        c.Exec("COMMIT");
-      } catch (...) {
-        if (c.InTransaction()) c.Exec("ROLLBACK");
-        throw;
-      }
+      });
     }
   } catch (...) {
     try {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 struct pg_conn;
+struct pg_result;
 
 namespace keep::postgres {
 
@@ -59,9 +60,9 @@ class Connection final : public sql::Connection {
   // new session).
   void EnsureOpen();
   // After a command: whether a transaction is open now, and the rows it changed.
-  void Done(const void* result);
+  void Done(pg_result* result);
   // The DbFailure for a failed command, from its SQLSTATE.
-  [[noreturn]] void Throw(const std::string& what, const void* result);
+  [[noreturn]] void Throw(const std::string& what, pg_result* result);
 
   PostgresOptions options_;
   pg_conn* conn_ = nullptr;
@@ -79,7 +80,6 @@ class Database final : public sql::Database {
   sql::Engine engine() const override { return sql::Engine::kPostgres; }
   Connection& Reader() override;
   Connection& writer() override { return writer_; }
-  const std::string& where() const override { return where_; }
   const std::string& schema() const { return options_.schema; }
 
  protected:
@@ -88,7 +88,6 @@ class Database final : public sql::Database {
  private:
   static inline std::atomic<std::uint64_t> next_id_{1};
   PostgresOptions options_;
-  std::string where_;
   std::string lock_;  // takes the schema's write lock
   std::uint64_t id_;
   std::mutex write_mu_;

@@ -25,18 +25,22 @@ Error DbError(const DbFailure& e) {
   return OperatorFault(ErrorCode::kInternal, std::string("metadata database: ") + e.what());
 }
 
+void Transaction(Connection& c, const char* begin, const std::function<void(Connection&)>& fn) {
+  c.Exec(begin);
+  try {
+    fn(c);
+    c.Exec("COMMIT");
+  } catch (...) {
+    // On a full disk SQLite has rolled back already; the first error is the one to report.
+    if (c.InTransaction()) c.Exec("ROLLBACK");
+    throw;
+  }
+}
+
 Result<void> Database::RunTransaction(Connection& c, const char* begin,
                                       const std::function<void(Connection&)>& fn) {
   try {
-    c.Exec(begin);
-    try {
-      fn(c);
-      c.Exec("COMMIT");
-    } catch (...) {
-      // On a full disk SQLite has rolled back already; the first error is the one to report.
-      if (c.InTransaction()) c.Exec("ROLLBACK");
-      throw;
-    }
+    Transaction(c, begin, fn);
   } catch (const DbFailure& e) {
     return DbError(e);
   } catch (const ErrorException& e) {

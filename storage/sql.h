@@ -144,14 +144,16 @@ class Database {
   }
   // For schema setup only, before the database is shared.
   virtual Connection& writer() = 0;
-  // Where the database is, for messages (a file, or a server and database name).
-  virtual const std::string& where() const = 0;
 
  protected:
   virtual Result<void> Transact(const std::function<void(Connection&)>& fn) = 0;
-  // Runs fn between `begin` and COMMIT on c, rolling back on an exception.
+  // Transaction(), with its exceptions turned into the Error Write returns.
   static Result<void> RunTransaction(Connection& c, const char* begin,
                                      const std::function<void(Connection&)>& fn);
 };
+
+// Runs fn between `begin` and COMMIT on c; if anything throws, rolls back
+// (when the engine has not already) and rethrows.
+void Transaction(Connection& c, const char* begin, const std::function<void(Connection&)>& fn);
 
 }  // namespace keep::sql

@@ -85,7 +85,6 @@ class Database final : public sql::Database {
   // the database was moved or deleted fails rather than reading a new empty one.
   Connection& Reader() override;
   Connection& writer() override { return writer_; }
-  const std::string& where() const override { return path_; }
   // The database file's path.
   const std::string& path() const { return path_; }
 

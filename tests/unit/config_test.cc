@@ -227,28 +227,30 @@ TEST(Config, TrustedProxiesMustBeAddressesOrRanges) {
   EXPECT_TRUE(Validate(*ParseConfig(R"({"proxies":{"trusted":["192.0.2.0/24"]}})")));
 }
 
+// Why the configuration `json` is refused, by parsing or validation; "" if it is not.
+std::string RefusedBy(std::string_view json) {
+  auto c = ParseConfig(json);
+  if (!c) return c.error().message;
+  auto v = Validate(*c);
+  return v ? "" : v.error().message;
+}
+
 // The s3 driver needs its endpoint, bucket and both halves of its key; the
 // secret comes from the environment or a file, never from the JSON.
 TEST(Config, S3NeedsAnEndpointABucketAndAKey) {
-  auto refused_by = [](std::string_view json) -> std::string {
-    auto c = ParseConfig(json);
-    if (!c) return c.error().message;
-    auto v = Validate(*c);
-    return v ? "" : v.error().message;
-  };
-  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3"}})").find("storage.s3.endpoint"),
+  EXPECT_NE(RefusedBy(R"({"storage":{"driver":"s3"}})").find("storage.s3.endpoint"),
             std::string::npos);
-  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480"}}})")
+  EXPECT_NE(RefusedBy(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480"}}})")
                 .find("storage.s3.bucket"),
             std::string::npos);
-  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480",
+  EXPECT_NE(RefusedBy(R"({"storage":{"driver":"s3","s3":{"endpoint":"http://s3:7480",
                           "bucket":"b","access_key":"AK"}}})")
                 .find("secret"),
             std::string::npos);
-  EXPECT_NE(refused_by(R"({"storage":{"driver":"s3","s3":{"secret_key":"SK"}}})"), "");
-  EXPECT_NE(refused_by(R"({"storage":{"driver":"tape"}})").find("storage.driver"),
+  EXPECT_NE(RefusedBy(R"({"storage":{"driver":"s3","s3":{"secret_key":"SK"}}})"), "");
+  EXPECT_NE(RefusedBy(R"({"storage":{"driver":"tape"}})").find("storage.driver"),
             std::string::npos);
-  EXPECT_NE(refused_by(R"({"storage":{"s3":{"part_size_mib":4}}})"), "");
+  EXPECT_NE(RefusedBy(R"({"storage":{"s3":{"part_size_mib":4}}})"), "");
 
   auto c = ParseConfig(R"({"storage":{"driver":"s3","s3":{"endpoint":"https://s3.example.org",
                           "bucket":"b","access_key":"AK","prefix":"keep"}}})");
@@ -284,21 +286,15 @@ TEST(Config, S3SecretKeyComesFromAFileWhenTheEnvironmentHasNone) {
 }
 
 TEST(Config, PostgresNeedsAConnectionStringWithoutItsPassword) {
-  auto refused_by = [](std::string_view json) -> std::string {
-    auto c = ParseConfig(json);
-    if (!c) return c.error().message;
-    auto v = Validate(*c);
-    return v ? "" : v.error().message;
-  };
-  EXPECT_EQ(refused_by("{}"), "");  // SQLite by default
-  EXPECT_NE(refused_by(R"({"metadata":{"driver":"postgres"}})").find("metadata.postgres.conninfo"),
+  EXPECT_EQ(RefusedBy("{}"), "");  // SQLite by default
+  EXPECT_NE(RefusedBy(R"({"metadata":{"driver":"postgres"}})").find("metadata.postgres.conninfo"),
             std::string::npos);
-  EXPECT_NE(refused_by(R"({"metadata":{"driver":"mysql"}})").find("metadata.driver"),
+  EXPECT_NE(RefusedBy(R"({"metadata":{"driver":"mysql"}})").find("metadata.driver"),
             std::string::npos);
-  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+  EXPECT_EQ(RefusedBy(R"({"metadata":{"driver":"postgres",
                           "postgres":{"conninfo":"host=db dbname=keep user=keep"}}})"),
             "");
-  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+  EXPECT_EQ(RefusedBy(R"({"metadata":{"driver":"postgres",
                           "postgres":{"conninfo":"postgresql://keep@db/keep"}}})"),
             "");
   // The password goes in the environment or a file, never the configuration.
@@ -306,16 +302,16 @@ TEST(Config, PostgresNeedsAConnectionStringWithoutItsPassword) {
        {"host=db user=keep password=hunter2", "postgresql://keep:hunter2@db/keep"}) {
     std::string json = std::string(R"({"metadata":{"driver":"postgres","postgres":{"conninfo":")") +
                        conninfo + R"("}}})";
-    EXPECT_NE(refused_by(json).find("must not hold the password"), std::string::npos) << conninfo;
+    EXPECT_NE(RefusedBy(json).find("must not hold the password"), std::string::npos) << conninfo;
   }
   // The schema is a plain name (it is put into SQL).
   for (const char* schema : {"Keep", "keep; DROP TABLE x", "", "1keep", "ke-ep"}) {
     std::string json =
         std::string(R"({"metadata":{"driver":"postgres","postgres":{"conninfo":"host=db",)") +
         R"("schema":")" + schema + R"("}}})";
-    EXPECT_NE(refused_by(json).find("metadata.postgres.schema"), std::string::npos) << schema;
+    EXPECT_NE(RefusedBy(json).find("metadata.postgres.schema"), std::string::npos) << schema;
   }
-  EXPECT_EQ(refused_by(R"({"metadata":{"driver":"postgres",
+  EXPECT_EQ(RefusedBy(R"({"metadata":{"driver":"postgres",
                           "postgres":{"conninfo":"host=db","schema":"registry_2"}}})"),
             "");
 }

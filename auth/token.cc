@@ -1,11 +1,8 @@
 #include "auth/token.h"
 
 #include "core/base64.h"
+#include "storage/secrets.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -46,19 +43,6 @@ std::vector<std::string> SplitActions(std::string_view s) {
   return out;
 }
 
-Result<void> WriteKey(const std::string& path, const unsigned char* sk, std::size_t n) {
-  std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return Fail(ErrorCode::kInternal, "cannot create " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, sk, n) == static_cast<ssize_t>(n) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Fail(ErrorCode::kInternal, "cannot write the token key " + path);
-  }
-  return {};
-}
-
 }  // namespace
 
 bool Grant::Allows(std::string_view action) const {
@@ -97,29 +81,42 @@ std::string ScopeString(const Grant& g) {
   return s;
 }
 
-Result<TokenIssuer> TokenIssuer::Open(const std::string& key_path, std::string issuer) {
+Result<TokenIssuer> TokenIssuer::FromSecret(std::string_view secret, std::string issuer,
+                                            const std::string& where) {
   TokenIssuer t;
   t.issuer_ = std::move(issuer);
-  int fd = ::open(key_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t n = ::read(fd, t.secret_.data(), t.secret_.size());
-    ::close(fd);
-    if (n != static_cast<ssize_t>(t.secret_.size())) {
-      return Fail(ErrorCode::kInternal, "the token key " + key_path + " is damaged; remove it "
-                                        "to make a new one (tokens issued before become invalid)");
-    }
-    crypto_sign_ed25519_sk_to_pk(t.public_.data(), t.secret_.data());
-  } else if (errno == ENOENT) {
-    crypto_sign_keypair(t.public_.data(), t.secret_.data());
-    KEEP_TRY(WriteKey(key_path, t.secret_.data(), t.secret_.size()));
-  } else {
-    return Fail(ErrorCode::kInternal, "cannot read the token key " + key_path + ": " +
-                                          std::strerror(errno));
+  if (secret.size() != t.secret_.size()) {
+    return OperatorFault(ErrorCode::kInternal,
+                         "the token key " + where +
+                             " is damaged; remove it to make a new one (tokens issued before "
+                             "become invalid)");
   }
+  std::memcpy(t.secret_.data(), secret.data(), secret.size());
+  crypto_sign_ed25519_sk_to_pk(t.public_.data(), t.secret_.data());
   unsigned char kid[8];
   crypto_generichash(kid, sizeof kid, t.public_.data(), t.public_.size(), nullptr, 0);
   t.key_id_ = Base64Url(std::string_view(reinterpret_cast<const char*>(kid), sizeof kid));
   return t;
+}
+
+std::string TokenIssuer::NewSecret() {
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
+  std::string sk(crypto_sign_SECRETKEYBYTES, '\0');
+  crypto_sign_keypair(pk.data(), reinterpret_cast<unsigned char*>(sk.data()));
+  return sk;
+}
+
+Result<TokenIssuer> TokenIssuer::Open(const std::string& key_path, std::string issuer) {
+  auto key = ReadPrivateFile(key_path);
+  if (!key) return key.error();
+  if (!*key) {
+    KEEP_TRY(WritePrivateFile(key_path, NewSecret()));
+    key = ReadPrivateFile(key_path);
+    if (!key) return key.error();
+    if (!*key)
+      return OperatorFault(ErrorCode::kInternal, "the token key " + key_path + " vanished");
+  }
+  return FromSecret(**key, std::move(issuer), key_path);
 }
 
 std::string TokenIssuer::Issue(const TokenClaims& c) const {

@@ -3,9 +3,10 @@
 // A token is a JWT signed by keepd with Ed25519 (alg "EdDSA"), carrying the
 // grants the token service decided: {type, name, actions} as in the Docker
 // token spec ("repository:acme/app:pull,push", "registry:catalog:*"). The
-// signing key lives in the data directory (0600) so tokens outlive a
-// restart. Verification checks the signature, the algorithm, the issuer,
-// the audience (the service name), expiry and not-before.
+// signing key lives in the data directory (0600), or in the database that
+// replicas share (storage/secrets.h), so tokens outlive a restart.
+// Verification checks the signature, the algorithm, the issuer, the
+// audience (the service name), expiry and not-before.
 //
 // Thread-safe: a TokenIssuer is immutable after Open().
 #pragma once
@@ -47,7 +48,13 @@ struct TokenClaims {
 
 class TokenIssuer {
  public:
-  // Reads the Ed25519 key at key_path, creating it (0600) when absent.
+  // The issuer signing with `secret`, an Ed25519 secret key (libsodium's
+  // 64 bytes); `where` names where it was kept, for the error when it is not one.
+  [[nodiscard]] static Result<TokenIssuer> FromSecret(std::string_view secret, std::string issuer,
+                                                      const std::string& where);
+  // A new secret key for FromSecret.
+  static std::string NewSecret();
+  // Reads the key at key_path, creating it (0600) when absent.
   [[nodiscard]] static Result<TokenIssuer> Open(const std::string& key_path, std::string issuer);
 
   std::string Issue(const TokenClaims& claims) const;

@@ -1,95 +1,70 @@
 #include "mirror/keys.h"
 
 #include "core/base64.h"
+#include "storage/secrets.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 
 namespace keep::mirror {
-namespace {
 
-// The whole content of a small private file; nullopt when it does not exist.
-Result<std::optional<std::string>> ReadPrivate(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return Fail(ErrorCode::kInternal, "cannot read " + path + ": " + std::strerror(errno));
-  }
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && out.size() < 65536) out.append(buf, n);
-  int err = errno;
-  ::close(fd);
-  if (n < 0) return Fail(ErrorCode::kInternal, "cannot read " + path + ": " + std::strerror(err));
-  return std::optional<std::string>(std::move(out));
-}
-
-// Writes a new private file (0600) whole, durably, under its final name.
-Result<void> WritePrivate(const std::string& path, std::string_view bytes) {
-  std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return Fail(ErrorCode::kInternal, "cannot create " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  // link() rather than rename(): a file made meanwhile by another process is kept.
-  if (!ok || ::link(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Fail(ErrorCode::kInternal, "cannot write " + path + ": " + std::strerror(err));
-  }
-  ::unlink(tmp.c_str());
-  return {};
-}
-
-}  // namespace
-
-Result<Curator> Curator::LoadOrCreate(const std::string& data_dir) {
-  std::string path = data_dir + "/curator.key";
-  auto text = ReadPrivate(path);
-  if (!text) return text.error();
-  if (!*text) {
-    auto pair = GenerateKeyPair(kAlgorithmEd25519, "");
-    if (!pair) return pair.error();
-    KEEP_TRY(WritePrivate(path, pair->private_pem));
-    text = ReadPrivate(path);
-    if (!text) return text.error();
-    if (!*text) return Fail(ErrorCode::kInternal, "the curator key " + path + " vanished");
-  }
-  auto key = ParsePrivateKey(**text, "");
+Result<Curator> Curator::FromPem(std::string_view pem, const std::string& where) {
+  auto key = ParsePrivateKey(pem, "");
   if (!key) {
-    return Fail(ErrorCode::kInternal, "the curator key " + path + " is damaged (" +
-                                          key.error().message +
-                                          "); move it away to make a new one at the next start");
+    return OperatorFault(ErrorCode::kInternal,
+                         "the curator key " + where + " is damaged (" + key.error().message +
+                             "); move it away to make a new one at the next start");
   }
   return Curator(std::move(*key));
 }
 
-Result<SecretBox> SecretBox::LoadOrCreate(const std::string& data_dir) {
-  std::string path = data_dir + "/mirror-secrets.key";
-  SecretBox box;
-  auto text = ReadPrivate(path);
+std::string Curator::NewPem() {
+  auto pair = GenerateKeyPair(kAlgorithmEd25519, "");
+  return pair ? pair->private_pem : std::string();
+}
+
+Result<Curator> Curator::LoadOrCreate(const std::string& data_dir) {
+  std::string path = data_dir + "/curator.key";
+  auto text = ReadPrivateFile(path);
   if (!text) return text.error();
   if (!*text) {
-    randombytes_buf(box.key_.data(), box.key_.size());
-    KEEP_TRY(WritePrivate(
-        path, std::string_view(reinterpret_cast<const char*>(box.key_.data()), box.key_.size())));
-    text = ReadPrivate(path);
+    std::string pem = NewPem();
+    if (pem.empty()) return Fail(ErrorCode::kInternal, "cannot make a curator key");
+    KEEP_TRY(WritePrivateFile(path, pem));
+    text = ReadPrivateFile(path);
     if (!text) return text.error();
+    if (!*text) return Fail(ErrorCode::kInternal, "the curator key " + path + " vanished");
   }
-  if (!*text || (*text)->size() != box.key_.size()) {
-    return Fail(ErrorCode::kInternal, "the mirror's secret key " + path + " is damaged");
+  return FromPem(**text, path);
+}
+
+Result<SecretBox> SecretBox::FromBytes(std::string_view bytes, const std::string& where) {
+  SecretBox box;
+  if (bytes.size() != box.key_.size()) {
+    return OperatorFault(ErrorCode::kInternal, "the mirror's secret key " + where + " is damaged");
   }
-  std::memcpy(box.key_.data(), (*text)->data(), box.key_.size());
+  std::memcpy(box.key_.data(), bytes.data(), box.key_.size());
   return box;
+}
+
+std::string SecretBox::NewBytes() {
+  std::string key(32, '\0');
+  randombytes_buf(key.data(), key.size());
+  return key;
+}
+
+Result<SecretBox> SecretBox::LoadOrCreate(const std::string& data_dir) {
+  std::string path = data_dir + "/mirror-secrets.key";
+  auto text = ReadPrivateFile(path);
+  if (!text) return text.error();
+  if (!*text) {
+    KEEP_TRY(WritePrivateFile(path, NewBytes()));
+    text = ReadPrivateFile(path);
+    if (!text) return text.error();
+    if (!*text) return Fail(ErrorCode::kInternal, "the mirror's secret key " + path + " vanished");
+  }
+  return FromBytes(**text, path);
 }
 
 std::string SecretBox::Seal(std::string_view plain) const {

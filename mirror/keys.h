@@ -8,6 +8,7 @@
 //   mirror-secrets.key  32 random bytes that seal upstream credentials
 //                       (libsodium's secretbox: XSalsa20-Poly1305), so that a
 //                       copy of the database alone does not give them away.
+// Replicas on PostgreSQL share both through the database (storage/secrets.h).
 // Removing curator.key makes a new curator key at the next start: what was
 // signed with the old one stays trusted only while the namespace keeps the
 // old key. Removing mirror-secrets.key makes stored credentials unreadable
@@ -29,6 +30,10 @@ class Curator {
  public:
   // Reads <data_dir>/curator.key, or makes it when it does not exist.
   [[nodiscard]] static Result<Curator> LoadOrCreate(const std::string& data_dir);
+  // The curator of a private key's PEM; `where` names where it was kept.
+  [[nodiscard]] static Result<Curator> FromPem(std::string_view pem, const std::string& where);
+  // A new private key's PEM (empty if none could be made).
+  static std::string NewPem();
   const PublicKey& public_key() const { return key_.public_key(); }
   const PrivateKey& private_key() const { return key_; }
 
@@ -41,6 +46,11 @@ class SecretBox {
  public:
   // Reads <data_dir>/mirror-secrets.key, or makes it when it does not exist.
   [[nodiscard]] static Result<SecretBox> LoadOrCreate(const std::string& data_dir);
+  // The box of a 32-byte key; `where` names where it was kept.
+  [[nodiscard]] static Result<SecretBox> FromBytes(std::string_view bytes,
+                                                   const std::string& where);
+  // A new key for FromBytes.
+  static std::string NewBytes();
   // base64(nonce || ciphertext) of `plain`.
   std::string Seal(std::string_view plain) const;
   // kInternal when the text was not sealed with this key (or was altered).

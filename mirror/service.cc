@@ -5,6 +5,7 @@
 #include "core/metrics.h"
 #include "mirror/sync.h"
 #include "mirror/upstream.h"
+#include "storage/secrets.h"
 #include "trust/key_material.h"
 
 #include <boost/asio/post.hpp>
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <set>
@@ -64,11 +66,15 @@ struct Service::Impl {
   std::uint64_t next_job = 1;                          // GUARDED_BY(mu)
   std::atomic<bool> stopping{false};
 
-  // The rules, as last read from the database (every change here rereads
-  // them), for Resolve on the request path; and an upstream client per rule,
-  // for its syncs and pull-throughs alike.
+  // The rules, as last read from the database, for Resolve on the request
+  // path: every change here rereads them, and a change through another
+  // replica is read within kRulesFresh. And an upstream client per rule, for
+  // its syncs and pull-throughs alike.
+  static constexpr std::chrono::milliseconds kRulesFresh{5000};
   mutable std::mutex rules_mu;
   std::shared_ptr<const std::vector<Rule>> rules;              // GUARDED_BY(rules_mu)
+  std::string rules_fingerprint;                               // GUARDED_BY(rules_mu)
+  std::atomic<std::int64_t> rules_checked_ms{0};
   std::map<std::string, std::shared_ptr<Upstream>> upstreams;  // GUARDED_BY(rules_mu)
 
   // Pull-throughs in flight, by rule, repository and tag: one fetch each.
@@ -138,9 +144,21 @@ struct Service::Impl {
     return tags->contains(tag);
   }
 
-  Result<void> ReloadRules() {
+  // With `only_if_changed`, the rules stay as they are (and the upstream
+  // clients open) unless the database's differ from those last read.
+  Result<void> ReloadRules(bool only_if_changed = false) {
     auto recs = deps.metadata.ListMirrors();
     if (!recs) return recs.error();
+    std::string fingerprint;
+    for (const auto& rec : *recs) {
+      fingerprint += rec.name + '\n' + std::to_string(rec.updated_at) + '\n' + rec.spec + '\n' +
+                     rec.sealed + '\n';
+    }
+    {
+      std::lock_guard lock(rules_mu);
+      if (only_if_changed && fingerprint == rules_fingerprint) return {};
+      rules_fingerprint = fingerprint;
+    }
     auto loaded = std::make_shared<std::vector<Rule>>();
     for (const auto& rec : *recs) {
       auto rule = Decode(rec);
@@ -155,7 +173,19 @@ struct Service::Impl {
     return {};
   }
 
-  std::shared_ptr<const std::vector<Rule>> Rules() const {
+  // The rules; read again when another replica may have changed them (one
+  // caller at a time looks, at most every kRulesFresh).
+  std::shared_ptr<const std::vector<Rule>> Rules() {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = rules_checked_ms.load();
+    if (now - last >= kRulesFresh.count() && rules_checked_ms.compare_exchange_strong(last, now)) {
+      if (auto r = ReloadRules(true); !r) {
+        std::fprintf(stderr, "keepd: reading the mirror rules again failed: %s\n",
+                     r.error().message.c_str());
+      }
+    }
     std::lock_guard lock(rules_mu);
     return rules;
   }
@@ -357,9 +387,15 @@ Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() { Stop(); }
 
 Result<std::unique_ptr<Service>> Service::Open(const std::string& data_dir, ServiceDeps deps) {
-  auto curator = Curator::LoadOrCreate(data_dir);
+  const std::string curator_path = data_dir + "/curator.key";
+  auto pem = KeepSecret(deps.metadata, curator_path, "the curator key", Curator::NewPem);
+  if (!pem) return pem.error();
+  auto curator = Curator::FromPem(*pem, curator_path);
   if (!curator) return curator.error();
-  auto secrets = SecretBox::LoadOrCreate(data_dir);
+  const std::string box_path = data_dir + "/mirror-secrets.key";
+  auto box = KeepSecret(deps.metadata, box_path, "the mirror's secret key", SecretBox::NewBytes);
+  if (!box) return box.error();
+  auto secrets = SecretBox::FromBytes(*box, box_path);
   if (!secrets) return secrets.error();
   auto impl = std::make_unique<Impl>(deps, std::move(*curator), *secrets);
   KEEP_TRY(impl->ReloadRules());

@@ -329,6 +329,7 @@ class TagSync {
     // One fetch of a blob per rule at a time: a pull-through that needs a
     // layer another is fetching waits for it, then finds it linked.
     auto fetching = ctx_.locks.Lock("mirror fetch " + rule_.name + " " + blob.digest.str());
+    if (!fetching) return FromError(fetching.error(), what);
     auto linked = ctx_.metadata.LinkedBlobSize(local_, blob.digest.str());
     if (!linked) return FromError(linked.error(), what);
     if (*linked) {

@@ -57,6 +57,7 @@ using tcp = asio::ip::tcp;
 constexpr const char* kUsage =
     "usage: keepd [--config FILE] [--allow-root]\n"
     "       keepd [--config FILE] --reset-admin-password [USER]\n"
+    "       keepd --config FILE --migrate-from DATA_DIR\n"
     "       keepd --version\n"
     "\n"
     "Keep's registry server. With no config file it runs with the embedded\n"
@@ -65,7 +66,12 @@ constexpr const char* kUsage =
     "\n"
     "--reset-admin-password gives USER (default admin) a new generated password,\n"
     "makes it an enabled admin, prints the password and exits: the recovery of a\n"
-    "lost admin password, run on the server as the user keepd runs as.\n";
+    "lost admin password, run on the server as the user keepd runs as.\n"
+    "\n"
+    "--migrate-from copies the single-machine Keep in DATA_DIR (its blobs and\n"
+    "metadata.db; its keepd stopped) into the blob store and PostgreSQL database\n"
+    "of FILE, verifying every blob's digest, and exits. Run again, it goes on\n"
+    "from where it stopped.\n";
 
 // The connections open now, and the most open at once since memory was
 // last given back (ReturnMemory).
@@ -245,8 +251,9 @@ Awaitable<void> ScheduledGc(const Services& svc) {
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     auto r = co_await Offload(svc, [&]() -> std::optional<Result<GcReport>> {
-      std::unique_lock running(svc.maintenance, std::try_to_lock);
-      if (!running) return std::nullopt;
+      auto turn = handlers::TakeMaintenanceTurn(svc);
+      if (!turn) return Result<GcReport>(turn.error());
+      if (!*turn) return std::nullopt;
       GcOptions options = handlers::ConfiguredGc(svc.config);
       options.progress = svc.maintenance_status.Reporter();
       svc.maintenance_status.Start("gc");
@@ -255,7 +262,9 @@ Awaitable<void> ScheduledGc(const Services& svc) {
       return report;
     });
     if (!r) {
-      std::fprintf(stderr, "keepd: scheduled garbage collection skipped: another is running\n");
+      std::fprintf(stderr,
+                   "keepd: scheduled garbage collection skipped: another is running "
+                   "(here or on another replica)\n");
     } else if (!*r) {
       std::fprintf(stderr, "keepd: garbage collection failed: %s\n", r->error().message.c_str());
     } else {
@@ -352,22 +361,59 @@ Result<std::unique_ptr<BlobDriver>> OpenBlobDriver(const Config& config) {
   return driver;
 }
 
+PostgresOptions PostgresOptionsOf(const Config& config) {
+  PostgresOptions o;
+  o.conninfo = config.postgres_conninfo;
+  o.password = config.postgres_password;
+  o.schema = config.postgres_schema;
+  return o;
+}
+
 // The metadata database the configuration names.
 Result<std::unique_ptr<Metadata>> OpenMetadata(const Config& config) {
   if (config.metadata_driver != "postgres") {
     return OpenSqliteMetadata(config.data_dir + "/metadata.db", CanonicalFormOf);
   }
-  PostgresOptions o;
-  o.conninfo = config.postgres_conninfo;
-  o.password = config.postgres_password;
-  o.schema = config.postgres_schema;
-  auto metadata = OpenPostgresMetadata(o);
+  auto metadata = OpenPostgresMetadata(PostgresOptionsOf(config));
   if (!metadata) {
     return Fail(metadata.error().code, "metadata.driver is postgres, and " +
                                            config.postgres_conninfo +
                                            " cannot be used: " + metadata.error().message);
   }
   return metadata;
+}
+
+// --migrate-from DIR: the single-machine Keep in DIR copied into the store
+// and the PostgreSQL database of the configuration (storage/migrate.h).
+int MigrateFrom(const Config& config, const std::string& dir) {
+  if (config.metadata_driver != "postgres") {
+    return Fatal(
+        "--migrate-from copies a Keep into PostgreSQL and the blob store replicas "
+        "share: give a config file with metadata.driver \"postgres\" (and "
+        "storage.driver \"s3\")");
+  }
+  auto from = OpenFsDriver(dir);
+  if (!from) return Fatal(from.error().message);
+  auto to = OpenBlobDriver(config);
+  if (!to) return Fatal(to.error().message);
+  std::fprintf(stderr, "keepd: moving the Keep in %s into %s\n", dir.c_str(),
+               config.postgres_conninfo.c_str());
+  auto report = MigrateToShared(
+      **from, dir, **to, PostgresOptionsOf(config),
+      [](const std::string& line) { std::fprintf(stderr, "keepd: %s\n", line.c_str()); });
+  if (!report) {
+    return Fatal("the migration stopped: " + report.error().message +
+                 "\n  what it copied is kept; run it again to go on");
+  }
+  for (const auto& w : report->warnings) std::fprintf(stderr, "keepd: warning: %s\n", w.c_str());
+  std::printf(
+      "migrated: %lld blobs copied (%llu bytes), %lld in the store already; %lld rows read, %lld "
+      "new; secrets offered: %zu\n",
+      static_cast<long long>(report->blobs_copied),
+      static_cast<unsigned long long>(report->bytes_copied),
+      static_cast<long long>(report->blobs_present), static_cast<long long>(report->rows_read),
+      static_cast<long long>(report->rows_written), report->secrets.size());
+  return 0;
 }
 
 // --reset-admin-password: a new password for `user`, who becomes (again)
@@ -434,6 +480,7 @@ int Main(int argc, char** argv) {
   std::string config_path;
   bool allow_root_flag = false;
   std::optional<std::string> reset_user;
+  std::optional<std::string> migrate_from;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--config" && i + 1 < argc) {
@@ -441,6 +488,8 @@ int Main(int argc, char** argv) {
     } else if (a == "--reset-admin-password") {
       reset_user = "admin";
       if (i + 1 < argc && argv[i + 1][0] != '-') reset_user = argv[++i];
+    } else if (a == "--migrate-from" && i + 1 < argc) {
+      migrate_from = argv[++i];
     } else if (a == "--allow-root") {
       allow_root_flag = true;
     } else if (a == "--help" || a == "-h") {
@@ -478,6 +527,8 @@ int Main(int argc, char** argv) {
         "command does), set \"user\" for keepd to change to once it has bound its port, or "
         "set \"allow_root\": true / --allow-root if you really mean it");
   }
+
+  if (migrate_from) return MigrateFrom(config, *migrate_from);
 
   RaiseFileLimit();
   // A peer that goes away while sendfile(2) writes to its socket must make
@@ -576,6 +627,9 @@ int Main(int argc, char** argv) {
   }
 
   // The first admin: its password is shown once (or taken from KEEP_ADMIN_PASSWORD).
+  // Replicas starting together make it once: the others wait, then find it.
+  auto starting = (*metadata)->LockAcrossReplicas(LockKind::kStart, "first admin", true);
+  if (!starting) return Fatal(starting.error().message);
   if (const char* preset = std::getenv("KEEP_ADMIN_PASSWORD"); preset && *preset) {
     auto count = (*metadata)->CountUsers();
     if (!count) return Fatal(count.error().message);
@@ -598,6 +652,7 @@ int Main(int argc, char** argv) {
     if (!first) return Fatal(first.error().message);
     if (*first) ShowFirstPassword(config.data_dir, **first);
   }
+  starting->reset();
 
   if (config.tls_enabled && config.tls_cert.empty()) {
     auto made = EnsureSelfSignedCertificate(config.data_dir + "/tls");
@@ -611,14 +666,17 @@ int Main(int argc, char** argv) {
       return Fatal(r.error().message);
   }
 
-  auto tokens = TokenIssuer::Open(config.data_dir + "/token.key", "keep");
+  const std::string token_key = config.data_dir + "/token.key";
+  auto token_secret = KeepSecret(**metadata, token_key, "the token key", TokenIssuer::NewSecret);
+  if (!token_secret) return Fatal(token_secret.error().message);
+  auto tokens = TokenIssuer::FromSecret(*token_secret, "keep", token_key);
   if (!tokens) return Fatal(tokens.error().message);
   Authenticator authenticator(**metadata, std::chrono::seconds(config.credential_cache_seconds),
                               *tokens, config.service, LogRefusedLogin);
   asio::thread_pool blocking(4);
   asio::thread_pool pull_through(4);
   asio::thread_pool store_reads(config.storage_driver == "s3" ? 16 : 1);
-  BlobLocks blob_locks;
+  BlobLocks blob_locks(**metadata);
   std::mutex maintenance;
   auto mirrors = mirror::Service::Open(
       config.data_dir, mirror::ServiceDeps{**blobs, **metadata, blob_locks,

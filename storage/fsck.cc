@@ -56,6 +56,7 @@ Result<void> CheckFile(BlobDriver& blobs, BlobLocks& locks, FsckReport& report, 
   // A push may have stored good bytes meanwhile: look again under the
   // lock that pushes of this digest take (storage/links.h).
   auto held = locks.Lock(digest);
+  if (!held) return held.error();
   std::uint64_t ignored = 0;
   auto again = Rehash(blobs, *f.digest, ignored);
   if (!again) return again.error();
@@ -117,6 +118,7 @@ Result<void> CheckLinks(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks,
   if (!report.repair) return {};
   for (const auto& digest : missing) {
     auto held = locks.Lock(digest);
+    if (!held) return held.error();
     auto stored = FileStored(blobs, digest);  // pushed again meanwhile?
     if (!stored) return stored.error();
     if (*stored) continue;

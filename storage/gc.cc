@@ -61,6 +61,7 @@ Result<GcReport> Collect(BlobDriver& blobs, Metadata& metadata, BlobLocks& locks
       // Decided again under the blob's lock, which every linker holds while
       // it makes sure of the file and links it (storage/links.h).
       auto held = locks.Lock(digest);
+      if (!held) return held.error();
       links = metadata.CountLinks(digest);
       if (!links) return links.error();
       if (*links > 0) return {};

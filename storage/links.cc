@@ -31,6 +31,7 @@ void PauseBeforeLinking() {}
 Result<void> CommitAndLink(BlobLocks& locks, Metadata& metadata, BlobWriter& writer,
                            const Digest& d, const std::string& repo) {
   auto held = locks.Lock(d.str());
+  if (!held) return held.error();
   KEEP_TRY(writer.Commit(d));
   PauseBeforeLinking();
   return metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(writer.size()));
@@ -39,6 +40,7 @@ Result<void> CommitAndLink(BlobLocks& locks, Metadata& metadata, BlobWriter& wri
 Result<bool> MountBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                        const std::string& from, const std::string& to, const Digest& d) {
   auto held = locks.Lock(d.str());
+  if (!held) return held.error();
   auto size = metadata.LinkedBlobSize(from, d.str());
   if (!size) return size.error();
   if (!*size) return false;
@@ -53,6 +55,7 @@ Result<bool> MountBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
 Result<bool> LinkStoredBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                             const Digest& d, const std::string& repo) {
   auto held = locks.Lock(d.str());
+  if (!held) return held.error();
   auto stored = blobs.Stat(d);
   if (!stored) return stored.error();
   if (!*stored) return false;
@@ -64,6 +67,7 @@ Result<bool> LinkStoredBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metad
 Result<void> StoreSmallBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                             const Digest& d, std::string_view bytes, const std::string& repo) {
   auto held = locks.Lock(d.str());
+  if (!held) return held.error();
   KEEP_TRY(blobs.PutSmall(d, bytes));
   PauseBeforeLinking();
   return metadata.LinkBlob(repo, d.str(), static_cast<std::int64_t>(bytes.size()));
@@ -72,6 +76,7 @@ Result<void> StoreSmallBlob(BlobLocks& locks, BlobDriver& blobs, Metadata& metad
 Result<void> StoreManifest(BlobLocks& locks, BlobDriver& blobs, Metadata& metadata,
                            const Digest& d, std::string_view bytes, const ManifestWrite& write) {
   auto held = locks.Lock(d.str());
+  if (!held) return held.error();
   // Bytes first (PutSmall keeps a file that is there), then the index that makes them reachable.
   KEEP_TRY(blobs.PutSmall(d, bytes));
   PauseBeforeLinking();

@@ -23,8 +23,8 @@
 // and Metadata::PutManifest re-checks its references inside its own, so a
 // manifest never references a blob link or a child that GC just removed.
 //
-// These locks are in-process: keepd replicas sharing one store would need
-// the same rule through the database (a "being deleted" mark), not this.
+// Replicas sharing one store and one PostgreSQL database hold these locks
+// across processes (storage/replica_locks.h).
 //
 // Thread-safe. The functions block (fsync, database writes): call them off
 // the I/O threads.
@@ -33,55 +33,27 @@
 #include "storage/blob_store.h"
 #include "storage/metadata.h"
 
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 namespace keep {
 
-// Exclusive locks by digest.
+// Exclusive locks by digest, which every replica on the database sees
+// (Metadata::LockAcrossReplicas).
 class BlobLocks {
  public:
-  class [[nodiscard]] Guard {
-   public:
-    Guard(BlobLocks* locks, std::string digest) : locks_(locks), digest_(std::move(digest)) {}
-    ~Guard() {
-      if (locks_) locks_->Unlock(digest_);
-    }
-    Guard(Guard&& o) noexcept : locks_(o.locks_), digest_(std::move(o.digest_)) {
-      o.locks_ = nullptr;
-    }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-    Guard& operator=(Guard&&) = delete;
-
-   private:
-    BlobLocks* locks_;
-    std::string digest_;
-  };
+  using Guard = std::unique_ptr<ReplicaLock>;
+  explicit BlobLocks(Metadata& metadata) : metadata_(metadata) {}
 
   // Waits until no one holds `digest`, then holds it until the Guard goes.
-  Guard Lock(const std::string& digest) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return held_.count(digest) == 0; });
-    held_.insert(digest);
-    return Guard(this, digest);
+  // Fails only when the database cannot be asked.
+  [[nodiscard]] Result<Guard> Lock(const std::string& digest) {
+    return metadata_.LockAcrossReplicas(LockKind::kBlob, digest, true);
   }
 
  private:
-  void Unlock(const std::string& digest) {
-    {
-      std::lock_guard lock(mu_);
-      held_.erase(digest);
-    }
-    cv_.notify_all();
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_set<std::string> held_;  // GUARDED_BY(mu_)
+  Metadata& metadata_;
 };
 
 // Publishes what `writer` holds as blob d and links it into repo.

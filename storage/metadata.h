@@ -321,6 +321,20 @@ struct AuditQuery {
   int limit = 100;
 };
 
+// What a lock across replicas guards; each kind is a space of its own.
+enum class LockKind {
+  kBlob,         // a blob's file and its links (storage/links.h)
+  kUpload,       // an upload session, written by one request at a time
+  kMaintenance,  // the one garbage collection or integrity check
+  kStart,        // start-up work done once (the first admin)
+};
+
+// Held until destroyed.
+class ReplicaLock {
+ public:
+  virtual ~ReplicaLock() = default;
+};
+
 class Metadata {
  public:
   virtual ~Metadata() = default;
@@ -574,6 +588,20 @@ class Metadata {
   // What is stored, for GET /metrics: one read. It scans the links, so the
   // server asks at most every few seconds, never per request.
   [[nodiscard]] virtual Result<StorageUsage> Usage() = 0;
+
+  // Replicas (keepd processes sharing a PostgreSQL database).
+  //
+  // Takes the lock `key` of `kind`, which every keepd on this database
+  // sees: with `wait`, once it is free; without, nullptr when another request
+  // (here or on another replica) holds it. It holds until the ReplicaLock is
+  // destroyed. On SQLite, which one keepd owns, it is a lock of this process.
+  [[nodiscard]] virtual Result<std::unique_ptr<ReplicaLock>> LockAcrossReplicas(
+      LockKind kind, const std::string& key, bool wait) = 0;
+  // A secret every replica must share (the token key, the curator key): the
+  // value stored under `name`, which is `offer` when no replica stored one
+  // before. kUnsupported on SQLite, whose keepd keeps its secrets in files.
+  [[nodiscard]] virtual Result<std::string> SharedSecret(const std::string& name,
+                                                         const std::string& offer) = 0;
 };
 
 // A publisher key's canonical id and PEM (trust/keys.h).

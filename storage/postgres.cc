@@ -181,23 +181,41 @@ class Statement final : public sql::StmtImpl {
   }
 
   void Execute() {
-    conn_->EnsureOpen();
-    if (prepared_ != conn_->generation_) {
-      PGresult* r = PQprepare(conn_->conn_, name_.c_str(), text_.c_str(), params_, nullptr);
-      if (PQresultStatus(r) != PGRES_COMMAND_OK) conn_->Throw("prepare " + text_, r);
-      PQclear(r);
-      prepared_ = conn_->generation_;
-    }
-    std::vector<const char*> values;
-    values.reserve(values_.size());
-    for (const auto& v : values_) values.push_back(v ? v->c_str() : nullptr);
-    result_ =
-        PQexecPrepared(conn_->conn_, name_.c_str(), params_, values.data(), nullptr, nullptr, 0);
-    auto status = PQresultStatus(result_);
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      PGresult* failed = result_;
-      result_ = nullptr;
-      conn_->Throw(text_, failed);
+    // A read outside a transaction that finds the connection broken (the
+    // server restarted since its last use) is tried once more on a new one:
+    // it changed nothing. Anything else fails, for its transaction to end.
+    const bool retry =
+        !conn_->in_transaction_ && (text_.starts_with("SELECT") || text_.starts_with("WITH"));
+    for (int attempt = 0;; ++attempt) {
+      conn_->EnsureOpen();
+      PGresult* failed = nullptr;
+      std::string what = text_;
+      if (prepared_ != conn_->generation_) {
+        PGresult* r = PQprepare(conn_->conn_, name_.c_str(), text_.c_str(), params_, nullptr);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+          PQclear(r);
+          prepared_ = conn_->generation_;
+        } else {
+          failed = r;
+          what = "prepare " + text_;
+        }
+      }
+      if (failed == nullptr) {
+        std::vector<const char*> values;
+        values.reserve(values_.size());
+        for (const auto& v : values_) values.push_back(v ? v->c_str() : nullptr);
+        result_ = PQexecPrepared(conn_->conn_, name_.c_str(), params_, values.data(), nullptr,
+                                 nullptr, 0);
+        auto status = PQresultStatus(result_);
+        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) break;
+        failed = result_;
+        result_ = nullptr;
+      }
+      if (attempt == 0 && retry && conn_->Broken()) {
+        PQclear(failed);
+        continue;
+      }
+      conn_->Throw(what, failed);
     }
     conn_->Done(result_);
   }
@@ -281,6 +299,14 @@ void Connection::Exec(const char* sql) {
   }
   PGresult* r = PQexec(conn_, sql);
   auto status = PQresultStatus(r);
+  const bool begin = std::string_view(sql).starts_with("BEGIN");
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && begin && Broken()) {
+    // Broken while idle (the server restarted): nothing began; begin on a new connection.
+    PQclear(r);
+    EnsureOpen();
+    r = PQexec(conn_, sql);
+    status = PQresultStatus(r);
+  }
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) Throw(sql, r);
   // A COMMIT of a transaction that had failed is a ROLLBACK, answered as a success.
   const bool rolled_back = commit && std::strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
@@ -299,6 +325,8 @@ void Connection::Done(PGresult* r) {
   }
 }
 
+bool Connection::Broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+
 bool Connection::InTransaction() const {
   auto s = PQtransactionStatus(conn_);
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
@@ -307,13 +335,32 @@ bool Connection::InTransaction() const {
 Database::Database(const PostgresOptions& options)
     : options_(Checked(options)),
       lock_(LockCall("pg_advisory_xact_lock", kWriteLock, options.schema)),
-      id_(next_id_.fetch_add(1)), writer_(options) {}
+      id_(next_id_.fetch_add(1)), writer_(options), locker_(options) {}
 
 Connection& Database::Reader() {
   thread_local std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns;
   auto& c = conns[id_];
   if (!c) c = std::make_unique<Connection>(options_);
   return *c;
+}
+
+std::optional<std::uint64_t> Database::TryAdvisoryLock(int space, const std::string& key) {
+  std::lock_guard lock(lock_mu_);
+  auto s = locker_.Prepare(
+      "SELECT pg_try_advisory_lock(CAST(?1 AS INTEGER), hashtext(CAST(?2 AS TEXT)))");
+  s.Bind(1, std::int64_t{space}).Bind(2, options_.schema + "/" + key);
+  if (!s.Step() || s.Int(0) == 0) return std::nullopt;
+  return locker_.generation();
+}
+
+bool Database::AdvisoryUnlock(int space, const std::string& key, std::uint64_t generation) {
+  std::lock_guard lock(lock_mu_);
+  // On a connection opened since, the same key may be another holder's.
+  if (locker_.generation() != generation) return false;
+  auto s =
+      locker_.Prepare("SELECT pg_advisory_unlock(CAST(?1 AS INTEGER), hashtext(CAST(?2 AS TEXT)))");
+  s.Bind(1, std::int64_t{space}).Bind(2, options_.schema + "/" + key);
+  return s.Step() && s.Int(0) != 0 && locker_.generation() == generation;
 }
 
 Result<void> Database::Transact(const std::function<void(sql::Connection&)>& fn) {
@@ -497,6 +544,13 @@ CREATE INDEX audit_by_time ON audit(time);
 CREATE INDEX audit_by_namespace ON audit(namespace, id);
 CREATE INDEX audit_by_actor ON audit(actor, id);
 CREATE INDEX audit_by_action ON audit(action, id);
+)sql",
+    // 2: the secrets replicas share (SqlMetadata::SharedSecret), base64.
+    R"sql(
+CREATE TABLE secrets(
+  name TEXT COLLATE "C" PRIMARY KEY,
+  value TEXT COLLATE "C" NOT NULL,
+  created_at BIGINT NOT NULL);
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,8 @@ class Connection final : public sql::Connection {
   void Exec(const char* sql) override;
   bool InTransaction() const override;
   std::int64_t Changes() const override { return changes_; }
+  // Counts the times the connection was opened (0: not yet).
+  std::uint64_t generation() const { return generation_; }
 
  private:
   friend class Statement;
@@ -59,6 +62,8 @@ class Connection final : public sql::Connection {
   // inside a transaction (whose statements must not go on, unlocked, on a
   // new session).
   void EnsureOpen();
+  // The connection is lost (its last command found the server gone).
+  bool Broken() const;
   // After a command: whether a transaction is open now, and the rows it changed.
   void Done(pg_result* result);
   // The DbFailure for a failed command, from its SQLSTATE.
@@ -82,6 +87,17 @@ class Database final : public sql::Database {
   Connection& writer() override { return writer_; }
   const std::string& schema() const { return options_.schema; }
 
+  // Session-level advisory locks, on a connection of their own, that every
+  // keepd on the database sees: one space per `space`, the key hashed with
+  // the schema's name. PostgreSQL lets one session take a lock it holds again,
+  // so the caller makes sure one thread of this process asks at a time per key.
+  // Locks die with the connection: TryAdvisoryLock returns the connection's
+  // generation when it took the lock (nullopt: another session holds it),
+  // and AdvisoryUnlock returns false when that connection broke since (the
+  // lock went with it).
+  std::optional<std::uint64_t> TryAdvisoryLock(int space, const std::string& key);
+  bool AdvisoryUnlock(int space, const std::string& key, std::uint64_t generation);
+
  protected:
   Result<void> Transact(const std::function<void(sql::Connection&)>& fn) override;
 
@@ -92,6 +108,8 @@ class Database final : public sql::Database {
   std::uint64_t id_;
   std::mutex write_mu_;
   Connection writer_;  // GUARDED_BY(write_mu_)
+  std::mutex lock_mu_;
+  Connection locker_;  // GUARDED_BY(lock_mu_)
 };
 
 // Creates the schema and keepd's tables in it, or brings them to this keepd's schema: each

@@ -1,6 +1,8 @@
 // Metadata (storage/metadata.h) in SQL, on SQLite or PostgreSQL (storage/sql.h).
+#include "core/base64.h"
 #include "storage/metadata.h"
 #include "storage/postgres.h"
+#include "storage/replica_locks.h"
 #include "storage/sql.h"
 #include "storage/sqlite.h"
 #include "storage/sqlite_accounts.h"
@@ -106,7 +108,9 @@ class SqlMetadata final : public Metadata {
   // Opens the tables of `db`, creating or migrating them: SQLite's schema
   // by its user_version here, PostgreSQL's by storage/postgres.h's list.
   SqlMetadata(std::unique_ptr<sql::Database> db, const KeyCanonicalizer& canonical)
-      : db_(std::move(db)), accounts_(*db_), trust_(*db_), gc_(*db_), mirrors_(*db_), audit_(*db_) {
+      : db_(std::move(db)), accounts_(*db_), trust_(*db_), gc_(*db_), mirrors_(*db_), audit_(*db_),
+        locks_(db_->engine() == sql::Engine::kPostgres ? static_cast<postgres::Database*>(db_.get())
+                                                       : nullptr) {
     if (db_->engine() == sql::Engine::kPostgres) {
       postgres::Migrate(db_->writer(), static_cast<postgres::Database&>(*db_).schema());
     } else {
@@ -583,6 +587,36 @@ class SqlMetadata final : public Metadata {
     });
   }
 
+  Result<std::unique_ptr<ReplicaLock>> LockAcrossReplicas(LockKind kind, const std::string& key,
+                                                          bool wait) override {
+    return locks_.Lock(kind, key, wait);
+  }
+
+  Result<std::string> SharedSecret(const std::string& name, const std::string& offer) override {
+    if (db_->engine() != sql::Engine::kPostgres) {
+      return Fail(ErrorCode::kUnsupported, "secrets are shared through PostgreSQL only");
+    }
+    auto stored = Guard([&]() -> Result<std::string> {
+      KEEP_TRY(db_->Write([&](Connection& c) {
+        auto s = c.Prepare(
+            "INSERT INTO secrets(name, value, created_at) VALUES(?1, ?2, ?3) "
+            "ON CONFLICT(name) DO NOTHING");
+        s.Bind(1, name).Bind(2, EncodeBase64(offer)).Bind(3, Now()).Run();
+      }));
+      auto s = Reader().Prepare("SELECT value FROM secrets WHERE name=?1");
+      s.Bind(1, name);
+      if (!s.Step()) throw DbFailure("the secret " + name + " vanished from the database");
+      return s.Text(0);
+    });
+    if (!stored) return stored.error();
+    auto bytes = DecodeBase64(*stored);
+    if (!bytes) {
+      return OperatorFault(ErrorCode::kInternal,
+                           "the secret " + name + " in the database's secrets table is damaged");
+    }
+    return *bytes;
+  }
+
   Result<void> CheckReady() override {
     if (db_->engine() != sql::Engine::kSqlite) {
       return Guard([&]() -> Result<void> {
@@ -781,6 +815,7 @@ class SqlMetadata final : public Metadata {
   sql::GcTables gc_;
   sql::MirrorTables mirrors_;
   sql::AuditTables audit_;
+  ReplicaLocks locks_;
   static constexpr std::size_t kMaxCachedRepos = 1024;
   std::shared_mutex tags_mu_;
   std::unordered_map<std::string, TagList> tags_cache_;  // GUARDED_BY(tags_mu_)

@@ -40,10 +40,21 @@ json FsckJson(const FsckReport& r) {
 
 Error Busy() {
   return Fail(ErrorCode::kConflict,
-              "a garbage collection or integrity check is running; wait for it to finish");
+              "a garbage collection or integrity check is running (on this keepd or another "
+              "replica); wait for it to finish");
 }
 
 }  // namespace
+
+Result<std::optional<MaintenanceTurn>> TakeMaintenanceTurn(const Services& svc) {
+  MaintenanceTurn turn{std::unique_lock(svc.maintenance, std::try_to_lock), nullptr};
+  if (!turn.here) return std::optional<MaintenanceTurn>();
+  auto everywhere = svc.metadata.LockAcrossReplicas(LockKind::kMaintenance, "gc/fsck", false);
+  if (!everywhere) return everywhere.error();
+  if (!*everywhere) return std::optional<MaintenanceTurn>();
+  turn.everywhere = std::move(*everywhere);
+  return std::optional<MaintenanceTurn>(std::move(turn));
+}
 
 // The options of a scheduled run, from the config (server.cc uses it too).
 GcOptions ConfiguredGc(const Config& config) {
@@ -74,8 +85,9 @@ Awaitable<Result<Reply>> CollectGarbage(Exchange& ex) {
   if (*untagged) options.delete_untagged = **untagged;
   options.progress = svc.maintenance_status.Reporter();
   auto report = co_await Offload(svc, [&]() -> Result<GcReport> {
-    std::unique_lock running(svc.maintenance, std::try_to_lock);
-    if (!running) return Busy();
+    auto turn = TakeMaintenanceTurn(svc);
+    if (!turn) return turn.error();
+    if (!*turn) return Busy();
     svc.maintenance_status.Start("gc");
     auto r = RunGc(svc.blobs, svc.metadata, svc.blob_locks, options);
     svc.maintenance_status.Finish(static_cast<bool>(r));
@@ -101,8 +113,9 @@ Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex) {
   if (!repair) co_return repair.error();
   bool fix = repair->value_or(false);
   auto report = co_await Offload(svc, [&]() -> Result<FsckReport> {
-    std::unique_lock running(svc.maintenance, std::try_to_lock);
-    if (!running) return Busy();
+    auto turn = TakeMaintenanceTurn(svc);
+    if (!turn) return turn.error();
+    if (!*turn) return Busy();
     svc.maintenance_status.Start("fsck");
     auto r =
         RunFsck(svc.blobs, svc.metadata, svc.blob_locks, fix, svc.maintenance_status.Reporter());

@@ -102,6 +102,14 @@ Awaitable<Result<Reply>> DeleteTrustRoot(Exchange& ex);
 // admin_maintenance.cc
 // The options of garbage collection as the config sets them.
 GcOptions ConfiguredGc(const Config& config);
+// One garbage collection or integrity check runs at a time, across every
+// replica on the database: held while it runs.
+struct MaintenanceTurn {
+  std::unique_lock<std::mutex> here;
+  std::unique_ptr<ReplicaLock> everywhere;
+};
+// nullopt when another run holds it, here or on another replica.
+[[nodiscard]] Result<std::optional<MaintenanceTurn>> TakeMaintenanceTurn(const Services& svc);
 Awaitable<Result<Reply>> CollectGarbage(Exchange& ex);
 Awaitable<Result<Reply>> CheckIntegrity(Exchange& ex);
 Awaitable<Result<Reply>> BackupDatabase(Exchange& ex);

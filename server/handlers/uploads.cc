@@ -150,6 +150,18 @@ Awaitable<Result<std::uint64_t>> StreamWithinAllowance(Exchange& ex, BlobWriter&
   co_return n;
 }
 
+// One request at a time writes to a session, on whichever replica it
+// arrives: the claim holds until the request ends.
+Result<std::unique_ptr<ReplicaLock>> ClaimSession(const Services& svc, const std::string& id) {
+  auto claim = svc.metadata.LockAcrossReplicas(LockKind::kUpload, id, false);
+  if (!claim) return claim.error();
+  if (!*claim) {
+    return Fail(ErrorCode::kBlobUploadInvalid,
+                "another request is writing to this upload session; retry when it ends");
+  }
+  return claim;
+}
+
 // Removes a session's data and record.
 void DropSession(const Services& svc, const std::string& id) {
   (void)svc.blobs.DeleteUpload(id);
@@ -233,6 +245,8 @@ Awaitable<Result<Reply>> UploadStatus(Exchange& ex) {
 Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
   const auto& svc = ex.services();
   KEEP_CO_TRY(CheckSession(ex));
+  auto claim = ClaimSession(svc, ex.params.reference);
+  if (!claim) co_return claim.error();
   auto writer = co_await AskStore(svc, [&] { return svc.blobs.ResumeUpload(ex.params.reference); });
   if (!writer) co_return writer.error();
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {
@@ -259,6 +273,8 @@ Awaitable<Result<Reply>> FinishUpload(Exchange& ex) {
   auto d = Digest::Parse(*digest_param);
   if (!d) co_return d.error();
   KEEP_CO_TRY(CheckSession(ex));
+  auto claim = ClaimSession(svc, id);
+  if (!claim) co_return claim.error();
   auto writer = co_await AskStore(svc, [&] { return svc.blobs.ResumeUpload(id); });
   if (!writer) co_return writer.error();
   if (auto ok = CheckContentRange(ex, (*writer)->size()); !ok) {

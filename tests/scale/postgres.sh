@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/scale/postgres.sh start DIR [PORT]
 # tests/scale/postgres.sh stop DIR
+# tests/scale/postgres.sh restart DIR
 #
 # Brings up a throw-away PostgreSQL 15 for the scale tests: a cluster made
 # by initdb under DIR/pg, listening on 127.0.0.1:PORT (default 5433) and on
@@ -14,7 +15,8 @@
 #   PG_CONNINFO='host=127.0.0.1 port=PORT dbname=keep user=keep'
 #   PG_PASSWORD=...
 # Progress goes to stderr. `stop` stops the server if it runs; it is safe
-# to run twice or after a failed start.
+# to run twice or after a failed start. `restart` starts a stopped server
+# again, with its data (a test's database that went away and came back).
 #
 # Environment: PG_TIMEOUT (seconds the server may take to start, default
 # 60). Needs Debian's postgresql-15 and openssl.
@@ -29,7 +31,7 @@ die() {
 }
 
 usage() {
-  echo "usage: $0 start DIR [PORT] | stop DIR" >&2
+  echo "usage: $0 start DIR [PORT] | stop DIR | restart DIR" >&2
   exit 2
 }
 
@@ -95,8 +97,15 @@ stop() {
   as_server "$BIN/pg_ctl" -D "$data" -m immediate -w -t "$TIMEOUT" stop >/dev/null 2>&1 || true
 }
 
+restart() {
+  local pg=$1/pg
+  as_server "$BIN/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t "$TIMEOUT" start >/dev/null ||
+    { tail -20 "$pg/server.log" >&2; die "the server did not start again"; }
+}
+
 case "${1:-}" in
   start) [ $# -ge 2 ] || usage; start "$2" "${3:-5433}" ;;
   stop) [ $# -ge 2 ] || usage; stop "$2" ;;
+  restart) [ $# -ge 2 ] || usage; restart "$2" ;;
   *) usage ;;
 esac

@@ -1,0 +1,56 @@
+// storage/migrate.h — moving a single-machine Keep (blobs under its data
+// directory, metadata in SQLite) into the store and the database that
+// replicas share (S3 and PostgreSQL), so that a registry grows without
+// anything pushed again. `keepd --migrate-from DIR` runs it.
+//
+// In order, so that whatever the database names is already in the store:
+//   1. Every blob file is copied into the store through a BlobWriter, which
+//      hashes the bytes on their way and publishes them only when their
+//      digest matches the file's name. A blob the store holds already, at
+//      the same size, is left (it was checked when it was published).
+//   2. Every table is copied, in the order PostgreSQL's schema made them
+//      (a row's references come before it), rows the database holds already
+//      left as they are; then the identity counters are moved past the ids
+//      copied.
+//   3. The secrets of the data directory (token key, curator key, mirror
+//      credentials key) are offered to the database, so tokens, signatures
+//      and sealed upstream passwords stay good.
+// A run cut short is taken up by running it again: nothing copied is copied
+// twice, nothing is lost. A database that holds other users, namespaces or
+// repositories under the same ids is refused before anything is written.
+//
+// The source keepd must be stopped: its database is opened as SQLite opens
+// it for keepd, by one process at a time.
+#pragma once
+
+#include "storage/blob_store.h"
+#include "storage/metadata.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace keep {
+
+struct MigrateReport {
+  std::int64_t blobs_copied = 0;
+  std::int64_t blobs_present = 0;  // in the store already
+  std::uint64_t bytes_copied = 0;
+  std::int64_t rows_read = 0;
+  std::int64_t rows_written = 0;                             // the others were there already
+  std::vector<std::pair<std::string, std::int64_t>> tables;  // rows read, per table
+  std::vector<std::string> secrets;                          // offered to the database
+  std::vector<std::string> warnings;  // a secret the database held another of
+};
+
+// Copies the Keep whose data directory is `from_dir` (its blobs in `from`,
+// its metadata in from_dir/metadata.db) into `to` and the PostgreSQL
+// database of `to_db`, whose tables must exist (OpenPostgresMetadata made
+// them). `say` is told of progress, a line at a time; may be empty.
+[[nodiscard]] Result<MigrateReport> MigrateToShared(
+    BlobDriver& from, const std::string& from_dir, BlobDriver& to, const PostgresOptions& to_db,
+    const std::function<void(const std::string&)>& say);
+
+}  // namespace keep

@@ -107,16 +107,9 @@ std::string TokenIssuer::NewSecret() {
 }
 
 Result<TokenIssuer> TokenIssuer::Open(const std::string& key_path, std::string issuer) {
-  auto key = ReadPrivateFile(key_path);
+  auto key = FileSecret(key_path, "the token key", NewSecret);
   if (!key) return key.error();
-  if (!*key) {
-    KEEP_TRY(WritePrivateFile(key_path, NewSecret()));
-    key = ReadPrivateFile(key_path);
-    if (!key) return key.error();
-    if (!*key)
-      return OperatorFault(ErrorCode::kInternal, "the token key " + key_path + " vanished");
-  }
-  return FromSecret(**key, std::move(issuer), key_path);
+  return FromSecret(*key, std::move(issuer), key_path);
 }
 
 std::string TokenIssuer::Issue(const TokenClaims& c) const {

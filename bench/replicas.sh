@@ -7,7 +7,7 @@
 #
 #   bench/replicas.sh KEEPD [seconds-per-run]
 #
-# Per setup: 16 one-request pushes of 8 MiB at once (MB/s); GETs of a
+# Per setup: 16 pushes of 8 MiB at once, a POST and a PUT each (MB/s); GETs of a
 # 64 MiB blob over 8 connections (MB/s); manifest GETs by wrk, 16
 # connections in all, shared among the replicas (requests/s); and the
 # whole machine's CPU seconds per GiB served and per 10,000 manifest GETs
@@ -17,63 +17,15 @@ set -euo pipefail
 KEEPD=$(readlink -f "${1:?usage: bench/replicas.sh KEEPD [seconds]}")
 SECS=${2:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
-T=$(mktemp -d /tmp/keep-bench-replicas.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bash "$HERE/../tests/scale/ceph.sh" stop "$T/ceph" >/dev/null 2>&1 || true
-  bash "$HERE/../tests/scale/postgres.sh" stop "$T/pgdir" >/dev/null 2>&1 || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$1/v2/" && return 0; sleep 0.1; done
-  echo "server on $1 did not start: $(cat "$T"/*.err 2>/dev/null | tail -5)" >&2
-  exit 1
-}
-ROOT_FLAG=(); [ "$(id -u)" = 0 ] && ROOT_FLAG=(--allow-root)
-PASS=bench-password-$RANDOM$RANDOM
-AUTH="Authorization: Basic $(printf 'admin:%s' "$PASS" | base64 -w0)"
+# shellcheck source=bench/scale_lib.sh
+source "$HERE/scale_lib.sh"
+scale_up keep dist
 
-echo "starting Ceph and PostgreSQL..."
-CEPH_MON_PORT=$(free_port) bash "$HERE/../tests/scale/ceph.sh" start "$T/ceph" "$(free_port)" >/dev/null 2>"$T/ceph.log" ||
-  { cat "$T/ceph.log" >&2; exit 1; }
-# shellcheck disable=SC1091
-source "$T/ceph/s3.env"
-s3() { curl -sSf --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-         -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
-for b in keep dist; do s3 -X PUT "$S3_ENDPOINT/$b" >/dev/null; done
-mkdir -p "$T/pgdir"
-bash "$HERE/../tests/scale/postgres.sh" start "$T/pgdir" "$(free_port)" >/dev/null
-# shellcheck disable=SC1091
-source "$T/pgdir/pg.env"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj '/CN=127.0.0.1' \
-  -addext 'subjectAltName=IP:127.0.0.1' -keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null
-
-# keep NAME EXTRA-JSON: a keepd; sets NAME_PORT.
-keep() {
-  local name=$1 extra=$2 port
-  port=$(free_port)
-  cat >"$T/$name.json" <<JSON
-{"listen":"127.0.0.1:$port","data_dir":"$T/$name","log":{"requests":false},
- "tls":{"cert":"$T/tls.crt","key":"$T/tls.key"},
- "limits":{"address_requests_per_second":10000000,"user_requests_per_second":10000000,
-           "request_burst":100000000}$extra}
-JSON
-  KEEP_S3_ACCESS_KEY=$S3_ACCESS_KEY KEEP_S3_SECRET_KEY=$S3_SECRET_KEY KEEP_ADMIN_PASSWORD=$PASS \
-    KEEP_POSTGRES_PASSWORD=$PG_PASSWORD \
-    "$KEEPD" --config "$T/$name.json" "${ROOT_FLAG[@]}" >"$T/$name.out" 2>"$T/$name.err" &
-  PIDS+=($!)
-  printf -v "${name}_PORT" %s "$port"
-  wait_port "$port"
-}
 SHARED=",\"storage\":{\"driver\":\"s3\",\"s3\":{\"endpoint\":\"$S3_ENDPOINT\",\"region\":\"$S3_REGION\",\"bucket\":\"keep\"}},\"metadata\":{\"driver\":\"postgres\",\"postgres\":{\"conninfo\":\"$PG_CONNINFO\"}}"
-keep fs ''
-keep r1 "$SHARED"
-keep r2 "$SHARED"
-keep r3 "$SHARED"
+keepd_start fs ''
+keepd_start r1 "$SHARED"
+keepd_start r2 "$SHARED"
+keepd_start r3 "$SHARED"
 for port in "$fs_PORT" "$r1_PORT"; do
   curl -sSfk -H "$AUTH" -o /dev/null -X POST --data '{"name":"bench"}' "https://127.0.0.1:$port/admin/v1/namespaces"
   curl -sSfk -H "$AUTH" -o /dev/null -X PUT --data '{"mode":"open"}' "https://127.0.0.1:$port/admin/v1/namespaces/bench/policy"
@@ -107,27 +59,33 @@ JSON
 for i in $(seq 16); do head -c $((8 << 20)) /dev/urandom >"$T/p$i"; done
 
 # PORTS: the setup's ports, one per replica; ARGS: curl's auth arguments.
+# upload PORT REPO FILE: a blob in a POST and a PUT (what every registry takes).
+upload() {
+  local base="https://127.0.0.1:$1" loc
+  loc=$(curl -sSk "${ARGS[@]}" -X POST -D - -o /dev/null "$base/v2/$2/blobs/uploads/" |
+    tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+  case $loc in http*) ;; *) loc="$base$loc" ;; esac
+  case $loc in *\?*) loc="$loc&" ;; *) loc="$loc?" ;; esac
+  curl -sSfk "${ARGS[@]}" -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$3" \
+    -o /dev/null "${loc}digest=$(dg "$3")"
+}
 seed() {
-  local base="https://127.0.0.1:${PORTS[0]}/v2/bench/app" f
-  for f in cfg l64; do
-    curl -sSfk "${ARGS[@]}" -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$T/$f" \
-      -o /dev/null "$base/blobs/uploads/?digest=$(dg "$T/$f")"
-  done
-  curl -sSfk "${ARGS[@]}" -X PUT -H "Content-Type: $MT" --data-binary "@$T/manifest" -o /dev/null "$base/manifests/latest"
+  local f
+  for f in cfg l64; do upload "${PORTS[0]}" bench/app "$T/$f"; done
+  curl -sSfk "${ARGS[@]}" -X PUT -H "Content-Type: $MT" --data-binary "@$T/manifest" -o /dev/null \
+    "https://127.0.0.1:${PORTS[0]}/v2/bench/app/manifests/latest"
 }
 # pushes: MB/s of 16 one-request 8 MiB pushes at once, replica i%N for push i
 pushes() {
-  local t0 i port
+  local t0 i
   t0=$(now)
   for i in $(seq 16); do
-    port=${PORTS[$((i % ${#PORTS[@]}))]}
-    curl -sSfk "${ARGS[@]}" -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$T/p$i" \
-      -o /dev/null "https://127.0.0.1:$port/v2/bench/push$i/blobs/uploads/?digest=$(dg "$T/p$i")" &
+    upload "${PORTS[$((i % ${#PORTS[@]}))]}" "bench/push$i" "$T/p$i" &
   done
   wait
   awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.0f", 16 * 8 * 1.048576 / (b - a)}'
 }
-# gets: MB/s of 8 connections x 3 GETs of the 64 MiB layer; sets GET_CPU (CPU s per GiB)
+# gets: MB/s of 8 connections x 3 GETs of the 64 MiB layer; CPU s per GiB into $T/get.cpu
 gets() {
   local t0 c0 i port
   t0=$(now)
@@ -137,10 +95,10 @@ gets() {
     (for _ in 1 2 3; do curl -sSfk "${ARGS[@]}" -o /dev/null "https://127.0.0.1:$port/v2/bench/app/blobs/$(dg "$T/l64")"; done) &
   done
   wait
-  GET_CPU=$(awk -v a="$c0" -v b="$(busy)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz / (24 * 64 / 1024)}')
+  awk -v a="$c0" -v b="$(busy)" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz / (24 * 64 / 1024)}' >"$T/get.cpu"
   awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.0f", 24 * 64 * 1.048576 / (b - a)}'
 }
-# manifests: requests/s, wrk's 16 connections split over the replicas; sets MAN_CPU (CPU s per 10k)
+# manifests: requests/s, wrk's 16 connections split over the replicas; CPU s per 10k into $T/man.cpu
 manifests() {
   local n=${#PORTS[@]} c0 port total=0 r
   cat >"$T/wrk.lua" <<LUA
@@ -154,11 +112,12 @@ LUA
   done
   wait
   for port in "${PORTS[@]}"; do
+    if grep -q 'Non-2xx' "$T/wrk.$port"; then echo "non-2xx answers from port $port:" >&2; cat "$T/wrk.$port" >&2; exit 1; fi
     r=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$T/wrk.$port")
     total=$((total + ${r:-0}))
   done
-  MAN_CPU=$(awk -v a="$c0" -v b="$(busy)" -v hz="$HZ" -v r="$total" -v s="$SECS" \
-    'BEGIN {if (r > 0) printf "%.2f", (b - a) / hz / (r * s) * 10000; else print "-"}')
+  awk -v a="$c0" -v b="$(busy)" -v hz="$HZ" -v r="$total" -v s="$SECS" \
+    'BEGIN {if (r > 0) printf "%.2f", (b - a) / hz / (r * s) * 10000; else print "-"}' >"$T/man.cpu"
   echo "$total"
 }
 
@@ -177,5 +136,5 @@ for setup in fs r1 r12 r123 dist; do
   p=$(pushes)
   g=$(gets)
   m=$(manifests)
-  printf '%-30s %10s %10s %12s %12s %14s\n' "$label" "$p" "$g" "$GET_CPU" "$m" "$MAN_CPU"
+  printf '%-30s %10s %10s %12s %12s %14s\n' "$label" "$p" "$g" "$(cat "$T/get.cpu")" "$m" "$(cat "$T/man.cpu")"
 done

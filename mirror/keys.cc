@@ -26,17 +26,9 @@ std::string Curator::NewPem() {
 
 Result<Curator> Curator::LoadOrCreate(const std::string& data_dir) {
   std::string path = data_dir + "/curator.key";
-  auto text = ReadPrivateFile(path);
-  if (!text) return text.error();
-  if (!*text) {
-    std::string pem = NewPem();
-    if (pem.empty()) return Fail(ErrorCode::kInternal, "cannot make a curator key");
-    KEEP_TRY(WritePrivateFile(path, pem));
-    text = ReadPrivateFile(path);
-    if (!text) return text.error();
-    if (!*text) return Fail(ErrorCode::kInternal, "the curator key " + path + " vanished");
-  }
-  return FromPem(**text, path);
+  auto pem = FileSecret(path, "the curator key", NewPem);
+  if (!pem) return pem.error();
+  return FromPem(*pem, path);
 }
 
 Result<SecretBox> SecretBox::FromBytes(std::string_view bytes, const std::string& where) {
@@ -56,15 +48,9 @@ std::string SecretBox::NewBytes() {
 
 Result<SecretBox> SecretBox::LoadOrCreate(const std::string& data_dir) {
   std::string path = data_dir + "/mirror-secrets.key";
-  auto text = ReadPrivateFile(path);
-  if (!text) return text.error();
-  if (!*text) {
-    KEEP_TRY(WritePrivateFile(path, NewBytes()));
-    text = ReadPrivateFile(path);
-    if (!text) return text.error();
-    if (!*text) return Fail(ErrorCode::kInternal, "the mirror's secret key " + path + " vanished");
-  }
-  return FromBytes(**text, path);
+  auto key = FileSecret(path, "the mirror's secret key", NewBytes);
+  if (!key) return key.error();
+  return FromBytes(*key, path);
 }
 
 std::string SecretBox::Seal(std::string_view plain) const {

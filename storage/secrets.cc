@@ -68,10 +68,21 @@ Result<std::string> KeepSecret(Metadata& metadata, const std::string& path, cons
   }
   if (shared.error().code != ErrorCode::kUnsupported) return shared.error();
   if (*file) return **file;
-  KEEP_TRY(WritePrivateFile(path, make()));
-  file = ReadPrivateFile(path);
+  return FileSecret(path, what, make);
+}
+
+Result<std::string> FileSecret(const std::string& path, const std::string& what,
+                               const std::function<std::string()>& make) {
+  auto file = ReadPrivateFile(path);
   if (!file) return file.error();
-  if (!*file) return OperatorFault(ErrorCode::kInternal, what + " " + path + " vanished");
+  if (!*file) {
+    const std::string made = make();
+    if (made.empty()) return OperatorFault(ErrorCode::kInternal, "cannot make " + what);
+    KEEP_TRY(WritePrivateFile(path, made));
+    file = ReadPrivateFile(path);  // another process's, if it wrote one first
+    if (!file) return file.error();
+    if (!*file) return OperatorFault(ErrorCode::kInternal, what + " " + path + " vanished");
+  }
   return **file;
 }
 

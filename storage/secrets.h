@@ -26,6 +26,11 @@ namespace keep {
 // by another process is kept, and is what the caller should read back.
 [[nodiscard]] Result<void> WritePrivateFile(const std::string& path, std::string_view bytes);
 
+// The content of the private file at `path`, made by `make` (and written,
+// 0600) when it does not exist. `what` names it in errors ("the token key").
+[[nodiscard]] Result<std::string> FileSecret(const std::string& path, const std::string& what,
+                                             const std::function<std::string()>& make);
+
 // The secret kept at `path` (see above): from the database when it shares
 // secrets, else from the file; made by `make` when there is none yet.
 // `what` names it in errors ("the token key").

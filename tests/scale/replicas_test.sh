@@ -23,25 +23,9 @@
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_init replicas "${1:-}" "${2:-}"
-need skopeo radosgw ceph-mon ceph-osd psql
-SCALE="$(cd "$(dirname "$0")" && pwd)"
-
-log "starting PostgreSQL and Ceph"
-PG_DIR="$T/pg"
-CEPH_DIR="$T/ceph"
-E2E_CLEANUP_CMDS+=("bash '$SCALE/postgres.sh' stop '$PG_DIR' >/dev/null 2>&1")
-E2E_CLEANUP_CMDS+=("bash '$SCALE/ceph.sh' stop '$CEPH_DIR' >/dev/null 2>&1")
-run_logged pg-start bash "$SCALE/postgres.sh" start "$PG_DIR" "$(free_port)"
-CEPH_MON_PORT=$(free_port) run_logged ceph-start bash "$SCALE/ceph.sh" start "$CEPH_DIR" "$(free_port)"
-# shellcheck disable=SC1091
-source "$PG_DIR/pg.env"
-# shellcheck disable=SC1091
-source "$CEPH_DIR/s3.env"
-curl -sS --fail-with-body --max-time 60 --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-  --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
-  -X PUT "$S3_ENDPOINT/keep" >/dev/null || fail "cannot create the bucket"
-export KEEP_S3_ACCESS_KEY=$S3_ACCESS_KEY KEEP_S3_SECRET_KEY=$S3_SECRET_KEY
-export KEEP_POSTGRES_PASSWORD=$PG_PASSWORD
+need skopeo
+source "$(dirname "$0")/lib.sh"
+scale_start
 
 # One certificate for all three, as a load balancer's clients would see one name.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \

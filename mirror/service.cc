@@ -71,6 +71,7 @@ struct Service::Impl {
   // replica is read within kRulesFresh. And an upstream client per rule, for
   // its syncs and pull-throughs alike.
   static constexpr std::chrono::milliseconds kRulesFresh{5000};
+  std::mutex reload_mu;  // held by ReloadRules, from its read to its install
   mutable std::mutex rules_mu;
   std::shared_ptr<const std::vector<Rule>> rules;              // GUARDED_BY(rules_mu)
   std::string rules_fingerprint;                               // GUARDED_BY(rules_mu)
@@ -147,6 +148,15 @@ struct Service::Impl {
   // With `only_if_changed`, the rules stay as they are (and the upstream
   // clients open) unless the database's differ from those last read.
   Result<void> ReloadRules(bool only_if_changed = false) {
+    // One reload at a time, from the read to the install: a refresh that
+    // read before a change committed must not install after its reload. A
+    // refresh finding another reload under way leaves it to that one.
+    std::unique_lock reloading(reload_mu, std::defer_lock);
+    if (!only_if_changed) {
+      reloading.lock();
+    } else if (!reloading.try_lock()) {
+      return {};
+    }
     auto recs = deps.metadata.ListMirrors();
     if (!recs) return recs.error();
     std::string fingerprint;

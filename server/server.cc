@@ -399,7 +399,7 @@ int MigrateFrom(const Config& config, const std::string& dir) {
   std::fprintf(stderr, "keepd: moving the Keep in %s into %s\n", dir.c_str(),
                config.postgres_conninfo.c_str());
   auto report = MigrateToShared(
-      **from, dir, **to, PostgresOptionsOf(config),
+      **from, dir, **to, PostgresOptionsOf(config), CanonicalFormOf,
       [](const std::string& line) { std::fprintf(stderr, "keepd: %s\n", line.c_str()); });
   if (!report) {
     return Fatal("the migration stopped: " + report.error().message +

@@ -1,5 +1,6 @@
 #include "storage/migrate.h"
 
+#include "core/digest.h"
 #include "storage/postgres.h"
 #include "storage/secrets.h"
 #include "storage/sql.h"
@@ -76,25 +77,30 @@ std::set<std::string> SqliteColumns(sqlite::Connection& lite, Texts& texts,
   return out;
 }
 
-// Refuses a database whose users, namespaces or repositories are others
-// than the source's under the same ids: copied rows that point at them
-// (members, links, tags) would then point at the wrong ones.
-void CheckSameIdentities(postgres::Connection& pg, sqlite::Connection& lite, Texts& texts,
-                         const std::string& table) {
-  auto there = pg.Prepare(texts("SELECT id, name FROM \"" + table + "\""));
-  const char* lookup = texts("SELECT name FROM \"" + table + "\" WHERE id = ?1");
-  while (there.Step()) {
-    const std::int64_t id = there.Int(0);
-    const std::string name = there.Text(1);
-    auto here = lite.Prepare(lookup);
-    here.Bind(1, id);
-    if (!here.Step() || here.Text(0) != name) {
-      throw ErrorException(OperatorFault(
-          ErrorCode::kConflict,
-          "the database already holds " + table + " \"" + name + "\" (id " + std::to_string(id) +
-              "), which the source does not have under that id; migrate into an empty schema "
-              "(metadata.postgres.schema), or one an earlier run of this migration filled"));
+// The database must hold nothing but what an earlier run of this migration,
+// from the same source, wrote: the mark `migrated-from` (in the secrets
+// table) names the source, by its token key. Another registry's users or
+// repositories, or a replica's first admin, would otherwise take the ids the
+// copied rows refer to.
+void CheckTarget(postgres::Connection& pg, const std::string& source) {
+  auto mark = pg.Prepare("SELECT value FROM secrets WHERE name = 'migrated-from'");
+  if (mark.Step()) {
+    if (mark.Text(0) != source) {
+      throw ErrorException(
+          OperatorFault(ErrorCode::kConflict,
+                        "the database already holds a Keep migrated from another data "
+                        "directory; migrate into an empty schema (metadata.postgres.schema)"));
     }
+    return;
+  }
+  auto held = pg.Prepare(
+      "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM namespaces) + "
+      "(SELECT COUNT(*) FROM repositories)");
+  if (held.Step() && held.Int(0) > 0) {
+    throw ErrorException(OperatorFault(
+        ErrorCode::kConflict,
+        "the database already holds users, namespaces or repositories (a keepd ran on it); "
+        "migrate into an empty schema (metadata.postgres.schema), before any replica starts"));
   }
 }
 
@@ -114,7 +120,8 @@ std::pair<std::int64_t, std::int64_t> CopyTable(postgres::Connection& pg, sqlite
                              (identity ? " OVERRIDING SYSTEM VALUE" : "") + " VALUES(" + params +
                              ") ON CONFLICT DO NOTHING");
   std::int64_t rows = 0, written = 0;
-  sql::Transaction(pg, "BEGIN", [&](sql::Connection& c) {
+  {
+    sql::Connection& c = pg;
     while (read.Step()) {
       auto s = c.Prepare(insert);
       for (std::size_t i = 0; i < columns.size(); ++i) {
@@ -137,7 +144,7 @@ std::pair<std::int64_t, std::int64_t> CopyTable(postgres::Connection& pg, sqlite
                                table + "\"), 1))"));
       s.Run();
     }
-  });
+  }
   return {rows, written};
 }
 
@@ -204,9 +211,12 @@ Result<void> OfferSecrets(Metadata& shared, const std::string& from_dir, Migrate
   return {};
 }
 
-// 2. (migrate.h) Every table, in PostgreSQL's order.
-Result<void> CopyTables(const std::string& source, const PostgresOptions& to_db,
-                        MigrateReport& report, const std::function<void(const std::string&)>& say) {
+// 2. (migrate.h) Every table, in PostgreSQL's order, in one transaction
+// under the database's write lock: replicas see all of it or none, and
+// write nothing in between.
+void CopyTables(const std::string& source, const std::string& source_id,
+                const PostgresOptions& to_db, MigrateReport& report,
+                const std::function<void(const std::string&)>& say) {
   Texts texts;
   sqlite::Connection lite(source, sqlite::Connection::Open::kExisting);
   postgres::Connection pg(to_db);
@@ -218,32 +228,38 @@ Result<void> CopyTables(const std::string& source, const PostgresOptions& to_db,
     std::set<std::string> ours;
     for (const auto& c : columns.back()) ours.insert(c.name);
     if (theirs != ours) {
-      return OperatorFault(ErrorCode::kInternal,
-                           "the source's table " + table +
-                               " does not have the columns PostgreSQL's has; is the source "
-                               "from this version of Keep?");
-    }
-    if (ours.count("id") != 0 && ours.count("name") != 0) {
-      CheckSameIdentities(pg, lite, texts, table);
+      throw ErrorException(OperatorFault(
+          ErrorCode::kInternal, "the source's table " + table +
+                                    " does not have the columns PostgreSQL's has; is the source "
+                                    "from this version of Keep?"));
     }
   }
-  for (std::size_t i = 0; i < tables.size(); ++i) {
-    auto [rows, written] = CopyTable(pg, lite, texts, tables[i], columns[i]);
-    report.tables.emplace_back(tables[i], rows);
-    report.rows_read += rows;
-    report.rows_written += written;
-    if (say) {
-      say("table " + tables[i] + ": " + std::to_string(rows) + " rows, " + std::to_string(written) +
-          " new");
+  const std::string lock = postgres::WriteLockStatement(to_db.schema);
+  sql::Transaction(pg, "BEGIN", [&](sql::Connection& c) {
+    c.Exec(lock.c_str());
+    CheckTarget(pg, source_id);  // again, under the lock
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      auto [rows, written] = CopyTable(pg, lite, texts, tables[i], columns[i]);
+      report.tables.emplace_back(tables[i], rows);
+      report.rows_read += rows;
+      report.rows_written += written;
+      if (say) {
+        say("table " + tables[i] + ": " + std::to_string(rows) + " rows, " +
+            std::to_string(written) + " new");
+      }
     }
-  }
-  return {};
+    auto mark = c.Prepare(
+        "INSERT INTO secrets(name, value, created_at) VALUES('migrated-from', ?1, ?2) "
+        "ON CONFLICT(name) DO NOTHING");
+    mark.Bind(1, source_id).Bind(2, sql::Now()).Run();
+  });
 }
 
 }  // namespace
 
 Result<MigrateReport> MigrateToShared(BlobDriver& from, const std::string& from_dir, BlobDriver& to,
                                       const PostgresOptions& to_db,
+                                      const KeyCanonicalizer& canonical,
                                       const std::function<void(const std::string&)>& say) {
   MigrateReport report;
   const std::string source = from_dir + "/metadata.db";
@@ -253,13 +269,32 @@ Result<MigrateReport> MigrateToShared(BlobDriver& from, const std::string& from_
                                                    " (no metadata.db): give the data directory "
                                                    "of the keepd to move");
   }
-  auto shared = OpenPostgresMetadata(to_db);  // makes or migrates the tables
-  if (!shared) return shared.error();
   {
     // The source's schema brought to this keepd's (what PostgreSQL's mirrors).
-    auto lite = OpenSqliteMetadata(source);
+    auto lite = OpenSqliteMetadata(source, canonical);
     if (!lite) return lite.error();
   }
+  // The source, named by its token key (or, without one, its place).
+  auto token = ReadPrivateFile(from_dir + "/token.key");
+  if (!token) return token.error();
+  const std::string source_id =
+      Sha256Of(*token ? **token : std::filesystem::absolute(from_dir, ec).string()).str();
+  auto shared = OpenPostgresMetadata(to_db);  // makes or migrates the tables
+  if (!shared) return shared.error();
+  // No garbage collection on any replica while links arrive without their manifests.
+  auto quiet = (*shared)->LockAcrossReplicas(LockKind::kMaintenance, "gc/fsck", true);
+  if (!quiet) return quiet.error();
+  auto checked = sql::Guard([&]() -> Result<void> {
+    try {
+      postgres::Connection pg(to_db);
+      CheckTarget(pg, source_id);
+      return {};
+    } catch (const ErrorException& e) {
+      return e.error;
+    }
+  });
+  if (!checked) return checked.error();
+  KEEP_TRY(OfferSecrets(**shared, from_dir, report));
   if (say) say("copying the blobs");
   KEEP_TRY(CopyBlobs(from, to, report, say));
   if (say) {
@@ -269,13 +304,13 @@ Result<MigrateReport> MigrateToShared(BlobDriver& from, const std::string& from_
   }
   auto copied = sql::Guard([&]() -> Result<void> {
     try {
-      return CopyTables(source, to_db, report, say);
+      CopyTables(source, source_id, to_db, report, say);
+      return {};
     } catch (const ErrorException& e) {
       return e.error;
     }
   });
   if (!copied) return copied.error();
-  KEEP_TRY(OfferSecrets(**shared, from_dir, report));
   return report;
 }
 

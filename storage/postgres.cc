@@ -248,10 +248,18 @@ void Connection::EnsureOpen() {
   std::string timeout = std::to_string(options_.connect_timeout_seconds);
   // The connection string is read as one (expand_dbname); the password is
   // given apart, never written into it.
-  const char* keys[] = {"dbname", "password", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {options_.conninfo.c_str(),
+  // Keepalives first, so that the connection string may set them otherwise:
+  // a server gone silent is noticed within about 25 s.
+  const char* keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count", "dbname",
+                        "password",        "connect_timeout",     "application_name", nullptr};
+  const char* values[] = {"10",
+                          "5",
+                          "3",
+                          options_.conninfo.c_str(),
                           options_.password.empty() ? nullptr : options_.password.c_str(),
-                          timeout.c_str(), "keepd", nullptr};
+                          timeout.c_str(),
+                          "keepd",
+                          nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     std::string why = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
@@ -262,8 +270,13 @@ void Connection::EnsureOpen() {
   ++generation_;
   // The schema is checked by the configuration: plain lower-case letters,
   // digits and '_'; it is quoted all the same.
+  // The server notices a keepd gone (and frees its advisory locks) within
+  // about 25 s, not the system's two hours; an idle connection, such as the
+  // one holding locks, is never closed by the server's idle timeout.
   std::string setup =
-      "SET client_min_messages=warning; SET TIME ZONE 'UTC'; SET search_path TO \"" +
+      "SET client_min_messages=warning; SET TIME ZONE 'UTC'; SET tcp_keepalives_idle=10; "
+      "SET tcp_keepalives_interval=5; SET tcp_keepalives_count=3; SET idle_session_timeout=0; "
+      "SET search_path TO \"" +
       options_.schema + "\"";
   Exec(setup.c_str());
 }
@@ -332,9 +345,13 @@ bool Connection::InTransaction() const {
   return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
 }
 
+std::string WriteLockStatement(const std::string& schema) {
+  if (!PlainName(schema)) throw sql::DbFailure("the schema name " + schema + " is not plain");
+  return LockCall("pg_advisory_xact_lock", kWriteLock, schema);
+}
+
 Database::Database(const PostgresOptions& options)
-    : options_(Checked(options)),
-      lock_(LockCall("pg_advisory_xact_lock", kWriteLock, options.schema)),
+    : options_(Checked(options)), lock_(WriteLockStatement(options.schema)),
       id_(next_id_.fetch_add(1)), writer_(options), locker_(options) {}
 
 Connection& Database::Reader() {

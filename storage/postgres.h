@@ -112,6 +112,11 @@ class Database final : public sql::Database {
   Connection locker_;  // GUARDED_BY(lock_mu_)
 };
 
+// The statement that takes the schema's write lock inside a transaction
+// (what every write of a Database takes first). Throws DbFailure when the
+// schema is not a plain name.
+std::string WriteLockStatement(const std::string& schema);
+
 // Creates the schema and keepd's tables in it, or brings them to this keepd's schema: each
 // migration not yet applied, in order, in a transaction of its own, under a
 // session lock that other replicas starting at once wait on. Throws

@@ -54,7 +54,9 @@ Result<std::string> KeepSecret(Metadata& metadata, const std::string& path, cons
   if (!file) return file.error();
   // Named in the database as the file is in the data directory.
   const std::string name = std::filesystem::path(path).filename().string();
-  auto shared = metadata.SharedSecret(name, *file ? **file : make());
+  const std::string offer = *file ? **file : make();
+  if (offer.empty()) return OperatorFault(ErrorCode::kInternal, "cannot make " + what);
+  auto shared = metadata.SharedSecret(name, offer);
   if (shared) {
     if (!*file) {
       KEEP_TRY(WritePrivateFile(path, *shared));

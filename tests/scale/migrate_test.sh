@@ -3,6 +3,7 @@
 # in SQLite) filled by real clients is moved into Ceph (radosgw) and
 # PostgreSQL with `keepd --migrate-from`, and a keepd on the new store
 # serves all of it:
+#   - a database another keepd already ran on is refused, nothing copied;
 #   - a blob whose file no longer matches its digest stops the migration,
 #     naming it, and nothing of it reaches the bucket; put right, the
 #     migration run again goes on, and a third run copies nothing;
@@ -59,6 +60,22 @@ cat >"$NEW" <<JSON
  "metadata":{"driver":"postgres","postgres":{"conninfo":"$PG_CONNINFO","schema":"moved"}},
  "storage":{"driver":"s3","s3":{"endpoint":"$S3_ENDPOINT","bucket":"keep","region":"$S3_REGION","part_size_mib":5}}}
 JSON
+
+check "a database another keepd already ran on is refused before anything is copied"
+sed 's/"schema":"moved"/"schema":"busy"/' "$NEW" >"$T/busy.json"
+KEEP_ADMIN_PASSWORD="$E2E_ADMIN_PASSWORD" "$KEEPD" --config "$T/busy.json" --allow-root >/dev/null 2>"$T/busy.err" &
+busy=$!
+E2E_PIDS+=("$busy")
+for ((i = 0; i < 100; i++)); do grep -q 'listening on' "$T/busy.err" && break; sleep 0.1; done
+stop_pid "$busy"
+if "$KEEPD" --config "$T/busy.json" --migrate-from "$OLD_DATA" --allow-root >"$T/m0.out" 2>"$T/m0.err"; then
+  fail "the migration went into a database a keepd had made its first admin in"
+fi
+grep -q "already holds users" "$T/m0.err" || fail "the refusal does not say why: $(tail -n 3 "$T/m0.err")"
+if s3 "$S3_ENDPOINT/keep?list-type=2&prefix=blobs%2F" | grep -q '<Key>'; then
+  fail "blobs were copied before the refusal"
+fi
+ok "$(grep -o 'already holds.*' "$T/m0.err" | cut -c1-160)"
 
 check "a blob file that no longer matches its digest stops the migration"
 victim=$(layout_blob "$T/one" "${ONE[0]}")

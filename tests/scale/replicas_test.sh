@@ -18,12 +18,16 @@
 #   - Garbage collection on one replica while the others take pushes:
 #     every push that was acknowledged is whole afterwards, and the
 #     integrity check finds no link to a missing blob.
+#   - podman pushes through one replica and pulls through another.
+#   - radosgw stopped while a chunk streams in: that request fails with 503
+#     (or its connection ends), every /readyz says so, a push meanwhile gets
+#     503; radosgw started again, the push works on retry.
 #   - PostgreSQL stopped: every replica's /readyz says so and a push fails
 #     with 503; started again, the same replicas serve without a restart.
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_init replicas "${1:-}" "${2:-}"
-need skopeo
+need skopeo podman
 source "$(dirname "$0")/lib.sh"
 scale_start
 
@@ -279,6 +283,57 @@ done <"$T/acked.txt"
 fsck=$(admin_on 1 POST /fsck '{}')
 expect_eq "links to missing blobs after it all" 0 "$(jq '.missing_blobs.count' <<<"$fsck")"
 ok "$runs collections, $acked pushes acknowledged and whole, $(wc -l <"$T/refused.txt") refused"
+
+check "podman pushes through one replica and pulls through another"
+podman_init
+make_test_image "$T/pod" v1
+for n in 1 3; do
+  printf '%s' "$E2E_ADMIN_PASSWORD" >"$T/pw"
+  run_logged "podman-login-$n" "${PODMAN[@]}" login --cert-dir "$CERT_DIR" -u "$E2E_ADMIN_USER" \
+    --password-stdin "${R_HOST[n]}" <"$T/pw"
+done
+id=$("${PODMAN[@]}" pull -q "oci:$T/pod:v1") || fail "podman could not load the OCI layout"
+run_logged podman-tag "${PODMAN[@]}" tag "$id" "${R_HOST[1]}/open/pod:v1"
+run_logged podman-push "${PODMAN[@]}" push --cert-dir "$CERT_DIR" "${R_HOST[1]}/open/pod:v1"
+run_logged podman-rmi "${PODMAN[@]}" rmi -a -f
+run_logged podman-pull "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "${R_HOST[3]}/open/pod:v1"
+expect_eq "image ID pulled through replica 3" "${IMG_CONFIG#sha256:}" \
+  "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "${R_HOST[3]}/open/pod:v1")"
+ok
+
+check "radosgw stopped in the middle of a push: clean errors, then the push works on retry"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$T/rgw.bin"
+RGW="sha256:$(sha256_of "$T/rgw.bin")"
+loc=$(start_upload 1 open/rgw)
+on 2 "$loc" -X PATCH --limit-rate 4M --data-binary @"$T/rgw.bin" -H 'Content-Type: application/octet-stream' \
+  -o "$T/rgw.json" -w '%{http_code}' >"$T/rgw.code" 2>/dev/null &
+cut=$!
+sleep 2
+bash "$SCALE/ceph.sh" stop-rgw "$CEPH_DIR"
+wait "$cut" || true
+code=$(cat "$T/rgw.code")
+[[ $code == 503 || $code == 000 ]] || fail "the push cut by the store's going got HTTP $code: $(head -c 300 "$T/rgw.json")"
+[[ $code == 000 ]] || grep -q UNAVAILABLE "$T/rgw.json" || fail "no UNAVAILABLE in: $(cat "$T/rgw.json")"
+for n in 1 2 3; do
+  expect_eq "GET /readyz on replica $n without the store" 503 \
+    "$(curl -sS --max-time 60 --cacert "$KEEP_CA" -o /dev/null -w '%{http_code}' "${R_URL[n]}/readyz")"
+done
+expect_eq "a push while the store is away" 503 "$(status_of 3 "/v2/open/rgw/blobs/uploads/?digest=$RGW" -X POST \
+  --data-binary @"$T/rgw.bin" -H 'Content-Type: application/octet-stream')"
+run_logged rgw-start bash "$SCALE/ceph.sh" start-rgw "$CEPH_DIR"
+for n in 1 2 3; do
+  for ((i = 0; i < 100; i++)); do
+    code=$(curl -sS --max-time 60 --cacert "$KEEP_CA" -o /dev/null -w '%{http_code}' "${R_URL[n]}/readyz")
+    [[ $code == 200 ]] && break
+    sleep 0.3
+  done
+  expect_eq "GET /readyz on replica $n with the store back" 200 "$code"
+done
+expect_eq "the push again, through replica 3" 201 "$(status_of 3 "/v2/open/rgw/blobs/uploads/?digest=$RGW" -X POST \
+  --data-binary @"$T/rgw.bin" -H 'Content-Type: application/octet-stream')"
+on 1 "/v2/open/rgw/blobs/$RGW" -o "$T/back.bin"
+expect_eq "sha256 read back through replica 1" "$RGW" "sha256:$(sha256_of "$T/back.bin")"
+ok "the cut push: HTTP $(cat "$T/rgw.code")"
 
 check "PostgreSQL stopped: every replica says it is not ready, and a push fails cleanly"
 bash "$SCALE/postgres.sh" stop "$PG_DIR"

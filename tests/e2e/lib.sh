@@ -524,6 +524,18 @@ docker_load() {
   expect_eq "image ID after load" "$IMG_CONFIG" "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "$2")"
 }
 
+# docker_trust HOST:PORT: dockerd trusts keepd's certificate (KEEP_CA) for
+# HOST:PORT through /etc/docker/certs.d/HOST:PORT/ca.crt, removed at exit.
+docker_trust() {
+  local certs="/etc/docker/certs.d/$1"
+  [[ -e $certs ]] && fail "$certs already exists; refusing to touch another test's trust"
+  [[ -d /etc/docker/certs.d ]] || E2E_CLEANUP_DIRS+=(/etc/docker/certs.d)
+  [[ -d /etc/docker ]] || E2E_CLEANUP_DIRS+=(/etc/docker)
+  mkdir -p "$certs"
+  E2E_CLEANUP_PATHS+=("$certs")
+  cp "$KEEP_CA" "$certs/ca.crt"
+}
+
 # dockerd_start: a private dockerd (vfs, no networking) on $T/docker.sock
 # (in the test's network namespace, if it has one); trusts keepd's
 # certificate through /etc/docker/certs.d/KEEP_HOST/ca.crt.
@@ -532,16 +544,10 @@ dockerd_start() {
   need dockerd
   local client=/usr/bin/docker  # same release as dockerd; /usr/local/bin may hold another
   [[ -x $client ]] || client=$(command -v docker) || fail "docker client not installed"
-  local certs="/etc/docker/certs.d/$KEEP_HOST"
-  [[ -e $certs ]] && fail "$certs already exists; refusing to touch another test's trust"
-  [[ -d /etc/docker/certs.d ]] || E2E_CLEANUP_DIRS+=(/etc/docker/certs.d)
-  [[ -d /etc/docker ]] || E2E_CLEANUP_DIRS+=(/etc/docker)
+  docker_trust "$KEEP_HOST"
   # dockerd always makes /run/docker/plugins: removed after if empty.
   [[ -d /run/docker/plugins ]] || E2E_CLEANUP_DIRS+=(/run/docker/plugins)
   [[ -d /run/docker ]] || E2E_CLEANUP_DIRS+=(/run/docker)
-  mkdir -p "$certs"
-  E2E_CLEANUP_PATHS+=("$certs")
-  cp "$KEEP_CA" "$certs/ca.crt"
   local d="$T/docker"
   mkdir -p "$d/data" "$d/exec" "$d/config"
   # Its own config, not the host's /etc/docker/daemon.json; its identity key in

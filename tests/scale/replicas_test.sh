@@ -18,7 +18,9 @@
 #   - Garbage collection on one replica while the others take pushes:
 #     every push that was acknowledged is whole afterwards, and the
 #     integrity check finds no link to a missing blob.
-#   - podman pushes through one replica and pulls through another.
+#   - podman pushes through one replica and pulls through another; so does
+#     docker; containerd's ctr pulls that image through the third replica
+#     and pushes it through the first.
 #   - radosgw stopped while a chunk streams in: that request fails with 503
 #     (or its connection ends), every /readyz says so, a push meanwhile gets
 #     503; radosgw started again, the push works on retry.
@@ -27,7 +29,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../e2e/lib.sh"
 e2e_init replicas "${1:-}" "${2:-}"
-need skopeo podman
+need skopeo podman dockerd ctr
 source "$(dirname "$0")/lib.sh"
 scale_start
 
@@ -299,6 +301,49 @@ run_logged podman-rmi "${PODMAN[@]}" rmi -a -f
 run_logged podman-pull "${PODMAN[@]}" pull --cert-dir "$CERT_DIR" "${R_HOST[3]}/open/pod:v1"
 expect_eq "image ID pulled through replica 3" "${IMG_CONFIG#sha256:}" \
   "$("${PODMAN[@]}" image inspect --format '{{.Id}}' "${R_HOST[3]}/open/pod:v1")"
+ok
+
+check "docker pushes through one replica and pulls through another"
+KEEP_HOST=${R_HOST[2]} dockerd_start
+docker_trust "${R_HOST[1]}"
+docker_load "$T/pod:v1" "${R_HOST[2]}/open/dock:v1"
+for n in 1 2; do
+  run_logged "docker-login-$n" "${DOCKER[@]}" login -u "$E2E_ADMIN_USER" --password-stdin "${R_HOST[n]}" <"$T/pw"
+done
+run_logged docker-push "${DOCKER[@]}" push "${R_HOST[2]}/open/dock:v1"
+pushed=$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\) size: .*/\1/p' "$T/docker-push.log")
+[[ -n $pushed ]] || fail "docker push printed no digest: $(tail -n 3 "$T/docker-push.log")"
+run_logged docker-rmi "${DOCKER[@]}" rmi "${R_HOST[2]}/open/dock:v1"
+run_logged docker-pull "${DOCKER[@]}" pull "${R_HOST[1]}/open/dock:v1"
+expect_eq "image ID pulled through replica 1" "$IMG_CONFIG" \
+  "$("${DOCKER[@]}" image inspect -f '{{.Id}}' "${R_HOST[1]}/open/dock:v1")"
+expect_eq "repo digest pulled through replica 1" "${R_HOST[1]}/open/dock@$pushed" \
+  "$("${DOCKER[@]}" image inspect -f '{{join .RepoDigests " "}}' "${R_HOST[1]}/open/dock:v1")"
+ok "$pushed"
+
+check "ctr pulls through one replica and pushes through another"
+for ((i = 0; i < 100; i++)); do [[ -S $CONTAINERD_SOCK ]] && break; sleep 0.1; done
+CTR=(ctr -a "$CONTAINERD_SOCK" -n keep-replicas)
+for n in 1 3; do
+  mkdir -p "$T/hosts/${R_HOST[n]}"
+  printf 'server = "https://%s"\n[host."https://%s"]\n  capabilities = ["pull", "resolve", "push"]\n  ca = "%s"\n' \
+    "${R_HOST[n]}" "${R_HOST[n]}" "$KEEP_CA" >"$T/hosts/${R_HOST[n]}/hosts.toml"
+done
+run_logged ctr-pull "${CTR[@]}" images pull --hosts-dir "$T/hosts" --snapshotter native --user "$KEEP_CREDS" \
+  "${R_HOST[3]}/open/dock:v1"
+expect_eq "manifest digest ctr recorded from replica 3" "$pushed" \
+  "$("${CTR[@]}" images ls | awk -v r="${R_HOST[3]}/open/dock:v1" '$1 == r {print $3}')"
+# docker pushed its own compressed layers: the blobs its manifest names.
+on 2 "/v2/open/dock/manifests/$pushed" -H "Accept: $MT_DOCKER_MANIFEST" -o "$T/dock.json"
+for d in $(jq -r '.config.digest, .layers[].digest' "$T/dock.json"); do
+  expect_eq "sha256 of $d in containerd's content store" "$d" \
+    "sha256:$("${CTR[@]}" content get "$d" | sha256sum | cut -d' ' -f1)"
+done
+run_logged ctr-tag "${CTR[@]}" images tag "${R_HOST[3]}/open/dock:v1" "${R_HOST[1]}/open/ctr:v1"
+run_logged ctr-push "${CTR[@]}" images push --hosts-dir "$T/hosts" --user "$KEEP_CREDS" "${R_HOST[1]}/open/ctr:v1"
+expect_eq "the manifest ctr pushed through replica 1, read through replica 2" "$pushed" \
+  "$(on 2 /v2/open/ctr/manifests/v1 -I -H "Accept: $MT_DOCKER_MANIFEST" |
+    tr -d '\r' | awk 'tolower($1) == "docker-content-digest:" {print $2}')"
 ok
 
 check "radosgw stopped in the middle of a push: clean errors, then the push works on retry"

@@ -156,8 +156,10 @@ run_tests() {
     "$ROOT/tests/check_skips.sh" "$results" "$ROOT/tests/allowed_skips.txt" || status=1
     return "$status"
   fi
-  # The whole suite. The test `reproducible` compiles keepd and keepctl
-  # again, minutes of both cores, while most other tests wait on daemons:
+  # The whole suite, as many tests at a time as there are cores: most of them
+  # wait on daemons and clients. Tests that must not run together say so
+  # (RESOURCE_LOCK, RUN_SERIAL), and the longest start first (COST). The test
+  # `reproducible` compiles keepd and keepctl again, minutes of both cores:
   # it runs beside them at the lowest priority, from the tests directory so
   # that its ctest keeps its own log, and is reported at the end.
   local repro_results=$BUILD/ctest-reproducible.xml repro_log=$BUILD/reproducible.log repro
@@ -165,7 +167,8 @@ run_tests() {
   (cd "$BUILD/tests" && exec nice -n 19 ctest --output-on-failure --timeout 1800 \
     --output-junit "$repro_results" -R '^reproducible$') >"$repro_log" 2>&1 &
   repro=$!
-  ctest --output-on-failure --timeout 900 --output-junit "$results" -E '^reproducible$' || status=$?
+  ctest --output-on-failure --timeout 900 --output-junit "$results" -j"$(nproc)" \
+    -E '^reproducible$' || status=$?
   wait "$repro" || status=$?
   echo "---- the test reproducible, run beside the others ----"
   cat "$repro_log"

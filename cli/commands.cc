@@ -676,20 +676,15 @@ Result<std::string> ReadSmallFile(const std::string& path, std::size_t limit) {
 
 namespace {
 
-std::string Env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
-
 // CI systems pass secrets in the environment: KEEPCTL_USER and
 // KEEPCTL_PASSWORD (a robot's name and secret, typically) with the server in
 // --server or KEEPCTL_SERVER, and its CA in --ca or KEEPCTL_CA, stand in for
 // a saved login. nullopt when they are not set.
 std::optional<Result<AdminClient>> ConnectFromEnvironment(const Invocation& inv) {
-  std::string user = Env("KEEPCTL_USER");
-  std::string password = Env("KEEPCTL_PASSWORD");
+  std::string user = EnvOrEmpty("KEEPCTL_USER");
+  std::string password = EnvOrEmpty("KEEPCTL_PASSWORD");
   if (user.empty()) return std::nullopt;
-  std::string server = inv.globals.server.value_or(Env("KEEPCTL_SERVER"));
+  std::string server = inv.globals.server.value_or(EnvOrEmpty("KEEPCTL_SERVER"));
   if (password.empty() || server.empty()) {
     return Result<AdminClient>(Failed(
         "KEEPCTL_USER is set, so keepctl takes its credentials from the environment, but " +
@@ -699,7 +694,7 @@ std::optional<Result<AdminClient>> ConnectFromEnvironment(const Invocation& inv)
   }
   auto url = ParseServerUrl(server);
   if (!url) return Result<AdminClient>(url.error());
-  std::string ca = inv.globals.ca.value_or(Env("KEEPCTL_CA"));
+  std::string ca = inv.globals.ca.value_or(EnvOrEmpty("KEEPCTL_CA"));
   if (!ca.empty()) ca = std::filesystem::absolute(ca).string();
   return AdminClient::Open({*url, ca, user, password});
 }

@@ -16,7 +16,7 @@ using Table = std::span<const CommandSpec>;
 
 // The words that may follow `keepctl`: groups and commands without one, in
 // table order, each once.
-std::vector<std::string> TopWords(Table table) {
+std::vector<std::string> CommandWords(Table table) {
   std::vector<std::string> out;
   for (const CommandSpec& c : table) {
     std::string w(c.group.empty() ? c.name : c.group);
@@ -125,20 +125,26 @@ std::string Bash(Table table) {
       "  local first=\"\" second=\"\" word i\n"
       "  case $prev in\n"
       "    -o|--output) COMPREPLY=($(compgen -W 'json table' -- \"$cur\")); return ;;\n"
-      "    " + Join(ValueFlagWords(table), "|") + ") COMPREPLY=(); return ;;\n"
+      "    " +
+      Join(ValueFlagWords(table), "|") +
+      ") COMPREPLY=(); return ;;\n"
       "  esac\n"
       "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
       "    word=${COMP_WORDS[i]}\n"
       "    case $word in\n"
-      "      " + Join(ValueFlagWords(table), "|") + ") ((i++)) ;;\n"
+      "      " +
+      Join(ValueFlagWords(table), "|") +
+      ") ((i++)) ;;\n"
       "      -*) ;;\n"
-      "      *) if [[ -z $first ]]; then first=$word; elif [[ -z $second ]]; then second=$word; fi ;;\n"
+      "      *) if [[ -z $first ]]; then first=$word; elif [[ -z $second ]]; then second=$word; fi "
+      ";;\n"
       "    esac\n"
       "  done\n"
       "  local words=\"\"\n"
       "  case $first in\n"
-      "    \"\") words=" + Quoted(Join(TopWords(table))) + " ;;\n";
-  for (const std::string& top : TopWords(table)) {
+      "    \"\") words=" +
+      Quoted(Join(CommandWords(table))) + " ;;\n";
+  for (const std::string& top : CommandWords(table)) {
     std::vector<std::string> names = NamesIn(table, top);
     out += "    " + top + ")\n";
     if (const CommandSpec* c = Ungrouped(table, top)) {
@@ -187,11 +193,11 @@ std::string Zsh(Table table) {
       "  done\n"
       "  case $first in\n"
       "    \"\") choices=(\n";
-  for (const std::string& top : TopWords(table)) {
+  for (const std::string& top : CommandWords(table)) {
     out += "      " + Quoted(top + ":" + SummaryOf(table, top)) + "\n";
   }
   out += "    ) ;;\n";
-  for (const std::string& top : TopWords(table)) {
+  for (const std::string& top : CommandWords(table)) {
     out += "    " + top + ")\n";
     if (const CommandSpec* c = Ungrouped(table, top)) {
       out += "      choices=(";
@@ -239,8 +245,8 @@ std::string Fish(Table table) {
     }
     out += " -d " + Quoted(FirstLine(g.help)) + "\n";
   }
-  const std::string all_tops = Join(TopWords(table));
-  for (const std::string& top : TopWords(table)) {
+  const std::string all_tops = Join(CommandWords(table));
+  for (const std::string& top : CommandWords(table)) {
     out += "complete -c keepctl -n " + Quoted("not __fish_seen_subcommand_from " + all_tops) +
            " -a " + top + " -d " + Quoted(SummaryOf(table, top)) + "\n";
   }

@@ -62,20 +62,20 @@ Result<std::string> ReadAll(int fd, const fs::path& path) {
   }
 }
 
-std::string Env(const char* name) {
+}  // namespace
+
+std::string EnvOrEmpty(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
 }
 
-}  // namespace
-
 Result<fs::path> CredentialsPath() {
-  if (std::string p = Env("KEEPCTL_CONFIG"); !p.empty()) return fs::path(p);
+  if (std::string p = EnvOrEmpty("KEEPCTL_CONFIG"); !p.empty()) return fs::path(p);
   // The XDG spec says to ignore a relative XDG_CONFIG_HOME.
-  if (std::string xdg = Env("XDG_CONFIG_HOME"); !xdg.empty() && xdg.front() == '/') {
+  if (std::string xdg = EnvOrEmpty("XDG_CONFIG_HOME"); !xdg.empty() && xdg.front() == '/') {
     return fs::path(xdg) / "keep" / "keepctl.json";
   }
-  if (std::string home = Env("HOME"); !home.empty()) {
+  if (std::string home = EnvOrEmpty("HOME"); !home.empty()) {
     return fs::path(home) / ".config" / "keep" / "keepctl.json";
   }
   return Failed("cannot tell where to keep the credentials: HOME is not set",

@@ -39,4 +39,7 @@ struct Credentials {
 // False when there was no file.
 [[nodiscard]] Result<bool> RemoveCredentials(const std::filesystem::path& path);
 
+// The environment variable `name`'s value, or "" when it is not set.
+std::string EnvOrEmpty(const char* name);
+
 }  // namespace keep::cli

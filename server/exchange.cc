@@ -13,7 +13,6 @@ namespace {
 
 constexpr std::size_t kStreamBuffer = 256 * 1024;
 constexpr std::size_t kBodyReadRoom = 64 * 1024;
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 
 // Why reading a body failed, in words for the client.
 std::string BodyFailure(const boost::system::error_code& ec, std::size_t buffer_limit) {

@@ -24,7 +24,6 @@ namespace keep::server {
 namespace {
 
 using tcp = asio::ip::tcp;
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // A scraper or a probe needs few connections; more are closed at once.
 constexpr int kMaxConnections = 64;
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;

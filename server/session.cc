@@ -29,7 +29,6 @@
 namespace keep::server {
 namespace {
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBlobChunk = 256 * 1024;
 constexpr std::uint64_t kDiscardLimit = 64 * 1024;
 // A connection's read buffer holds at most a request header and this much:

@@ -15,7 +15,6 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-constexpr auto kAwait = asio::as_tuple(asio::use_awaitable);
 // One socket read takes up to this much: a few records at once while a
 // body arrives.
 constexpr std::size_t kReadChunk = 64 * 1024;

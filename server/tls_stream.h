@@ -39,6 +39,10 @@
 
 namespace keep::server {
 
+// Completes an awaited operation with its error code and results as a tuple,
+// rather than throwing.
+inline constexpr auto kAwait = boost::asio::as_tuple(boost::asio::use_awaitable);
+
 class TlsStream {
  public:
   using next_layer_type = boost::beast::tcp_stream;

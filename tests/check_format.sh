@@ -58,6 +58,10 @@ changed_ranges() {
     done
 }
 
+# The files of the build's unity builds (cmake/unity.cmake): each includes
+# several sources, which compile_commands.json does not name.
+mapfile -t unity_files < <(find "$build" -path '*/CMakeFiles/*.dir/Unity/unity_*_cxx.cxx' 2>/dev/null)
+
 status=0
 tidy_files=()
 tidy_filter=
@@ -71,15 +75,32 @@ for f in "${files[@]}"; do
     json+="${json:+,}[${r%%:*},${r##*:}]"
   done
   clang-format --dry-run -Werror "${lines[@]}" "$f" || status=1
-  if [[ $f == *.cc ]] && grep -q "\"file\": \".*/$f\"" "$build/compile_commands.json"; then
+  if [[ $f == *.cc ]] && grep -q -e "\"file\": \".*/$f\"" -e "^#include \".*/$f\"$" \
+    "$build/compile_commands.json" "${unity_files[@]}"; then
     tidy_files+=("$f")
     tidy_filter+="${tidy_filter:+,}{\"name\":\"$f\",\"lines\":[$json]}"
   fi
 done
 
 if [ ${#tidy_files[@]} -gt 0 ]; then
+  # The build's commands without the tests' precompiled headers
+  # (cmake/test_code.cmake): clang cannot read GCC's, and each file must
+  # compile without them anyway. A file that a unity build compiles inside
+  # another (cmake/unity.cmake) gets an entry of its own, with that file's
+  # command.
+  commands=$(mktemp -d)
+  trap 'rm -rf "$commands"' EXIT
+  jq -c '.[]' "$build/compile_commands.json" | while read -r entry; do
+    echo "$entry"
+    unity=$(jq -r '.file | select(test("/Unity/unity_[0-9]+_cxx\\.cxx$"))' <<<"$entry")
+    [ -n "$unity" ] || continue
+    sed -n 's/^#include "\(.*\)"$/\1/p' "$unity" | while read -r source; do
+      jq -c --arg f "$source" '.file = $f | .command |= sub(" -c [^ ]*$"; " -c " + $f)' <<<"$entry"
+    done
+  done | jq -s 'map(.command |= (gsub(" -Winvalid-pch"; "") | gsub(" -include [^ ]*/cmake_pch\\.hxx"; "")))' \
+    >"$commands/compile_commands.json"
   # (The build's flags are GCC's: clang need not know every warning they name.)
-  clang-tidy -p "$build" --quiet --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option \
+  clang-tidy -p "$commands" --quiet --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option \
     --line-filter="[$tidy_filter]" \
     "${tidy_files[@]}" 2> >(grep -v 'warnings\{0,1\} generated\.$' >&2) || status=1
 fi

@@ -21,7 +21,7 @@ Awaitable<Result<json>> ReadJson(Exchange& ex) {
   co_return j;
 }
 
-Reply Answer(http::status status, const json& body) { return JsonReply(status, body); }
+Reply MirrorsAnswer(http::status status, const json& body) { return JsonReply(status, body); }
 
 // A change to a rule: the rule's namespace is where it lands (`shown` is the
 // rule as the mirror service shows it, without credentials).
@@ -42,7 +42,7 @@ Awaitable<Result<Reply>> ListMirrors(Exchange& ex) {
   const auto& svc = ex.services();
   auto list = co_await Offload(svc, [&] { return svc.mirrors.List(); });
   if (!list) co_return list.error();
-  co_return Answer(http::status::ok, *list);
+  co_return MirrorsAnswer(http::status::ok, *list);
 }
 
 Awaitable<Result<Reply>> CreateMirror(Exchange& ex) {
@@ -52,14 +52,14 @@ Awaitable<Result<Reply>> CreateMirror(Exchange& ex) {
   auto made = co_await Offload(svc, [&] { return svc.mirrors.Create(*body, ex.who.user); });
   if (!made) co_return made.error();
   Audit(MirrorEvent(ex, "mirror.create", made->value("name", ""), *made));
-  co_return Answer(http::status::created, *made);
+  co_return MirrorsAnswer(http::status::created, *made);
 }
 
 Awaitable<Result<Reply>> ShowMirror(Exchange& ex) {
   const auto& svc = ex.services();
   auto shown = co_await Offload(svc, [&] { return svc.mirrors.Show(ex.params.name); });
   if (!shown) co_return shown.error();
-  co_return Answer(http::status::ok, *shown);
+  co_return MirrorsAnswer(http::status::ok, *shown);
 }
 
 Awaitable<Result<Reply>> UpdateMirror(Exchange& ex) {
@@ -69,7 +69,7 @@ Awaitable<Result<Reply>> UpdateMirror(Exchange& ex) {
   auto updated = co_await Offload(svc, [&] { return svc.mirrors.Update(ex.params.name, *body); });
   if (!updated) co_return updated.error();
   Audit(MirrorEvent(ex, "mirror.update", ex.params.name, *updated));
-  co_return Answer(http::status::ok, *updated);
+  co_return MirrorsAnswer(http::status::ok, *updated);
 }
 
 Awaitable<Result<Reply>> DeleteMirror(Exchange& ex) {
@@ -85,7 +85,7 @@ Awaitable<Result<Reply>> StartMirrorSync(Exchange& ex) {
   auto started = co_await Offload(svc, [&] { return svc.mirrors.StartSync(ex.params.name); });
   if (!started) co_return started.error();
   Audit(MirrorEvent(ex, "mirror.sync_start", ex.params.name, json::object()));
-  co_return Answer(http::status::accepted, *started);
+  co_return MirrorsAnswer(http::status::accepted, *started);
 }
 
 Awaitable<Result<Reply>> MirrorSyncStatus(Exchange& ex) {
@@ -100,7 +100,7 @@ Awaitable<Result<Reply>> MirrorSyncStatus(Exchange& ex) {
   }
   auto status = svc.mirrors.SyncStatus(ex.params.name, after);  // memory only: no blocking
   if (!status) co_return status.error();
-  co_return Answer(http::status::ok, *status);
+  co_return MirrorsAnswer(http::status::ok, *status);
 }
 
 Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex) {
@@ -125,12 +125,12 @@ Awaitable<Result<Reply>> ApproveMirrorChange(Exchange& ex) {
                    {"rule", ex.params.name},
                    {"digest", approved->value("approved", "")}};
   Audit(std::move(event));
-  co_return Answer(http::status::ok, *approved);
+  co_return MirrorsAnswer(http::status::ok, *approved);
 }
 
 Awaitable<Result<Reply>> MirrorKey(Exchange& ex) {
   const PublicKey& key = ex.services().mirrors.curator().public_key();
-  co_return Answer(
+  co_return MirrorsAnswer(
       http::status::ok,
       {{"key_id", key.key_id()}, {"algorithm", key.algorithm()}, {"public_key", key.pem()}});
 }

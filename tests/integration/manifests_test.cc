@@ -121,12 +121,6 @@ TEST_F(ManifestTest, UnknownRepositoryAndUnknownTag) {
   ExpectUnknown(DigestOf("no such manifest"));
 }
 
-std::string Sha512Of(std::string_view bytes) {
-  Hasher h(DigestAlgorithm::kSha512);
-  h.Update(bytes);
-  return h.Finish().str();
-}
-
 // Every value of a response header, in order.
 std::vector<std::string> Values(const Response& r, std::string_view name) {
   std::vector<std::string> out;

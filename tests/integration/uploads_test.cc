@@ -12,12 +12,6 @@ std::string WithDigest(const std::string& location, std::string_view digest) {
   return location + sep + "digest=" + std::string(digest);
 }
 
-std::string Sha512Of(std::string_view bytes) {
-  Hasher h(DigestAlgorithm::kSha512);
-  h.Update(bytes);
-  return h.Finish().str();
-}
-
 class UploadTest : public KeepdTest {
  protected:
   // PATCH with Content-Range, as the OCI spec's chunked upload sends.

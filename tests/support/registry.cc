@@ -23,6 +23,12 @@ json BlobDescriptor(std::string_view media_type, std::string_view bytes) {
 
 std::string DigestOf(std::string_view bytes) { return Sha256Of(bytes).str(); }
 
+std::string Sha512Of(std::string_view bytes) {
+  Hasher h(DigestAlgorithm::kSha512);
+  h.Update(bytes);
+  return h.Finish().str();
+}
+
 std::string BlobPath(std::string_view repo, std::string_view digest) {
   return RepoPath(repo) + "/blobs/" + std::string(digest);
 }

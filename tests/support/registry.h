@@ -31,6 +31,7 @@ inline constexpr const char* kDockerLayer = "application/vnd.docker.image.rootfs
 }  // namespace mt
 
 std::string DigestOf(std::string_view bytes);  // "sha256:<hex>"
+std::string Sha512Of(std::string_view bytes);  // "sha512:<hex>"
 
 std::string BlobPath(std::string_view repo, std::string_view digest);
 std::string UploadsPath(std::string_view repo);  // ".../blobs/uploads/"

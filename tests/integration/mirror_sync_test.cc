@@ -102,11 +102,16 @@ TEST_F(MirrorSyncTest, ABundleReferrerVetsAnImageFromAnUpstreamWithTokenAuth) {
   // The upstream handed out tokens for the mirror's requests, which found
   // the signature through its referrers API.
   bool token = false, referrers = false;
-  for (const auto& line : keepd_.RequestLog()) {
-    std::string path = line.value("path", "");
-    token |= path == "/token" && line.value("status", 0) == 200;
-    referrers |= path == "/v2/acme/app/referrers/" + m.digest() && line.value("status", 0) == 200;
-  }
+  auto count = [&](const std::vector<json>& log) {
+    token = referrers = false;
+    for (const auto& line : log) {
+      std::string path = line.value("path", "");
+      token |= path == "/token" && line.value("status", 0) == 200;
+      referrers |= path == "/v2/acme/app/referrers/" + m.digest() && line.value("status", 0) == 200;
+    }
+    return token && referrers;
+  };
+  keepd_.RequestLogWhen(count);
   EXPECT_TRUE(token);
   EXPECT_TRUE(referrers);
 }
@@ -240,9 +245,12 @@ TEST_F(MirrorSyncTest, ALayerKeepHoldsOnlyElsewhereIsFetchedNotLinked) {
   ASSERT_EQ(state, "synced") << reason;
   const std::string layer = "/v2/acme/app/blobs/" + DigestOf("a layer in two places");
   bool fetched = false;
-  for (const auto& line : keepd_.RequestLog()) {
-    fetched |= line.value("path", "") == layer && line.value("status", 0) == 200;
-  }
+  keepd_.RequestLogWhen([&](const std::vector<json>& log) {
+    for (const auto& line : log) {
+      fetched |= line.value("path", "") == layer && line.value("status", 0) == 200;
+    }
+    return fetched;
+  });
   EXPECT_TRUE(fetched) << "the upstream was never asked for the layer";
 }
 
@@ -265,12 +273,16 @@ TEST_F(MirrorSyncTest, APullThroughByGlobAsksTheUpstreamsTagListFirst) {
         << r.body;
   }
   int lists = 0, manifests = 0;
-  for (const auto& line : keepd_.RequestLog()) {
-    std::string path = line.value("path", "");
-    if (line.value("method", "") != "GET" || line.value("status", 0) == 401) continue;
-    lists += path == "/v2/acme/app/tags/list";
-    manifests += path.starts_with("/v2/acme/app/manifests/v") ? 1 : 0;
-  }
+  keepd_.RequestLogWhen([&](const std::vector<json>& log) {
+    lists = manifests = 0;
+    for (const auto& line : log) {
+      std::string path = line.value("path", "");
+      if (line.value("method", "") != "GET" || line.value("status", 0) == 401) continue;
+      lists += path == "/v2/acme/app/tags/list";
+      manifests += path.starts_with("/v2/acme/app/manifests/v") ? 1 : 0;
+    }
+    return lists > 0;
+  });
   EXPECT_EQ(lists, 1);
   EXPECT_EQ(manifests, 0);
   // A tag the upstream has is pulled through.

@@ -297,9 +297,13 @@ TEST_F(KeepdUpstreamTest, TokenAuthWithCredentials) {
 
   // One token per repository scope, cached: the token service is asked once.
   int token_requests = 0;
-  for (const auto& line : keepd_.RequestLog()) {
-    if (line.dump().find("/token") != std::string::npos) ++token_requests;
-  }
+  keepd_.RequestLogWhen([&](const std::vector<nlohmann::json>& log) {
+    token_requests = 0;
+    for (const auto& line : log) {
+      if (line.dump().find("/token") != std::string::npos) ++token_requests;
+    }
+    return token_requests >= 2;
+  });
   EXPECT_EQ(token_requests, 2) << "one for the probe, one for acme/app";
 }
 

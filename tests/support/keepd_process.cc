@@ -309,6 +309,18 @@ std::vector<nlohmann::json> KeepdProcess::RequestLog() const {
   return lines;
 }
 
+std::vector<nlohmann::json> KeepdProcess::RequestLogWhen(
+    const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+    std::chrono::milliseconds wait) const {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  std::vector<nlohmann::json> log = RequestLog();
+  while (!done(log) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    log = RequestLog();
+  }
+  return log;
+}
+
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
 
 std::string KeepdBinary() { return KeepdBinary(fs::path()); }

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -96,6 +97,12 @@ class KeepdProcess {
 
   // The request log so far: one JSON object per request.
   std::vector<nlohmann::json> RequestLog() const;
+  // The request log once `done` holds of it, or as it is after `wait`.
+  // keepd writes a request's line once it has sent the answer, so a client
+  // holding its answer may read the log before the line is there.
+  std::vector<nlohmann::json> RequestLogWhen(
+      const std::function<bool(const std::vector<nlohmann::json>&)>& done,
+      std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
   std::string Messages() const;  // stderr so far
 
  private:

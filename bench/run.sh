@@ -9,6 +9,7 @@
 # 10,000 tags on its manifest. wrk then measures, for each server:
 #   manifest  GET /v2/bench/app/manifests/latest   64 connections
 #   tags      GET /v2/bench/app/tags/list (10,000)  64 connections
+#   catalog   GET /v2/_catalog?n=1000 of 10,000 more repositories, 16 connections
 #   blob      GET of the 64 MiB layer               4 connections, then 1
 #             (over TLS, then in plain HTTP against a second keepd with
 #             tls.enabled false, a Distribution without TLS, nginx with sendfile)
@@ -21,7 +22,10 @@
 # then pushes a 256 MiB blob to each in one request and in 8 MiB chunks,
 # beside the disk's fdatasync'd write speed (dd) as the bound,
 # and nginx serves the same 64 MiB file as a static file over the same TLS,
-# as the ceiling for blob GETs. BENCH_TAGS=N seeds N tags instead of 10,000;
+# as the ceiling for blob GETs; whole-image pulls as a client makes them
+# (the manifest, then the config and layers at once), nginx serving the same
+# files as the ceiling. BENCH_TAGS=N seeds N tags instead of 10,000,
+# BENCH_REPOS=N N more repositories;
 # BENCH_MIRROR=0 leaves out the mirror's figures.
 # Keep is measured as a user with the reader role in namespace "bench", with
 # Basic auth on every request (its credential cache and the role check at
@@ -31,6 +35,7 @@ set -euo pipefail
 KEEPD=$(readlink -f "${1:?usage: bench/run.sh KEEPD [seconds]}")
 SECS=${2:-10}
 TAGS=${BENCH_TAGS:-10000}
+REPOS=${BENCH_REPOS:-10000}
 T=$(mktemp -d /tmp/keep-bench.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
@@ -146,6 +151,7 @@ cpu_ticks() {
   echo "$t"
 }
 TICKS=$(getconf CLK_TCK)
+now() { date +%s.%N; }
 
 # nginx, the ceiling: the same 64 MiB file as a static file, over TLS with
 # the same certificate and the same suite preference as Keep (AES-128-GCM
@@ -218,6 +224,82 @@ N[blob]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 4)
 run_pair blob1 "/v2/bench/app/blobs/$L2" 1
 N[blob1]=$(run_one "$NPID" "https://127.0.0.1:$NPORT/blob" 1)
 
+# The catalog: REPOS more repositories (bench/c00001...), each a manifest of
+# the config and the 1 MiB layer, mounted from bench/app; its first page of
+# 1,000 names (Distribution's largest page).
+seed_repos() {  # port, curl args (the admin's for Keep)...
+  local port=$1; shift
+  local base="https://127.0.0.1:$port/v2/bench" i
+  printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
+    "$MT" "$(dg "$T/cfg")" "$(sz "$T/cfg")" "$(dg "$T/l1")" "$(sz "$T/l1")" > "$T/small-manifest"
+  {
+    echo 'request = "POST"'
+    for a in "$@"; do echo "$a"; done | sed -n 's/^Authorization: \(.*\)$/header = "Authorization: \1"/p'
+    for i in $(seq -f '%05g' 1 "$REPOS"); do
+      for d in "$(dg "$T/cfg")" "$(dg "$T/l1")"; do
+        echo "url = \"$base/c$i/blobs/uploads/?mount=$d&from=bench/app\""; echo 'output = "/dev/null"'
+      done
+    done
+  } > "$T/mounts.curl"
+  curl -sSfk --no-progress-meter --parallel --parallel-max 16 -K "$T/mounts.curl"
+  {
+    echo 'request = "PUT"'
+    echo "header = \"Content-Type: $MT\""
+    for a in "$@"; do echo "$a"; done | sed -n 's/^Authorization: \(.*\)$/header = "Authorization: \1"/p'
+    for i in $(seq -f '%05g' 1 "$REPOS"); do
+      echo "url = \"$base/c$i/manifests/v1\""; echo "upload-file = \"$T/small-manifest\""; echo 'output = "/dev/null"'
+    done
+  } > "$T/repos.curl"
+  curl -sSfk --no-progress-meter --parallel --parallel-max 16 -K "$T/repos.curl"
+}
+echo "seeding both registries with $REPOS more repositories..."
+seed_repos "$KPORT" -H "$ADMIN_AUTH"
+seed_repos "$DPORT"
+for port in "$KPORT" "$DPORT"; do
+  n=$(curl -sSfk -H "$AUTH" "https://127.0.0.1:$port/v2/_catalog?n=1000" | jq '.repositories | length')
+  [ "$n" = 1000 ] || { echo "the catalog on port $port lists $n repositories in its first page, want 1000" >&2; exit 1; }
+done
+run_pair catalog "/v2/_catalog?n=1000" 16
+
+# Whole-image pulls as a client makes them: the manifest, then its config
+# and both layers at once (curl --parallel, a connection each), by 4 clients
+# for SECS seconds. Each result: "images/s null MB/s server-cpu-seconds".
+# nginx serves the same bytes as files under the same paths.
+mkdir -p "$T/nginx/www/v2/bench/app/manifests" "$T/nginx/www/v2/bench/app/blobs"
+cp "$T/manifest" "$T/nginx/www/v2/bench/app/manifests/latest"
+for f in cfg l1 l2; do ln "$T/$f" "$T/nginx/www/v2/bench/app/blobs/$(dg "$T/$f")"; done
+chmod -R a+rX "$T/nginx/www"; chmod a+r "$T/cfg" "$T/l1"
+IMAGE_BYTES=$(( $(sz "$T/manifest") + $(sz "$T/cfg") + $(sz "$T/l1") + $(sz "$T/l2") ))
+image_pulls() {  # pid, base URL of the repository, curl args...
+  local pid=$1 base=$2; shift 2
+  local d i start end before after clients=() total=0
+  for d in "$(dg "$T/cfg")" "$(dg "$T/l1")" "$L2"; do
+    echo "url = \"$base/blobs/$d\""; echo 'output = "/dev/null"'
+  done > "$T/pull.curl"
+  before=$(cpu_ticks "$pid"); start=$(now)
+  end=$(awk -v s="$start" -v d="$SECS" 'BEGIN {printf "%d", s + d}')
+  for i in 1 2 3 4; do
+    (
+      n=0
+      while [ "$(date +%s)" -lt "$end" ]; do
+        curl -sSfk "$@" -H "$ACCEPT" -o /dev/null "$base/manifests/latest" || exit 1
+        curl -sSfk "$@" --parallel -K "$T/pull.curl" || exit 1
+        n=$((n + 1))
+      done
+      echo "$n" > "$T/pulls.$i"
+    ) &
+    clients+=($!)
+  done
+  for i in "${clients[@]}"; do wait "$i" || { echo "a whole-image pull from $base failed" >&2; exit 1; }; done
+  after=$(cpu_ticks "$pid")
+  for i in 1 2 3 4; do total=$((total + $(cat "$T/pulls.$i"))); done
+  awk -v n="$total" -v s="$start" -v e="$(now)" -v b="$IMAGE_BYTES" -v c0="$before" -v c1="$after" -v t="$TICKS" \
+    'BEGIN {printf "%.1f null %.0f %.2f\n", n / (e - s), n * b / 1048576 / (e - s), (c1 - c0) / t}'
+}
+K[pull]=$(image_pulls "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app" -H "$AUTH")
+D[pull]=$(image_pulls "$DPID" "https://127.0.0.1:$DPORT/v2/bench/app")
+N[pull]=$(image_pulls "$NPID" "https://127.0.0.1:$NPORT/v2/bench/app")
+
 # Trust on the hot path: the image signed with a key the namespace trusts,
 # the namespace in quarantine mode, and the reader's manifest and blob GETs
 # measured again. keepctl (next to keepd's build, or KEEPCTL) signs.
@@ -237,10 +319,12 @@ fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 printf '\n%-34s %14s %14s %8s\n' "benchmark (TLS, loopback, 2 cores)" "keep" "distribution" "ratio"
-for name in manifest tags; do
+declare -A LABEL=([manifest]="manifest GETs" [tags]="tags/list GETs ($TAGS)"
+                 [catalog]="_catalog?n=1000 ($REPOS repos)")
+for name in manifest tags catalog; do
   read -r kr kp _ _ <<< "${K[$name]}"; read -r dr dp _ _ <<< "${D[$name]}"
-  printf '%-34s %12s/s %12s/s %8s\n' "$name GETs" "$kr" "$dr" "$(ratio "$kr" "$dr")"
-  printf '%-34s %11sms %11sms %8s\n' "$name p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
+  printf '%-34s %12s/s %12s/s %8s\n' "${LABEL[$name]}" "$kr" "$dr" "$(ratio "$kr" "$dr")"
+  printf '%-34s %11sms %11sms %8s\n' "  p99 latency" "$kp" "$dp" "$(ratio "$dp" "$kp")"
   if [ "$name" = manifest ]; then
     read -r tr tp _ _ <<< "${K[token]}"; read -r nr np _ _ <<< "${N[small]}"
     printf '%-34s %12s/s %14s %8s   nginx small file %s/s (p99 %sms), keep/nginx %s\n' \
@@ -263,6 +347,10 @@ blob_rows() {
 }
 blob_rows blob "64 MiB blob GET, 4 conn."
 blob_rows blob1 "64 MiB blob GET, 1 conn."
+read -r ki _ km kc <<< "${K[pull]}"; read -r di _ dm dc <<< "${D[pull]}"; read -r ni _ nm nc <<< "${N[pull]}"
+printf '%-34s %12s/s %12s/s %8s   nginx %s/s, keep/nginx %s\n' "whole-image pulls, 4 clients" \
+  "$ki" "$di" "$(ratio "$ki" "$di")" "$ni" "$(ratio "$ki" "$ni")"
+printf '%-34s %10sMB/s %10sMB/s %8s   nginx %sMB/s\n' "  image bytes" "$km" "$dm" "$(ratio "$km" "$dm")" "$nm"
 
 # ---- blob GETs in plain HTTP: a replica behind a load balancer that
 # terminates TLS (tls.enabled false). A second keepd with its own data
@@ -314,18 +402,29 @@ fi
 kh=$(hwm "$KPID"); dh=$(hwm "$DPID")
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS (VmHWM)" "$kh" "$dh" "$(ratio "$dh" "$kh")"
 # Peak RSS while 8 clients pull the 64 MiB layer at once (the peak is reset
-# first: /proc/PID/clear_refs), then what 2,000 idle TLS connections cost
-# and what is still held 7 s after they closed (bench/idle.py).
-peak_during_pulls() {  # pid url [curl args]
-  local pid=$1 url=$2 i; shift 2
+# first: /proc/PID/clear_refs), and the peak of its private part (RssAnon,
+# read every 20 ms meanwhile): RSS also counts the pages of the shared
+# libraries a process maps (OpenSSL, SQLite, libstdc++... about 17 MiB of
+# keepd's RSS at rest), which every process using them shares. Then what
+# 2,000 idle TLS connections cost and what is still held 7 s after they
+# closed (bench/idle.py).
+peak_during_pulls() {  # pid url [curl args]: "peak-RSS-MiB peak-private-MiB"
+  local pid=$1 url=$2 i anon=0 a pulls=(); shift 2
   echo 5 > "/proc/$pid/clear_refs"
-  for i in 1 2 3 4 5 6 7 8; do curl -sSfk "$@" -o /dev/null "$url" & done
+  for i in 1 2 3 4 5 6 7 8; do curl -sSfk "$@" -o /dev/null "$url" & pulls+=($!); done
+  running() { local p; for p in "${pulls[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+  while running; do
+    a=$(awk '/^RssAnon/ {print $2}' "/proc/$pid/status")
+    [ "$a" -gt "$anon" ] && anon=$a
+    sleep 0.02
+  done
   wait
-  hwm "$pid"
+  echo "$(hwm "$pid") $(awk -v a="$anon" 'BEGIN {printf "%.0f", a / 1024}')"
 }
-kp8=$(peak_during_pulls "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/blobs/$L2" -H "$AUTH")
-dp8=$(peak_during_pulls "$DPID" "https://127.0.0.1:$DPORT/v2/bench/app/blobs/$L2")
+read -r kp8 ka8 <<< "$(peak_during_pulls "$KPID" "https://127.0.0.1:$KPORT/v2/bench/app/blobs/$L2" -H "$AUTH")"
+read -r dp8 da8 <<< "$(peak_during_pulls "$DPID" "https://127.0.0.1:$DPORT/v2/bench/app/blobs/$L2")"
 printf '%-34s %11sMiB %11sMiB %8s\n' "peak RSS, 8 pulls at once" "$kp8" "$dp8" "$(ratio "$dp8" "$kp8")"
+printf '%-34s %11sMiB %11sMiB %8s\n' "  of it private (RssAnon)" "$ka8" "$da8" "$(ratio "$da8" "$ka8")"
 BENCH_DIR=$(dirname "$(readlink -f "$0")")
 read -r kidle kkept <<< "$(python3 "$BENCH_DIR/idle.py" "$KPID" "$KPORT" 2000 "$AUTH")"
 read -r didle dkept <<< "$(python3 "$BENCH_DIR/idle.py" "$DPID" "$DPORT" 2000)"
@@ -346,7 +445,6 @@ PUSH_MB=256
 disk=$(dd if=/dev/zero of="$T/dd.test" bs=8M count=$((PUSH_MB / 8)) conv=fdatasync 2>&1 |
   awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "s,") s = $(i - 1); printf "%.0f", $1 / s / 1e6}')
 rm -f "$T/dd.test"
-now() { date +%s.%N; }
 # upload_location PORT RESPONSE-HEADERS: the absolute URL of the Location header.
 location() {
   local l; l=$(awk 'tolower($1) == "location:" {sub(/\r$/, "", $2); print $2}' "$2" | tail -1)
@@ -411,8 +509,9 @@ entries() {  # the name of an associative array
     "$SECS" "$(entries K)" "$(entries D)" "$(entries N)"
   printf '"memory":{"keep_peak_mib":%s,"distribution_peak_mib":%s,"keep_peak_8_pulls_mib":%s,' \
     "$kh" "$dh" "$kp8" 
-  printf '"distribution_peak_8_pulls_mib":%s,"keep_idle_tls_kib":%s,"distribution_idle_tls_kib":%s,' \
-    "$dp8" "$kidle" "$didle"
+  printf '"distribution_peak_8_pulls_mib":%s,"keep_private_8_pulls_mib":%s,' "$dp8" "$ka8"
+  printf '"distribution_private_8_pulls_mib":%s,"keep_idle_tls_kib":%s,"distribution_idle_tls_kib":%s,' \
+    "$da8" "$kidle" "$didle"
   printf '"keep_kept_after_burst_kib":%s,"distribution_kept_after_burst_kib":%s},' "$kkept" "$dkept"
   printf '"push_mb_per_s":{"keep_one_request":%s,"distribution_one_request":%s,' "$kone" "$done_one"
   printf '"keep_chunked":%s,"distribution_chunked":%s,"disk_fdatasync":%s}}\n' "$kchunk" "$dchunk" "$disk"
@@ -421,114 +520,5 @@ echo "(figures as JSON in ${BENCH_JSON:-bench-results.json})"
 
 [ "${BENCH_MIRROR:-1}" = 0 ] && exit 0  # BENCH_MIRROR=0: the serving figures only
 
-# ---- the mirror: Keep syncing from an upstream, against Distribution's proxy ----
-# The upstream is the Distribution above. Two fresh images go there (each a
-# 1 MiB and a 64 MiB layer), one for each measure, so that neither server
-# holds any of it before:
-#   sync          Keep: `POST /admin/v1/mirrors/<rule>/sync` until done (fetch,
-#                 digest-check, store, curator-sign). Distribution in proxy
-#                 mode (proxy.remoteurl): a pull of the manifest and each blob
-#                 through it, which fetches and stores them.
-#   pull-through  the time to the first byte of a manifest GET of an image
-#                 neither holds, and to the end of a whole pull (manifest,
-#                 config, layers) started by it: Keep answers the manifest
-#                 once it passed vetting and streams each layer while it
-#                 arrives (then stores and signs the image); Distribution
-#                 answers from the upstream's manifest and fetches blobs when
-#                 they are asked for.
-seed_image() {  # port, repo, tag: a config and two random layers (1 MiB, 64 MiB)
-  local port=$1 repo=$2 tag=$3 base="https://127.0.0.1:$1/v2/$2" f loc
-  mkdir -p "$T/$(dirname "$repo")"
-  head -c 1048576 /dev/urandom > "$T/$repo-l1"; head -c 67108864 /dev/urandom > "$T/$repo-l2"
-  printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"x":"%s"}' "$repo" > "$T/$repo-cfg"
-  for f in cfg l1 l2; do
-    loc=$(curl -sSk -X POST -D - -o /dev/null "$base/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
-    case "$loc" in http*) ;; *) loc="https://127.0.0.1:$port$loc" ;; esac
-    case "$loc" in *\?*) loc="$loc&" ;; *) loc="$loc?" ;; esac
-    curl -sSfk -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$T/$repo-$f" "${loc}digest=$(dg "$T/$repo-$f")" -o /dev/null
-  done
-  jq -n --arg c "$(dg "$T/$repo-cfg")" --argjson cs "$(sz "$T/$repo-cfg")" \
-    --arg a "$(dg "$T/$repo-l1")" --argjson asz "$(sz "$T/$repo-l1")" \
-    --arg b "$(dg "$T/$repo-l2")" --argjson bsz "$(sz "$T/$repo-l2")" --arg mt "$MT" \
-    '{schemaVersion: 2, mediaType: $mt,
-      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
-      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $a, size: $asz},
-               {mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $b, size: $bsz}]}' \
-    > "$T/$repo-manifest"
-  curl -sSfk -X PUT -H "Content-Type: $MT" --data-binary "@$T/$repo-manifest" "$base/manifests/$tag" -o /dev/null
-}
-echo "seeding the upstream with two more images for the mirror..."
-seed_image "$DPORT" mirror/synced v1
-seed_image "$DPORT" mirror/pulled v1
-IMAGE_MB=65
-
-# Distribution as a pull-through proxy of the upstream (trusting its certificate).
-PPORT=$(free_port)
-cat > "$T/proxy.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: true}}
-storage: {filesystem: {rootdirectory: $T/proxy}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$PPORT, tls: {certificate: $CERT, key: $KEY}}
-proxy: {remoteurl: "https://127.0.0.1:$DPORT"}
-YAML
-SSL_CERT_FILE=$CERT docker-registry serve "$T/proxy.yml" >"$T/proxy.out" 2>&1 &
-PIDS+=($!)
-wait_port "$PPORT"
-
-# Keep's rules: one synced on demand, one pulling through.
-KAUTH="Authorization: Basic $(printf 'admin:%s' "$PASS" | base64 -w0)"
-kadmin() { curl -sSfk -H "$KAUTH" -H 'Content-Type: application/json' "$@"; }
-kadmin -o /dev/null -X POST --data '{"name":"mirror"}' "https://127.0.0.1:$KPORT/admin/v1/namespaces"
-for r in synced pulled; do
-  pt=false; [ "$r" = pulled ] && pt=true
-  kadmin -o /dev/null -X POST "https://127.0.0.1:$KPORT/admin/v1/mirrors" --data "$(jq -n \
-    --arg up "https://127.0.0.1:$DPORT" --arg ca "$CERT" --arg r "$r" --argjson pt "$pt" \
-    --arg host "127.0.0.1:$KPORT" \
-    '{name: $r, upstream: $up, ca_file: $ca, repositories: ["mirror/" + $r], tags: ["v1"],
-      target: "mirror", reference_host: $host, vetting: {trust_on_first_sync: true},
-      pull_through: $pt}')"
-done
-
-start=$(now)
-kadmin -o /dev/null -X POST "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced/sync"
-until kadmin "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced/sync?after=1000000" | jq -e .done >/dev/null; do
-  sleep 0.05
-done
-ksync=$(awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}')
-synced=$(kadmin "https://127.0.0.1:$KPORT/admin/v1/mirrors/synced" | jq -r '.tag_states[0].state')
-[ "$synced" = synced ] || { echo "Keep's sync did not sync: $synced" >&2; exit 1; }
-
-start=$(now)
-curl -sSfk -H "$ACCEPT" -o /dev/null "https://127.0.0.1:$PPORT/v2/mirror/synced/manifests/v1"
-for f in cfg l1 l2; do
-  curl -sSfk -o /dev/null "https://127.0.0.1:$PPORT/v2/mirror/synced/blobs/$(dg "$T/mirror/synced-$f")"
-done
-dsync=$(awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}')
-
-start=$(now)
-kttfb=$(curl -sSfk -H "$KAUTH" -H "$ACCEPT" -o /dev/null -w '%{time_starttransfer}' \
-  "https://127.0.0.1:$KPORT/v2/mirror/mirror/pulled/manifests/v1")
-for f in cfg l1 l2; do
-  curl -sSfk -H "$KAUTH" -o /dev/null \
-    "https://127.0.0.1:$KPORT/v2/mirror/mirror/pulled/blobs/$(dg "$T/mirror/pulled-$f")"
-done
-kpull=$(awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}')
-start=$(now)
-dttfb=$(curl -sSfk -H "$ACCEPT" -o /dev/null -w '%{time_starttransfer}' \
-  "https://127.0.0.1:$PPORT/v2/mirror/pulled/manifests/v1")
-for f in cfg l1 l2; do
-  curl -sSfk -o /dev/null "https://127.0.0.1:$PPORT/v2/mirror/pulled/blobs/$(dg "$T/mirror/pulled-$f")"
-done
-dpull=$(awk -v s="$start" -v e="$(now)" 'BEGIN {printf "%.3f", e - s}')
-
-mbps() { awk -v s="$1" -v m="$IMAGE_MB" 'BEGIN {printf "%.0f", m / s}'; }
-ms() { awk -v s="$1" 'BEGIN {printf "%.0f", s * 1000}'; }
-printf '\n%-34s %14s %14s %8s\n' "mirror (65 MiB image, loopback)" "keep" "dist. proxy" "ratio"
-printf '%-34s %10sMB/s %10sMB/s %8s\n' "sync throughput" "$(mbps "$ksync")" "$(mbps "$dsync")" \
-  "$(ratio "$(mbps "$ksync")" "$(mbps "$dsync")")"
-printf '%-34s %12sms %12sms %8s\n' "pull-through miss, first byte" "$(ms "$kttfb")" "$(ms "$dttfb")" \
-  "$(ratio "$(ms "$dttfb")" "$(ms "$kttfb")")"
-printf '%-34s %12sms %12sms %8s\n' "pull-through miss, whole pull" "$(ms "$kpull")" "$(ms "$dpull")" \
-  "$(ratio "$(ms "$dpull")" "$(ms "$kpull")")"
-echo "(Keep vets before its first byte and streams layers while it digest-checks and"
-echo " stores them; Distribution's proxy answers from the upstream's manifest unchecked)"
+# The mirror's figures: bench/mirror.sh, in this shell (it uses the servers above).
+source "$BENCH_DIR/mirror.sh"

@@ -197,19 +197,38 @@ Result<std::vector<std::string>> PermittedActions(Metadata& metadata, const Iden
   return PermittedActions(who, requested, standing);
 }
 
-Result<void> Authorize(Metadata& metadata, const Identity& who, const Access& access) {
-  NamespaceAccess standing;
+namespace {
+
+// The namespace whose standing decides `access`, or nullopt: admins need no
+// lookup, nor does anyone for registry-wide access.
+std::optional<std::string> StandingNeeded(const Identity& who, const Access& access) {
   bool in_namespace = access.action == Action::kPull || access.action == Action::kPush ||
                       access.action == Action::kDelete || access.action == Action::kMaintain;
-  // Admins need no lookup; nor does anyone for registry-wide access.
-  if (in_namespace && !(who.admin && !who.robot)) {
-    std::string ns(access.action == Action::kMaintain ? access.target
-                                                      : NamespaceOf(access.target));
-    auto s = metadata.AccessIn(ns, who.id);
+  if (!in_namespace || (who.admin && !who.robot)) return std::nullopt;
+  return std::string(access.action == Action::kMaintain ? access.target
+                                                        : NamespaceOf(access.target));
+}
+
+}  // namespace
+
+Result<void> Authorize(Metadata& metadata, const Identity& who, const Access& access) {
+  NamespaceAccess standing;
+  if (auto ns = StandingNeeded(who, access)) {
+    auto s = metadata.AccessIn(*ns, who.id);
     if (!s) return s.error();
     standing = std::move(*s);
   }
   return Authorize(who, access, standing);
+}
+
+Result<void> AuthorizeRequest(Metadata& metadata, Identity& who, const Access& access) {
+  who.standing.reset();
+  auto ns = StandingNeeded(who, access);
+  if (!ns) return Authorize(who, access, NamespaceAccess{});
+  auto s = metadata.AccessIn(*ns, who.id);
+  if (!s) return s.error();
+  who.standing.emplace(std::move(*ns), std::move(*s));
+  return Authorize(who, access, who.standing->second);
 }
 
 Result<std::optional<std::vector<std::string>>> PullableNamespaces(Metadata& metadata,

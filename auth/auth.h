@@ -42,7 +42,15 @@ struct Identity {
   bool robot = false;
   // Set when the caller presented a bearer token: exactly what it grants.
   std::optional<std::vector<Grant>> grants;
+  // The caller's standing in the namespace of the request (its name, and
+  // what was read), as AuthorizeRequest read it for this request: the
+  // request's trust decisions use it rather than read it again.
+  std::optional<std::pair<std::string, NamespaceAccess>> standing;
   bool anonymous() const { return user.empty(); }
+  // The standing read for this request in namespace `ns`, or nullptr.
+  const NamespaceAccess* StandingIn(std::string_view ns) const {
+    return standing && standing->first == ns ? &standing->second : nullptr;
+  }
 };
 
 // What a route needs. kNone: open to anyone (the token service); kLogin: any
@@ -94,6 +102,10 @@ std::vector<std::string> PermittedActions(const Identity& who, const Grant& requ
                                                                 const Grant& requested);
 [[nodiscard]] Result<void> Authorize(Metadata& metadata, const Identity& who,
                                      const Access& access);
+// Authorize for the access a request's route declares: the standing read
+// for it stays in who.standing for the rest of the request.
+[[nodiscard]] Result<void> AuthorizeRequest(Metadata& metadata, Identity& who,
+                                            const Access& access);
 // The namespaces whose repositories `who` may pull (for the catalog), or
 // nullopt for all of them (admins).
 [[nodiscard]] Result<std::optional<std::vector<std::string>>> PullableNamespaces(

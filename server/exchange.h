@@ -43,6 +43,7 @@ namespace keep::server {
 
 class AuditWriter;
 class Limits;
+class ManifestCache;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -86,6 +87,8 @@ struct Services {
   // Threads that wait on a blob store across the network (the s3 driver):
   // opening a blob and reading its body, so that the I/O threads serve on.
   asio::thread_pool& store_reads;
+  // Manifests' bytes once read and checked (server/manifest_cache.h).
+  ManifestCache& manifest_cache;
 };
 
 // An audit event (core/audit.h) naming the caller of this exchange as its

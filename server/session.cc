@@ -485,7 +485,7 @@ Awaitable<Reply> Dispatch(Exchange& ex, http::verb verb, metrics::Route& counted
   if (who && limited) {
     if (auto taken = svc.limits.TakeUser(*who); !taken) co_return ErrorReply(taken.error());
   }
-  auto allowed = who ? Authorize(svc.metadata, *who, access) : Result<void>(who.error());
+  auto allowed = who ? AuthorizeRequest(svc.metadata, ex.who, access) : Result<void>(who.error());
   if (!allowed) {
     bool had_token = who && who->grants.has_value();
     co_return ErrorReply(
@@ -593,10 +593,12 @@ Awaitable<Next> ServeRequest(Stream& stream, beast::flat_buffer& buffer, const S
   Exchange ex(stream, buffer, parser, svc, path,
               OriginOf(req, peer, stream.tls() != nullptr, svc.trusted_proxies));
   ex.set_certificate_account(certificate_account);
-  Reply reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
   metrics::Route counted_as = metrics::Route::kOther;
+  Reply reply;
   if (target) {
     reply = co_await Dispatch(ex, verb, counted_as);  // (no co_await inside ?: with GCC 12)
+  } else {
+    reply = ErrorReply(Fail(ErrorCode::kNotFound, "malformed request target"));
   }
   if (ex.broken()) keep_alive = false;
   if (keep_alive && !ex.body_consumed()) {

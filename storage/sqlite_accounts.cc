@@ -399,13 +399,13 @@ Result<std::vector<Membership>> AccountTables::MembershipsOf(std::int64_t user_i
 Result<NamespaceAccess> AccountTables::AccessIn(const std::string& ns, std::int64_t user_id) {
   return Guard([&]() -> Result<NamespaceAccess> {
     auto s = db_.Reader().Prepare(
-        "SELECT (SELECT anonymous_pull FROM namespaces WHERE name=?1), "
-        "(SELECT m.role FROM members m JOIN namespaces n ON n.id=m.namespace_id "
-        " WHERE n.name=?1 AND m.user_id=?2), "
+        // One row whether or not the namespace exists: its columns are
+        // NULL when it does not (read once, on every authorised request).
+        "SELECT n.anonymous_pull, "
+        "(SELECT role FROM members WHERE namespace_id=n.id AND user_id=?2), "
         "(SELECT actions FROM robot_scopes WHERE namespace=?1 AND user_id=?2), "
-        "(SELECT mode FROM namespaces WHERE name=?1), "
-        "(SELECT threshold FROM namespaces WHERE name=?1), "
-        "(SELECT quarantine_ttl FROM namespaces WHERE name=?1)");
+        "n.mode, n.threshold, n.quarantine_ttl "
+        "FROM (SELECT 1) AS one LEFT JOIN namespaces n ON n.name=?1");
     s.Bind(1, ns).Bind(2, user_id);
     NamespaceAccess a;
     if (!s.Step()) return a;

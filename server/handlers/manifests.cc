@@ -1,6 +1,7 @@
 // Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
 #include "server/handlers/handlers.h"
 #include "server/handlers/trust_gate.h"
+#include "server/manifest_cache.h"
 
 #include "core/metrics.h"
 #include "mirror/service.h"
@@ -180,18 +181,24 @@ Awaitable<Result<Reply>> GetManifest(Exchange& ex) {
   }
   auto digest = Digest::Parse(m.digest);
   if (!digest) co_return digest.error();
-  auto bytes = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
-  if (!bytes && bytes.error().code == ErrorCode::kBlobUnknown) {
-    co_return Fail(ErrorCode::kInternal,
-                   "manifest " + m.digest + " is recorded but its data is missing (quarantined "
-                   "or lost); ask the registry's operator to run keepctl fsck, then push it again");
+  std::optional<std::string> bytes = svc.manifest_cache.Find(*digest);
+  if (!bytes) {
+    auto read = svc.blobs.ReadSmall(*digest, svc.config.max_manifest_bytes);
+    if (!read && read.error().code == ErrorCode::kBlobUnknown) {
+      co_return Fail(ErrorCode::kInternal,
+                     "manifest " + m.digest +
+                         " is recorded but its data is missing (quarantined or lost); ask the "
+                         "registry's operator to run keepctl fsck, then push it again");
+    }
+    if (!read) co_return read.error();
+    // Manifests are small: every read is checked against its digest, so a
+    // damaged file is never served; the cache keeps only checked bytes.
+    Hasher check(digest->algorithm());
+    check.Update(*read);
+    if (check.Finish() != *digest) co_return Damaged(svc, *digest, "manifest");
+    svc.manifest_cache.Keep(*digest, *read);
+    bytes = std::move(*read);
   }
-  if (!bytes) co_return bytes.error();
-  // Manifests are small: every read is checked against its digest, so a
-  // damaged file is never served.
-  Hasher check(digest->algorithm());
-  check.Update(*bytes);
-  if (check.Finish() != *digest) co_return Damaged(svc, *digest, "manifest");
 
   Reply r;
   r.headers.set(http::field::content_type, m.media_type);

@@ -43,9 +43,17 @@ struct View {
 };
 
 Result<View> ViewOf(const Services& svc, const Identity& who, const std::string& repo) {
-  // One read: the caller's standing and the policy of the namespace.
-  auto standing = svc.metadata.AccessIn(std::string(NamespaceOf(repo)), who.id);
-  if (!standing) return standing.error();
+  // One read: the caller's standing and the policy of the namespace, as
+  // authorising this request read them when it did.
+  std::string ns(NamespaceOf(repo));
+  NamespaceAccess read;
+  const NamespaceAccess* standing = who.StandingIn(ns);
+  if (standing == nullptr) {
+    auto s = svc.metadata.AccessIn(ns, who.id);
+    if (!s) return s.error();
+    read = std::move(*s);
+    standing = &read;
+  }
   if (standing->policy.mode == "open") return View{std::nullopt, metrics::Trust::kServedOpen};
   // Publishers see what they pushed, so that signing tools can fetch it.
   if (!PermittedActions(who, Grant{"repository", repo, {"push"}}, *standing).empty()) {

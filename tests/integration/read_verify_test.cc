@@ -48,6 +48,26 @@ TEST_F(ReadVerifyTest, DamagedManifestIsNotServed) {
   EXPECT_FALSE(std::filesystem::is_empty(keepd_.data_dir() / "quarantine"));
 }
 
+// A manifest is checked when read from its file, and its checked bytes are
+// kept in memory: a later change to the file changes nothing that is
+// served, and a deleted manifest is gone whatever is in memory.
+TEST_F(ReadVerifyTest, AManifestsCheckedBytesAreServedAfterItsFileChanges) {
+  Manifest m = PushImage(client_, "acme/app", "v1");
+  Response r = client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Corrupt(BlobFile(keepd_, m.digest()), 10);
+  for (const std::string& ref : {std::string("v1"), m.digest()}) {
+    r = client_.Get(ManifestPath("acme/app", ref), {{"Accept", m.media_type}});
+    EXPECT_EQ(r.status, 200) << ref << ": " << r.body;
+    EXPECT_EQ(r.body, m.bytes) << ref;
+    EXPECT_EQ(r.Header("Docker-Content-Digest"), m.digest()) << ref;
+  }
+  ASSERT_EQ(client_.Delete(ManifestPath("acme/app", m.digest())).status, 202);
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", m.digest()), {{"Accept", m.media_type}}).status,
+            404);
+  EXPECT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).status, 404);
+}
+
 TEST_F(AlwaysVerifyTest, DamagedBlobIsQuarantinedAndNeverServed) {
   const std::string layer(300 * 1024, 'L');
   PushImage(client_, "acme/app", "v1", {.layer = layer});

@@ -26,6 +26,19 @@ TEST_F(TrustTest, UnsignedImageIsQuarantinedFromReaders) {
             "404 MANIFEST_UNKNOWN");
 }
 
+// keepd keeps a manifest's bytes in memory once served (the manifest
+// cache): what a publisher fetched first is still refused to readers, on
+// every request, by tag and by digest.
+TEST_F(TrustTest, AManifestServedToAPublisherIsStillQuarantinedFromReaders) {
+  Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "cached layer"});
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(client_.Get(ManifestPath("acme/app", "v1"), {{"Accept", m.media_type}}).body,
+              m.bytes);
+    EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", "v1", m)), "403 DENIED") << i;
+    EXPECT_EQ(StatusAndCode(ReaderGet("acme/app", m.digest(), m)), "403 DENIED") << i;
+  }
+}
+
 TEST_F(TrustTest, ValidSignatureMakesItServableAtOnce) {
   Signer signer = NewKey("ci");
   Manifest m = PushImage(client_, "acme/app", "v1", {.layer = "signed layer"});

@@ -283,7 +283,7 @@ image_pulls() {  # pid, base URL of the repository, curl args...
       n=0
       while [ "$(date +%s)" -lt "$end" ]; do
         curl -sSfk "$@" -H "$ACCEPT" -o /dev/null "$base/manifests/latest" || exit 1
-        curl -sSfk "$@" --parallel -K "$T/pull.curl" || exit 1
+        curl -sSfk --no-progress-meter "$@" --parallel -K "$T/pull.curl" || exit 1
         n=$((n + 1))
       done
       echo "$n" > "$T/pulls.$i"

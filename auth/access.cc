@@ -199,36 +199,35 @@ Result<std::vector<std::string>> PermittedActions(Metadata& metadata, const Iden
 
 namespace {
 
-// The namespace whose standing decides `access`, or nullopt: admins need no
-// lookup, nor does anyone for registry-wide access.
-std::optional<std::string> StandingNeeded(const Identity& who, const Access& access) {
+using Standing = std::optional<std::pair<std::string, NamespaceAccess>>;
+
+// The caller's standing in the namespace that decides `access` (its name and
+// what was read), or nullopt when none is needed: admins need no lookup, nor
+// does anyone for registry-wide access.
+Result<Standing> StandingFor(Metadata& metadata, const Identity& who, const Access& access) {
   bool in_namespace = access.action == Action::kPull || access.action == Action::kPush ||
                       access.action == Action::kDelete || access.action == Action::kMaintain;
-  if (!in_namespace || (who.admin && !who.robot)) return std::nullopt;
-  return std::string(access.action == Action::kMaintain ? access.target
-                                                        : NamespaceOf(access.target));
+  if (!in_namespace || (who.admin && !who.robot)) return Standing();
+  std::string ns(access.action == Action::kMaintain ? access.target : NamespaceOf(access.target));
+  auto s = metadata.AccessIn(ns, who.id);
+  if (!s) return s.error();
+  return Standing(std::in_place, std::move(ns), std::move(*s));
 }
 
 }  // namespace
 
 Result<void> Authorize(Metadata& metadata, const Identity& who, const Access& access) {
-  NamespaceAccess standing;
-  if (auto ns = StandingNeeded(who, access)) {
-    auto s = metadata.AccessIn(*ns, who.id);
-    if (!s) return s.error();
-    standing = std::move(*s);
-  }
-  return Authorize(who, access, standing);
+  auto standing = StandingFor(metadata, who, access);
+  if (!standing) return standing.error();
+  return Authorize(who, access, *standing ? (*standing)->second : NamespaceAccess{});
 }
 
 Result<void> AuthorizeRequest(Metadata& metadata, Identity& who, const Access& access) {
   who.standing.reset();
-  auto ns = StandingNeeded(who, access);
-  if (!ns) return Authorize(who, access, NamespaceAccess{});
-  auto s = metadata.AccessIn(*ns, who.id);
-  if (!s) return s.error();
-  who.standing.emplace(std::move(*ns), std::move(*s));
-  return Authorize(who, access, who.standing->second);
+  auto standing = StandingFor(metadata, who, access);
+  if (!standing) return standing.error();
+  who.standing = std::move(*standing);
+  return Authorize(who, access, who.standing ? who.standing->second : NamespaceAccess{});
 }
 
 Result<std::optional<std::vector<std::string>>> PullableNamespaces(Metadata& metadata,

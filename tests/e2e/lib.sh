@@ -177,19 +177,9 @@ stop_pid() {
   return 0
 }
 
-# free_port: a TCP port nobody listens on now (in the test's network
-# namespace, if it has one).
-free_port() {
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 30000))
-    if ! "${E2E_IN_NS[@]}" ss -Htln "sport = :$p" | grep -q .; then
-      echo "$p"
-      return 0
-    fi
-  done
-  fail "no free port found"
-}
+# free_port: see free_port.sh.
+# shellcheck source=tests/e2e/free_port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/free_port.sh"
 
 # netns_init ADDR...: a network namespace of the test's own, with lo up and
 # each ADDR (an IPv4 address, not loopback) on it as a /32. Daemons and

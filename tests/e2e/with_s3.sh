@@ -14,13 +14,8 @@ ceph_sh="$here/../scale/ceph.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/keep-e2e-store.XXXXXX")
 trap 'bash "$ceph_sh" stop "$dir/ceph" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 30000))
-    ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+# shellcheck source=tests/e2e/free_port.sh
+source "$here/free_port.sh"
 echo "[with_s3] starting Ceph for $(basename "$script")"
 if ! CEPH_MON_PORT=$(free_port) bash "$ceph_sh" start "$dir/ceph" "$(free_port)" >/dev/null 2>"$dir/ceph.log"; then
   cat "$dir/ceph.log" >&2

@@ -19,16 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A port nobody listens on.
-port=
-for _ in $(seq 50); do
-  p=$((20000 + RANDOM % 20000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    port=$p
-    break
-  fi
-done
-[ -n "$port" ] || { echo "with_postgres.sh: no free port" >&2; exit 1; }
+# shellcheck source=tests/e2e/free_port.sh
+source "$here/../e2e/free_port.sh"
+port=$(free_port)
 
 bash "$here/postgres.sh" start "$dir" "$port" >/dev/null
 # shellcheck disable=SC1091

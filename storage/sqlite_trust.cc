@@ -4,6 +4,7 @@
 #include "core/digest.h"
 #include "core/names.h"
 
+#include <algorithm>
 #include <set>
 
 namespace keep::sql {
@@ -481,24 +482,25 @@ Result<std::vector<SignatureRecord>> TrustTables::SignaturesOf(const std::string
 Result<bool> TrustTables::IsTrusted(const std::string& repo, const std::string& digest,
                                     std::int64_t threshold) {
   return Guard([&]() -> Result<bool> {
-    const std::int64_t repo_id = RepoIdOf(db_, repo);
     const std::string ns(NamespaceOf(repo));
     // The common case first: enough live keys signed the manifest itself.
-    // This is the CTE's `signed` for one target, looked up by the
-    // signatures' primary key; `signed` is part of `trusted`, so a yes here
-    // is the CTE's yes, and anything else is asked of the CTE whole (an
-    // index's child, a signature artifact).
+    // This is the CTE's `signed` for one target: its signatures are found by
+    // their primary key and each signer is looked up by the keys' and the
+    // identities' own (no list of the namespace's live keys is built), so a
+    // yes here is the CTE's yes, and anything else is asked of the CTE whole
+    // (an index's child, a signature artifact).
     auto direct = db_.Reader().Prepare(
-        "WITH live(k) AS (SELECT key_id FROM publisher_keys WHERE namespace=?2 AND revoked=0"
-        "  UNION ALL SELECT 'identity:' || name FROM trusted_identities"
-        "    WHERE namespace=?2 AND revoked=0) "
-        "SELECT 1 FROM signatures WHERE repo_id=?1 AND target=?4"
-        "  AND (trust_root='' OR trust_root IN (SELECT digest FROM trust_roots))"
-        "  AND format NOT IN ('sigstore-attestation', 'mirrored') AND key_id IN (SELECT k FROM "
-        "live)"
-        "  GROUP BY target HAVING count(DISTINCT key_id) >= ?3");
-    direct.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold).Bind(4, digest);
-    if (direct.Step()) return true;
+        "SELECT count(DISTINCT s.key_id) FROM repositories r JOIN signatures s ON "
+        "s.repo_id=r.id WHERE r.name=?1 AND s.target=?3"
+        "  AND s.format NOT IN ('sigstore-attestation', 'mirrored')"
+        "  AND (s.trust_root='' OR s.trust_root IN (SELECT digest FROM trust_roots))"
+        "  AND (EXISTS (SELECT 1 FROM publisher_keys p"
+        "        WHERE p.namespace=?2 AND p.key_id=s.key_id AND p.revoked=0)"
+        "    OR (substr(s.key_id, 1, 9)='identity:' AND EXISTS (SELECT 1 FROM trusted_identities t"
+        "        WHERE t.namespace=?2 AND t.name=substr(s.key_id, 10) AND t.revoked=0)))");
+    direct.Bind(1, repo).Bind(2, ns).Bind(3, digest);
+    if (direct.Step() && direct.Int(0) >= std::max<std::int64_t>(threshold, 1)) return true;
+    const std::int64_t repo_id = RepoIdOf(db_, repo);
     auto s = db_.Reader().Prepare(KEEP_TRUSTED_CTE "SELECT 1 FROM trusted WHERE d=?4");
     s.Bind(1, repo_id).Bind(2, ns).Bind(3, threshold).Bind(4, digest);
     return s.Step();

@@ -117,6 +117,7 @@ const Setter kSetters[] = {
     KEEP_INT("timeouts.header_seconds", header_timeout_seconds, 1, 3600),
     KEEP_INT("timeouts.idle_seconds", idle_timeout_seconds, 1, 86400),
     KEEP_INT("timeouts.body_seconds", body_timeout_seconds, 1, 3600),
+    KEEP_INT("timeouts.stop_seconds", stop_timeout_seconds, 0, 3600),
     KEEP_INT("uploads.ttl_hours", upload_ttl_hours, 1, 24 * 365),
     KEEP_INT("gc.interval_hours", gc_interval_hours, 0, 24 * 365),
     KEEP_INT("gc.untagged_grace_hours", gc_untagged_grace_hours, 0, 24 * 365 * 10),

@@ -80,6 +80,7 @@ struct Config {
   int header_timeout_seconds = 10;  // to receive a whole request header once it starts
   int idle_timeout_seconds = 60;    // a keep-alive connection with no request
   int body_timeout_seconds = 60;    // between two pieces of a request body
+  int stop_timeout_seconds = 10;    // on SIGTERM, for requests in flight to finish
   int upload_ttl_hours = 24;        // an unfinished upload session is kept this long
 
   int gc_interval_hours = 24;        // scheduled garbage collection; 0: only on demand

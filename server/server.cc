@@ -749,14 +749,58 @@ int Main(int argc, char** argv) {
         hangup.async_wait(on_hangup);
       };
   hangup.async_wait(on_hangup);
+  // A stop: no new connections; those open finish the request in flight
+  // (timeouts.stop_seconds at most) and close; a second signal cuts them.
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    std::fprintf(stderr, "keepd: stopping\n");
+  asio::steady_timer drained(ioc);
+  auto stop_loops = [&] {
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    drained.cancel();
+    for (auto& loop : loops) loop->stop();
+  };
+  std::chrono::steady_clock::time_point stop_deadline;
+  std::function<void(const boost::system::error_code&)> wait_drained =
+      [&](const boost::system::error_code& tec) {
+        if (tec) return;
+        int open = connections.open.load();
+        if (open == 0 || std::chrono::steady_clock::now() >= stop_deadline) {
+          if (open > 0) {
+            std::fprintf(stderr, "keepd: stopping: connections still open: %d, cut after %d s\n",
+                         open, config.stop_timeout_seconds);
+          }
+          stop_loops();
+          return;
+        }
+        drained.expires_after(std::chrono::milliseconds(20));
+        drained.async_wait(wait_drained);
+      };
+  signals.async_wait([&](const boost::system::error_code& sec, int) {
+    if (sec) return;
     acceptor.close();
     boost::system::error_code ignored;
     metrics_acceptor.close(ignored);
     hangup.cancel(ignored);
-    for (auto& loop : loops) loop->stop();
+    const int open = connections.open.load();
+    if (open == 0 || config.stop_timeout_seconds == 0) {
+      std::fprintf(stderr, "keepd: stopping\n");
+      stop_loops();
+      return;
+    }
+    std::fprintf(stderr,
+                 "keepd: stopping: connections open: %d; requests in flight get up to %d s to "
+                 "finish (a second SIGTERM stops at once)\n",
+                 open, config.stop_timeout_seconds);
+    stop_deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(config.stop_timeout_seconds);
+    StartDraining();
+    for (auto& loop : loops) asio::post(*loop, CloseIdleConnections);
+    wait_drained({});
+    signals.async_wait([&](const boost::system::error_code& again, int) {
+      if (again) return;
+      std::fprintf(stderr, "keepd: stopping at once\n");
+      stop_loops();
+    });
   });
   // The last of the start-up work that needed wide rights is done: from
   // here on, only the system calls serving needs, on every thread.

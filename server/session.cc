@@ -21,9 +21,11 @@
 
 #include <sys/sendfile.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace keep::server {
@@ -616,6 +618,7 @@ Awaitable<Next> ServeRequest(Stream& stream, beast::flat_buffer& buffer, const S
   if (NeverStored(path) && reply.headers.find(http::field::cache_control) == reply.headers.end()) {
     reply.headers.set(http::field::cache_control, "no-store");
   }
+  if (Draining()) keep_alive = false;  // the client goes elsewhere for its next request
   int status = static_cast<int>(reply.status);
   Sent sent = co_await WriteReply(stream, reply, head, keep_alive, cfg.body_timeout_seconds, cfg);
   const double seconds =
@@ -633,7 +636,47 @@ Awaitable<Next> ServeRequest(Stream& stream, beast::flat_buffer& buffer, const S
   co_return keep_alive ? Next::kAnother : Next::kClose;
 }
 
+std::atomic<bool> g_draining{false};
+
+// A connection waiting for its next request, on the list of its thread's
+// (each event loop runs on one thread, and a connection's steps all run on
+// its loop's), so that a graceful stop can close it. Linked in place: a
+// request costs no allocation for it.
+class IdleWait {
+ public:
+  explicit IdleWait(beast::tcp_stream& tcp) : tcp_(tcp), next_(head_) {
+    if (next_ != nullptr) next_->prev_ = this;
+    head_ = this;
+  }
+  ~IdleWait() {
+    (prev_ != nullptr ? prev_->next_ : head_) = next_;
+    if (next_ != nullptr) next_->prev_ = prev_;
+  }
+  IdleWait(const IdleWait&) = delete;
+  IdleWait& operator=(const IdleWait&) = delete;
+
+  static void CancelAll() {
+    for (IdleWait* w = head_; w != nullptr; w = w->next_) w->tcp_.cancel();
+  }
+
+ private:
+  beast::tcp_stream& tcp_;
+  IdleWait* prev_ = nullptr;
+  IdleWait* next_;
+  static thread_local IdleWait* head_;
+};
+
+thread_local IdleWait* IdleWait::head_ = nullptr;
+
 }  // namespace
+
+void StartDraining() { g_draining.store(true); }
+
+bool Draining() { return g_draining.load(std::memory_order_relaxed); }
+
+// Their reads end (operation_aborted) and each closes as it would after an
+// idle timeout. A connection that starts to wait after this sees Draining.
+void CloseIdleConnections() { IdleWait::CancelAll(); }
 
 Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
   const Config& cfg = svc.config;
@@ -660,6 +703,9 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
   while (true) {
     // Wait for a request to start (idle), then give its header a deadline.
     if (buffer.size() == 0) {
+      // A stop under way: no next request. (A new connection still gets
+      // its first: it was accepted before the stop.)
+      if (!first && Draining()) break;
       // Nothing of the next request is here: what the connection holds
       // for bytes in flight is given back while it waits.
       buffer.shrink_to_fit();
@@ -668,6 +714,8 @@ Awaitable<void> Serve(Stream stream, const Services& svc, std::string peer) {
                                                    : cfg.idle_timeout_seconds));
       // Over TLS the first bytes wait in the stream's own few bytes, and
       // the request's are decrypted here once they came: a small start.
+      std::optional<IdleWait> idle;
+      if (!first) idle.emplace(tcp);
       auto [ec, n] =
           co_await stream.async_read_some(buffer.prepare(stream.tls() ? 512 : 4096), kAwait);
       if (ec) break;

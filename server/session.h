@@ -15,4 +15,12 @@ namespace keep::server {
 // trusted proxy: server/forwarded.h).
 Awaitable<void> Serve(Stream stream, const Services& services, std::string peer);
 
+// A graceful stop (SIGTERM). From StartDraining on, a connection closes once
+// the request it is serving is answered (the answer says `Connection:
+// close`), and one that waits between requests closes when
+// CloseIdleConnections runs on its event loop's thread.
+void StartDraining();
+bool Draining();
+void CloseIdleConnections();
+
 }  // namespace keep::server

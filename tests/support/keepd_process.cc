@@ -195,8 +195,11 @@ KeepdProcess::~KeepdProcess() {
 void KeepdProcess::WriteConfig() const {
   const std::string& host = options_.host;
   std::string address = host.find(':') == std::string::npos ? host : "[" + host + "]";
+  // A stop waits at most 2 s for requests in flight (a test that stops
+  // keepd under a stalled client should not wait the default 10 s).
   nlohmann::json config = {{"listen", address + ":" + std::to_string(port_)},
-                           {"data_dir", data_dir().string()}};
+                           {"data_dir", data_dir().string()},
+                           {"timeouts", {{"stop_seconds", 2}}}};
   if (!postgres_schema_.empty()) {
     config["metadata"] = {
         {"driver", "postgres"},

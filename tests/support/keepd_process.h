@@ -78,6 +78,9 @@ class KeepdProcess {
   // database, which keepd holds exclusively while it runs.
   void Shutdown(Stop how = Stop::kGraceful) { Terminate(how); }
   bool running() const;
+  // The keepd process, to signal it by hand (e.g. while Shutdown, on another
+  // thread, waits for it); -1 when it is not running.
+  pid_t pid() const { return pid_; }
 
   std::uint16_t port() const { return port_; }
   const std::string& host() const { return options_.host; }

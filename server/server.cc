@@ -81,8 +81,19 @@ struct Connections {
   std::atomic<int> peak{0};
 };
 
-// The io_contexts connections are served on, one thread each.
-using EventLoops = std::vector<std::unique_ptr<asio::io_context>>;
+// An io_context whose pending work can be destroyed before the io_context
+// itself: the coroutine frames of connections a stop cut refer to Main's
+// locals (the limits, the services), which must outlive them.
+class EventLoop : public asio::io_context {
+ public:
+  using asio::io_context::io_context;
+  // Destroys every handler and coroutine frame still pending, as the
+  // destructor would. REQUIRES: the loop is stopped and its thread joined.
+  void DropPendingWork() { shutdown(); }
+};
+
+// The event loops connections are served on, one thread each.
+using EventLoops = std::vector<std::unique_ptr<EventLoop>>;
 
 struct Counter {
   Connections& c;
@@ -566,7 +577,7 @@ int Main(int argc, char** argv) {
   // one thread (bench/README.md). The first loop also runs the listeners,
   // the signals and the housekeeping.
   EventLoops loops;
-  for (int i = 0; i < threads; ++i) loops.push_back(std::make_unique<asio::io_context>(1));
+  for (int i = 0; i < threads; ++i) loops.push_back(std::make_unique<EventLoop>(1));
   asio::io_context& ioc = *loops.front();
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> busy;
   for (auto& loop : loops) busy.push_back(asio::make_work_guard(*loop));
@@ -827,6 +838,10 @@ int Main(int argc, char** argv) {
   (*mirrors)->Stop();
   pull_through.join();
   blocking.join();
+  // What a stop cut (a request in flight past timeouts.stop_seconds) ends
+  // here, while the limits and services its frames hold are still there;
+  // the blocking work that served those frames is done by now.
+  for (auto& loop : loops) loop->DropPendingWork();
   return 0;
 }
 

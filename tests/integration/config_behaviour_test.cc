@@ -57,18 +57,6 @@ Upload OpenUpload(HttpsClient& client, std::string_view repo) {
   return {r.Header("Location"), r.Header("Docker-Upload-UUID")};
 }
 
-// The stderr line that starts with `prefix`, once keepd has written it; "" if it never does.
-std::string WaitForMessage(const KeepdProcess& keepd, const std::string& prefix) {
-  for (int i = 0; i < 200; ++i) {
-    std::string messages = keepd.Messages();
-    if (auto at = messages.find(prefix); at != std::string::npos) {
-      return messages.substr(at, messages.find('\n', at) - at);
-    }
-    std::this_thread::sleep_for(50ms);
-  }
-  return "";
-}
-
 // --- limits.max_connections -------------------------------------------------
 
 TEST(ConfigBehaviourTest, ConnectionsPastMaxConnectionsAreClosedUntilOneEnds) {
@@ -244,7 +232,7 @@ TEST(ConfigBehaviourTest, GarbageCollectionPurgesUploadSessionsPastTheTtl) {
 TEST(ConfigBehaviourTest, StartMessageGivesTheScheduledCollectionTime) {
   auto before = std::chrono::system_clock::now();
   KeepdProcess keepd(json{{"gc", {{"interval_hours", 5}}}});
-  std::string line = WaitForMessage(keepd, "keepd: garbage collection every ");
+  std::string line = keepd.MessageWhen("keepd: garbage collection every ");
   ASSERT_NE(line, "") << keepd.Messages();
   EXPECT_NE(line.find("every 5 hours; the first at "), std::string::npos) << line;
   std::tm tm{};
@@ -258,7 +246,7 @@ TEST(ConfigBehaviourTest, StartMessageGivesTheScheduledCollectionTime) {
 
 TEST(ConfigBehaviourTest, ZeroIntervalMeansCollectionOnlyOnDemand) {
   KeepdProcess keepd(json{{"gc", {{"interval_hours", 0}}}});
-  std::string line = WaitForMessage(keepd, "keepd: garbage collection runs only on demand");
+  std::string line = keepd.MessageWhen("keepd: garbage collection runs only on demand");
   EXPECT_NE(line, "") << keepd.Messages();
   EXPECT_EQ(keepd.Messages().find("garbage collection every"), std::string::npos);
   HttpsClient admin = keepd.AdminClient();
@@ -267,8 +255,7 @@ TEST(ConfigBehaviourTest, ZeroIntervalMeansCollectionOnlyOnDemand) {
 
 TEST(ConfigBehaviourTest, DefaultCollectionIntervalIsADay) {
   KeepdProcess keepd;
-  EXPECT_NE(WaitForMessage(keepd, "keepd: garbage collection every 24 hours;"), "")
-      << keepd.Messages();
+  EXPECT_NE(keepd.MessageWhen("keepd: garbage collection every 24 hours;"), "") << keepd.Messages();
 }
 
 // --- listen on IPv6 ---------------------------------------------------------

@@ -13,15 +13,6 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-// Waits (10 s at most) until keepd's stderr holds `text`.
-bool StderrSays(const KeepdProcess& keepd, const std::string& text) {
-  for (auto until = std::chrono::steady_clock::now() + 10s;
-       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(20ms)) {
-    if (keepd.Messages().find(text) != std::string::npos) return true;
-  }
-  return false;
-}
-
 // A push whose header and first half are sent; the rest is for the test.
 struct HalfPush {
   std::string blob;
@@ -47,7 +38,7 @@ TEST(GracefulStopTest, TheRequestInFlightIsAnsweredAndIdleConnectionsDoNotHoldTh
   HalfPush push = StartHalfPush(keepd, "stop/app");
 
   std::thread stopper([&] { keepd.Shutdown(); });  // fails the test unless keepd exits 0
-  ASSERT_TRUE(StderrSays(keepd, "requests in flight get up to 60 s")) << keepd.Messages();
+  ASSERT_NE(keepd.MessageWhen("requests in flight get up to 60 s"), "") << keepd.Messages();
   HttpsClient late = keepd.AdminClient();
   EXPECT_FALSE(late.TryConnect()) << "a stopping keepd accepted a new connection";
 
@@ -77,7 +68,7 @@ TEST(GracefulStopTest, ASecondSignalStopsAtOnce) {
   HalfPush push = StartHalfPush(keepd, "stop/twice");
   const pid_t pid = keepd.pid();
   std::thread stopper([&] { keepd.Shutdown(); });  // within the harness's 10 s, exit status 0
-  const bool draining = StderrSays(keepd, "requests in flight get up to 600 s");
+  const bool draining = !keepd.MessageWhen("requests in flight get up to 600 s").empty();
   if (draining) ::kill(pid, SIGTERM);
   stopper.join();
   ASSERT_TRUE(draining) << keepd.Messages();

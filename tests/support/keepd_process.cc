@@ -326,6 +326,19 @@ std::vector<nlohmann::json> KeepdProcess::RequestLogWhen(
 
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
 
+std::string KeepdProcess::MessageWhen(const std::string& text,
+                                      std::chrono::milliseconds wait) const {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    std::string messages = Messages();
+    if (auto at = messages.find(text); at != std::string::npos) {
+      return messages.substr(at, messages.find('\n', at) - at);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::string KeepdBinary() { return KeepdBinary(fs::path()); }
 
 namespace {

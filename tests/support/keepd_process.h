@@ -107,6 +107,11 @@ class KeepdProcess {
       const std::function<bool(const std::vector<nlohmann::json>&)>& done,
       std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
   std::string Messages() const;  // stderr so far
+  // The stderr from where `text` first appears to the end of its line, once
+  // keepd has written it (many of its messages come asynchronously: a
+  // signal's, a scheduled task's); "" if it does not within `wait`.
+  std::string MessageWhen(const std::string& text,
+                          std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
 
  private:
   void WriteConfig() const;

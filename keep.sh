@@ -13,7 +13,7 @@ BUILD_PKGS=(build-essential cmake pkg-config libboost1.81-dev libboost-url1.81-d
 TEST_PKGS=(libgtest-dev skopeo podman umoci docker.io docker-registry jq curl uidmap iproute2
            procps gnupg nginx clang libclang-rt-14-dev clang-format clang-tidy systemd
            ceph-mon ceph-osd radosgw ceph-common postgresql)
-BENCH_PKGS=(wrk docker-registry nginx jq curl ceph-mon ceph-osd radosgw ceph-common postgresql)
+BENCH_PKGS=(wrk docker-registry nginx jq curl iproute2 ceph-mon ceph-osd radosgw ceph-common postgresql)
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -19,7 +19,10 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# free_port: below the kernel's ephemeral range, where no outgoing
+# connection (a keepd's to PostgreSQL or radosgw) can take the port first.
+# shellcheck source=tests/e2e/free_port.sh
+source "$HERE/../tests/e2e/free_port.sh"
 wait_port() {
   for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:$1/v2/" && return 0; sleep 0.1; done
   echo "server on $1 did not start: $(cat "$T"/*.err 2>/dev/null | tail -5)" >&2

@@ -117,6 +117,8 @@ std::string FirstLine(std::string_view text) {
 
 // --- bash: one function; the words seen so far pick the list to offer.
 std::string Bash(Table table) {
+  // The flags that take a value: the word after one is that value, not a command.
+  const std::string value_flags = Join(ValueFlagWords(table), "|");
   std::string out =
       "# bash completion for keepctl, written by `keepctl completion bash`.\n"
       "# Load it with: source <(keepctl completion bash)\n"
@@ -124,26 +126,23 @@ std::string Bash(Table table) {
       "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
       "  local first=\"\" second=\"\" word i\n"
       "  case $prev in\n"
-      "    -o|--output) COMPREPLY=($(compgen -W 'json table' -- \"$cur\")); return ;;\n"
-      "    " +
-      Join(ValueFlagWords(table), "|") +
-      ") COMPREPLY=(); return ;;\n"
+      "    -o|--output) COMPREPLY=($(compgen -W 'json table' -- \"$cur\")); return ;;\n";
+  out += "    " + value_flags + ") COMPREPLY=(); return ;;\n";
+  out +=
       "  esac\n"
       "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
       "    word=${COMP_WORDS[i]}\n"
-      "    case $word in\n"
-      "      " +
-      Join(ValueFlagWords(table), "|") +
-      ") ((i++)) ;;\n"
+      "    case $word in\n";
+  out += "      " + value_flags + ") ((i++)) ;;\n";
+  out +=
       "      -*) ;;\n"
       "      *) if [[ -z $first ]]; then first=$word; elif [[ -z $second ]]; then second=$word; fi "
       ";;\n"
       "    esac\n"
       "  done\n"
       "  local words=\"\"\n"
-      "  case $first in\n"
-      "    \"\") words=" +
-      Quoted(Join(CommandWords(table))) + " ;;\n";
+      "  case $first in\n";
+  out += "    \"\") words=" + Quoted(Join(CommandWords(table))) + " ;;\n";
   for (const std::string& top : CommandWords(table)) {
     std::vector<std::string> names = NamesIn(table, top);
     out += "    " + top + ")\n";

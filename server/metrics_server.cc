@@ -8,7 +8,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -151,10 +150,11 @@ Result<std::string> ReadScraperToken(const std::string& path) {
 }
 
 Awaitable<void> ServeMetricsListener(tcp::acceptor& acceptor, const Services& svc) {
+  // The acceptor's loop is one thread's: its connections need no strand.
   auto& ioc = static_cast<asio::io_context&>(acceptor.get_executor().context());
   auto open = std::make_shared<std::atomic<int>>(0);
   while (true) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kAwait);
+    auto [ec, socket] = co_await acceptor.async_accept(ioc, kAwait);
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;
       asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));

@@ -6,31 +6,17 @@
 #include "core/base64.h"
 #include "tests/support/keepd_test.h"
 
-#include <chrono>
 #include <iostream>
-#include <thread>
 #include <utility>
 
 namespace keep::testkit {
 namespace {
 
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
 class HostileHttpTest : public KeepdTest {
  protected:
   // The status keepd logged for `method path`, once it has (0: not within 10 s).
   int LoggedStatus(std::string_view method, std::string_view path) {
-    auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      for (const auto& line : keepd_.RequestLog()) {
-        if (line.value("method", "") == method && line.value("path", "") == path) {
-          return line.value("status", 0);
-        }
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return 0;
+    return keepd_.LoggedRequest(method, path).value("status", 0);
   }
 
   bool Logged(std::string_view path) {

@@ -3,14 +3,8 @@
 // keep serving everyone else.
 #include "tests/support/keepd_test.h"
 
-#include <chrono>
-#include <thread>
-
 namespace keep::testkit {
 namespace {
-
-using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 class HostileTest : public KeepdTest {
  protected:
@@ -18,14 +12,9 @@ class HostileTest : public KeepdTest {
 
   // Waits until keepd has logged `method path`, i.e. finished with it.
   void AwaitLogged(std::string_view method, std::string_view path) {
-    auto deadline = Clock::now() + 10s;
-    while (Clock::now() < deadline) {
-      for (const auto& line : keepd_.RequestLog()) {
-        if (line.value("method", "") == method && line.value("path", "") == path) return;
-      }
-      std::this_thread::sleep_for(20ms);
+    if (keepd_.LoggedRequest(method, path).is_null()) {
+      ADD_FAILURE() << "keepd never logged " << method << " " << path;
     }
-    ADD_FAILURE() << "keepd never logged " << method << " " << path;
   }
 
   // Sends the head of a `method target` announcing `blob` but only half of it, then dies.

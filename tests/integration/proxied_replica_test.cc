@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <random>
-#include <thread>
 
 namespace keep::testkit {
 namespace {
@@ -35,15 +34,9 @@ std::string RealmOf(const Response& r) {
 // The "remote" of the nth request logged for `path` (from 1). keepd writes
 // a request's line once the answer is sent: it is waited for.
 std::string LoggedRemote(const KeepdProcess& keepd, std::string_view path, std::size_t nth) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  do {
-    std::size_t seen = 0;
-    for (const auto& line : keepd.RequestLog()) {
-      if (line.value("path", "") == path && ++seen == nth) return line.value("remote", "");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
-  return "(no line " + std::to_string(nth) + " for " + std::string(path) + ")";
+  auto line = keepd.LoggedRequest("", path, nth, std::chrono::seconds(5));
+  if (line.is_null()) return "(no line " + std::to_string(nth) + " for " + std::string(path) + ")";
+  return line.value("remote", "");
 }
 
 class PlainListenerTest : public KeepdTest {

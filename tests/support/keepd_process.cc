@@ -324,6 +324,25 @@ std::vector<nlohmann::json> KeepdProcess::RequestLogWhen(
   return log;
 }
 
+nlohmann::json KeepdProcess::LoggedRequest(std::string_view method, std::string_view path,
+                                           std::size_t nth, std::chrono::milliseconds wait) const {
+  nlohmann::json found;
+  RequestLogWhen(
+      [&](const std::vector<nlohmann::json>& log) {
+        std::size_t seen = 0;
+        for (const auto& line : log) {
+          if ((method.empty() || line.value("method", "") == method) &&
+              line.value("path", "") == path && ++seen == nth) {
+            found = line;
+            return true;
+          }
+        }
+        return false;
+      },
+      wait);
+  return found;
+}
+
 std::string KeepdProcess::Messages() const { return ReadFile(dir_ / "stderr.log"); }
 
 std::string KeepdProcess::MessageWhen(const std::string& text,

@@ -24,6 +24,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keep::testkit {
@@ -106,6 +107,10 @@ class KeepdProcess {
   std::vector<nlohmann::json> RequestLogWhen(
       const std::function<bool(const std::vector<nlohmann::json>&)>& done,
       std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
+  // The `nth` (from 1) request logged for `method path` (any method when
+  // `method` is ""), once keepd has logged it; null if not within `wait`.
+  nlohmann::json LoggedRequest(std::string_view method, std::string_view path, std::size_t nth = 1,
+                               std::chrono::milliseconds wait = std::chrono::seconds(10)) const;
   std::string Messages() const;  // stderr so far
   // The stderr from where `text` first appears to the end of its line, once
   // keepd has written it (many of its messages come asynchronously: a

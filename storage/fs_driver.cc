@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -102,36 +105,140 @@ class FsDriver;
 
 // Writes to a file at `path`, hashing as it goes; Commit renames it into
 // the blob tree. Used for new blobs (a temporary file) and upload sessions.
+//
+// Large bodies go around the page cache (O_DIRECT): they are gathered in an
+// aligned buffer and written a MiB at a time straight to the disk, so a
+// push costs no copy into the cache and no writeback of it afterwards.
+// Whatever is left at the end of a request that is not a whole block is
+// written through the cache. A file system that refuses O_DIRECT, or a
+// session resumed at an offset that is not a whole block, is written
+// through the cache throughout.
 class FsWriter final : public BlobWriter {
  public:
   FsWriter(FsDriver* driver, std::string path, int fd, std::uint64_t size,
            std::optional<Hasher> hasher, std::string upload_id)
-      : driver_(driver), path_(std::move(path)), fd_(fd), size_(size),
+      : driver_(driver), path_(std::move(path)), fd_(fd), size_(size), on_disk_(size),
         hasher_(std::move(hasher)), upload_id_(std::move(upload_id)) {}
   ~FsWriter() override;
 
   Result<void> Write(const void* data, std::size_t n) override {
-    auto r = WriteAll(fd_, data, n, path_);
-    if (!r) {
-      // Keep the file consistent with what was hashed: cut back a partial write.
-      if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) hasher_.reset();
-      return r;
+    if (!direct_tried_) StartDirect(n);
+    if (!stage_) {
+      auto r = WriteAll(fd_, data, n, path_);
+      if (!r) {
+        // Keep the file consistent with what was hashed: cut back a partial write.
+        if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) hasher_.reset();
+        return r;
+      }
+      if (hasher_) hasher_->Update(data, n);
+      size_ += n;
+      on_disk_ = size_;
+      return {};
     }
     if (hasher_) hasher_->Update(data, n);
     size_ += n;
+    auto p = static_cast<const char*>(data);
+    while (n > 0) {
+      std::size_t c = std::min(n, kStage - staged_);
+      std::memcpy(stage_.get() + staged_, p, c);
+      staged_ += c;
+      p += c;
+      n -= c;
+      if (staged_ == kStage) KEEP_TRY(Flush(false));
+    }
     return {};
   }
   std::uint64_t size() const override { return size_; }
   Result<void> Commit(const Digest& expected) override;
+  Result<void> Close() override { return Flush(true); }
 
  private:
+  static constexpr std::size_t kBlock = 4096;  // a multiple of any disk's logical block
+  static constexpr std::size_t kStage = 1 << 20;
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+
+  // Opens the file a second time for direct writes, when it is worth it
+  // (the first piece is large) and possible (the file ends on a block).
+  void StartDirect(std::size_t first) {
+    direct_tried_ = true;
+    if (first < kBlock || size_ % kBlock != 0) return;
+    stage_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kStage)));
+    if (!stage_) return;
+    direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (direct_fd_ < 0) stage_.reset();
+  }
+
+  // Writes the gathered whole blocks straight to the disk and, when `all`,
+  // the rest through the cache. On an error the file is cut back to what
+  // was written before, and the hash state dropped (Commit hashes the file).
+  Result<void> Flush(bool all) {
+    if (direct_fd_ < 0) return WriteStaged();
+    std::size_t whole = staged_ / kBlock * kBlock;
+    std::size_t done = 0;
+    while (done < whole) {
+      ssize_t w = ::pwrite(direct_fd_, stage_.get() + done, whole - done,
+                           static_cast<off_t>(on_disk_ + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0 || w % kBlock != 0) {
+        int err = w < 0 ? errno : EIO;
+        if (err == EINVAL && !wrote_direct_) {
+          // The file system takes O_DIRECT at open but not these writes:
+          // through the cache from here on.
+          ::close(direct_fd_);
+          direct_fd_ = -1;
+          return WriteStaged();
+        }
+        return Failed(IoError("write " + path_, err));
+      }
+      done += static_cast<std::size_t>(w);
+      wrote_direct_ = true;
+    }
+    on_disk_ += whole;
+    staged_ -= whole;
+    std::memmove(stage_.get(), stage_.get() + whole, staged_);
+    if (all && staged_ > 0) return WriteStaged();
+    return {};
+  }
+
+  // The gathered bytes, through the cache, at the end of the file (the
+  // direct writes do not move fd_'s offset).
+  Result<void> WriteStaged() {
+    std::size_t done = 0;
+    while (done < staged_) {
+      ssize_t w =
+          ::pwrite(fd_, stage_.get() + done, staged_ - done, static_cast<off_t>(on_disk_ + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return Failed(IoError("write " + path_, w < 0 ? errno : EIO));
+      done += static_cast<std::size_t>(w);
+    }
+    on_disk_ += staged_;
+    staged_ = 0;
+    return {};
+  }
+
+  Error Failed(Error e) {
+    if (::ftruncate(fd_, static_cast<off_t>(on_disk_)) != 0) on_disk_ = 0;
+    hasher_.reset();
+    size_ = on_disk_;
+    staged_ = 0;
+    return e;
+  }
+
   FsDriver* driver_;
   std::string path_;
   int fd_;
-  std::uint64_t size_;
+  std::uint64_t size_;            // bytes written, gathered ones included
+  std::uint64_t on_disk_;         // bytes in the file
   std::optional<Hasher> hasher_;  // nullopt: state lost, rehash on commit
   std::string upload_id_;         // empty for a temporary (non-session) writer
   bool committed_ = false;
+  bool direct_tried_ = false;
+  int direct_fd_ = -1;
+  bool wrote_direct_ = false;
+  std::unique_ptr<char[], Free> stage_;
+  std::size_t staged_ = 0;
 };
 
 class FsDriver final : public BlobDriver {
@@ -432,6 +539,9 @@ class FsDriver final : public BlobDriver {
 };
 
 FsWriter::~FsWriter() {
+  // A session's request that ended early keeps what it had received.
+  if (!upload_id_.empty() && !committed_ && staged_ > 0) (void)Flush(true);
+  if (direct_fd_ >= 0) ::close(direct_fd_);
   ::close(fd_);
   if (upload_id_.empty()) {
     if (!committed_) ::unlink(path_.c_str());
@@ -441,6 +551,7 @@ FsWriter::~FsWriter() {
 }
 
 Result<void> FsWriter::Commit(const Digest& expected) {
+  if (staged_ > 0) KEEP_TRY(Flush(true));
   if (!hasher_ || hasher_->algorithm() != expected.algorithm()) {
     auto h = HashFile(path_, expected.algorithm());
     if (!h) return h.error();

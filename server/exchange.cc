@@ -1,6 +1,8 @@
 #include "server/exchange.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/url/parse_query.hpp>
 
@@ -22,6 +24,48 @@ std::string BodyFailure(const boost::system::error_code& ec, std::size_t buffer_
   }
   return ec.message();
 }
+
+// One piece of a request body going into the store on a pool thread while
+// the connection reads the next: the I/O thread never waits on the disk
+// (a direct write, or a cached one the kernel holds back for writeback,
+// would stall every connection of that thread). One write at a time, in order.
+class PieceWriter {
+ public:
+  PieceWriter(const asio::any_io_executor& io, asio::thread_pool& pool, BlobWriter& writer)
+      : io_(io), pool_(pool), writer_(writer), done_(io) {}
+
+  // Starts writing `n` bytes of `data`, which must stay put until Wait()
+  // returns. The write before must have been waited for.
+  void Start(const char* data, std::size_t n) {
+    busy_ = true;
+    asio::post(pool_, [this, data, n] {
+      Result<void> r = writer_.Write(data, n);
+      // Back on the connection's loop (one thread), where Wait() reads it.
+      asio::post(io_, [this, r = std::move(r)]() mutable {
+        result_ = std::move(r);
+        busy_ = false;
+        done_.cancel();
+      });
+    });
+  }
+
+  // The result of the write started last, once it is done (ok when none was).
+  Awaitable<Result<void>> Wait() {
+    while (busy_) {
+      done_.expires_at(asio::steady_timer::time_point::max());
+      co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return std::exchange(result_, Result<void>());
+  }
+
+ private:
+  asio::any_io_executor io_;
+  asio::thread_pool& pool_;
+  BlobWriter& writer_;
+  asio::steady_timer done_;
+  bool busy_ = false;
+  Result<void> result_;
+};
 
 }  // namespace
 
@@ -155,15 +199,25 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::u
   co_await SendContinueIfAsked();
   http::request_parser<http::buffer_body> p{std::move(parser_)};
   p.body_limit(boost::none);
-  std::unique_ptr<char[]> buf(new char[kStreamBuffer]);
+  // Two buffers: the connection reads into one while the store takes the other.
+  std::unique_ptr<char[]> bufs[2] = {std::make_unique<char[]>(kStreamBuffer),
+                                     std::make_unique<char[]>(kStreamBuffer)};
+  int reading = 0;
+  PieceWriter store(stream_.get_executor(),
+                    services_.blobs.remote() ? services_.store_reads : services_.blocking, writer);
   // Beast reads as much at once as the connection's buffer has room for:
   // room for 64 KiB makes a body arrive in reads of that size, not of the
   // little a request header needed (the session gives it back after).
   buffer_.reserve(std::min<std::size_t>(kBodyReadRoom, buffer_.max_size()));
   std::uint64_t total = 0;
   std::optional<Error> write_error;
+  // Every way out waits for the write in flight: it uses the buffers and the writer.
+  auto finish = [&]() -> Awaitable<void> {
+    if (auto w = co_await store.Wait(); !w && !write_error) write_error = w.error();
+  };
   while (!p.is_done()) {
-    p.get().body().data = buf.get();
+    char* buf = bufs[reading].get();
+    p.get().body().data = buf;
     p.get().body().size = kStreamBuffer;
     beast::get_lowest_layer(stream_).expires_after(
         std::chrono::seconds(services_.config.body_timeout_seconds));
@@ -171,22 +225,28 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::u
     if (ec == http::error::need_buffer) ec = {};
     std::size_t got = kStreamBuffer - p.get().body().size;
     if (got > limit - total) {
+      co_await finish();
       broken_ = true;
       bytes_in_ += total + got;
       co_return Fail(ErrorCode::kTooLarge, "");
     }
     if (got > 0 && !write_error) {
-      auto w = co_await AskStore(services_, [&] { return writer.Write(buf.get(), got); });
-      if (!w) write_error = w.error();  // keep reading so the client sees the error
+      co_await finish();
+      if (!write_error) {  // else keep reading so the client sees the error
+        store.Start(buf, got);
+        reading ^= 1;
+      }
       total += got;
     }
     if (ec) {
+      co_await finish();
       broken_ = true;
       bytes_in_ += total;
       co_return Fail(ErrorCode::kBlobUploadInvalid,
                      "the request body ended early: " + BodyFailure(ec, buffer_.max_size()));
     }
   }
+  co_await finish();
   bytes_in_ += total;
   if (write_error) co_return *write_error;
   co_return total;

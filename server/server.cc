@@ -838,9 +838,10 @@ int Main(int argc, char** argv) {
   (*mirrors)->Stop();
   pull_through.join();
   blocking.join();
+  store_reads.join();
   // What a stop cut (a request in flight past timeouts.stop_seconds) ends
   // here, while the limits and services its frames hold are still there;
-  // the blocking work that served those frames is done by now.
+  // the pools' work that served those frames is done by now.
   for (auto& loop : loops) loop->DropPendingWork();
   return 0;
 }

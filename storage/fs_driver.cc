@@ -109,10 +109,10 @@ class FsDriver;
 // Large bodies go around the page cache (O_DIRECT): they are gathered in an
 // aligned buffer and written a MiB at a time straight to the disk, so a
 // push costs no copy into the cache and no writeback of it afterwards.
-// Whatever is left at the end of a request that is not a whole block is
-// written through the cache. A file system that refuses O_DIRECT, or a
-// session resumed at an offset that is not a whole block, is written
-// through the cache throughout.
+// Whatever is left at the end of a request that is not a whole block, and
+// a body of less than a MiB, is written through the cache. A file system
+// that refuses O_DIRECT, or a session resumed at an offset that is not a
+// whole block, is written through the cache throughout.
 class FsWriter final : public BlobWriter {
  public:
   FsWriter(FsDriver* driver, std::string path, int fd, std::uint64_t size,
@@ -122,7 +122,7 @@ class FsWriter final : public BlobWriter {
   ~FsWriter() override;
 
   Result<void> Write(const void* data, std::size_t n) override {
-    if (!direct_tried_) StartDirect(n);
+    if (!gathering_decided_) StartGathering();
     if (!stage_) {
       auto r = WriteAll(fd_, data, n, path_);
       if (!r) {
@@ -159,21 +159,24 @@ class FsWriter final : public BlobWriter {
     void operator()(char* p) const { std::free(p); }
   };
 
-  // Opens the file a second time for direct writes, when it is worth it
-  // (the first piece is large) and possible (the file ends on a block).
-  void StartDirect(std::size_t first) {
-    direct_tried_ = true;
-    if (first < kBlock || size_ % kBlock != 0) return;
+  // Gathers what comes when the file ends on a block: the whole blocks of
+  // a full buffer can then go straight to the disk.
+  void StartGathering() {
+    gathering_decided_ = true;
+    if (size_ % kBlock != 0) return;
     stage_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kStage)));
-    if (!stage_) return;
-    direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-    if (direct_fd_ < 0) stage_.reset();
   }
 
   // Writes the gathered whole blocks straight to the disk and, when `all`,
-  // the rest through the cache. On an error the file is cut back to what
-  // was written before, and the hash state dropped (Commit hashes the file).
+  // the rest through the cache. The file is opened for that when the buffer
+  // first fills: a body of less than a MiB goes through the cache whole.
+  // On an error the file is cut back to what was written before, and the
+  // hash state dropped (Commit hashes the file).
   Result<void> Flush(bool all) {
+    if (!all && direct_fd_ < 0 && !direct_refused_) {
+      direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+      direct_refused_ = direct_fd_ < 0;
+    }
     if (direct_fd_ < 0) return WriteStaged();
     std::size_t whole = staged_ / kBlock * kBlock;
     std::size_t done = 0;
@@ -188,6 +191,7 @@ class FsWriter final : public BlobWriter {
           // through the cache from here on.
           ::close(direct_fd_);
           direct_fd_ = -1;
+          direct_refused_ = true;
           return WriteStaged();
         }
         return Failed(IoError("write " + path_, err));
@@ -219,7 +223,10 @@ class FsWriter final : public BlobWriter {
   }
 
   Error Failed(Error e) {
-    if (::ftruncate(fd_, static_cast<off_t>(on_disk_)) != 0) on_disk_ = 0;
+    struct stat st;
+    if (::ftruncate(fd_, static_cast<off_t>(on_disk_)) != 0 && ::fstat(fd_, &st) == 0) {
+      on_disk_ = static_cast<std::uint64_t>(st.st_size);  // what is there, hashed again at commit
+    }
     hasher_.reset();
     size_ = on_disk_;
     staged_ = 0;
@@ -234,9 +241,10 @@ class FsWriter final : public BlobWriter {
   std::optional<Hasher> hasher_;  // nullopt: state lost, rehash on commit
   std::string upload_id_;         // empty for a temporary (non-session) writer
   bool committed_ = false;
-  bool direct_tried_ = false;
+  bool gathering_decided_ = false;
   int direct_fd_ = -1;
   bool wrote_direct_ = false;
+  bool direct_refused_ = false;  // the file system takes no O_DIRECT
   std::unique_ptr<char[], Free> stage_;
   std::size_t staged_ = 0;
 };

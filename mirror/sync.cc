@@ -384,7 +384,7 @@ class TagSync {
           }
           KEEP_TRY((*writer)->Write(chunk.data(), chunk.size()));
           received += chunk.size();
-          if (growing) growing->Grew(received);
+          if (growing) growing->Grew((*writer)->stored());
           auto now = Clock::now();
           if (now - last_report >= std::chrono::milliseconds(250)) {
             last_report = now;
@@ -394,9 +394,9 @@ class TagSync {
         });
     report_.bytes_fetched += received - offset;
     if (!fetched) {
-      return FromError(fetched.error(), "fetching " + what + " (" + std::to_string(received) +
-                                            " of " + std::to_string(size) +
-                                            " bytes kept for the next sync)");
+      return FromError(fetched.error(),
+                       "fetching " + what + " (" + std::to_string((*writer)->size()) + " of " +
+                           std::to_string(size) + " bytes kept for the next sync)");
     }
     if ((*writer)->size() != size) {
       writer->reset();

@@ -203,8 +203,7 @@ Awaitable<Result<std::uint64_t>> Exchange::StreamBody(BlobWriter& writer, std::u
   std::unique_ptr<char[]> bufs[2] = {std::make_unique<char[]>(kStreamBuffer),
                                      std::make_unique<char[]>(kStreamBuffer)};
   int reading = 0;
-  PieceWriter store(stream_.get_executor(),
-                    services_.blobs.remote() ? services_.store_reads : services_.blocking, writer);
+  PieceWriter store(stream_.get_executor(), services_.store_writes, writer);
   // Beast reads as much at once as the connection's buffer has room for:
   // room for 64 KiB makes a body arrive in reads of that size, not of the
   // little a request header needed (the session gives it back after).

@@ -87,6 +87,11 @@ struct Services {
   // Threads that wait on a blob store across the network (the s3 driver):
   // opening a blob and reading its body, so that the I/O threads serve on.
   asio::thread_pool& store_reads;
+  // Threads that write request bodies to the blob store, one piece while
+  // the connection reads the next: across the network (the s3 driver) or
+  // straight to the disk (the filesystem's direct writes); apart from
+  // `blocking`, so that pushes never hold up logins and commits.
+  asio::thread_pool& store_writes;
   // Manifests' bytes once read and checked (server/manifest_cache.h).
   ManifestCache& manifest_cache;
 };
@@ -123,6 +128,13 @@ template <class F>
 Awaitable<std::invoke_result_t<F&>> AskStore(const Services& svc, F fn) {
   if (!svc.blobs.remote()) co_return fn();
   co_return co_await OffloadTo(svc.store_reads, std::move(fn));
+}
+
+// Runs fn, which writes to the blob store, on the store's writing threads,
+// never on an I/O thread.
+template <class F>
+Awaitable<std::invoke_result_t<F&>> WriteStore(const Services& svc, F fn) {
+  co_return co_await OffloadTo(svc.store_writes, std::move(fn));
 }
 
 // Parses a query string or an x-www-form-urlencoded body, percent-decoding.

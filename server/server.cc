@@ -703,6 +703,7 @@ int Main(int argc, char** argv) {
   asio::thread_pool blocking(4);
   asio::thread_pool pull_through(4);
   asio::thread_pool store_reads(config.storage_driver == "s3" ? 16 : 1);
+  asio::thread_pool store_writes(config.storage_driver == "s3" ? 16 : 4);
   BlobLocks blob_locks(**metadata);
   std::mutex maintenance;
   auto mirrors = mirror::Service::Open(
@@ -724,11 +725,11 @@ int Main(int argc, char** argv) {
   ManifestCache manifest_cache(8 << 20, 256 << 10);
   auto trusted_proxies = AddressSet::Parse(config.trusted_proxies);
   if (!trusted_proxies) return Fatal("proxies.trusted: " + trusted_proxies.error().message);
-  Services services{config,        **blobs,      **metadata,         authenticator,
-                    *tokens,       blocking,     blob_locks,         maintenance,
-                    **mirrors,     pull_through, maintenance_status, metrics_token,
-                    audit,         limits,       *trusted_proxies,   store_reads,
-                    manifest_cache};
+  Services services{config,       **blobs,       **metadata,         authenticator,
+                    *tokens,      blocking,      blob_locks,         maintenance,
+                    **mirrors,    pull_through,  maintenance_status, metrics_token,
+                    audit,        limits,        *trusted_proxies,   store_reads,
+                    store_writes, manifest_cache};
   RecoverAtStart(services);
 
   if (metrics_acceptor.is_open()) {
@@ -839,6 +840,7 @@ int Main(int argc, char** argv) {
   pull_through.join();
   blocking.join();
   store_reads.join();
+  store_writes.join();
   // What a stop cut (a request in flight past timeouts.stop_seconds) ends
   // here, while the limits and services its frames hold are still there;
   // the pools' work that served those frames is done by now.

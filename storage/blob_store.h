@@ -44,6 +44,10 @@ class BlobWriter {
   // Appends and hashes. kInsufficientStorage when the disk is full.
   [[nodiscard]] virtual Result<void> Write(const void* data, std::size_t n) = 0;
   virtual std::uint64_t size() const = 0;
+  // How many of the bytes written a reader of an upload session finds there
+  // now (BlobDriver::OpenUpload): the filesystem gathers up to a MiB before
+  // it writes; all of them after Close() or Commit().
+  virtual std::uint64_t stored() const { return size(); }
   // Verifies the content against `expected` and publishes it under that
   // digest. On a mismatch returns kDigestInvalid and publishes nothing.
   [[nodiscard]] virtual Result<void> Commit(const Digest& expected) = 0;

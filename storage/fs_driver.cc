@@ -149,6 +149,7 @@ class FsWriter final : public BlobWriter {
     return {};
   }
   std::uint64_t size() const override { return size_; }
+  std::uint64_t stored() const override { return on_disk_; }
   Result<void> Commit(const Digest& expected) override;
   Result<void> Close() override { return Flush(true); }
 
@@ -173,10 +174,7 @@ class FsWriter final : public BlobWriter {
   // On an error the file is cut back to what was written before, and the
   // hash state dropped (Commit hashes the file).
   Result<void> Flush(bool all) {
-    if (!all && direct_fd_ < 0 && !direct_refused_) {
-      direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-      direct_refused_ = direct_fd_ < 0;
-    }
+    if (!all && direct_fd_ < 0 && !direct_refused_) OpenDirect();
     if (direct_fd_ < 0) return WriteStaged();
     std::size_t whole = staged_ / kBlock * kBlock;
     std::size_t done = 0;
@@ -206,8 +204,22 @@ class FsWriter final : public BlobWriter {
     return {};
   }
 
-  // The gathered bytes, through the cache, at the end of the file (the
-  // direct writes do not move fd_'s offset).
+  // The file once more, with O_DIRECT; not when the name now names another
+  // file (the session was removed and begun again under it).
+  void OpenDirect() {
+    direct_fd_ = ::open(path_.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
+    struct stat mine, theirs;
+    if (direct_fd_ >= 0 && (::fstat(fd_, &mine) != 0 || ::fstat(direct_fd_, &theirs) != 0 ||
+                            mine.st_dev != theirs.st_dev || mine.st_ino != theirs.st_ino)) {
+      ::close(direct_fd_);
+      direct_fd_ = -1;
+    }
+    direct_refused_ = direct_fd_ < 0;
+  }
+
+  // The gathered bytes, through the cache, at on_disk_: the end of the file
+  // (a session's fd appends wherever the offset says, and the direct
+  // writes do not move fd_'s offset).
   Result<void> WriteStaged() {
     std::size_t done = 0;
     while (done < staged_) {
@@ -547,8 +559,9 @@ class FsDriver final : public BlobDriver {
 };
 
 FsWriter::~FsWriter() {
-  // A session's request that ended early keeps what it had received.
-  if (!upload_id_.empty() && !committed_ && staged_ > 0) (void)Flush(true);
+  // A session's request that ended early keeps what it had received,
+  // written through the cache: this may run on an I/O thread.
+  if (!upload_id_.empty() && !committed_ && staged_ > 0) (void)WriteStaged();
   if (direct_fd_ >= 0) ::close(direct_fd_);
   ::close(fd_);
   if (upload_id_.empty()) {

@@ -258,7 +258,7 @@ Awaitable<Result<Reply>> PatchUpload(Exchange& ex) {
   if (!n) co_return n.error();
   // The bytes are where the next request, on any replica, finds them before
   // the client is told they are there.
-  KEEP_CO_TRY(co_await AskStore(svc, [&] { return (*writer)->Close(); }));
+  KEEP_CO_TRY(co_await WriteStore(svc, [&] { return (*writer)->Close(); }));
   co_return Accepted(ex.params.name, ex.params.reference, (*writer)->size());
 }
 

@@ -131,6 +131,12 @@ class BlobDriver {
   }
 };
 
+// Whether the filesystem driver writes large bodies under dir around the
+// page cache (O_DIRECT): on the local disk file systems that take it (ext4,
+// XFS, btrfs, F2FS); not on a network one (NFS would make each MiB a round
+// trip of its own), tmpfs (whose files are the cache) or an overlay.
+bool WritesAroundPageCache(const std::string& dir);
+
 // The filesystem driver rooted at dir (created if needed).
 [[nodiscard]] Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir);
 

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,9 +117,9 @@ class FsDriver;
 class FsWriter final : public BlobWriter {
  public:
   FsWriter(FsDriver* driver, std::string path, int fd, std::uint64_t size,
-           std::optional<Hasher> hasher, std::string upload_id)
+           std::optional<Hasher> hasher, std::string upload_id, bool direct)
       : driver_(driver), path_(std::move(path)), fd_(fd), size_(size), on_disk_(size),
-        hasher_(std::move(hasher)), upload_id_(std::move(upload_id)) {}
+        hasher_(std::move(hasher)), upload_id_(std::move(upload_id)), direct_refused_(!direct) {}
   ~FsWriter() override;
 
   Result<void> Write(const void* data, std::size_t n) override {
@@ -164,7 +165,7 @@ class FsWriter final : public BlobWriter {
   // a full buffer can then go straight to the disk.
   void StartGathering() {
     gathering_decided_ = true;
-    if (size_ % kBlock != 0) return;
+    if (direct_refused_ || size_ % kBlock != 0) return;
     stage_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kStage)));
   }
 
@@ -256,7 +257,7 @@ class FsWriter final : public BlobWriter {
   bool gathering_decided_ = false;
   int direct_fd_ = -1;
   bool wrote_direct_ = false;
-  bool direct_refused_ = false;  // the file system takes no O_DIRECT
+  bool direct_refused_;  // the file system takes no O_DIRECT, or is not one to use it on
   std::unique_ptr<char[], Free> stage_;
   std::size_t staged_ = 0;
 };
@@ -266,6 +267,7 @@ class FsDriver final : public BlobDriver {
   explicit FsDriver(std::string root) : root_(std::move(root)) {}
 
   Result<void> Init() {
+    direct_ = WritesAroundPageCache(root_);
     KEEP_TRY(MakeDirs(paths::BlobsDir(root_)));
     KEEP_TRY(MakeDirs(paths::UploadsDir(root_)));
     KEEP_TRY(MakeDirs(paths::TmpDir(root_)));
@@ -302,7 +304,7 @@ class FsDriver final : public BlobDriver {
     std::string path = paths::TmpDir(root_) + "/" + RandomHex(16);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return IoError("create " + path, errno);
-    return std::unique_ptr<BlobWriter>(new FsWriter(this, path, fd, 0, Hasher(), ""));
+    return std::unique_ptr<BlobWriter>(new FsWriter(this, path, fd, 0, Hasher(), "", direct_));
   }
 
   Result<void> PutSmall(const Digest& d, std::string_view bytes) override {
@@ -475,7 +477,8 @@ class FsDriver final : public BlobDriver {
     auto size = static_cast<std::uint64_t>(st.st_size);
     if (hasher && hashed_size != size) hasher.reset();  // file changed under us: rehash later
     if (!hasher && size == 0) hasher.emplace();
-    return std::unique_ptr<BlobWriter>(new FsWriter(this, path, fd, size, std::move(hasher), id));
+    return std::unique_ptr<BlobWriter>(
+        new FsWriter(this, path, fd, size, std::move(hasher), id, direct_));
   }
 
   Result<void> DeleteUpload(const std::string& id) override {
@@ -553,6 +556,7 @@ class FsDriver final : public BlobDriver {
     std::uint64_t size;
   };
   std::string root_;
+  bool direct_ = false;  // large bodies are written with O_DIRECT
   std::mutex mu_;
   std::unordered_set<std::string> busy_;             // GUARDED_BY(mu_)
   std::unordered_map<std::string, State> states_;    // GUARDED_BY(mu_)
@@ -593,6 +597,20 @@ Result<void> FsWriter::Commit(const Digest& expected) {
 }
 
 }  // namespace
+
+bool WritesAroundPageCache(const std::string& dir) {
+  struct statfs st;
+  if (::statfs(dir.c_str(), &st) != 0) return false;
+  switch (static_cast<unsigned long>(st.f_type)) {
+    case 0xEF53:      // ext2, ext3, ext4
+    case 0x58465342:  // XFS
+    case 0x9123683E:  // btrfs
+    case 0xF2F52010:  // F2FS
+      return true;
+    default:  // NFS and other network file systems, tmpfs, overlays, FUSE
+      return false;
+  }
+}
 
 Result<std::unique_ptr<BlobDriver>> OpenFsDriver(const std::string& dir) {
   auto d = std::make_unique<FsDriver>(dir);

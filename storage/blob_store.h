@@ -52,8 +52,8 @@ class BlobWriter {
   // digest. On a mismatch returns kDigestInvalid and publishes nothing.
   [[nodiscard]] virtual Result<void> Commit(const Digest& expected) = 0;
   // An upload session's writer at the end of a request: what was written is
-  // stored where the next request finds it (the filesystem's writes are
-  // there already). Nothing is written after it.
+  // stored where the next request finds it (each driver writes what it
+  // still holds). Nothing is written after it.
   [[nodiscard]] virtual Result<void> Close() { return {}; }
 };
 

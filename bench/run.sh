@@ -501,10 +501,10 @@ dchunk=$(median3 push_mbs "$DPORT" chunked | median)
 rm -f "$T/push.bin" "$T"/chunk.*
 printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s (O_DIRECT %s)\n' "256 MiB push, one request" \
   "$kone" "$done_one" "$(ratio "$kone" "$done_one")" "$(ratio "$kone" "$disk")" \
-  "$(ratio "$kone" "$(json_num "$disk_direct" | sed 's/null/0/')")"
+  "$(ratio "$kone" "$disk_direct")"
 printf '%-34s %10sMB/s %10sMB/s %8s   keep/disk %s (O_DIRECT %s)\n' "256 MiB push, 8 MiB chunks" \
   "$kchunk" "$dchunk" "$(ratio "$kchunk" "$dchunk")" "$(ratio "$kchunk" "$disk")" \
-  "$(ratio "$kchunk" "$(json_num "$disk_direct" | sed 's/null/0/')")"
+  "$(ratio "$kchunk" "$disk_direct")"
 printf '%-34s %10sMB/s\n' "the disk (dd, fdatasync)" "$disk"
 printf '%-34s %10sMB/s\n' "the disk (dd, O_DIRECT, fdatasync)" "$disk_direct"
 

@@ -31,16 +31,19 @@ Error IoError(const std::string& what, int err) {
   return OperatorFault(ErrorCode::kInternal, what + ": " + std::strerror(err));
 }
 
-Result<void> WriteAll(int fd, const void* data, std::size_t n, const std::string& path) {
+// Writes all n bytes at the file's offset, or at `at` when it is given.
+Result<void> WriteAll(int fd, const void* data, std::size_t n, const std::string& path,
+                      off_t at = -1) {
   auto p = static_cast<const char*>(data);
   while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
+    ssize_t w = at < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, at);
     if (w < 0) {
       if (errno == EINTR) continue;
       return IoError("write " + path, errno);
     }
     p += w;
     n -= static_cast<std::size_t>(w);
+    if (at >= 0) at += w;
   }
   return {};
 }
@@ -119,11 +122,16 @@ class FsWriter final : public BlobWriter {
   FsWriter(FsDriver* driver, std::string path, int fd, std::uint64_t size,
            std::optional<Hasher> hasher, std::string upload_id, bool direct)
       : driver_(driver), path_(std::move(path)), fd_(fd), size_(size), on_disk_(size),
-        hasher_(std::move(hasher)), upload_id_(std::move(upload_id)), direct_refused_(!direct) {}
+        hasher_(std::move(hasher)), upload_id_(std::move(upload_id)),
+        direct_refused_(!direct || size % kBlock != 0) {}
   ~FsWriter() override;
 
   Result<void> Write(const void* data, std::size_t n) override {
-    if (!gathering_decided_) StartGathering();
+    if (!stage_ && !direct_refused_) {
+      // Gathered from the first byte: the whole blocks of a full buffer go
+      // straight to the disk.
+      stage_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kStage)));
+    }
     if (!stage_) {
       auto r = WriteAll(fd_, data, n, path_);
       if (!r) {
@@ -160,14 +168,6 @@ class FsWriter final : public BlobWriter {
   struct Free {
     void operator()(char* p) const { std::free(p); }
   };
-
-  // Gathers what comes when the file ends on a block: the whole blocks of
-  // a full buffer can then go straight to the disk.
-  void StartGathering() {
-    gathering_decided_ = true;
-    if (direct_refused_ || size_ % kBlock != 0) return;
-    stage_.reset(static_cast<char*>(std::aligned_alloc(kBlock, kStage)));
-  }
 
   // Writes the gathered whole blocks straight to the disk and, when `all`,
   // the rest through the cache. The file is opened for that when the buffer
@@ -222,14 +222,8 @@ class FsWriter final : public BlobWriter {
   // (a session's fd appends wherever the offset says, and the direct
   // writes do not move fd_'s offset).
   Result<void> WriteStaged() {
-    std::size_t done = 0;
-    while (done < staged_) {
-      ssize_t w =
-          ::pwrite(fd_, stage_.get() + done, staged_ - done, static_cast<off_t>(on_disk_ + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return Failed(IoError("write " + path_, w < 0 ? errno : EIO));
-      done += static_cast<std::size_t>(w);
-    }
+    auto r = WriteAll(fd_, stage_.get(), staged_, path_, static_cast<off_t>(on_disk_));
+    if (!r) return Failed(r.error());
     on_disk_ += staged_;
     staged_ = 0;
     return {};
@@ -254,10 +248,11 @@ class FsWriter final : public BlobWriter {
   std::optional<Hasher> hasher_;  // nullopt: state lost, rehash on commit
   std::string upload_id_;         // empty for a temporary (non-session) writer
   bool committed_ = false;
-  bool gathering_decided_ = false;
   int direct_fd_ = -1;
   bool wrote_direct_ = false;
-  bool direct_refused_;  // the file system takes no O_DIRECT, or is not one to use it on
+  // No direct writes: the file system takes no O_DIRECT or is not one to use
+  // it on, or the writer began off a block boundary.
+  bool direct_refused_;
   std::unique_ptr<char[], Free> stage_;
   std::size_t staged_ = 0;
 };
